@@ -1,0 +1,58 @@
+"""Who listens to what: the durable queues of every consumer inside the platform.
+
+Both sides use this table: the consumer consumes from the queue, and the publishing relay declares
+the same queue before its first publish, so an event published while a consumer has never run yet
+waits in its queue instead of being dropped by RabbitMQ (a topic exchange discards unroutable
+messages). Subscribers in other systems declare their own queues (see README and asyncapi.yaml).
+"""
+from dataclasses import dataclass
+
+from kombu import Exchange, Queue, binding
+
+ALL = "#"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    consumer: str
+    source: str
+    event_types: tuple  # routing keys; ("#",) for every event of the source
+
+    @property
+    def queue_name(self):
+        return f"{self.consumer}.{self.source}-events"
+
+
+def exchange(source):
+    # Same declaration as nameko's get_event_exchange, so @event_handler consumers can share it.
+    return Exchange(f"{source}.events", type="topic", durable=True, delivery_mode=2, auto_delete=False)
+
+
+def queue(sub: Subscription):
+    ex = exchange(sub.source)
+    return Queue(sub.queue_name, durable=True, auto_delete=False,
+                 bindings=[binding(ex, routing_key=rk) for rk in sub.event_types])
+
+
+SUBSCRIPTIONS: list[Subscription] = [
+    Subscription("audit", "identity", (ALL,)),
+    Subscription("audit", "enterprise", (ALL,)),
+    Subscription("audit", "card", (ALL,)),
+    Subscription("audit", "authz", (ALL,)),
+    Subscription("notify", "enterprise", ("AssociationRequested", "AssociationApproved",
+                                          "AssociationRejected", "AdminTransferred")),
+    Subscription("authz", "enterprise", ("EnterpriseRegistered", "AssociationApproved",
+                                         "AdminTransferred", "MemberRemoved")),
+    Subscription("card", "enterprise", ("MemberRemoved",)),
+]
+
+
+def subscription(consumer, source):
+    for sub in SUBSCRIPTIONS:
+        if sub.consumer == consumer and sub.source == source:
+            return sub
+    raise LookupError(f"no subscription of {consumer} to {source} in contracts/subscriptions.py")
+
+
+def subscriptions_of_source(source):
+    return [s for s in SUBSCRIPTIONS if s.source == source]

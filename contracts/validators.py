@@ -1,0 +1,76 @@
+"""Checks of national identifiers, shared by the gateway's schemas and the owning services.
+
+Each returns the normalised value or raises ValueError with a message for the user.
+"""
+import re
+from datetime import date
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"  # GB 11643-1999
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, Z, S, V
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+NAME_RE = re.compile(r"[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z ·•.\-]*[\u3400-\u9fffA-Za-z]")
+
+
+def id_check_digit(first17):
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def resident_id(value):
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip().upper()
+    if len(v) != 18:
+        raise ValueError("A resident ID number has 18 characters.")
+    if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
+        raise ValueError("A resident ID number is 17 digits followed by a digit or X.")
+    try:
+        born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
+    except ValueError:
+        raise ValueError("The date of birth in the ID number is not a valid date.") from None
+    if born.year < 1900 or born > date.today():
+        raise ValueError("The date of birth in the ID number is out of range.")
+    if id_check_digit(v[:17]) != v[17]:
+        raise ValueError("The check digit of the ID number is wrong.")
+    return v
+
+
+def mobile(value):
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if not MOBILE_RE.fullmatch(v):
+        raise ValueError("A mobile number is 11 digits starting with 13 to 19.")
+    return v
+
+
+def person_name(value):
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if not 2 <= len(v) <= 30:
+        raise ValueError("A name has 2 to 30 characters.")
+    if not NAME_RE.fullmatch(v):
+        raise ValueError("A name holds Chinese or Latin letters, with · between parts.")
+    return v
+
+
+def uscc_check_character(first17):
+    total = sum(USCC_ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def uscc(value):
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if len(v) != 18:
+        raise ValueError("A unified social credit code has 18 characters.")
+    bad = sorted({c for c in v if c not in USCC_ALPHABET})
+    if bad:
+        raise ValueError(f"Characters not allowed in a unified social credit code: {''.join(bad)} "
+                         "(digits and upper-case letters except I, O, Z, S, V).")
+    if uscc_check_character(v[:17]) != v[17]:
+        raise ValueError("The check character of the unified social credit code is wrong.")
+    return v

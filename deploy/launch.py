@@ -1,0 +1,138 @@
+"""Starts the whole platform: one `nameko run` process per service, then waits for /healthz.
+
+    python -m deploy.launch            # what `make run` does; Ctrl-C stops everything
+    python -m deploy.launch --only identity,gateway
+"""
+import argparse
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "deploy" / "config.yaml"
+
+# service name -> module holding its Nameko class; the gateway last, it needs the others
+SERVICES = {
+    "notify": "services.notify.service",
+    "identity": "services.identity.service",
+    "enterprise": "services.enterprise.service",
+    "card": "services.card.service",
+    "authz": "services.authz.service",
+    "audit": "services.audit.service",
+    "gateway": "gateway.service",
+}
+
+
+def available_services():
+    return {name: mod for name, mod in SERVICES.items() if importlib.util.find_spec(mod) is not None}
+
+
+class Platform:
+    def __init__(self, env=None, only=None, log_dir=None, quiet=False):
+        self.env = dict(os.environ, **(env or {}))
+        self.env.setdefault("SMS_PROVIDER", "outbox")
+        self.services = {n: m for n, m in available_services().items() if not only or n in only}
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.quiet = quiet
+        self.procs = {}
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.env.get('GATEWAY_PORT', '8000')}"
+
+    def say(self, text):
+        if not self.quiet:
+            print(f"[launch] {text}", flush=True)
+
+    def start_one(self, name):
+        nameko = Path(sys.executable).with_name("nameko")
+        cmd = [str(nameko), "run", "--config", str(CONFIG), self.services[name]]
+        out = None
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out,
+                                            stderr=subprocess.STDOUT if out else None)
+        self.say(f"started {name} (pid {self.procs[name].pid})")
+
+    def start(self, timeout=90):
+        for name in self.services:
+            self.start_one(name)
+        if "gateway" in self.services:
+            self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
+            try:
+                r = requests.get(self.base_url + "/healthz", timeout=5)
+                state = r.json().get("services")
+                if r.status_code == 200:
+                    self.say(f"all services up: {self.base_url}  (OpenAPI at /openapi.json)")
+                    return
+                if state != last:
+                    self.say(f"waiting for services: {state}")
+                    last = state
+            except (requests.ConnectionError, requests.Timeout, ValueError):
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"platform not healthy after {timeout}s: {last}")
+
+    def stop_one(self, name, timeout=15):
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self):
+        for name in reversed(list(self.procs)):
+            self.stop_one(name)
+        self.say("stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help="comma-separated service names")
+    args = parser.parse_args(argv)
+    platform = Platform(only=args.only.split(",") if args.only else None)
+    platform.say(f"AMQP_URI={platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/')}  "
+                 f"event stores under {os.environ.get('EPORT_VAR', ROOT / 'var')}")
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        platform.start()
+        while not stopping:
+            for name, proc in list(platform.procs.items()):
+                if proc.poll() is not None:
+                    platform.say(f"{name} exited with {proc.returncode}; restarting")
+                    platform.start_one(name)
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        platform.stop()
+
+
+if __name__ == "__main__":
+    main()

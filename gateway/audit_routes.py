@@ -1,0 +1,5 @@
+"""HTTP routes of the audit area (see shared/API.md)."""
+
+
+class AuditRoutes:
+    pass

@@ -1,0 +1,5 @@
+"""HTTP routes of the authz area (see shared/API.md)."""
+
+
+class AuthzRoutes:
+    pass

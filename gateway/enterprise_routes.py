@@ -1,0 +1,5 @@
+"""HTTP routes of the enterprise area (see shared/API.md)."""
+
+
+class EnterpriseRoutes:
+    pass

@@ -1,0 +1,5 @@
+"""HTTP routes of the messages area (see shared/API.md)."""
+
+
+class MessagesRoutes:
+    pass

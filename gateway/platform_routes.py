@@ -1,0 +1,42 @@
+"""/healthz and /openapi.json."""
+import eventlet
+from marshmallow import Schema, fields
+
+from .routing import route
+
+SERVICES = ("identity", "enterprise", "card", "authz", "notify", "audit")
+PING_TIMEOUT = 2.0
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok, or degraded when a service is down"})
+    services = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class PlatformRoutes:
+    @property
+    def _deployed(self):
+        from deploy.launch import available_services
+        return available_services()
+
+    @route("GET", "/healthz", summary="Health of the gateway and every service", auth=False,
+           response=HealthSchema, tags=("platform",),
+           description="503 with the same body when one service does not answer its ping.")
+    def healthz(self, request):
+        pool = eventlet.GreenPool()
+        names = [n for n in SERVICES if n in self._deployed]
+        states = dict(zip(names, pool.imap(self._ping, names)))
+        healthy = all(v == "ok" for v in states.values())
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": states}
+
+    def _ping(self, name):
+        try:
+            with eventlet.Timeout(PING_TIMEOUT):
+                return "ok" if getattr(self, name).ping() == "pong" else "down"
+        except BaseException:  # Timeout is a BaseException; any failure means down
+            return "down"
+
+    @route("GET", "/openapi.json", summary="This OpenAPI document", auth=False, tags=("platform",))
+    def openapi(self, request):
+        from .openapi import build_spec  # every mixin's routes are registered by now
+        return build_spec()

@@ -1,0 +1,126 @@
+"""The `route` decorator: one place that parses input, checks the bearer token, calls the handler,
+maps errors, and records the route for the OpenAPI document."""
+import functools
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+
+import eventlet
+from marshmallow import EXCLUDE, Schema, ValidationError
+from nameko.exceptions import UnknownService
+from nameko.web.handlers import http
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+
+from .errors import error_response, json_response
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 15  # seconds; a service that does not answer becomes a 503, not a hung request
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    summary: str
+    status: int
+    auth: bool
+    body: type | None
+    query: type | None
+    response: type | None
+    errors: tuple
+    tags: tuple
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+ROUTES: list[Route] = []
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    session_id: str
+
+
+def _werkzeug_path(path):
+    return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
+def _load(schema_cls, data, where):
+    try:
+        return schema_cls(unknown=EXCLUDE).load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {where: exc.messages}
+        raise e.ValidationFailed(messages) from None
+
+
+def _json_body(request):
+    raw = request.get_data(cache=False)
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise e.ValidationFailed({"body": ["Request body is not valid JSON."]}) from None
+
+
+def call(fn, *args, **kwargs):
+    """An RPC call with a deadline."""
+    try:
+        with eventlet.Timeout(RPC_TIMEOUT):
+            return fn(*args, **kwargs)
+    except eventlet.Timeout:
+        raise ServiceError(e.SERVICE_UNAVAILABLE, "A back-end service did not answer in time.") from None
+    except UnknownService as exc:
+        raise ServiceError(e.SERVICE_UNAVAILABLE, f"Service unavailable: {exc}") from None
+
+
+def bearer_token(request):
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(e.UNAUTHENTICATED, "A bearer token is required.")
+    return token.strip()
+
+
+def route(method, path, *, summary, status=200, auth=True, body=None, query=None, response=None,
+          errors=(), tags=(), description=""):
+    """Declare an HTTP endpoint on a gateway mixin.
+
+    The handler is called as `fn(self, request, actor=..., body=..., query=..., **path_params)`
+    (only the keywords that apply) and returns the response body (a dict), or None for 204,
+    or a `(status, body)` pair.
+    """
+    ROUTES.append(Route(method, path, summary, status, auth, body, query, response, tuple(errors),
+                        tuple(tags), description))
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def handler(self, request, **path_params):
+            try:
+                kwargs = dict(path_params)
+                if auth:
+                    kwargs["actor"] = self.authenticate(request)
+                if body is not None:
+                    kwargs["body"] = _load(body, _json_body(request), "body")
+                if query is not None:
+                    kwargs["query"] = _load(query, request.args.to_dict(), "query")
+                result = fn(self, request, **kwargs)
+            except ServiceError as exc:
+                return error_response(exc.code, exc.message, exc.details)
+            except Exception:  # a bug: say so without leaking internals
+                log.exception("%s %s failed", method, path)
+                return error_response("INTERNAL_ERROR", "Internal error.", status=500)
+            if isinstance(result, tuple):
+                return json_response(*result)
+            if result is None:
+                return json_response(204)
+            return json_response(status, result)
+
+        return http(method, _werkzeug_path(path))(handler)
+
+    return decorate

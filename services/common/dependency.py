@@ -1,0 +1,75 @@
+"""The eventsourcing Application as a Nameko dependency, with its relay running beside it."""
+import logging
+import threading
+
+import eventlet
+from nameko.extensions import DependencyProvider
+
+from .positions import PositionStore
+from .relay import AmqpPublisher, NotificationRelay
+from .settings import var_dir
+
+log = logging.getLogger(__name__)
+
+
+class EventSourced(DependencyProvider):
+    """`app = EventSourced(IdentityApplication, to_integration)` on a Nameko service class.
+
+    One Application per container (workers share it: eventsourcing applications are thread-safe),
+    and one relay green thread publishing its notification log; `to_integration=None` for a
+    service that publishes nothing.
+    """
+
+    def __init__(self, app_cls, to_integration=None, relay_idle_seconds=0.5):
+        self.app_cls = app_cls
+        self.to_integration = to_integration
+        self.relay_idle_seconds = relay_idle_seconds
+        self.app = None
+        self.relay = None
+        self._wake = threading.Event()
+        self._running = False
+
+    def setup(self):
+        self.app = self.app_cls()
+        if self.to_integration is not None:
+            source = self.app_cls.service_name
+            publisher = AmqpPublisher(self.container.config["AMQP_URI"], source)
+            positions = PositionStore(var_dir() / f"{source}-relay.db")
+            self.relay = NotificationRelay(self.app, self.to_integration, publisher, positions,
+                                           name=f"{source}->amqp")
+            self.app.on_recorded(self._wake.set)
+
+    def start(self):
+        if self.relay is not None:
+            self._running = True
+            self.container.spawn_managed_thread(self._relay_forever)
+
+    def stop(self):
+        self._running = False
+        self._wake.set()
+        if self.relay is not None:
+            self.relay.publisher.close()
+        if self.app is not None:
+            self.app.close()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.app
+
+    def _relay_forever(self):
+        backoff = 0.5
+        while self._running:
+            try:
+                published = self.relay.run_once()
+                backoff = 0.5
+            except Exception:  # broker away or a mapping bug: keep the position, retry later
+                log.exception("relay of %s failed; retrying in %.1fs", self.app_cls.service_name, backoff)
+                self.relay.publisher.close()
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+                continue
+            if not published:
+                self._wake.wait(self.relay_idle_seconds)
+                self._wake.clear()

@@ -1,0 +1,76 @@
+"""Where things live and which keys are used: one place, read from the environment.
+
+Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_TOKEN_SECRET). For the
+embedded default (`make run`, tests) missing ones are generated once into var/dev-secrets.json so
+that every process of the platform, and its restarts, agree on them.
+"""
+import base64
+import json
+import os
+import secrets
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_SECRET_NAMES = {
+    "EPORT_CIPHER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "EPORT_INDEX_KEY": lambda: secrets.token_hex(32),
+    "EPORT_TOKEN_SECRET": lambda: secrets.token_hex(32),
+}
+
+
+def var_dir():
+    path = Path(os.environ.get("EPORT_VAR") or REPO_ROOT / "var")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _dev_secrets():
+    path = var_dir() / "dev-secrets.json"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            text = path.read_text()
+            if text:
+                return json.loads(text)
+            import time; time.sleep(0.05)
+        raise RuntimeError(f"{path} stays empty")
+    values = {name: make() for name, make in _SECRET_NAMES.items()}
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def secret(name):
+    value = os.environ.get(name)
+    if value:
+        return value
+    return _dev_secrets()[name]
+
+
+def event_store_env(service_name):
+    """The eventsourcing environment of one service's Application.
+
+    EVENT_STORE=sqlite (default: var/<service>.db), memory (unit tests) or postgres
+    (eventsourcing-sqlalchemy with psycopg2, green under eventlet; EVENT_STORE_URL).
+    """
+    kind = os.environ.get("EVENT_STORE", "sqlite")
+    env = {
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_KEY": secret("EPORT_CIPHER_KEY"),
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+    }
+    if kind == "memory":
+        env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
+    elif kind == "sqlite":
+        env["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
+        env["SQLITE_DBNAME"] = str(var_dir() / f"{service_name}.db")
+        env["SQLITE_LOCK_TIMEOUT"] = "10"
+    elif kind == "postgres":
+        env["PERSISTENCE_MODULE"] = "eventsourcing_sqlalchemy"
+        env["SQLALCHEMY_URL"] = os.environ.get(
+            "EVENT_STORE_URL", f"postgresql://postgres@localhost:5432/eport_{service_name}")
+    else:
+        raise ValueError(f"EVENT_STORE={kind!r}: expected sqlite, memory or postgres")
+    return env

@@ -1,0 +1,5 @@
+"""Inbox entrypoints of the notify service."""
+
+
+class InboxEntrypoints:
+    pass

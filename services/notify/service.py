@@ -1,0 +1,13 @@
+"""The notify service: SMS delivery (RPC from identity only) and the users' message inbox."""
+from services.common.rpc import rpc
+
+from .sms_entrypoints import SmsEntrypoints
+from .inbox_entrypoints import InboxEntrypoints
+
+
+class NotifyService(SmsEntrypoints, InboxEntrypoints):
+    name = "notify"
+
+    @rpc
+    def ping(self):
+        return "pong"

@@ -1,0 +1,5 @@
+"""SMS entrypoints of the notify service."""
+
+
+class SmsEntrypoints:
+    pass

@@ -1,0 +1,77 @@
+"""Test set-up shared by every suite.
+
+- eventlet is monkey-patched first (nameko's plugin no longer does it);
+- every test session gets its own RabbitMQ vhost (created with rabbitmqctl when it is there) and
+  its own var/ directory, so runs never see each other's queues, events or SMS outbox.
+"""
+import eventlet
+
+eventlet.monkey_patch()
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
+
+import pytest  # noqa: E402
+
+BASE_AMQP = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+
+
+def _rabbitmqctl(*args):
+    exe = shutil.which("rabbitmqctl")
+    if not exe:
+        return False
+    return subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def _session_vhost():
+    vhost = f"eport-test-{uuid.uuid4().hex[:8]}"
+    user = urlparse(BASE_AMQP).username or "guest"
+    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        return vhost
+    return None
+
+
+def pytest_configure(config):
+    # Runs once per session, before collection, so env is set for everything imported later.
+    var = tempfile.mkdtemp(prefix="eport-test-var-")
+    os.environ["EPORT_VAR"] = var
+    os.environ.setdefault("SMS_PROVIDER", "outbox")
+    os.environ["SMS_OUTBOX"] = os.path.join(var, "sms-outbox.jsonl")
+    vhost = _session_vhost()
+    parsed = urlparse(BASE_AMQP)
+    uri = parsed._replace(path="/" + vhost).geturl() if vhost else BASE_AMQP
+    os.environ["AMQP_URI"] = uri
+    config._eport = {"var": var, "vhost": vhost}
+
+
+def pytest_unconfigure(config):
+    info = getattr(config, "_eport", None)
+    if not info:
+        return
+    if info["vhost"]:
+        _rabbitmqctl("delete_vhost", info["vhost"])
+    shutil.rmtree(info["var"], ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def amqp_uri():
+    return os.environ["AMQP_URI"]
+
+
+@pytest.fixture
+def config(amqp_uri):
+    """Nameko config for in-process containers (container_factory / runner_factory)."""
+    return {"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 20,
+            "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
+
+
+@pytest.fixture
+def fresh_var(monkeypatch, tmp_path):
+    """A var/ of this test alone: services started after this begin on empty event stores."""
+    monkeypatch.setenv("EPORT_VAR", str(tmp_path))
+    monkeypatch.setenv("SMS_OUTBOX", str(tmp_path / "sms-outbox.jsonl"))
+    return tmp_path

@@ -1,0 +1,53 @@
+import os
+import socket
+
+import pytest
+import requests
+
+from deploy.launch import Platform
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def platform():
+    """The whole platform as processes (as `make run` starts it) on the session's vhost and var/."""
+    port = _free_port()
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    p = Platform(env=env, log_dir=os.path.join(os.environ["EPORT_VAR"], "logs"), quiet=True)
+    p.start(timeout=120)
+    yield p
+    p.stop()
+
+
+class Api:
+    def __init__(self, base_url):
+        self.base = base_url
+        self.http = requests.Session()
+
+    def call(self, method, path, token=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.call("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.call("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture(scope="session")
+def api(platform):
+    return Api(platform.base_url)
