@@ -1,5 +1,36 @@
 """HTTP routes of the audit area (see shared/API.md)."""
+from marshmallow import Schema, fields, validate
+
+from contracts import errors as e
+
+from .routing import call, route
+
+
+class AuditQuerySchema(Schema):
+    event_type = fields.String(validate=validate.Length(max=64))
+    user_id = fields.String(validate=validate.Length(max=64))
+    since = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
+    until = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class AuditItemSchema(Schema):
+    event_id = fields.String()
+    event_type = fields.String()
+    occurred_at = fields.String()
+    actor_user_id = fields.String(allow_none=True)
+    subject = fields.String(metadata={"description": "the user the event is about, else the aggregate id"})
+    payload = fields.Dict()
+    source = fields.String(metadata={"description": "the service that published it"})
+
+
+class AuditListSchema(Schema):
+    items = fields.List(fields.Nested(AuditItemSchema))
 
 
 class AuditRoutes:
-    pass
+    @route("GET", "/api/v1/enterprises/{enterprise_id}/audit-events", summary="The enterprise's audit trail",
+           query=AuditQuerySchema, response=AuditListSchema, errors=(e.FORBIDDEN,), tags=("audit",),
+           description="Every integration event about the enterprise, newest first; its administrator only.")
+    def audit_events(self, request, actor, query, enterprise_id):
+        return call(self.audit.enterprise_events, actor.user_id, enterprise_id, **query)

@@ -4,7 +4,10 @@
 - every test session gets its own RabbitMQ vhost (created with rabbitmqctl when it is there) and
   its own var/ directory, so runs never see each other's queues, events or SMS outbox.
 """
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message="\\s*Eventlet is deprecated")
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -1,0 +1,62 @@
+import pytest
+
+from contracts import validators as v
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("value", ["11010519491231002X", "11010519491231002x", " 11010519491231002X "])
+def test_resident_id_accepts_and_normalises(value):
+    assert v.resident_id(value) == "11010519491231002X"
+
+
+@pytest.mark.parametrize("value,why", [
+    ("110105194912310021", "check digit"),
+    ("11010519491231002", "18 characters"),
+    ("110105194913310028", "date of birth"),
+    ("1101051949123100AX", "17 digits"),
+    ("", "18 characters"),
+    (12345, "string"),
+])
+def test_resident_id_refuses(value, why):
+    with pytest.raises(ValueError, match=why):
+        v.resident_id(value)
+
+
+@pytest.mark.parametrize("value", ["13306506117", "19912345678"])
+def test_mobile_accepts(value):
+    assert v.mobile(value) == value
+
+
+@pytest.mark.parametrize("value", ["12306506117", "1330650611", "133065061178", "1330650611a", ""])
+def test_mobile_refuses(value):
+    with pytest.raises(ValueError):
+        v.mobile(value)
+
+
+@pytest.mark.parametrize("value", ["张三", "阿依古丽·买买提", "John Smith"])
+def test_name_accepts(value):
+    assert v.person_name(value) == value
+
+
+@pytest.mark.parametrize("value", ["张", "x" * 31, "张三3", "·张三"])
+def test_name_refuses(value):
+    with pytest.raises(ValueError):
+        v.person_name(value)
+
+
+def test_uscc_of_the_manual_is_valid():
+    assert v.uscc("913300007458363392") == "913300007458363392"
+
+
+@pytest.mark.parametrize("value,why", [
+    ("913300007458363391", "check character"),
+    ("91330000745836339", "18 characters"),
+    ("91330000745836339I", "I"),
+    ("9133000074583633O2", "O"),
+    ("913300007458363z92", "z"),
+    ("91330000745836S392", "S"),
+])
+def test_uscc_refuses(value, why):
+    with pytest.raises(ValueError, match=why):
+        v.uscc(value)
