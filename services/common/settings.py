@@ -53,7 +53,8 @@ def event_store_env(service_name):
     """The eventsourcing environment of one service's Application.
 
     EVENT_STORE=sqlite (default: var/<service>.db), memory (unit tests) or postgres
-    (eventsourcing-sqlalchemy with psycopg2, green under eventlet; EVENT_STORE_URL).
+    (eventsourcing-sqlalchemy with psycopg2, green under eventlet; EVENT_STORE_URL, where
+    `{service}` stands for the service name; default one database eport_<service> on localhost).
     """
     kind = os.environ.get("EVENT_STORE", "sqlite")
     env = {
@@ -68,9 +69,14 @@ def event_store_env(service_name):
         env["SQLITE_DBNAME"] = str(var_dir() / f"{service_name}.db")
         env["SQLITE_LOCK_TIMEOUT"] = "10"
     elif kind == "postgres":
+        from .postgres import ensure_database, make_green
+        make_green()
+        url = os.environ.get("EVENT_STORE_URL") or \
+            f"postgresql+psycopg2://postgres@localhost:5432/eport_{service_name}"
+        url = url.replace("{service}", service_name)
+        ensure_database(url)
         env["PERSISTENCE_MODULE"] = "eventsourcing_sqlalchemy"
-        env["SQLALCHEMY_URL"] = os.environ.get(
-            "EVENT_STORE_URL", f"postgresql://postgres@localhost:5432/eport_{service_name}")
+        env["SQLALCHEMY_URL"] = url
     else:
         raise ValueError(f"EVENT_STORE={kind!r}: expected sqlite, memory or postgres")
     return env

@@ -7,6 +7,7 @@ import eventlet
 import pytest
 from eventsourcing.domain import Aggregate, event
 from marshmallow import Schema, fields
+from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 
 from contracts.envelope import event_type, make_envelope
@@ -155,3 +156,26 @@ def test_stopped_broker_publish_keeps_position(amqp_uri):
     relay.publisher = AmqpPublisher(amqp_uri, SOURCE)
     assert relay.run_once() == 1
     assert positions.get("demo") > 0
+
+
+@pytest.mark.slow
+def test_postgres_event_store_under_eventlet(container_factory, config, monkeypatch):
+    """Scale-out store: parallel commands through RPC on PostgreSQL, relayed to a consumer once each."""
+    monkeypatch.setenv("EVENT_STORE", "postgres")
+    monkeypatch.setenv("EVENT_STORE_URL", f"postgresql+psycopg2://postgres@localhost:5432/eport_test_{uuid.uuid4().hex[:8]}")
+    demo = container_factory(DemoService, config)
+    sink = container_factory(SinkService, config)
+    demo.start()
+    sink.start()
+    texts = [f"pg-{i}" for i in range(30)]
+    def writer(chunk):  # a standalone proxy is not safe across green threads: one each
+        with ClusterRpcProxy(config) as cluster:
+            return [getattr(cluster, SOURCE).write(text) for text in chunk]
+
+    pool = eventlet.GreenPool(6)
+    ids = [i for chunk in pool.imap(writer, [texts[k::6] for k in range(6)]) for i in chunk]
+    assert len(set(ids)) == 30
+    # (the queue is the session's: events of earlier tests may arrive too)
+    wait_for(lambda: len([t for t in SinkApp.effects if t.startswith("pg-")]) >= 30, timeout=20)
+    eventlet.sleep(0.3)
+    assert sorted(t for t in SinkApp.effects if t.startswith("pg-")) == sorted(texts)
