@@ -24,8 +24,8 @@ def load_all_event_modules():
             importlib.import_module(f"contracts.{info.name}")
 
 
-def _schema_name(schema_cls):
-    name = schema_cls.__name__
+def _schema_name(schema):
+    name = (schema if isinstance(schema, type) else type(schema)).__name__
     return name[:-6] if name.endswith("Schema") else name
 
 

@@ -17,27 +17,42 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "config.yaml"
 
-# service name -> module holding its Nameko class; the gateway last, it needs the others
+# service name -> its Nameko class (module:Class, since a module also imports mixins with
+# entrypoints that `nameko run` would otherwise try to run); the gateway last, it needs the others
 SERVICES = {
-    "notify": "services.notify.service",
-    "identity": "services.identity.service",
-    "enterprise": "services.enterprise.service",
-    "card": "services.card.service",
-    "authz": "services.authz.service",
-    "audit": "services.audit.service",
-    "gateway": "gateway.service",
+    "notify": "services.notify.service:NotifyService",
+    "identity": "services.identity.service:IdentityService",
+    "enterprise": "services.enterprise.service:EnterpriseService",
+    "card": "services.card.service:CardService",
+    "authz": "services.authz.service:AuthzService",
+    "audit": "services.audit.service:AuditService",
+    "gateway": "gateway.service:GatewayService",
 }
 
 
 def available_services():
-    return {name: mod for name, mod in SERVICES.items() if importlib.util.find_spec(mod) is not None}
+    """The services whose code is in this checkout."""
+    return {name: target for name, target in SERVICES.items()
+            if importlib.util.find_spec(target.split(":")[0]) is not None}
+
+
+def deployed_services():
+    """The services of this deployment: EPORT_SERVICES (set by the launcher), else all available."""
+    names = os.environ.get("EPORT_SERVICES")
+    if names:
+        return {n for n in names.split(",") if n}
+    return set(available_services())
 
 
 class Platform:
     def __init__(self, env=None, only=None, log_dir=None, quiet=False):
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("SMS_PROVIDER", "outbox")
+        # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
+        self.env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
         self.services = {n: m for n, m in available_services().items() if not only or n in only}
+        # the gateway's /healthz and its optional calls look at what was launched
+        self.env["EPORT_SERVICES"] = ",".join(self.services)
         self.log_dir = Path(log_dir) if log_dir else None
         self.quiet = quiet
         self.procs = {}

@@ -19,8 +19,8 @@ class ErrorBody(Schema):
     error = fields.Nested(ErrorDetail, required=True)
 
 
-def _schema_name(schema_cls):
-    name = schema_cls.__name__
+def _schema_name(schema):
+    name = (schema if isinstance(schema, type) else type(schema)).__name__
     return name[:-6] if name.endswith("Schema") and len(name) > 6 else name
 
 

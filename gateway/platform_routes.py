@@ -16,8 +16,8 @@ class HealthSchema(Schema):
 class PlatformRoutes:
     @property
     def _deployed(self):
-        from deploy.launch import available_services
-        return available_services()
+        from deploy.launch import deployed_services
+        return deployed_services()
 
     @route("GET", "/healthz", summary="Health of the gateway and every service", auth=False,
            response=HealthSchema, tags=("platform",),
@@ -39,4 +39,6 @@ class PlatformRoutes:
     @route("GET", "/openapi.json", summary="This OpenAPI document", auth=False, tags=("platform",))
     def openapi(self, request):
         from .openapi import build_spec  # every mixin's routes are registered by now
-        return build_spec()
+        if not hasattr(type(self), "_openapi"):
+            type(self)._openapi = build_spec()
+        return type(self)._openapi

@@ -1,0 +1,50 @@
+"""The platform as `make run` starts it: health, the OpenAPI document, the error shape."""
+import re
+from pathlib import Path
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+API_MD = Path(__file__).resolve().parents[3] / "shared" / "API.md"
+
+
+def test_healthz_reports_every_service(api, platform):
+    r = api.get("/healthz")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "ok"
+    assert set(body["services"]) == set(platform.services) - {"gateway"}
+    assert all(v == "ok" for v in body["services"].values())
+
+
+def test_openapi_publishes_every_path_of_the_contract(api):
+    doc = api.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    if not API_MD.exists():
+        pytest.skip(f"{API_MD} not beside the repository")
+    contract = set(re.findall(r"`(GET|POST|PUT|DELETE) (/[^`?\s]*)", API_MD.read_text(encoding="utf-8")))
+    published = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    missing = sorted(f"{m} {p}" for m, p in contract if (m, p) not in published)
+    assert not missing, f"in shared/API.md but not in /openapi.json: {missing}"
+
+
+def test_unknown_path_and_bad_token_use_the_error_shape(api):
+    r = api.get("/api/v1/me", token="not-a-token")
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_stopped_service_makes_healthz_503_until_it_is_back(api, platform):
+    if "audit" not in platform.procs:
+        pytest.skip("audit not deployed")
+    platform.stop_one("audit")
+    try:
+        r = api.get("/healthz")
+        assert r.status_code == 503
+        assert r.json()["services"]["audit"] == "down"
+        assert r.json()["status"] == "degraded"
+    finally:
+        platform.start_one("audit")
+        platform.wait_healthy(60)
+    assert api.get("/healthz").status_code == 200
