@@ -179,3 +179,24 @@ def test_postgres_event_store_under_eventlet(container_factory, config, monkeypa
     wait_for(lambda: len([t for t in SinkApp.effects if t.startswith("pg-")]) >= 30, timeout=20)
     eventlet.sleep(0.3)
     assert sorted(t for t in SinkApp.effects if t.startswith("pg-")) == sorted(texts)
+
+
+def test_operator_rewind_republishes_and_consumers_ignore_repeats(container_factory, config):
+    from deploy import replay
+
+    demo = container_factory(DemoService, config)
+    sink = container_factory(SinkService, config)
+    demo.start()
+    sink.start()
+    with entrypoint_hook(demo, "write") as write:
+        write("rewind-a")
+        write("rewind-b")
+    wait_for(lambda: {"rewind-a", "rewind-b"} <= set(SinkApp.effects))
+    relay = next(d for d in demo.dependencies if isinstance(d, EventSourced)).relay
+    wait_for(lambda: relay.pending() == 0)
+    assert replay.stored_count(SOURCE) == 2
+    replay.rewind(SOURCE, 0)
+    assert relay.pending() == 2
+    wait_for(lambda: relay.pending() == 0)
+    eventlet.sleep(0.5)
+    assert sorted(t for t in SinkApp.effects if t.startswith("rewind-")) == ["rewind-a", "rewind-b"]
