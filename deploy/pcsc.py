@@ -129,6 +129,7 @@ def start(timeout: float = 10.0, log_path: str | os.PathLike | None = None) -> P
     pid = running_pid()
     if pid is not None:
         return Pcscd(pid, None, wait_for_reader(timeout=timeout), time.monotonic() - began)
+    _clear_stale_files()
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
         process = subprocess.Popen(["pcscd", "--foreground"], stdout=log, stderr=subprocess.STDOUT,
@@ -142,6 +143,14 @@ def start(timeout: float = 10.0, log_path: str | os.PathLike | None = None) -> P
         Pcscd(process.pid, process, "", 0).stop()
         raise
     return Pcscd(process.pid, process, reader, time.monotonic() - began)
+
+
+def _clear_stale_files() -> None:
+    # A pcscd killed with SIGKILL leaves its pid file and socket; if that pid is still a zombie,
+    # a new pcscd takes it for a live daemon and exits ("Another pcscd seems to be running").
+    if running_pid() is None:
+        for leftover in (PID_FILE, RUN_DIR / "pcscd.comm"):
+            leftover.unlink(missing_ok=True)
 
 
 def _wait_started(process: subprocess.Popen, timeout: float) -> str:
@@ -164,6 +173,7 @@ def start_daemon(timeout: float = 10.0) -> Pcscd:
         raise RuntimeError("PC/SC chain incomplete: " + "; ".join(missing))
     began = time.monotonic()
     if running_pid() is None:
+        _clear_stale_files()
         subprocess.run(["pcscd"], check=True)
     reader = wait_for_reader(timeout=timeout)
     return Pcscd(running_pid() or 0, None, reader, time.monotonic() - began)

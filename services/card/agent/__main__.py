@@ -1,0 +1,92 @@
+"""Command line of the card agent."""
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+
+from ..certs import CardCertificateError, parse_card_certificate
+from .errors import AgentError, GatewayError, WrongPin
+from .gateway_client import DEFAULT_GATEWAY, bind, login
+from .reader import CardSession, find_card, list_readers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.card.agent",
+                                     description="Use an e-port IC card with the platform.")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for a card to be inserted")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("readers", help="list PC/SC readers and what is in them")
+    sub.add_parser("info", help="show the card's number, type, holder and certificate")
+    p_bind = sub.add_parser("bind", help="bind the card to an enterprise of the logged-in account")
+    p_bind.add_argument("--gateway", default=DEFAULT_GATEWAY)
+    p_bind.add_argument("--token", required=True, help="access token of the logged-in account")
+    p_bind.add_argument("--enterprise", required=True, help="enterprise id")
+    p_bind.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
+    p_login = sub.add_parser("login", help="log in with the card; prints the session JSON")
+    p_login.add_argument("--gateway", default=DEFAULT_GATEWAY)
+    p_login.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "readers":
+            return _readers()
+        if args.command == "info":
+            return _info(args.wait)
+        pin = args.pin or os.environ.get("CARD_PIN") or getpass.getpass("Card PIN: ")
+        if args.command == "bind":
+            result = bind(args.gateway, args.token, args.enterprise, pin, card_timeout=args.wait)
+        else:
+            result = login(args.gateway, pin, card_timeout=args.wait)
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    except WrongPin as exc:
+        print(f"error: wrong PIN, {exc.tries_left} tries left", file=sys.stderr)
+    except GatewayError as exc:
+        print(f"error: gateway answered {exc}", file=sys.stderr)
+        if exc.details:
+            print(json.dumps(exc.details, ensure_ascii=False), file=sys.stderr)
+    except AgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    return 1
+
+
+def _readers() -> int:
+    names = list_readers()
+    if not names:
+        print("no readers")
+    for name in names:
+        try:
+            with CardSession.open(name) as session:
+                state = f"e-port card {session.read_info().card_no}"
+        except AgentError as exc:
+            state = str(exc)
+        print(f"{name}: {state}")
+    return 0
+
+
+def _info(wait: float) -> int:
+    with find_card(timeout=wait) as session:
+        info = session.read_info()
+        cert_pem = session.read_certificate()
+        tries = session.pin_tries_left()
+        reader = session.reader
+    out = {"reader": reader, "card_no": info.card_no, "card_type": info.card_type,
+           "holder_name": info.holder_name, "pin_tries_left": tries}
+    try:
+        cert = parse_card_certificate(cert_pem)
+        out.update(uscc=cert.uscc, not_before=cert.not_before.isoformat(),
+                   not_after=cert.not_after.isoformat())
+    except CardCertificateError as exc:
+        out["certificate_error"] = str(exc)
+    print(json.dumps(out, ensure_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

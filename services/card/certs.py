@@ -1,0 +1,143 @@
+"""Reading and checking card certificates. Pure: no I/O, the caller supplies the time.
+
+How a card certificate carries the card's identity (written by devca.py, read back here):
+  subject serialNumber (2.5.4.5)            card number
+  subject commonName (2.5.4.3)              holder name
+  subject OID_CARD_TYPE (UTF8String)        "legal_person" or "operator"
+  subject OID_HOLDER_ID_NUMBER (UTF8String) holder's national ID number
+  subject OID_USCC (UTF8String)             the enterprise's unified social credit code
+The three private OIDs hang under a UUID arc (2.25.<uuid as integer>, ITU-T X.667), which
+needs no registration and cannot collide with anyone else's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+EPORT_ARC = "2.25.274186378242396036936231471594943213670"
+OID_CARD_TYPE = x509.ObjectIdentifier(EPORT_ARC + ".1")
+OID_HOLDER_ID_NUMBER = x509.ObjectIdentifier(EPORT_ARC + ".2")
+OID_USCC = x509.ObjectIdentifier(EPORT_ARC + ".3")
+
+CARD_TYPES = ("legal_person", "operator")
+
+
+class CardCertificateError(Exception):
+    """Base of the reasons a card certificate is refused."""
+
+
+class CertificateMalformed(CardCertificateError):
+    """Not a parseable card certificate, or fields missing or of the wrong kind."""
+
+
+class CertificateUntrusted(CardCertificateError):
+    """Not issued (or not validly signed) by the trusted CA."""
+
+
+class CertificateExpired(CardCertificateError):
+    """Outside its validity window (expired, or not valid yet)."""
+
+
+@dataclass(frozen=True)
+class CardCertInfo:
+    card_no: str
+    card_type: str
+    holder_name: str
+    holder_id_number: str
+    uscc: str
+    not_before: datetime
+    not_after: datetime
+
+
+def load_certificate(cert_pem: str | bytes, what: str = "certificate") -> x509.Certificate:
+    try:
+        data = cert_pem.encode("ascii") if isinstance(cert_pem, str) else bytes(cert_pem)
+        return x509.load_pem_x509_certificate(data)
+    except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
+        raise CertificateMalformed(f"{what} is not a PEM X.509 certificate: {exc}") from None
+
+
+def read_card_info(cert: x509.Certificate) -> CardCertInfo:
+    """The identity fields of a card certificate, without checking who issued it."""
+    subject = cert.subject
+
+    def one(oid: x509.ObjectIdentifier, label: str) -> str:
+        values = subject.get_attributes_for_oid(oid)
+        if len(values) != 1 or not isinstance(values[0].value, str) or not values[0].value:
+            raise CertificateMalformed(f"certificate subject must carry exactly one {label}")
+        return values[0].value
+
+    info = CardCertInfo(
+        card_no=one(NameOID.SERIAL_NUMBER, "serialNumber (card number)"),
+        card_type=one(OID_CARD_TYPE, "card type"),
+        holder_name=one(NameOID.COMMON_NAME, "commonName (holder name)"),
+        holder_id_number=one(OID_HOLDER_ID_NUMBER, "holder ID number"),
+        uscc=one(OID_USCC, "USCC"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+    )
+    if info.card_type not in CARD_TYPES:
+        raise CertificateMalformed(f"unknown card type {info.card_type!r}")
+    return info
+
+
+def parse_card_certificate(cert_pem: str | bytes) -> CardCertInfo:
+    return read_card_info(load_certificate(cert_pem))
+
+
+def verify_chain(cert_pem: str | bytes, ca_cert_pem: str | bytes, now: datetime) -> CardCertInfo:
+    """Check that the card certificate was issued by the CA and is valid at `now`.
+
+    Raises CertificateMalformed, CertificateUntrusted or CertificateExpired.
+    A naive `now` is taken as UTC.
+    """
+    cert = load_certificate(cert_pem)
+    ca = load_certificate(ca_cert_pem, "CA certificate")
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+
+    if not _is_ca(ca):
+        raise CertificateUntrusted("the trust anchor is not a CA certificate")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        raise CertificateUntrusted("certificate was not issued by the trusted card CA") from None
+    if _is_ca(cert):
+        raise CertificateUntrusted("a CA certificate is not a card certificate")
+
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise CertificateMalformed("card key must be ECDSA P-256")
+    info = read_card_info(cert)
+
+    for which, c in (("CA certificate", ca), ("certificate", cert)):
+        if now < c.not_valid_before_utc:
+            raise CertificateExpired(f"{which} is not valid before {c.not_valid_before_utc.isoformat()}")
+        if now > c.not_valid_after_utc:
+            raise CertificateExpired(f"{which} expired at {c.not_valid_after_utc.isoformat()}")
+    return info
+
+
+def verify_signature(cert_pem: str | bytes, nonce_bytes: bytes, signature_bytes: bytes) -> bool:
+    """True when `signature_bytes` is the card's DER ECDSA signature over SHA-256(nonce)."""
+    key = load_certificate(cert_pem).public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise CertificateMalformed("card key must be ECDSA")
+    try:
+        key.verify(bytes(signature_bytes), bytes(nonce_bytes), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False

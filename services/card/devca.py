@@ -1,0 +1,208 @@
+"""A development e-port CA: issues card images (key + certificate + PIN) for the emulator.
+
+    python -m services.card.devca init-ca --out DIR
+    python -m services.card.devca issue --ca DIR --card-no NO --card-type operator \
+        --holder-name NAME --holder-id-number ID --uscc USCC --pin 123456 [--days N] --out card.json
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .cardimage import PIN_MAX_TRIES, CardImage, hash_pin, save_atomically
+from .certs import CARD_TYPES, OID_CARD_TYPE, OID_HOLDER_ID_NUMBER, OID_USCC
+
+CA_KEY_FILE = "ca-key.pem"
+CA_CERT_FILE = "ca-cert.pem"
+DEFAULT_CA_NAME = "E-Port Development Card CA"
+DEFAULT_CA_DAYS = 3650
+DEFAULT_CARD_DAYS = 730
+
+
+@dataclass(frozen=True)
+class DevCA:
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    @property
+    def cert_pem(self) -> str:
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    @property
+    def key_pem(self) -> str:
+        return _private_pem(self.key)
+
+
+def create_ca(common_name: str = DEFAULT_CA_NAME, *, days: int = DEFAULT_CA_DAYS,
+              now: datetime | None = None) -> DevCA:
+    now = now or datetime.now(timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "E-Port Development"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return DevCA(key, cert)
+
+
+def save_ca(ca: DevCA, directory: str | Path) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    save_atomically(directory / CA_KEY_FILE, ca.key_pem, mode=0o600)
+    save_atomically(directory / CA_CERT_FILE, ca.cert_pem, mode=0o644)
+
+
+def load_ca(directory: str | Path) -> DevCA:
+    directory = Path(directory)
+    key = serialization.load_pem_private_key((directory / CA_KEY_FILE).read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate((directory / CA_CERT_FILE).read_bytes())
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("CA key must be ECDSA")
+    return DevCA(key, cert)
+
+
+def issue_card(ca: DevCA, *, card_no: str, card_type: str, holder_name: str,
+               holder_id_number: str, uscc: str, pin: str = "123456",
+               not_before: datetime | None = None, not_after: datetime | None = None,
+               days: int = DEFAULT_CARD_DAYS, pin_tries_left: int = PIN_MAX_TRIES,
+               pin_hash_iterations: int | None = None) -> CardImage:
+    """A new card: fresh key pair, certificate signed by `ca`, hashed PIN, full retry counter."""
+    if card_type not in CARD_TYPES:
+        raise ValueError(f"card_type must be one of {CARD_TYPES}")
+    for label, value in (("card_no", card_no), ("holder_name", holder_name),
+                         ("holder_id_number", holder_id_number), ("uscc", uscc)):
+        if not value or not value.strip():
+            raise ValueError(f"{label} is required")
+    not_before = _aware(not_before) or datetime.now(timezone.utc) - timedelta(minutes=5)
+    not_after = _aware(not_after) or not_before + timedelta(days=days)
+    if not_after <= not_before:
+        raise ValueError("not_after must be later than not_before")
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, card_no),
+        x509.NameAttribute(NameOID.COMMON_NAME, holder_name),
+        x509.NameAttribute(OID_CARD_TYPE, card_type),
+        x509.NameAttribute(OID_HOLDER_ID_NUMBER, holder_id_number),
+        x509.NameAttribute(OID_USCC, uscc),
+    ])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
+                       critical=False)
+        .sign(ca.key, hashes.SHA256())
+    )
+    pin_kwargs = {"iterations": pin_hash_iterations} if pin_hash_iterations else {}
+    return CardImage(
+        card_no=card_no, card_type=card_type, holder_name=holder_name,
+        holder_id_number=holder_id_number, uscc=uscc,
+        private_key_pem=_private_pem(key),
+        certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        pin=hash_pin(pin, **pin_kwargs), pin_tries_left=pin_tries_left, pin_max_tries=PIN_MAX_TRIES,
+    )
+
+
+def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
+        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
+        crl_sign=cert_sign, encipher_only=False, decipher_only=False)
+
+
+def _private_pem(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+def _parse_time(text: str) -> datetime:
+    return _aware(datetime.fromisoformat(text))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.card.devca", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init-ca", help="create a CA key and self-signed certificate")
+    init.add_argument("--out", required=True, help="directory for ca-key.pem and ca-cert.pem")
+    init.add_argument("--name", default=DEFAULT_CA_NAME)
+    init.add_argument("--days", type=int, default=DEFAULT_CA_DAYS)
+    init.add_argument("--force", action="store_true", help="overwrite an existing CA")
+
+    issue = sub.add_parser("issue", help="issue a card image")
+    issue.add_argument("--ca", required=True, help="directory made by init-ca")
+    issue.add_argument("--card-no", required=True)
+    issue.add_argument("--card-type", required=True, choices=CARD_TYPES)
+    issue.add_argument("--holder-name", required=True)
+    issue.add_argument("--holder-id-number", required=True)
+    issue.add_argument("--uscc", required=True)
+    issue.add_argument("--pin", default="123456")
+    issue.add_argument("--not-before", type=_parse_time, help="ISO 8601; naive means UTC")
+    issue.add_argument("--not-after", type=_parse_time, help="ISO 8601; naive means UTC")
+    issue.add_argument("--days", type=int, default=DEFAULT_CARD_DAYS,
+                       help="validity when --not-after is not given")
+    issue.add_argument("--out", required=True, help="card image JSON to write")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "init-ca":
+            if (Path(args.out) / CA_KEY_FILE).exists() and not args.force:
+                parser.error(f"{args.out} already holds a CA (use --force to replace it)")
+            ca = create_ca(args.name, days=args.days)
+            save_ca(ca, args.out)
+            print(f"CA written to {args.out}/{CA_KEY_FILE} and {args.out}/{CA_CERT_FILE}")
+        else:
+            image = issue_card(
+                load_ca(args.ca), card_no=args.card_no, card_type=args.card_type,
+                holder_name=args.holder_name, holder_id_number=args.holder_id_number,
+                uscc=args.uscc, pin=args.pin, not_before=args.not_before,
+                not_after=args.not_after, days=args.days)
+            image.save(args.out)
+            print(f"card {image.card_no} written to {args.out}")
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
