@@ -1,10 +1,16 @@
-"""Integration events published by the enterprise service on exchange `enterprise.events`."""
+"""Integration events published by the enterprise service on exchange `enterprise.events`.
+
+Payloads carry ids, roles and enterprise names; person names only where a message must show them
+(AssociationRequested), never ID numbers or mobiles. Fields added after v1 are optional for readers
+(`load_default=None`), so subscribers written against the first draft keep working.
+"""
 from marshmallow import Schema, fields, validate
 
 from .envelope import event_type
 
 SOURCE = "enterprise"
 ROLES = ("admin", "user")
+STATUSES = ("pending", "approved", "rejected", "removed")
 
 
 class EnterpriseRegisteredPayload(Schema):
@@ -20,6 +26,16 @@ class AssociationPayload(Schema):
     enterprise_id = fields.String(required=True)
     user_id = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    enterprise_name = fields.String(allow_none=True, load_default=None,
+                                    metadata={"description": "for messages to people; added after v1"})
+
+
+class AssociationRequestedPayload(AssociationPayload):
+    admin_user_id = fields.String(required=True, metadata={
+        "description": "the enterprise's administrator when the request was made: who is asked to approve it"})
+    user_name = fields.String(allow_none=True, load_default=None,
+                              metadata={"description": "the applicant's name as registered (no other PII)"})
+    requested_at = fields.String(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
 
 
 class AssociationRejectedPayload(AssociationPayload):
@@ -30,6 +46,8 @@ class AdminTransferredPayload(Schema):
     enterprise_id = fields.String(required=True)
     from_user_id = fields.String(required=True)
     to_user_id = fields.String(required=True)
+    enterprise_name = fields.String(allow_none=True, load_default=None,
+                                    metadata={"description": "for messages to people; added after v1"})
 
 
 class MemberRemovedPayload(AssociationPayload):
@@ -38,8 +56,9 @@ class MemberRemovedPayload(AssociationPayload):
 
 ENTERPRISE_REGISTERED = event_type(SOURCE, "EnterpriseRegistered", EnterpriseRegisteredPayload,
                                    "An administrator registered the enterprise (from the registry or by hand).")
-ASSOCIATION_REQUESTED = event_type(SOURCE, "AssociationRequested", AssociationPayload,
-                                   "A user applied to join an enterprise as an ordinary user; pending.")
+ASSOCIATION_REQUESTED = event_type(SOURCE, "AssociationRequested", AssociationRequestedPayload,
+                                   "A user applied to join an enterprise as an ordinary user; pending. "
+                                   "`admin_user_id` is who is asked to approve it.")
 ASSOCIATION_APPROVED = event_type(SOURCE, "AssociationApproved", AssociationPayload,
                                   "The user is an approved member (role admin: approved when registering).")
 ASSOCIATION_REJECTED = event_type(SOURCE, "AssociationRejected", AssociationRejectedPayload,

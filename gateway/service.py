@@ -9,12 +9,13 @@ from .authz_routes import AuthzRoutes
 from .card_routes import CardRoutes
 from .enterprise_routes import EnterpriseRoutes
 from .identity_routes import IdentityRoutes
+from .me_routes import MeRoutes
 from .messages_routes import MessagesRoutes
 from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
 
 
-class GatewayService(IdentityRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
+class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
                      AuditRoutes, PlatformRoutes):
     name = "gateway"
 

@@ -1,0 +1,146 @@
+"""Request and response shapes of the enterprise, association and /me endpoints (shared/API.md)."""
+from marshmallow import Schema, ValidationError, fields, validate
+
+from contracts import validators
+from contracts.enterprise import ROLES, STATUSES
+
+
+def _uscc(value):
+    try:
+        validators.uscc(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def check_uscc_param(value):
+    """For the USCC in a path: the same messages as in a body."""
+    from contracts.errors import ValidationFailed
+    try:
+        return validators.uscc(value)
+    except ValueError as exc:
+        raise ValidationFailed({"uscc": [str(exc)]}) from None
+
+
+class Uscc(fields.String):
+    def __init__(self, **kwargs):
+        super().__init__(validate=_uscc, metadata={
+            "description": "unified social credit code (GB 32100-2015): 18 characters, check character last",
+            "example": "913300007458363392"}, **kwargs)
+
+
+class RegistryEntrySchema(Schema):
+    uscc = fields.String(required=True)
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    business_scope = fields.String(required=True)
+    registered = fields.Boolean(required=True, metadata={"description": "an administrator has registered it here"})
+    certified = fields.Boolean(metadata={"description": "the registry knows it (企业认证)"})
+    enterprise_id = fields.String(allow_none=True, metadata={"description": "set once registered"})
+
+
+class AssociationBodySchema(Schema):
+    uscc = Uscc(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES),
+                         metadata={"description": "admin (企业管理员) registers the enterprise; user (企业用户) applies"})
+    name = fields.String(allow_none=True, validate=validate.Length(max=100),
+                         metadata={"description": "企业名称; required with role admin when the registry has no entry"})
+    address = fields.String(allow_none=True, validate=validate.Length(max=200),
+                            metadata={"description": "注册地址; as name"})
+    business_scope = fields.String(allow_none=True, validate=validate.Length(max=1000),
+                                   metadata={"description": "经营范围; as name"})
+
+
+class AssociationCreatedSchema(Schema):
+    association_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class EnterpriseSchema(Schema):
+    enterprise_id = fields.String(required=True)
+    uscc = fields.String(required=True)
+    name = fields.String(required=True)
+    address = fields.String(required=True)
+    business_scope = fields.String(required=True)
+    certified = fields.Boolean(required=True)
+    admin_user_id = fields.String(required=True)
+    registered_at = fields.String(metadata={"description": "ISO 8601"})
+
+
+class CardSchema(Schema):
+    card_no = fields.String(required=True)
+    card_type = fields.String(required=True)
+    bound_at = fields.String(required=True)
+
+
+class MemberSchema(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    mobile_masked = fields.String(allow_none=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    status = fields.String(required=True)
+    card = fields.Nested(CardSchema, allow_none=True)
+    systems = fields.List(fields.String(), required=True)
+    association_id = fields.String()
+
+
+class MembersSchema(Schema):
+    items = fields.List(fields.Nested(MemberSchema), required=True)
+
+
+class RequestsQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "e.g. pending; all when absent"})
+
+
+class AssociationRequestSchema(Schema):
+    association_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    mobile_masked = fields.String(allow_none=True)
+    requested_at = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    decided_at = fields.String(allow_none=True)
+
+
+class AssociationRequestsSchema(Schema):
+    items = fields.List(fields.Nested(AssociationRequestSchema), required=True)
+
+
+class DecisionSchema(Schema):
+    association_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+
+
+class RejectBodySchema(Schema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+class AdminTransferBodySchema(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(min=1),
+                            metadata={"description": "an approved member of the enterprise"})
+
+
+class AdminSchema(Schema):
+    enterprise_id = fields.String(required=True)
+    admin_user_id = fields.String(required=True)
+
+
+class MeAssociationSchema(Schema):
+    association_id = fields.String(required=True)
+    enterprise_id = fields.String(required=True)
+    enterprise_name = fields.String(required=True)
+    uscc = fields.String(required=True)
+    certified = fields.Boolean(metadata={"description": "企业认证"})
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    card = fields.Nested(CardSchema, allow_none=True, required=True)
+
+
+class MeSchema(Schema):
+    user_id = fields.String(required=True)
+    name = fields.String(required=True)
+    id_type = fields.String()
+    id_number_masked = fields.String(required=True)
+    mobile_masked = fields.String(required=True)
+    associations = fields.List(fields.Nested(MeAssociationSchema), required=True)

@@ -1,0 +1,343 @@
+"""The enterprise service's Application: registry look-up, association, approval, administrator
+transfer, and the queries the gateway and other services need. Commands and queries take and
+return simple types (str ids, dicts, lists).
+
+Concurrency: each command saves every aggregate it changed in one transaction; a second writer
+that loaded the same versions fails with IntegrityError. Approvals, transfers and removals all
+change the Enterprise aggregate, so two of them on one enterprise never both succeed: the loser
+gets 409 CONFLICT. Applications retry a few times (they only add to lists), then re-check.
+"""
+import uuid
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from contracts import validators
+from contracts.enterprise import ROLES, STATUSES
+from contracts.errors import ValidationFailed
+from services.common.application import ServiceApplication
+
+from .domain import (
+    ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList, AssociationNotFound,
+    Conflict, Enterprise, EnterpriseHasAdmin, EnterpriseNotFound, EnterpriseNotRegistered, MembershipIndex,
+    enterprise_id_of,
+)
+from .registry import registry_from_env
+
+APPLY_ATTEMPTS = 3
+MANUAL_FIELDS = {  # field -> (label in messages, max length)
+    "name": ("企业名称", 100),
+    "address": ("注册地址", 200),
+    "business_scope": ("经营范围", 1000),
+}
+
+
+def _iso(dt):
+    return dt.isoformat() if dt is not None else None
+
+
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def check_uscc(value, field="uscc"):
+    try:
+        return validators.uscc(value)
+    except ValueError as exc:
+        raise ValidationFailed({field: [str(exc)]}) from None
+
+
+def check_role(value):
+    if value not in ROLES:
+        raise ValidationFailed({"role": [f"Must be one of: {', '.join(ROLES)}."]})
+    return value
+
+
+def check_manual_fields(name, address, business_scope):
+    """The fields an administrator types when the registry has no entry: all three, non-blank."""
+    values = {"name": name, "address": address, "business_scope": business_scope}
+    errors, clean = {}, {}
+    for field, (label, max_len) in MANUAL_FIELDS.items():
+        value = values[field]
+        if value is not None and not isinstance(value, str):
+            errors[field] = ["Must be a string."]
+            continue
+        value = (value or "").strip()
+        if not value:
+            errors[field] = [f"{label}必填: the registry has no entry for this USCC, so it must be entered by hand."]
+        elif len(value) > max_len:
+            errors[field] = [f"At most {max_len} characters."]
+        else:
+            clean[field] = value
+    if errors:
+        raise ValidationFailed(errors, message="The registry has no entry for this USCC: "
+                                               "enter the enterprise's details.")
+    return clean
+
+
+def check_user_id(value, field="user_id"):
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed({field: ["A user id is required."]})
+    return value.strip()
+
+
+class EnterpriseApplication(ServiceApplication):
+    service_name = "enterprise"
+
+    def __init__(self, env=None, registry=None):
+        super().__init__(env)
+        self.registry = registry if registry is not None else registry_from_env()
+
+    # -- loading ----------------------------------------------------------------------------
+    def _find(self, aggregate_id):
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _enterprise(self, enterprise_id):
+        found = self._find(_uuid(enterprise_id)) if _uuid(enterprise_id) else None
+        if not isinstance(found, Enterprise):
+            raise EnterpriseNotFound(message="No such enterprise.",
+                                     details={"enterprise_id": ["No enterprise with this id."]})
+        return found
+
+    def _association(self, association_id):
+        found = self._find(_uuid(association_id)) if _uuid(association_id) else None
+        if not isinstance(found, Association):
+            raise AssociationNotFound(message="No such association request.",
+                                      details={"association_id": ["No association with this id."]})
+        return found
+
+    def _list(self, key):
+        return self._find(AssociationList.create_id(key)) or AssociationList(key=key)
+
+    def _membership_index(self, user_id, enterprise_id):
+        return self._find(MembershipIndex.create_id(user_id=user_id, enterprise_id=str(enterprise_id)))
+
+    # -- registry -----------------------------------------------------------------------------
+    def lookup_registry(self, uscc):
+        uscc = check_uscc(uscc)
+        entry = self.registry.lookup(uscc)
+        enterprise = self._find(enterprise_id_of(uscc))
+        if enterprise is not None:
+            return {"uscc": uscc, "name": enterprise.name, "address": enterprise.address,
+                    "business_scope": enterprise.business_scope, "registered": True,
+                    "certified": enterprise.certified, "enterprise_id": str(enterprise.id)}
+        if entry is None:
+            raise EnterpriseNotFound(message="未查询到企业, 可手动填写信息 (no registry entry for this USCC).",
+                                     details={"uscc": ["No enterprise with this USCC in the registry."]})
+        return dict(entry.as_dict(), registered=False, certified=True, enterprise_id=None)
+
+    # -- association --------------------------------------------------------------------------
+    def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
+                  user_name=None):
+        """Role admin registers the enterprise (201); role user applies to a registered one (202).
+
+        `user_name`: the applicant's name for the administrator's message, or a function that looks
+        it up (called only once the input is valid).
+        """
+        actor_user_id = check_user_id(actor_user_id, "actor_user_id")
+        errors = {}
+        for field, check in (("uscc", check_uscc), ("role", check_role)):
+            try:
+                check(uscc if field == "uscc" else role)
+            except ValidationFailed as exc:
+                errors.update(exc.details)
+        if errors:
+            raise ValidationFailed(errors)
+        uscc = check_uscc(uscc)
+        if callable(user_name):  # asked only for a well-formed application, and one as a user
+            user_name = user_name() if role == USER else None
+        for attempt in range(APPLY_ATTEMPTS):
+            try:
+                if role == ADMIN:
+                    return self._register(actor_user_id, uscc, name, address, business_scope, user_name)
+                return self._apply(actor_user_id, uscc, user_name)
+            except IntegrityError:
+                # Someone else changed a list or an index meanwhile: load again and re-check.
+                continue
+        raise Conflict(message="The enterprise changed while applying; try again.")
+
+    def _register(self, actor_user_id, uscc, name, address, business_scope, user_name):
+        enterprise_id = enterprise_id_of(uscc)
+        if self._find(enterprise_id) is not None:
+            raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
+                                             "enterprise user (企业用户) instead.")
+        entry = self.registry.lookup(uscc)
+        if entry is not None:
+            details, certified = {"name": entry.name, "address": entry.address,
+                                  "business_scope": entry.business_scope}, True
+        else:
+            details, certified = check_manual_fields(name, address, business_scope), False
+        association = Association(enterprise_id=str(enterprise_id), user_id=actor_user_id, role=ADMIN,
+                                  status=APPROVED, enterprise_name=details["name"], admin_user_id=actor_user_id,
+                                  user_name=user_name)
+        enterprise = Enterprise(uscc=uscc, certified=certified, admin_user_id=actor_user_id,
+                                admin_association_id=str(association.id), **details)
+        index = MembershipIndex(user_id=actor_user_id, enterprise_id=str(enterprise_id),
+                                association_id=str(association.id))
+        roster = AssociationList(key=AssociationList.roster_key(enterprise_id))
+        roster.add(str(association.id))
+        mine = self._list(AssociationList.user_key(actor_user_id))
+        mine.add(str(association.id))
+        try:
+            self.save(enterprise, association, index, roster, mine)
+        except IntegrityError:
+            if self._find(enterprise_id) is not None:
+                raise EnterpriseHasAdmin(
+                    message="This enterprise was registered by another administrator just now.") from None
+            raise
+        return {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
+                "role": ADMIN, "status": APPROVED, "certified": certified}
+
+    def _apply(self, actor_user_id, uscc, user_name):
+        enterprise = self._find(enterprise_id_of(uscc))
+        if enterprise is None:
+            raise EnterpriseNotRegistered(
+                message="No administrator has registered this enterprise yet: its administrator must associate first.",
+                details={"uscc": ["Not registered on the platform."]})
+        index = self._membership_index(actor_user_id, enterprise.id)
+        if index is not None:
+            current = self._association(index.association_id)
+            if current.live:
+                raise AlreadyAssociated(message=f"You already have a {current.status} association with it.",
+                                        details={"association_id": str(current.id), "status": current.status})
+        association = Association(enterprise_id=str(enterprise.id), user_id=actor_user_id, role=USER,
+                                  status=PENDING, enterprise_name=enterprise.name,
+                                  admin_user_id=enterprise.admin_user_id, user_name=user_name)
+        if index is None:
+            index = MembershipIndex(user_id=actor_user_id, enterprise_id=str(enterprise.id),
+                                    association_id=str(association.id))
+        else:
+            index.point_to(str(association.id))
+        roster = self._list(AssociationList.roster_key(enterprise.id))
+        roster.add(str(association.id))
+        mine = self._list(AssociationList.user_key(actor_user_id))
+        mine.add(str(association.id))
+        self.save(association, index, roster, mine)
+        return {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
+                "role": USER, "status": PENDING}
+
+    # -- the administrator's decisions ------------------------------------------------------
+    def _save_decision(self, *aggregates):
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise Conflict(
+                message="Someone changed this enterprise at the same moment; reload and try again.") from None
+
+    def approve(self, actor_user_id, association_id):
+        association = self._association(association_id)
+        enterprise = self._enterprise(association.enterprise_id)
+        enterprise.check_admin(actor_user_id)
+        association.approve(by_user_id=actor_user_id)
+        enterprise.admit(association.user_id, str(association.id))
+        self._save_decision(association, enterprise)
+        return {"association_id": str(association.id), "status": association.status}
+
+    def reject(self, actor_user_id, association_id, reason=None):
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+            raise ValidationFailed({"reason": ["At most 500 characters of text."]})
+        association = self._association(association_id)
+        enterprise = self._enterprise(association.enterprise_id)
+        enterprise.check_admin(actor_user_id)
+        association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None)
+        self._save_decision(association)
+        return {"association_id": str(association.id), "status": association.status}
+
+    def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
+        to_user_id = check_user_id(to_user_id)
+        enterprise = self._enterprise(enterprise_id)
+        enterprise.check_transfer(actor_user_id, to_user_id)
+        former = self._association(enterprise.members[actor_user_id])
+        successor = self._association(enterprise.members[to_user_id])
+        enterprise.transfer_admin(to_user_id)
+        former.change_role(USER)
+        successor.change_role(ADMIN)
+        self._save_decision(enterprise, former, successor)
+        return {"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id}
+
+    def remove_member(self, actor_user_id, enterprise_id, user_id):
+        user_id = check_user_id(user_id)
+        enterprise = self._enterprise(enterprise_id)
+        enterprise.check_removal(actor_user_id, user_id)
+        association = self._association(enterprise.members[user_id])
+        association.remove(by_user_id=actor_user_id)
+        enterprise.release(user_id)
+        self._save_decision(enterprise, association)
+        return {"association_id": str(association.id), "status": association.status}
+
+    # -- queries ------------------------------------------------------------------------------
+    @staticmethod
+    def _enterprise_dict(enterprise):
+        return {"enterprise_id": str(enterprise.id), "uscc": enterprise.uscc, "name": enterprise.name,
+                "address": enterprise.address, "business_scope": enterprise.business_scope,
+                "certified": enterprise.certified, "admin_user_id": enterprise.admin_user_id,
+                "registered_at": _iso(enterprise.created_on)}
+
+    def get_enterprise(self, enterprise_id, actor_user_id=None):
+        """Without an actor (service to service) anyone's; with one, only an approved member's."""
+        enterprise = self._enterprise(enterprise_id)
+        if actor_user_id is not None:
+            enterprise.check_member(actor_user_id)
+        return self._enterprise_dict(enterprise)
+
+    @staticmethod
+    def _association_dict(association):
+        return {"association_id": str(association.id), "enterprise_id": association.enterprise_id,
+                "user_id": association.user_id, "user_name": association.user_name, "role": association.role,
+                "status": association.status, "requested_at": _iso(association.created_on),
+                "decided_at": association.decided_at}
+
+    def members(self, actor_user_id, enterprise_id):
+        """The approved members, the administrator first; only for the administrator."""
+        enterprise = self._enterprise(enterprise_id)
+        enterprise.check_admin(actor_user_id)
+        items = [self._association_dict(self._association(a)) for a in enterprise.members.values()]
+        items.sort(key=lambda m: (m["role"] != ADMIN, m["requested_at"]))
+        return items
+
+    def association_requests(self, actor_user_id, enterprise_id, status=None):
+        """Applications to join as a user, newest first; only for the administrator."""
+        if status is not None and status not in STATUSES:
+            raise ValidationFailed({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+        enterprise = self._enterprise(enterprise_id)
+        enterprise.check_admin(actor_user_id)
+        roster = self._find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)))
+        items = []
+        for association_id in reversed(roster.association_ids if roster else []):
+            association = self._association(association_id)
+            if association.applied and (status is None or association.status == status):
+                items.append(self._association_dict(association))
+        return items
+
+    def associations_of_user(self, user_id):
+        """The live or last association of the user with each enterprise, oldest first."""
+        mine = self._find(AssociationList.create_id(AssociationList.user_key(user_id)))
+        latest = {}
+        for association_id in mine.association_ids if mine else []:
+            association = self._association(association_id)
+            latest.pop(association.enterprise_id, None)  # keep insertion order = latest application
+            latest[association.enterprise_id] = association
+        items = []
+        for enterprise_id, association in latest.items():
+            enterprise = self._enterprise(enterprise_id)
+            items.append({"association_id": str(association.id), "enterprise_id": enterprise_id,
+                          "enterprise_name": enterprise.name, "uscc": enterprise.uscc,
+                          "certified": enterprise.certified, "role": association.role,
+                          "status": association.status, "requested_at": _iso(association.created_on)})
+        return items
+
+    def membership(self, user_id, enterprise_id):
+        """The live or last association of the user with the enterprise, or None."""
+        if _uuid(enterprise_id) is None:
+            return None
+        index = self._membership_index(user_id, _uuid(enterprise_id))
+        if index is None:
+            return None
+        association = self._association(index.association_id)
+        return {"association_id": str(association.id), "role": association.role, "status": association.status}

@@ -1,0 +1,240 @@
+"""Enterprises, associations of users with them, and the indexes that keep their rules under
+concurrency. No I/O here: the application loads and saves.
+
+- `Enterprise` (id = uuid5 of the USCC): registered once, by its first administrator; holds who the
+  administrator is and who the approved members are, so that approvals, transfers and removals of
+  one enterprise are serialised by its version.
+- `Association`: one application of one user to one enterprise (a rejected user applies again with
+  a new one).
+- `MembershipIndex` (id from user and enterprise): points at the live or last association of that
+  pair; at most one live association per pair holds because every new one moves this pointer.
+- `AssociationList`: the association ids of one enterprise (its roster) or of one user.
+"""
+import uuid
+from datetime import datetime, timezone
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+
+ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
+INDEX_NAMESPACE = uuid.UUID("8e2f6d40-1b7a-4f3c-b5d9-0a6c4e2f9b37")
+
+ADMIN, USER = "admin", "user"
+PENDING, APPROVED, REJECTED, REMOVED = "pending", "approved", "rejected", "removed"
+LIVE = (PENDING, APPROVED)
+
+
+# -- domain errors ------------------------------------------------------------------------------
+class Forbidden(ServiceError):
+    code = e.FORBIDDEN
+
+
+class EnterpriseNotFound(ServiceError):
+    code = e.ENTERPRISE_NOT_FOUND
+
+
+class EnterpriseNotRegistered(ServiceError):
+    code = e.ENTERPRISE_NOT_REGISTERED
+
+
+class EnterpriseHasAdmin(ServiceError):
+    code = e.ENTERPRISE_HAS_ADMIN
+
+
+class AlreadyAssociated(ServiceError):
+    code = e.ALREADY_ASSOCIATED
+
+
+class AssociationNotFound(ServiceError):
+    code = e.ASSOCIATION_NOT_FOUND
+
+
+class NotPending(ServiceError):
+    code = e.NOT_PENDING
+
+
+class NotAMember(ServiceError):
+    code = e.NOT_A_MEMBER
+
+
+class Conflict(ServiceError):
+    code = e.CONFLICT
+
+
+def _now():
+    return datetime.now(timezone.utc).isoformat()
+
+
+def enterprise_id_of(uscc):
+    return uuid.uuid5(ENTERPRISE_NAMESPACE, uscc)
+
+
+# -- aggregates -----------------------------------------------------------------------------------
+class Enterprise(Aggregate):
+    @staticmethod
+    def create_id(uscc: str):
+        return enterprise_id_of(uscc)
+
+    @event("Registered")
+    def __init__(self, *, uscc, name, address, business_scope, certified, admin_user_id, admin_association_id):
+        self.uscc = uscc
+        self.name = name
+        self.address = address
+        self.business_scope = business_scope
+        self.certified = certified
+        self.admin_user_id = admin_user_id
+        self.members = {admin_user_id: admin_association_id}  # approved members: user_id -> association_id
+
+    def is_member(self, user_id):
+        return user_id in self.members
+
+    def check_admin(self, actor_user_id):
+        if actor_user_id is None or actor_user_id != self.admin_user_id:
+            raise Forbidden(message="Only the administrator of this enterprise may do this.")
+
+    def check_member(self, actor_user_id):
+        if not self.is_member(actor_user_id):
+            raise Forbidden(message="Only approved members of this enterprise may see it.")
+
+    def check_transfer(self, actor_user_id, to_user_id):
+        self.check_member(actor_user_id)
+        if to_user_id == self.admin_user_id:
+            # Checked before the actor's role so that a repeated transfer (the same request sent
+            # twice, or two at once) is told what happened rather than that it lacks the right.
+            raise Conflict(message="This user is already the administrator of the enterprise.",
+                           details={"user_id": ["Already the administrator."]})
+        self.check_admin(actor_user_id)
+        if not self.is_member(to_user_id):
+            raise NotAMember(message="The new administrator must be an approved member of the enterprise.",
+                             details={"user_id": ["Not an approved member of this enterprise."]})
+
+    def check_removal(self, actor_user_id, user_id):
+        self.check_admin(actor_user_id)
+        if user_id == self.admin_user_id:
+            raise Conflict(message="The administrator cannot be removed; transfer the role first.",
+                           details={"user_id": ["The administrator."]})
+        if not self.is_member(user_id):
+            raise NotAMember(details={"user_id": ["Not an approved member of this enterprise."]})
+
+    @event("MemberAdmitted")
+    def admit(self, user_id, association_id):
+        self.members[user_id] = association_id
+
+    def transfer_admin(self, to_user_id):
+        self._admin_transferred(from_user_id=self.admin_user_id, to_user_id=to_user_id,
+                                enterprise_name=self.name)
+
+    @event("AdminTransferred")
+    def _admin_transferred(self, from_user_id, to_user_id, enterprise_name):
+        self.admin_user_id = to_user_id
+
+    @event("MemberLeft")
+    def release(self, user_id):
+        self.members.pop(user_id, None)
+
+
+class Association(Aggregate):
+    """`applied` tells a request (created as role user) from the administrator's own registration."""
+
+    @event("Created")
+    def __init__(self, *, enterprise_id, user_id, role, status, enterprise_name, admin_user_id, user_name=None):
+        self.enterprise_id = enterprise_id
+        self.user_id = user_id
+        self.role = role
+        self.status = status
+        self.applied = status == PENDING
+        self.enterprise_name = enterprise_name
+        self.admin_user_id = admin_user_id
+        self.user_name = user_name
+        self.decided_at = None
+        self.decided_by = None
+        self.reason = None
+
+    @property
+    def live(self):
+        return self.status in LIVE
+
+    def check_pending(self):
+        if self.status != PENDING:
+            raise NotPending(message=f"The request is {self.status}, not pending.",
+                             details={"status": [self.status]})
+
+    def approve(self, by_user_id):
+        self.check_pending()
+        self._approved(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
+                       role=self.role, enterprise_name=self.enterprise_name, decided_at=_now())
+
+    @event("Approved")
+    def _approved(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):
+        self.status = APPROVED
+        self.decided_by = by_user_id
+        self.decided_at = decided_at
+
+    def reject(self, by_user_id, reason=None):
+        self.check_pending()
+        self._rejected(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
+                       role=self.role, enterprise_name=self.enterprise_name, reason=reason, decided_at=_now())
+
+    @event("Rejected")
+    def _rejected(self, by_user_id, enterprise_id, user_id, role, enterprise_name, reason, decided_at):
+        self.status = REJECTED
+        self.decided_by = by_user_id
+        self.decided_at = decided_at
+        self.reason = reason
+
+    @event("RoleChanged")
+    def change_role(self, role):
+        self.role = role
+
+    def remove(self, by_user_id):
+        self._removed(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
+                      role=self.role, enterprise_name=self.enterprise_name, decided_at=_now())
+
+    @event("Removed")
+    def _removed(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):
+        self.status = REMOVED
+        self.decided_by = by_user_id
+        self.decided_at = decided_at
+
+
+class MembershipIndex(Aggregate):
+    @staticmethod
+    def create_id(user_id: str, enterprise_id: str):
+        return uuid.uuid5(INDEX_NAMESPACE, f"membership:{user_id}:{enterprise_id}")
+
+    @event("Started")
+    def __init__(self, *, user_id, enterprise_id, association_id):
+        self.user_id = user_id
+        self.enterprise_id = enterprise_id
+        self.association_id = association_id
+
+    @event("Moved")
+    def point_to(self, association_id):
+        self.association_id = association_id
+
+
+class AssociationList(Aggregate):
+    """The association ids of one enterprise (`roster:<enterprise_id>`) or one user (`user:<user_id>`)."""
+
+    @staticmethod
+    def create_id(key: str):
+        return uuid.uuid5(INDEX_NAMESPACE, f"associations:{key}")
+
+    @staticmethod
+    def roster_key(enterprise_id):
+        return f"roster:{enterprise_id}"
+
+    @staticmethod
+    def user_key(user_id):
+        return f"user:{user_id}"
+
+    @event("Started")
+    def __init__(self, *, key):
+        self.key = key
+        self.association_ids = []
+
+    @event("Added")
+    def add(self, association_id):
+        self.association_ids.append(association_id)

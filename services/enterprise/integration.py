@@ -1,0 +1,48 @@
+"""Stored domain events of the enterprise service -> integration events of contracts/enterprise.py.
+
+Indexes, lists, admissions and role changes stay private: AdminTransferred and the association
+events say all that subscribers need. Person names appear only as the applicant's name in
+AssociationRequested (the administrator's inbox shows it); no ID numbers or mobiles exist here.
+"""
+from contracts.enterprise import (
+    ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCIATION_REJECTED, ASSOCIATION_REQUESTED, ENTERPRISE_REGISTERED,
+    MEMBER_REMOVED,
+)
+from contracts.envelope import make_envelope
+
+from .domain import APPROVED, Association, Enterprise
+
+
+def _envelope(et, domain_event, payload, actor_user_id=None):
+    return make_envelope(et, aggregate_id=domain_event.originator_id,
+                         aggregate_version=domain_event.originator_version,
+                         occurred_at=domain_event.timestamp, payload=payload, actor_user_id=actor_user_id)
+
+
+def to_integration(domain_event):
+    ev = domain_event
+    if isinstance(ev, Enterprise.Registered):
+        yield _envelope(ENTERPRISE_REGISTERED, ev, {
+            "enterprise_id": str(ev.originator_id), "uscc": ev.uscc, "name": ev.name,
+            "certified": ev.certified, "admin_user_id": ev.admin_user_id}, ev.admin_user_id)
+    elif isinstance(ev, Enterprise.AdminTransferred):
+        yield _envelope(ADMIN_TRANSFERRED, ev, {
+            "enterprise_id": str(ev.originator_id), "from_user_id": ev.from_user_id,
+            "to_user_id": ev.to_user_id, "enterprise_name": ev.enterprise_name}, ev.from_user_id)
+    elif isinstance(ev, Association.Created):
+        common = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
+                  "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
+        if ev.status == APPROVED:  # the administrator's own association, made when registering
+            yield _envelope(ASSOCIATION_APPROVED, ev, common, ev.user_id)
+        else:
+            yield _envelope(ASSOCIATION_REQUESTED, ev, dict(
+                common, admin_user_id=ev.admin_user_id, user_name=ev.user_name,
+                requested_at=ev.timestamp.isoformat()), ev.user_id)
+    elif isinstance(ev, (Association.Approved, Association.Rejected, Association.Removed)):
+        et = {Association.Approved: ASSOCIATION_APPROVED, Association.Rejected: ASSOCIATION_REJECTED,
+              Association.Removed: MEMBER_REMOVED}[type(ev)]
+        payload = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
+                   "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
+        if et is ASSOCIATION_REJECTED:
+            payload["reason"] = ev.reason
+        yield _envelope(et, ev, payload, ev.by_user_id)

@@ -1,0 +1,82 @@
+"""The enterprise service: RPC entrypoints only; the rules live in the application and domain.
+
+Callers pass `actor_user_id` (the authenticated user, from the gateway); the service decides from
+it what that user may do.
+"""
+import eventlet
+from nameko.exceptions import UnknownService
+from nameko.rpc import RpcProxy
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+from services.common.dependency import EventSourced
+from services.common.rpc import rpc
+
+from .application import EnterpriseApplication
+from .integration import to_integration
+
+IDENTITY_TIMEOUT = 10
+
+
+class EnterpriseService:
+    name = "enterprise"
+
+    app = EventSourced(EnterpriseApplication, to_integration)
+    identity = RpcProxy("identity")
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def lookup_registry(self, uscc):
+        return self.app.lookup_registry(uscc)
+
+    @rpc
+    def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None):
+        # The applicant's name goes into the request the administrator reads in the inbox.
+        return self.app.associate(actor_user_id, uscc, role, name=name, address=address,
+                                  business_scope=business_scope, user_name=lambda: self._user_name(actor_user_id))
+
+    @rpc
+    def approve(self, actor_user_id, association_id):
+        return self.app.approve(actor_user_id, association_id)
+
+    @rpc
+    def reject(self, actor_user_id, association_id, reason=None):
+        return self.app.reject(actor_user_id, association_id, reason)
+
+    @rpc
+    def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
+        return self.app.transfer_admin(actor_user_id, enterprise_id, to_user_id)
+
+    @rpc
+    def remove_member(self, actor_user_id, enterprise_id, user_id):
+        return self.app.remove_member(actor_user_id, enterprise_id, user_id)
+
+    @rpc
+    def get_enterprise(self, enterprise_id, actor_user_id=None):
+        return self.app.get_enterprise(enterprise_id, actor_user_id)
+
+    @rpc
+    def members(self, actor_user_id, enterprise_id):
+        return self.app.members(actor_user_id, enterprise_id)
+
+    @rpc
+    def association_requests(self, actor_user_id, enterprise_id, status=None):
+        return self.app.association_requests(actor_user_id, enterprise_id, status)
+
+    @rpc
+    def associations_of_user(self, user_id):
+        return self.app.associations_of_user(user_id)
+
+    @rpc
+    def membership(self, user_id, enterprise_id):
+        return self.app.membership(user_id, enterprise_id)
+
+    def _user_name(self, user_id):
+        try:
+            with eventlet.Timeout(IDENTITY_TIMEOUT):
+                return self.identity.get_user(user_id)["name"]
+        except (eventlet.Timeout, UnknownService):
+            raise ServiceError(e.SERVICE_UNAVAILABLE, "The identity service did not answer.") from None

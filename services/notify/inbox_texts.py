@@ -1,0 +1,57 @@
+"""What each enterprise event tells whom: (recipient, kind, title, body, data), in the manual's words.
+
+企业用户 / 企业管理员 / 关联企业 / 审核通过 / 变更企业管理员 are the manual's terms.
+"""
+from dataclasses import dataclass
+
+ASSOCIATION_REQUESTED = "association_requested"
+ASSOCIATION_APPROVED = "association_approved"
+ASSOCIATION_REJECTED = "association_rejected"
+ADMIN_TRANSFERRED = "admin_transferred"
+
+
+@dataclass(frozen=True)
+class Note:
+    recipient_user_id: str
+    kind: str
+    title: str
+    body: str
+    data: dict
+
+
+def _enterprise(p):
+    return f"“{p['enterprise_name']}”" if p.get("enterprise_name") else "该企业"
+
+
+def notes_for(envelope):
+    """The messages one integration event of the enterprise service makes; [] for the others."""
+    p = envelope["payload"]
+    kind = envelope["event_type"]
+    ent = _enterprise(p)
+    if kind == "AssociationRequested" and p.get("admin_user_id"):
+        who = p.get("user_name") or "一位用户"
+        return [Note(p["admin_user_id"], ASSOCIATION_REQUESTED, "企业关联申请待审核",
+                     f"{who}申请以企业用户身份关联企业{ent}，请审核。",
+                     {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"],
+                      "user_id": p["user_id"], "user_name": p.get("user_name")})]
+    if kind == "AssociationApproved" and p.get("role") == "user":
+        # The administrator's own association is approved by registering: nothing to tell.
+        return [Note(p["user_id"], ASSOCIATION_APPROVED, "企业关联申请已审核通过",
+                     f"您关联企业{ent}的申请已审核通过，您已成为该企业的企业用户。",
+                     {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"]})]
+    if kind == "AssociationRejected":
+        reason = f"原因：{p['reason']}" if p.get("reason") else ""
+        return [Note(p["user_id"], ASSOCIATION_REJECTED, "企业关联申请未通过",
+                     f"您关联企业{ent}的申请未通过审核。{reason}",
+                     {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"],
+                      "reason": p.get("reason")})]
+    if kind == "AdminTransferred":
+        data = {"enterprise_id": p["enterprise_id"], "from_user_id": p["from_user_id"],
+                "to_user_id": p["to_user_id"]}
+        return [
+            Note(p["to_user_id"], ADMIN_TRANSFERRED, "企业管理员变更",
+                 f"您已成为企业{ent}的企业管理员。", data),
+            Note(p["from_user_id"], ADMIN_TRANSFERRED, "企业管理员变更",
+                 f"企业{ent}的企业管理员账号已变更，您现为该企业的企业用户。", data),
+        ]
+    return []

@@ -1,0 +1,118 @@
+"""Bad input to the enterprise endpoints: a 4xx naming the field at fault, and nothing stored."""
+import uuid
+
+import pytest
+
+from tests.e2e.enterprise_people import MANUAL, apply, register, register_enterprise, unknown_uscc
+
+pytestmark = pytest.mark.e2e
+
+VALID = "913300007458363392"
+BAD_USCCS = {
+    "check character": "913300007458363393",
+    "17 characters": "91330000745836339",
+    "19 characters": "9133000074583633920",
+    "letter I": "91330000I45836339X",
+    "letter O": "91330000O45836339X",
+    "letter Z": "91330000Z45836339X",
+    "letter S": "91330000S45836339X",
+    "letter V": "91330000V45836339X",
+    "lower case": "9133010874936536xp",
+    "blank": "                  ",
+}
+
+
+@pytest.fixture(scope="module")
+def person(api):
+    return register(api)
+
+
+def error(r, status, code):
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["code"] == code, r.text
+    return r.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("bad", BAD_USCCS.values(), ids=BAD_USCCS.keys())
+def test_bad_uscc_is_400_naming_it_and_stores_nothing(api, person, bad):
+    assert "uscc" in error(api.get(f"/api/v1/enterprise-registry/{bad}", token=person.token), 400, "VALIDATION_ERROR")
+    for role in ("admin", "user"):
+        r = api.post("/api/v1/associations", token=person.token, json={"uscc": bad, "role": role, **MANUAL})
+        assert "uscc" in error(r, 400, "VALIDATION_ERROR")
+    assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
+
+
+def test_missing_or_blank_manual_fields_are_named_and_nothing_is_registered(api, person):
+    uscc = unknown_uscc()
+    cases = [({}, {"name", "address", "business_scope"}),
+             ({"name": "某某公司"}, {"address", "business_scope"}),
+             ({"name": "某某公司", "address": "   ", "business_scope": "贸易"}, {"address"}),
+             ({"name": None, "address": "杭州", "business_scope": "贸易"}, {"name"})]
+    for fields, missing in cases:
+        r = api.post("/api/v1/associations", token=person.token, json={"uscc": uscc, "role": "admin", **fields})
+        assert set(error(r, 400, "VALIDATION_ERROR")) == missing
+    error(api.get(f"/api/v1/enterprise-registry/{uscc}", token=person.token), 404, "ENTERPRISE_NOT_FOUND")
+    assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
+    other = register(api)  # the USCC is still free: someone can register it with every field
+    register_enterprise(api, other, uscc)
+
+
+def test_other_bad_bodies(api, person):
+    r = api.post("/api/v1/associations", token=person.token, json={"uscc": VALID, "role": "owner"})
+    assert set(error(r, 400, "VALIDATION_ERROR")) == {"role"}
+    r = api.post("/api/v1/associations", token=person.token, json={"role": "user"})
+    assert set(error(r, 400, "VALIDATION_ERROR")) == {"uscc"}
+    r = api.post("/api/v1/associations", token=person.token, data="{not json",
+                 headers={"Content-Type": "application/json"})
+    assert "body" in error(r, 400, "VALIDATION_ERROR")
+    r = api.post("/api/v1/associations", token=person.token, json={"uscc": unknown_uscc(), "role": "admin",
+                                                                  **dict(MANUAL, name="名" * 101)})
+    assert set(error(r, 400, "VALIDATION_ERROR")) == {"name"}
+    assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
+
+
+def test_role_user_of_an_unregistered_enterprise(api, person):
+    r = api.post("/api/v1/associations", token=person.token, json={"uscc": unknown_uscc(), "role": "user"})
+    assert "uscc" in error(r, 404, "ENTERPRISE_NOT_REGISTERED")
+    assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
+
+
+def test_unknown_ids(api):
+    admin = register(api)
+    eid, uscc = register_enterprise(api, admin)
+    t = admin.token
+    for unknown in (str(uuid.uuid4()), "not-an-id"):
+        assert "enterprise_id" in error(api.get(f"/api/v1/enterprises/{unknown}", token=t), 404, "ENTERPRISE_NOT_FOUND")
+        r = api.get(f"/api/v1/enterprises/{unknown}/members", token=t)
+        assert "enterprise_id" in error(r, 404, "ENTERPRISE_NOT_FOUND")
+        r = api.put(f"/api/v1/enterprises/{unknown}/admin", token=t, json={"user_id": admin.user_id})
+        assert "enterprise_id" in error(r, 404, "ENTERPRISE_NOT_FOUND")
+        for verb in ("approve", "reject"):
+            r = api.post(f"/api/v1/association-requests/{unknown}/{verb}", token=t)
+            assert "association_id" in error(r, 404, "ASSOCIATION_NOT_FOUND")
+        assert "message_id" in error(api.post(f"/api/v1/messages/{unknown}/read", token=t), 404, "MESSAGE_NOT_FOUND")
+        r = api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={"user_id": unknown})
+        assert "user_id" in error(r, 409, "NOT_A_MEMBER")
+    assert "user_id" in error(api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={}), 400, "VALIDATION_ERROR")
+    r = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=maybe", token=t)
+    assert "status" in error(r, 400, "VALIDATION_ERROR")
+    r = api.post(f"/api/v1/association-requests/{apply(api, register(api), uscc)}/reject", token=t,
+                 json={"reason": "x" * 501})
+    assert "reason" in error(r, 400, "VALIDATION_ERROR")
+    ent = api.get(f"/api/v1/enterprises/{eid}", token=t).json()
+    assert ent["admin_user_id"] == admin.user_id
+
+
+def test_conflicts(api):
+    admin, user = register(api), register(api)
+    eid, uscc = register_enterprise(api, admin)
+    error(api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "admin", **MANUAL}),
+          409, "ENTERPRISE_HAS_ADMIN")
+    request_id = apply(api, user, uscc)
+    r = api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "user"})
+    error(r, 409, "ALREADY_ASSOCIATED")
+    r = api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json={"user_id": user.user_id})
+    assert "user_id" in error(r, 409, "NOT_A_MEMBER")  # pending is not a member yet
+    assert api.post(f"/api/v1/association-requests/{request_id}/reject", token=admin.token).status_code == 200
+    error(api.post(f"/api/v1/association-requests/{request_id}/approve", token=admin.token), 409, "NOT_PENDING")
+    error(api.post(f"/api/v1/association-requests/{request_id}/reject", token=admin.token), 409, "NOT_PENDING")
