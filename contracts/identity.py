@@ -1,9 +1,15 @@
 """Integration events published by the identity service on exchange `identity.events`."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from .envelope import event_type
 
 SOURCE = "identity"
+
+# Shared by the gateway's schemas, the identity service and notify's send_sms.
+SMS_PURPOSES = ("register", "login", "reset_password")
+ID_TYPES = ("resident_id",)  # the only identity document supported for now
+LOGIN_METHODS = ("password", "sms", "card")
+PASSWORD_REASONS = ("setup", "change", "reset")
 
 
 class UserRegisteredPayload(Schema):
@@ -16,25 +22,28 @@ class UserRegisteredPayload(Schema):
 
 class PasswordSetPayload(Schema):
     user_id = fields.String(required=True)
-    reason = fields.String(required=True, metadata={"description": "setup, change or reset"})
+    reason = fields.String(required=True, validate=validate.OneOf(PASSWORD_REASONS),
+                           metadata={"description": "setup, change or reset (a reset also lifts a lock)"})
 
 
 class UserLockedPayload(Schema):
     user_id = fields.String(required=True)
-    locked_until = fields.String(required=True)
-    failures = fields.Integer(required=True)
+    locked_until = fields.String(required=True, metadata={"description": "ISO 8601 with timezone"})
+    failures = fields.Integer(required=True, metadata={"description": "consecutive failed logins that locked it"})
 
 
 class UserLoggedInPayload(Schema):
     user_id = fields.String(required=True)
-    method = fields.String(required=True, metadata={"description": "password, sms or card"})
+    method = fields.String(required=True, validate=validate.OneOf(LOGIN_METHODS),
+                           metadata={"description": "password, sms or card"})
     session_id = fields.String(required=True, metadata={"description": "the token's jti"})
 
 
 class LoginFailedPayload(Schema):
     user_id = fields.String(required=True)
-    method = fields.String(required=True)
-    consecutive_failures = fields.Integer(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(LOGIN_METHODS))
+    consecutive_failures = fields.Integer(required=True, metadata={
+        "description": "failed logins of the account in a row, any method; the 5th locks it"})
 
 
 class SessionRevokedPayload(Schema):

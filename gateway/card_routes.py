@@ -1,5 +1,43 @@
-"""HTTP routes of the card area (see shared/API.md)."""
+"""HTTP routes of the card area (see shared/API.md): challenges, binding and unbinding a card.
+Card login is `POST /api/v1/sessions` with method `card` (identity_routes.py -> card.login)."""
+from contracts import errors as e
+
+from .card_schemas import CardBindRequestSchema, CardBindingSchema, CardChallengeRequestSchema, CardChallengeSchema
+from .routing import call, route
+
+TAGS = ("cards",)
 
 
 class CardRoutes:
-    pass
+    # auth=False: a login challenge is anonymous; a bind challenge authenticates inside.
+    @route("POST", "/api/v1/card-challenges", summary="Ask for a nonce for the card to sign", status=201,
+           auth=False, body=CardChallengeRequestSchema, response=CardChallengeSchema, tags=TAGS,
+           errors=(e.UNAUTHENTICATED,),
+           description="`bind` needs the Bearer token of the account that will bind the card (the "
+                       "challenge is bound to it); `login` is anonymous. The challenge is valid "
+                       "`expires_in` seconds (2 minutes), for this card and purpose, and once.")
+    def create_card_challenge(self, request, body):
+        actor_user_id = self.authenticate(request).user_id if body["purpose"] == "bind" else None
+        return call(self.card.create_challenge, body["purpose"], body["card_no"], actor_user_id)
+
+    @route("POST", "/api/v1/enterprises/{enterprise_id}/card", summary="Bind an IC card (绑定)", status=201,
+           body=CardBindRequestSchema, response=CardBindingSchema, tags=TAGS,
+           errors=(e.CHALLENGE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CARD_SIGNATURE_INVALID, e.FORBIDDEN,
+                   e.CARD_ALREADY_BOUND, e.CARD_HOLDER_MISMATCH),
+           description="Binds the card to the caller's approved association with the enterprise. The card "
+                       "proves itself by signing a `bind` challenge after its PIN; its holder must be the "
+                       "account's registrant (else 422 提示信息不符). 409 CARD_ALREADY_BOUND when the card is "
+                       "bound to any association, or this association already has a card (unbind it "
+                       "first). `warning` advises the legal-person card (法人卡) for administrators and an "
+                       "operator card (操作员卡) for users; the binding is made either way.")
+    def bind_card(self, request, actor, body, enterprise_id):
+        return call(self.card.bind, actor.user_id, enterprise_id, body["card_no"], body["challenge_id"],
+                    body["certificate"], body["signature"])
+
+    @route("DELETE", "/api/v1/enterprises/{enterprise_id}/card", summary="Unbind the IC card (解除绑定)",
+           status=204, errors=(e.CARD_NOT_BOUND,), tags=TAGS,
+           description="Unbinds the card of the caller's own association with the enterprise; card login "
+                       "with it fails from then on.")
+    def unbind_card(self, request, actor, enterprise_id):
+        call(self.card.unbind, actor.user_id, enterprise_id)
+        return None

@@ -1,5 +1,46 @@
-"""SMS entrypoints of the notify service."""
+"""SMS entrypoints of the notify service: identity hands it each code by RPC, and only by RPC."""
+import re
+
+from nameko.extensions import DependencyProvider
+
+from contracts import validators
+from contracts.errors import ValidationFailed
+from contracts.identity import SMS_PURPOSES
+from services.common.rpc import rpc
+
+from .sms import provider_from_env
+
+MAX_TEXT = 500
+CODE_RE = re.compile(r"\d{6}")
+
+
+class SmsSender(DependencyProvider):
+    """The SMS provider chosen by SMS_PROVIDER, made once per container."""
+
+    def setup(self):
+        self.provider = provider_from_env()
+
+    def get_dependency(self, worker_ctx):
+        return self.provider
 
 
 class SmsEntrypoints:
-    pass
+    sms_sender = SmsSender()
+
+    @rpc
+    def send_sms(self, mobile, purpose, code, text):
+        """Sends one SMS. Returns nothing (the code is never echoed back) and logs nothing of it."""
+        errors = {}
+        try:
+            mobile = validators.mobile(mobile)
+        except ValueError as exc:
+            errors["mobile"] = [str(exc)]
+        if purpose not in SMS_PURPOSES:
+            errors["purpose"] = [f"Must be one of: {', '.join(SMS_PURPOSES)}."]
+        if code is not None and not (isinstance(code, str) and CODE_RE.fullmatch(code)):
+            errors["code"] = ["An SMS code is 6 digits."]
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
+            errors["text"] = [f"Must be a string of 1 to {MAX_TEXT} characters."]
+        if errors:
+            raise ValidationFailed(errors)
+        self.sms_sender.send(mobile, purpose, code, text)

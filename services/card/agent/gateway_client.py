@@ -29,8 +29,10 @@ class GatewayClient:
         self.timeout = timeout
         self.http = http or requests.Session()
 
-    def create_challenge(self, purpose: str, card_no: str) -> dict:
-        return self._post("/api/v1/card-challenges", {"purpose": purpose, "card_no": card_no})
+    def create_challenge(self, purpose: str, card_no: str, access_token: str | None = None) -> dict:
+        # A bind challenge is issued to the logged-in account: it needs the bearer token.
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else None
+        return self._post("/api/v1/card-challenges", {"purpose": purpose, "card_no": card_no}, headers=headers)
 
     def bind_card(self, access_token: str, enterprise_id: str, body: dict) -> dict:
         return self._post(f"/api/v1/enterprises/{enterprise_id}/card", body,
@@ -67,7 +69,7 @@ def bind(base_url: str, access_token: str, enterprise_id: str, pin: str, *,
     """Bind the card in the reader to the enterprise; returns {card_no, card_type, bound_at}."""
     client = GatewayClient(base_url, timeout)
     with _card_in_use(card, card_timeout) as session:
-        proof = _prove_possession(client, session, "bind", pin)
+        proof = _prove_possession(client, session, "bind", pin, access_token)
         return client.bind_card(access_token, enterprise_id, proof)
 
 
@@ -81,12 +83,13 @@ def login(base_url: str, pin: str, *, card: Card | None = None, timeout: float =
         return client.create_card_session(proof)
 
 
-def _prove_possession(client: GatewayClient, card: Card, purpose: str, pin: str) -> dict:
+def _prove_possession(client: GatewayClient, card: Card, purpose: str, pin: str,
+                      access_token: str | None = None) -> dict:
     info = card.read_info()
     certificate = card.read_certificate()
     # The PIN first: a wrong PIN should not leave a spent challenge behind on the server.
     card.verify_pin(pin)
-    challenge = client.create_challenge(purpose, info.card_no)
+    challenge = client.create_challenge(purpose, info.card_no, access_token)
     try:
         challenge_id = challenge["challenge_id"]
         nonce = base64.b64decode(challenge["nonce"], validate=True)

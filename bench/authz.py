@@ -1,0 +1,474 @@
+"""Benchmark of permission checks: RPC and HTTP, beside a bare Nameko RPC echo, and how soon a
+grant or revoke is visible to checks.
+
+    .venv/bin/python bench/authz.py [--seconds 4] [--rpc-concurrency 10] [--http-concurrency 8]
+                                    [--rate 100] [--paced-seconds 10] [--trials 50]
+
+It starts what it needs on loopback: a RabbitMQ vhost of its own (with rabbitmqctl, else the
+AMQP_URI vhost), the platform's identity, notify, enterprise, authz and gateway as processes
+(deploy.launch.Platform, temporary EPORT_VAR, free port), and the echo service as one more
+`nameko run` process with the same config, so both sides of the ratio pay the same costs.
+
+Targets: RPC checks >= 80% of the echo's throughput; HTTP p95 <= 10 ms at 100 checks/s (open
+loop); a grant/revoke visible to checks within 100 ms (p99) after its PUT returned.
+"""
+if __name__ == "__main__":
+    import eventlet
+
+    eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlencode, urlparse  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from services.common.rpc import rpc  # noqa: E402
+
+SERVICES = ["identity", "notify", "enterprise", "authz", "gateway"]
+PASSWORD = "Eport#Bench2024strong"
+
+
+class EchoService:
+    """The yardstick: a Nameko RPC that does nothing, with the same arguments as `check`."""
+    name = "bench_echo"
+
+    @rpc
+    def check(self, user_id, enterprise_id, system):
+        return True
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+# -- set-up ----------------------------------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rabbitmqctl(*args):
+    exe = shutil.which("rabbitmqctl")
+    return bool(exe) and subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def make_vhost(base_uri):
+    parsed = urlparse(base_uri)
+    vhost = f"eport-bench-{uuid.uuid4().hex[:8]}"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest",
+                                                       ".*", ".*", ".*"):
+        return parsed._replace(path="/" + vhost).geturl(), vhost
+    return base_uri, None
+
+
+class Client:
+    """Keep-alive HTTP/1.1 to the gateway, one connection per green thread."""
+
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def call(self, method, path, token=None, body=None, params=None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if params:
+            path = f"{path}?{urlencode(params)}"
+        data = None if body is None else json.dumps(body).encode()
+        self.conn.request(method, path, body=data, headers=headers)
+        resp = self.conn.getresponse()
+        raw = resp.read()
+        return resp.status, (json.loads(raw) if raw else None)
+
+
+def must(result, status, what):
+    got, body = result
+    if got != status:
+        raise SystemExit(f"set-up failed at {what}: {got} {body}")
+    return body
+
+
+def register(client):
+    from tests.factories import new_id_number, new_mobile
+    from tests.sms import latest_code
+    mobile = new_mobile()
+    must(client.call("POST", "/api/v1/sms-codes", body={"mobile": mobile, "purpose": "register"}), 202, "sms")
+    user = must(client.call("POST", "/api/v1/users", body={
+        "name": "王基准", "id_type": "resident_id", "id_number": new_id_number(), "mobile": mobile,
+        "sms_code": latest_code(mobile, "register")}), 201, "register")
+    must(client.call("PUT", f"/api/v1/users/{user['user_id']}/password",
+                     body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}), 204, "password")
+    session = must(client.call("POST", "/api/v1/sessions", body={"method": "password", "account": mobile,
+                                                                 "password": PASSWORD}), 201, "login")
+    return {"user_id": user["user_id"], "token": session["access_token"]}
+
+
+def build_enterprise(client, members):
+    from tests.factories import new_uscc
+    admin = register(client)
+    people = [register(client) for _ in range(members)]
+    uscc = new_uscc()
+    eid = must(client.call("POST", "/api/v1/associations", admin["token"], {
+        "uscc": uscc, "role": "admin", "name": "宁波基准测试有限公司", "address": "宁波", "business_scope": "贸易"}),
+        201, "register enterprise")["enterprise_id"]
+    for p in people:
+        a = must(client.call("POST", "/api/v1/associations", p["token"], {"uscc": uscc, "role": "user"}), 202, "apply")
+        must(client.call("POST", f"/api/v1/association-requests/{a['association_id']}/approve", admin["token"]),
+             200, "approve")
+    deadline = time.monotonic() + 30
+    for p in people:  # authz learns memberships from the enterprise events
+        path = f"/api/v1/enterprises/{eid}/members/{p['user_id']}/permissions"
+        while client.call("PUT", path, admin["token"], {"systems": ["manifest"]})[0] != 200:
+            if time.monotonic() > deadline:
+                raise SystemExit("authz did not learn the memberships in 30 s")
+            time.sleep(0.05)
+    return eid, admin, people
+
+
+# -- measuring ------------------------------------------------------------------------------------
+def pct(samples, p):
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
+
+
+def summary(latencies_s, elapsed_s):
+    ms = [x * 1000 for x in latencies_s]
+    return {"n": len(ms), "per_s": len(ms) / elapsed_s, "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99),
+            "max": max(ms) if ms else float("nan")}
+
+
+def fmt(name, s):
+    return (f"  {name:<34} {s['per_s']:8.0f}/s   p50 {s['p50']:6.2f} ms   p95 {s['p95']:6.2f} ms   "
+            f"p99 {s['p99']:6.2f} ms   max {s['max']:7.2f} ms   (n={s['n']})")
+
+
+def rpc_closed_loop(amqp_uri, service, args_of, concurrency, seconds):
+    """`concurrency` green threads, each with its own ClusterRpcProxy, calling as fast as answered."""
+    import eventlet
+    from nameko.standalone.rpc import ClusterRpcProxy
+    config = {"AMQP_URI": amqp_uri, "serializer": "json"}
+    proxies = [ClusterRpcProxy(config) for _ in range(concurrency)]
+    clients = [p.start() for p in proxies]
+    for c in clients:  # warm-up: reply queues declared, connections open
+        for _ in range(20):
+            getattr(c, service).check(*args_of(0))
+    latencies = []
+    stop_at = time.perf_counter() + seconds
+
+    def worker(c, k):
+        i = 0
+        method = getattr(c, service).check
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            method(*args_of(k + i))
+            latencies.append(time.perf_counter() - t0)
+            i += 1
+
+    start = time.perf_counter()
+    pool = eventlet.GreenPool(concurrency)
+    for k, c in enumerate(clients):
+        pool.spawn(worker, c, k)
+    pool.waitall()
+    elapsed = time.perf_counter() - start
+    for p in proxies:
+        p.stop()
+    return summary(latencies, elapsed)
+
+
+def http_closed_loop(port, requests_of, concurrency, seconds):
+    import eventlet
+    latencies, errors = [], []
+    stop_at = time.perf_counter() + seconds
+
+    def worker(k):
+        client, i = Client(port), 0
+        while time.perf_counter() < stop_at:
+            path, token, params = requests_of(k + i)
+            t0 = time.perf_counter()
+            status, _ = client.call("GET", path, token, params=params)
+            latencies.append(time.perf_counter() - t0)
+            if status != 200:
+                errors.append(status)
+            i += 1
+
+    start = time.perf_counter()
+    pool = eventlet.GreenPool(concurrency)
+    for k in range(concurrency):
+        pool.spawn(worker, k)
+    pool.waitall()
+    return summary(latencies, time.perf_counter() - start), errors
+
+
+def http_open_loop(port, requests_of, rate, seconds, connections=16):
+    """Requests started on a fixed schedule (not when the previous one answered); each latency is
+    measured from its scheduled start, so a stall shows up instead of slowing the sender down."""
+    import eventlet
+    from eventlet.queue import LightQueue
+    idle = LightQueue()
+    for _ in range(connections):
+        c = Client(port)
+        path, token, params = requests_of(0)
+        c.call("GET", path, token, params=params)  # opens the connection
+        idle.put(c)
+    latencies, errors = [], []
+    total = int(rate * seconds)
+    interval = 1.0 / rate
+    pool = eventlet.GreenPool(connections * 4)
+
+    def one(i, scheduled):
+        client = idle.get()
+        try:
+            path, token, params = requests_of(i)
+            status, _ = client.call("GET", path, token, params=params)
+            latencies.append(time.perf_counter() - scheduled)
+            if status != 200:
+                errors.append(status)
+        finally:
+            idle.put(client)
+
+    start = time.perf_counter()
+    for i in range(total):
+        scheduled = start + i * interval
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            eventlet.sleep(delay)
+        pool.spawn(one, i, scheduled)
+    pool.waitall()
+    return summary(latencies, time.perf_counter() - start), errors
+
+
+def sequential(fn, n):
+    for _ in range(10):
+        fn()
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        latencies.append(time.perf_counter() - t0)
+    return summary(latencies, time.perf_counter() - start)
+
+
+def breakdown(port, amqp_uri, eid, member, n=200):
+    """One call at a time: what each hop of the HTTP check costs on its own."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+    client = Client(port)
+    params = {"user_id": member["user_id"], "enterprise_id": eid, "system": "manifest"}
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}) as r:
+        rows = [
+            ("echo (bare Nameko RPC)", lambda: r.bench_echo.check(member["user_id"], eid, "manifest")),
+            ("authz.check", lambda: r.authz.check(member["user_id"], eid, "manifest")),
+            ("authz.check_as", lambda: r.authz.check_as(member["user_id"], member["user_id"], eid, "manifest")),
+            ("identity.authenticate", lambda: r.identity.authenticate(member["token"])),
+            ("HTTP GET /api/v1/authz/check", lambda: client.call("GET", "/api/v1/authz/check", member["token"],
+                                                                 params=params)),
+            ("HTTP GET /api/v1/systems (no auth)", lambda: client.call("GET", "/api/v1/systems")),
+        ]
+        return [(name, sequential(fn, n)) for name, fn in rows]
+
+
+def grant_visible_latency(port, eid, admin, member, trials, system="bonded_logistics"):
+    """PUT grant (or revoke) returns -> poll the HTTP check until it shows the change.
+
+    Two figures per trial: `staleness`, from the PUT's return to the sending of the first check
+    that showed the change (how long checks could still answer the old value), and `answered`,
+    to that check's answer (staleness plus one HTTP check round trip)."""
+    client, poller = Client(port), Client(port)
+    path = f"/api/v1/enterprises/{eid}/members/{member['user_id']}/permissions"
+    params = {"user_id": member["user_id"], "enterprise_id": eid, "system": system}
+    staleness, answered, polls = [], [], []
+    for t in range(trials):
+        want = t % 2 == 0  # grant, revoke, grant, ...
+        must(client.call("PUT", path, admin["token"], {"systems": ["manifest", system] if want else ["manifest"]}),
+             200, "PUT permissions")
+        returned = time.perf_counter()
+        n = 0
+        while True:
+            n += 1
+            sent = time.perf_counter()
+            status, body = poller.call("GET", "/api/v1/authz/check", member["token"], params=params)
+            if status == 200 and body["allowed"] is want:
+                break
+            if time.perf_counter() - returned > 5:
+                raise SystemExit("a grant stayed invisible for 5 s")
+        staleness.append(sent - returned)
+        answered.append(time.perf_counter() - returned)
+        polls.append(n)
+    return summary(staleness, 1.0), summary(answered, 1.0), polls
+
+
+# -- the run --------------------------------------------------------------------------------------
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each closed-loop round")
+    parser.add_argument("--rounds", type=int, default=2, help="echo/check rounds, interleaved")
+    parser.add_argument("--rpc-concurrency", type=int, default=10)
+    parser.add_argument("--http-concurrency", type=int, default=8)
+    parser.add_argument("--rate", type=float, default=100.0, help="open-loop HTTP checks per second")
+    parser.add_argument("--paced-seconds", type=float, default=10.0)
+    parser.add_argument("--trials", type=int, default=50, help="grant-to-visible trials")
+    parser.add_argument("--members", type=int, default=4)
+    args = parser.parse_args(argv)
+
+    from deploy.launch import Platform
+
+    var = tempfile.mkdtemp(prefix="eport-bench-authz-")
+    amqp_uri, vhost = make_vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    port = free_port()
+    env = {"AMQP_URI": amqp_uri, "EPORT_VAR": var, "SMS_PROVIDER": "outbox",
+           "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "GATEWAY_PORT": str(port),
+           "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    os.environ.update(env)  # this process reads the SMS outbox and the same secrets
+    platform = Platform(env=env, only=SERVICES, log_dir=os.path.join(var, "logs"), quiet=True)
+    missing = set(SERVICES) - set(platform.services)
+    if missing:
+        raise SystemExit(f"services not available yet: {sorted(missing)}")
+    echo = None
+    try:
+        print(f"[bench] starting {', '.join(SERVICES)} and the echo service (vhost {vhost or 'shared'}, var {var}); "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
+        platform.start(timeout=120)
+        nameko = Path(sys.executable).with_name("nameko")
+        echo = subprocess.Popen([str(nameko), "run", "--config", str(ROOT / "deploy" / "config.yaml"),
+                                 "bench.authz:EchoService"], cwd=ROOT, env=dict(os.environ, **env),
+                                stdout=open(os.path.join(var, "logs", "echo.log"), "ab"), stderr=subprocess.STDOUT)
+        client = Client(port)
+        eid, admin, members = build_enterprise(client, args.members)
+        wait_echo(amqp_uri)
+        procs = dict(platform.procs, bench_echo=echo)
+        return 0 if report(args, port, amqp_uri, eid, admin, members, procs) else 1
+    finally:
+        if echo is not None:
+            echo.terminate()
+            echo.wait(15)
+        platform.stop()
+        if vhost:
+            rabbitmqctl("delete_vhost", vhost)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def wait_echo(amqp_uri, timeout=60):
+    from nameko.exceptions import UnknownService
+    from nameko.standalone.rpc import ClusterRpcProxy
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with ClusterRpcProxy({"AMQP_URI": amqp_uri, "serializer": "json"}, timeout=2) as rpc_:
+                if rpc_.bench_echo.ping() == "pong":
+                    return
+        except (UnknownService, Exception):
+            if time.monotonic() > deadline:
+                raise SystemExit("the echo service did not start")
+            time.sleep(0.3)
+
+
+def cpu_seconds(procs):
+    """user+system CPU of each process so far (Linux /proc; empty elsewhere)."""
+    out = {}
+    for name, proc in procs.items():
+        try:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def report(args, port, amqp_uri, eid, admin, members, procs):
+    member = members[0]
+    users = [admin] + members
+    systems = ["manifest", "cargo_declaration", "bonded_logistics", "processing_trade"]
+
+    def rpc_args(i):
+        return users[i % len(users)]["user_id"], eid, systems[i % len(systems)]
+
+    def http_request(i):  # each member checks themself: the common case of a business system asking
+        who = users[i % len(users)]
+        return "/api/v1/authz/check", who["token"], {"user_id": who["user_id"], "enterprise_id": eid,
+                                                      "system": systems[i % len(systems)]}
+
+    print("\n[bench] one call at a time (what each hop costs alone)", flush=True)
+    for name, stats in breakdown(port, amqp_uri, eid, member):
+        print(fmt(name, stats), flush=True)
+
+    print(f"\n[bench] RPC checks, closed loop, {args.rpc_concurrency} green threads x own ClusterRpcProxy, "
+          f"{args.rounds} interleaved rounds of {args.seconds:g} s", flush=True)
+    echo_runs, check_runs, cpu_per_call = [], [], {"bench_echo": [], "authz": []}
+    for r in range(args.rounds):
+        for service, runs, label in (("bench_echo", echo_runs, "echo (bare Nameko RPC)"),
+                                     ("authz", check_runs, "authz.check")):
+            before = cpu_seconds(procs).get(service)
+            runs.append(rpc_closed_loop(amqp_uri, service, rpc_args, args.rpc_concurrency, args.seconds))
+            after = cpu_seconds(procs).get(service)
+            extra = ""
+            if before is not None and after is not None:
+                # includes the warm-up calls of rpc_closed_loop: 20 per green thread
+                calls = runs[-1]["n"] + 20 * args.rpc_concurrency
+                cpu_per_call[service].append(1000 * (after - before) / calls)
+                extra = f"   server CPU {cpu_per_call[service][-1]:.2f} ms/call"
+            print(fmt(f"{label} round {r + 1}", runs[-1]) + extra, flush=True)
+    echo_rate = sum(s["per_s"] for s in echo_runs) / len(echo_runs)
+    check_rate = sum(s["per_s"] for s in check_runs) / len(check_runs)
+    rpc_ratio = check_rate / echo_rate
+
+    print(f"\n[bench] HTTP GET /api/v1/authz/check, closed loop, {args.http_concurrency} connections, "
+          f"{args.seconds:g} s (gateway: identity.authenticate + authz.check_as)", flush=True)
+    before = cpu_seconds(procs)
+    http_closed, errors_closed = http_closed_loop(port, http_request, args.http_concurrency, args.seconds)
+    spent = {name: cpu_seconds(procs).get(name, 0) - t for name, t in before.items()}
+    print(fmt("HTTP check (closed loop)", http_closed), f"errors={len(errors_closed)}", flush=True)
+    if spent:
+        per_request = "  ".join(f"{name} {1000 * t / max(http_closed['n'], 1):.2f}" for name, t in spent.items() if t > 0)
+        print(f"  CPU ms per HTTP check, by process: {per_request}", flush=True)
+
+    print(f"\n[bench] HTTP check, open loop for {args.paced_seconds:g} s each "
+          "(latency from each request's scheduled start)", flush=True)
+    for rate in (args.rate / 2, args.rate):  # the half rate shows the latency below saturation
+        http_paced, errors_paced = http_open_loop(port, http_request, rate, args.paced_seconds)
+        print(fmt(f"HTTP check @ {rate:g}/s", http_paced), f"errors={len(errors_paced)}", flush=True)
+
+    print(f"\n[bench] grant/revoke -> visible to the HTTP check, {args.trials} trials", flush=True)
+    visible, answered, polls = grant_visible_latency(port, eid, admin, member, args.trials)
+    print(f"  PUT returned -> first check sent that shows it   p50 {visible['p50']:6.2f} ms   "
+          f"p99 {visible['p99']:6.2f} ms   max {visible['max']:6.2f} ms", flush=True)
+    print(f"  PUT returned -> that check answered             p50 {answered['p50']:6.2f} ms   "
+          f"p99 {answered['p99']:6.2f} ms   max {answered['max']:6.2f} ms", flush=True)
+    print(f"  the first check after the PUT already showed it in {polls.count(1)}/{len(polls)} trials", flush=True)
+
+    results = [
+        ("RPC check throughput / echo throughput", f"{rpc_ratio:.2f}", ">= 0.80", rpc_ratio >= 0.80),
+        (f"HTTP check p95 at {args.rate:g}/s", f"{http_paced['p95']:.2f} ms", "<= 10 ms",
+         http_paced["p95"] <= 10 and not errors_paced),
+        ("grant visible to checks p99 (staleness)", f"{visible['p99']:.2f} ms", "<= 100 ms", visible["p99"] <= 100),
+        ("  incl. the check's own answer, p99", f"{answered['p99']:.2f} ms", "<= 100 ms", answered["p99"] <= 100),
+    ]
+    if cpu_per_call["authz"] and cpu_per_call["bench_echo"]:
+        echo_cpu = sum(cpu_per_call["bench_echo"]) / len(cpu_per_call["bench_echo"])
+        check_cpu = sum(cpu_per_call["authz"]) / len(cpu_per_call["authz"])
+        print(f"\n  server CPU per call: echo {echo_cpu:.2f} ms, authz.check {check_cpu:.2f} ms "
+              f"(ratio {echo_cpu / check_cpu:.2f}: the throughput ratio a saturated server would reach)")
+    print("\n[bench] summary" + (f"  (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs)"
+                                   if hasattr(os, "getloadavg") else ""))
+    print(f"  echo {echo_rate:.0f}/s   authz.check {check_rate:.0f}/s   HTTP check (closed, "
+          f"{args.http_concurrency} conns) {http_closed['per_s']:.0f}/s")
+    for name, value, target, passed in results:
+        print(f"  {name:<42} {value:>10}   target {target:<9} {'PASS' if passed else 'FAIL'}")
+    return all(r[3] for r in results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Integration events published by the card service on exchange `card.events`, and the card
+vocabulary the gateway and the card service share.
+
+Payloads carry ids, the card number and the card type: never the holder's name or ID number
+(they are in the card's certificate, which stays in the card service).
+"""
+import re
+
+from marshmallow import Schema, fields, validate
+
+from .envelope import event_type
+
+SOURCE = "card"
+
+CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
+CHALLENGE_PURPOSES = ("bind", "login")
+UNBIND_REASONS = ("unbound", "membership_ended")
+CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
+
+
+def card_no(value):
+    """The normalised card number (e-port card numbers are digits; letters and - are let through)."""
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if not CARD_NO_RE.fullmatch(v):
+        raise ValueError("A card number is 1 to 64 letters, digits or '-'.")
+    return v
+
+
+class CardPayload(Schema):
+    enterprise_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    card_no = fields.String(required=True, metadata={"description": "the e-port IC card number"})
+    card_type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES),
+                              metadata={"description": "legal_person (法人卡) or operator (操作员卡)"})
+
+
+class CardBoundPayload(CardPayload):
+    bound_at = fields.String(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
+
+
+class CardUnboundPayload(CardPayload):
+    reason = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(UNBIND_REASONS),
+                           metadata={"description": "unbound: the member unbound it (解除绑定); "
+                                                    "membership_ended: the member was removed from the enterprise"})
+
+
+CARD_BOUND = event_type(SOURCE, "CardBound", CardBoundPayload,
+                        "A member bound an IC card (whose holder is the account's registrant) to their "
+                        "association with the enterprise; the card can now log in to that account.")
+CARD_UNBOUND = event_type(SOURCE, "CardUnbound", CardUnboundPayload,
+                          "The card is no longer bound to that association: card login with it fails.")

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""An access-control cache kept by another system from the platform's authz events.
+
+A standalone program: plain pika and the standard library, nothing from the platform's code.
+It consumes its own durable queue bound to the topic exchange `authz.events`, applies each event
+to a small SQLite file, and acknowledges only after the change is committed, so a stop (or a
+crash) at any point loses nothing: what was not acknowledged is delivered again, and what was
+already applied is recognised by its `event_id` and skipped. While it is stopped, the queue keeps
+collecting events; on restart it catches up.
+
+    python examples/acl_subscriber/acl_subscriber.py run   --db acl.sqlite3
+    python examples/acl_subscriber/acl_subscriber.py check --db acl.sqlite3 USER_ID ENTERPRISE_ID SYSTEM
+    python examples/acl_subscriber/acl_subscriber.py dump  --db acl.sqlite3
+
+See docs/subscribers.md for the envelope and the events.
+"""
+import argparse
+import json
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import time
+from datetime import datetime, timezone
+
+import pika
+
+EXCHANGE = "authz.events"
+ROUTING_KEYS = ("PermissionGranted", "PermissionRevoked", "EnterpriseAdminChanged")
+DEFAULT_QUEUE = "acl-example.authz-events"
+
+log = logging.getLogger("acl_subscriber")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS processed (event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, applied_at TEXT NOT NULL);
+-- One row per (enterprise, user, system) ever mentioned; `version` is the authz aggregate version
+-- of the event that set it, so an older event handled after a newer one changes nothing.
+CREATE TABLE IF NOT EXISTS grants (
+    enterprise_id TEXT NOT NULL, user_id TEXT NOT NULL, system TEXT NOT NULL,
+    allowed INTEGER NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (enterprise_id, user_id, system));
+-- The enterprise's administrator is allowed every system without grants.
+CREATE TABLE IF NOT EXISTS admins (
+    enterprise_id TEXT PRIMARY KEY, admin_user_id TEXT NOT NULL, version INTEGER NOT NULL);
+"""
+
+
+class AclCache:
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def apply(self, envelope):
+        """Apply one event in one transaction; False when its event_id was applied before."""
+        payload = envelope["payload"]
+        version = int(envelope["aggregate_version"])
+        kind = envelope["event_type"]
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            seen = db.execute("INSERT OR IGNORE INTO processed VALUES (?, ?, ?)",
+                              (envelope["event_id"], kind, datetime.now(timezone.utc).isoformat())).rowcount == 0
+            if not seen:
+                if kind in ("PermissionGranted", "PermissionRevoked"):
+                    db.execute(
+                        "INSERT INTO grants VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (enterprise_id, user_id, system) DO UPDATE "
+                        "SET allowed = excluded.allowed, version = excluded.version "
+                        "WHERE excluded.version > grants.version",
+                        (payload["enterprise_id"], payload["user_id"], payload["system"],
+                         1 if kind == "PermissionGranted" else 0, version))
+                elif kind == "EnterpriseAdminChanged":
+                    db.execute(
+                        "INSERT INTO admins VALUES (?, ?, ?) ON CONFLICT (enterprise_id) DO UPDATE "
+                        "SET admin_user_id = excluded.admin_user_id, version = excluded.version "
+                        "WHERE excluded.version > admins.version",
+                        (payload["enterprise_id"], payload["admin_user_id"], version))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return not seen
+
+    def allowed(self, user_id, enterprise_id, system):
+        row = self.db.execute("SELECT admin_user_id FROM admins WHERE enterprise_id = ?", (enterprise_id,)).fetchone()
+        if row and row[0] == user_id:
+            return True
+        row = self.db.execute("SELECT allowed FROM grants WHERE enterprise_id = ? AND user_id = ? AND system = ?",
+                              (enterprise_id, user_id, system)).fetchone()
+        return bool(row and row[0])
+
+    def dump(self):
+        return {
+            "admins": {e: a for e, a in self.db.execute("SELECT enterprise_id, admin_user_id FROM admins")},
+            "grants": sorted(list(r) for r in self.db.execute(
+                "SELECT enterprise_id, user_id, system FROM grants WHERE allowed = 1")),
+            "processed": self.db.execute("SELECT count(*) FROM processed").fetchone()[0],
+        }
+
+
+class Subscriber:
+    def __init__(self, amqp_uri, queue, cache, prefetch=50):
+        self.amqp_uri = amqp_uri
+        self.queue = queue
+        self.cache = cache
+        self.prefetch = prefetch
+        self.stopping = False
+
+    def stop(self, *_):
+        self.stopping = True
+
+    def run(self):
+        backoff = 0.5
+        while not self.stopping:
+            try:
+                self._consume()
+                backoff = 0.5
+            except pika.exceptions.AMQPError as exc:  # broker away: come back, the queue waited for us
+                log.warning("AMQP connection lost (%s); reconnecting in %.1fs", exc.__class__.__name__, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+
+    def _consume(self):
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_uri))
+        try:
+            ch = conn.channel()
+            # Same declaration as the platform's: a durable topic exchange. Our queue is durable and
+            # never auto-deleted, so events published while we are stopped wait for us in it.
+            ch.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+            ch.queue_declare(self.queue, durable=True)
+            for key in ROUTING_KEYS:
+                ch.queue_bind(self.queue, EXCHANGE, routing_key=key)
+            ch.basic_qos(prefetch_count=self.prefetch)
+            print(f"ready: consuming {self.queue} bound to {EXCHANGE} {list(ROUTING_KEYS)}", flush=True)
+            for method, _props, body in ch.consume(self.queue, auto_ack=False, inactivity_timeout=0.5):
+                if self.stopping:
+                    break
+                if method is None:  # idle: look at `stopping` again
+                    continue
+                self._handle(ch, method, body)
+            ch.cancel()  # hands back what was delivered but not acknowledged
+        finally:
+            if conn.is_open:
+                conn.close()
+
+    def _handle(self, ch, method, body):
+        try:
+            envelope = json.loads(body)
+            envelope["payload"], envelope["event_id"], envelope["aggregate_version"]  # noqa: B018
+        except (ValueError, KeyError, TypeError):
+            log.error("dropping a malformed message: %r", body[:200])
+            ch.basic_ack(method.delivery_tag)  # it would fail forever
+            return
+        try:
+            applied = self.cache.apply(envelope)
+        except sqlite3.Error:
+            log.exception("could not apply %s; it will come again", envelope["event_id"])
+            ch.basic_nack(method.delivery_tag, requeue=True)
+            time.sleep(1)
+            return
+        ch.basic_ack(method.delivery_tag)  # only now: the change is committed
+        log.info("%s %s %s", "applied" if applied else "repeat skipped", envelope["event_type"],
+                 envelope["event_id"])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("run", "check", "dump"))
+    parser.add_argument("args", nargs="*", help="check: USER_ID ENTERPRISE_ID SYSTEM")
+    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"))
+    parser.add_argument("--queue", default=DEFAULT_QUEUE, help="this system's own durable queue")
+    parser.add_argument("--db", default="acl.sqlite3", help="the SQLite file of the cache")
+    args = parser.parse_intermixed_args(argv)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cache = AclCache(args.db)
+    if args.command == "check":
+        if len(args.args) != 3:
+            parser.error("check needs USER_ID ENTERPRISE_ID SYSTEM")
+        allowed = cache.allowed(*args.args)
+        print(json.dumps({"allowed": allowed}))
+        return 0 if allowed else 1
+    if args.command == "dump":
+        print(json.dumps(cache.dump(), ensure_ascii=False, indent=2))
+        return 0
+    subscriber = Subscriber(args.amqp_uri, args.queue, cache)
+    signal.signal(signal.SIGTERM, subscriber.stop)
+    signal.signal(signal.SIGINT, subscriber.stop)
+    subscriber.run()
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Request and response bodies of the card routes (shared/API.md, IC cards).
+
+Field checks come from contracts/card.py (the card service applies the same ones again); every
+string has a length cap, so huge input is a 400 naming the field.
+"""
+from marshmallow import Schema, fields, validate
+
+from contracts import card as contract
+
+from .identity_schemas import CheckedString
+
+
+def CardNo(**kw):
+    return CheckedString(contract.card_no, 64, metadata={"description": "the IC card number (卡号)",
+                                                         "example": "8800000012345"}, **kw)
+
+
+class CardChallengeRequestSchema(Schema):
+    purpose = fields.String(required=True, validate=validate.OneOf(contract.CHALLENGE_PURPOSES), metadata={
+        "description": "bind (with the Bearer token of the account binding the card) or login (anonymous)"})
+    card_no = CardNo(required=True)
+
+
+class CardChallengeSchema(Schema):
+    challenge_id = fields.String(required=True)
+    nonce = fields.String(required=True, metadata={
+        "description": "base64 of 32 random bytes for the card to sign (INTERNAL AUTHENTICATE)"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds; single use"})
+
+
+class CardBindRequestSchema(Schema):
+    card_no = CardNo(required=True)
+    challenge_id = CheckedString(None, 128, required=True, metadata={"description": "a `bind` challenge of this card"})
+    certificate = CheckedString(None, 16384, required=True, metadata={"description": "the card's certificate, PEM"})
+    signature = CheckedString(None, 4096, required=True, metadata={
+        "description": "base64 of the card's DER ECDSA signature over SHA-256(nonce)"})
+
+
+class CardBindingSchema(Schema):
+    card_no = fields.String(required=True)
+    card_type = fields.String(required=True, validate=validate.OneOf(contract.CARD_TYPES),
+                              metadata={"description": "legal_person (法人卡) or operator (操作员卡)"})
+    bound_at = fields.String(required=True, metadata={"description": "ISO 8601"})
+    warning = fields.String(allow_none=True, metadata={
+        "description": "null, or advice when the card type does not suit the role: administrators should "
+                       "bind the enterprise's legal-person card, users an operator card"})

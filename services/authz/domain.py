@@ -1,0 +1,166 @@
+"""Who may use which business system of one enterprise.
+
+One `EnterpriseAccess` aggregate per enterprise holds what authz has learnt from the enterprise
+service (its administrator and its memberships) and the grants the administrator made. Keeping
+them in one aggregate makes "only the current administrator grants, only to current members" and
+"a membership that ends loses its grants" hold under concurrency: two writers of one enterprise
+conflict on its version and the loser retries against the new state.
+
+Learning from enterprise events is written to give the same state whatever order the events are
+handled in (Nameko workers handle one queue's messages concurrently, and a requeued message comes
+back after later ones):
+- memberships are keyed by association_id and a removal is a tombstone: an approval handled after
+  the removal of the same association changes nothing (a user who joins again gets a new
+  association_id);
+- the administrator is set by EnterpriseRegistered only while no transfer has been seen, and by
+  AdminTransferred only when it is newer than the transfer applied before (the enterprise
+  aggregate's version in the envelope; events of different source aggregates cannot be compared
+  and are applied in the order handled).
+"""
+import uuid
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+
+ACCESS_NAMESPACE = uuid.UUID("3c0b6c84-64a2-4f57-9d39-1b8f1f0c5a77")
+REGISTRATION = "registration:"  # membership key of the registrant, in case no association event names it
+
+
+class Forbidden(ServiceError):
+    code = e.FORBIDDEN
+
+
+class NotAMember(ServiceError):
+    code = e.NOT_A_MEMBER
+
+
+class UnknownSystem(ServiceError):
+    code = e.UNKNOWN_SYSTEM
+
+    def __init__(self, unknown):
+        super().__init__(self.code, "Unknown business system code.",
+                         {"systems": [f"Unknown system code: {c}" for c in unknown]})
+
+
+class EnterpriseAccess(Aggregate):
+    @staticmethod
+    def create_id(enterprise_id: str):
+        return uuid.uuid5(ACCESS_NAMESPACE, enterprise_id)
+
+    @event("Opened")
+    def __init__(self, enterprise_id: str):
+        self.enterprise_id = enterprise_id
+        self.admin_user_id = None
+        # what set the administrator: {"by": "registered"|"transferred", "aggregate_id", "version"}
+        self.admin_source = None
+        self.memberships = {}  # key (association_id) -> {"user_id", "role", "state": approved|removed}
+        self.grants = {}  # user_id -> set of system codes granted explicitly
+
+    # -- queries -------------------------------------------------------------------------------
+    def is_admin(self, user_id):
+        return user_id is not None and user_id == self.admin_user_id
+
+    def is_member(self, user_id):
+        if self.is_admin(user_id):
+            return True
+        return any(m["user_id"] == user_id and m["state"] == "approved" for m in self.memberships.values())
+
+    def members(self):
+        users = {m["user_id"] for m in self.memberships.values() if m["state"] == "approved"}
+        if self.admin_user_id:
+            users.add(self.admin_user_id)
+        return users
+
+    def granted(self, user_id):
+        return self.grants.get(user_id, set())
+
+    def allows(self, user_id, system):
+        return self.is_admin(user_id) or system in self.grants.get(user_id, ())
+
+    # -- invariants ----------------------------------------------------------------------------
+    def check_admin(self, actor_user_id):
+        if not self.is_admin(actor_user_id):
+            raise Forbidden(message="Only the enterprise's administrator manages its permissions.")
+
+    def check_member(self, user_id):
+        if not self.is_member(user_id):
+            raise NotAMember(message="The user is not an approved member of the enterprise.")
+
+    def check_admin_or_self(self, actor_user_id, user_id):
+        if actor_user_id != user_id and not self.is_admin(actor_user_id):
+            raise Forbidden(message="Only the user themself or the enterprise's administrator may see this.")
+
+    # -- commands ------------------------------------------------------------------------------
+    def set_grants(self, user_id, systems, actor_user_id):
+        """Make the explicit grants of `user_id` exactly `systems`, recording only the differences."""
+        current = self.granted(user_id)
+        for system in sorted(set(systems) - current):
+            self._granted(enterprise_id=self.enterprise_id, user_id=user_id, system=system,
+                          actor_user_id=actor_user_id)
+        for system in sorted(current - set(systems)):
+            self._revoked(enterprise_id=self.enterprise_id, user_id=user_id, system=system,
+                          actor_user_id=actor_user_id, reason="revoked")
+
+    # -- learning from the enterprise service (order-independent, see module doc) ---------------
+    def learn_registered(self, admin_user_id, source_aggregate_id, source_version):
+        if self.admin_source is None:
+            self._admin_changed(enterprise_id=self.enterprise_id, admin_user_id=admin_user_id,
+                                previous_admin_user_id=self.admin_user_id,
+                                source={"by": "registered", "aggregate_id": source_aggregate_id,
+                                        "version": source_version})
+        key = REGISTRATION + admin_user_id
+        if key not in self.memberships:
+            self._member_joined(key=key, user_id=admin_user_id, role="admin")
+
+    def learn_approved(self, association_id, user_id, role):
+        if association_id not in self.memberships:  # else a repeat, or removed already (tombstone)
+            self._member_joined(key=association_id, user_id=user_id, role=role)
+
+    def learn_transferred(self, from_user_id, to_user_id, source_aggregate_id, source_version):
+        current = self.admin_source
+        newer = (current is None or current["by"] == "registered"
+                 or current["aggregate_id"] != source_aggregate_id or source_version > current["version"])
+        if newer:
+            self._admin_changed(enterprise_id=self.enterprise_id, admin_user_id=to_user_id,
+                                previous_admin_user_id=self.admin_user_id,
+                                source={"by": "transferred", "aggregate_id": source_aggregate_id,
+                                        "version": source_version})
+
+    def learn_removed(self, association_id, user_id, actor_user_id=None):
+        # The registrant's own membership may be known only by its registration: it ends too.
+        for key in (association_id, REGISTRATION + user_id):
+            if self.memberships.get(key, {}).get("state") != "removed":
+                self._member_left(key=key, user_id=user_id)
+        if not self.is_member(user_id):
+            for system in sorted(self.granted(user_id)):
+                self._revoked(enterprise_id=self.enterprise_id, user_id=user_id, system=system,
+                              actor_user_id=actor_user_id, reason="membership_ended")
+
+    # -- events (those that leave the service carry the enterprise id: integration.py maps each alone)
+    @event("MemberJoined")
+    def _member_joined(self, key, user_id, role):
+        self.memberships[key] = {"user_id": user_id, "role": role, "state": "approved"}
+
+    @event("MemberLeft")
+    def _member_left(self, key, user_id):
+        before = self.memberships.get(key, {})
+        self.memberships[key] = {"user_id": user_id, "role": before.get("role"), "state": "removed"}
+
+    @event("AdminChanged")
+    def _admin_changed(self, enterprise_id, admin_user_id, previous_admin_user_id, source):
+        self.admin_user_id = admin_user_id
+        self.admin_source = source
+
+    @event("PermissionGranted")
+    def _granted(self, enterprise_id, user_id, system, actor_user_id):
+        self.grants.setdefault(user_id, set()).add(system)
+
+    @event("PermissionRevoked")
+    def _revoked(self, enterprise_id, user_id, system, actor_user_id, reason):
+        held = self.grants.get(user_id)
+        if held is not None:
+            held.discard(system)
+            if not held:
+                del self.grants[user_id]

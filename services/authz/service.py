@@ -1,0 +1,80 @@
+"""The authz service: business-system catalogue, grants, and checks (entrypoints only)."""
+import logging
+
+import eventlet
+
+from services.common.dependency import EventSourced
+from services.common.messaging import on_event
+from services.common.rpc import rpc
+
+from .application import AuthzApplication
+from .integration import to_integration
+
+log = logging.getLogger(__name__)
+
+FOLLOW_SECONDS = 0.05  # how stale a check may be about changes saved by *another* authz instance
+
+
+class AuthzEventSourced(EventSourced):
+    """The application plus a green thread keeping its projection up with the shared store.
+
+    Saves of this process update the projection themselves; this only matters when several
+    instances of the service share one event store.
+    """
+
+    _following = False
+
+    def start(self):
+        super().start()
+        self._following = True
+        self.container.spawn_managed_thread(self._follow_forever)
+
+    def stop(self):
+        self._following = False
+        super().stop()
+
+    def _follow_forever(self):
+        while self._following:
+            try:
+                self.app.projection.catch_up()
+            except Exception:  # store briefly unavailable: keep serving what is known
+                log.exception("authz projection catch-up failed")
+                eventlet.sleep(1)
+            eventlet.sleep(FOLLOW_SECONDS)
+
+
+class AuthzService:
+    name = "authz"
+    app = AuthzEventSourced(AuthzApplication, to_integration)
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def list_systems(self):
+        return self.app.list_systems()
+
+    @rpc
+    def check(self, user_id, enterprise_id, system):
+        return self.app.check(user_id, enterprise_id, system)
+
+    @rpc
+    def check_as(self, actor_user_id, user_id, enterprise_id, system):
+        return self.app.check_as(actor_user_id, user_id, enterprise_id, system)
+
+    @rpc
+    def get_permissions(self, actor_user_id, enterprise_id, user_id):
+        return self.app.get_permissions(actor_user_id, enterprise_id, user_id)
+
+    @rpc
+    def set_permissions(self, actor_user_id, enterprise_id, user_id, systems):
+        return self.app.set_permissions(actor_user_id, enterprise_id, user_id, systems)
+
+    @rpc
+    def systems_of_members(self, enterprise_id):
+        return self.app.systems_of_members(enterprise_id)
+
+    @on_event("authz", "enterprise")
+    def on_enterprise_event(self, envelope):
+        self.app.learn(envelope)

@@ -1,0 +1,324 @@
+"""The card service's Application: challenges, binding, unbinding, card login, and the queries the
+gateway needs. Commands and queries take and return simple types (str ids, dicts).
+
+Proof of the card: the client asks for a challenge, has the card (after its PIN) sign the nonce,
+and sends the signature with the card's certificate. The certificate must chain to the trusted
+CA and be valid now, carry the card number the challenge was issued for, and its key must have
+signed the nonce. A challenge is spent by the first attempt that presents it validly, whatever
+that attempt's outcome, so a signature can never be replayed.
+
+Concurrency: a binding saves the association's CardBinding and the card's CardIndex in one
+transaction; a second writer that loaded the same versions fails with IntegrityError and decides
+again from what is stored now (409 CARD_ALREADY_BOUND when the card was taken meanwhile).
+"""
+import base64
+import binascii
+import logging
+import secrets
+import time
+import uuid
+from datetime import datetime, timezone
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+from marshmallow import EXCLUDE, ValidationError
+
+from contracts import card as contract
+from contracts import enterprise as ent
+from contracts.errors import ValidationFailed
+from services.common.application import ServiceApplication
+
+from . import certs
+from .domain import (
+    BIND, LOGIN, BindingList, CardBinding, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
+    CertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, Unauthenticated,
+    card_type_warning, check_approved_member,
+)
+from .trust import TrustAnchor, challenge_ttl
+
+log = logging.getLogger(__name__)
+
+CONSUMER = "card"
+NONCE_BYTES = 32
+SAVE_TRIES = 5
+MAX_ID_INPUT = 128
+MAX_CERTIFICATE_INPUT = 16384
+MAX_SIGNATURE_INPUT = 4096
+MAX_SIGNATURE_BYTES = 512
+
+
+def _iso(epoch_seconds):
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
+
+
+def _field(name, check, value):
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValidationFailed({name: [str(exc)]}) from None
+
+
+def _text(max_length):
+    def check(value):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("Required.")
+        if len(value) > max_length:
+            raise ValueError(f"At most {max_length} characters.")
+        return value.strip()
+    return check
+
+
+def _purpose(value):
+    if value not in contract.CHALLENGE_PURPOSES:
+        raise ValueError(f"Must be one of: {', '.join(contract.CHALLENGE_PURPOSES)}.")
+    return value
+
+
+def _certificate(value):
+    pem = _text(MAX_CERTIFICATE_INPUT)(value)
+    try:
+        certs.load_certificate(pem)
+    except certs.CertificateMalformed:
+        raise ValueError("Not a PEM X.509 certificate.") from None
+    return pem
+
+
+def _signature(value):
+    text = _text(MAX_SIGNATURE_INPUT)(value)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("Not base64.") from None
+    if not 0 < len(raw) <= MAX_SIGNATURE_BYTES:
+        raise ValueError(f"A card signature has 1 to {MAX_SIGNATURE_BYTES} bytes.")
+    return raw
+
+
+def _uuid(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _retrying(attempt):
+    for n in range(SAVE_TRIES):
+        try:
+            return attempt()
+        except IntegrityError:
+            if n == SAVE_TRIES - 1:
+                raise
+            time.sleep(0.002 * (n + 1))  # green under eventlet: let the winner finish
+
+
+class CardApplication(ServiceApplication):
+    service_name = "card"
+    snapshotting_intervals = {CardIndex: 20, CardBinding: 20, BindingList: 50}
+
+    def __init__(self, env=None, *, clock=time.time, trust=None, ttl=None):
+        super().__init__(env)
+        self.clock = clock
+        self.trust = trust if trust is not None else TrustAnchor.from_env()
+        self.ttl = ttl if ttl is not None else challenge_ttl()
+
+    # -- loading ----------------------------------------------------------------------------
+    def _find(self, aggregate_id, kind):
+        if aggregate_id is None:
+            return None
+        try:
+            found = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def _binding(self, user_id, enterprise_id):
+        return self._find(CardBinding.create_id(user_id, enterprise_id), CardBinding)
+
+    def _index(self, card_no):
+        return self._find(CardIndex.create_id(card_no), CardIndex)
+
+    def _list(self, key):
+        return self._find(BindingList.create_id(key), BindingList) or BindingList(key=key)
+
+    # -- challenges -------------------------------------------------------------------------
+    def create_challenge(self, purpose, card_no, actor_user_id=None):
+        purpose = _field("purpose", _purpose, purpose)
+        card_no = _field("card_no", contract.card_no, card_no)
+        if purpose == BIND and not actor_user_id:
+            raise Unauthenticated(message="A bind challenge is for a logged-in account: send its bearer token.")
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        challenge = Challenge(purpose=purpose, card_no=card_no,
+                              user_id=actor_user_id if purpose == BIND else None,
+                              nonce=base64.b64encode(nonce).decode("ascii"),
+                              expires_at=self.clock() + self.ttl)
+        self.save(challenge)
+        return {"challenge_id": str(challenge.id), "nonce": challenge.nonce, "expires_in": self.ttl}
+
+    def _spend_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
+        """The challenge's (card number, nonce bytes), once it is marked used; CHALLENGE_INVALID
+        for an unknown, expired, used or foreign one (which is left as it was)."""
+        challenge = self._find(_uuid(challenge_id), Challenge)
+        if challenge is None:
+            raise ChallengeInvalid(message="Unknown challenge; ask for a new one.")
+        now = self.clock()
+        challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=now)
+        challenge.use(at=now)
+        try:
+            self.save(challenge)
+        except IntegrityError:  # another request presented it at the same moment and won
+            raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
+        return challenge.card_no, base64.b64decode(challenge.nonce)
+
+    def _verify_card(self, certificate_pem, nonce, signature, card_no):
+        """The certificate's card fields, once chain, validity, card number and signature hold."""
+        try:
+            info = certs.verify_chain(certificate_pem, self.trust.pem(),
+                                      datetime.fromtimestamp(self.clock(), timezone.utc))
+        except certs.CertificateExpired as exc:
+            raise CertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
+        except certs.CardCertificateError as exc:
+            raise CertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
+        if info.card_no != card_no:
+            raise ChallengeInvalid(message="The certificate is of another card than the challenge was issued for.",
+                                   details={"certificate": ["Not the card the challenge was issued for."]})
+        if not certs.verify_signature(certificate_pem, nonce, signature):
+            raise CardSignatureInvalid(message="The signature is not the card's signature of the challenge.")
+        return info
+
+    # -- binding ------------------------------------------------------------------------------
+    def bind(self, peers, actor_user_id, enterprise_id, card_no, challenge_id, certificate_pem, signature_b64):
+        """Bind the card to the actor's association with the enterprise: {card_no, card_type,
+        bound_at, warning}. `peers` answers membership and holder_matches (peers.py)."""
+        if not actor_user_id:
+            raise Unauthenticated(message="Log in first.")
+        enterprise_id = _field("enterprise_id", _text(MAX_ID_INPUT), enterprise_id)
+        card_no = _field("card_no", contract.card_no, card_no)
+        challenge_id = _field("challenge_id", _text(MAX_ID_INPUT), challenge_id)
+        certificate_pem = _field("certificate", _certificate, certificate_pem)
+        signature = _field("signature", _signature, signature_b64)
+
+        membership = peers.membership(actor_user_id, enterprise_id)
+        check_approved_member(membership)
+        _, nonce = self._spend_challenge(challenge_id, purpose=BIND, user_id=actor_user_id, card_no=card_no)
+        info = self._verify_card(certificate_pem, nonce, signature, card_no)
+
+        # Taken already? Said before the holder check: nobody else can bind it until it is unbound.
+        binding_id = CardBinding.create_id(actor_user_id, enterprise_id)
+        self._check_can_bind(binding_id, actor_user_id, enterprise_id, card_no)
+        if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
+            raise CardHolderMismatch()
+
+        def attempt():
+            binding = self._binding(actor_user_id, enterprise_id) or \
+                CardBinding(user_id=actor_user_id, enterprise_id=enterprise_id)
+            index = self._index(card_no) or CardIndex(card_no=card_no)
+            index.check_free_for(binding.id)
+            binding.bind(card_no=card_no, card_type=info.card_type, association_id=membership["association_id"],
+                         role=membership["role"], bound_at=_iso(self.clock()), by_user_id=actor_user_id)
+            index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id)
+            by_user = self._list(f"user:{actor_user_id}")
+            by_user.add_once(enterprise_id)
+            by_enterprise = self._list(f"enterprise:{enterprise_id}")
+            by_enterprise.add_once(actor_user_id)
+            self.save(binding, index, by_user, by_enterprise)
+            return binding
+
+        binding = _retrying(attempt)
+        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type))
+
+    def _check_can_bind(self, binding_id, user_id, enterprise_id, card_no):
+        index = self._index(card_no)
+        if index is not None:
+            index.check_free_for(binding_id)
+        binding = self._binding(user_id, enterprise_id)
+        if binding is not None:
+            binding.check_free()
+
+    def unbind(self, actor_user_id, enterprise_id):
+        """解除绑定: the actor's own association loses its card; 404 CARD_NOT_BOUND when it has none."""
+        if not actor_user_id:
+            raise Unauthenticated(message="Log in first.")
+        enterprise_id = _field("enterprise_id", _text(MAX_ID_INPUT), enterprise_id)
+
+        def attempt():
+            binding = self._binding(actor_user_id, enterprise_id)
+            if binding is None:
+                raise CardNotBound(message="No card is bound to this enterprise association.")
+            aggregates = self._unbind(binding, reason="unbound", by_user_id=actor_user_id)
+            self.save(*aggregates)
+
+        _retrying(attempt)
+
+    def _unbind(self, binding, *, reason, by_user_id):
+        index = self._index(binding.card_no) if binding.bound else None
+        binding.unbind(reason=reason, by_user_id=by_user_id)
+        if index is None:
+            return [binding]
+        index.release_from(binding.id)
+        return [binding, index]
+
+    # -- card login ---------------------------------------------------------------------------
+    def login(self, peers, challenge_id, certificate_pem, signature_b64):
+        """{access_token, token_type, expires_in, user_id} of the account the card is bound to.
+
+        401 INVALID_CREDENTIALS when the card is bound to no (still approved) association."""
+        challenge_id = _field("challenge_id", _text(MAX_ID_INPUT), challenge_id)
+        certificate_pem = _field("certificate", _certificate, certificate_pem)
+        signature = _field("signature", _signature, signature_b64)
+        card_no, nonce = self._spend_challenge(challenge_id, purpose=LOGIN)
+        self._verify_card(certificate_pem, nonce, signature, card_no)
+
+        index = self._index(card_no)
+        if index is None or index.binding_id is None:
+            raise InvalidCredentials(message="This card is not bound to any account (绑定IC卡后方可插卡登录).")
+        # The removal of a member unbinds their card by event; until that event is handled, ask.
+        membership = peers.membership(index.user_id, index.enterprise_id)
+        if not membership or membership.get("status") != "approved":
+            raise InvalidCredentials(message="The membership this card is bound to has ended.")
+        return peers.start_card_session(index.user_id, card_no)
+
+    # -- events of other services -------------------------------------------------------------
+    def learn(self, envelope):
+        """Apply one enterprise event (MemberRemoved unbinds the member's card); False when it was a
+        repeat or changed nothing."""
+        if envelope.get("source") != ent.SOURCE or envelope.get("event_type") != ent.MEMBER_REMOVED.name:
+            return False
+        try:
+            p = ent.MemberRemovedPayload().load(envelope["payload"], unknown=EXCLUDE)
+        except ValidationError as exc:  # would fail forever: record it as processed, say so loudly
+            log.error("ignoring MemberRemoved %s with an invalid payload: %s", envelope["event_id"], exc.messages)
+            return self.save_processed(CONSUMER, envelope["event_id"])
+        for _ in range(SAVE_TRIES):
+            if self.is_processed(CONSUMER, envelope["event_id"]):
+                return False
+            binding = self._binding(p["user_id"], p["enterprise_id"])
+            # Only the card of the association that ended: after a new association the member may
+            # have bound a card again, which a late or repeated old event must not touch.
+            if binding is not None and binding.bound and binding.association_id == p["association_id"]:
+                aggregates = self._unbind(binding, reason="membership_ended",
+                                          by_user_id=envelope.get("actor_user_id"))
+            else:
+                aggregates = []
+            if self.save_processed(CONSUMER, envelope["event_id"], *aggregates):
+                return bool(aggregates)
+            # False: a repeat (seen at the top of the next round) or a version conflict: again
+        raise RuntimeError(f"MemberRemoved {envelope['event_id']}: {SAVE_TRIES} version conflicts")
+
+    # -- queries ------------------------------------------------------------------------------
+    def cards_of_user(self, user_id):
+        """{enterprise_id: {card_no, card_type, bound_at}} of the user's bound cards."""
+        found = {}
+        for enterprise_id in self._list(f"user:{user_id}").items:
+            binding = self._binding(user_id, enterprise_id)
+            if binding is not None and binding.bound:
+                found[enterprise_id] = binding.view()
+        return found
+
+    def cards_of_enterprise(self, enterprise_id):
+        """{user_id: {card_no, card_type, bound_at}} of the enterprise's bound cards."""
+        found = {}
+        for user_id in self._list(f"enterprise:{enterprise_id}").items:
+            binding = self._binding(user_id, enterprise_id)
+            if binding is not None and binding.bound:
+                found[user_id] = binding.view()
+        return found

@@ -1,0 +1,236 @@
+"""Card challenges, card bindings and the indexes that keep their rules under concurrency.
+No I/O here: the application loads and saves.
+
+- `Challenge` (random id): one nonce the card must sign; single use, short-lived, bound to a
+  purpose (bind/login), a card number and, for binding, the user who asked for it.
+- `CardBinding` (id from user and enterprise): the card bound to one association, if any. One
+  aggregate per association, so "one card per association" is its own invariant.
+- `CardIndex` (id from the card number): which association the card is bound to. Saved in the
+  same transaction as the binding, so two binds of one card never both succeed.
+- `BindingList` (id from "user:<id>" or "enterprise:<id>"): the associations that ever had a
+  card, for the queries by user and by enterprise. Only grows; the bindings say what is bound.
+"""
+import uuid
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts import errors as e
+from contracts.card import CARD_TYPES
+from contracts.errors import ServiceError
+
+BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
+CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
+LIST_NAMESPACE = uuid.UUID("2e8b6c14-9a7f-4d35-8c0e-f1a5b3d7c962")
+
+BIND, LOGIN = "bind", "login"
+ADMIN, USER = "admin", "user"
+LEGAL_PERSON, OPERATOR = CARD_TYPES
+APPROVED = "approved"
+
+# The manual: 建议企业管理员账号请绑定企业的法人卡, 企业用户账号请绑定企业的操作员卡.
+RECOMMENDED_CARD_TYPE = {ADMIN: LEGAL_PERSON, USER: OPERATOR}
+CARD_TYPE_WARNINGS = {
+    (ADMIN, OPERATOR): "建议企业管理员账号绑定企业的法人卡（当前绑定的是操作员卡）。",
+    (USER, LEGAL_PERSON): "建议企业用户账号绑定企业的操作员卡（当前绑定的是法人卡）。",
+}
+HOLDER_MISMATCH_MESSAGE = "提示信息不符: 绑定的IC卡持卡人信息与当前登录账号注册信息不一致"
+
+
+# -- domain errors ------------------------------------------------------------------------------
+class ChallengeInvalid(ServiceError):
+    code = e.CHALLENGE_INVALID
+
+
+class CertificateUntrusted(ServiceError):
+    code = e.CERTIFICATE_UNTRUSTED
+
+
+class CardSignatureInvalid(ServiceError):
+    code = e.CARD_SIGNATURE_INVALID
+
+
+class CardHolderMismatch(ServiceError):
+    code = e.CARD_HOLDER_MISMATCH
+
+    def __init__(self):
+        super().__init__(self.code, HOLDER_MISMATCH_MESSAGE,
+                         {"card": ["请插入与当前登录账号信息一致的电子口岸IC卡。"]})
+
+
+class CardAlreadyBound(ServiceError):
+    code = e.CARD_ALREADY_BOUND
+
+
+class CardNotBound(ServiceError):
+    code = e.CARD_NOT_BOUND
+
+
+class Forbidden(ServiceError):
+    code = e.FORBIDDEN
+
+
+class Unauthenticated(ServiceError):
+    code = e.UNAUTHENTICATED
+
+
+class InvalidCredentials(ServiceError):
+    code = e.INVALID_CREDENTIALS
+
+
+def card_type_warning(role, card_type):
+    """The manual's advice when the card type does not suit the member's role, else None."""
+    return CARD_TYPE_WARNINGS.get((role, card_type))
+
+
+def check_approved_member(membership):
+    """`membership` is enterprise.membership(...): {association_id, role, status} or None."""
+    if not membership or membership.get("status") != APPROVED:
+        raise Forbidden(message="Only approved members of this enterprise may bind a card to it.")
+
+
+# -- aggregates -----------------------------------------------------------------------------------
+class Challenge(Aggregate):
+    """`nonce` is base64 text; `expires_at` seconds since the epoch (the application's clock)."""
+
+    @event("Issued")
+    def __init__(self, *, purpose, card_no, user_id, nonce, expires_at):
+        self.purpose = purpose
+        self.card_no = card_no
+        self.user_id = user_id
+        self.nonce = nonce
+        self.expires_at = expires_at
+        self.used = False
+
+    def check_usable(self, *, purpose, now, user_id=None, card_no=None):
+        """Unused, unexpired, and issued for this purpose (and user and card when they are given)."""
+        if self.used:
+            raise ChallengeInvalid(message="This challenge was already used; ask for a new one.")
+        if now >= self.expires_at:
+            raise ChallengeInvalid(message="This challenge has expired; ask for a new one.")
+        if purpose != self.purpose:
+            raise ChallengeInvalid(message=f"This challenge was issued for {self.purpose}, not {purpose}.")
+        if purpose == BIND and user_id != self.user_id:
+            raise ChallengeInvalid(message="This challenge was issued to another account.")
+        if card_no is not None and card_no != self.card_no:
+            raise ChallengeInvalid(message="This challenge was issued for another card.",
+                                   details={"card_no": ["Not the card the challenge was issued for."]})
+
+    @event("Used")
+    def use(self, at):
+        self.used = True
+
+
+class CardBinding(Aggregate):
+    @staticmethod
+    def create_id(user_id, enterprise_id):
+        return uuid.uuid5(BINDING_NAMESPACE, f"{user_id}\x1f{enterprise_id}")
+
+    @event("Opened")
+    def __init__(self, *, user_id, enterprise_id):
+        self.user_id = user_id
+        self.enterprise_id = enterprise_id
+        self.card_no = None
+        self.card_type = None
+        self.bound_at = None
+        self.association_id = None
+
+    @property
+    def bound(self):
+        return self.card_no is not None
+
+    def check_free(self):
+        if self.bound:
+            raise CardAlreadyBound(
+                message=f"A card ({self.card_no}) is already bound to this enterprise association; "
+                        "unbind it first (解除绑定).",
+                details={"enterprise_id": ["This association already has a bound card."]})
+
+    def check_bound(self):
+        if not self.bound:
+            raise CardNotBound(message="No card is bound to this enterprise association.")
+
+    def bind(self, *, card_no, card_type, association_id, role, bound_at, by_user_id):
+        self.check_free()
+        if card_type not in CARD_TYPES:
+            raise ValueError(f"unknown card type {card_type!r}")
+        self._bound(user_id=self.user_id, enterprise_id=self.enterprise_id, card_no=card_no,
+                    card_type=card_type, association_id=association_id, role=role, bound_at=bound_at,
+                    by_user_id=by_user_id)
+
+    @event("Bound")
+    def _bound(self, *, user_id, enterprise_id, card_no, card_type, association_id, role, bound_at, by_user_id):
+        self.card_no = card_no
+        self.card_type = card_type
+        self.association_id = association_id
+        self.bound_at = bound_at
+
+    def unbind(self, *, reason, by_user_id):
+        self.check_bound()
+        self._unbound(user_id=self.user_id, enterprise_id=self.enterprise_id, card_no=self.card_no,
+                      card_type=self.card_type, reason=reason, by_user_id=by_user_id)
+
+    @event("Unbound")
+    def _unbound(self, *, user_id, enterprise_id, card_no, card_type, reason, by_user_id):
+        self.card_no = None
+        self.card_type = None
+        self.association_id = None
+        self.bound_at = None
+
+    def view(self):
+        return {"card_no": self.card_no, "card_type": self.card_type, "bound_at": self.bound_at}
+
+
+class CardIndex(Aggregate):
+    @staticmethod
+    def create_id(card_no):
+        return uuid.uuid5(CARD_INDEX_NAMESPACE, card_no)
+
+    @event("Registered")
+    def __init__(self, *, card_no):
+        self.card_no = card_no
+        self.binding_id = None
+        self.user_id = None
+        self.enterprise_id = None
+
+    def check_free_for(self, binding_id):
+        if self.binding_id is not None:
+            same = self.binding_id == str(binding_id)
+            raise CardAlreadyBound(
+                message="This card is already bound to this enterprise association." if same else
+                        "This card is already bound to an account; it must be unbound there first.",
+                details={"card_no": ["Already bound."]})
+
+    @event("Claimed")
+    def claim(self, *, binding_id, user_id, enterprise_id):
+        self.binding_id = str(binding_id)
+        self.user_id = user_id
+        self.enterprise_id = enterprise_id
+
+    def release_from(self, binding_id):
+        if self.binding_id == str(binding_id):
+            self._released()
+
+    @event("Released")
+    def _released(self):
+        self.binding_id = None
+        self.user_id = None
+        self.enterprise_id = None
+
+
+class BindingList(Aggregate):
+    @staticmethod
+    def create_id(key):
+        return uuid.uuid5(LIST_NAMESPACE, key)
+
+    @event("Started")
+    def __init__(self, *, key):
+        self.key = key
+        self.items = []
+
+    def add_once(self, item):
+        if item not in self.items:
+            self._added(item=item)
+
+    @event("Added")
+    def _added(self, item):
+        self.items.append(item)

@@ -1,0 +1,50 @@
+"""What the card service asks other services, behind one small interface the application uses.
+
+The application gets a `Peers` (over the worker's RPC proxies) or, in unit tests, a fake with
+the same three methods. Every call has a deadline: a service that does not answer is a 503.
+"""
+from typing import Protocol
+
+import eventlet
+from nameko.exceptions import UnknownService
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+
+RPC_TIMEOUT = 10  # seconds
+
+
+class PeerServices(Protocol):
+    def membership(self, user_id: str, enterprise_id: str) -> dict | None:
+        """enterprise.membership: {association_id, role, status} of the live or last association."""
+
+    def holder_matches(self, user_id: str, holder_name: str, holder_id_number: str) -> bool:
+        """identity.holder_matches: is the card holder the account's registrant?"""
+
+    def start_card_session(self, user_id: str, card_no: str) -> dict:
+        """identity.start_card_session: {access_token, token_type, expires_in, user_id}."""
+
+
+class Peers:
+    def __init__(self, identity, enterprise, timeout=RPC_TIMEOUT):
+        self.identity = identity
+        self.enterprise = enterprise
+        self.timeout = timeout
+
+    def membership(self, user_id, enterprise_id):
+        return self._call("enterprise", self.enterprise.membership, user_id, enterprise_id)
+
+    def holder_matches(self, user_id, holder_name, holder_id_number):
+        return bool(self._call("identity", self.identity.holder_matches, user_id, holder_name, holder_id_number))
+
+    def start_card_session(self, user_id, card_no):
+        return self._call("identity", self.identity.start_card_session, user_id, card_no)
+
+    def _call(self, service, method, *args):
+        try:
+            with eventlet.Timeout(self.timeout):
+                return method(*args)
+        except eventlet.Timeout:
+            raise ServiceError(e.SERVICE_UNAVAILABLE, f"The {service} service did not answer in time.") from None
+        except UnknownService:
+            raise ServiceError(e.SERVICE_UNAVAILABLE, f"The {service} service is not running.") from None

@@ -1,0 +1,62 @@
+"""The card service: RPC entrypoints and the MemberRemoved consumer; the rules live in the
+application and domain.
+
+Callers pass `actor_user_id` (the authenticated user, from the gateway); the service decides from
+it what that user may do. Card login (`login`) is anonymous: the card is the credential.
+"""
+from nameko.rpc import RpcProxy
+
+from services.common.dependency import EventSourced
+from services.common.messaging import on_event
+from services.common.rpc import rpc
+
+from .application import CardApplication
+from .integration import to_integration
+from .peers import Peers
+
+
+class CardService:
+    name = "card"
+
+    app = EventSourced(CardApplication, to_integration)
+    identity = RpcProxy("identity")
+    enterprise = RpcProxy("enterprise")
+
+    def _peers(self):
+        return Peers(self.identity, self.enterprise)
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    # -- called by the gateway -------------------------------------------------------------------
+    @rpc
+    def create_challenge(self, purpose, card_no, actor_user_id=None):
+        return self.app.create_challenge(purpose, card_no, actor_user_id)
+
+    @rpc
+    def bind(self, actor_user_id, enterprise_id, card_no, challenge_id, certificate_pem, signature_b64):
+        return self.app.bind(self._peers(), actor_user_id, enterprise_id, card_no, challenge_id,
+                             certificate_pem, signature_b64)
+
+    @rpc
+    def unbind(self, actor_user_id, enterprise_id):
+        self.app.unbind(actor_user_id, enterprise_id)
+
+    @rpc
+    def login(self, challenge_id, certificate_pem, signature_b64):
+        return self.app.login(self._peers(), challenge_id, certificate_pem, signature_b64)
+
+    # -- called by every service -----------------------------------------------------------------
+    @rpc
+    def cards_of_user(self, user_id):
+        return self.app.cards_of_user(user_id)
+
+    @rpc
+    def cards_of_enterprise(self, enterprise_id):
+        return self.app.cards_of_enterprise(enterprise_id)
+
+    # -- events ----------------------------------------------------------------------------------
+    @on_event("card", "enterprise")
+    def on_enterprise_event(self, envelope):
+        self.app.learn(envelope)

@@ -1,0 +1,454 @@
+"""The identity application: registration, SMS codes, passwords, logins and sessions.
+
+Commands and queries take and return simple types. Every command that reads aggregates and then
+saves retries on `IntegrityError` (another request saved the same aggregate first) by reading
+again, so counters and single-use codes hold under concurrent requests.
+"""
+import re
+import secrets
+import time
+import uuid
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from contracts import errors as e
+from contracts import validators
+from contracts.errors import ServiceError, ValidationFailed
+from contracts.identity import ID_TYPES, SMS_PURPOSES
+from contracts.masking import mask_id_number, mask_mobile
+from services.common.application import ServiceApplication
+from services.common.settings import secret
+
+from .digests import Digests
+from .domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Forbidden, IdNumberIndex,
+                     IdNumberTaken, InvalidCredentials, Limits, MobileIndex, MobileTaken, RevokedSession, SmsBox,
+                     SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
+from .passwords import Passwords, weaknesses
+from .sms_text import sms_text
+from .tokens import Tokens
+
+SMS_CODE_RE = re.compile(r"\d{6}")
+MAX_PASSWORD_INPUT = 256  # longer input is refused before any hashing (the policy says 64)
+MAX_TOKEN_INPUT = 4096
+MAX_BATCH = 1000
+SAVE_TRIES = 8
+
+
+def _field(name, check, value):
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValidationFailed({name: [str(exc)]}) from None
+
+
+def _string(max_length, min_length=1):
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError("Must be a string.")
+        if not min_length <= len(value) <= max_length:
+            raise ValueError(f"Must have {min_length} to {max_length} characters.")
+        return value
+    return check
+
+
+def _sms_code(value):
+    if not isinstance(value, str) or not SMS_CODE_RE.fullmatch(value.strip()):
+        raise ValueError("An SMS code is 6 digits.")
+    return value.strip()
+
+
+def _purpose(value):
+    if value not in SMS_PURPOSES:
+        raise ValueError(f"Must be one of: {', '.join(SMS_PURPOSES)}.")
+    return value
+
+
+def _id_type(value):
+    if value is None:
+        return ID_TYPES[0]
+    if value not in ID_TYPES:
+        raise ValueError(f"Only {', '.join(ID_TYPES)} is supported.")
+    return value
+
+
+def account_kind(value):
+    """('mobile' | 'id_number', normalised value) of a login account, or ValueError."""
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if validators.MOBILE_RE.fullmatch(v):
+        return "mobile", v
+    try:
+        return "id_number", validators.resident_id(v)
+    except ValueError:
+        raise ValueError("Give the mobile number or the resident ID number of the account.") from None
+
+
+def _retrying(attempt):
+    for n in range(SAVE_TRIES):
+        try:
+            return attempt()
+        except IntegrityError:
+            time.sleep(0.001 * (n + 1))  # green under eventlet: let the winner finish
+    raise ServiceError(e.CONFLICT, "Too many concurrent changes of the same account; try again.")
+
+
+class IdentityApplication(ServiceApplication):
+    service_name = "identity"
+    # Users gain an event per login, SMS boxes one per request or wrong try: load from snapshots.
+    snapshotting_intervals = {User: 20, SmsBox: 20}
+
+    def __init__(self, env=None, *, clock=time.time, limits=None, passwords=None):
+        # Cached aggregates are fast-forwarded from the store on every read (and copied), so several
+        # instances on one store still see each other's events; a login then reads one short query
+        # per aggregate instead of a snapshot and the events after it.
+        super().__init__({"AGGREGATE_CACHE_MAXSIZE": "20000", "AGGREGATE_CACHE_FASTFORWARD": "y", **(env or {})})
+        self.clock = clock  # epoch seconds; tests replace it to move time
+        self.limits = limits or Limits()
+        self.passwords = passwords or Passwords()
+        self.digests = Digests(secret("EPORT_INDEX_KEY"))
+        self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), self.limits.access_token_ttl)
+
+    # -- reading aggregates ----------------------------------------------------------------------
+    def _find(self, cls, aggregate_id):
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def _user(self, user_id):
+        if not isinstance(user_id, str) or len(user_id) > 64:
+            return None
+        try:
+            return self._find(User, uuid.UUID(user_id))
+        except ValueError:
+            return None
+
+    def _user_by(self, index_cls, digest):
+        entry = self._find(index_cls, index_cls.create_id(digest))
+        return None if entry is None else self._user(entry.user_id)
+
+    def _user_by_mobile(self, mobile):
+        return self._user_by(MobileIndex, self.digests.mobile(mobile))
+
+    def _box(self, mobile_digest):
+        return self._find(SmsBox, SmsBox.create_id(mobile_digest))
+
+    def _taken(self, id_digest, mobile_digest):
+        if self._find(IdNumberIndex, IdNumberIndex.create_id(id_digest)) is not None:
+            raise IdNumberTaken("This ID number is already registered.")
+        if self._find(MobileIndex, MobileIndex.create_id(mobile_digest)) is not None:
+            raise MobileTaken("This mobile number is already registered.")
+
+    # -- SMS codes -------------------------------------------------------------------------------
+    def request_sms_code(self, mobile, purpose):
+        """Returns (answer for the caller, delivery for notify or None).
+
+        The answer is the same whether the mobile is registered or not. A code is sent for
+        `register` always (registering a taken mobile then answers MOBILE_TAKEN to the holder of the
+        code, and only to them), for `login` and `reset_password` only to a registered mobile.
+        """
+        mobile = _field("mobile", validators.mobile, mobile)
+        purpose = _field("purpose", _purpose, purpose)
+        mobile_digest = self.digests.mobile(mobile)
+        send = purpose == "register" or \
+            self._find(MobileIndex, MobileIndex.create_id(mobile_digest)) is not None
+        limits = self.limits
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
+            box.check_can_request(purpose, now, limits)
+            code = f"{secrets.randbelow(10 ** 6):06d}" if send else None
+            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl,
+                      code_digest=None if code is None else self.digests.sms_code(mobile_digest, purpose, code))
+            self.save(box)
+            return code
+
+        code = _retrying(attempt)
+        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
+        delivery = None if code is None else {
+            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
+        return answer, delivery
+
+    def _present_code(self, box, purpose, code, now):
+        """The outcome of presenting `code`; a wrong one is recorded on `box` (not saved here)."""
+        if box is None:
+            return None
+        box.check_not_blocked(purpose, now)
+        outcome = box.match(purpose, self.digests.sms_code(box.mobile_digest, purpose, code), now)
+        if outcome == CODE_WRONG:
+            box.reject(purpose, now, self.limits)
+        return outcome
+
+    def _code_refused(self, box, purpose, outcome, now, error):
+        if box is not None:
+            box.check_not_blocked(purpose, now)  # the wrong try that reached the limit says so
+        if outcome == CODE_USED:
+            raise error("This code has already been used; ask for a new one.")
+        if outcome == CODE_EXPIRED:
+            raise error("This code has expired; ask for a new one.")
+        raise error("The SMS code is wrong.")
+
+    # -- registration ----------------------------------------------------------------------------
+    def register(self, name, id_type, id_number, mobile, sms_code):
+        errors = {}
+        values = {}
+        for field, check, value in (("name", validators.person_name, name), ("id_type", _id_type, id_type),
+                                    ("id_number", validators.resident_id, id_number),
+                                    ("mobile", validators.mobile, mobile), ("sms_code", _sms_code, sms_code)):
+            try:
+                values[field] = check(value)
+            except ValueError as exc:
+                errors[field] = [str(exc)]
+        if errors:
+            raise ValidationFailed(errors)
+        id_digest = self.digests.id_number(values["id_number"])
+        mobile_digest = self.digests.mobile(values["mobile"])
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest)
+            outcome = self._present_code(box, "register", values["sms_code"], now)
+            if outcome != CODE_VALID:
+                if outcome == CODE_WRONG:
+                    self.save(box)
+                if outcome == CODE_USED:
+                    # The holder of the code lost a race to a registration with this very code.
+                    self._taken(id_digest, mobile_digest)
+                self._code_refused(box, "register", outcome, now, SmsCodeInvalid)
+            self._taken(id_digest, mobile_digest)
+            token = secrets.token_urlsafe(32)
+            user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
+                        mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),
+                        setup_token_expires_at=now + self.limits.setup_token_ttl, registered_at=now)
+            user_id = str(user.id)
+            box.consume(purpose="register", at=now)
+            try:
+                self.save(user, IdNumberIndex(digest=id_digest, user_id=user_id),
+                          MobileIndex(digest=mobile_digest, user_id=user_id), box)
+            except IntegrityError:
+                self._taken(id_digest, mobile_digest)  # lost the race for the ID number or mobile
+                raise  # lost it for the code only: read again
+            return {"user_id": user_id, "password_setup_token": token}
+
+        return _retrying(attempt)
+
+    # -- passwords -------------------------------------------------------------------------------
+    def set_password(self, user_id, password, password_setup_token=None, current_password=None,
+                     actor_user_id=None):
+        """First password with the setup token of registration; later ones as the logged-in user
+        with the current password."""
+        password = _field("password", _string(MAX_PASSWORD_INPUT), password)
+        if password_setup_token is None and current_password is None:
+            raise ValidationFailed({"password_setup_token": [
+                "Give the password_setup_token of registration, or current_password with a Bearer token."]})
+        now = self.clock()
+        if password_setup_token is not None:
+            token = _field("password_setup_token", _string(256), password_setup_token)
+            token_digest = self.digests.setup_token(token)
+            user = self._user(user_id)
+            if user is None:
+                raise InvalidCredentials("The password setup token is wrong.")
+            user.check_setup_token(token_digest, now)
+            reason = "setup"
+        else:
+            current_password = _field("current_password", _string(MAX_PASSWORD_INPUT), current_password)
+            if actor_user_id is None:
+                raise Unauthenticated("Changing a password needs a Bearer token.")
+            if actor_user_id != user_id:
+                raise Forbidden("You can change your own password only.")
+            user = self._user(user_id)
+            if user is None:
+                raise UserNotFound("No such user.")
+            if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
+                raise InvalidCredentials("The current password is wrong.")
+            reason = "change"
+        reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
+        if reasons:
+            raise WeakPassword(reasons)
+        password_hash = self.passwords.hash(password)
+
+        def attempt():
+            fresh = self._user(user_id)
+            if reason == "setup":  # single use, also against a concurrent setup
+                fresh.check_setup_token(token_digest, self.clock())
+            fresh.set_password(password_hash=password_hash, reason=reason, at=self.clock())
+            self.save(fresh)
+
+        _retrying(attempt)
+
+    def reset_password(self, mobile, sms_code, new_password):
+        mobile = _field("mobile", validators.mobile, mobile)
+        code = _field("sms_code", _sms_code, sms_code)
+        new_password = _field("new_password", _string(MAX_PASSWORD_INPUT), new_password)
+        mobile_digest = self.digests.mobile(mobile)
+        hashed = {}
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest)
+            outcome = self._present_code(box, "reset_password", code, now)
+            user = self._user_by_mobile(mobile)
+            if outcome != CODE_VALID or user is None:
+                if outcome == CODE_WRONG:
+                    self.save(box)
+                self._code_refused(box, "reset_password", outcome, now, SmsCodeInvalid)
+            reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
+            if reasons:  # the code stays valid: the user may try another password
+                raise WeakPassword(reasons, field="new_password")
+            if "hash" not in hashed:
+                hashed["hash"] = self.passwords.hash(new_password)
+            box.consume(purpose="reset_password", at=now)
+            user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
+            self.save(box, user)
+
+        _retrying(attempt)
+
+    # -- logins ----------------------------------------------------------------------------------
+    def login_password(self, account, password):
+        kind, account = _field("account", account_kind, account)
+        password = _field("password", _string(MAX_PASSWORD_INPUT), password)
+        if kind == "mobile":
+            user = self._user_by(MobileIndex, self.digests.mobile(account))
+        else:
+            user = self._user_by(IdNumberIndex, self.digests.id_number(account))
+        if user is None or not user.has_password:
+            self.passwords.spend_dummy_verify(password)
+            raise InvalidCredentials("The account or the password is wrong.")
+        user.check_not_locked(self.clock())
+        verified = self.passwords.verify(user.password_hash, password)
+        user_id = str(user.id)
+        # Re-read only after a conflict: a lock set while we verified still shows up in check_not_locked.
+        first = [user]
+
+        def attempt():
+            fresh = first.pop() if first else self._user(user_id)
+            now = self.clock()
+            fresh.check_not_locked(now)  # others may have locked it while we verified
+            if verified:
+                answer = self._start_session(fresh, "password", now)
+                self.save(fresh)
+                return answer
+            fresh.login_failed("password", now, self.limits)
+            self.save(fresh)
+            fresh.check_not_locked(now)  # this failure locked it
+            raise InvalidCredentials("The account or the password is wrong.")
+
+        return _retrying(attempt)
+
+    def login_sms(self, mobile, sms_code):
+        mobile = _field("mobile", validators.mobile, mobile)
+        code = _field("sms_code", _sms_code, sms_code)
+        mobile_digest = self.digests.mobile(mobile)
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest)
+            outcome = self._present_code(box, "login", code, now)
+            user = self._user_by_mobile(mobile)
+            if outcome != CODE_VALID or user is None:
+                if outcome == CODE_WRONG:
+                    if user is not None and not user.is_locked(now):
+                        user.login_failed("sms", now, self.limits)
+                        self.save(box, user)
+                    else:
+                        self.save(box)
+                self._code_refused(box, "login", outcome, now, InvalidCredentials)
+            user.check_not_locked(now)  # the code stays valid until the lock is over
+            box.consume(purpose="login", at=now)
+            answer = self._start_session(user, "sms", now)
+            self.save(box, user)
+            return answer
+
+        return _retrying(attempt)
+
+    def start_card_session(self, user_id, card_no):
+        """Card login, once the card service has verified the card and its holder."""
+        _field("card_no", _string(64), card_no)
+
+        def attempt():
+            user = self._user(user_id)
+            if user is None:
+                raise UserNotFound("No such user.")
+            now = self.clock()
+            user.check_not_locked(now)
+            answer = self._start_session(user, "card", now)
+            self.save(user)
+            return answer
+
+        return _retrying(attempt)
+
+    def _start_session(self, user, method, now):
+        """Records the login on `user` (the caller saves it) and answers the new access token."""
+        user_id = str(user.id)
+        token, jti, _ = self.tokens.issue(user_id, now)
+        user.logged_in(method=method, session_id=jti, at=now)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.tokens.ttl, "user_id": user_id}
+
+    # -- sessions --------------------------------------------------------------------------------
+    def authenticate(self, token):
+        """{user_id, session_id} of a valid, unexpired, unrevoked access token; else UNAUTHENTICATED."""
+        refused = Unauthenticated("The access token is missing, expired or revoked.")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_INPUT:
+            raise refused
+        claims = self.tokens.claims(token)
+        if claims is None or claims["exp"] <= self.clock():
+            raise refused
+        if self._find(RevokedSession, RevokedSession.create_id(claims["jti"])) is not None:
+            raise refused
+        return {"user_id": claims["sub"], "session_id": claims["jti"]}
+
+    def revoke_session(self, token):
+        """Logout: the token itself proves the right to end its session; refused from then on."""
+        session = self.authenticate(token)
+        try:
+            self.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
+                                     revoked_at=self.clock()))
+        except IntegrityError:
+            pass  # a concurrent logout of the same token got there first
+
+    # -- queries for other services --------------------------------------------------------------
+    @staticmethod
+    def _public(user):
+        return {"user_id": str(user.id), "name": user.name, "id_type": user.id_type,
+                "id_number_masked": mask_id_number(user.id_number),
+                "mobile_masked": mask_mobile(user.mobile)}
+
+    def get_user(self, user_id):
+        user = self._user(user_id)
+        if user is None:
+            raise UserNotFound("No such user.")
+        return self._public(user)
+
+    def get_users(self, user_ids):
+        if not isinstance(user_ids, (list, tuple)) or len(user_ids) > MAX_BATCH:
+            raise ValidationFailed({"user_ids": [f"Give a list of at most {MAX_BATCH} user ids."]})
+        found = {}
+        for user_id in dict.fromkeys(u for u in user_ids if isinstance(u, str)):
+            user = self._user(user_id)
+            if user is not None:
+                found[user_id] = self._public(user)
+        return found
+
+    def holder_matches(self, user_id, holder_name, holder_id_number):
+        """Whether the card holder is the registrant: normalised name and ID number compared."""
+        user = self._user(user_id)
+        if user is None or not isinstance(holder_name, str) or not isinstance(holder_id_number, str):
+            return False
+        try:
+            id_number = validators.resident_id(holder_id_number)
+        except ValueError:
+            return False
+        return id_number == user.id_number and normalised_name(holder_name) == normalised_name(user.name)
+
+
+_NAME_DOTS = str.maketrans({"•": "·", "・": "·", "･": "·", ".": "·", "．": "·", "‧": "·", "∙": "·"})
+
+
+def normalised_name(name):
+    import unicodedata
+    folded = unicodedata.normalize("NFKC", name).translate(_NAME_DOTS).casefold()
+    return " ".join(folded.split()).replace(" · ", "·").replace(" ·", "·").replace("· ", "·")

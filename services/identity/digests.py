@@ -1,0 +1,26 @@
+"""Keyed digests (HMAC-SHA256 with EPORT_INDEX_KEY) of values that must not be stored in clear or
+be guessable from what is stored: index keys of ID numbers and mobiles, SMS codes, setup tokens.
+A bare hash would not do: there are only 10^6 SMS codes and about 10^11 mobiles."""
+import hashlib
+import hmac
+
+
+class Digests:
+    def __init__(self, key):
+        self._key = key.encode() if isinstance(key, str) else key
+
+    def of(self, kind, *parts):
+        message = "\x1f".join((kind, *parts)).encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def id_number(self, value):
+        return self.of("id_number", value)
+
+    def mobile(self, value):
+        return self.of("mobile", value)
+
+    def sms_code(self, mobile_digest, purpose, code):
+        return self.of("sms_code", mobile_digest, purpose, code)
+
+    def setup_token(self, token):
+        return self.of("password_setup_token", token)

@@ -1,0 +1,329 @@
+"""The identity domain: users, the indexes that keep ID numbers and mobiles unique, the SMS code
+box of each mobile, and sessions. No I/O: times are passed in (epoch seconds from the
+application's clock), digests are computed by the application.
+"""
+import hmac
+import math
+import uuid
+from dataclasses import dataclass
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+
+# Fixed namespaces: the same digest always maps to the same aggregate id, across restarts.
+ID_NUMBER_INDEX_NS = uuid.UUID("4b0d6a52-86c4-4e0e-9a55-3c2f7e1f0a11")
+MOBILE_INDEX_NS = uuid.UUID("a3c1e9d0-5f27-4b8e-8f0b-0e6f4d2b7c22")
+SMS_BOX_NS = uuid.UUID("d2e8f3a4-1b6c-4c9d-a07e-5b3f9e8c1d33")
+SESSION_NS = uuid.UUID("7f4a2c1e-9d3b-4e8a-b6c5-2a1d0e9f8b44")
+
+# Outcomes of presenting an SMS code.
+CODE_VALID = "valid"
+CODE_USED = "used"  # the right code, but already spent
+CODE_EXPIRED = "expired"  # the right code, too late
+CODE_WRONG = "wrong"  # a guess: counts towards the block
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every number that bounds abuse, in one place (tests shorten nothing: they move the clock)."""
+    sms_code_ttl: int = 300  # a code is valid 5 minutes
+    sms_resend_after: int = 60  # per mobile and purpose
+    sms_max_failures: int = 5  # wrong tries per mobile and purpose before verification is blocked
+    sms_block: int = 900  # how long verification stays blocked after that (15 minutes)
+    sms_quota: int = 10  # codes per mobile (all purposes) ...
+    sms_quota_window: int = 86400  # ... in any 24 hours
+    login_max_failures: int = 5  # consecutive failed logins that lock the account
+    lock: int = 900  # for 15 minutes
+    access_token_ttl: int = 1800
+    setup_token_ttl: int = 1800
+
+
+def seconds_left(until, now):
+    return max(1, math.ceil(until - now))
+
+
+# -- errors ---------------------------------------------------------------------------------------
+class IdentityError(ServiceError):
+    """A domain error: its class gives the code, the caller the message."""
+
+    def __init__(self, message="", details=None):
+        super().__init__(type(self).code, message, details)
+
+
+class RetryLater(IdentityError):
+    def __init__(self, message, retry_after):
+        super().__init__(message, {"retry_after": int(retry_after)})
+
+
+class SmsCooldown(RetryLater):
+    code = e.SMS_COOLDOWN
+
+
+class SmsQuotaExceeded(RetryLater):
+    code = e.SMS_QUOTA_EXCEEDED
+
+
+class SmsAttemptsExceeded(RetryLater):
+    code = e.SMS_CODE_ATTEMPTS_EXCEEDED
+
+
+class AccountLocked(RetryLater):
+    code = e.ACCOUNT_LOCKED
+
+
+class SmsCodeInvalid(IdentityError):
+    code = e.SMS_CODE_INVALID
+
+
+class IdNumberTaken(IdentityError):
+    code = e.ID_NUMBER_TAKEN
+
+
+class MobileTaken(IdentityError):
+    code = e.MOBILE_TAKEN
+
+
+class WeakPassword(IdentityError):
+    code = e.WEAK_PASSWORD
+
+    def __init__(self, reasons, field="password"):
+        # details.password always (what clients of the policy read), and the request's own field name
+        details = {"password": list(reasons), field: list(reasons)}
+        super().__init__("The password is too weak: " + " ".join(reasons), details)
+
+
+class InvalidCredentials(IdentityError):
+    code = e.INVALID_CREDENTIALS
+
+
+class Unauthenticated(IdentityError):
+    code = e.UNAUTHENTICATED
+
+
+class Forbidden(IdentityError):
+    code = e.FORBIDDEN
+
+
+class UserNotFound(IdentityError):
+    code = e.USER_NOT_FOUND
+
+
+# -- aggregates -----------------------------------------------------------------------------------
+class User(Aggregate):
+    """A registered person. ID number and mobile are held in clear here: the event store encrypts
+    every stored event (AES cipher), and they leave the service masked only."""
+
+    @event("Registered")
+    def __init__(self, name, id_type, id_number, mobile, setup_token_digest, setup_token_expires_at,
+                 registered_at):
+        self.name = name
+        self.id_type = id_type
+        self.id_number = id_number
+        self.mobile = mobile
+        self.setup_token_digest = setup_token_digest
+        self.setup_token_expires_at = setup_token_expires_at
+        self.registered_at = registered_at
+        self.password_hash = None
+        self.failures = 0
+        self.locked_until = None
+        self.last_login_at = None
+
+    # -- queries
+    @property
+    def has_password(self):
+        return self.password_hash is not None
+
+    def is_locked(self, now):
+        return self.locked_until is not None and now < self.locked_until
+
+    def consecutive_failures(self, now):
+        # An expired lock starts the count afresh.
+        if self.locked_until is not None and now >= self.locked_until:
+            return 0
+        return self.failures
+
+    # -- invariants
+    def check_not_locked(self, now):
+        if self.is_locked(now):
+            raise AccountLocked("Too many failed logins: the account is locked for a while.",
+                                seconds_left(self.locked_until, now))
+
+    def check_setup_token(self, token_digest, now):
+        if self.has_password or self.setup_token_digest is None:
+            raise InvalidCredentials("The password setup token has already been used.")
+        if not hmac.compare_digest(self.setup_token_digest, token_digest):
+            raise InvalidCredentials("The password setup token is wrong.")
+        if now >= self.setup_token_expires_at:
+            raise InvalidCredentials("The password setup token has expired; reset the password by SMS.")
+
+    # -- commands
+    @event("PasswordSet")
+    def set_password(self, password_hash, reason, at):
+        self.password_hash = password_hash
+        self.setup_token_digest = None  # whatever the reason, the setup token is spent
+        if reason == "reset":  # whoever holds the phone may lift a lock
+            self.failures = 0
+            self.locked_until = None
+
+    @event("LoggedIn")
+    def logged_in(self, method, session_id, at):
+        self.failures = 0
+        self.locked_until = None
+        self.last_login_at = at
+
+    def login_failed(self, method, now, limits: Limits):
+        """Records one failed login; the one that reaches the limit locks the account."""
+        failures = self.consecutive_failures(now) + 1
+        self._login_failed(method=method, consecutive_failures=failures, at=now)
+        if failures >= limits.login_max_failures:
+            self._locked(locked_until=now + limits.lock, failures=failures, at=now)
+
+    @event("LoginFailed")
+    def _login_failed(self, method, consecutive_failures, at):
+        self.failures = consecutive_failures
+        if self.locked_until is not None and at >= self.locked_until:
+            self.locked_until = None
+
+    @event("Locked")
+    def _locked(self, locked_until, failures, at):
+        self.locked_until = locked_until
+
+
+class IdNumberIndex(Aggregate):
+    """Claims one ID number for one user: its id is derived from the ID number's keyed digest, so a
+    second claim of the same number conflicts on version 1 when saved."""
+
+    @staticmethod
+    def create_id(digest):
+        return uuid.uuid5(ID_NUMBER_INDEX_NS, digest)
+
+    @event("Claimed")
+    def __init__(self, digest, user_id):
+        self.digest = digest
+        self.user_id = user_id
+
+
+class MobileIndex(Aggregate):
+    """Claims one mobile for one user (as IdNumberIndex)."""
+
+    @staticmethod
+    def create_id(digest):
+        return uuid.uuid5(MOBILE_INDEX_NS, digest)
+
+    @event("Claimed")
+    def __init__(self, digest, user_id):
+        self.digest = digest
+        self.user_id = user_id
+
+
+class SmsBox(Aggregate):
+    """The SMS codes of one mobile, per purpose, with the counters that bound abuse.
+
+    Holds only the keyed digest of the mobile and of each code. Every accepted request is recorded,
+    whether a code was sent or not (login/reset to an unregistered number sends nothing), so that
+    cooldown and quota answer the same for registered and unregistered numbers.
+    """
+
+    # Request times kept for the quota; more than any quota we configure.
+    KEEP_REQUESTS = 32
+
+    @staticmethod
+    def create_id(mobile_digest):
+        return uuid.uuid5(SMS_BOX_NS, mobile_digest)
+
+    @event("Opened")
+    def __init__(self, mobile_digest):
+        self.mobile_digest = mobile_digest
+        self.codes = {}  # purpose -> {"digest", "expires_at", "used"} or None (nothing was sent)
+        self.last_request = {}  # purpose -> time
+        self.requests = []  # times of recent requests, every purpose
+        self.failures = {}  # purpose -> wrong tries since the last success or block
+        self.blocked_until = {}  # purpose -> time
+
+    # -- queries
+    def is_blocked(self, purpose, now):
+        until = self.blocked_until.get(purpose)
+        return until is not None and now < until
+
+    def failures_of(self, purpose, now):
+        until = self.blocked_until.get(purpose)
+        if until is not None and now >= until:
+            return 0  # the block is over: a fresh count
+        return self.failures.get(purpose, 0)
+
+    def match(self, purpose, code_digest, now):
+        """CODE_VALID, CODE_USED, CODE_EXPIRED or CODE_WRONG for the presented code's digest."""
+        code = self.codes.get(purpose)
+        if not code or not hmac.compare_digest(code["digest"], code_digest):
+            return CODE_WRONG
+        if code["used"]:
+            return CODE_USED
+        if now >= code["expires_at"]:
+            return CODE_EXPIRED
+        return CODE_VALID
+
+    # -- invariants
+    def check_not_blocked(self, purpose, now):
+        if self.is_blocked(purpose, now):
+            raise SmsAttemptsExceeded("Too many wrong codes: verification is blocked for a while.",
+                                      seconds_left(self.blocked_until[purpose], now))
+
+    def check_can_request(self, purpose, now, limits: Limits):
+        self.check_not_blocked(purpose, now)
+        last = self.last_request.get(purpose)
+        if last is not None and now < last + limits.sms_resend_after:
+            raise SmsCooldown("A code was sent a moment ago; wait before asking again.",
+                              seconds_left(last + limits.sms_resend_after, now))
+        recent = sorted(t for t in self.requests if t > now - limits.sms_quota_window)
+        if len(recent) >= limits.sms_quota:
+            oldest_counted = recent[len(recent) - limits.sms_quota]
+            raise SmsQuotaExceeded("Too many codes for this mobile today.",
+                                   seconds_left(oldest_counted + limits.sms_quota_window, now))
+
+    # -- commands
+    @event("CodeIssued")
+    def issue(self, purpose, code_digest, at, expires_at):
+        """`code_digest` None: the request was accepted but nothing was sent. Either way the previous
+        code of this purpose is void; the failure count stays (a new code does not reset it)."""
+        self.codes[purpose] = None if code_digest is None else {
+            "digest": code_digest, "expires_at": expires_at, "used": False}
+        self.last_request[purpose] = at
+        self.requests = (self.requests + [at])[-self.KEEP_REQUESTS:]
+
+    @event("CodeUsed")
+    def consume(self, purpose, at):
+        self.codes[purpose] = dict(self.codes[purpose], used=True)
+        self.failures[purpose] = 0
+
+    def reject(self, purpose, now, limits: Limits):
+        """Records a wrong try; the one that reaches the limit kills the code and blocks verification."""
+        failures = self.failures_of(purpose, now) + 1
+        self._rejected(purpose=purpose, failures=failures, at=now)
+        if failures >= limits.sms_max_failures:
+            self._blocked(purpose=purpose, blocked_until=now + limits.sms_block, at=now)
+
+    @event("CodeRejected")
+    def _rejected(self, purpose, failures, at):
+        self.failures[purpose] = failures
+
+    @event("VerificationBlocked")
+    def _blocked(self, purpose, blocked_until, at):
+        self.blocked_until[purpose] = blocked_until
+        self.codes[purpose] = None
+
+
+class RevokedSession(Aggregate):
+    """Marks one access token, by its jti, as revoked. Tokens themselves are signed and expire on
+    their own; only their revocation needs state, so a login stores one event (on the User), not two."""
+
+    @staticmethod
+    def create_id(jti):
+        return uuid.uuid5(SESSION_NS, jti)
+
+    @event("Revoked")
+    def __init__(self, jti, user_id, revoked_at):
+        self.jti = jti
+        self.user_id = user_id
+        self.revoked_at = revoked_at

@@ -1,0 +1,80 @@
+"""Password hashing (argon2id, off the eventlet hub) and the password policy."""
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import eventlet.semaphore
+import eventlet.tpool
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+# OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+ARGON2 = PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1)
+
+MIN_LENGTH = 8
+MAX_LENGTH = 64
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt"
+
+
+def _default_parallel_hashes():
+    return int(os.environ.get("IDENTITY_HASH_THREADS") or os.cpu_count() or 1)
+
+
+class Passwords:
+    """Hashes and verifies in a real OS thread (`eventlet.tpool`): an argon2 call holds the CPU for
+    tens of milliseconds, and on the hub's thread it would stall every other request of the
+    service. argon2-cffi releases the GIL, so two hashes use two cores.
+
+    At most one hash per core runs at a time (the others wait green): more would not go faster,
+    would take 19 MiB each, and would crowd the hub's thread out of the CPU, so that requests that
+    need no hash would wait behind them.
+    """
+
+    def __init__(self, hasher=ARGON2, offload=eventlet.tpool.execute, parallel=None):
+        self.hasher = hasher
+        self._offload = offload
+        self._slots = eventlet.semaphore.Semaphore(parallel or _default_parallel_hashes())
+        self._dummy_hash = None
+
+    def offload(self, fn, *args):
+        with self._slots:
+            return self._offload(fn, *args)
+
+    def hash(self, password):
+        return self.offload(self.hasher.hash, password)
+
+    def verify(self, password_hash, password):
+        try:
+            return self.offload(self.hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def spend_dummy_verify(self, password):
+        """As long as a real verify: an unknown account must not answer faster than a known one."""
+        if self._dummy_hash is None:
+            self._dummy_hash = self.offload(self.hasher.hash, "dummy password of no account")
+        self.verify(self._dummy_hash, password)
+
+
+@lru_cache(maxsize=1)
+def common_passwords():
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def weaknesses(password, *, mobile=None, id_number=None):
+    """Why `password` may not be used (empty when it may): length 8 to 64, not one of the 1,000
+    most common passwords, not containing the user's mobile or ID number. No composition rules."""
+    reasons = []
+    if len(password) < MIN_LENGTH:
+        reasons.append(f"Use at least {MIN_LENGTH} characters.")
+    if len(password) > MAX_LENGTH:
+        reasons.append(f"Use at most {MAX_LENGTH} characters.")
+    if password.strip().lower() in common_passwords():
+        reasons.append("This is one of the most common passwords.")
+    folded = password.upper()
+    if mobile and mobile in folded:
+        reasons.append("The password must not contain your mobile number.")
+    if id_number and id_number.upper() in folded:
+        reasons.append("The password must not contain your ID number.")
+    return reasons

@@ -1,0 +1,376 @@
+"""Issue 5 end to end through the real chain: the card agent (pyscard) talks to a virtual card
+(our emulator in pcscd's vpcd reader) and to the running platform's gateway, which asks the
+card, identity and enterprise services. People register with SMS codes from the outbox.
+
+Cards are issued from the platform's own development CA ($EPORT_VAR/card-ca, which the card
+service trusts when CARD_CA_CERT is unset).
+"""
+import base64
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.card.agent import GatewayError, PinBlocked, WrongPin, find_card
+from services.card.agent import bind as agent_bind
+from services.card.agent import login as agent_login
+from services.card.agent.gateway_client import GatewayClient
+from services.card.devca import create_ca, issue_card, load_ca
+from services.card.trust import ensure_dev_ca
+from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
+from tests.factories import new_id_number, new_mobile, new_uscc
+from tests.sms import latest_code
+
+pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(300)]
+
+PIN = "123456"
+NEEDED = {"identity", "notify", "enterprise", "card", "gateway"}
+_card_numbers = iter(range(int(time.time() * 1000) % 10**9, 10**10))
+
+
+@pytest.fixture(scope="module")
+def base(platform):
+    missing = NEEDED - set(platform.services)
+    if missing:
+        pytest.skip(f"needs {', '.join(sorted(missing))} in E2E_SERVICES")
+    if platform.env.get("CARD_CA_CERT"):
+        pytest.skip("the platform trusts a CA of its own (CARD_CA_CERT): cannot issue cards for it")
+    return platform.base_url
+
+
+@pytest.fixture(scope="module")
+def ca(base, platform):
+    """The platform's card CA: whoever comes first (the card service or this) creates it."""
+    return load_ca(ensure_dev_ca(Path(platform.env["EPORT_VAR"]) / "card-ca"))
+
+
+class Person:
+    def __init__(self, base, name="张三"):
+        self.base = base
+        self.name = name
+        self.id_number = new_id_number()
+        self.mobile = new_mobile()
+        http = requests.Session()
+        r = http.post(f"{base}/api/v1/sms-codes", json={"mobile": self.mobile, "purpose": "register"}, timeout=30)
+        assert r.status_code == 202, r.text
+        r = http.post(f"{base}/api/v1/users", timeout=30, json={
+            "name": name, "id_number": self.id_number, "mobile": self.mobile,
+            "sms_code": latest_code(self.mobile, "register")})
+        assert r.status_code == 201, r.text
+        self.user_id = r.json()["user_id"]
+        password = f"Card-{uuid.uuid4().hex[:10]}"
+        r = http.put(f"{base}/api/v1/users/{self.user_id}/password", timeout=30,
+                     json={"password": password, "password_setup_token": r.json()["password_setup_token"]})
+        assert r.status_code == 204, r.text
+        r = http.post(f"{base}/api/v1/sessions", json={"method": "password", "account": self.mobile,
+                                                       "password": password}, timeout=30)
+        assert r.status_code == 201, r.text
+        self.token = r.json()["access_token"]
+        self.http = http
+
+    def call(self, method, path, **kw):
+        return self.http.request(method, self.base + path, headers={"Authorization": f"Bearer {self.token}"},
+                                 timeout=30, **kw)
+
+    def register_enterprise(self):
+        r = self.call("POST", "/api/v1/associations", json={
+            "uscc": new_uscc(), "role": "admin", "name": f"宁波测试{uuid.uuid4().hex[:6]}贸易有限公司",
+            "address": "浙江省宁波市", "business_scope": "货物进出口"})
+        assert r.status_code == 201, r.text
+        return r.json()["enterprise_id"]
+
+    def card_of(self, enterprise_id):
+        me = self.call("GET", "/api/v1/me").json()
+        return next(a["card"] for a in me["associations"] if a["enterprise_id"] == enterprise_id)
+
+    def bind(self, enterprise_id, pin=PIN):
+        return agent_bind(self.base, self.token, enterprise_id, pin, card_timeout=5)
+
+    def unbind(self, enterprise_id):
+        return self.call("DELETE", f"/api/v1/enterprises/{enterprise_id}/card")
+
+
+def join(admin, member, enterprise_id):
+    """`member` applies to `admin`'s enterprise as a user; the admin approves."""
+    uscc = admin.call("GET", f"/api/v1/enterprises/{enterprise_id}").json()["uscc"]
+    r = member.call("POST", "/api/v1/associations", json={"uscc": uscc, "role": "user"})
+    assert r.status_code == 202, r.text
+    association_id = r.json()["association_id"]
+    r = admin.call("POST", f"/api/v1/association-requests/{association_id}/approve")
+    assert r.status_code == 200, r.text
+    return association_id
+
+
+def issue(ca, tmp_path, person, card_type="operator", **overrides):
+    """A card image of `person` (holder name and ID number as registered) from `ca`."""
+    fields = dict(card_no=f"88{next(_card_numbers):011d}", card_type=card_type, holder_name=person.name,
+                  holder_id_number=person.id_number, uscc="91350100M000100Y43", pin=PIN)
+    fields.update(overrides)
+    path = tmp_path / f"{fields['card_no']}.json"
+    issue_card(ca, **fields).save(path)
+    return path
+
+
+@pytest.fixture
+def admin(base):
+    return Person(base, "张三")
+
+
+@pytest.fixture
+def enterprise(admin):
+    return admin.register_enterprise()
+
+
+def gateway_error(excinfo):
+    return excinfo.value.status, excinfo.value.code
+
+
+def sign_with_card(challenge):
+    """Verify the PIN and have the card in the reader sign the challenge; returns the proof."""
+    with find_card(timeout=5) as session:
+        info = session.read_info()
+        certificate = session.read_certificate()
+        session.verify_pin(PIN)
+        signature = session.sign(base64.b64decode(challenge["nonce"]))
+    return {"card_no": info.card_no, "challenge_id": challenge["challenge_id"], "certificate": certificate,
+            "signature": base64.b64encode(signature).decode()}
+
+
+def test_bind_then_log_in_with_the_card(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    assert admin.card_of(enterprise) is None  # 关联企业: not bound yet
+    insert(issue(ca, tmp_path, admin, card_type="legal_person"))
+    bound = admin.bind(enterprise)
+    assert (bound["card_type"], bound["warning"]) == ("legal_person", None)
+    assert admin.card_of(enterprise) == {k: bound[k] for k in ("card_no", "card_type", "bound_at")}
+
+    began = time.monotonic()
+    session = agent_login(base, PIN, card_timeout=5)  # ICKey 设备登录
+    took = time.monotonic() - began
+    assert session["user_id"] == admin.user_id and session["token_type"] == "Bearer"
+    me = requests.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {session['access_token']}"},
+                      timeout=30)
+    assert me.status_code == 200 and me.json()["user_id"] == admin.user_id
+    assert took < 5
+
+
+def test_member_with_a_legal_person_card_is_warned_and_the_admin_sees_it(  # noqa: F811
+        base, ca, tmp_path, insert, admin, enterprise):
+    member = Person(base, "李四")
+    join(admin, member, enterprise)
+    insert(issue(ca, tmp_path, member, card_type="legal_person"))
+    bound = member.bind(enterprise)
+    assert "操作员卡" in bound["warning"]  # a user should bind an operator card: advice only
+    members = admin.call("GET", f"/api/v1/enterprises/{enterprise}/members").json()["items"]
+    cards = {m["user_id"]: m["card"] for m in members}
+    assert cards[admin.user_id] is None
+    assert cards[member.user_id]["card_no"] == bound["card_no"]
+
+
+def test_admin_binding_an_operator_card_is_warned(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin, card_type="operator"))
+    assert "法人卡" in admin.bind(enterprise)["warning"]
+
+
+def test_holder_mismatch_is_refused(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    someone_else = Person(base, "王五")
+    insert(issue(ca, tmp_path, someone_else))
+    with pytest.raises(GatewayError) as refused:
+        admin.bind(enterprise)
+    assert gateway_error(refused) == (422, "CARD_HOLDER_MISMATCH")
+    assert refused.value.message.startswith("提示信息不符")
+    assert admin.card_of(enterprise) is None
+
+
+def test_same_name_other_id_number_is_a_mismatch(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin, holder_id_number=new_id_number()))
+    with pytest.raises(GatewayError) as refused:
+        admin.bind(enterprise)
+    assert gateway_error(refused) == (422, "CARD_HOLDER_MISMATCH")
+
+
+def test_wrong_pin_reports_the_tries_left_and_spends_nothing(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin))
+    with pytest.raises(WrongPin) as wrong:
+        admin.bind(enterprise, pin="000000")
+    assert wrong.value.tries_left == 4
+    with pytest.raises(WrongPin) as wrong:
+        admin.bind(enterprise, pin="000000")
+    assert wrong.value.tries_left == 3
+    assert admin.card_of(enterprise) is None
+    assert admin.bind(enterprise)["card_no"]  # the right PIN still works, and refills the counter
+    with find_card(timeout=5) as session:
+        assert session.pin_tries_left() == 5
+
+
+def test_blocked_pin_binds_nothing(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin, pin_tries_left=1))
+    with pytest.raises(PinBlocked):
+        admin.bind(enterprise, pin="999999")
+    with pytest.raises(PinBlocked):
+        admin.bind(enterprise)  # the right PIN, too late
+    assert admin.card_of(enterprise) is None
+
+
+def test_replayed_challenge_is_refused(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    other_enterprise = admin.register_enterprise()
+    insert(issue(ca, tmp_path, admin))
+    client = GatewayClient(base)
+    proof = sign_with_card(admin.call("POST", "/api/v1/card-challenges", json={
+        "purpose": "bind", "card_no": find_card_no()}).json())
+    assert admin.call("POST", f"/api/v1/enterprises/{enterprise}/card", json=proof).status_code == 201
+    assert admin.unbind(enterprise).status_code == 204
+    for target in (enterprise, other_enterprise):
+        r = admin.call("POST", f"/api/v1/enterprises/{target}/card", json=proof)
+        assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
+
+    assert admin.bind(enterprise)["card_no"] == proof["card_no"]
+    login_proof = sign_with_card(client.create_challenge("login", proof["card_no"]))
+    login_proof.pop("card_no")
+    assert client.create_card_session(login_proof)["user_id"] == admin.user_id
+    with pytest.raises(GatewayError) as replay:
+        client.create_card_session(login_proof)
+    assert gateway_error(replay) == (400, "CHALLENGE_INVALID")
+    # A login challenge is no bind challenge.
+    wrong = sign_with_card(client.create_challenge("login", proof["card_no"]))
+    r = admin.call("POST", f"/api/v1/enterprises/{other_enterprise}/card", json=wrong)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
+
+
+def find_card_no():
+    with find_card(timeout=5) as session:
+        return session.read_info().card_no
+
+
+@pytest.fixture
+def short_challenges(platform):
+    """The card service restarted with 2-second challenges (then restored), so expiry needs no
+    two-minute wait."""
+    platform.env["CARD_CHALLENGE_TTL"] = "2"
+    platform.stop_one("card")
+    platform.start_one("card")
+    try:
+        platform.wait_healthy(60)
+        yield 2
+    finally:
+        platform.env.pop("CARD_CHALLENGE_TTL", None)
+        platform.stop_one("card")
+        platform.start_one("card")
+        platform.wait_healthy(60)
+
+
+def test_expired_challenge_is_refused(ca, tmp_path, insert, admin, enterprise, short_challenges):  # noqa: F811
+    insert(issue(ca, tmp_path, admin))
+    challenge = admin.call("POST", "/api/v1/card-challenges",
+                           json={"purpose": "bind", "card_no": find_card_no()}).json()
+    assert challenge["expires_in"] == short_challenges
+    time.sleep(short_challenges + 0.5)
+    proof = sign_with_card(challenge)
+    r = admin.call("POST", f"/api/v1/enterprises/{enterprise}/card", json=proof)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
+    assert "expired" in r.json()["error"]["message"]
+    assert admin.bind(enterprise)["card_no"] == proof["card_no"]  # a fresh challenge, in time
+
+
+def test_certificate_from_another_ca_is_untrusted(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(create_ca("Some Other CA"), tmp_path, admin))
+    with pytest.raises(GatewayError) as refused:
+        admin.bind(enterprise)
+    assert gateway_error(refused) == (400, "CERTIFICATE_UNTRUSTED")
+    assert admin.card_of(enterprise) is None
+
+
+def test_forged_signature_is_refused(ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin))
+    challenge = admin.call("POST", "/api/v1/card-challenges",
+                           json={"purpose": "bind", "card_no": find_card_no()}).json()
+    proof = sign_with_card(dict(challenge, nonce=base64.b64encode(os.urandom(32)).decode()))  # not the nonce
+    r = admin.call("POST", f"/api/v1/enterprises/{enterprise}/card", json=proof)
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "CARD_SIGNATURE_INVALID")
+    assert admin.card_of(enterprise) is None
+
+
+def test_card_already_bound_to_someone_else(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin))
+    admin.bind(enterprise)
+    other = Person(base, "赵六")
+    other_enterprise = other.register_enterprise()
+    with pytest.raises(GatewayError) as taken:  # another account holding this card and its PIN
+        other.bind(other_enterprise)
+    assert gateway_error(taken) == (409, "CARD_ALREADY_BOUND")
+    with pytest.raises(GatewayError) as taken:  # the holder's own second enterprise
+        admin.bind(admin.register_enterprise())
+    assert gateway_error(taken) == (409, "CARD_ALREADY_BOUND")
+
+
+def test_non_member_cannot_bind(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    outsider = Person(base, "钱七")
+    insert(issue(ca, tmp_path, outsider))
+    with pytest.raises(GatewayError) as refused:
+        outsider.bind(enterprise)
+    assert gateway_error(refused) == (403, "FORBIDDEN")
+    uscc = admin.call("GET", f"/api/v1/enterprises/{enterprise}").json()["uscc"]
+    assert outsider.call("POST", "/api/v1/associations", json={"uscc": uscc, "role": "user"}).status_code == 202
+    with pytest.raises(GatewayError) as pending:  # applied, not approved yet
+        outsider.bind(enterprise)
+    assert gateway_error(pending) == (403, "FORBIDDEN")
+
+
+def test_unbind_then_card_login_fails(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    insert(issue(ca, tmp_path, admin))
+    admin.bind(enterprise)
+    assert agent_login(base, PIN, card_timeout=5)["user_id"] == admin.user_id
+    assert admin.unbind(enterprise).status_code == 204  # 关联企业 → 解除绑定
+    assert admin.card_of(enterprise) is None
+    with pytest.raises(GatewayError) as refused:
+        agent_login(base, PIN, card_timeout=5)
+    assert gateway_error(refused) == (401, "INVALID_CREDENTIALS")
+    r = admin.unbind(enterprise)
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "CARD_NOT_BOUND")
+
+
+def test_removed_member_loses_the_card(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
+    member = Person(base, "孙八")
+    join(admin, member, enterprise)
+    insert(issue(ca, tmp_path, member))
+    member.bind(enterprise)
+    assert agent_login(base, PIN, card_timeout=5)["user_id"] == member.user_id
+    assert admin.call("DELETE", f"/api/v1/enterprises/{enterprise}/members/{member.user_id}").status_code == 204
+    with pytest.raises(GatewayError) as refused:
+        agent_login(base, PIN, card_timeout=5)
+    assert gateway_error(refused) == (401, "INVALID_CREDENTIALS")
+    # Refused at once (the card service asks enterprise); unbound when MemberRemoved arrives.
+    deadline = time.monotonic() + 15
+    while member.card_of(enterprise) is not None:
+        assert time.monotonic() < deadline, "MemberRemoved did not unbind the card"
+        time.sleep(0.1)
+
+
+def test_two_parallel_binds_of_one_card_exactly_one_wins(base, ca, tmp_path, insert, admin):  # noqa: F811
+    enterprises = [admin.register_enterprise(), admin.register_enterprise()]
+    insert(issue(ca, tmp_path, admin, card_type="legal_person"))
+    card_no = find_card_no()
+    proofs = [(eid, sign_with_card(admin.call("POST", "/api/v1/card-challenges",
+                                              json={"purpose": "bind", "card_no": card_no}).json()))
+              for eid in enterprises for _ in range(2)]
+    results, start = [None] * len(proofs), threading.Barrier(len(proofs))
+
+    def post(i, eid, proof):
+        http = requests.Session()
+        start.wait()
+        results[i] = http.post(f"{base}/api/v1/enterprises/{eid}/card", json=proof, timeout=30,
+                               headers={"Authorization": f"Bearer {admin.token}"})
+
+    threads = [threading.Thread(target=post, args=(i, eid, proof)) for i, (eid, proof) in enumerate(proofs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201, 409, 409, 409], [r.text for r in results]
+    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"CARD_ALREADY_BOUND"}
+    bound = [eid for eid in enterprises if admin.card_of(eid) is not None]
+    assert len(bound) == 1

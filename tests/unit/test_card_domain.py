@@ -1,0 +1,485 @@
+"""Card binding rules on the in-memory store: challenges, certificate and signature checks, the
+holder check, one card per association and one association per card, unbinding, MemberRemoved,
+card login. Real certificates and signatures (services.card.devca); the peer services are fakes."""
+import base64
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from contracts import errors as e
+from contracts.card import CARD_BOUND, CARD_UNBOUND
+from contracts.enterprise import MEMBER_REMOVED
+from contracts.envelope import make_envelope
+from contracts.errors import ServiceError
+from services.card.application import CardApplication
+from services.card.devca import create_ca, issue_card
+from services.card.domain import HOLDER_MISMATCH_MESSAGE, card_type_warning
+from services.card.integration import to_integration
+from services.card.trust import ensure_dev_ca
+
+pytestmark = pytest.mark.unit
+
+HOLDER = {"holder_name": "张三", "holder_id_number": "11010519491231002X"}
+USCC = "91350100M000100Y43"
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()
+
+    def __call__(self):
+        return self.now
+
+
+class Trust:
+    def __init__(self, ca):
+        self.ca = ca
+
+    def pem(self):
+        return self.ca.cert_pem
+
+
+class FakePeers:
+    """enterprise.membership and identity.holder_matches / start_card_session from dicts."""
+
+    def __init__(self):
+        self.members = {}  # (user_id, enterprise_id) -> membership
+        self.holders = {}  # user_id -> (name, id_number)
+        self.sessions = []
+
+    def add(self, user_id, enterprise_id, role="admin", status="approved", holder=HOLDER):
+        self.members[(user_id, enterprise_id)] = {"association_id": str(uuid.uuid4()), "role": role,
+                                                  "status": status}
+        self.holders[user_id] = (holder["holder_name"], holder["holder_id_number"])
+        return self.members[(user_id, enterprise_id)]
+
+    def membership(self, user_id, enterprise_id):
+        return self.members.get((user_id, enterprise_id))
+
+    def holder_matches(self, user_id, holder_name, holder_id_number):
+        return self.holders.get(user_id) == (holder_name, holder_id_number)
+
+    def start_card_session(self, user_id, card_no):
+        self.sessions.append((user_id, card_no))
+        return {"access_token": f"token-{user_id}", "token_type": "Bearer", "expires_in": 3600, "user_id": user_id}
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return create_ca(now=datetime(2025, 1, 1, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app(monkeypatch, ca, clock):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    return CardApplication(clock=clock, trust=Trust(ca), ttl=120)
+
+
+@pytest.fixture
+def peers():
+    return FakePeers()
+
+
+def new_card(ca, card_no="8800000012345", card_type="operator", **overrides):
+    fields = dict(HOLDER, uscc=USCC, not_before=datetime(2025, 6, 1, tzinfo=timezone.utc), days=730)
+    fields.update(overrides)
+    return issue_card(ca, card_no=card_no, card_type=card_type, pin_hash_iterations=1000, **fields)
+
+
+def sign(card, nonce_b64):
+    key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None)
+    return base64.b64encode(key.sign(base64.b64decode(nonce_b64), ec.ECDSA(hashes.SHA256()))).decode()
+
+
+def bind(app, peers, user_id, enterprise_id, card, **overrides):
+    challenge = app.create_challenge("bind", card.card_no, user_id)
+    args = dict(card_no=card.card_no, challenge_id=challenge["challenge_id"],
+                certificate_pem=card.certificate_pem, signature_b64=sign(card, challenge["nonce"]))
+    args.update(overrides)
+    return app.bind(peers, user_id, enterprise_id, **args)
+
+
+def login(app, peers, card):
+    challenge = app.create_challenge("login", card.card_no)
+    return app.login(peers, challenge["challenge_id"], card.certificate_pem, sign(card, challenge["nonce"]))
+
+
+def published(app):
+    """The integration events the relay would publish from everything recorded so far."""
+    envelopes, start = [], 1
+    while True:
+        section = app.notification_log.select(start=start, limit=10)
+        envelopes += [env for n in section for env in to_integration(app.mapper.to_domain_event(n))]
+        if len(section) < 10:
+            return envelopes
+        start = section[-1].id + 1
+
+
+def code_of(excinfo):
+    assert isinstance(excinfo.value, ServiceError)
+    return excinfo.value.code
+
+
+def test_challenge_has_32_random_bytes_and_two_minutes(app):
+    one = app.create_challenge("login", "8800000012345")
+    two = app.create_challenge("login", "8800000012345")
+    assert len(base64.b64decode(one["nonce"])) == 32
+    assert one["nonce"] != two["nonce"] and one["challenge_id"] != two["challenge_id"]
+    assert one["expires_in"] == 120
+
+
+def test_bind_challenge_needs_an_account_and_input_is_checked(app):
+    with pytest.raises(ServiceError) as exc:
+        app.create_challenge("bind", "8800000012345")
+    assert code_of(exc) == e.UNAUTHENTICATED
+    with pytest.raises(ServiceError) as exc:
+        app.create_challenge("open", "8800000012345 ", "u1")
+    assert code_of(exc) == e.VALIDATION_ERROR and "purpose" in exc.value.details
+    with pytest.raises(ServiceError) as exc:
+        app.create_challenge("login", "88 00")
+    assert exc.value.details.keys() == {"card_no"}
+
+
+def test_bind_then_query_and_the_bound_event(app, peers, ca):
+    peers.add("u1", "e1", role="user")
+    card = new_card(ca)
+    bound = bind(app, peers, "u1", "e1", card)
+    assert bound == {"card_no": card.card_no, "card_type": "operator", "bound_at": bound["bound_at"], "warning": None}
+    assert datetime.fromisoformat(bound["bound_at"]).tzinfo is not None
+    view = {"card_no": card.card_no, "card_type": "operator", "bound_at": bound["bound_at"]}
+    assert app.cards_of_user("u1") == {"e1": view}
+    assert app.cards_of_enterprise("e1") == {"u1": view}
+    assert app.cards_of_user("u2") == {} and app.cards_of_enterprise("e2") == {}
+
+    envelopes = published(app)
+    assert [env["event_type"] for env in envelopes] == [CARD_BOUND.name]
+    payload = envelopes[0]["payload"]
+    assert payload == {"enterprise_id": "e1", "user_id": "u1", "card_no": card.card_no,
+                       "card_type": "operator", "bound_at": bound["bound_at"]}
+    assert envelopes[0]["actor_user_id"] == "u1"
+    assert HOLDER["holder_id_number"] not in str(envelopes) and HOLDER["holder_name"] not in str(envelopes)
+
+
+@pytest.mark.parametrize("role,card_type,advice", [
+    ("admin", "operator", "法人卡"), ("user", "legal_person", "操作员卡"),
+    ("admin", "legal_person", None), ("user", "operator", None)])
+def test_card_type_against_role_only_warns(app, peers, ca, role, card_type, advice):
+    peers.add("u1", "e1", role=role)
+    bound = bind(app, peers, "u1", "e1", new_card(ca, card_type=card_type))
+    assert bound["card_type"] == card_type
+    if advice is None:
+        assert bound["warning"] is None
+    else:
+        assert advice in bound["warning"] and bound["warning"] == card_type_warning(role, card_type)
+
+
+def test_holder_must_be_the_registrant(app, peers, ca):
+    peers.add("u1", "e1", holder={"holder_name": "李四", "holder_id_number": "110105194912310029"})
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", new_card(ca))
+    assert code_of(exc) == e.CARD_HOLDER_MISMATCH
+    assert exc.value.message == HOLDER_MISMATCH_MESSAGE and "提示信息不符" in exc.value.message
+    assert app.cards_of_user("u1") == {}
+
+
+@pytest.mark.parametrize("status", ["pending", "rejected", "removed", None])
+def test_only_approved_members_bind(app, peers, ca, status):
+    if status is not None:
+        peers.add("u1", "e1", status=status)
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], card.certificate_pem,
+                 sign(card, challenge["nonce"]))
+    assert code_of(exc) == e.FORBIDDEN
+
+
+def test_challenge_is_single_use(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    proof = (card.card_no, challenge["challenge_id"], card.certificate_pem, sign(card, challenge["nonce"]))
+    app.bind(peers, "u1", "e1", *proof)
+    app.unbind("u1", "e1")
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", *proof)
+    assert code_of(exc) == e.CHALLENGE_INVALID
+    assert app.cards_of_user("u1") == {}
+
+
+def test_a_failed_attempt_spends_the_challenge_too(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], card.certificate_pem,
+                 sign(card, base64.b64encode(b"something else").decode()))
+    assert code_of(exc) == e.CARD_SIGNATURE_INVALID
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], card.certificate_pem,
+                 sign(card, challenge["nonce"]))
+    assert code_of(exc) == e.CHALLENGE_INVALID
+
+
+def test_challenge_expires(app, peers, ca, clock):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    clock.now += 120
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], card.certificate_pem,
+                 sign(card, challenge["nonce"]))
+    assert code_of(exc) == e.CHALLENGE_INVALID and "expired" in exc.value.message
+
+
+def test_challenge_is_bound_to_purpose_card_and_user(app, peers, ca):
+    peers.add("u1", "e1")
+    peers.add("u2", "e1")
+    card, other = new_card(ca), new_card(ca, card_no="8800000099999")
+
+    def attempt(challenge, user_id="u1", card_no=card.card_no):
+        return app.bind(peers, user_id, "e1", card_no, challenge["challenge_id"], card.certificate_pem,
+                        sign(card, challenge["nonce"]))
+
+    login_challenge = app.create_challenge("login", card.card_no)
+    for challenge, kwargs in [
+        (login_challenge, {}),                                             # wrong purpose
+        (app.create_challenge("bind", card.card_no, "u2"), {}),            # issued to another user
+        (app.create_challenge("bind", other.card_no, "u1"), {}),           # for another card
+        (app.create_challenge("bind", card.card_no, "u1"), {"card_no": other.card_no}),  # body names another
+        ({"challenge_id": str(uuid.uuid4()), "nonce": "AAAA"}, {}),        # unknown
+        ({"challenge_id": "not-a-uuid", "nonce": "AAAA"}, {}),
+    ]:
+        with pytest.raises(ServiceError) as exc:
+            attempt(challenge, **kwargs)
+        assert code_of(exc) == e.CHALLENGE_INVALID, (challenge, kwargs, exc.value)
+    assert app.cards_of_user("u1") == {}
+    # Refused challenges were left unspent: the login challenge is still good for a login (which
+    # then fails only because the card is bound to nobody).
+    with pytest.raises(ServiceError) as exc:
+        app.login(peers, login_challenge["challenge_id"], card.certificate_pem, sign(card, login_challenge["nonce"]))
+    assert code_of(exc) == e.INVALID_CREDENTIALS
+
+
+def test_certificate_from_another_ca_or_expired_is_untrusted(app, peers, ca, clock):
+    peers.add("u1", "e1")
+    stranger = new_card(create_ca("Another CA"))
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", stranger)
+    assert code_of(exc) == e.CERTIFICATE_UNTRUSTED
+    expired = new_card(ca, not_before=datetime(2025, 1, 2, tzinfo=timezone.utc), days=30)
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", expired)
+    assert code_of(exc) == e.CERTIFICATE_UNTRUSTED and "not valid now" in exc.value.message
+    with pytest.raises(ServiceError) as exc:  # the CA certificate itself is no card
+        bind(app, peers, "u1", "e1", new_card(ca), certificate_pem=ca.cert_pem)
+    assert code_of(exc) == e.CERTIFICATE_UNTRUSTED
+
+
+def test_certificate_of_another_card_than_the_challenge(app, peers, ca):
+    peers.add("u1", "e1")
+    card, other = new_card(ca), new_card(ca, card_no="8800000099999")
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], other.certificate_pem,
+                 sign(other, challenge["nonce"]))
+    assert code_of(exc) == e.CHALLENGE_INVALID
+
+
+def test_signature_by_another_key_is_refused(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    impostor = new_card(ca)  # same card number and holder, other key: the certificate is not its own
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card.card_no, challenge["challenge_id"], card.certificate_pem,
+                 sign(impostor, challenge["nonce"]))
+    assert code_of(exc) == e.CARD_SIGNATURE_INVALID
+
+
+def test_bad_input_is_a_validation_error_and_spends_nothing(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    good = dict(card_no=card.card_no, challenge_id=challenge["challenge_id"], certificate_pem=card.certificate_pem,
+                signature_b64=sign(card, challenge["nonce"]))
+    for field, value in [("certificate_pem", "-----BEGIN CERTIFICATE-----\nxx"), ("signature_b64", "%%%"),
+                         ("signature_b64", ""), ("card_no", None), ("challenge_id", "x" * 500),
+                         ("certificate_pem", "x" * 20000)]:
+        with pytest.raises(ServiceError) as exc:
+            app.bind(peers, "u1", "e1", **dict(good, **{field: value}))
+        assert code_of(exc) == e.VALIDATION_ERROR, (field, value)
+    assert app.bind(peers, "u1", "e1", **good)["card_no"] == card.card_no
+
+
+def test_one_account_per_card_and_one_card_per_association(app, peers, ca):
+    peers.add("u1", "e1")
+    peers.add("u1", "e2")
+    peers.add("u2", "e1", holder={"holder_name": "李四", "holder_id_number": "110105194912310029"})
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    for user_id, enterprise_id in (("u1", "e1"), ("u1", "e2"), ("u2", "e1")):
+        with pytest.raises(ServiceError) as exc:
+            bind(app, peers, user_id, enterprise_id, card)
+        assert code_of(exc) == e.CARD_ALREADY_BOUND
+        assert exc.value.details.keys() == {"card_no"}
+    with pytest.raises(ServiceError) as exc:  # a second card for the same association
+        bind(app, peers, "u1", "e1", new_card(ca, card_no="8800000099999"))
+    assert code_of(exc) == e.CARD_ALREADY_BOUND and exc.value.details.keys() == {"enterprise_id"}
+    app.unbind("u1", "e1")
+    assert bind(app, peers, "u1", "e2", card)["card_no"] == card.card_no
+    assert app.cards_of_user("u1") == {"e2": app.cards_of_user("u1")["e2"]}
+
+
+def test_unbind_then_login_fails(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    assert login(app, peers, card)["user_id"] == "u1"
+    app.unbind("u1", "e1")
+    assert app.cards_of_enterprise("e1") == {}
+    with pytest.raises(ServiceError) as exc:
+        login(app, peers, card)
+    assert code_of(exc) == e.INVALID_CREDENTIALS
+    with pytest.raises(ServiceError) as exc:
+        app.unbind("u1", "e1")
+    assert code_of(exc) == e.CARD_NOT_BOUND
+    with pytest.raises(ServiceError) as exc:
+        app.unbind("u1", "never-bound")
+    assert code_of(exc) == e.CARD_NOT_BOUND
+    assert peers.sessions == [("u1", card.card_no)]
+
+
+def test_login_challenge_checks(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    bind_challenge = app.create_challenge("bind", card.card_no, "u1")
+    with pytest.raises(ServiceError) as exc:
+        app.login(peers, bind_challenge["challenge_id"], card.certificate_pem, sign(card, bind_challenge["nonce"]))
+    assert code_of(exc) == e.CHALLENGE_INVALID
+    challenge = app.create_challenge("login", card.card_no)
+    proof = (challenge["challenge_id"], card.certificate_pem, sign(card, challenge["nonce"]))
+    assert app.login(peers, *proof)["access_token"] == "token-u1"
+    with pytest.raises(ServiceError) as exc:
+        app.login(peers, *proof)
+    assert code_of(exc) == e.CHALLENGE_INVALID
+
+
+def test_login_refused_when_the_membership_ended(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    peers.members[("u1", "e1")]["status"] = "removed"
+    with pytest.raises(ServiceError) as exc:
+        login(app, peers, card)
+    assert code_of(exc) == e.INVALID_CREDENTIALS
+
+
+def _member_removed(membership, user_id="u1", enterprise_id="e1", version=3):
+    return make_envelope(MEMBER_REMOVED, aggregate_id=membership["association_id"], aggregate_version=version,
+                         occurred_at="2026-03-01T00:00:00+00:00", actor_user_id="admin",
+                         payload={"association_id": membership["association_id"], "enterprise_id": enterprise_id,
+                                  "user_id": user_id, "role": "user"})
+
+
+def test_member_removed_unbinds_once_and_only_that_association(app, peers, ca):
+    membership = peers.add("u1", "e1", role="user")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    event = _member_removed(membership)
+    assert app.learn(event) is True
+    assert app.cards_of_user("u1") == {}
+    assert app.learn(event) is False  # a redelivery changes nothing
+
+    # Back in the enterprise with a new association and the card bound again: the old event,
+    # delivered late once more, must not unbind it.
+    peers.add("u1", "e1", role="user")
+    bind(app, peers, "u1", "e1", card)
+    assert app.learn(_member_removed(membership, version=4)) is False
+    assert app.cards_of_user("u1")["e1"]["card_no"] == card.card_no
+
+    kinds = [env["event_type"] for env in published(app)]
+    assert kinds == [CARD_BOUND.name, CARD_UNBOUND.name, CARD_BOUND.name]
+
+
+def test_member_removed_without_a_card_is_recorded(app, peers):
+    membership = peers.add("u1", "e1")
+    event = _member_removed(membership)
+    assert app.learn(event) is False
+    assert app.is_processed("card", event["event_id"])
+    assert app.learn(dict(event, event_type="AssociationApproved")) is False
+
+
+def test_dev_ca_is_created_once(tmp_path):
+    first = ensure_dev_ca(tmp_path / "card-ca")
+    pem = (first / "ca-cert.pem").read_text()
+    assert ensure_dev_ca(tmp_path / "card-ca") == first
+    assert (first / "ca-cert.pem").read_text() == pem
+    assert oct((first / "ca-key.pem").stat().st_mode & 0o777) == "0o600"
+
+
+def test_default_trust_anchor_is_the_dev_ca_under_var(monkeypatch, tmp_path):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    monkeypatch.setenv("EPORT_VAR", str(tmp_path))
+    monkeypatch.delenv("CARD_CA_CERT", raising=False)
+    monkeypatch.setenv("CARD_CHALLENGE_TTL", "7")
+    app = CardApplication()
+    assert app.trust.pem() == (tmp_path / "card-ca" / "ca-cert.pem").read_text()
+    assert app.create_challenge("login", "1")["expires_in"] == 7
+    other = create_ca("Production CA")
+    path = tmp_path / "prod-ca.pem"
+    path.write_text(other.cert_pem)
+    monkeypatch.setenv("CARD_CA_CERT", str(path))
+    assert CardApplication().trust.pem() == other.cert_pem
+    monkeypatch.setenv("CARD_CA_CERT", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        CardApplication()
+
+
+def test_expired_ca_is_refused_too(monkeypatch, peers, clock):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    old_ca = create_ca(now=datetime(2020, 1, 1, tzinfo=timezone.utc), days=365)
+    app = CardApplication(clock=clock, trust=Trust(old_ca), ttl=120)
+    peers.add("u1", "e1")
+    card = new_card(old_ca, not_before=datetime(2020, 2, 1, tzinfo=timezone.utc), days=3650)
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", card)
+    assert code_of(exc) == e.CERTIFICATE_UNTRUSTED
+
+
+def test_a_bind_that_loses_the_race_is_told_the_card_is_taken(app, peers, ca, monkeypatch):
+    """The other bind saved between this one's loading and saving: this save conflicts on the
+    card index, and deciding again from what is stored it gets 409 (nothing half-saved)."""
+    peers.add("u1", "e1")
+    peers.add("u1", "e2")
+    card = new_card(ca)
+    save = app.save
+    conflicts = []
+
+    def other_bind_saves_first(*aggregates, **kwargs):
+        if not conflicts and any(getattr(a, "enterprise_id", None) == "e2" for a in aggregates):
+            conflicts.append(True)
+            monkeypatch.setattr(app, "save", save)
+            bind(app, peers, "u1", "e1", card)
+        try:
+            return save(*aggregates, **kwargs)
+        except Exception as exc:
+            conflicts.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(app, "save", other_bind_saves_first)
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e2", card)
+    assert code_of(exc) == e.CARD_ALREADY_BOUND
+    assert conflicts == [True, "IntegrityError"]
+    assert list(app.cards_of_user("u1")) == ["e1"]
+    assert [env["event_type"] for env in published(app)] == [CARD_BOUND.name]
