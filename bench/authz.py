@@ -313,8 +313,8 @@ def grant_visible_latency(port, eid, admin, member, trials, system="bonded_logis
 # -- the run --------------------------------------------------------------------------------------
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each closed-loop round")
-    parser.add_argument("--rounds", type=int, default=2, help="echo/check rounds, interleaved")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each closed-loop round")
+    parser.add_argument("--rounds", type=int, default=4, help="echo/check rounds, interleaved")
     parser.add_argument("--rpc-concurrency", type=int, default=10)
     parser.add_argument("--http-concurrency", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop HTTP checks per second")
@@ -423,7 +423,12 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
             print(fmt(f"{label} round {r + 1}", runs[-1]) + extra, flush=True)
     echo_rate = sum(s["per_s"] for s in echo_runs) / len(echo_runs)
     check_rate = sum(s["per_s"] for s in check_runs) / len(check_runs)
-    rpc_ratio = check_rate / echo_rate
+    # each check round against the echo round just before it: the machine's load drifts between rounds
+    pair_ratios = sorted(c["per_s"] / e["per_s"] for e, c in zip(echo_runs, check_runs))
+    rpc_ratio = pair_ratios[len(pair_ratios) // 2] if len(pair_ratios) % 2 else \
+        (pair_ratios[len(pair_ratios) // 2 - 1] + pair_ratios[len(pair_ratios) // 2]) / 2
+    print(f"  check/echo per round: {', '.join(f'{r:.2f}' for r in pair_ratios)} (median {rpc_ratio:.2f}; "
+          f"of the means {check_rate / echo_rate:.2f})", flush=True)
 
     print(f"\n[bench] HTTP GET /api/v1/authz/check, closed loop, {args.http_concurrency} connections, "
           f"{args.seconds:g} s (gateway: identity.authenticate + authz.check_as)", flush=True)
@@ -450,7 +455,7 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
     print(f"  the first check after the PUT already showed it in {polls.count(1)}/{len(polls)} trials", flush=True)
 
     results = [
-        ("RPC check throughput / echo throughput", f"{rpc_ratio:.2f}", ">= 0.80", rpc_ratio >= 0.80),
+        ("RPC check throughput / echo (median)", f"{rpc_ratio:.2f}", ">= 0.80", rpc_ratio >= 0.80),
         (f"HTTP check p95 at {args.rate:g}/s", f"{http_paced['p95']:.2f} ms", "<= 10 ms",
          http_paced["p95"] <= 10 and not errors_paced),
         ("grant visible to checks p99 (staleness)", f"{visible['p99']:.2f} ms", "<= 100 ms", visible["p99"] <= 100),

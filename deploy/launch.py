@@ -115,9 +115,18 @@ class Platform:
             proc.kill()
             proc.wait()
 
-    def stop(self):
-        for name in reversed(list(self.procs)):
-            self.stop_one(name)
+    def stop(self, timeout=15):
+        procs = [p for p in self.procs.values() if p.poll() is None]
+        for proc in procs:  # all at once: each service takes a few seconds to wind down
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
         self.say("stopped")
 
 

@@ -30,12 +30,22 @@ def _rabbitmqctl(*args):
     return subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
 
 
-def _session_vhost():
-    vhost = f"eport-test-{uuid.uuid4().hex[:8]}"
+def create_vhost(prefix="eport-test"):
+    """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine)."""
+    vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
     user = urlparse(BASE_AMQP).username or "guest"
     if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
         return vhost
     return None
+
+
+def delete_vhost(vhost):
+    if vhost:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+def vhost_uri(vhost):
+    return urlparse(BASE_AMQP)._replace(path="/" + vhost).geturl() if vhost else BASE_AMQP
 
 
 def pytest_configure(config):
@@ -44,10 +54,8 @@ def pytest_configure(config):
     os.environ["EPORT_VAR"] = var
     os.environ.setdefault("SMS_PROVIDER", "outbox")
     os.environ["SMS_OUTBOX"] = os.path.join(var, "sms-outbox.jsonl")
-    vhost = _session_vhost()
-    parsed = urlparse(BASE_AMQP)
-    uri = parsed._replace(path="/" + vhost).geturl() if vhost else BASE_AMQP
-    os.environ["AMQP_URI"] = uri
+    vhost = create_vhost()
+    os.environ["AMQP_URI"] = vhost_uri(vhost)
     config._eport = {"var": var, "vhost": vhost}
 
 
@@ -55,8 +63,7 @@ def pytest_unconfigure(config):
     info = getattr(config, "_eport", None)
     if not info:
         return
-    if info["vhost"]:
-        _rabbitmqctl("delete_vhost", info["vhost"])
+    delete_vhost(info["vhost"])
     shutil.rmtree(info["var"], ignore_errors=True)
 
 

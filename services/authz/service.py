@@ -1,5 +1,6 @@
 """The authz service: business-system catalogue, grants, and checks (entrypoints only)."""
 import logging
+import os
 
 import eventlet
 
@@ -12,7 +13,9 @@ from .integration import to_integration
 
 log = logging.getLogger(__name__)
 
-FOLLOW_SECONDS = 0.05  # how stale a check may be about changes saved by *another* authz instance
+# How stale a check may be about changes saved by *another* authz instance sharing the store;
+# 0 turns following off (one instance: its own saves update its projection as they happen).
+FOLLOW_SECONDS = float(os.environ.get("AUTHZ_FOLLOW_SECONDS", "0.05"))
 
 
 class AuthzEventSourced(EventSourced):
@@ -26,8 +29,9 @@ class AuthzEventSourced(EventSourced):
 
     def start(self):
         super().start()
-        self._following = True
-        self.container.spawn_managed_thread(self._follow_forever)
+        if FOLLOW_SECONDS > 0:
+            self._following = True
+            self.container.spawn_managed_thread(self._follow_forever)
 
     def stop(self):
         self._following = False

@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from deploy.launch import Platform
+from tests.conftest import create_vhost, delete_vhost, vhost_uri
 
 
 def _free_port():
@@ -15,16 +16,26 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def platform():
-    """The whole platform as processes (as `make run` starts it) on the session's vhost and var/."""
+    """The whole platform as processes (as `make run` starts it) on the session's var/.
+
+    It gets a vhost of its own: its services stay up for the whole session and would otherwise
+    compete with the in-process services of the integration tests for the same queues.
+    """
     port = _free_port()
-    env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+    vhost = create_vhost("eport-e2e")
+    env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
+           "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
     # E2E_SERVICES=identity,notify,gateway starts a subset (while other services are being written)
     only = os.environ.get("E2E_SERVICES")
     p = Platform(env=env, only=only.split(",") if only else None,
                  log_dir=os.path.join(os.environ["EPORT_VAR"], "logs"), quiet=True)
-    p.start(timeout=120)
-    yield p
-    p.stop()
+    try:
+        p.start(timeout=120)
+        os.environ["E2E_AMQP_URI"] = p.env["AMQP_URI"]  # for tests that talk to its broker directly
+        yield p
+    finally:
+        p.stop()
+        delete_vhost(vhost)
 
 
 class Api:

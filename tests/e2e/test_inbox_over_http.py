@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 
 def publish_twice(envelope):
-    with Connection(os.environ["AMQP_URI"]) as conn:
+    with Connection(os.environ["E2E_AMQP_URI"]) as conn:
         channel = conn.channel()
         producer = Producer(channel, exchange=exchange("enterprise"), serializer="json")
         for _ in range(2):
@@ -26,7 +26,7 @@ def publish_twice(envelope):
 def queue_drained(timeout=15):
     sub = subscription("notify", "enterprise")
     deadline = time.monotonic() + timeout
-    with Connection(os.environ["AMQP_URI"]) as conn:
+    with Connection(os.environ["E2E_AMQP_URI"]) as conn:
         while time.monotonic() < deadline:
             _, ready, _ = queue(sub)(conn.channel()).queue_declare(passive=True)
             if ready == 0:
