@@ -6,11 +6,8 @@ The vhost matters: the e2e platform fixture is session-scoped, so real `authz`, 
 `identity` processes may be consuming the session vhost's queues while these tests run.
 """
 import os
-import shutil
 import socket
-import subprocess
 import uuid
-from urllib.parse import urlparse
 
 import eventlet
 import pytest
@@ -25,27 +22,17 @@ from services.authz.service import AuthzService
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
+from tests.conftest import create_vhost, delete_vhost, vhost_uri
 
 NOW = "2024-05-01T08:00:00+00:00"
 
 
 # -- a RabbitMQ vhost per module -----------------------------------------------------------------
-def _rabbitmqctl(*args):
-    exe = shutil.which("rabbitmqctl")
-    return bool(exe) and subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def authz_amqp_uri():
-    base = os.environ["AMQP_URI"]
-    parsed = urlparse(base)
-    vhost = f"eport-authz-{uuid.uuid4().hex[:8]}"
-    if not (_rabbitmqctl("add_vhost", vhost)
-            and _rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*")):
-        yield base  # no rabbitmqctl here: share the session's vhost
-        return
-    yield parsed._replace(path="/" + vhost).geturl()
-    _rabbitmqctl("delete_vhost", vhost)
+    vhost = create_vhost("eport-authz")
+    yield vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]
+    delete_vhost(vhost)
 
 
 def free_port():
