@@ -4,6 +4,8 @@ A service raises `ServiceError` (or a subclass in its `domain.py`); the RPC laye
 base class so that the gateway gets back an instance with `code`, `message` and `details`, and
 maps the code to an HTTP status in its one `mapped_errors` table.
 """
+import json
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -14,6 +16,8 @@ class ServiceError(Exception):
     def __init__(self, code=None, message="", details=None):
         self.code = code or type(self).code
         self.message = message or self.code.replace("_", " ").capitalize()
+        if isinstance(details, str):  # as it crossed RPC, see plain()
+            details = json.loads(details)
         self.details = details or {}
         super().__init__(self.code, self.message, self.details)
 
@@ -21,8 +25,12 @@ class ServiceError(Exception):
         return f"{self.code}: {self.message}"
 
     def plain(self):
-        """The base-class copy that crosses RPC (subclasses live in services the caller can't import)."""
-        return ServiceError(self.code, self.message, self.details)
+        """The base-class copy that crosses RPC (subclasses live in services the caller can't import).
+
+        `details` travels as JSON text: nameko turns every non-string value in exception arguments
+        into a string, and `retry_after` must reach the client as a number.
+        """
+        return ServiceError(self.code, self.message, json.dumps(self.details, ensure_ascii=False, default=str))
 
 
 class ValidationFailed(ServiceError):

@@ -1,27 +1,13 @@
 """HTTP routes of the identity area (see shared/API.md): SMS codes, registration, passwords,
 sessions (login and logout) and password resets. `GET /api/v1/me` lives elsewhere."""
 from contracts import errors as e
-from contracts.errors import ServiceError
 
 from .identity_schemas import (PasswordResetSchema, PasswordSchema, RegisteredSchema, RegistrationSchema,
                                SessionRequestSchema, SessionSchema, SmsCodeAcceptedSchema,
                                SmsCodeRequestSchema)
-from .routing import call as rpc_call
-from .routing import bearer_token, route
+from .routing import bearer_token, call, route
 
 TAGS = ("identity",)
-
-
-def call(fn, *args, **kwargs):
-    """`routing.call`, with `details.retry_after` a number again: nameko turns every non-string
-    value inside an exception's arguments into a string on the way over RPC."""
-    try:
-        return rpc_call(fn, *args, **kwargs)
-    except ServiceError as exc:
-        retry_after = exc.details.get("retry_after") if isinstance(exc.details, dict) else None
-        if isinstance(retry_after, str) and retry_after.isdigit():
-            exc.details["retry_after"] = int(retry_after)
-        raise
 
 
 class IdentityRoutes:

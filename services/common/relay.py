@@ -66,12 +66,18 @@ class NotificationRelay:
         position = self.positions.get(self.name)
         notifications = self.app.recorder.select_notifications(
             start=position, limit=self.batch_size, inclusive_of_start=False)
-        for notification in notifications:
-            domain_event = self.app.mapper.to_domain_event(notification)
-            for envelope in self.to_integration(domain_event):
-                self.publisher.publish(envelope)
-            # Per notification, so a failure in the middle of a batch republishes little.
-            self.positions.set(self.name, notification.id)
+        confirmed = position
+        try:
+            for notification in notifications:
+                domain_event = self.app.mapper.to_domain_event(notification)
+                for envelope in self.to_integration(domain_event):
+                    self.publisher.publish(envelope)
+                confirmed = notification.id
+        finally:
+            # Once per batch (a synced write per event stalled every service); after a failure,
+            # up to what the broker confirmed, so a retry republishes little.
+            if confirmed != position:
+                self.positions.set(self.name, confirmed)
         return len(notifications)
 
     def pending(self):
