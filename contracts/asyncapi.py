@@ -15,7 +15,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 import contracts
 from contracts.envelope import REGISTRY, EnvelopeSchema
 
-NOT_EVENT_MODULES = {"asyncapi", "envelope", "errors", "masking", "subscriptions", "validators"}
+NOT_EVENT_MODULES = {"asyncapi", "envelope", "errors", "masking", "subscriptions", "tokens", "validators"}
 
 
 def load_all_event_modules():

@@ -16,21 +16,19 @@ class ServiceError(Exception):
     def __init__(self, code=None, message="", details=None):
         self.code = code or type(self).code
         self.message = message or self.code.replace("_", " ").capitalize()
-        if isinstance(details, str):  # as it crossed RPC, see plain()
+        if isinstance(details, str):  # as it crossed RPC
             details = json.loads(details)
         self.details = details or {}
-        super().__init__(self.code, self.message, self.details)
+        # The arguments are what nameko serialises, and it turns every non-string value in them
+        # into a string: `details` travels as JSON text so that `retry_after` stays a number.
+        super().__init__(self.code, self.message, json.dumps(self.details, ensure_ascii=False, default=str))
 
     def __str__(self):
         return f"{self.code}: {self.message}"
 
     def plain(self):
-        """The base-class copy that crosses RPC (subclasses live in services the caller can't import).
-
-        `details` travels as JSON text: nameko turns every non-string value in exception arguments
-        into a string, and `retry_after` must reach the client as a number.
-        """
-        return ServiceError(self.code, self.message, json.dumps(self.details, ensure_ascii=False, default=str))
+        """The base-class copy that crosses RPC (subclasses live in services the caller can't import)."""
+        return ServiceError(self.code, self.message, self.details)
 
 
 class ValidationFailed(ServiceError):

@@ -1,5 +1,7 @@
 """HTTP routes of the identity area (see shared/API.md): SMS codes, registration, passwords,
 sessions (login and logout) and password resets. `GET /api/v1/me` lives elsewhere."""
+import time
+
 from contracts import errors as e
 
 from .identity_schemas import (PasswordResetSchema, PasswordSchema, RegisteredSchema, RegistrationSchema,
@@ -68,6 +70,7 @@ class IdentityRoutes:
            description="Revokes the Bearer token for every gateway instance: it is refused from then on.")
     def delete_current_session(self, request, actor):
         call(self.identity.revoke_session, bearer_token(request))
+        self.sessions.forget(actor.session_id, time.time())  # the other instances hear the event
         return None
 
     @route("POST", "/api/v1/password-resets", summary="Reset the password with an SMS code", status=204,

@@ -2,6 +2,9 @@
 
 Each area of shared/API.md has its own mixin of routes in gateway/<area>_routes.py.
 """
+from datetime import datetime
+
+from nameko.events import BROADCAST, event_handler
 from nameko.rpc import RpcProxy
 
 from .audit_routes import AuditRoutes
@@ -13,6 +16,7 @@ from .me_routes import MeRoutes
 from .messages_routes import MessagesRoutes
 from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
+from .sessions import SessionCheck
 
 
 class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
@@ -26,6 +30,15 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     notify = RpcProxy("notify")
     audit = RpcProxy("audit")
 
+    sessions = SessionCheck()
+
     def authenticate(self, request):
-        session = call(self.identity.authenticate, bearer_token(request))
-        return Actor(user_id=session["user_id"], session_id=session["session_id"])
+        user_id, session_id = self.sessions.verify(
+            bearer_token(request), lambda: call(self.identity.revoked_sessions))
+        return Actor(user_id=user_id, session_id=session_id)
+
+    # A queue of this instance's own (broadcast): every gateway instance hears every logout.
+    @event_handler("identity", "SessionRevoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_session_revoked(self, envelope):
+        revoked_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
+        self.sessions.forget(envelope["payload"]["session_id"], revoked_at)

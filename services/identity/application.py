@@ -11,12 +11,14 @@ import uuid
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from contracts import errors as e
 from contracts import validators
 from contracts.errors import ServiceError, ValidationFailed
 from contracts.identity import ID_TYPES, SMS_PURPOSES
 from contracts.masking import mask_id_number, mask_mobile
+from contracts.tokens import Tokens
 from services.common.application import ServiceApplication
 from services.common.settings import secret
 
@@ -26,7 +28,6 @@ from .domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Forbidden,
                      SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
 from .passwords import Passwords, weaknesses
 from .sms_text import sms_text
-from .tokens import Tokens
 
 SMS_CODE_RE = re.compile(r"\d{6}")
 MAX_PASSWORD_INPUT = 256  # longer input is refused before any hashing (the policy says 64)
@@ -409,6 +410,25 @@ class IdentityApplication(ServiceApplication):
                                      revoked_at=self.clock()))
         except IntegrityError:
             pass  # a concurrent logout of the same token got there first
+
+    def revoked_sessions(self):
+        """The sessions revoked within a token's lifetime, [{session_id, revoked_at}], oldest first.
+
+        For a gateway starting up: from then on it learns revocations from SessionRevoked events.
+        """
+        cutoff = self.clock() - self.tokens.ttl
+        topic = get_topic(RevokedSession.Revoked)
+        found, position = [], 0
+        while True:
+            batch = self.recorder.select_notifications(start=position, limit=500, topics=[topic],
+                                                       inclusive_of_start=False)
+            for notification in batch:
+                revoked = self.mapper.to_domain_event(notification)
+                if revoked.revoked_at >= cutoff:
+                    found.append({"session_id": revoked.jti, "revoked_at": revoked.revoked_at})
+            if len(batch) < 500:
+                return found
+            position = batch[-1].id
 
     # -- queries for other services --------------------------------------------------------------
     @staticmethod

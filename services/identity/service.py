@@ -44,6 +44,10 @@ class IdentityService:
             raise ServiceError(e.SMS_DELIVERY_FAILED, "The SMS could not be sent; try again later.") from None
 
     @rpc
+    def revoked_sessions(self):
+        return self.app.revoked_sessions()
+
+    @rpc
     def register(self, name, id_type, id_number, mobile, sms_code):
         return self.app.register(name, id_type, id_number, mobile, sms_code)
 

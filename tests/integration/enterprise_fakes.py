@@ -1,7 +1,7 @@
 """Test doubles shared by the enterprise and inbox integration tests.
 
 `FakeIdentity` answers the identity RPCs the enterprise service and the gateway call
-(authenticate, get_user, get_users) from a dict: a user's bearer token is "token-<user_id>".
+(revoked_sessions, get_user, get_users) from a dict; bearer tokens are signed by tests/tokens.py.
 The e2e tests use the real identity service instead.
 """
 import uuid
@@ -11,6 +11,7 @@ from contracts.errors import ServiceError
 from contracts.masking import mask_mobile
 from services.common.rpc import rpc
 from services.notify.inbox_entrypoints import InboxEntrypoints
+from tests.tokens import token_for
 
 
 class FakeIdentity:
@@ -27,18 +28,15 @@ class FakeIdentity:
 
     @staticmethod
     def token(user_id):
-        return f"token-{user_id}"
+        return token_for(user_id)
 
     @rpc
     def ping(self):
         return "pong"
 
     @rpc
-    def authenticate(self, token):
-        user_id = token.removeprefix("token-")
-        if user_id not in self.users:
-            raise ServiceError(e.UNAUTHENTICATED, "Unknown token.")
-        return {"user_id": user_id, "session_id": "session-" + user_id}
+    def revoked_sessions(self):
+        return []
 
     @rpc
     def get_user(self, user_id):

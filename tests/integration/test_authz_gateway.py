@@ -1,5 +1,5 @@
 """The permission endpoints of shared/API.md over HTTP: the real gateway and authz in-process, a
-stand-in identity whose token "user:<id>" authenticates <id>, enterprise events put on the bus."""
+stand-in identity (tokens signed by tests/tokens.py), enterprise events put on the bus."""
 import uuid
 
 import pytest
@@ -11,6 +11,7 @@ from services.authz.catalogue import catalogue
 
 from .test_authz_support import (AuthzService, StubIdentityService, app_of, authz_amqp_uri,  # noqa: F401
                                  enterprise_story, free_port, publish_enterprise_events, wait_for)
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ class Http:
         self.s = requests.Session()
 
     def __call__(self, method, path, who=None, **kw):
-        headers = {"Authorization": f"Bearer user:{who}"} if who else {}
+        headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
         return self.s.request(method, self.base + path, headers=headers, timeout=10, **kw)
 
 

@@ -1,5 +1,5 @@
 """The card service against the real RabbitMQ and SQLite, driven over HTTP through the real
-gateway: stand-ins answer for identity (token "user:<id>", holder check, card sessions) and
+gateway: stand-ins answer for identity (tokens from tests/tokens.py, holder check, card sessions) and
 enterprise (memberships), and MemberRemoved events are put on `enterprise.events` directly.
 Cards are signed in-process with keys from services.card.devca (tests/card and the e2e tests
 use the PC/SC chain)."""
@@ -28,6 +28,7 @@ from services.card.service import CardService
 from services.card.trust import ensure_dev_ca
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
+from tests.tokens import token_for
 
 pytestmark = pytest.mark.integration
 
@@ -48,10 +49,8 @@ class StubIdentity:
         return "pong"
 
     @rpc
-    def authenticate(self, token):
-        if not token.startswith("user:"):
-            raise ServiceError("UNAUTHENTICATED", "Unknown token.")
-        return {"user_id": token[5:], "session_id": "s-" + token[5:]}
+    def revoked_sessions(self):
+        return []
 
     @rpc
     def holder_matches(self, user_id, holder_name, holder_id_number):
@@ -109,7 +108,7 @@ class Http:
         self.s = requests.Session()
 
     def __call__(self, method, path, who=None, **kw):
-        headers = {"Authorization": f"Bearer user:{who}"} if who else {}
+        headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
         return self.s.request(method, self.base + path, headers=headers, timeout=15, **kw)
 
 

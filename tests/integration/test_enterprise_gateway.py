@@ -94,7 +94,8 @@ def test_errors_name_the_field_and_keep_the_api_s_shape(http):
     r = http("GET", "/api/v1/enterprise-registry/91330000745836339a", user)
     assert r.status_code == 400 and "uscc" in r.json()["error"]["details"]
     assert http("GET", "/api/v1/enterprise-registry/913300007458363392").status_code == 401
-    assert http("GET", "/api/v1/me", "nobody").status_code == 401
+    r = requests.get(http.base + "/api/v1/me", headers={"Authorization": "Bearer not-a-token"}, timeout=20)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
     r = http("PUT", "/api/v1/enterprises/nope/admin", user, json={"user_id": user})
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTERPRISE_NOT_FOUND"
 

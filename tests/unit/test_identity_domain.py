@@ -5,7 +5,7 @@ from contracts import errors as e
 from services.identity.digests import Digests
 from services.identity.domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox, User)
 from services.identity.passwords import common_passwords, weaknesses
-from services.identity.tokens import Tokens
+from contracts.tokens import Tokens
 
 pytestmark = pytest.mark.unit
 

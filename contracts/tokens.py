@@ -1,7 +1,9 @@
 """Access tokens: JWT HS256 signed with EPORT_TOKEN_SECRET, one jti (128+ random bits) each.
 
-Expiry is checked against the application's clock (not PyJWT's) so that tests can move time;
-revocation is checked by the application against the RevokedSession aggregate of the jti.
+Identity issues them; identity and the gateway verify them (the gateway without a round trip,
+see gateway/sessions.py). Expiry is checked against the caller's clock (not PyJWT's) so that
+tests can move time; revocation is the caller's business (identity's RevokedSession aggregates,
+the gateway's set of revoked jtis fed by SessionRevoked events).
 """
 import secrets
 

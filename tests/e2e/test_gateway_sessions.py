@@ -1,0 +1,45 @@
+"""Logout is refused by every gateway instance: each checks tokens itself and hears SessionRevoked."""
+import socket
+
+import pytest
+
+from deploy.launch import Platform
+from tests.e2e.conftest import Api
+from tests.e2e.enterprise_people import register, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):
+    before = register(api)  # logged out before the second gateway starts: learnt from identity
+    assert api.delete("/api/v1/sessions/current", token=before.token).status_code == 204
+    env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
+    second = Platform(env=env, only=["gateway"], quiet=True)
+    second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
+    try:
+        second.start_one("gateway")
+        wait_for(lambda: _up(second.base_url))
+        other = Api(second.base_url)
+        assert other.get("/api/v1/me", token=before.token).status_code == 401
+
+        person = register(api)
+        assert other.get("/api/v1/me", token=person.token).status_code == 200
+        assert api.delete("/api/v1/sessions/current", token=person.token).status_code == 204
+        assert api.get("/api/v1/me", token=person.token).status_code == 401  # at once where it happened
+        wait_for(lambda: other.get("/api/v1/me", token=person.token).status_code == 401, timeout=5)
+    finally:
+        second.stop()
+
+
+def _up(base_url):
+    import requests
+    try:
+        return requests.get(base_url + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
