@@ -77,10 +77,14 @@ class Platform:
         self.say(f"started {name} (pid {self.procs[name].pid})")
 
     def start(self, timeout=90):
-        for name in self.services:
-            self.start_one(name)
-        if "gateway" in self.services:
-            self.wait_healthy(timeout)
+        try:
+            for name in self.services:
+                self.start_one(name)
+            if "gateway" in self.services:
+                self.wait_healthy(timeout)
+        except BaseException:  # leave nothing running behind a failed start
+            self.stop()
+            raise
         return self
 
     def wait_healthy(self, timeout=90):
