@@ -5,6 +5,7 @@ Each area of shared/API.md has its own mixin of routes in gateway/<area>_routes.
 from datetime import datetime
 
 from nameko.events import BROADCAST, event_handler
+from nameko.constants import NON_PERSISTENT
 from nameko.rpc import RpcProxy
 
 from .audit_routes import AuditRoutes
@@ -23,12 +24,14 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
                      AuditRoutes, PlatformRoutes):
     name = "gateway"
 
-    identity = RpcProxy("identity")
-    enterprise = RpcProxy("enterprise")
-    card = RpcProxy("card")
-    authz = RpcProxy("authz")
-    notify = RpcProxy("notify")
-    audit = RpcProxy("audit")
+    # Transient requests: a persistent one waits for the broker's disk before it is even routed,
+    # and an HTTP caller whose request the broker lost in a crash gets a 503 and retries anyway.
+    identity = RpcProxy("identity", delivery_mode=NON_PERSISTENT)
+    enterprise = RpcProxy("enterprise", delivery_mode=NON_PERSISTENT)
+    card = RpcProxy("card", delivery_mode=NON_PERSISTENT)
+    authz = RpcProxy("authz", delivery_mode=NON_PERSISTENT)
+    notify = RpcProxy("notify", delivery_mode=NON_PERSISTENT)
+    audit = RpcProxy("audit", delivery_mode=NON_PERSISTENT)
 
     sessions = SessionCheck()
 
