@@ -49,7 +49,7 @@ class Platform:
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("SMS_PROVIDER", "outbox")
         # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
-        self.env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+        self.env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
         self.services = {n: m for n, m in available_services().items() if not only or n in only}
         # the gateway's /healthz and its optional calls look at what was launched
         self.env["EPORT_SERVICES"] = ",".join(self.services)
