@@ -7,6 +7,7 @@ SessionRevoked events on a queue of the instance's own (GatewayService.on_sessio
 logout through one gateway is refused by all. The instance that handles the logout records it at
 once; the others within the event's delivery time (milliseconds).
 """
+import functools
 import threading
 import time
 
@@ -23,6 +24,9 @@ TOKEN_TTL = 30 * 60  # the longest a token lives; a revoked jti is forgotten aft
 class SessionCheck(DependencyProvider):
     def setup(self):
         self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), TOKEN_TTL)
+        # A client sends the same token many times: verify its signature once (expiry and
+        # revocation are still checked on every request).
+        self._claims = functools.lru_cache(maxsize=8192)(self.tokens.claims)
         self.revoked = {}  # jti -> epoch seconds after which it cannot matter any more
         self.loaded = False
         self._load_lock = threading.Lock()
@@ -34,7 +38,7 @@ class SessionCheck(DependencyProvider):
         """(user_id, jti) of a valid, unexpired, unrevoked token; `load_revoked()` fetches identity's
         list the first time (after the instance's SessionRevoked queue is consuming)."""
         refused = ServiceError(e.UNAUTHENTICATED, "The access token is missing, expired or revoked.")
-        claims = self.tokens.claims(token) if len(token) <= 4096 else None
+        claims = self._claims(token) if len(token) <= 4096 else None
         if claims is None or claims["exp"] <= time.time():
             raise refused
         if not self.loaded:
