@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 from contracts import errors as e
 from contracts.card import CARD_TYPES
 from contracts.errors import ServiceError
+from services.common.aggregates import KeyedList
 
 BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
 CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
@@ -217,20 +218,7 @@ class CardIndex(Aggregate):
         self.enterprise_id = None
 
 
-class BindingList(Aggregate):
-    @staticmethod
-    def create_id(key):
-        return uuid.uuid5(LIST_NAMESPACE, key)
-
-    @event("Started")
-    def __init__(self, *, key):
-        self.key = key
-        self.items = []
-
-    def add_once(self, item):
-        if item not in self.items:
-            self._added(item=item)
-
-    @event("Added")
-    def _added(self, item):
-        self.items.append(item)
+class BindingList(KeyedList):
+    """The enterprises of a user (`user:<id>`) or the users of an enterprise (`enterprise:<id>`)
+    that ever had a card binding."""
+    namespace = LIST_NAMESPACE

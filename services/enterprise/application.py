@@ -181,9 +181,9 @@ class EnterpriseApplication(ServiceApplication):
         index = MembershipIndex(user_id=actor_user_id, enterprise_id=str(enterprise_id),
                                 association_id=str(association.id))
         roster = AssociationList(key=AssociationList.roster_key(enterprise_id))
-        roster.add(str(association.id))
+        roster.add_once(str(association.id))
         mine = self._list(AssociationList.user_key(actor_user_id))
-        mine.add(str(association.id))
+        mine.add_once(str(association.id))
         try:
             self.save(enterprise, association, index, roster, mine)
         except IntegrityError:
@@ -215,9 +215,9 @@ class EnterpriseApplication(ServiceApplication):
         else:
             index.point_to(str(association.id))
         roster = self._list(AssociationList.roster_key(enterprise.id))
-        roster.add(str(association.id))
+        roster.add_once(str(association.id))
         mine = self._list(AssociationList.user_key(actor_user_id))
-        mine.add(str(association.id))
+        mine.add_once(str(association.id))
         self.save(association, index, roster, mine)
         return {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
                 "role": USER, "status": PENDING}
@@ -309,7 +309,7 @@ class EnterpriseApplication(ServiceApplication):
         enterprise.check_admin(actor_user_id)
         roster = self._find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)))
         items = []
-        for association_id in reversed(roster.association_ids if roster else []):
+        for association_id in reversed(roster.items if roster else []):
             association = self._association(association_id)
             if association.applied and (status is None or association.status == status):
                 items.append(self._association_dict(association))
@@ -319,7 +319,7 @@ class EnterpriseApplication(ServiceApplication):
         """The live or last association of the user with each enterprise, oldest first."""
         mine = self._find(AssociationList.create_id(AssociationList.user_key(user_id)))
         latest = {}
-        for association_id in mine.association_ids if mine else []:
+        for association_id in mine.items if mine else []:
             association = self._association(association_id)
             latest.pop(association.enterprise_id, None)  # keep insertion order = latest application
             latest[association.enterprise_id] = association

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.errors import ServiceError
+from services.common.aggregates import KeyedList
 
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
 INDEX_NAMESPACE = uuid.UUID("8e2f6d40-1b7a-4f3c-b5d9-0a6c4e2f9b37")
@@ -215,12 +216,9 @@ class MembershipIndex(Aggregate):
         self.association_id = association_id
 
 
-class AssociationList(Aggregate):
+class AssociationList(KeyedList):
     """The association ids of one enterprise (`roster:<enterprise_id>`) or one user (`user:<user_id>`)."""
-
-    @staticmethod
-    def create_id(key: str):
-        return uuid.uuid5(INDEX_NAMESPACE, f"associations:{key}")
+    namespace = uuid.UUID("c4a1d7e2-3b58-4f96-8e0d-72b9f5a6c1e3")
 
     @staticmethod
     def roster_key(enterprise_id):
@@ -229,12 +227,3 @@ class AssociationList(Aggregate):
     @staticmethod
     def user_key(user_id):
         return f"user:{user_id}"
-
-    @event("Started")
-    def __init__(self, *, key):
-        self.key = key
-        self.association_ids = []
-
-    @event("Added")
-    def add(self, association_id):
-        self.association_ids.append(association_id)
