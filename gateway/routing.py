@@ -50,9 +50,15 @@ def _werkzeug_path(path):
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
+@functools.lru_cache(maxsize=None)
+def _schema(schema_cls):
+    # A marshmallow schema is reusable across loads and costly to build: one per class.
+    return schema_cls(unknown=EXCLUDE)
+
+
 def _load(schema_cls, data, where):
     try:
-        return schema_cls(unknown=EXCLUDE).load(data)
+        return _schema(schema_cls).load(data)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {where: exc.messages}
         raise e.ValidationFailed(messages) from None
