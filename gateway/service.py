@@ -36,12 +36,21 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     sessions = SessionCheck()
 
     def authenticate(self, request):
-        user_id, session_id = self.sessions.verify(
-            bearer_token(request), lambda: call(self.identity.revoked_sessions))
+        user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions)
         return Actor(user_id=user_id, session_id=session_id)
+
+    def _ended_sessions(self):
+        return {"revoked": call(self.identity.revoked_sessions),
+                "ended": call(self.identity.sessions_ended_by_reset)}
 
     # A queue of this instance's own (broadcast): every gateway instance hears every logout.
     @event_handler("identity", "SessionRevoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_session_revoked(self, envelope):
         revoked_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
         self.sessions.forget(envelope["payload"]["session_id"], revoked_at)
+
+    @event_handler("identity", "PasswordSet", handler_type=BROADCAST, reliable_delivery=False)
+    def on_password_set(self, envelope):
+        if envelope["payload"]["reason"] == "reset":  # a reset ends every earlier session
+            ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
+            self.sessions.end_sessions_of(envelope["payload"]["user_id"], ended_at)

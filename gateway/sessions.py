@@ -1,10 +1,11 @@
 """Bearer-token checks inside the gateway, without a round trip to identity per request.
 
 A token is identity's signed JWT (contracts/tokens.py): the gateway verifies signature and expiry
-itself. Revocation is state: every gateway instance keeps the set of jtis revoked within a token's
-lifetime, loaded from identity (`revoked_sessions`) on first use and kept current by identity's
-SessionRevoked events on a queue of the instance's own (GatewayService.on_session_revoked), so a
-logout through one gateway is refused by all. The instance that handles the logout records it at
+itself. Revocation is state: every gateway instance keeps the jtis revoked (logouts) and the users
+whose password reset ended their earlier sessions, within a token's lifetime, loaded from identity
+on first use and kept current by identity's SessionRevoked and PasswordSet events on queues of the
+instance's own (GatewayService.on_session_revoked / on_password_set), so a logout or a reset
+through one gateway is refused by all. The instance that handles the logout records it at
 once; the others within the event's delivery time (milliseconds).
 """
 import functools
@@ -28,6 +29,7 @@ class SessionCheck(DependencyProvider):
         # revocation are still checked on every request).
         self._claims = functools.lru_cache(maxsize=8192)(self.tokens.claims)
         self.revoked = {}  # jti -> epoch seconds after which it cannot matter any more
+        self.ended = {}  # user_id -> whole epoch seconds: that user's tokens issued before are void
         self.loaded = False
         self._load_lock = threading.Lock()
 
@@ -36,23 +38,29 @@ class SessionCheck(DependencyProvider):
 
     def verify(self, token, load_revoked):
         """(user_id, jti) of a valid, unexpired, unrevoked token; `load_revoked()` fetches identity's
-        list the first time (after the instance's SessionRevoked queue is consuming)."""
+        `{"revoked": [...], "ended": [...]}` the first time (after this instance's queues consume)."""
         refused = ServiceError(e.UNAUTHENTICATED, "The access token is missing, expired or revoked.")
         claims = self._claims(token) if len(token) <= 4096 else None
         if claims is None or claims["exp"] <= time.time():
             raise refused
         if not self.loaded:
             self._load(load_revoked)
-        if claims["jti"] in self.revoked:
+        if claims["jti"] in self.revoked or claims["iat"] < self.ended.get(claims["sub"], 0):
             raise refused
         return claims["sub"], claims["jti"]
 
     def _load(self, load_revoked):
         with self._load_lock:
             if not self.loaded:
-                for item in load_revoked():
+                state = load_revoked()
+                for item in state["revoked"]:
                     self.forget(item["session_id"], item["revoked_at"])
+                for item in state["ended"]:
+                    self.end_sessions_of(item["user_id"], item["ended_at"])
                 self.loaded = True
+
+    def end_sessions_of(self, user_id, ended_at):
+        self.ended[user_id] = max(self.ended.get(user_id, 0), int(ended_at))
 
     def forget(self, jti, revoked_at):
         now = time.time()

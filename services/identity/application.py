@@ -400,6 +400,9 @@ class IdentityApplication(ServiceApplication):
             raise refused
         if self._find(RevokedSession, RevokedSession.create_id(claims["jti"])) is not None:
             raise refused
+        user = self._user(claims["sub"])
+        if user is None or user.session_ended(claims["iat"]):
+            raise refused
         return {"user_id": claims["sub"], "session_id": claims["jti"]}
 
     def revoke_session(self, token):
@@ -411,24 +414,35 @@ class IdentityApplication(ServiceApplication):
         except IntegrityError:
             pass  # a concurrent logout of the same token got there first
 
+    def _recent(self, event_cls, at_attribute):
+        """Stored events of one type from within a token's lifetime, oldest first."""
+        cutoff = self.clock() - self.tokens.ttl
+        topic = get_topic(event_cls)
+        position = 0
+        while True:
+            batch = self.recorder.select_notifications(start=position, limit=500, topics=[topic],
+                                                       inclusive_of_start=False)
+            for notification in batch:
+                domain_event = self.mapper.to_domain_event(notification)
+                if getattr(domain_event, at_attribute) >= cutoff:
+                    yield domain_event
+            if len(batch) < 500:
+                return
+            position = batch[-1].id
+
     def revoked_sessions(self):
         """The sessions revoked within a token's lifetime, [{session_id, revoked_at}], oldest first.
 
         For a gateway starting up: from then on it learns revocations from SessionRevoked events.
         """
-        cutoff = self.clock() - self.tokens.ttl
-        topic = get_topic(RevokedSession.Revoked)
-        found, position = [], 0
-        while True:
-            batch = self.recorder.select_notifications(start=position, limit=500, topics=[topic],
-                                                       inclusive_of_start=False)
-            for notification in batch:
-                revoked = self.mapper.to_domain_event(notification)
-                if revoked.revoked_at >= cutoff:
-                    found.append({"session_id": revoked.jti, "revoked_at": revoked.revoked_at})
-            if len(batch) < 500:
-                return found
-            position = batch[-1].id
+        return [{"session_id": revoked.jti, "revoked_at": revoked.revoked_at}
+                for revoked in self._recent(RevokedSession.Revoked, "revoked_at")]
+
+    def sessions_ended_by_reset(self):
+        """The users whose password reset within a token's lifetime ended every earlier session,
+        [{user_id, ended_at}]; after that a gateway learns them from PasswordSet events."""
+        return [{"user_id": str(reset.originator_id), "ended_at": reset.at}
+                for reset in self._recent(User.PasswordSet, "at") if reset.reason == "reset"]
 
     # -- queries for other services --------------------------------------------------------------
     @staticmethod

@@ -129,6 +129,7 @@ class User(Aggregate):
         self.failures = 0
         self.locked_until = None
         self.last_login_at = None
+        self.sessions_ended_at = None
 
     # -- queries
     @property
@@ -137,6 +138,11 @@ class User(Aggregate):
 
     def is_locked(self, now):
         return self.locked_until is not None and now < self.locked_until
+
+    def session_ended(self, issued_at):
+        """A password reset ends every session begun before it (whole seconds: a token's iat is)."""
+        ended_at = getattr(self, "sessions_ended_at", None)  # absent from older snapshots
+        return ended_at is not None and issued_at < int(ended_at)
 
     def consecutive_failures(self, now):
         # An expired lock starts the count afresh.
@@ -163,9 +169,10 @@ class User(Aggregate):
     def set_password(self, password_hash, reason, at):
         self.password_hash = password_hash
         self.setup_token_digest = None  # whatever the reason, the setup token is spent
-        if reason == "reset":  # whoever holds the phone may lift a lock
+        if reason == "reset":  # whoever holds the phone may lift a lock, and end every session
             self.failures = 0
             self.locked_until = None
+            self.sessions_ended_at = at
 
     @event("LoggedIn")
     def logged_in(self, method, session_id, at):

@@ -48,6 +48,10 @@ class IdentityService:
         return self.app.revoked_sessions()
 
     @rpc
+    def sessions_ended_by_reset(self):
+        return self.app.sessions_ended_by_reset()
+
+    @rpc
     def register(self, name, id_type, id_number, mobile, sms_code):
         return self.app.register(name, id_type, id_number, mobile, sms_code)
 

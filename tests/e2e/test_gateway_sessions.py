@@ -1,11 +1,13 @@
 """Logout is refused by every gateway instance: each checks tokens itself and hears SessionRevoked."""
 import socket
+import time
 
 import pytest
 
 from deploy.launch import Platform
 from tests.e2e.conftest import Api
-from tests.e2e.enterprise_people import register, wait_for
+from tests.e2e.enterprise_people import PASSWORD, register, wait_for
+from tests.sms import latest_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,6 +35,37 @@ def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):
         assert api.delete("/api/v1/sessions/current", token=person.token).status_code == 204
         assert api.get("/api/v1/me", token=person.token).status_code == 401  # at once where it happened
         wait_for(lambda: other.get("/api/v1/me", token=person.token).status_code == 401, timeout=5)
+    finally:
+        second.stop()
+
+
+def test_a_password_reset_ends_every_earlier_session_at_every_gateway(api, platform):
+    person = register(api)
+    second_token = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile,
+                                                      "password": PASSWORD}).json()["access_token"]
+    assert api.get("/api/v1/me", token=second_token).status_code == 200  # the gateway has loaded its state
+    time.sleep(1.1)  # tokens count in whole seconds: one issued in the second of the reset survives it
+    assert api.post("/api/v1/sms-codes", json={"mobile": person.mobile, "purpose": "reset_password"}).status_code == 202
+    r = api.post("/api/v1/password-resets", json={"mobile": person.mobile, "new_password": "a brand new passphrase",
+                                                  "sms_code": latest_code(person.mobile, "reset_password")})
+    assert r.status_code == 204, r.text
+    for token in (person.token, second_token):  # heard as a PasswordSet event by this gateway
+        wait_for(lambda: api.get("/api/v1/me", token=token).status_code == 401, timeout=5)
+    fresh = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile,
+                                               "password": "a brand new passphrase"})
+    assert fresh.status_code == 201
+    assert api.get("/api/v1/me", token=fresh.json()["access_token"]).status_code == 200
+
+    # a gateway started afterwards learns it from identity
+    env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
+    second = Platform(env=env, only=["gateway"], quiet=True)
+    second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
+    try:
+        second.start_one("gateway")
+        wait_for(lambda: _up(second.base_url))
+        other = Api(second.base_url)
+        assert other.get("/api/v1/me", token=person.token).status_code == 401
+        assert other.get("/api/v1/me", token=fresh.json()["access_token"]).status_code == 200
     finally:
         second.stop()
 

@@ -39,6 +39,10 @@ class FakeIdentity:
         return []
 
     @rpc
+    def sessions_ended_by_reset(self):
+        return []
+
+    @rpc
     def get_user(self, user_id):
         self.asked.append(user_id)
         if user_id not in self.users:

@@ -136,6 +136,10 @@ class StubIdentityService:
     def revoked_sessions(self):
         return []
 
+    @rpc
+    def sessions_ended_by_reset(self):
+        return []
+
 
 # -- helpers -------------------------------------------------------------------------------------
 def wait_for(predicate, timeout=10, what="condition"):

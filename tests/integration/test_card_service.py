@@ -53,6 +53,10 @@ class StubIdentity:
         return []
 
     @rpc
+    def sessions_ended_by_reset(self):
+        return []
+
+    @rpc
     def holder_matches(self, user_id, holder_name, holder_id_number):
         return HOLDERS.get(user_id) == (holder_name, holder_id_number)
 

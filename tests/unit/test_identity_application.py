@@ -248,6 +248,27 @@ class TestPasswords:
         assert error(app.login_password, mobile, PASSWORD).code == e.INVALID_CREDENTIALS
         assert app.login_password(mobile, "brand new passphrase")["user_id"] == user_id
 
+    def test_reset_ends_every_earlier_session_but_not_later_ones(self, app, clock):
+        user_id, mobile, _ = registered(app, clock)
+        before = app.login_password(mobile, PASSWORD)["access_token"]
+        clock.advance(5)
+        app.reset_password(mobile, code_of(app, mobile, "reset_password"), "brand new passphrase")
+        assert error(app.authenticate, before).code == e.UNAUTHENTICATED
+        clock.advance(1)
+        after = app.login_password(mobile, "brand new passphrase")["access_token"]
+        assert app.authenticate(after)["user_id"] == user_id
+        assert [x["user_id"] for x in app.sessions_ended_by_reset()] == [user_id]
+        clock.advance(1801)  # past a token's lifetime the gateway need not know any more
+        assert app.sessions_ended_by_reset() == []
+
+    def test_a_password_change_keeps_the_sessions(self, app, clock):
+        user_id, mobile, _ = registered(app, clock)
+        token = app.login_password(mobile, PASSWORD)["access_token"]
+        clock.advance(5)
+        app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id)
+        assert app.authenticate(token)["user_id"] == user_id
+        assert app.sessions_ended_by_reset() == []
+
     def test_reset_refuses_a_weak_password_and_the_code_stays_valid(self, app, clock):
         _, mobile, _ = registered(app, clock)
         code = code_of(app, mobile, "reset_password")
