@@ -5,9 +5,8 @@ import threading
 import eventlet
 from nameko.extensions import DependencyProvider
 
-from .positions import PositionStore
 from .relay import AmqpPublisher, NotificationRelay
-from .settings import var_dir
+from .settings import relay_positions
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class EventSourced(DependencyProvider):
         if self.to_integration is not None:
             source = self.app_cls.service_name
             publisher = AmqpPublisher(self.container.config["AMQP_URI"], source)
-            positions = PositionStore(var_dir() / f"{source}-relay.db")
+            positions = relay_positions(source)
             self.relay = NotificationRelay(self.app, self.to_integration, publisher, positions,
                                            name=f"{source}->amqp")
             self.app.on_recorded(self._wake.set)
@@ -49,6 +48,7 @@ class EventSourced(DependencyProvider):
         self._wake.set()
         if self.relay is not None:
             self.relay.publisher.close()
+            self.relay.positions.close()
         if self.app is not None:
             self.app.close()
 
@@ -61,6 +61,10 @@ class EventSourced(DependencyProvider):
     def _relay_forever(self):
         backoff = 0.5
         while self._running:
+            if not self.relay.positions.hold_lease(self.relay.name):
+                self._wake.wait(2)  # another instance relays; take over if it goes away
+                self._wake.clear()
+                continue
             try:
                 published = self.relay.run_once()
                 backoff = 0.5

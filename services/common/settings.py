@@ -80,3 +80,13 @@ def event_store_env(service_name):
     else:
         raise ValueError(f"EVENT_STORE={kind!r}: expected sqlite, memory or postgres")
     return env
+
+
+def relay_positions(service_name):
+    """Where the relay of a service keeps its position: beside its event store."""
+    from .positions import PositionStore, PostgresPositionStore
+
+    env = event_store_env(service_name)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy":
+        return PostgresPositionStore(env["SQLALCHEMY_URL"])
+    return PositionStore(var_dir() / f"{service_name}-relay.db")

@@ -200,3 +200,49 @@ def test_operator_rewind_republishes_and_consumers_ignore_repeats(container_fact
     wait_for(lambda: relay.pending() == 0)
     eventlet.sleep(0.5)
     assert sorted(t for t in SinkApp.effects if t.startswith("rewind-")) == ["rewind-a", "rewind-b"]
+
+
+@pytest.mark.slow
+def test_two_instances_on_postgres_publish_each_event_once_and_take_over(container_factory, config,
+                                                                          monkeypatch, amqp_uri):
+    """Scale-out: instances of a service on one PostgreSQL store share the relay position, and only
+    the holder of the relay lease publishes; when it stops, another instance takes over."""
+    from kombu import Connection, Queue
+
+    from contracts.subscriptions import exchange
+
+    monkeypatch.setenv("EVENT_STORE", "postgres")
+    monkeypatch.setenv("EVENT_STORE_URL",
+                       f"postgresql+psycopg2://postgres@localhost:5432/eport_test_{uuid.uuid4().hex[:8]}")
+    tap = Queue(f"tap-{uuid.uuid4().hex[:8]}", exchange=exchange(SOURCE), routing_key="#", durable=False,
+                auto_delete=False)
+    with Connection(amqp_uri) as conn:
+        tap(conn.channel()).declare()
+    first = container_factory(DemoService, config)
+    second = container_factory(DemoService, config)
+    first.start()
+    second.start()
+
+    def relays(container):
+        return next(d for d in container.dependencies if isinstance(d, EventSourced)).relay
+
+    def count():
+        with Connection(amqp_uri) as conn:
+            return tap(conn.channel()).queue_declare(passive=True).message_count
+
+    with entrypoint_hook(first, "write") as write_first, entrypoint_hook(second, "write") as write_second:
+        for i in range(5):
+            write_first(f"lease-a{i}")
+            write_second(f"lease-b{i}")
+    wait_for(lambda: count() >= 10, timeout=20)
+    eventlet.sleep(1.0)
+    assert count() == 10  # not 20: one relay publishes for both instances
+
+    holder = first if relays(first).positions._leases else second
+    other = second if holder is first else first
+    holder.stop()
+    with entrypoint_hook(other, "write") as write:
+        write("after the holder stopped")
+    wait_for(lambda: count() >= 11, timeout=20)
+    with Connection(amqp_uri) as conn:
+        tap(conn.channel()).delete()
