@@ -38,6 +38,7 @@ test-unit: install
 
 bench: install
 	$(PY) bench/login.py
+	$(PY) bench/authz.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml
