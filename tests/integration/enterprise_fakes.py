@@ -11,11 +11,10 @@ from contracts.errors import ServiceError
 from contracts.masking import mask_mobile
 from services.common.rpc import rpc
 from services.notify.inbox_entrypoints import InboxEntrypoints
-from tests.tokens import token_for
+from tests.tokens import IdentityStandIn, token_for
 
 
-class FakeIdentity:
-    name = "identity"
+class FakeIdentity(IdentityStandIn):
     users = {}  # user_id -> get_user answer; class-level so the test can add people
     asked = []  # the user ids get_user was asked for
 
@@ -29,18 +28,6 @@ class FakeIdentity:
     @staticmethod
     def token(user_id):
         return token_for(user_id)
-
-    @rpc
-    def ping(self):
-        return "pong"
-
-    @rpc
-    def revoked_sessions(self):
-        return []
-
-    @rpc
-    def sessions_ended_by_reset(self):
-        return []
 
     @rpc
     def get_user(self, user_id):

@@ -23,6 +23,7 @@ from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
+from tests.tokens import IdentityStandIn
 
 NOW = "2024-05-01T08:00:00+00:00"
 
@@ -125,20 +126,8 @@ class FakeEnterpriseService:
 
 
 # -- a stand-in identity: the gateway checks tokens itself (tests/tokens.py signs them) -----------
-class StubIdentityService:
-    name = "identity"
-
-    @rpc
-    def ping(self):
-        return "pong"
-
-    @rpc
-    def revoked_sessions(self):
-        return []
-
-    @rpc
-    def sessions_ended_by_reset(self):
-        return []
+class StubIdentityService(IdentityStandIn):
+    pass
 
 
 # -- helpers -------------------------------------------------------------------------------------

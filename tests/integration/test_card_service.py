@@ -28,7 +28,7 @@ from services.card.service import CardService
 from services.card.trust import ensure_dev_ca
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
-from tests.tokens import token_for
+from tests.tokens import IdentityStandIn, token_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,22 +39,9 @@ HOLDERS = {  # user_id -> (name, id_number) as registered
 ENTERPRISE, OTHER_ENTERPRISE = "ent-1", "ent-2"
 
 
-class StubIdentity:
-    name = "identity"
+class StubIdentity(IdentityStandIn):
     locked = set()
     sessions = []
-
-    @rpc
-    def ping(self):
-        return "pong"
-
-    @rpc
-    def revoked_sessions(self):
-        return []
-
-    @rpc
-    def sessions_ended_by_reset(self):
-        return []
 
     @rpc
     def holder_matches(self, user_id, holder_name, holder_id_number):
