@@ -18,8 +18,6 @@ if __name__ == "__main__":
     eventlet.monkey_patch()
 
 import argparse  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -29,12 +27,13 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import urlencode, urlparse  # noqa: E402
+from urllib.parse import urlparse  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.http_client import KeepAlive as Client  # noqa: E402
 from services.common.rpc import rpc  # noqa: E402
 
 SERVICES = ["identity", "notify", "enterprise", "authz", "gateway"]
@@ -73,25 +72,6 @@ def make_vhost(base_uri):
                                                        ".*", ".*", ".*"):
         return parsed._replace(path="/" + vhost).geturl(), vhost
     return base_uri, None
-
-
-class Client:
-    """Keep-alive HTTP/1.1 to the gateway, one connection per green thread."""
-
-    def __init__(self, port):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-
-    def call(self, method, path, token=None, body=None, params=None):
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if params:
-            path = f"{path}?{urlencode(params)}"
-        data = None if body is None else json.dumps(body).encode()
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        raw = resp.read()
-        return resp.status, (json.loads(raw) if raw else None)
 
 
 def must(result, status, what):

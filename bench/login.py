@@ -13,6 +13,7 @@ and in two. Prints the figures and their ratios against the targets:
 Every loop is bounded (counts and a time cap); it stops by itself and only talks to 127.0.0.1.
 """
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -28,8 +29,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -37,6 +36,7 @@ import warnings  # noqa: E402
 
 warnings.simplefilter("ignore")  # eventlet's deprecation notice, on importing the hasher below
 
+from bench.http_client import KeepAlive  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.identity.passwords import ARGON2  # noqa: E402
 from tests.factories import new_id_number, new_mobile  # noqa: E402
@@ -105,24 +105,23 @@ class Vhost:
 
 # -- HTTP flows -----------------------------------------------------------------------------------
 class Client:
-    """One requests.Session per thread (a Session is not thread-safe)."""
+    """The flows over bench.http_client.KeepAlive, one connection per thread."""
 
-    def __init__(self, base, outbox):
-        self.base = base
+    def __init__(self, port, outbox):
+        self.port = port
         self.outbox = outbox
         self.local = threading.local()
 
     @property
     def http(self):
         if not hasattr(self.local, "http"):
-            self.local.http = requests.Session()
+            self.local.http = KeepAlive(self.port, timeout=60)
         return self.local.http
 
     def post(self, path, body):
-        return self.http.post(self.base + path, json=body, timeout=60)
+        return self.http.call("POST", path, body=body)
 
     def code_for(self, mobile, timeout=10.0):
-        import json
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -138,22 +137,20 @@ class Client:
     def register(self):
         mobile, id_number = new_mobile(), new_id_number()
         t = time.perf_counter()
-        r = self.post("/api/v1/sms-codes", {"mobile": mobile, "purpose": "register"})
-        assert r.status_code == 202, r.text
-        r = self.post("/api/v1/users", {"name": "测试用户", "id_number": id_number, "mobile": mobile,
-                                        "sms_code": self.code_for(mobile)})
-        assert r.status_code == 201, r.text
-        user = r.json()
-        r = self.http.put(f"{self.base}/api/v1/users/{user['user_id']}/password",
-                          json={"password": PASSWORD, "password_setup_token": user["password_setup_token"]},
-                          timeout=60)
-        assert r.status_code == 204, r.text
+        status, body = self.post("/api/v1/sms-codes", {"mobile": mobile, "purpose": "register"})
+        assert status == 202, body
+        status, user = self.post("/api/v1/users", {"name": "测试用户", "id_number": id_number, "mobile": mobile,
+                                                   "sms_code": self.code_for(mobile)})
+        assert status == 201, user
+        status, body = self.http.call("PUT", f"/api/v1/users/{user['user_id']}/password",
+                                      body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]})
+        assert status == 204, body
         return time.perf_counter() - t, (mobile, id_number)
 
     def login(self, account):
         t = time.perf_counter()
-        r = self.post("/api/v1/sessions", {"method": "password", "account": account, "password": PASSWORD})
-        assert r.status_code == 201, r.text
+        status, body = self.post("/api/v1/sessions", {"method": "password", "account": account, "password": PASSWORD})
+        assert status == 201, body
         return time.perf_counter() - t
 
 
@@ -239,7 +236,7 @@ def main(argv=None):
               f"vhost {amqp_uri.rsplit('/', 1)[-1] or '/'}")
         try:
             platform.start(timeout=120)
-            client = Client(platform.base_url, outbox)
+            client = Client(port, outbox)
 
             flows, took = timed_pool(lambda _: client.register(), range(args.users), args.concurrency, args.time_cap)
             accounts = [acct for _, acct in flows]

@@ -27,7 +27,7 @@ def optional_rpc(gateway, service, method, *args, default=None):
     from deploy.launch import deployed_services
     if service not in deployed_services():
         return default
-    rpc_method = getattr(getattr(gateway, service), method)
+    rpc_method = getattr(getattr(gateway, f"{service}_if_deployed"), method)
 
     def absent_is_default(*a):
         try:

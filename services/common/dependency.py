@@ -65,6 +65,8 @@ class EventSourced(DependencyProvider):
                 self._wake.wait(2)  # another instance relays; take over if it goes away
                 self._wake.clear()
                 continue
+            # Cleared before reading, so an event recorded from here on wakes the wait below.
+            self._wake.clear()
             try:
                 published = self.relay.run_once()
                 backoff = 0.5
@@ -74,6 +76,5 @@ class EventSourced(DependencyProvider):
                 eventlet.sleep(backoff)
                 backoff = min(backoff * 2, 10)
                 continue
-            if not published:
+            if published < self.relay.batch_size:  # drained: no second read to find it empty
                 self._wake.wait(self.relay_idle_seconds)
-                self._wake.clear()

@@ -1,9 +1,49 @@
-"""RPC entrypoints whose domain errors reach the caller as `contracts.errors.ServiceError`."""
+"""RPC entrypoints whose domain errors reach the caller as `contracts.errors.ServiceError`, and
+whose replies go out without waiting for the broker's confirm.
+
+Why no confirm on a reply: the caller waits for it under a deadline anyway, so a reply the broker
+lost ends the same way with or without one (a 503 at the gateway). Waiting for the confirm cost a
+broker round trip on every call: without it a bare call takes about 30% less server CPU
+(bench/authz.py, "server CPU per call": 0.82 -> 0.58 ms).
+"""
 import functools
 
-from nameko.rpc import rpc as nameko_rpc
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
+                              LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
+from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
+from nameko.rpc import Rpc as NamekoRpc
 
 from contracts.errors import ServiceError
+
+
+class UnconfirmedPublisher(Publisher):
+    use_confirms = False
+
+
+class UnconfirmedResponder(Responder):
+    publisher_cls = UnconfirmedPublisher
+
+
+class UnconfirmedReplies(RpcConsumer):
+    """nameko's RpcConsumer, replying through UnconfirmedResponder (nameko builds its Responder
+    inline in this method, so the method is nameko's own with that one change)."""
+
+    def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        responder = UnconfirmedResponder(
+            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class Rpc(NamekoRpc):
+    # One consumer per container for every entrypoint of this class: a service must not mix these
+    # with nameko's own @rpc, or two consumers would share its queue.
+    rpc_consumer = UnconfirmedReplies()
 
 
 def rpc(fn):
@@ -17,4 +57,4 @@ def rpc(fn):
         except ServiceError as exc:
             raise exc.plain() from None
 
-    return nameko_rpc(expected_exceptions=ServiceError)(wrapper)
+    return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)

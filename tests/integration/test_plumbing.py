@@ -132,6 +132,34 @@ def test_relay_crash_between_store_and_confirm_delivers_exactly_once(container_f
     assert SinkApp.effects == ["one", "two", "three"]
 
 
+class WakeOnlyDemoService(DemoService):
+    """The relay's idle poll is a minute: only its wake-up on each recorded event moves it."""
+    app = EventSourced(DemoApp, to_integration, relay_idle_seconds=60)
+
+
+def test_relay_wakes_for_every_event_recorded_while_it_publishes(container_factory, config):
+    # Events written from many green threads land while the relay is reading and publishing; one
+    # whose wake-up was lost would wait a minute for the idle poll.
+    sink = container_factory(SinkService, config)
+    sink.start()
+    demo = container_factory(WakeOnlyDemoService, config)
+    demo.start()
+    texts = [f"burst {i}" for i in range(40)]
+
+    def writer(batch):
+        with ClusterRpcProxy(config) as rpc_:  # one per green thread: a proxy is not shareable
+            for i, text in enumerate(batch):
+                rpc_[SOURCE].write(text)
+                eventlet.sleep(0.002 * (i % 3))  # uneven spacing: some alone, some in bursts
+
+    pool = eventlet.GreenPool(8)
+    for k in range(8):
+        pool.spawn(writer, texts[k::8])
+    pool.waitall()
+    wait_for(lambda: len(SinkApp.effects) >= len(texts), timeout=10)
+    assert sorted(SinkApp.effects) == sorted(texts)
+
+
 def test_failing_handler_is_retried_not_dropped(container_factory, config):
     SinkApp.fail_next.extend([True, True])
     demo = container_factory(DemoService, config)
