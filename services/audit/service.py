@@ -22,6 +22,9 @@ class AuditLog(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self.store
 
+    def stop(self):
+        self.store.close()
+
 
 def _instant(name, value):
     if value in (None, ""):
@@ -64,7 +67,8 @@ class AuditService:
     @rpc
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
                           since=None, until=None, limit=100):
-        """The audit trail of one enterprise, newest first; for its administrator only."""
+        """The audit trail of one enterprise, newest first, with its members' account events from
+        while they were members (services/audit/store.py); for its administrator only."""
         membership = self.enterprise.membership(actor_user_id, enterprise_id)
         if not membership or membership.get("role") != "admin" or membership.get("status") != "approved":
             raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")

@@ -3,6 +3,11 @@
 A plain SQLite table rather than aggregates: the audit log's state *is* a log of events, and its
 queries (by enterprise, type, user, time range, newest first) want indexes, not replays. The
 event_id primary key makes recording idempotent: a redelivered event is one INSERT OR IGNORE.
+
+An enterprise's trail holds the events that name the enterprise, and also what happened to its
+members' accounts (logins, failed logins, locks, logouts, password changes) while they were its
+members. Identity events name no enterprise, so the log keeps each membership's interval, learnt
+from the enterprise events in the same transaction as the event that opens or closes it.
 """
 import json
 import sqlite3
@@ -26,10 +31,23 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_by_enterprise ON audit_events (enterprise_id, occurred_at);
 CREATE INDEX IF NOT EXISTS audit_by_subject ON audit_events (subject, occurred_at);
+CREATE INDEX IF NOT EXISTS audit_by_seq ON audit_events (seq);
+CREATE TABLE IF NOT EXISTS memberships (
+    opened_by TEXT PRIMARY KEY,
+    enterprise_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    since TEXT NOT NULL,
+    until TEXT
+);
+CREATE INDEX IF NOT EXISTS memberships_of_enterprise ON memberships (enterprise_id, user_id);
 """
 
 # Payload fields that name the person an event is about, in order of preference.
 SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
+# The account events an enterprise's trail shows for its members.
+MEMBER_ACCOUNT_SOURCE = "identity"
+
+COLUMNS = "a.event_id, a.event_type, a.occurred_at, a.actor_user_id, a.subject, a.payload, a.source"
 
 
 def subject_of(envelope):
@@ -41,51 +59,89 @@ def subject_of(envelope):
 
 
 class AuditStore:
-    def __init__(self, path):
-        self._path = str(path)
-        self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(SCHEMA)
+    """One connection, WAL: the consumer appends one event at a time, and the queries read
+    beside it without waiting for the writer."""
 
-    def _connect(self):
-        return sqlite3.connect(self._path, timeout=10, isolation_level=None)
+    def __init__(self, path):
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
 
     def record(self, envelope):
         """True when recorded, False when it was a repeat."""
         payload = envelope["payload"]
-        with self._lock, self._connect() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
-                " (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events))",
-                (envelope["event_id"], envelope["event_type"], envelope["event_version"],
-                 envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
-                 envelope["aggregate_version"], envelope.get("actor_user_id"),
-                 envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
-                 json.dumps(payload, ensure_ascii=False, sort_keys=True)))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(
+                    "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
+                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events))",
+                    (envelope["event_id"], envelope["event_type"], envelope["event_version"],
+                     envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
+                     envelope["aggregate_version"], envelope.get("actor_user_id"),
+                     envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
+                     json.dumps(payload, ensure_ascii=False, sort_keys=True)))
+                # On repeats too: an operator's rewind can then rebuild the intervals.
+                self._track_membership(envelope)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return cur.rowcount == 1
 
+    def _track_membership(self, envelope):
+        if envelope["source"] != "enterprise":
+            return
+        kind, payload, at = envelope["event_type"], envelope["payload"], envelope["occurred_at"]
+        if kind == "AssociationApproved":
+            # A second approval while a membership is open adds nothing (the first one stands).
+            self._db.execute(
+                "INSERT OR IGNORE INTO memberships SELECT ?, ?, ?, ?, NULL WHERE NOT EXISTS ("
+                " SELECT 1 FROM memberships WHERE enterprise_id = ? AND user_id = ? AND until IS NULL)",
+                (envelope["event_id"], payload["enterprise_id"], payload["user_id"], at,
+                 payload["enterprise_id"], payload["user_id"]))
+        elif kind == "MemberRemoved":
+            # `since <= ?`: a repeated old removal must not end a later membership.
+            self._db.execute(
+                "UPDATE memberships SET until = ? WHERE enterprise_id = ? AND user_id = ? AND until IS NULL"
+                " AND since <= ?", (at, payload["enterprise_id"], payload["user_id"], at))
+
     def query(self, enterprise_id=None, event_type=None, user_id=None, since=None, until=None, limit=100):
-        where, args = [], []
-        if enterprise_id is not None:
-            where.append("enterprise_id = ?"); args.append(enterprise_id)
+        filters, args = [], []
         if event_type:
-            where.append("event_type = ?"); args.append(event_type)
+            filters.append("a.event_type = ?"); args.append(event_type)
         if user_id:
-            where.append("(subject = ? OR actor_user_id = ?)"); args += [user_id, user_id]
+            filters.append("(a.subject = ? OR a.actor_user_id = ?)"); args += [user_id, user_id]
         if since:
-            where.append("occurred_at >= ?"); args.append(since)
+            filters.append("a.occurred_at >= ?"); args.append(since)
         if until:
-            where.append("occurred_at < ?"); args.append(until)
-        sql = "SELECT event_id, event_type, occurred_at, actor_user_id, subject, payload, source FROM audit_events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+            filters.append("a.occurred_at < ?"); args.append(until)
+        if enterprise_id is None:
+            sql, sql_args = self._select("audit_events a", filters), args
+        else:
+            named = self._select("audit_events a", ["a.enterprise_id = ?", *filters])
+            of_members = self._select(
+                "memberships m JOIN audit_events a ON a.subject = m.user_id AND a.occurred_at >= m.since"
+                " AND (m.until IS NULL OR a.occurred_at < m.until)",
+                ["m.enterprise_id = ?", "a.source = ?", *filters])
+            sql = f"{named} UNION ALL {of_members}"
+            sql_args = [enterprise_id, *args, enterprise_id, MEMBER_ACCOUNT_SOURCE, *args]
         sql += " ORDER BY occurred_at DESC, seq DESC LIMIT ?"
-        args.append(int(limit))
-        with self._lock, self._connect() as db:
-            rows = db.execute(sql, args).fetchall()
+        with self._lock:
+            rows = self._db.execute(sql, [*sql_args, int(limit)]).fetchall()
         return [{"event_id": r[0], "event_type": r[1], "occurred_at": r[2], "actor_user_id": r[3],
                  "subject": r[4], "payload": json.loads(r[5]), "source": r[6]} for r in rows]
 
+    @staticmethod
+    def _select(source, where):
+        sql = f"SELECT {COLUMNS}, a.seq AS seq FROM {source}"
+        return sql + (" WHERE " + " AND ".join(where) if where else "")
+
     def count(self):
-        with self._lock, self._connect() as db:
-            return db.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+
+    def close(self):
+        with self._lock:
+            self._db.close()

@@ -86,3 +86,66 @@ def test_bad_query_names_the_field(audit, field, value):
         with pytest.raises(ServiceError) as err:
             query(ADMIN, ENTERPRISE, **{field: value})
     assert err.value.code == "VALIDATION_ERROR" and field in err.value.details
+
+
+VERSIONS = iter(range(1, 10**6))  # each event of a user its own version, hence its own event_id
+
+
+def identity_event(kind, user_id, when, **payload):
+    return make_envelope(REGISTRY[("identity", kind)], aggregate_id=user_id, aggregate_version=next(VERSIONS),
+                         occurred_at=when, actor_user_id=user_id, payload={"user_id": user_id, **payload})
+
+
+def removed(user_id, when):
+    return make_envelope(REGISTRY[("enterprise", "MemberRemoved")], aggregate_id=str(uuid.uuid4()),
+                         aggregate_version=3, occurred_at=when, actor_user_id=ADMIN,
+                         payload={"association_id": "x", "enterprise_id": ENTERPRISE, "user_id": user_id,
+                                  "role": "user"})
+
+
+def login(user_id, when):
+    return identity_event("UserLoggedIn", user_id, when, method="password", session_id=str(uuid.uuid4()))
+
+
+def test_the_trail_shows_members_account_events_only_while_they_were_members(audit, amqp_uri):
+    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    outsider = str(uuid.uuid4())
+    before = login(MEMBER, "2026-11-01T07:00:00+00:00")  # not yet a member
+    joined = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00")
+    during = [login(MEMBER, "2026-11-01T09:00:00+00:00"),
+              identity_event("LoginFailed", MEMBER, "2026-11-01T10:00:00+00:00", method="password",
+                             consecutive_failures=1)]
+    left = removed(MEMBER, "2026-11-01T11:00:00+00:00")
+    after = login(MEMBER, "2026-11-01T12:00:00+00:00")
+    elsewhere = login(outsider, "2026-11-01T09:30:00+00:00")
+    # Enterprise and identity events arrive on different queues, in any order between the two.
+    for env in (before, *during, after, elsewhere):
+        identity.publish(env)
+    for env in (joined, left, joined):  # the approval redelivered after the removal
+        enterprise.publish(env)
+    items = wait_count(audit, 4)
+    eventlet.sleep(0.5)  # give a wrong extra item the chance to show up
+    items = wait_count(audit, 4)
+    assert [i["event_id"] for i in items] == [left["event_id"], during[1]["event_id"], during[0]["event_id"],
+                                              joined["event_id"]]
+    with entrypoint_hook(audit, "enterprise_events") as query:
+        logins = query(ADMIN, ENTERPRISE, event_type="UserLoggedIn")["items"]
+        assert [i["event_id"] for i in logins] == [during[0]["event_id"]]
+        assert query(ADMIN, ENTERPRISE, user_id=outsider)["items"] == []
+
+
+def test_a_member_who_rejoins_is_followed_again(audit, amqp_uri):
+    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    first, gone = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00"), removed(MEMBER, "2026-11-02T08:00:00+00:00")
+    back = approved(MEMBER, 4, "2026-11-03T08:00:00+00:00")
+    away, again = login(MEMBER, "2026-11-02T12:00:00+00:00"), login(MEMBER, "2026-11-03T12:00:00+00:00")
+    for env in (first, gone, back, gone):  # the old removal redelivered must not end the new membership
+        enterprise.publish(env)
+    for env in (away, again):
+        identity.publish(env)
+    items = wait_count(audit, 4)
+    eventlet.sleep(0.5)
+    with entrypoint_hook(audit, "enterprise_events") as query:
+        items = query(ADMIN, ENTERPRISE, limit=500)["items"]
+    assert [i["event_id"] for i in items] == [again["event_id"], back["event_id"], gone["event_id"],
+                                              first["event_id"]]
