@@ -37,7 +37,9 @@ class IdentityRoutes:
            auth=False, body=PasswordSchema, tags=TAGS,
            errors=(e.WEAK_PASSWORD, e.INVALID_CREDENTIALS, e.UNAUTHENTICATED, e.FORBIDDEN),
            description="First password: `{password, password_setup_token}` without a token. Later: "
-                       "`{password, current_password}` with the user's own Bearer token.")
+                       "`{password, current_password}` with the user's own Bearer token; add "
+                       "`end_other_sessions: true` to log out every other session of the account "
+                       "(the one making the request stays). A reset by SMS ends them all.")
     def set_user_password(self, request, body, user_id):
         if "password_setup_token" in body:
             call(self.identity.set_password, user_id, body["password"],
@@ -45,7 +47,8 @@ class IdentityRoutes:
             return None
         actor = self.authenticate(request)
         call(self.identity.set_password, user_id, body["password"],
-             current_password=body["current_password"], actor_user_id=actor.user_id)
+             current_password=body["current_password"], actor_user_id=actor.user_id,
+             end_other_sessions=body["end_other_sessions"], session_id=actor.session_id)
         return None
 
     @route("POST", "/api/v1/sessions", summary="Log in", status=201, auth=False,

@@ -100,9 +100,15 @@ class PasswordSchema(Schema):
     password_setup_token = CheckedString(None, 256, metadata={"description": "first password"})
     current_password = CheckedString(None, MAX_PASSWORD_INPUT, metadata={
         "description": "later changes, with the Bearer token of the same user"})
+    end_other_sessions = fields.Boolean(load_default=False, metadata={
+        "description": "with current_password: also end every other session of the user (all but the "
+                       "one whose token made this request), at every gateway"})
 
     @validates_schema
     def _one_proof(self, data, **kwargs):
+        if data.get("end_other_sessions") and "current_password" not in data:
+            raise ValidationError("Only with current_password: a first password has no other sessions to end.",
+                                  field_name="end_other_sessions")
         if "password_setup_token" in data and "current_password" in data:
             raise ValidationError("Give password_setup_token or current_password, not both.",
                                   field_name="current_password")

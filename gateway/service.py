@@ -2,12 +2,13 @@
 
 Each area of shared/API.md has its own mixin of routes in gateway/<area>_routes.py.
 """
-import warnings
 from datetime import datetime
 
 from nameko.events import BROADCAST, event_handler
 from nameko.constants import NON_PERSISTENT
 from nameko.rpc import RpcProxy
+
+from services.common.rpc import UnconfirmedRpcProxy
 
 from .audit_routes import AuditRoutes
 from .authz_routes import AuthzRoutes
@@ -20,9 +21,6 @@ from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
 from .sessions import SessionCheck
 
-# nameko asks for mandatory delivery on every RPC request, which only works with confirms.
-warnings.filterwarnings("ignore", message="Mandatory delivery was requested", module="nameko.amqp.publish")
-
 
 def backend(service):
     """An RPC proxy for the routes: transient requests (a persistent one waits for the broker's
@@ -30,7 +28,7 @@ def backend(service):
     trip on every request; bench/authz.py). An HTTP caller whose request the broker lost gets a 503
     at the deadline and retries anyway; a service that stopped keeps its durable RPC queue, so its
     requests wait there for it, confirmed or not."""
-    return RpcProxy(service, delivery_mode=NON_PERSISTENT, use_confirms=False)
+    return UnconfirmedRpcProxy(service, delivery_mode=NON_PERSISTENT)
 
 
 class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,

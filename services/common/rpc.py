@@ -1,5 +1,6 @@
 """RPC entrypoints whose domain errors reach the caller as `contracts.errors.ServiceError`, and
-whose replies go out without waiting for the broker's confirm.
+whose replies go out without waiting for the broker's confirm; and a proxy whose requests do not
+wait for one either (the gateway's).
 
 Why no confirm on a reply: the caller waits for it under a deadline anyway, so a reply the broker
 lost ends the same way with or without one (a 503 at the gateway). Waiting for the confirm cost a
@@ -11,14 +12,20 @@ import functools
 from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
-from nameko.rpc import Responder, RpcConsumer, get_rpc_exchange
+from nameko.rpc import MethodProxy, Responder, RpcConsumer, RpcProxy, ServiceProxy, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
 
 from contracts.errors import ServiceError
 
 
 class UnconfirmedPublisher(Publisher):
+    """Does not wait for the broker's confirm, and so asks for no mandatory delivery either: only
+    a confirm could report an unroutable message (nameko would warn on every call)."""
     use_confirms = False
+
+    def publish(self, payload, **kwargs):
+        kwargs["mandatory"] = False
+        return super().publish(payload, **kwargs)
 
 
 class UnconfirmedResponder(Responder):
@@ -38,6 +45,26 @@ class UnconfirmedReplies(RpcConsumer):
         result, exc_info = responder.send_response(result, exc_info)
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+
+class _UnconfirmedMethodProxy(MethodProxy):
+    publisher_cls = UnconfirmedPublisher
+
+
+class _UnconfirmedServiceProxy(ServiceProxy):
+    def __getattr__(self, name):
+        return _UnconfirmedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
+                                       **self.options)
+
+
+class UnconfirmedRpcProxy(RpcProxy):
+    """An RpcProxy whose requests go out without waiting for the broker's confirm. The price: a
+    request to a service that never started on this broker is not refused at once
+    (UnknownService) but waits for its deadline; a service that stopped keeps its durable queue,
+    where requests wait for it either way."""
+
+    def get_dependency(self, worker_ctx):
+        return _UnconfirmedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
 
 
 class Rpc(NamekoRpc):

@@ -239,13 +239,19 @@ class IdentityApplication(ServiceApplication):
 
     # -- passwords -------------------------------------------------------------------------------
     def set_password(self, user_id, password, password_setup_token=None, current_password=None,
-                     actor_user_id=None):
+                     actor_user_id=None, end_other_sessions=False, session_id=None):
         """First password with the setup token of registration; later ones as the logged-in user
-        with the current password."""
+        with the current password. A change with `end_other_sessions` also revokes every other
+        session of the user (all but `session_id`, the caller's own), in the same transaction."""
         password = _field("password", _string(MAX_PASSWORD_INPUT), password)
         if password_setup_token is None and current_password is None:
             raise ValidationFailed({"password_setup_token": [
                 "Give the password_setup_token of registration, or current_password with a Bearer token."]})
+        if not isinstance(end_other_sessions, bool):
+            raise ValidationFailed({"end_other_sessions": ["Not a boolean."]})
+        if end_other_sessions and current_password is None:
+            raise ValidationFailed({"end_other_sessions": ["Only with current_password: a first password "
+                                                           "has no other sessions to end."]})
         now = self.clock()
         if password_setup_token is not None:
             token = _field("password_setup_token", _string(256), password_setup_token)
@@ -276,10 +282,37 @@ class IdentityApplication(ServiceApplication):
             fresh = self._user(user_id)
             if reason == "setup":  # single use, also against a concurrent setup
                 fresh.check_setup_token(token_digest, self.clock())
-            fresh.set_password(password_hash=password_hash, reason=reason, at=self.clock())
-            self.save(fresh)
+            now = self.clock()
+            fresh.set_password(password_hash=password_hash, reason=reason, at=now)
+            ended = self._end_sessions(user_id, keep=session_id, now=now) if end_other_sessions else []
+            self.save(fresh, *ended)
 
         _retrying(attempt)
+
+    def _end_sessions(self, user_id, *, keep, now):
+        """A RevokedSession for each session of the user still within a token's lifetime, but for
+        `keep` and those revoked already; the caller saves them."""
+        ended = []
+        for jti in self._sessions_begun_since(user_id, now - self.tokens.ttl):
+            if jti != keep and self._find(RevokedSession, RevokedSession.create_id(jti)) is None:
+                ended.append(RevokedSession(jti=jti, user_id=user_id, revoked_at=now))
+        return ended
+
+    def _sessions_begun_since(self, user_id, cutoff):
+        """The jti of each session the user began at `cutoff` (epoch seconds) or later: the
+        user's own LoggedIn events, read newest first until one is older."""
+        lte, page_size = None, 100  # in pages: a user may have logged in thousands of times
+        while True:
+            page = list(self.repository.event_store.get(uuid.UUID(user_id), desc=True, lte=lte, limit=page_size))
+            for domain_event in page:
+                at = getattr(domain_event, "at", None)
+                if at is not None and at < cutoff:
+                    return
+                if isinstance(domain_event, User.LoggedIn):
+                    yield domain_event.session_id
+            if len(page) < page_size:
+                return
+            lte = page[-1].originator_version - 1
 
     def reset_password(self, mobile, sms_code, new_password):
         mobile = _field("mobile", validators.mobile, mobile)

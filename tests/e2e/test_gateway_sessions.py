@@ -1,6 +1,7 @@
 """Logout is refused by every gateway instance: each checks tokens itself and hears SessionRevoked."""
 import socket
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -18,16 +19,24 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):
-    before = register(api)  # logged out before the second gateway starts: learnt from identity
-    assert api.delete("/api/v1/sessions/current", token=before.token).status_code == 204
+@contextmanager
+def second_gateway(platform):
+    """Another gateway instance beside the platform's, on its own port: an Api to it."""
     env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
     second = Platform(env=env, only=["gateway"], quiet=True)
     second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
     try:
         second.start_one("gateway")
         wait_for(lambda: _up(second.base_url))
-        other = Api(second.base_url)
+        yield Api(second.base_url)
+    finally:
+        second.stop()
+
+
+def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):
+    before = register(api)  # logged out before the second gateway starts: learnt from identity
+    assert api.delete("/api/v1/sessions/current", token=before.token).status_code == 204
+    with second_gateway(platform) as other:
         assert other.get("/api/v1/me", token=before.token).status_code == 401
 
         person = register(api)
@@ -35,8 +44,6 @@ def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):
         assert api.delete("/api/v1/sessions/current", token=person.token).status_code == 204
         assert api.get("/api/v1/me", token=person.token).status_code == 401  # at once where it happened
         wait_for(lambda: other.get("/api/v1/me", token=person.token).status_code == 401, timeout=5)
-    finally:
-        second.stop()
 
 
 def test_a_password_reset_ends_every_earlier_session_at_every_gateway(api, platform):
@@ -57,17 +64,28 @@ def test_a_password_reset_ends_every_earlier_session_at_every_gateway(api, platf
     assert api.get("/api/v1/me", token=fresh.json()["access_token"]).status_code == 200
 
     # a gateway started afterwards learns it from identity
-    env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
-    second = Platform(env=env, only=["gateway"], quiet=True)
-    second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
-    try:
-        second.start_one("gateway")
-        wait_for(lambda: _up(second.base_url))
-        other = Api(second.base_url)
+    with second_gateway(platform) as other:
         assert other.get("/api/v1/me", token=person.token).status_code == 401
         assert other.get("/api/v1/me", token=fresh.json()["access_token"]).status_code == 200
-    finally:
-        second.stop()
+
+
+def test_a_password_change_can_end_every_other_session_at_every_gateway(api, platform):
+    person = register(api)
+    other = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile,
+                                               "password": PASSWORD}).json()["access_token"]
+    with second_gateway(platform) as elsewhere:
+        assert elsewhere.get("/api/v1/me", token=other).status_code == 200
+        path = f"/api/v1/users/{person.user_id}/password"
+        r = api.put(path, token=person.token, json={"password": "another new passphrase", "current_password": PASSWORD,
+                                                    "end_other_sessions": "perhaps"})
+        assert r.status_code == 400 and "end_other_sessions" in r.json()["error"]["details"]
+        r = api.put(path, token=person.token, json={"password": "another new passphrase", "current_password": PASSWORD,
+                                                    "end_other_sessions": True})
+        assert r.status_code == 204, r.text
+        wait_for(lambda: elsewhere.get("/api/v1/me", token=other).status_code == 401, timeout=5)
+        assert api.get("/api/v1/me", token=other).status_code == 401
+        assert api.get("/api/v1/me", token=person.token).status_code == 200  # the one that asked stays
+        assert elsewhere.get("/api/v1/me", token=person.token).status_code == 200
 
 
 def _up(base_url):

@@ -269,6 +269,36 @@ class TestPasswords:
         assert app.authenticate(token)["user_id"] == user_id
         assert app.sessions_ended_by_reset() == []
 
+    def test_a_change_may_end_every_other_session_and_keeps_the_callers(self, app, clock):
+        user_id, mobile, _ = registered(app, clock)
+        old = app.login_password(mobile, PASSWORD)["access_token"]  # past a token's lifetime
+        clock.advance(1801)
+        phone, laptop, mine = (app.login_password(mobile, PASSWORD)["access_token"] for _ in range(3))
+        app.revoke_session(laptop)  # logged out already: not revoked twice
+        other_id, other_mobile, _ = registered(app, clock)
+        theirs = app.login_password(other_mobile, PASSWORD)["access_token"]
+        me = app.authenticate(mine)
+        clock.advance(5)
+        app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id,
+                         end_other_sessions=True, session_id=me["session_id"])
+        assert error(app.authenticate, phone).code == e.UNAUTHENTICATED
+        assert app.authenticate(mine)["user_id"] == user_id
+        assert app.authenticate(theirs)["user_id"] == other_id
+        ended = {r["session_id"] for r in app.revoked_sessions()}
+        assert app.tokens.claims(phone)["jti"] in ended and app.tokens.claims(old)["jti"] not in ended
+        assert len(ended) == 2  # the laptop's logout and the phone
+
+    def test_only_a_change_ends_other_sessions(self, app, clock):
+        mobile = new_mobile()
+        out = app.register("张三", None, new_id_number(), mobile, code_of(app, mobile, "register"))
+        err = error(app.set_password, out["user_id"], PASSWORD, password_setup_token=out["password_setup_token"],
+                    end_other_sessions=True)
+        assert err.code == e.VALIDATION_ERROR and "end_other_sessions" in err.details
+        err = error(app.set_password, out["user_id"], PASSWORD, password_setup_token=out["password_setup_token"],
+                    end_other_sessions="yes")
+        assert err.code == e.VALIDATION_ERROR and "end_other_sessions" in err.details
+        app.set_password(out["user_id"], PASSWORD, password_setup_token=out["password_setup_token"])
+
     def test_reset_refuses_a_weak_password_and_the_code_stays_valid(self, app, clock):
         _, mobile, _ = registered(app, clock)
         code = code_of(app, mobile, "reset_password")
