@@ -23,10 +23,12 @@ class CardRoutes:
     @route("POST", "/api/v1/enterprises/{enterprise_id}/card", summary="Bind an IC card (绑定)", status=201,
            body=CardBindRequestSchema, response=CardBindingSchema, tags=TAGS,
            errors=(e.CHALLENGE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CARD_SIGNATURE_INVALID, e.FORBIDDEN,
-                   e.CARD_ALREADY_BOUND, e.CARD_HOLDER_MISMATCH),
+                   e.CARD_ALREADY_BOUND, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH),
            description="Binds the card to the caller's approved association with the enterprise. The card "
                        "proves itself by signing a `bind` challenge after its PIN; its holder must be the "
-                       "account's registrant (else 422 提示信息不符). 409 CARD_ALREADY_BOUND when the card is "
+                       "account's registrant (else 422 提示信息不符), and it must have been issued to this "
+                       "enterprise: the USCC in its certificate is the enterprise's (else 422 "
+                       "CARD_ENTERPRISE_MISMATCH). 409 CARD_ALREADY_BOUND when the card is "
                        "bound to any association, or this association already has a card (unbind it "
                        "first). `warning` advises the legal-person card (法人卡) for administrators and an "
                        "operator card (操作员卡) for users; the binding is made either way.")

@@ -30,7 +30,7 @@ from services.common.application import ServiceApplication
 
 from . import certs
 from .domain import (
-    BIND, LOGIN, BindingList, CardBinding, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
+    BIND, LOGIN, BindingList, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
     CertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, Unauthenticated,
     card_type_warning, check_approved_member,
 )
@@ -188,7 +188,9 @@ class CardApplication(ServiceApplication):
     # -- binding ------------------------------------------------------------------------------
     def bind(self, peers, actor_user_id, enterprise_id, card_no, challenge_id, certificate_pem, signature_b64):
         """Bind the card to the actor's association with the enterprise: {card_no, card_type,
-        bound_at, warning}. `peers` answers membership and holder_matches (peers.py)."""
+        bound_at, warning}. The card must be free, issued to this enterprise (the USCC in its
+        certificate) and held by the account's registrant. `peers` answers membership and
+        holder_matches (peers.py)."""
         if not actor_user_id:
             raise Unauthenticated(message="Log in first.")
         enterprise_id = _field("enterprise_id", _text(MAX_ID_INPUT), enterprise_id)
@@ -205,6 +207,8 @@ class CardApplication(ServiceApplication):
         # Taken already? Said before the holder check: nobody else can bind it until it is unbound.
         binding_id = CardBinding.create_id(actor_user_id, enterprise_id)
         self._check_can_bind(binding_id, actor_user_id, enterprise_id, card_no)
+        if info.uscc != membership.get("uscc"):  # a card acts for the enterprise it was issued to
+            raise CardEnterpriseMismatch()
         if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
             raise CardHolderMismatch()
 

@@ -62,6 +62,15 @@ class CardAlreadyBound(ServiceError):
     code = e.CARD_ALREADY_BOUND
 
 
+class CardEnterpriseMismatch(ServiceError):
+    """The card was issued to another enterprise (its certificate's USCC is not the enterprise's)."""
+    code = e.CARD_ENTERPRISE_MISMATCH
+
+    def __init__(self):
+        super().__init__(self.code, "绑卡失败，卡片所属企业与关联企业不符。",
+                         {"card": ["请插入本企业的电子口岸IC卡 (the card's USCC is not this enterprise's)."]})
+
+
 class CardNotBound(ServiceError):
     code = e.CARD_NOT_BOUND
 
@@ -84,7 +93,7 @@ def card_type_warning(role, card_type):
 
 
 def check_approved_member(membership):
-    """`membership` is enterprise.membership(...): {association_id, role, status} or None."""
+    """`membership` is enterprise.membership(...): {association_id, role, status, uscc} or None."""
     if not membership or membership.get("status") != APPROVED:
         raise Forbidden(message="Only approved members of this enterprise may bind a card to it.")
 

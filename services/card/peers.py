@@ -16,7 +16,8 @@ RPC_TIMEOUT = 10  # seconds
 
 class PeerServices(Protocol):
     def membership(self, user_id: str, enterprise_id: str) -> dict | None:
-        """enterprise.membership: {association_id, role, status} of the live or last association."""
+        """enterprise.membership: {association_id, role, status, uscc} of the live or last association
+        (uscc: the enterprise's, which a card's certificate must carry to be bound there)."""
 
     def holder_matches(self, user_id: str, holder_name: str, holder_id_number: str) -> bool:
         """identity.holder_matches: is the card holder the account's registrant?"""

@@ -340,4 +340,6 @@ class EnterpriseApplication(ServiceApplication):
         if index is None:
             return None
         association = self._association(index.association_id)
-        return {"association_id": str(association.id), "role": association.role, "status": association.status}
+        uscc = self._enterprise(association.enterprise_id).uscc  # the card service compares a card's
+        return {"association_id": str(association.id), "role": association.role, "status": association.status,
+                "uscc": uscc}

@@ -37,6 +37,7 @@ HOLDERS = {  # user_id -> (name, id_number) as registered
     "u-li": ("李四", "110105194912310029"),
 }
 ENTERPRISE, OTHER_ENTERPRISE = "ent-1", "ent-2"
+USCC = "91350100M000100Y43"
 
 
 class StubIdentity(IdentityStandIn):
@@ -111,8 +112,9 @@ def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
     StubEnterprise.members.clear()
     for user_id, enterprise_id, role in (("u-zhang", ENTERPRISE, "user"), ("u-zhang", OTHER_ENTERPRISE, "admin"),
                                          ("u-li", ENTERPRISE, "admin")):
+        # One USCC for both: here a card may race into two associations (one card per association).
         StubEnterprise.members[(user_id, enterprise_id)] = {
-            "association_id": f"assoc-{uuid.uuid4().hex[:8]}", "role": role, "status": "approved"}
+            "association_id": f"assoc-{uuid.uuid4().hex[:8]}", "role": role, "status": "approved", "uscc": USCC}
     cfg = dict(config, AMQP_URI=card_amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}")
     card = container_factory(CardService, cfg)
     for cls in (StubIdentity, StubEnterprise, GatewayService):
@@ -128,7 +130,7 @@ def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
 def new_card(ca, user_id="u-zhang", card_no="8800000012345", card_type="operator"):
     name, id_number = HOLDERS[user_id]
     return issue_card(ca, card_no=card_no, card_type=card_type, holder_name=name, holder_id_number=id_number,
-                      uscc="91350100M000100Y43", pin_hash_iterations=1000)
+                      uscc=USCC, pin_hash_iterations=1000)
 
 
 def sign(card, nonce_b64):

@@ -62,7 +62,7 @@ def test_the_association_story_reaches_the_inbox(services):
     told = wait_for(lambda: notify.list_messages(applicant, False)["items"])
     assert told[0]["kind"] == "association_approved"
     assert enterprise.membership(applicant, eid) == {"association_id": request["association_id"],
-                                                     "role": "user", "status": "approved"}
+                                                     "role": "user", "status": "approved", "uscc": uscc}
     assert [a["enterprise_name"] for a in enterprise.associations_of_user(applicant)] == [MANUAL["name"]]
 
     assert enterprise.transfer_admin(admin, eid, applicant) == {"enterprise_id": eid, "admin_user_id": applicant}

@@ -50,9 +50,10 @@ class FakePeers:
         self.holders = {}  # user_id -> (name, id_number)
         self.sessions = []
 
-    def add(self, user_id, enterprise_id, role="admin", status="approved", holder=HOLDER):
+    def add(self, user_id, enterprise_id, role="admin", status="approved", holder=HOLDER, uscc=None):
+        uscc = uscc or USCC
         self.members[(user_id, enterprise_id)] = {"association_id": str(uuid.uuid4()), "role": role,
-                                                  "status": status}
+                                                  "status": status, "uscc": uscc}
         self.holders[user_id] = (holder["holder_name"], holder["holder_id_number"])
         return self.members[(user_id, enterprise_id)]
 
@@ -188,6 +189,16 @@ def test_holder_must_be_the_registrant(app, peers, ca):
     assert code_of(exc) == e.CARD_HOLDER_MISMATCH
     assert exc.value.message == HOLDER_MISMATCH_MESSAGE and "提示信息不符" in exc.value.message
     assert app.cards_of_user("u1") == {}
+
+
+def test_a_card_binds_only_within_the_enterprise_it_was_issued_to(app, peers, ca):
+    peers.add("u1", "e1", uscc="91330000MA2KXXXX0A")  # e1 is not the enterprise on the card
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", new_card(ca))
+    assert code_of(exc) == e.CARD_ENTERPRISE_MISMATCH and "card" in exc.value.details
+    assert app.cards_of_user("u1") == {} and published(app) == []
+    peers.add("u1", "e2")  # the card's own enterprise (USCC)
+    assert bind(app, peers, "u1", "e2", new_card(ca))["card_type"] == "operator"
 
 
 @pytest.mark.parametrize("status", ["pending", "rejected", "removed", None])

@@ -119,7 +119,7 @@ def test_one_live_association_per_user_and_enterprise_and_reapply_after_rejectio
     second = app.associate(user, uscc, "user", user_name="李四")
     assert second["association_id"] != first["association_id"]
     assert app.membership(user, eid) == {"association_id": second["association_id"], "role": "user",
-                                         "status": "pending"}
+                                         "status": "pending", "uscc": uscc}
     app.approve(admin, second["association_id"])
     assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
     mine = app.associations_of_user(user)
