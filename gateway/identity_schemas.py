@@ -3,6 +3,8 @@
 Field checks come from contracts/validators (the identity service applies the same ones again).
 Every string has a length cap, checked before anything else, so huge input is a 400 naming the field.
 """
+import functools
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts import validators
@@ -161,7 +163,13 @@ class SessionRequestSchema(Schema):
             raise ValidationError({"method": ["Missing data for required field."]})
         if not isinstance(method, str) or method not in LOGIN_SCHEMAS:
             raise ValidationError({"method": [f"Must be one of: {', '.join(LOGIN_SCHEMAS)}."]})
-        return LOGIN_SCHEMAS[method](unknown=self.unknown).load(data, **kwargs)
+        return _login_schema(method, self.unknown).load(data, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _login_schema(method, unknown):
+    # Built once per method: a marshmallow schema is reusable and costly to build on every login.
+    return LOGIN_SCHEMAS[method](unknown=unknown)
 
 
 class SessionSchema(Schema):
