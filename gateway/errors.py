@@ -10,6 +10,7 @@ mapped_errors = {
     e.UNAUTHENTICATED: 401,
     e.FORBIDDEN: 403,
     e.NOT_FOUND: 404,
+    e.METHOD_NOT_ALLOWED: 405,
     e.CONFLICT: 409,
     e.SERVICE_UNAVAILABLE: 503,
     # identity

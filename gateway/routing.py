@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import eventlet
 from marshmallow import EXCLUDE, Schema, ValidationError
 from nameko.exceptions import UnknownService
-from nameko.web.handlers import http
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 
 from .errors import error_response, json_response
+from .http import http
 
 log = logging.getLogger(__name__)
 

@@ -33,6 +33,20 @@ def test_unknown_path_and_bad_token_use_the_error_shape(api):
     r = api.get("/api/v1/me", token="not-a-token")
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "UNAUTHENTICATED"
+    for path in ("/api/v1/nothing-here", "/api/v1/users//password", "/"):
+        r = api.put(path, json={})
+        assert r.status_code == 404, (path, r.text)
+        assert r.headers["Content-Type"].startswith("application/json")
+        assert r.json()["error"]["code"] == "NOT_FOUND"
+
+
+def test_a_wrong_method_is_a_405_in_the_error_shape_naming_the_allowed_ones(api):
+    r = api.delete("/api/v1/systems")
+    assert r.status_code == 405
+    assert r.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    assert "GET" in r.headers["Allow"] and "GET" in r.json()["error"]["details"]["method"][0]
+    r = api.call("PATCH", "/api/v1/sessions/current")
+    assert r.status_code == 405 and "DELETE" in r.headers["Allow"]
 
 
 def test_a_stopped_service_makes_healthz_503_until_it_is_back(api, platform):
