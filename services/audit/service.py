@@ -38,6 +38,22 @@ def _instant(name, value):
     return parsed.astimezone(timezone.utc).isoformat()
 
 
+def _text(name, value, max_length=200):
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise ValidationFailed({name: [f"A string of at most {max_length} characters."]})
+    return value
+
+
+def _filters(event_type, user_id, since, until, limit):
+    """The checked filters of an audit query (400 naming the field otherwise)."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed({"limit": [f"Between 1 and {MAX_LIMIT}."]})
+    return {"event_type": _text("event_type", event_type), "user_id": _text("user_id", user_id),
+            "since": _instant("since", since), "until": _instant("until", until), "limit": limit}
+
+
 class AuditService:
     name = "audit"
 
@@ -65,6 +81,13 @@ class AuditService:
         self.log.record(envelope)
 
     @rpc
+    def events(self, event_type=None, user_id=None, enterprise_id=None, since=None, until=None, limit=100):
+        """The whole platform's audit log, newest first, for its operators and auditors
+        (`python -m deploy.audit`). Not routed by the gateway: only what reaches the broker asks."""
+        filters = _filters(event_type, user_id, since, until, limit)
+        return {"items": self.log.query(enterprise_id=_text("enterprise_id", enterprise_id), **filters)}
+
+    @rpc
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
                           since=None, until=None, limit=100):
         """The audit trail of one enterprise, newest first, with its members' account events from
@@ -72,8 +95,5 @@ class AuditService:
         membership = self.enterprise.membership(actor_user_id, enterprise_id)
         if not membership or membership.get("role") != "admin" or membership.get("status") != "approved":
             raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")
-        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise ValidationFailed({"limit": [f"Between 1 and {MAX_LIMIT}."]})
-        items = self.log.query(enterprise_id=enterprise_id, event_type=event_type, user_id=user_id,
-                               since=_instant("since", since), until=_instant("until", until), limit=limit)
-        return {"items": items}
+        filters = _filters(event_type, user_id, since, until, limit)
+        return {"items": self.log.query(enterprise_id=enterprise_id, **filters)}

@@ -1,5 +1,11 @@
 """The audit service against the real RabbitMQ: records every event once, answers its admin only."""
+import functools
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import eventlet
 import pytest
@@ -13,6 +19,7 @@ from services.common.relay import AmqpPublisher
 from services.common.rpc import rpc
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 asyncapi.load_all_event_modules()
 
 ENTERPRISE = str(uuid.uuid4())
@@ -149,3 +156,45 @@ def test_a_member_who_rejoins_is_followed_again(audit, amqp_uri):
         items = query(ADMIN, ENTERPRISE, limit=500)["items"]
     assert [i["event_id"] for i in items] == [again["event_id"], back["event_id"], gone["event_id"],
                                               first["event_id"]]
+
+
+OTHER_ENTERPRISE = str(uuid.uuid4())
+
+
+def test_operators_query_the_whole_log_and_the_cli_prints_it(audit, amqp_uri):
+    enterprise = AmqpPublisher(amqp_uri, "enterprise")
+    ours = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00")
+    theirs = make_envelope(REGISTRY[("enterprise", "AssociationApproved")], aggregate_id=str(uuid.uuid4()),
+                           aggregate_version=1, occurred_at="2026-11-02T08:00:00+00:00", actor_user_id=ADMIN,
+                           payload={"association_id": "y", "enterprise_id": OTHER_ENTERPRISE, "user_id": ADMIN,
+                                    "role": "admin"})
+    for env in (ours, theirs):
+        enterprise.publish(env)
+    with eventlet.Timeout(10):
+        while True:
+            with entrypoint_hook(audit, "events") as events:
+                items = events(limit=500)["items"]
+            if len(items) >= 2:
+                break
+            eventlet.sleep(0.05)
+    assert [i["event_id"] for i in items] == [theirs["event_id"], ours["event_id"]]  # across enterprises
+    with entrypoint_hook(audit, "events") as events:
+        assert [i["event_id"] for i in events(enterprise_id=OTHER_ENTERPRISE)["items"]] == [theirs["event_id"]]
+        assert [i["event_id"] for i in events(user_id=MEMBER)["items"]] == [ours["event_id"]]
+        for bad in ({"limit": 0}, {"limit": True}, {"since": "2026-11-01"}, {"user_id": 5}, {"enterprise_id": ["x"]}):
+            with pytest.raises(ServiceError) as err:
+                events(**bad)
+            assert err.value.code == "VALIDATION_ERROR" and set(err.value.details) == set(bad)
+
+    # The operators' command line asks the same RPC over the broker.
+    env = dict(os.environ, AMQP_URI=amqp_uri)
+    run = functools.partial(subprocess.run, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    done = run([sys.executable, "-m", "deploy.audit", "--json", "--user", MEMBER])
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["event_id"] for line in lines] == [ours["event_id"]]
+    assert done.stderr == ""
+    done = run([sys.executable, "-m", "deploy.audit", "--enterprise", OTHER_ENTERPRISE])
+    assert done.returncode == 0 and "enterprise.AssociationApproved" in done.stdout and ADMIN in done.stdout
+    done = run([sys.executable, "-m", "deploy.audit", "--since", "yesterday"])
+    assert done.returncode != 0 and "VALIDATION_ERROR" in done.stderr and "since" in done.stderr
