@@ -45,7 +45,8 @@ def print_table(items, out):
         return
     for item in reversed(items):  # oldest first on screen, the newest last, next to the prompt
         payload = json.dumps(item["payload"], ensure_ascii=False, sort_keys=True)
-        print(f"{item['occurred_at']}  {item['source']}.{item['event_type']:<22}  subject {item['subject']}  "
+        kind = f"{item['source']}.{item['event_type']}"
+        print(f"{item['occurred_at']}  {kind:<32}  subject {item['subject']}  "
               f"actor {item['actor_user_id'] or '-'}  {payload}", file=out)
 
 
