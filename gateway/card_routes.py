@@ -14,7 +14,8 @@ class CardRoutes:
            auth=False, body=CardChallengeRequestSchema, response=CardChallengeSchema, tags=TAGS,
            errors=(e.UNAUTHENTICATED,),
            description="`bind` needs the Bearer token of the account that will bind the card (the "
-                       "challenge is bound to it); `login` is anonymous. The challenge is valid "
+                       "challenge is bound to it); `login` is anonymous and stores nothing (its nonce "
+                       "is derived from the challenge id and the card number). The challenge is valid "
                        "`expires_in` seconds (2 minutes), for this card and purpose, and once.")
     def create_card_challenge(self, request, body):
         actor_user_id = self.authenticate(request).user_id if body["purpose"] == "bind" else None

@@ -7,12 +7,20 @@ CA and be valid now, carry the card number the challenge was issued for, and its
 signed the nonce. A challenge is spent by the first attempt that presents it validly, whatever
 that attempt's outcome, so a signature can never be replayed.
 
+Login challenges are asked for anonymously, so asking must not write: a login challenge is not
+stored. Its id carries its expiry and a random part, and its nonce is HMAC(key, id, card number);
+the login recomputes the nonce from the id and the certificate's card number, so only the card
+the challenge was issued for, within its lifetime, can answer it. The first valid answer saves a
+`LoginChallengeSpent`; the next one fails on that save.
+
 Concurrency: a binding saves the association's CardBinding and the card's CardIndex in one
 transaction; a second writer that loaded the same versions fails with IntegrityError and decides
 again from what is stored now (409 CARD_ALREADY_BOUND when the card was taken meanwhile).
 """
 import base64
 import binascii
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -27,11 +35,12 @@ from contracts import card as contract
 from contracts import enterprise as ent
 from contracts.errors import ValidationFailed
 from services.common.application import ServiceApplication
+from services.common.settings import secret
 
 from . import certs
 from .domain import (
     BIND, LOGIN, BindingList, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
-    CertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, Unauthenticated,
+    CertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, LoginChallengeSpent, Unauthenticated,
     card_type_warning, check_approved_member,
 )
 from .trust import TrustAnchor, challenge_ttl
@@ -45,6 +54,7 @@ MAX_ID_INPUT = 128
 MAX_CERTIFICATE_INPUT = 16384
 MAX_SIGNATURE_INPUT = 4096
 MAX_SIGNATURE_BYTES = 512
+LOGIN_CHALLENGE_VERSION = "L1"  # the first part of a login challenge id: "L1.<expires ms>.<random>"
 
 
 def _iso(epoch_seconds):
@@ -120,6 +130,9 @@ class CardApplication(ServiceApplication):
         self.clock = clock
         self.trust = trust if trust is not None else TrustAnchor.from_env()
         self.ttl = ttl if ttl is not None else challenge_ttl()
+        # Its own key, derived from the index key: no new secret to distribute.
+        self._login_key = hmac.new(secret("EPORT_INDEX_KEY").encode(), b"card login challenges",
+                                   hashlib.sha256).digest()
 
     # -- loading ----------------------------------------------------------------------------
     def _find(self, aggregate_id, kind):
@@ -144,7 +157,9 @@ class CardApplication(ServiceApplication):
     def create_challenge(self, purpose, card_no, actor_user_id=None):
         purpose = _field("purpose", _purpose, purpose)
         card_no = _field("card_no", contract.card_no, card_no)
-        if purpose == BIND and not actor_user_id:
+        if purpose == LOGIN:
+            return self._login_challenge(card_no)
+        if not actor_user_id:
             raise Unauthenticated(message="A bind challenge is for a logged-in account: send its bearer token.")
         nonce = secrets.token_bytes(NONCE_BYTES)
         challenge = Challenge(purpose=purpose, card_no=card_no,
@@ -153,6 +168,36 @@ class CardApplication(ServiceApplication):
                               expires_at=self.clock() + self.ttl)
         self.save(challenge)
         return {"challenge_id": str(challenge.id), "nonce": challenge.nonce, "expires_in": self.ttl}
+
+    def _login_challenge(self, card_no):
+        expires_ms = int((self.clock() + self.ttl) * 1000)
+        challenge_id = f"{LOGIN_CHALLENGE_VERSION}.{expires_ms}.{secrets.token_urlsafe(16)}"
+        nonce = self._login_nonce(challenge_id, card_no)
+        return {"challenge_id": challenge_id, "nonce": base64.b64encode(nonce).decode("ascii"), "expires_in": self.ttl}
+
+    def _login_nonce(self, challenge_id, card_no):
+        return hmac.new(self._login_key, f"{challenge_id}\x1f{card_no}".encode(), hashlib.sha256).digest()
+
+    def _answer_login_challenge(self, challenge_id, certificate_pem, signature):
+        """The certificate's card fields, once the card has signed this login challenge within its
+        lifetime and the challenge is marked spent; else CHALLENGE_INVALID (unknown, expired, used),
+        CERTIFICATE_UNTRUSTED or CARD_SIGNATURE_INVALID (also for another card than the challenge's)."""
+        version, _, rest = challenge_id.partition(".")
+        expires_ms, _, random_part = rest.partition(".")
+        if version != LOGIN_CHALLENGE_VERSION or not expires_ms.isdigit() or not random_part:
+            raise ChallengeInvalid(message="Unknown login challenge; ask for a new one.")
+        now = self.clock()
+        if now * 1000 >= int(expires_ms):
+            raise ChallengeInvalid(message="This challenge has expired; ask for a new one.")
+        info = self._trusted_certificate(certificate_pem)
+        if not certs.verify_signature(certificate_pem, self._login_nonce(challenge_id, info.card_no), signature):
+            raise CardSignatureInvalid(message="The signature is not this card's signature of the challenge "
+                                               "(a challenge is for the card it was asked for).")
+        try:
+            self.save(LoginChallengeSpent(challenge_id=challenge_id, card_no=info.card_no, at=now))
+        except IntegrityError:
+            raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
+        return info
 
     def _spend_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
         """The challenge's (card number, nonce bytes), once it is marked used; CHALLENGE_INVALID
@@ -169,15 +214,19 @@ class CardApplication(ServiceApplication):
             raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
         return challenge.card_no, base64.b64decode(challenge.nonce)
 
-    def _verify_card(self, certificate_pem, nonce, signature, card_no):
-        """The certificate's card fields, once chain, validity, card number and signature hold."""
+    def _trusted_certificate(self, certificate_pem):
+        """The certificate's card fields, once it chains to the trusted CA and is valid now."""
         try:
-            info = certs.verify_chain(certificate_pem, self.trust.pem(),
+            return certs.verify_chain(certificate_pem, self.trust.pem(),
                                       datetime.fromtimestamp(self.clock(), timezone.utc))
         except certs.CertificateExpired as exc:
             raise CertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
         except certs.CardCertificateError as exc:
             raise CertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
+
+    def _verify_card(self, certificate_pem, nonce, signature, card_no):
+        """The certificate's card fields, once chain, validity, card number and signature hold."""
+        info = self._trusted_certificate(certificate_pem)
         if info.card_no != card_no:
             raise ChallengeInvalid(message="The certificate is of another card than the challenge was issued for.",
                                    details={"certificate": ["Not the card the challenge was issued for."]})
@@ -269,8 +318,7 @@ class CardApplication(ServiceApplication):
         challenge_id = _field("challenge_id", _text(MAX_ID_INPUT), challenge_id)
         certificate_pem = _field("certificate", _certificate, certificate_pem)
         signature = _field("signature", _signature, signature_b64)
-        card_no, nonce = self._spend_challenge(challenge_id, purpose=LOGIN)
-        self._verify_card(certificate_pem, nonce, signature, card_no)
+        card_no = self._answer_login_challenge(challenge_id, certificate_pem, signature).card_no
 
         index = self._index(card_no)
         if index is None or index.binding_id is None:

@@ -1,8 +1,11 @@
 """Card challenges, card bindings and the indexes that keep their rules under concurrency.
 No I/O here: the application loads and saves.
 
-- `Challenge` (random id): one nonce the card must sign; single use, short-lived, bound to a
-  purpose (bind/login), a card number and, for binding, the user who asked for it.
+- `Challenge` (random id): a bind challenge, one nonce the card must sign; single use,
+  short-lived, bound to a card number and the logged-in user who asked for it.
+- Login challenges are anonymous, so they are not stored: their nonce is an HMAC of the challenge
+  id (which carries its expiry) and the card number (application.py). `LoginChallengeSpent` (id
+  from the challenge id) marks one spent, once a card has signed it: only a card writes.
 - `CardBinding` (id from user and enterprise): the card bound to one association, if any. One
   aggregate per association, so "one card per association" is its own invariant.
 - `CardIndex` (id from the card number): which association the card is bound to. Saved in the
@@ -22,6 +25,7 @@ from services.common.aggregates import KeyedList
 BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
 CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
 LIST_NAMESPACE = uuid.UUID("2e8b6c14-9a7f-4d35-8c0e-f1a5b3d7c962")
+LOGIN_CHALLENGE_NAMESPACE = uuid.UUID("8f1d2b6e-4c7a-4e59-a3d0-6b9e1f7c2a84")
 
 BIND, LOGIN = "bind", "login"
 ADMIN, USER = "admin", "user"
@@ -128,6 +132,21 @@ class Challenge(Aggregate):
     @event("Used")
     def use(self, at):
         self.used = True
+
+
+class LoginChallengeSpent(Aggregate):
+    """A login challenge answered by a card. Its deterministic id makes a second use of the same
+    challenge, even at the same moment, fail on save."""
+
+    @staticmethod
+    def create_id(challenge_id):
+        return uuid.uuid5(LOGIN_CHALLENGE_NAMESPACE, challenge_id)
+
+    @event("Spent")
+    def __init__(self, *, challenge_id, card_no, at):
+        self.challenge_id = challenge_id
+        self.card_no = card_no
+        self.at = at
 
 
 class CardBinding(Aggregate):

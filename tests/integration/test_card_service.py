@@ -257,6 +257,20 @@ def test_parallel_binds_of_one_card_exactly_one_wins(platform):
     assert len(platform.app.cards_of_user("u-zhang")) == 1
 
 
+def test_parallel_answers_to_one_login_challenge_exactly_one_logs_in(platform):
+    card = new_card(platform.ca)
+    assert bind(platform, card).status_code == 201
+    body = {"method": "card", **proof(platform, card, "login")}
+
+    def post(_):
+        return Http(platform.base)("POST", "/api/v1/sessions", json=body)
+
+    results = list(eventlet.GreenPool(6).imap(post, range(6)))
+    assert sorted(r.status_code for r in results) == [201, 400, 400, 400, 400, 400], [r.text for r in results]
+    assert all(error(r) == "CHALLENGE_INVALID" for r in results if r.status_code == 400)
+    assert StubIdentity.sessions == [("u-zhang", card.card_no)]
+
+
 def test_member_removed_on_the_bus_unbinds_and_card_events_are_published(platform):
     card = new_card(platform.ca)
     with Connection(platform.amqp_uri) as conn:

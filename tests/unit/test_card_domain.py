@@ -385,6 +385,52 @@ def test_login_challenge_checks(app, peers, ca):
     assert code_of(exc) == e.CHALLENGE_INVALID
 
 
+def stored(app):
+    return app.recorder.max_notification_id() or 0
+
+
+def test_asking_for_a_login_challenge_stores_nothing(app, peers, ca):
+    before = stored(app)
+    for _ in range(50):  # anonymous: however many are asked for, nothing is written
+        app.create_challenge("login", "8800000012345")
+    assert stored(app) == before
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    before = stored(app)
+    assert login(app, peers, card)["user_id"] == "u1"
+    assert stored(app) == before + 1  # only a card's valid answer writes: the challenge is spent
+
+
+def test_a_login_challenge_expires_and_answers_only_for_its_card(app, peers, ca, clock):
+    peers.add("u1", "e1")
+    card, other = new_card(ca), new_card(ca, card_no="8800000099999")
+    bind(app, peers, "u1", "e1", card)
+
+    def answer(challenge, with_card=card):
+        return app.login(peers, challenge["challenge_id"], with_card.certificate_pem, sign(with_card, challenge["nonce"]))
+
+    late = app.create_challenge("login", card.card_no)
+    clock.now += 120
+    with pytest.raises(ServiceError) as exc:
+        answer(late)
+    assert code_of(exc) == e.CHALLENGE_INVALID and "expired" in exc.value.message
+    with pytest.raises(ServiceError) as exc:  # asked for one card, answered by another
+        answer(app.create_challenge("login", card.card_no), with_card=other)
+    assert code_of(exc) == e.CARD_SIGNATURE_INVALID
+    challenge = app.create_challenge("login", card.card_no)
+    version, expires_ms, random_part = challenge["challenge_id"].split(".")
+    longer = dict(challenge, challenge_id=f"{version}.{int(expires_ms) + 3_600_000}.{random_part}")
+    with pytest.raises(ServiceError) as exc:  # a lifetime made longer by hand is another challenge
+        answer(longer)
+    assert code_of(exc) == e.CARD_SIGNATURE_INVALID
+    for forged in ("L1", "L1.x.y", "L2.99999999999999.abc", "", "L1.99999999999999."):
+        with pytest.raises(ServiceError) as exc:
+            answer(dict(challenge, challenge_id=forged))
+        assert code_of(exc) in (e.CHALLENGE_INVALID, e.VALIDATION_ERROR), forged
+    assert answer(challenge)["user_id"] == "u1"  # the untouched one still works, once
+
+
 def test_login_refused_when_the_membership_ended(app, peers, ca):
     peers.add("u1", "e1")
     card = new_card(ca)
