@@ -14,7 +14,7 @@ from contracts.envelope import event_type, make_envelope
 from contracts.subscriptions import SUBSCRIPTIONS, Subscription
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
-from services.common.messaging import on_event
+from services.common.messaging import EventConsumer, on_event
 from services.common.positions import PositionStore
 from services.common.relay import AmqpPublisher, NotificationRelay
 from services.common.rpc import rpc
@@ -170,6 +170,13 @@ def test_failing_handler_is_retried_not_dropped(container_factory, config):
         write("survives two failures")
     wait_for(lambda: SinkApp.effects == ["survives two failures"])
     assert SinkApp.fail_next == []
+    consumer = next(e for e in sink.entrypoints if e.method_name == "on_demo")
+    assert consumer._failures == {}  # forgotten once it succeeded
+
+
+def test_the_pause_before_a_retry_doubles_up_to_a_cap():
+    consumer = EventConsumer("plumbingsink", SOURCE, retry_delay=0.5, max_retry_delay=3)
+    assert [consumer.retry_pause(n) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]
 
 
 def test_stopped_broker_publish_keeps_position(amqp_uri):
