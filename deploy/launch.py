@@ -44,12 +44,24 @@ def deployed_services():
     return set(available_services())
 
 
+def service_command(name):
+    """The command that runs one service in the foreground (here, and in containers: deploy/serve.py)."""
+    nameko = Path(sys.executable).with_name("nameko")
+    return [str(nameko), "run", "--config", str(CONFIG), SERVICES[name]]
+
+
+def service_env(env):
+    """`env` with the defaults every service process runs with."""
+    env = dict(env)
+    env.setdefault("SMS_PROVIDER", "outbox")
+    # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
+    env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
+    return env
+
+
 class Platform:
     def __init__(self, env=None, only=None, log_dir=None, quiet=False):
-        self.env = dict(os.environ, **(env or {}))
-        self.env.setdefault("SMS_PROVIDER", "outbox")
-        # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
-        self.env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
+        self.env = service_env(dict(os.environ, **(env or {})))
         self.services = {n: m for n, m in available_services().items() if not only or n in only}
         # the gateway's /healthz and its optional calls look at what was launched
         self.env["EPORT_SERVICES"] = ",".join(self.services)
@@ -66,8 +78,7 @@ class Platform:
             print(f"[launch] {text}", flush=True)
 
     def start_one(self, name):
-        nameko = Path(sys.executable).with_name("nameko")
-        cmd = [str(nameko), "run", "--config", str(CONFIG), self.services[name]]
+        cmd = service_command(name)
         out = None
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)

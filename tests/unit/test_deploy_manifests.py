@@ -1,0 +1,63 @@
+"""The container manifests agree with the launcher and the configuration they rely on: every
+service, started by deploy.serve, with the shared config and secrets. (Building and running the
+image needs Docker, which these machines do not run; tests/integration/test_deploy_serve.py runs
+the image's entrypoint itself.)"""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.launch import SERVICES
+from services.common.settings import _SECRET_NAMES
+
+pytestmark = pytest.mark.unit
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+README = (DEPLOY.parent / "README.md").read_text(encoding="utf-8")
+
+
+def documented_variables():
+    return set(re.findall(r"^\| `(\w+)`", README, flags=re.M)) | \
+        set(re.findall(r"`(EPORT_\w+)`", README))
+
+
+def test_the_image_runs_deploy_serve_and_holds_every_package_a_service_imports():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "deploy.serve"]' in dockerfile
+    copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, flags=re.M))
+    needed = {target.split(".")[0] for target in SERVICES.values()} | {"contracts", "deploy"}
+    assert needed <= copied, needed - copied
+
+
+def test_compose_runs_every_service_with_the_shared_configuration():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    for name in SERVICES:
+        assert services[name]["command"] == [name], name
+        assert services[name]["env_file"] == "secrets.env"
+        assert set(services[name]["environment"]) <= documented_variables()
+    assert services["gateway"]["ports"] == ["8000:8000"]
+    assert services["audit"].get("deploy", {}).get("replicas", 1) == 1  # a SQLite file, one writer
+
+
+def test_the_secrets_example_names_every_secret():
+    example = (DEPLOY / "secrets.env.example").read_text()
+    names = set(re.findall(r"^(\w+)=", example, flags=re.M))
+    assert names == set(_SECRET_NAMES)
+
+
+def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration():
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "platform.yaml").read_text()))
+    deployments = {d["metadata"]["labels"]["service"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == set(SERVICES)
+    config = next(d for d in docs if d["kind"] == "ConfigMap")
+    assert set(config["data"]) <= documented_variables()
+    for name, deployment in deployments.items():
+        container, = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == [name]
+        sources = {next(iter(src.values()))["name"] for src in container["envFrom"]}
+        assert sources == {"eport-config", "eport-secrets"}, name
+        for var in container.get("env", []):
+            assert var["name"] in documented_variables(), var
+    assert deployments["audit"]["spec"]["replicas"] == 1
+    assert deployments["audit"]["spec"]["strategy"]["type"] == "Recreate"
