@@ -39,6 +39,7 @@ test-unit: install
 bench: install
 	$(PY) bench/login.py
 	$(PY) bench/authz.py
+	$(PY) bench/relay.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml

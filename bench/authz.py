@@ -25,14 +25,13 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive as Client  # noqa: E402
 from services.common.rpc import rpc  # noqa: E402
 
@@ -58,20 +57,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def rabbitmqctl(*args):
-    exe = shutil.which("rabbitmqctl")
-    return bool(exe) and subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
-
-
-def make_vhost(base_uri):
-    parsed = urlparse(base_uri)
-    vhost = f"eport-bench-{uuid.uuid4().hex[:8]}"
-    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest",
-                                                       ".*", ".*", ".*"):
-        return parsed._replace(path="/" + vhost).geturl(), vhost
-    return base_uri, None
 
 
 def must(result, status, what):
@@ -306,7 +291,8 @@ def main(argv=None):
     from deploy.launch import Platform
 
     var = tempfile.mkdtemp(prefix="eport-bench-authz-")
-    amqp_uri, vhost = make_vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    broker = Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
+    amqp_uri, vhost = broker.__enter__(), broker.name
     port = free_port()
     env = {"AMQP_URI": amqp_uri, "EPORT_VAR": var, "SMS_PROVIDER": "outbox",
            "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "GATEWAY_PORT": str(port),
@@ -335,8 +321,7 @@ def main(argv=None):
             echo.terminate()
             echo.wait(15)
         platform.stop()
-        if vhost:
-            rabbitmqctl("delete_vhost", vhost)
+        broker.__exit__(None, None, None)
         shutil.rmtree(var, ignore_errors=True)
 
 

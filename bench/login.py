@@ -19,15 +19,12 @@ import resource
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -36,6 +33,7 @@ import warnings  # noqa: E402
 
 warnings.simplefilter("ignore")  # eventlet's deprecation notice, on importing the hasher below
 
+from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.identity.passwords import ARGON2  # noqa: E402
@@ -76,31 +74,6 @@ def raw_verify_rate(threads, seconds):
     for t in pool:
         t.join()
     return sum(counts) / (time.perf_counter() - started)
-
-
-# -- a RabbitMQ vhost of its own --------------------------------------------------------------------
-class Vhost:
-    def __init__(self, base_uri):
-        self.base_uri = base_uri
-        self.name = None
-        self.exe = shutil.which("rabbitmqctl")
-
-    def _ctl(self, *args):
-        return subprocess.run([self.exe, *args], capture_output=True, timeout=60).returncode == 0
-
-    def __enter__(self):
-        parsed = urlparse(self.base_uri)
-        if self.exe:
-            name = f"eport-bench-{uuid.uuid4().hex[:8]}"
-            if self._ctl("add_vhost", name) and self._ctl("set_permissions", "-p", name,
-                                                          parsed.username or "guest", ".*", ".*", ".*"):
-                self.name = name
-                return parsed._replace(path="/" + name).geturl()
-        return self.base_uri
-
-    def __exit__(self, *exc):
-        if self.name:
-            self._ctl("delete_vhost", self.name)
 
 
 # -- HTTP flows -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 
 from contracts.envelope import event_type, make_envelope
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription
+from contracts.subscriptions import SUBSCRIPTIONS, Subscription, queue, subscription
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.messaging import EventConsumer, on_event
@@ -191,6 +191,31 @@ def test_stopped_broker_publish_keeps_position(amqp_uri):
     relay.publisher = AmqpPublisher(amqp_uri, SOURCE)
     assert relay.run_once() == 1
     assert positions.get("demo") > 0
+
+
+def test_a_batch_the_broker_refuses_keeps_the_position(amqp_uri):
+    # A queue that refuses what does not fit makes the broker nack: a real refusal, not a mock.
+    from kombu import Connection, Queue
+    from services.common.relay import PublishNotConfirmed
+    app = DemoApp()
+    positions = PositionStore(var_dir() / "relay-test3.db")
+    relay = NotificationRelay(app, to_integration, AmqpPublisher(amqp_uri, SOURCE), positions, name="demo")
+    for i in range(10):
+        app.write(f"note {i}")
+    with Connection(amqp_uri) as conn:
+        small = Queue(f"plumbing-small-{uuid.uuid4().hex[:6]}", exchange=relay.publisher.exchange,
+                      routing_key="Noted", auto_delete=True,
+                      queue_arguments={"x-max-length": 5, "x-overflow": "reject-publish"})(conn.channel())
+        small.declare()
+        with pytest.raises(PublishNotConfirmed):
+            relay.run_once()
+        assert positions.get("demo") == 0  # nothing counts: the whole batch is published again
+        small.purge()
+        small.delete()
+    assert relay.run_once() == 10  # on a fresh channel, once the broker takes them
+    assert positions.get("demo") > 0
+    with Connection(amqp_uri) as conn:  # leave the sink's queue as the other tests expect it
+        queue(subscription("plumbingsink", SOURCE))(conn.channel()).purge()
 
 
 @pytest.mark.slow
