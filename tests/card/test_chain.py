@@ -7,7 +7,6 @@ import sys
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +15,7 @@ from services.card import apdu, certs
 from services.card.agent import (CardNotFound, CardRemoved, PinBlocked, PinNotVerified, WrongPin,
                                  find_card, list_readers, login)
 from services.card.cardimage import CardImage
+from tests.json_http import JsonHandler, serving
 
 from .conftest import CARD, card_present, wait_until
 
@@ -225,45 +225,28 @@ def test_login_with_the_card_in_the_reader(session, dev_ca, now):
     session.close()  # login() finds the card itself
     nonces = {}
 
-    class Gateway(BaseHTTPRequestHandler):
+    class Gateway(JsonHandler):
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = self.json_body()
             if self.path == "/api/v1/card-challenges":
                 nonces["c1"] = os.urandom(32)
-                self._answer(201, {"challenge_id": "c1", "nonce": base64.b64encode(nonces["c1"]).decode(),
-                                   "expires_in": 60})
+                self.answer(201, {"challenge_id": "c1", "nonce": base64.b64encode(nonces["c1"]).decode(),
+                                  "expires_in": 60})
             elif self.path == "/api/v1/sessions":
                 info = certs.verify_chain(body["certificate"], dev_ca.cert_pem, now)
                 ok = certs.verify_signature(body["certificate"], nonces[body["challenge_id"]],
                                             base64.b64decode(body["signature"]))
                 if ok and body["method"] == "card":
-                    self._answer(201, {"access_token": "t-" + info.card_no, "token_type": "Bearer",
-                                       "expires_in": 3600, "user_id": "u1"})
+                    self.answer(201, {"access_token": "t-" + info.card_no, "token_type": "Bearer",
+                                      "expires_in": 3600, "user_id": "u1"})
                 else:
-                    self._answer(401, {"error": {"code": "INVALID_CREDENTIALS", "message": "no", "details": {}}})
+                    self.answer(401, {"error": {"code": "INVALID_CREDENTIALS", "message": "no", "details": {}}})
 
-        def _answer(self, status, payload):
-            raw = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Gateway) as url:
         began = time.monotonic()
-        result = login(f"http://127.0.0.1:{server.server_port}", "123456")
+        result = login(url, "123456")
         assert result["access_token"] == "t-" + CARD["card_no"]
         assert time.monotonic() - began < 5
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_second_card_in_the_same_slot_is_refused(session, issue, vpcd_reader):

@@ -1,10 +1,7 @@
 """The agent's bind/login client against a stand-in gateway on localhost, with a card in memory."""
 import base64
-import json
 import os
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,6 +11,7 @@ from services.card import certs, devca
 from services.card.agent.errors import AgentError, GatewayError, WrongPin
 from services.card.agent.gateway_client import bind, login
 from services.card.agent.reader import CardInfo
+from tests.json_http import JsonHandler, serving
 
 pytestmark = pytest.mark.unit
 
@@ -68,46 +66,30 @@ class StubGateway:
 def gateway():
     state = StubGateway(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_POST(self):
-            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = json.loads(raw)
+            body = self.json_body()
             state.requests.append((self.path, self.headers.get("Authorization"), body))
             if self.path in state.overrides:
                 status, answer = state.overrides[self.path]
-                return self._answer(status, answer)
+                return self.answer(status, answer)
             if self.path == "/api/v1/card-challenges":
                 challenge_id = f"ch-{len(state.nonces) + 1}"
                 state.nonces[challenge_id] = os.urandom(state.nonce_size)
-                return self._answer(201, {"challenge_id": challenge_id, "expires_in": 120,
-                                          "nonce": base64.b64encode(state.nonces[challenge_id]).decode()})
+                return self.answer(201, {"challenge_id": challenge_id, "expires_in": 120,
+                                         "nonce": base64.b64encode(state.nonces[challenge_id]).decode()})
             nonce = state.nonces[body["challenge_id"]]
             if not certs.verify_signature(body["certificate"], nonce, base64.b64decode(body["signature"])):
-                return self._answer(400, {"error": {"code": "CARD_SIGNATURE_INVALID", "message": "bad", "details": {}}})
+                return self.answer(400, {"error": {"code": "CARD_SIGNATURE_INVALID", "message": "bad", "details": {}}})
             if self.path == "/api/v1/sessions":
-                return self._answer(201, {"access_token": "tok", "token_type": "Bearer",
-                                          "expires_in": 3600, "user_id": "u-1"})
-            return self._answer(201, {"card_no": body["card_no"], "card_type": "legal_person",
-                                      "bound_at": "2025-01-01T00:00:00+00:00"})
+                return self.answer(201, {"access_token": "tok", "token_type": "Bearer",
+                                         "expires_in": 3600, "user_id": "u-1"})
+            return self.answer(201, {"card_no": body["card_no"], "card_type": "legal_person",
+                                     "bound_at": "2025-01-01T00:00:00+00:00"})
 
-        def _answer(self, status, payload):
-            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        state.url = url
+        yield state
 
 
 def test_bind_follows_the_contract(gateway, image):
