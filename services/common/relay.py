@@ -23,9 +23,11 @@ class PublishNotConfirmed(Exception):
 class AmqpPublisher:
     """Publishes envelopes to one source's exchange, persistent, in confirm mode.
 
-    A batch is published without waiting between messages; then the broker's acks are awaited
-    (it acks in order, often many at once). Waiting for each message's ack before sending the next
-    cost a broker round trip per event: bench/relay.py measures both.
+    A batch is published without waiting between messages; then the broker's acks are awaited.
+    Waiting for each message's ack before sending the next cost a broker round trip per event
+    (bench/relay.py measures both). Acks may confirm many at once ("multiple") and may come out
+    of order (a message no queue takes is confirmed before a persistent one that waits for the
+    disk), so each tag is counted, not only the latest.
     """
 
     CONFIRM_TIMEOUT = 30  # seconds for the broker to confirm a batch
@@ -39,6 +41,7 @@ class AmqpPublisher:
         self._channel = None
         self._sent = 0  # delivery tags of this channel: the n-th message published is tag n
         self._acked = 0  # every tag up to this one is confirmed
+        self._acked_ahead = set()  # tags above _acked confirmed one by one, out of order
         self._nacked = False
 
     def _ensure(self):
@@ -52,14 +55,19 @@ class AmqpPublisher:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
-            self._channel, self._sent, self._acked, self._nacked = channel, 0, 0, False
+            self._channel, self._sent, self._acked, self._acked_ahead, self._nacked = channel, 0, 0, set(), False
             self._producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self._producer
 
     def _on_ack(self, delivery_tag, multiple):
-        if multiple or delivery_tag == self._acked + 1:
+        if multiple:
             self._acked = max(self._acked, delivery_tag)
-        # a single ack out of order cannot happen on one channel: RabbitMQ confirms in order
+            self._acked_ahead = {tag for tag in self._acked_ahead if tag > self._acked}
+        elif delivery_tag > self._acked:
+            self._acked_ahead.add(delivery_tag)
+        while self._acked + 1 in self._acked_ahead:
+            self._acked += 1
+            self._acked_ahead.discard(self._acked)
 
     def _on_nack(self, delivery_tag, multiple):
         self._nacked = True
@@ -77,7 +85,9 @@ class AmqpPublisher:
         while self._acked < self._sent and not self._nacked:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise PublishNotConfirmed(f"the broker confirmed {self._acked} of {self._sent} in time")
+                confirmed, sent = self._acked, self._sent
+                self.close()  # late acks of this batch must not count for the next one
+                raise PublishNotConfirmed(f"the broker confirmed {confirmed} of {sent} in time")
             try:
                 self._conn.drain_events(timeout=left)
             except socket.timeout:

@@ -1,6 +1,7 @@
 """The shared plumbing against the real RabbitMQ: relay with confirms, durable subscription queues,
 idempotent consumers, requeue of a failing handler."""
 import sqlite3
+import time
 import uuid
 
 import eventlet
@@ -30,6 +31,7 @@ class NotedPayload(Schema):
 
 
 NOTED = event_type(SOURCE, "Noted", NotedPayload, "test event")
+UNHEARD = event_type(SOURCE, "Unheard", NotedPayload, "test event no queue takes")
 SUBSCRIPTIONS.append(Subscription("plumbingsink", SOURCE, ("Noted",)))
 
 
@@ -215,6 +217,32 @@ def test_a_batch_the_broker_refuses_keeps_the_position(amqp_uri):
     assert relay.run_once() == 10  # on a fresh channel, once the broker takes them
     assert positions.get("demo") > 0
     with Connection(amqp_uri) as conn:  # leave the sink's queue as the other tests expect it
+        queue(subscription("plumbingsink", SOURCE))(conn.channel()).purge()
+
+
+def test_acks_that_come_out_of_order_still_confirm_the_batch(amqp_uri):
+    # The broker confirms a message no queue takes at once, a persistent one in a durable queue
+    # after its disk write: in one batch their acks can come in any order.
+    def with_unheard(domain_event):
+        for envelope in to_integration(domain_event):
+            yield envelope
+            yield make_envelope(UNHEARD, aggregate_id=domain_event.originator_id,
+                                aggregate_version=domain_event.originator_version,
+                                occurred_at=domain_event.timestamp, payload=envelope["payload"])
+
+    app = DemoApp()
+    positions = PositionStore(var_dir() / "relay-test4.db")
+    publisher = AmqpPublisher(amqp_uri, SOURCE)
+    publisher.CONFIRM_TIMEOUT = 5
+    relay = NotificationRelay(app, with_unheard, publisher, positions, name="demo")
+    for i in range(60):
+        app.write(f"note {i}")
+    started = time.monotonic()
+    assert relay.run_once() == 60
+    assert time.monotonic() - started < 3
+    assert publisher._acked == publisher._sent == 120
+    from kombu import Connection
+    with Connection(amqp_uri) as conn:
         queue(subscription("plumbingsink", SOURCE))(conn.channel()).purge()
 
 
