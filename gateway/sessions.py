@@ -61,10 +61,16 @@ class SessionCheck(DependencyProvider):
 
     def end_sessions_of(self, user_id, ended_at):
         self.ended[user_id] = max(self.ended.get(user_id, 0), int(ended_at))
+        # A token issued before a reset older than a token's lifetime has expired by itself.
+        _prune(self.ended, lambda ended: ended + TOKEN_TTL < time.time())
 
     def forget(self, jti, revoked_at):
-        now = time.time()
         self.revoked[jti] = revoked_at + TOKEN_TTL
-        if len(self.revoked) % 256 == 0:  # now and then, drop what has expired anyway
-            for old in [k for k, until in self.revoked.items() if until < now]:
-                del self.revoked[old]
+        _prune(self.revoked, lambda until: until < time.time())
+
+
+def _prune(entries, stale):
+    """Now and then (every 256th entry), drop the entries that cannot refuse a live token any more."""
+    if len(entries) % 256 == 0:
+        for key in [k for k, value in entries.items() if stale(value)]:
+            del entries[key]
