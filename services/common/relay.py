@@ -38,7 +38,6 @@ class AmqpPublisher:
         self.exchange = exchange(source)
         self._conn = None
         self._producer = None
-        self._channel = None
         self._sent = 0  # delivery tags of this channel: the n-th message published is tag n
         self._acked = 0  # every tag up to this one is confirmed
         self._acked_ahead = set()  # tags above _acked confirmed one by one, out of order
@@ -55,7 +54,7 @@ class AmqpPublisher:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
-            self._channel, self._sent, self._acked, self._acked_ahead, self._nacked = channel, 0, 0, set(), False
+            self._sent, self._acked, self._acked_ahead, self._nacked = 0, 0, set(), False
             self._producer = Producer(channel, exchange=self.exchange, serializer="json")
         return self._producer
 
@@ -105,7 +104,7 @@ class AmqpPublisher:
                 self._conn.release()
             except Exception:  # the connection is already gone
                 pass
-        self._conn = self._producer = self._channel = None
+        self._conn = self._producer = None
 
 
 class NotificationRelay:
