@@ -35,11 +35,12 @@ class IdentityRoutes:
 
     @route("PUT", "/api/v1/users/{user_id}/password", summary="Set or change the password", status=204,
            auth=False, body=PasswordSchema, tags=TAGS,
-           errors=(e.WEAK_PASSWORD, e.INVALID_CREDENTIALS, e.UNAUTHENTICATED, e.FORBIDDEN),
+           errors=(e.WEAK_PASSWORD, e.INVALID_CREDENTIALS, e.ACCOUNT_LOCKED, e.UNAUTHENTICATED, e.FORBIDDEN),
            description="First password: `{password, password_setup_token}` without a token. Later: "
                        "`{password, current_password}` with the user's own Bearer token; add "
                        "`end_other_sessions: true` to log out every other session of the account "
-                       "(the one making the request stays). A reset by SMS ends them all.")
+                       "(the one making the request stays). A reset by SMS ends them all. A wrong "
+                       "`current_password` counts toward the lockout of logins (423 ACCOUNT_LOCKED).")
     def set_user_password(self, request, body, user_id):
         if "password_setup_token" in body:
             call(self.identity.set_password, user_id, body["password"],

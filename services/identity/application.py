@@ -216,23 +216,23 @@ class IdentityApplication(ServiceApplication):
             if outcome != CODE_VALID:
                 if outcome == CODE_WRONG:
                     self.save(box)
-                if outcome == CODE_USED:
-                    # The holder of the code lost a race to a registration with this very code.
-                    self._taken(id_digest, mobile_digest)
                 self._code_refused(box, "register", outcome, now, SmsCodeInvalid)
-            self._taken(id_digest, mobile_digest)
+            # Every answer after the code was checked spends it: else one code probes ID numbers.
+            box.consume(purpose="register", at=now)
+            try:
+                self._taken(id_digest, mobile_digest)
+            except (IdNumberTaken, MobileTaken):
+                self.save(box)  # a conflict: another answer spent it first, and the retry says so
+                raise
             token = secrets.token_urlsafe(32)
             user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
                         mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),
                         setup_token_expires_at=now + self.limits.setup_token_ttl, registered_at=now)
             user_id = str(user.id)
-            box.consume(purpose="register", at=now)
-            try:
-                self.save(user, IdNumberIndex(digest=id_digest, user_id=user_id),
-                          MobileIndex(digest=mobile_digest, user_id=user_id), box)
-            except IntegrityError:
-                self._taken(id_digest, mobile_digest)  # lost the race for the ID number or mobile
-                raise  # lost it for the code only: read again
+            # A conflict (the code, the ID number or the mobile) is read again: the retry finds
+            # the code spent, or spends it answering taken.
+            self.save(user, IdNumberIndex(digest=id_digest, user_id=user_id),
+                      MobileIndex(digest=mobile_digest, user_id=user_id), box)
             return {"user_id": user_id, "password_setup_token": token}
 
         return _retrying(attempt)
@@ -270,8 +270,9 @@ class IdentityApplication(ServiceApplication):
             user = self._user(user_id)
             if user is None:
                 raise UserNotFound("No such user.")
+            user.check_not_locked(now)  # else a lock on logins leaves this way of guessing open
             if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
-                raise InvalidCredentials("The current password is wrong.")
+                _retrying(lambda: self._wrong_password(self._user(user_id), "The current password is wrong."))
             reason = "change"
         reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
         if reasons:
@@ -366,12 +367,19 @@ class IdentityApplication(ServiceApplication):
                 answer = self._start_session(fresh, "password", now)
                 self.save(fresh)
                 return answer
-            fresh.login_failed("password", now, self.limits)
-            self.save(fresh)
-            fresh.check_not_locked(now)  # this failure locked it
-            raise InvalidCredentials("The account or the password is wrong.")
+            self._wrong_password(fresh, "The account or the password is wrong.")
 
         return _retrying(attempt)
+
+    def _wrong_password(self, user, message):
+        """Counts a wrong password (a login's, or a change's current_password) toward the lockout,
+        then raises INVALID_CREDENTIALS, or ACCOUNT_LOCKED when it is locked or this locks it."""
+        now = self.clock()
+        user.check_not_locked(now)  # others may have locked it while we verified
+        user.login_failed("password", now, self.limits)
+        self.save(user)
+        user.check_not_locked(now)
+        raise InvalidCredentials(message)
 
     def login_sms(self, mobile, sms_code):
         mobile = _field("mobile", validators.mobile, mobile)

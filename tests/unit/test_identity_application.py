@@ -87,11 +87,22 @@ class TestRegistration:
         _, mobile, _ = registered(app, clock)
         assert error(app.register, "李四", None, new_id_number(), mobile, "000000").code == e.SMS_CODE_INVALID
 
-    def test_the_loser_of_a_race_for_one_code_hears_mobile_taken(self, app, clock):
+    def test_a_spent_code_answers_invalid_even_for_its_own_mobile(self, app, clock):
         mobile = new_mobile()
         code = code_of(app, mobile, "register")
         app.register("张三", None, new_id_number(), mobile, code)
-        assert error(app.register, "李四", None, new_id_number(), mobile, code).code == e.MOBILE_TAKEN
+        assert error(app.register, "李四", None, new_id_number(), mobile, code).code == e.SMS_CODE_INVALID
+
+    def test_one_code_answers_taken_once_then_is_spent(self, app, clock):
+        # Otherwise one code probes any number of ID numbers for its 5 minutes.
+        _, _, taken_id = registered(app, clock)
+        mobile = new_mobile()
+        code = code_of(app, mobile, "register")
+        assert error(app.register, "李四", None, taken_id, mobile, code).code == e.ID_NUMBER_TAKEN
+        for id_number in (new_id_number(), taken_id):
+            assert error(app.register, "李四", None, id_number, mobile, code).code == e.SMS_CODE_INVALID
+        clock.advance(60)
+        assert app.register("李四", None, new_id_number(), mobile, code_of(app, mobile, "register"))["user_id"]
 
     def test_bad_input_names_every_field_and_stores_nothing(self, app):
         before = event_count(app)
@@ -241,6 +252,21 @@ class TestPasswords:
         app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id)
         assert error(app.login_password, mobile, PASSWORD).code == e.INVALID_CREDENTIALS
         app.login_password(mobile, "new passphrase here")
+
+    def test_wrong_current_passwords_count_toward_the_lockout(self, app, clock):
+        user_id, mobile, _ = registered(app, clock)
+        error(app.login_password, mobile, "wrong password")
+        codes = [error(app.set_password, user_id, "new passphrase here", current_password=f"guess {n}",
+                       actor_user_id=user_id).code for n in range(4)]
+        assert codes == [e.INVALID_CREDENTIALS] * 3 + [e.ACCOUNT_LOCKED]
+        # locked: neither the right current password nor a login gets through
+        err = error(app.set_password, user_id, "new passphrase here", current_password=PASSWORD,
+                    actor_user_id=user_id)
+        assert err.code == e.ACCOUNT_LOCKED and err.details["retry_after"] == 900
+        assert error(app.login_password, mobile, PASSWORD).code == e.ACCOUNT_LOCKED
+        clock.advance(900)
+        app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id)
+        assert app.login_password(mobile, "new passphrase here")["user_id"] == user_id
 
     def test_reset_by_sms_replaces_the_password(self, app, clock):
         user_id, mobile, _ = registered(app, clock)
