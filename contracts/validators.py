@@ -9,6 +9,11 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"  # GB 11643-1999
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, Z, S, V
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# The first two digits of an ID number: a province-level division of GB/T 2260, plus 83, which the
+# residence permits of Taiwan residents carry (81 and 82 those of Hong Kong and Macao residents).
+PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+                       "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+                       "65", "71", "81", "82", "83"})
 MOBILE_RE = re.compile(r"1[3-9]\d{9}")
 NAME_RE = re.compile(r"[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z ·•.\-]*[\u3400-\u9fffA-Za-z]")
 
@@ -25,6 +30,8 @@ def resident_id(value):
         raise ValueError("A resident ID number has 18 characters.")
     if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
         raise ValueError("A resident ID number is 17 digits followed by a digit or X.")
+    if v[:2] not in PROVINCES:
+        raise ValueError("The first two digits of the ID number name no province (GB/T 2260).")
     try:
         born = date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
     except ValueError:

@@ -23,6 +23,24 @@ def test_resident_id_refuses(value, why):
         v.resident_id(value)
 
 
+def _with_check_digit(first17):
+    return first17 + v.id_check_digit(first17)
+
+
+@pytest.mark.parametrize("province", ["00", "10", "16", "20", "30", "38", "40", "47", "55", "60", "66", "70", "80",
+                                      "90", "99"])
+def test_resident_id_refuses_a_province_gb_t_2260_does_not_name(province):
+    with pytest.raises(ValueError, match="province"):
+        v.resident_id(_with_check_digit(province + "010519900101002"))
+
+
+@pytest.mark.parametrize("province", ["11", "15", "21", "23", "31", "37", "41", "46", "50", "54", "61", "65", "71",
+                                      "81", "82", "83"])
+def test_resident_id_accepts_every_province(province):
+    number = _with_check_digit(province + "010519900101002")
+    assert v.resident_id(number) == number
+
+
 @pytest.mark.parametrize("value", ["13306506117", "19912345678"])
 def test_mobile_accepts(value):
     assert v.mobile(value) == value
