@@ -7,7 +7,9 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: install system run test test-quick test-unit bench asyncapi clean
 
-install: system $(STAMP)
+LINT   := tests/asyncapi_lint/node_modules/.package-lock.json
+
+install: system $(STAMP) $(LINT)
 
 system:
 	@bash deploy/install-system.sh
@@ -18,6 +20,11 @@ $(STAMP):
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,card]'
 	@rm -f $(VENV)/.installed-* && touch $@
+
+# AsyncAPI's own parser, for tests/unit/test_asyncapi_lint.py
+$(LINT): tests/asyncapi_lint/package-lock.json
+	@echo "[install] @asyncapi/parser into tests/asyncapi_lint"
+	@npm ci --prefix tests/asyncapi_lint --no-audit --no-fund --loglevel=error
 
 run: install
 	$(PY) -m deploy.launch

@@ -6,15 +6,15 @@ can order what it receives per (enterprise, user, system) by `aggregate_version`
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import event_type
+from .envelope import Id, Timestamp, event_type
 
 SOURCE = "authz"
 REVOKE_REASONS = ("revoked", "membership_ended")
 
 
 class PermissionPayload(Schema):
-    enterprise_id = fields.String(required=True)
-    user_id = fields.String(required=True)
+    enterprise_id = Id(required=True)
+    user_id = Id(required=True)
     system = fields.String(required=True, metadata={"description": "code of GET /api/v1/systems"})
     system_name = fields.String(required=True, metadata={"description": "Chinese name of the system"})
 
@@ -26,9 +26,9 @@ class PermissionRevokedPayload(PermissionPayload):
 
 
 class EnterpriseAdminChangedPayload(Schema):
-    enterprise_id = fields.String(required=True)
-    admin_user_id = fields.String(required=True, metadata={"description": "allowed every system"})
-    previous_admin_user_id = fields.String(allow_none=True, load_default=None, metadata={
+    enterprise_id = Id(required=True)
+    admin_user_id = Id(required=True, metadata={"description": "allowed every system"})
+    previous_admin_user_id = Id(allow_none=True, load_default=None, metadata={
         "description": "null when the enterprise was registered; from now on it keeps only its grants"})
 
 

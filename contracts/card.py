@@ -8,7 +8,7 @@ import re
 
 from marshmallow import Schema, fields, validate
 
-from .envelope import event_type
+from .envelope import Id, Timestamp, event_type
 
 SOURCE = "card"
 
@@ -29,15 +29,16 @@ def card_no(value):
 
 
 class CardPayload(Schema):
-    enterprise_id = fields.String(required=True)
-    user_id = fields.String(required=True)
-    card_no = fields.String(required=True, metadata={"description": "the e-port IC card number"})
+    enterprise_id = Id(required=True)
+    user_id = Id(required=True)
+    card_no = fields.String(required=True, metadata={"description": "the e-port IC card number",
+                                                      "pattern": "^" + CARD_NO_RE.pattern + "$"})
     card_type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES),
                               metadata={"description": "legal_person (法人卡) or operator (操作员卡)"})
 
 
 class CardBoundPayload(CardPayload):
-    bound_at = fields.String(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
+    bound_at = Timestamp(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
 
 
 class CardUnboundPayload(CardPayload):

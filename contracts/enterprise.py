@@ -6,7 +6,7 @@ Payloads carry ids, roles and enterprise names; person names only where a messag
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import event_type
+from .envelope import Id, Timestamp, event_type
 
 SOURCE = "enterprise"
 ROLES = ("admin", "user")
@@ -14,28 +14,28 @@ STATUSES = ("pending", "approved", "rejected", "removed")
 
 
 class EnterpriseRegisteredPayload(Schema):
-    enterprise_id = fields.String(required=True)
-    uscc = fields.String(required=True)
+    enterprise_id = Id(required=True)
+    uscc = fields.String(required=True, metadata={"pattern": r"^[0-9A-HJ-NPQRTUWXY]{18}$"})
     name = fields.String(required=True)
     certified = fields.Boolean(required=True, metadata={"description": "true when the registry knows the USCC"})
-    admin_user_id = fields.String(required=True)
+    admin_user_id = Id(required=True)
 
 
 class AssociationPayload(Schema):
-    association_id = fields.String(required=True)
-    enterprise_id = fields.String(required=True)
-    user_id = fields.String(required=True)
+    association_id = Id(required=True)
+    enterprise_id = Id(required=True)
+    user_id = Id(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     enterprise_name = fields.String(allow_none=True, load_default=None,
                                     metadata={"description": "for messages to people; added after v1"})
 
 
 class AssociationRequestedPayload(AssociationPayload):
-    admin_user_id = fields.String(required=True, metadata={
+    admin_user_id = Id(required=True, metadata={
         "description": "the enterprise's administrator when the request was made: who is asked to approve it"})
     user_name = fields.String(allow_none=True, load_default=None,
                               metadata={"description": "the applicant's name as registered (no other PII)"})
-    requested_at = fields.String(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
+    requested_at = Timestamp(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
 
 
 class AssociationRejectedPayload(AssociationPayload):
@@ -43,9 +43,9 @@ class AssociationRejectedPayload(AssociationPayload):
 
 
 class AdminTransferredPayload(Schema):
-    enterprise_id = fields.String(required=True)
-    from_user_id = fields.String(required=True)
-    to_user_id = fields.String(required=True)
+    enterprise_id = Id(required=True)
+    from_user_id = Id(required=True)
+    to_user_id = Id(required=True)
     enterprise_name = fields.String(allow_none=True, load_default=None,
                                     metadata={"description": "for messages to people; added after v1"})
 

@@ -13,17 +13,38 @@ from marshmallow import Schema, fields, validate, ValidationError
 # republished event (relay restarted before its position was saved) is recognised by consumers.
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d4bde-2f55-4c44-9d0c-7d5a9b1f1a01")
 
+# X-Request-ID as the gateway accepts it (shared/API.md): 1 to 128 visible ASCII characters.
+CORRELATION_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"
+
+
+def _with_format(fmt, kwargs):
+    return dict(kwargs, metadata={"format": fmt, **kwargs.get("metadata", {})})
+
+
+def Id(**kwargs):
+    """An identifier field: a canonical uuid string (the AsyncAPI document says `format: uuid`)."""
+    return fields.String(**_with_format("uuid", kwargs))
+
+
+def Timestamp(**kwargs):
+    """A moment: ISO 8601 with timezone (`format: date-time`)."""
+    return fields.String(**_with_format("date-time", kwargs))
+
 
 class EnvelopeSchema(Schema):
-    event_id = fields.String(required=True, metadata={"description": "uuid; stable across redeliveries"})
+    event_id = Id(required=True, metadata={"description": "stable across redeliveries: dedupe by it"})
     event_type = fields.String(required=True, metadata={"description": "also the AMQP routing key"})
     event_version = fields.Integer(required=True, validate=validate.Range(min=1))
-    occurred_at = fields.String(required=True, metadata={"description": "ISO 8601 with timezone"})
+    occurred_at = Timestamp(required=True, metadata={"description": "ISO 8601 with timezone"})
     source = fields.String(required=True, metadata={"description": "owning service; exchange <source>.events"})
-    aggregate_id = fields.String(required=True)
-    aggregate_version = fields.Integer(required=True)
-    correlation_id = fields.String(allow_none=True, load_default=None)
-    actor_user_id = fields.String(allow_none=True, load_default=None)
+    aggregate_id = Id(required=True)
+    aggregate_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    correlation_id = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(CORRELATION_ID_PATTERN),
+                                   metadata={"description": (
+                                       "the X-Request-ID of the HTTP request that caused it, also on the events "
+                                       "consumers emit in reaction; null for events no request caused")})
+    actor_user_id = Id(allow_none=True, load_default=None, metadata={
+        "description": "the user who acted, when one did"})
     payload = fields.Dict(required=True)
 
 

@@ -1,7 +1,7 @@
 """Integration events published by the identity service on exchange `identity.events`."""
 from marshmallow import Schema, fields, validate
 
-from .envelope import event_type
+from .envelope import Id, Timestamp, event_type
 
 SOURCE = "identity"
 
@@ -13,41 +13,43 @@ PASSWORD_REASONS = ("setup", "change", "reset")
 
 
 class UserRegisteredPayload(Schema):
-    user_id = fields.String(required=True)
+    user_id = Id(required=True)
     name = fields.String(required=True)
-    id_type = fields.String(required=True)
-    id_number_masked = fields.String(required=True)
-    mobile_masked = fields.String(required=True)
+    id_type = fields.String(required=True, metadata={"enum": list(ID_TYPES)})
+    id_number_masked = fields.String(required=True, metadata={"pattern": r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$",
+                                                              "example": "110105********002X"})
+    mobile_masked = fields.String(required=True, metadata={"pattern": r"^1[0-9]{2}\*{4}[0-9]{4}$",
+                                                           "example": "133****6117"})
 
 
 class PasswordSetPayload(Schema):
-    user_id = fields.String(required=True)
+    user_id = Id(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(PASSWORD_REASONS),
                            metadata={"description": "setup, change or reset (a reset also lifts a lock)"})
 
 
 class UserLockedPayload(Schema):
-    user_id = fields.String(required=True)
-    locked_until = fields.String(required=True, metadata={"description": "ISO 8601 with timezone"})
+    user_id = Id(required=True)
+    locked_until = Timestamp(required=True, metadata={"description": "ISO 8601 with timezone"})
     failures = fields.Integer(required=True, metadata={"description": "consecutive failed logins that locked it"})
 
 
 class UserLoggedInPayload(Schema):
-    user_id = fields.String(required=True)
+    user_id = Id(required=True)
     method = fields.String(required=True, validate=validate.OneOf(LOGIN_METHODS),
                            metadata={"description": "password, sms or card"})
     session_id = fields.String(required=True, metadata={"description": "the token's jti"})
 
 
 class LoginFailedPayload(Schema):
-    user_id = fields.String(required=True)
+    user_id = Id(required=True)
     method = fields.String(required=True, validate=validate.OneOf(LOGIN_METHODS))
     consecutive_failures = fields.Integer(required=True, metadata={
         "description": "failed logins of the account in a row, any method; the 5th locks it"})
 
 
 class SessionRevokedPayload(Schema):
-    user_id = fields.String(required=True)
+    user_id = Id(required=True)
     session_id = fields.String(required=True)
 
 
