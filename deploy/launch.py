@@ -119,6 +119,16 @@ class Platform:
             time.sleep(0.3)
         raise RuntimeError(f"platform not healthy after {timeout}s: {last}")
 
+    def restart_exited(self):
+        """Start again each service whose process exited (the launcher's supervision); their names."""
+        restarted = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is not None:
+                self.say(f"{name} exited with {proc.returncode}; restarting")
+                self.start_one(name)
+                restarted.append(name)
+        return restarted
+
     def stop_one(self, name, timeout=15):
         proc = self.procs.pop(name, None)
         if proc is None or proc.poll() is not None:
@@ -162,10 +172,7 @@ def main(argv=None):
     try:
         platform.start()
         while not stopping:
-            for name, proc in list(platform.procs.items()):
-                if proc.poll() is not None:
-                    platform.say(f"{name} exited with {proc.returncode}; restarting")
-                    platform.start_one(name)
+            platform.restart_exited()
             time.sleep(1)
     except KeyboardInterrupt:
         pass

@@ -44,6 +44,9 @@ mapped_errors = {
     e.CARD_NOT_BOUND: 404,
     # authz
     e.UNKNOWN_SYSTEM: 400,
+    # retries
+    e.IDEMPOTENCY_KEY_REUSED: 422,
+    e.IDEMPOTENCY_KEY_IN_USE: 409,
 }
 
 

@@ -5,6 +5,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from .commands import HEADER as IDEMPOTENCY_HEADER
+from .commands import METHODS as COMMAND_METHODS
 from .errors import status_of
 from .routing import ROUTES
 
@@ -22,6 +24,16 @@ class ErrorBody(Schema):
 def _schema_name(schema):
     name = (schema if isinstance(schema, type) else type(schema)).__name__
     return name[:-6] if name.endswith("Schema") and len(name) > 6 else name
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},
+    "description": "1 to 128 visible ASCII characters. The same key with the same body by the same caller "
+                   "within 24 h answers the first answer again without running the command twice; with "
+                   "another body 422 IDEMPOTENCY_KEY_REUSED; 409 IDEMPOTENCY_KEY_IN_USE while the first "
+                   "request with it is still running.",
+}
 
 
 def build_spec():
@@ -44,6 +56,8 @@ def build_spec():
                   for p in re.findall(r"\{(\w+)\}", r.path)]
         if r.query is not None:
             params.append({"in": "query", "schema": r.query})
+        if r.method in COMMAND_METHODS:
+            params.append(IDEMPOTENCY_PARAMETER)
         if params:
             op["parameters"] = params
         if r.body is not None:
@@ -55,7 +69,8 @@ def build_spec():
             ok["content"] = {"application/json": {"schema": r.response}}
         op["responses"][str(r.status)] = ok
         codes = list(r.errors) + (["VALIDATION_ERROR"] if (r.body or r.query) else []) + \
-            (["UNAUTHENTICATED"] if r.auth else [])
+            (["UNAUTHENTICATED"] if r.auth else []) + \
+            (["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"] if r.method in COMMAND_METHODS else [])
         by_status = {}
         for code in codes:
             by_status.setdefault(status_of(code), []).append(code)

@@ -115,6 +115,7 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
                     kwargs["body"] = _load(body, _json_body(request), "body")
                 if query is not None:
                     kwargs["query"] = _load(query, request.args.to_dict(), "query")
+                self.commands.begin(request, method, path, kwargs.get("actor"), kwargs.get("body"), path_params)
                 result = fn(self, request, **kwargs)
             except ServiceError as exc:
                 return error_response(exc.code, exc.message, exc.details)

@@ -13,6 +13,7 @@ from services.common.rpc import UnconfirmedRpcProxy
 from .audit_routes import AuditRoutes
 from .authz_routes import AuthzRoutes
 from .card_routes import CardRoutes
+from .commands import CommandIds
 from .enterprise_routes import EnterpriseRoutes
 from .identity_routes import IdentityRoutes
 from .me_routes import MeRoutes
@@ -47,6 +48,7 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     authz_if_deployed = RpcProxy("authz", delivery_mode=NON_PERSISTENT)
 
     sessions = SessionCheck()
+    commands = CommandIds()  # each state-changing request's command id, for its retries
 
     def authenticate(self, request):
         user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions)

@@ -5,6 +5,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
+from . import commands
 from .settings import event_store_env
 
 PROCESSED_NAMESPACE = uuid.UUID("0d7c2b0e-8a43-4b8f-9a52-3f0c1f6f2a10")
@@ -37,6 +38,17 @@ class ServiceApplication(Application):
         base.update(env or {})
         self._listeners = []
         super().__init__(env=base)
+
+    def save(self, *aggregates, answer=commands.UNDECLARED, **kwargs):
+        """As eventsourcing's; within a command of the gateway (services/common/commands.py) its
+        record goes with the first save. `answer`: what the RPC entrypoint will return, declared
+        before the save so that it is stored in the same transaction."""
+        command = commands.current(self)
+        record = command.for_save(answer) if command is not None else None
+        recordings = super().save(*aggregates, *([record] if record is not None else []), **kwargs)
+        if command is not None:
+            command.saved(record, answer)
+        return recordings
 
     def on_recorded(self, listener):
         self._listeners.append(listener)

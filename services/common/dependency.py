@@ -5,6 +5,7 @@ import threading
 import eventlet
 from nameko.extensions import DependencyProvider
 
+from . import commands
 from .relay import AmqpPublisher, NotificationRelay
 from .settings import relay_positions
 
@@ -57,6 +58,12 @@ class EventSourced(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self.app
+
+    def worker_setup(self, worker_ctx):
+        commands.arrive(self.app, worker_ctx.data.get(commands.COMMAND_KEY))
+
+    def worker_teardown(self, worker_ctx):
+        commands.leave()
 
     def _relay_forever(self):
         backoff = 0.5

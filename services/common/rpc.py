@@ -17,6 +17,8 @@ from nameko.rpc import Rpc as NamekoRpc
 
 from contracts.errors import ServiceError
 
+from . import commands
+
 
 class UnconfirmedPublisher(Publisher):
     """Does not wait for the broker's confirm, and so asks for no mandatory delivery either: only
@@ -75,12 +77,18 @@ class Rpc(NamekoRpc):
 
 def rpc(fn):
     """Like nameko's @rpc; a ServiceError subclass raised inside crosses the wire as the base class
-    (the caller cannot import the subclass) and is not logged as a crash."""
+    (the caller cannot import the subclass) and is not logged as a crash. A request of the gateway
+    carrying a command id runs once (services/common/commands.py)."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(service, *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            arrived = commands.incoming()
+            if arrived is None:
+                return fn(service, *args, **kwargs)
+            app, command_id = arrived
+            return commands.execute(app, command_id, fn.__name__, args, kwargs,
+                                    lambda: fn(service, *args, **kwargs))
         except ServiceError as exc:
             raise exc.plain() from None
 

@@ -230,10 +230,12 @@ class IdentityApplication(ServiceApplication):
                         setup_token_expires_at=now + self.limits.setup_token_ttl, registered_at=now)
             user_id = str(user.id)
             # A conflict (the code, the ID number or the mobile) is read again: the retry finds
-            # the code spent, or spends it answering taken.
+            # the code spent, or spends it answering taken. The answer is remembered with the
+            # account (services/common/commands.py): a retried request gets it again.
+            answer = {"user_id": user_id, "password_setup_token": token}
             self.save(user, IdNumberIndex(digest=id_digest, user_id=user_id),
-                      MobileIndex(digest=mobile_digest, user_id=user_id), box)
-            return {"user_id": user_id, "password_setup_token": token}
+                      MobileIndex(digest=mobile_digest, user_id=user_id), box, answer=answer)
+            return answer
 
         return _retrying(attempt)
 
@@ -365,7 +367,7 @@ class IdentityApplication(ServiceApplication):
             fresh.check_not_locked(now)  # others may have locked it while we verified
             if verified:
                 answer = self._start_session(fresh, "password", now)
-                self.save(fresh)
+                self.save(fresh, answer=answer)
                 return answer
             self._wrong_password(fresh, "The account or the password is wrong.")
 
@@ -402,7 +404,7 @@ class IdentityApplication(ServiceApplication):
             user.check_not_locked(now)  # the code stays valid until the lock is over
             box.consume(purpose="login", at=now)
             answer = self._start_session(user, "sms", now)
-            self.save(box, user)
+            self.save(box, user, answer=answer)
             return answer
 
         return _retrying(attempt)
@@ -418,7 +420,7 @@ class IdentityApplication(ServiceApplication):
             now = self.clock()
             user.check_not_locked(now)
             answer = self._start_session(user, "card", now)
-            self.save(user)
+            self.save(user, answer=answer)
             return answer
 
         return _retrying(attempt)

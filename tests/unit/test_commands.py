@@ -1,0 +1,130 @@
+"""A command runs once per command id: its answer is remembered with its effect (services/common/commands.py)."""
+import pytest
+from eventsourcing.domain import Aggregate, event
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+from services.common import commands
+from services.common.application import ServiceApplication
+
+pytestmark = pytest.mark.unit
+
+
+class Counter(Aggregate):
+    @event("Started")
+    def __init__(self):
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self):
+        self.count += 1
+
+
+class Died(BaseException):
+    """The process dying between the save and the reply."""
+
+
+class CounterApp(ServiceApplication):
+    service_name = "counter"
+
+    def __init__(self):
+        super().__init__()
+        self.counter = Counter()
+        self.save(self.counter)
+        self.runs = 0
+
+    def bump(self, declare=True, die=False, fail_after_save=False, fail_before_save=False):
+        self.runs += 1
+        if fail_before_save:
+            raise ServiceError(e.CONFLICT, "refused before any change")
+        counter = self.repository.get(self.counter.id)
+        counter.count_one()
+        answer = {"count": counter.count}
+        if declare:
+            self.save(counter, answer=answer)
+        else:
+            self.save(counter)
+        if die:
+            raise Died()
+        if fail_after_save:
+            raise ServiceError(e.CONFLICT, "refused after a change")
+        return answer
+
+    def count(self):
+        return self.repository.get(self.counter.id).count
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    return CounterApp()
+
+
+def run(app, command_id, **kwargs):
+    commands.arrive(app, command_id)
+    try:
+        return commands.execute(app, command_id, "bump", (), kwargs, lambda: app.bump(**kwargs))
+    finally:
+        commands.leave()
+
+
+def test_the_same_command_runs_once_and_answers_the_first_answer_again(app):
+    assert run(app, "key:a") == {"count": 1}
+    assert run(app, "key:a") == {"count": 1}
+    assert (app.runs, app.count()) == (1, 1)
+    assert run(app, "key:b") == {"count": 2}
+
+
+def test_the_same_id_with_other_arguments_is_refused(app):
+    run(app, "key:a")
+    with pytest.raises(ServiceError) as refused:
+        run(app, "key:a", declare=False)
+    assert refused.value.code == e.IDEMPOTENCY_KEY_REUSED
+    assert app.count() == 1
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_an_answer_saved_with_the_effect_survives_a_death_before_the_reply(app, declare, monkeypatch):
+    monkeypatch.setattr(commands, "ANSWER_WAIT", 0.2)
+    with pytest.raises(Died):
+        run(app, "request:1", declare=declare, die=True)
+    assert app.count() == 1
+    if declare:  # the redelivered request finds the first answer
+        assert run(app, "request:1", declare=True, die=True) == {"count": 1}
+    else:  # the answer was to follow in a second save the death prevented: never a second run
+        with pytest.raises(ServiceError) as in_use:
+            run(app, "request:1", declare=False, die=True)
+        assert in_use.value.code == e.IDEMPOTENCY_KEY_IN_USE
+    assert (app.runs, app.count()) == (1, 1)
+
+
+def test_an_undeclared_answer_follows_the_save(app):
+    assert run(app, "request:2", declare=False) == {"count": 1}
+    assert run(app, "request:2", declare=False) == {"count": 1}
+    assert app.runs == 1
+
+
+def test_a_refusal_after_a_change_is_remembered_one_before_any_is_not(app):
+    for _ in range(2):
+        with pytest.raises(ServiceError, match="after a change"):
+            run(app, "key:c", fail_after_save=True)
+    assert (app.runs, app.count()) == (1, 1)
+    for _ in range(2):
+        with pytest.raises(ServiceError, match="before any change"):
+            run(app, "key:d", fail_before_save=True)
+    assert app.runs == 3
+
+
+def test_a_record_older_than_a_day_is_forgotten(app, monkeypatch):
+    run(app, "key:e")
+    later = commands.time.time() + commands.RECORD_TTL + 1
+    monkeypatch.setattr(commands.time, "time", lambda: later)
+    assert run(app, "key:e") == {"count": 2}
+    assert run(app, "key:e") == {"count": 2}
+    assert app.runs == 2
+
+
+def test_without_a_command_id_nothing_is_recorded(app):
+    commands.leave()
+    assert app.bump() == {"count": 1}
+    assert commands.current(app) is None
