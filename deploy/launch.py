@@ -13,6 +13,9 @@ import time
 from pathlib import Path
 
 import requests
+from nameko.utils import sanitize_url
+
+from services.common.settings import var_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "config.yaml"
@@ -60,8 +63,10 @@ def service_env(env):
 
 
 class Platform:
-    def __init__(self, env=None, only=None, log_dir=None, quiet=False):
+    def __init__(self, env=None, only=None, log_dir=None, quiet=False, broker_uris=None):
         self.env = service_env(dict(os.environ, **(env or {})))
+        # role -> AMQP URI of its own broker user (deploy/broker.py); else all share AMQP_URI
+        self.broker_uris = broker_uris or {}
         self.services = {n: m for n, m in available_services().items() if not only or n in only}
         # the gateway's /healthz and its optional calls look at what was launched
         self.env["EPORT_SERVICES"] = ",".join(self.services)
@@ -83,7 +88,8 @@ class Platform:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out,
+        env = dict(self.env, AMQP_URI=self.broker_uris[name]) if name in self.broker_uris else self.env
+        self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
                                             stderr=subprocess.STDOUT if out else None)
         self.say(f"started {name} (pid {self.procs[name].pid})")
 
@@ -155,12 +161,27 @@ class Platform:
         self.say("stopped")
 
 
+def _broker_users():
+    """Per-service broker users when this machine's RabbitMQ lets us make them (rabbitmqctl as
+    root); else every service connects as AMQP_URI's user, as before."""
+    from . import broker  # imports this module's SERVICES
+    try:
+        uris = broker.setup(credentials_file=var_dir() / "broker-users.json")
+    except (broker.BrokerSetupFailed, OSError, subprocess.SubprocessError) as exc:
+        print(f"[launch] no per-service broker users ({exc}); every service connects as AMQP_URI's user",
+              flush=True)
+        return None
+    print(f"[launch] each service connects as its own broker user ({', '.join(sorted(uris))}; deploy/broker.py)",
+          flush=True)
+    return uris
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated service names")
     args = parser.parse_args(argv)
-    platform = Platform(only=args.only.split(",") if args.only else None)
-    platform.say(f"AMQP_URI={platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/')}  "
+    platform = Platform(only=args.only.split(",") if args.only else None, broker_uris=_broker_users())
+    platform.say(f"AMQP_URI={sanitize_url(platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/'))}  "
                  f"event stores under {os.environ.get('EPORT_VAR', ROOT / 'var')}")
     stopping = False
 

@@ -33,7 +33,8 @@ class EventSourced(DependencyProvider):
         self.app = self.app_cls()
         if self.to_integration is not None:
             source = self.app_cls.service_name
-            publisher = AmqpPublisher(self.container.config["AMQP_URI"], source)
+            config = self.container.config
+            publisher = AmqpPublisher(config["AMQP_URI"], source, ssl=config.get("AMQP_SSL"))
             positions = relay_positions(source)
             self.relay = NotificationRelay(self.app, self.to_integration, publisher, positions,
                                            name=f"{source}->amqp")

@@ -32,8 +32,9 @@ class AmqpPublisher:
 
     CONFIRM_TIMEOUT = 30  # seconds for the broker to confirm a batch
 
-    def __init__(self, amqp_uri, source):
+    def __init__(self, amqp_uri, source, ssl=None):
         self.amqp_uri = amqp_uri
+        self.ssl = ssl  # AMQP_SSL of the nameko config: TLS options (deploy/config.yaml)
         self.source = source
         self.exchange = exchange(source)
         self._conn = None
@@ -45,7 +46,7 @@ class AmqpPublisher:
 
     def _ensure(self):
         if self._producer is None:
-            self._conn = Connection(self.amqp_uri)
+            self._conn = Connection(self.amqp_uri, ssl=self.ssl)
             channel = self._conn.channel()
             self.exchange(channel).declare()
             # Declared here too so that events wait for consumers that have not started yet.

@@ -4,6 +4,7 @@ import socket
 import pytest
 import requests
 
+from deploy import broker
 from deploy.launch import Platform
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
 
@@ -19,22 +20,28 @@ def platform():
     """The whole platform as processes (as `make run` starts it) on the session's var/.
 
     It gets a vhost of its own: its services stay up for the whole session and would otherwise
-    compete with the in-process services of the integration tests for the same queues.
+    compete with the in-process services of the integration tests for the same queues. Each
+    service connects as its own broker user (deploy/broker.py), named after the vhost: users are
+    global in RabbitMQ, and other test sessions run beside this one.
     """
     port = _free_port()
     vhost = create_vhost("eport-e2e")
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
+    broker_uris = broker.setup(env["AMQP_URI"], namespace=vhost) if vhost else None
     # E2E_SERVICES=identity,notify,gateway starts a subset (while other services are being written)
     only = os.environ.get("E2E_SERVICES")
-    p = Platform(env=env, only=only.split(",") if only else None,
+    p = Platform(env=env, only=only.split(",") if only else None, broker_uris=broker_uris,
                  log_dir=os.path.join(os.environ["EPORT_VAR"], "logs"), quiet=True)
+    p.vhost = vhost
     try:
         p.start(timeout=120)
         os.environ["E2E_AMQP_URI"] = p.env["AMQP_URI"]  # for tests that talk to its broker directly
         yield p
     finally:
         p.stop()
+        if broker_uris:
+            broker.remove(namespace=vhost)
         delete_vhost(vhost)
 
 

@@ -2,12 +2,15 @@
 service, started by deploy.serve, with the shared config and secrets. (Building and running the
 image needs Docker, which these machines do not run; tests/integration/test_deploy_serve.py runs
 the image's entrypoint itself.)"""
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from deploy.broker import generate
+from deploy.broker_policy import ROLES, user_name
 from deploy.launch import SERVICES
 from services.common.settings import _SECRET_NAMES
 
@@ -34,8 +37,9 @@ def test_compose_runs_every_service_with_the_shared_configuration():
     services = compose["services"]
     for name in SERVICES:
         assert services[name]["command"] == [name], name
-        assert services[name]["env_file"] == "secrets.env"
+        assert services[name]["env_file"] == ["secrets.env", f"broker/{name}.env"]  # its own broker user
         assert set(services[name]["environment"]) <= documented_variables()
+        assert "AMQP_URI" not in services[name]["environment"]
     assert services["gateway"]["ports"] == ["8000:8000"]
     assert services["audit"].get("deploy", {}).get("replicas", 1) == 1  # a SQLite file, one writer
 
@@ -52,12 +56,34 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
     assert set(deployments) == set(SERVICES)
     config = next(d for d in docs if d["kind"] == "ConfigMap")
     assert set(config["data"]) <= documented_variables()
+    assert "AMQP_URI" not in config["data"]  # each service's own, in its eport-broker-<service> secret
+    assert yaml.safe_load(config["data"]["AMQP_SSL"])["ca_certs"] == "/etc/eport/broker/ca.pem"
     for name, deployment in deployments.items():
         container, = deployment["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [name]
         sources = {next(iter(src.values()))["name"] for src in container["envFrom"]}
-        assert sources == {"eport-config", "eport-secrets"}, name
+        assert sources == {"eport-config", "eport-secrets", f"eport-broker-{name}"}, name
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts["broker-ca"] == "/etc/eport/broker", name
         for var in container.get("env", []):
             assert var["name"] in documented_variables(), var
     assert deployments["audit"]["spec"]["replicas"] == 1
     assert deployments["audit"]["spec"]["strategy"]["type"] == "Recreate"
+
+
+def test_compose_talks_tls_to_a_broker_loading_the_generated_definitions(tmp_path):
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text()
+    assert "listeners.tcp = none" in conf and "listeners.ssl.default = 5671" in conf
+    assert "load_definitions = /etc/rabbitmq/definitions.json" in conf
+    assert "./broker/definitions.json:/etc/rabbitmq/definitions.json:ro" in compose["services"]["rabbitmq"]["volumes"]
+    ssl = yaml.safe_load(compose["services"]["gateway"]["environment"]["AMQP_SSL"])
+    assert ssl == {"ca_certs": "/etc/eport/broker/ca.pem", "cert_reqs": 2, "server_hostname": "rabbitmq"}
+
+    out = generate(tmp_path, host="rabbitmq", port=5671)  # what the compose comment says to run
+    definitions = json.loads((out / "definitions.json").read_text())
+    assert {u["name"] for u in definitions["users"]} == {user_name("eport", role) for role in ROLES}
+    for name in SERVICES:
+        uri = (out / f"{name}.env").read_text().strip().removeprefix("AMQP_URI=")
+        assert uri.startswith(f"amqps://eport-{name}:") and uri.endswith("@rabbitmq:5671/"), uri
+    assert {p.name for p in (out / "tls").iterdir()} == {"ca.pem", "server.pem", "server.key"}

@@ -1,0 +1,158 @@
+"""Broker users of the platform: one per service, one for the gateway, one for the operators' tools,
+each allowed only what deploy/broker_policy.py says.
+
+    python -m deploy.broker setup        # on this machine's RabbitMQ (rabbitmqctl, as root): users
+                                         # eport-<role> on AMQP_URI's vhost; their URIs in
+                                         # var/broker-users.json (what `make run` does)
+    python -m deploy.broker remove       # deletes the users of a namespace
+    python -m deploy.broker generate --out deploy/broker --host rabbitmq --tls
+                                         # for compose / Kubernetes: definitions.json (RabbitMQ's
+                                         # load_definitions), one <role>.env (AMQP_URI) per role, and
+                                         # tls/ (a CA and the broker's certificate for --host)
+
+Passwords are random, made anew by each setup; RabbitMQ stores only their salted SHA-256.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from services.common.settings import var_dir
+
+from .broker_policy import ROLES, definitions, user_name
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
+DEFAULT_NAMESPACE = "eport"
+
+
+class BrokerSetupFailed(Exception):
+    pass
+
+
+def password_hash(password):
+    """RabbitMQ's rabbit_password_hashing_sha256: base64(salt + sha256(salt + password)), 4-byte salt."""
+    salt = secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
+
+
+def vhost_of(amqp_uri):
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def with_credentials(amqp_uri, user, password):
+    parts = urlsplit(amqp_uri)
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5672}"
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _rabbitmqctl(*args, stdin=None, timeout=60):
+    exe = shutil.which("rabbitmqctl")
+    if not exe:
+        raise BrokerSetupFailed("rabbitmqctl is not on this machine")
+    done = subprocess.run([exe, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise BrokerSetupFailed(f"rabbitmqctl {args[0]}: {(done.stderr or done.stdout).strip()[:300]}")
+    return done.stdout
+
+
+def _wait_imported(vhost, users, timeout=15):
+    """import_definitions returns before the import is done (RabbitMQ 3.10)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = json.loads(_rabbitmqctl("list_topic_permissions", "-p", vhost, "-q", "--formatter", "json") or "[]")
+        if users <= {entry["user"] for entry in listed}:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerSetupFailed(f"the users of {sorted(users)} did not appear in {timeout}s")
+        time.sleep(0.1)
+
+
+def setup(amqp_uri=None, namespace=DEFAULT_NAMESPACE, credentials_file=None):
+    """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
+    `amqp_uri`; returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
+    amqp_uri = amqp_uri or os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
+    vhost = vhost_of(amqp_uri)
+    passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
+    defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
+    # on stdin: the node reads a file path itself, as its own user, and no file is left behind
+    _rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(defs))
+    _wait_imported(vhost, {user["name"] for user in defs["users"]})
+    uris = {role: with_credentials(amqp_uri, user_name(namespace, role), pw) for role, pw in passwords.items()}
+    if credentials_file:
+        _write_private(Path(credentials_file), json.dumps(uris, indent=1))
+    return uris
+
+
+def remove(namespace=DEFAULT_NAMESPACE):
+    """Deletes the users of a namespace (in one rabbitmqctl call: each costs half a second)."""
+    names = ",".join(f'<<"{user_name(namespace, role)}">>' for role in ROLES)
+    _rabbitmqctl("eval", "lists:foreach(fun(U) -> rabbit_auth_backend_internal:delete_user(U, <<\"eport\">>) "
+                         f"end, [{names}]).")
+
+
+def generate(out, host, port, vhost="/", namespace=DEFAULT_NAMESPACE, tls=True):
+    """definitions.json for the broker and one <role>.env (AMQP_URI=…) per role, under `out`; with
+    `tls`, amqps URIs and tls/ (the services verify the broker with AMQP_SSL's ca_certs)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
+    defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
+    _write_private(out / "definitions.json", json.dumps(defs, indent=1))
+    base = f"{'amqps' if tls else 'amqp'}://{host}:{port}/{quote(vhost, safe='') if vhost != '/' else ''}"
+    for role, password in passwords.items():
+        uri = with_credentials(base, user_name(namespace, role), password)
+        _write_private(out / f"{role}.env", f"AMQP_URI={uri}\n")
+    if tls:
+        from .broker_tls import write_tls
+        write_tls(out / "tls", host, _write_private)
+    return out
+
+
+def _write_private(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_setup = sub.add_parser("setup", help="create the users on this machine's RabbitMQ")
+    p_setup.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", DEFAULT_AMQP_URI))
+    p_setup.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p_setup.add_argument("--credentials", default=str(var_dir() / "broker-users.json"))
+    p_remove = sub.add_parser("remove", help="delete the users of a namespace")
+    p_remove.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p_gen = sub.add_parser("generate", help="definitions.json and <role>.env files for compose / Kubernetes")
+    p_gen.add_argument("--out", default="deploy/broker")
+    p_gen.add_argument("--host", default="rabbitmq")
+    p_gen.add_argument("--port", type=int, default=5671)
+    p_gen.add_argument("--vhost", default="/")
+    p_gen.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p_gen.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "setup":
+            uris = setup(args.amqp_uri, args.namespace, args.credentials)
+            print(f"broker users {', '.join(user_name(args.namespace, r) for r in uris)} on vhost "
+                  f"{vhost_of(args.amqp_uri)}; their URIs in {args.credentials}")
+        elif args.command == "remove":
+            remove(args.namespace)
+        else:
+            out = generate(args.out, args.host, args.port, args.vhost, args.namespace, args.tls)
+            print(f"wrote {out}/definitions.json and {', '.join(f'{r}.env' for r in ROLES)}")
+    except BrokerSetupFailed as exc:
+        raise SystemExit(f"broker setup failed: {exc}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Who may do what on the broker: the one table of every cross-service RPC call, and the RabbitMQ
+permissions derived from it. `python -m deploy.broker` applies them; the tests read the same.
+
+Each service and the gateway connect as a broker user of their own. Its vhost permissions
+(configure, write, read regexes) name only the queues and exchanges it declares, publishes to or
+consumes from; its topic permissions say which routing keys it may publish:
+- on `nameko-rpc`, `<service>.<method>` for exactly the methods of CALLS (so the gateway cannot
+  reach identity.start_card_session or audit.events), plus replies (a caller's reply queue is
+  bound by a random UUID, which is also the routing key of the reply);
+- on `<service>.events`, only its owner publishes (the others have no write permission on it).
+
+A consumer declares the exchange it binds to (nameko and kombu do, idempotently), so it has
+configure and read permission on the exchanges of the sources it consumes, never write; its topic
+read permission there is limited to the routing keys it subscribes to.
+"""
+import re
+
+from contracts.subscriptions import SUBSCRIPTIONS
+
+from .launch import SERVICES as LAUNCHED
+
+RPC_EXCHANGE = "nameko-rpc"  # nameko's default RPC_EXCHANGE
+GATEWAY = "gateway"
+SERVICES = tuple(name for name in LAUNCHED if name != GATEWAY)
+OPERATOR = "operator"  # deploy.audit and the operators' tools: standalone RPC proxies
+ROLES = (*SERVICES, GATEWAY, OPERATOR)
+
+# caller -> callee -> the RPC methods it calls. Nothing else reaches the callee from that caller.
+CALLS = {
+    GATEWAY: {
+        "identity": ("ping", "request_sms_code", "register", "set_password", "reset_password",
+                     "login_password", "login_sms", "revoke_session", "revoked_sessions",
+                     "sessions_ended_by_reset", "get_user", "get_users"),
+        "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
+                       "remove_member", "get_enterprise", "members", "association_requests",
+                       "associations_of_user"),
+        "card": ("ping", "create_challenge", "bind", "unbind", "login", "cards_of_user", "cards_of_enterprise"),
+        "authz": ("ping", "list_systems", "check_as", "get_permissions", "set_permissions", "systems_of_members"),
+        "notify": ("ping", "list_messages", "mark_read"),
+        "audit": ("ping", "enterprise_events"),
+    },
+    "identity": {"notify": ("send_sms",)},
+    "enterprise": {"identity": ("get_user",)},
+    "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
+    "audit": {"enterprise": ("membership",)},
+    OPERATOR: {"audit": ("ping", "events")},
+}
+
+# nameko @event_handler entrypoints (queues named by nameko, not in contracts/subscriptions.py):
+# consumer -> (source, event type) pairs
+EVENT_HANDLERS = {
+    GATEWAY: (("identity", "SessionRevoked"), ("identity", "PasswordSet")),
+}
+
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+NOTHING = "^$"  # RabbitMQ matches unanchored: every pattern here is anchored
+
+
+def _one_of(patterns):
+    return f"^({'|'.join(sorted(set(patterns)))})$" if patterns else NOTHING
+
+
+def events_exchange(service):
+    return f"{service}.events"
+
+
+def reply_queue_owner(role):
+    # nameko names a reply queue rpc.reply-<container's service name>-<uuid>; standalone proxies
+    # (the operators' tools) call themselves standalone_rpc_proxy
+    return "standalone_rpc_proxy" if role == OPERATOR else role
+
+
+def _queues(role):
+    queues = []
+    if role in SERVICES:
+        queues.append(re.escape(f"rpc-{role}"))
+    if CALLS.get(role):
+        queues.append(re.escape(f"rpc.reply-{reply_queue_owner(role)}-") + UUID)
+    for sub in SUBSCRIPTIONS:
+        # its own subscriptions, and (as publisher) the queues of its subscribers, which it declares
+        # so that events wait for a consumer that has not started yet
+        if role in (sub.consumer, sub.source):
+            queues.append(re.escape(sub.queue_name))
+    for source, event_type in EVENT_HANDLERS.get(role, ()):
+        # evt-<source>-<type>--<service>.<method>[-<broadcast id>] (nameko.events.EventHandler)
+        queues.append(re.escape(f"evt-{source}-{event_type}--{role}.") + "[a-z_]+(-[0-9a-f]{32})?")
+    return queues
+
+
+def consumed_sources(role):
+    """source service -> the routing keys `role` binds on its exchange."""
+    sources = {}
+    for sub in SUBSCRIPTIONS:
+        if sub.consumer == role:
+            sources.setdefault(sub.source, set()).update(sub.event_types)
+    for source, event_type in EVENT_HANDLERS.get(role, ()):
+        sources.setdefault(source, set()).add(event_type)
+    return sources
+
+
+def vhost_permissions(role):
+    """(configure, write, read) regexes of a role's broker user."""
+    queues = _queues(role)
+    own = [re.escape(RPC_EXCHANGE)] + ([re.escape(events_exchange(role))] if role in SERVICES else [])
+    consumed = [re.escape(events_exchange(source)) for source in consumed_sources(role)]
+    return _one_of(queues + own + consumed), _one_of(queues + own), _one_of(queues + own + consumed)
+
+
+def rpc_routing_keys(role):
+    """The routing keys `role` may publish on nameko-rpc: its calls, then any reply."""
+    calls = [re.escape(f"{callee}.{method}") for callee, methods in CALLS.get(role, {}).items()
+             for method in methods]
+    return _one_of(calls + [UUID])
+
+
+def topic_permissions(role):
+    """[(exchange, write regex, read regex)] of a role's broker user."""
+    rpc_binds = [UUID] + ([re.escape(f"{role}.*")] if role in SERVICES else [])
+    perms = [(RPC_EXCHANGE, rpc_routing_keys(role), _one_of(rpc_binds))]
+    if role in SERVICES:
+        perms.append((events_exchange(role), ".*", ".*"))
+    for source, keys in consumed_sources(role).items():
+        if source != role:
+            perms.append((events_exchange(source), NOTHING, _one_of(re.escape(k) for k in keys)))
+    return perms
+
+
+def user_name(namespace, role):
+    return f"{namespace}-{role}"
+
+
+def definitions(vhost, namespace, password_hashes):
+    """RabbitMQ definitions (the JSON of `rabbitmqctl import_definitions` and of `load_definitions`)
+    of every role's user; `password_hashes`: role -> rabbit_password_hashing_sha256 hash."""
+    users, permissions, topics = [], [], []
+    for role in ROLES:
+        name = user_name(namespace, role)
+        users.append({"name": name, "password_hash": password_hashes[role],
+                      "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []})
+        configure, write, read = vhost_permissions(role)
+        permissions.append({"user": name, "vhost": vhost, "configure": configure, "write": write, "read": read})
+        topics += [{"user": name, "vhost": vhost, "exchange": exchange, "write": w, "read": r}
+                   for exchange, w, r in topic_permissions(role)]
+    return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions,
+            "topic_permissions": topics}
+

@@ -1,0 +1,140 @@
+"""The broker's own authorisation against the real RabbitMQ: each role's user (deploy/broker.py,
+from the table of deploy/broker_policy.py) may call what it is meant to and nothing else.
+
+The users live in a vhost of this module's own and are named after it (users are global in
+RabbitMQ; other test sessions run beside this one)."""
+import uuid
+
+import pytest
+from amqp.exceptions import AccessRefused
+from kombu import Connection, Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.rpc import RpcProxy, get_rpc_exchange
+from nameko.testing.services import dummy, entrypoint_hook
+
+from deploy import broker
+from deploy.broker_policy import CALLS, GATEWAY
+from services.common.rpc import rpc
+from tests.conftest import create_vhost, delete_vhost, vhost_uri
+
+pytestmark = pytest.mark.integration
+
+RPC = get_rpc_exchange({})
+
+
+@pytest.fixture(scope="module")
+def users():
+    vhost = create_vhost("eport-broker")
+    if vhost is None:
+        pytest.skip("needs rabbitmqctl to make users")
+    try:
+        yield broker.setup(vhost_uri(vhost), namespace=vhost)
+    finally:
+        try:
+            broker.remove(namespace=vhost)
+        finally:
+            delete_vhost(vhost)
+
+
+def config_of(uri):
+    return {"AMQP_URI": uri, "serializer": "json"}
+
+
+class IdentityStandIn:
+    """What card asks identity, answered by a service connected as identity's broker user."""
+    name = "identity"
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def start_card_session(self, user_id, card_no):
+        return {"user_id": user_id, "card_no": card_no}
+
+
+class Caller:
+    """A service of a given name that calls identity (its name picks its reply queue's name)."""
+    identity = RpcProxy("identity")
+
+    @dummy
+    def start_card_session(self, user_id, card_no):
+        return self.identity.start_card_session(user_id, card_no)
+
+    @dummy
+    def ping(self):
+        return self.identity.ping()
+
+
+def caller(name):
+    return type(f"{name.title()}Caller", (Caller,), {"name": name})
+
+
+@pytest.fixture
+def identity(users, container_factory):
+    container = container_factory(IdentityStandIn, config_of(users["identity"]))
+    container.start()
+    return container
+
+
+def publish(uri, exchange, routing_key, payload=None):
+    Publisher(uri, serializer="json").publish(payload or {}, exchange=exchange, routing_key=routing_key)
+
+
+def test_the_card_service_may_start_a_card_session_and_gets_the_reply(users, identity, container_factory):
+    card = container_factory(caller("card"), config_of(users["card"]))
+    card.start()
+    with entrypoint_hook(card, "start_card_session") as start:
+        assert start("u-1", "8800000012345") == {"user_id": "u-1", "card_no": "8800000012345"}
+
+
+def test_the_gateway_may_not_call_start_card_session_but_may_ping(users, identity, container_factory):
+    assert "start_card_session" not in CALLS[GATEWAY]["identity"]
+    gateway = container_factory(caller("gateway"), config_of(users["gateway"]))
+    gateway.start()
+    with entrypoint_hook(gateway, "ping") as ping:
+        assert ping() == "pong"  # its requests and their replies work …
+    with entrypoint_hook(gateway, "start_card_session") as start:
+        with pytest.raises(AccessRefused):  # … but not this one
+            start("u-1", "8800000012345")
+
+
+def test_the_gateway_may_not_ask_audit_for_the_whole_log_and_operators_may(users):
+    with pytest.raises(AccessRefused):
+        publish(users["gateway"], RPC, "audit.events")
+    publish(users["operator"], RPC, "audit.events")
+    publish(users["gateway"], RPC, "audit.enterprise_events")
+
+
+def test_only_the_owner_publishes_to_its_events_exchange(users):
+    identity_events = Exchange("identity.events", type="topic", durable=True)
+    enterprise_events = Exchange("enterprise.events", type="topic", durable=True)
+    for owner, exchange in (("identity", identity_events), ("enterprise", enterprise_events)):
+        with Connection(users[owner]) as conn:  # as its relay does
+            exchange(conn.default_channel).declare()
+    with pytest.raises(AccessRefused):
+        publish(users["gateway"], identity_events, "SessionRevoked")
+    with pytest.raises(AccessRefused):  # a forged AdminTransferred would make its author an admin in authz
+        publish(users["identity"], enterprise_events, "AdminTransferred")
+    with pytest.raises(AccessRefused):
+        publish(users["authz"], enterprise_events, "AdminTransferred")
+    publish(users["identity"], identity_events, "SessionRevoked")
+    publish(users["enterprise"], enterprise_events, "AdminTransferred")
+
+
+def test_the_gateway_may_neither_take_nor_copy_another_services_requests(users, identity):
+    with Connection(users["gateway"]) as conn:
+        with pytest.raises(AccessRefused):  # consuming identity's RPC queue
+            conn.default_channel.basic_get(queue="rpc-identity")
+    with Connection(users["gateway"]) as conn:
+        # a reply queue of its own, bound to identity's requests (with everyone's passwords)
+        sniffer = Queue(f"rpc.reply-gateway-{uuid.uuid4()}", exchange=RPC, routing_key="identity.*",
+                        auto_delete=True)
+        with pytest.raises(AccessRefused):
+            sniffer(conn.default_channel).declare()
+
+
+def test_a_service_may_not_declare_another_services_queues(users):
+    with Connection(users["notify"]) as conn:
+        with pytest.raises(AccessRefused):
+            Queue("rpc-identity", exchange=RPC, routing_key="identity.*", durable=True)(conn.default_channel).declare()

@@ -1,0 +1,84 @@
+"""The broker table (deploy/broker_policy.py) is the platform's real call graph: every RPC call
+in the code is in it (else the broker refuses it), and every call in it is an RPC entrypoint of
+its callee. Its regexes match what nameko names, and nothing near it."""
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+from nameko.rpc import Rpc
+
+from deploy.broker_policy import CALLS, GATEWAY, OPERATOR, ROLES, SERVICES, rpc_routing_keys, topic_permissions, \
+    vhost_permissions
+from deploy.launch import SERVICES as LAUNCHED
+
+pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[2]
+CALLEES = "|".join(SERVICES)
+SOURCES = {GATEWAY: ["gateway"], OPERATOR: ["deploy/audit.py"], **{s: [f"services/{s}"] for s in SERVICES}}
+UUID = "3f2b1c4e-9a8d-4e7f-b6a5-0c1d2e3f4a5b"
+
+
+def calls_in_code(role):
+    found = set()
+    for place in SOURCES[role]:
+        path = ROOT / place
+        for file in [path] if path.is_file() else path.rglob("*.py"):
+            text = file.read_text(encoding="utf-8")
+            found |= set(re.findall(rf"\b(?:self|gateway|rpc)\.({CALLEES})(?:_if_deployed)?\.(\w+)", text))
+            found |= set(re.findall(rf'optional_rpc\(\w+, "({CALLEES})", "(\w+)"', text))
+    return found
+
+
+def rpc_methods(service):
+    module, cls = LAUNCHED[service].split(":")
+    service_cls = getattr(importlib.import_module(module), cls)
+    return {name for name, fn in inspect.getmembers(service_cls, callable)
+            if any(isinstance(ext, Rpc) for ext in getattr(fn, ENTRYPOINT_EXTENSIONS_ATTR, ()))}
+
+
+@pytest.mark.parametrize("role", [GATEWAY, OPERATOR, *SERVICES])
+def test_every_call_in_the_code_is_in_the_table(role):
+    table = {(callee, m) for callee, methods in CALLS.get(role, {}).items() for m in methods}
+    assert calls_in_code(role) - table == set()
+
+
+def test_every_call_in_the_table_is_an_rpc_entrypoint_of_its_callee():
+    for role, callees in CALLS.items():
+        for callee, methods in callees.items():
+            assert set(methods) <= rpc_methods(callee), (role, callee, set(methods) - rpc_methods(callee))
+
+
+def test_the_gateway_pings_every_service_and_calls_no_internal_method():
+    for service in SERVICES:
+        assert "ping" in CALLS[GATEWAY][service]
+    allowed = re.compile(rpc_routing_keys(GATEWAY))
+    for internal in ("identity.start_card_session", "identity.holder_matches", "identity.authenticate",
+                     "audit.events", "notify.send_sms", "enterprise.membership", "authz.check"):
+        assert not allowed.search(internal), internal
+    assert allowed.search("identity.login_password") and allowed.search(UUID)
+    assert not allowed.search("identity.login_password.x") and not allowed.search(f"x{UUID}")
+
+
+def test_the_regexes_take_the_names_nameko_makes_and_no_others():
+    configure, write, read = (re.compile(rx) for rx in vhost_permissions(GATEWAY))
+    for name in (f"rpc.reply-gateway-{UUID}", "nameko-rpc",
+                 "evt-identity-SessionRevoked--gateway.on_session_revoked-" + "ab" * 16):
+        assert configure.search(name) and write.search(name) and read.search(name), name
+    for name in (f"rpc.reply-card-{UUID}", "rpc-identity", "identity.events", "audit.identity-events",
+                 "evt-identity-SessionRevoked--card.on_session_revoked", f"rpc.reply-gateway-{UUID}x"):
+        assert not write.search(name), name
+    assert read.search("identity.events") and not read.search("enterprise.events")
+    card_configure = re.compile(vhost_permissions("card")[0])
+    assert card_configure.search("card.enterprise-events") and not card_configure.search("authz.enterprise-events")
+
+
+def test_only_the_owner_writes_its_events_exchange():
+    for role in ROLES:
+        write = re.compile(vhost_permissions(role)[1])
+        for service in SERVICES:
+            assert bool(write.search(f"{service}.events")) == (service == role), (role, service)
+        assert all(w == "^$" for exchange, w, r in topic_permissions(role)
+                   if exchange.endswith(".events") and exchange != f"{role}.events")
