@@ -3,6 +3,7 @@
     python -m deploy.audit                                   # the latest 20 events
     python -m deploy.audit --user USER_ID --since 2026-11-01T00:00:00+08:00
     python -m deploy.audit --enterprise ENTERPRISE_ID --type PermissionGranted --json
+    python -m deploy.audit --correlation REQUEST_ID         # what one HTTP request caused
 
 Asks the running audit service over RabbitMQ (AMQP_URI, default amqp://guest:guest@localhost:5672/),
 so it works wherever the broker is reachable. --enterprise gives what that enterprise's
@@ -57,11 +58,13 @@ def main(argv=None, out=sys.stdout):
     parser.add_argument("--type", dest="event_type", help="an event type, e.g. UserLoggedIn")
     parser.add_argument("--since", help="ISO 8601 with time zone, inclusive")
     parser.add_argument("--until", help="ISO 8601 with time zone, exclusive")
+    parser.add_argument("--correlation", help="an X-Request-ID: only the events that request caused")
     parser.add_argument("--limit", type=int, default=20, help="at most this many (1 to 500; default 20)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line, newest first")
     args = parser.parse_args(argv)
     items = fetch(os.environ.get("AMQP_URI", DEFAULT_AMQP_URI), enterprise_id=args.enterprise, user_id=args.user,
-                  event_type=args.event_type, since=args.since, until=args.until, limit=args.limit)
+                  event_type=args.event_type, since=args.since, until=args.until, limit=args.limit,
+                  correlation_id=args.correlation)
     if args.json:
         for item in items:
             print(json.dumps(item, ensure_ascii=False), file=out)

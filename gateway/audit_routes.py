@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from contracts import errors as e
+from contracts.envelope import CORRELATION_ID_PATTERN
 
 from .routing import call, route
 
@@ -12,6 +13,8 @@ class AuditQuerySchema(Schema):
     since = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
     until = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+    correlation_id = fields.String(validate=validate.Regexp(CORRELATION_ID_PATTERN), metadata={
+        "description": "only the events caused by the request with this X-Request-ID"})
 
 
 class AuditItemSchema(Schema):
@@ -22,6 +25,7 @@ class AuditItemSchema(Schema):
     subject = fields.String(metadata={"description": "the user the event is about, else the aggregate id"})
     payload = fields.Dict()
     source = fields.String(metadata={"description": "the service that published it"})
+    correlation_id = fields.String(allow_none=True, metadata={"description": "the X-Request-ID that caused it"})
 
 
 class AuditListSchema(Schema):

@@ -1,6 +1,14 @@
 """The gateway's HTTP entrypoint: nameko's, except that a request no route matches gets the API's
 JSON error shape (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with `Allow`) instead of werkzeug's HTML
-page. Every route of the gateway must use this `http` (one web server per class of entrypoint)."""
+page, and that every request has an id (X-Request-ID). Every route of the gateway must use this
+`http` (one web server per class of entrypoint).
+
+The request id is the client's X-Request-ID when it is 1 to 128 visible ASCII characters, else one
+made here; every answer echoes it, and it is the worker's correlation id (services/common/context.py),
+which nameko sends on with every RPC the request makes: the events they cause carry it."""
+import re
+import uuid
+
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -8,8 +16,21 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
 
 from contracts import errors as e
+from contracts.envelope import CORRELATION_ID_PATTERN
+from services.common.context import CORRELATION_ID
 
 from .errors import error_response
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_RE = re.compile(CORRELATION_ID_PATTERN.removeprefix("^").removesuffix("$"))
+_ENVIRON_KEY = "eport.request_id"
+
+
+def request_id(header_value):
+    """The client's request id when it is acceptable, else a new one."""
+    if header_value and _REQUEST_ID_RE.fullmatch(header_value):
+        return header_value
+    return str(uuid.uuid4())
 
 
 def unmatched_response(exc):
@@ -27,6 +48,15 @@ def unmatched_response(exc):
 
 class JsonErrorsWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        rid = environ[_ENVIRON_KEY] = request_id(environ.get("HTTP_X_REQUEST_ID"))
+
+        def start_response_with_id(status, headers, exc_info=None):
+            headers = [(k, v) for k, v in headers if k.lower() != REQUEST_ID_HEADER.lower()]
+            return start_response(status, [*headers, (REQUEST_ID_HEADER, rid)], exc_info)
+
+        return self._respond(environ, start_response_with_id)
+
+    def _respond(self, environ, start_response):
         # nameko's WsgiApp.__call__, with unmatched requests answered by unmatched_response
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
@@ -42,6 +72,9 @@ class JsonErrorsWsgiApp(WsgiApp):
 class JsonErrorsWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonErrorsWsgiApp(self)
+
+    def context_data_from_headers(self, request):
+        return {CORRELATION_ID: request.environ[_ENVIRON_KEY]}
 
 
 class HttpEntrypoint(HttpRequestHandler):

@@ -6,6 +6,7 @@ from nameko.rpc import RpcProxy
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
+from services.common.context import RequestContext
 from services.common.messaging import on_event
 from services.common.rpc import rpc
 from services.common.settings import var_dir
@@ -46,18 +47,20 @@ def _text(name, value, max_length=200):
     return value
 
 
-def _filters(event_type, user_id, since, until, limit):
+def _filters(event_type, user_id, since, until, limit, correlation_id=None):
     """The checked filters of an audit query (400 naming the field otherwise)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed({"limit": [f"Between 1 and {MAX_LIMIT}."]})
     return {"event_type": _text("event_type", event_type), "user_id": _text("user_id", user_id),
-            "since": _instant("since", since), "until": _instant("until", until), "limit": limit}
+            "since": _instant("since", since), "until": _instant("until", until), "limit": limit,
+            "correlation_id": _text("correlation_id", correlation_id, max_length=128)}
 
 
 class AuditService:
     name = "audit"
 
     log = AuditLog()
+    context = RequestContext()
     enterprise = RpcProxy("enterprise")
 
     @rpc
@@ -81,19 +84,21 @@ class AuditService:
         self.log.record(envelope)
 
     @rpc
-    def events(self, event_type=None, user_id=None, enterprise_id=None, since=None, until=None, limit=100):
+    def events(self, event_type=None, user_id=None, enterprise_id=None, since=None, until=None, limit=100,
+               correlation_id=None):
         """The whole platform's audit log, newest first, for its operators and auditors
-        (`python -m deploy.audit`). Not routed by the gateway: only what reaches the broker asks."""
-        filters = _filters(event_type, user_id, since, until, limit)
+        (`python -m deploy.audit`). Not routed by the gateway: only what reaches the broker asks.
+        `correlation_id`: only the events one HTTP request (its X-Request-ID) caused."""
+        filters = _filters(event_type, user_id, since, until, limit, correlation_id)
         return {"items": self.log.query(enterprise_id=_text("enterprise_id", enterprise_id), **filters)}
 
     @rpc
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
-                          since=None, until=None, limit=100):
+                          since=None, until=None, limit=100, correlation_id=None):
         """The audit trail of one enterprise, newest first, with its members' account events from
         while they were members (services/audit/store.py); for its administrator only."""
         membership = self.enterprise.membership(actor_user_id, enterprise_id)
         if not membership or membership.get("role") != "admin" or membership.get("status") != "approved":
             raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")
-        filters = _filters(event_type, user_id, since, until, limit)
+        filters = _filters(event_type, user_id, since, until, limit, correlation_id)
         return {"items": self.log.query(enterprise_id=enterprise_id, **filters)}

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS audit_events (
 CREATE INDEX IF NOT EXISTS audit_by_enterprise ON audit_events (enterprise_id, occurred_at);
 CREATE INDEX IF NOT EXISTS audit_by_subject ON audit_events (subject, occurred_at);
 CREATE INDEX IF NOT EXISTS audit_by_seq ON audit_events (seq);
+CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_events (correlation_id);
 CREATE TABLE IF NOT EXISTS memberships (
     opened_by TEXT PRIMARY KEY,
     enterprise_id TEXT NOT NULL,
@@ -47,7 +48,7 @@ SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
 # The account events an enterprise's trail shows for its members.
 MEMBER_ACCOUNT_SOURCE = "identity"
 
-COLUMNS = "a.event_id, a.event_type, a.occurred_at, a.actor_user_id, a.subject, a.payload, a.source"
+COLUMNS = "a.event_id, a.event_type, a.occurred_at, a.actor_user_id, a.subject, a.payload, a.source, a.correlation_id"
 
 
 def subject_of(envelope):
@@ -107,8 +108,12 @@ class AuditStore:
                 "UPDATE memberships SET until = ? WHERE enterprise_id = ? AND user_id = ? AND until IS NULL"
                 " AND since <= ?", (at, payload["enterprise_id"], payload["user_id"], at))
 
-    def query(self, enterprise_id=None, event_type=None, user_id=None, since=None, until=None, limit=100):
+    def query(self, enterprise_id=None, event_type=None, user_id=None, since=None, until=None, limit=100,
+              correlation_id=None):
         filters, args = [], []
+        if correlation_id:
+            filters.append("a.correlation_id = ?")
+            args.append(correlation_id)
         if event_type:
             filters.append("a.event_type = ?"); args.append(event_type)
         if user_id:
@@ -131,7 +136,8 @@ class AuditStore:
         with self._lock:
             rows = self._db.execute(sql, [*sql_args, int(limit)]).fetchall()
         return [{"event_id": r[0], "event_type": r[1], "occurred_at": r[2], "actor_user_id": r[3],
-                 "subject": r[4], "payload": json.loads(r[5]), "source": r[6]} for r in rows]
+                 "subject": r[4], "payload": json.loads(r[5]), "source": r[6], "correlation_id": r[7]}
+                for r in rows]
 
     @staticmethod
     def _select(source, where):

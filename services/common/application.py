@@ -6,6 +6,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from . import commands
+from .correlation import CorrelatingMapper
 from .settings import event_store_env
 
 PROCESSED_NAMESPACE = uuid.UUID("0d7c2b0e-8a43-4b8f-9a52-3f0c1f6f2a10")
@@ -49,6 +50,10 @@ class ServiceApplication(Application):
         if command is not None:
             command.saved(record, answer)
         return recordings
+
+    def construct_mapper(self):
+        # stores each event's correlation id with it (services/common/correlation.py)
+        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=CorrelatingMapper)
 
     def on_recorded(self, listener):
         self._listeners.append(listener)

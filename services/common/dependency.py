@@ -3,21 +3,22 @@ import logging
 import threading
 
 import eventlet
-from nameko.extensions import DependencyProvider
 
 from . import commands
+from .context import RequestContext
 from .relay import AmqpPublisher, NotificationRelay
 from .settings import relay_positions
 
 log = logging.getLogger(__name__)
 
 
-class EventSourced(DependencyProvider):
+class EventSourced(RequestContext):
     """`app = EventSourced(IdentityApplication, to_integration)` on a Nameko service class.
 
     One Application per container (workers share it: eventsourcing applications are thread-safe),
     and one relay green thread publishing its notification log; `to_integration=None` for a
-    service that publishes nothing.
+    service that publishes nothing. As a RequestContext, it makes each worker's context data
+    current, so the events the worker saves carry its correlation id.
     """
 
     def __init__(self, app_cls, to_integration=None, relay_idle_seconds=0.5):
@@ -61,10 +62,12 @@ class EventSourced(DependencyProvider):
         return self.app
 
     def worker_setup(self, worker_ctx):
+        super().worker_setup(worker_ctx)  # the worker's context data current (correlation id)
         commands.arrive(self.app, worker_ctx.data.get(commands.COMMAND_KEY))
 
     def worker_teardown(self, worker_ctx):
         commands.leave()
+        super().worker_teardown(worker_ctx)
 
     def _relay_forever(self):
         backoff = 0.5

@@ -1,12 +1,16 @@
 """Entrypoints and helpers on the consuming side of integration events."""
 import logging
+from functools import partial
 
 import eventlet
 from marshmallow import ValidationError
+from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from contracts.envelope import read_envelope
 from contracts.subscriptions import queue, subscription
+
+from .context import CORRELATION_ID
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +41,16 @@ class EventConsumer(Consumer):
             log.error("dropping malformed event on %s: %s", self.queue.name, exc.messages)
             self.queue_consumer.ack_message(message)
             return
-        super().handle_message(body, message)
+        # nameko's Consumer.handle_message, with the event's correlation id as the worker's: the
+        # events the handler causes carry it on
+        context_data = self.unpack_message_headers(message)
+        if body.get("correlation_id") is not None:
+            context_data[CORRELATION_ID] = body["correlation_id"]
+        try:
+            self.container.spawn_worker(self, (body,), {}, context_data=context_data,
+                                        handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         event_id = message.properties.get("message_id") or message.delivery_tag

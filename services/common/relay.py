@@ -13,6 +13,8 @@ from kombu import Connection, Producer
 
 from contracts.subscriptions import exchange, queue, subscriptions_of_source
 
+from .correlation import with_correlation
+
 log = logging.getLogger(__name__)
 
 
@@ -124,8 +126,10 @@ class NotificationRelay:
             start=position, limit=self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        envelopes = [envelope for notification in notifications
-                     for envelope in self.to_integration(self.app.mapper.to_domain_event(notification))]
+        envelopes = []
+        for notification in notifications:
+            domain_event = self.app.mapper.to_domain_event(notification)
+            envelopes += [with_correlation(envelope, domain_event) for envelope in self.to_integration(domain_event)]
         if envelopes:
             self.publisher.publish_many(envelopes)  # raises unless the broker confirmed them all
         # Once per batch (a synced write per event stalled every service), after the confirms.

@@ -45,6 +45,13 @@ def platform():
         delete_vhost(vhost)
 
 
+def skip_unless_deployed(platform, needed):
+    """Skip the calling test (or module fixture) when E2E_SERVICES leaves one of `needed` out."""
+    missing = set(needed) - set(platform.services)
+    if missing:
+        pytest.skip(f"services not deployed in this run: {sorted(missing)}")
+
+
 class Api:
     def __init__(self, base_url):
         self.base = base_url

@@ -84,6 +84,13 @@ def wait_for(fn, timeout=15, interval=0.1):
         time.sleep(interval)
 
 
+def audit_trail(api, admin, eid, **params):
+    """The enterprise's audit trail as its administrator reads it."""
+    r = api.get(f"/api/v1/enterprises/{eid}/audit-events", token=admin.token, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
 def messages(api, person, unread=False):
     r = api.get("/api/v1/messages" + ("?unread=true" if unread else ""), token=person.token)
     assert r.status_code == 200, r.text

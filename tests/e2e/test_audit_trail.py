@@ -2,7 +2,9 @@
 sees of the enterprise and of its members' accounts, and who may look."""
 import pytest
 
+from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import PASSWORD, apply, approve, register, register_enterprise, wait_for
+from tests.e2e.enterprise_people import audit_trail as trail
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -11,15 +13,7 @@ NEEDED = {"identity", "notify", "enterprise", "authz", "audit", "gateway"}
 
 @pytest.fixture(scope="module", autouse=True)
 def _needs_the_services(platform):
-    missing = NEEDED - set(platform.services)
-    if missing:
-        pytest.skip(f"services not deployed in this run: {sorted(missing)}")
-
-
-def trail(api, admin, eid, **params):
-    r = api.get(f"/api/v1/enterprises/{eid}/audit-events", token=admin.token, params=params)
-    assert r.status_code == 200, r.text
-    return r.json()["items"]
+    skip_unless_deployed(platform, NEEDED)
 
 
 def test_the_administrator_sees_the_enterprise_and_its_members_logins(api):
