@@ -5,7 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml deploy/apt-packages.txt | cksum | cut -d' ' -f1)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install system run test test-quick test-unit bench asyncapi clean
+# The web console: npm ci when the lock changed, then the build when a source is newer than it.
+CONSOLE_DEPS  := console/node_modules/.package-lock.json
+CONSOLE_BUILD := console/dist/index.html
+CONSOLE_SRC   := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.js console/package.json
+
+.PHONY: install system system-test console run test test-quick test-unit bench asyncapi clean
 
 LINT   := tests/asyncapi_lint/node_modules/.package-lock.json
 
@@ -13,6 +18,21 @@ install: system $(STAMP) $(LINT)
 
 system:
 	@bash deploy/install-system.sh
+
+# what only the tests need: Chromium (driven by Playwright through executable_path) and a CJK font
+system-test:
+	@bash deploy/install-system.sh apt-packages-test.txt
+
+console: $(CONSOLE_BUILD)
+
+$(CONSOLE_DEPS): console/package-lock.json
+	@echo "[install] Node packages of the console (npm ci)"
+	@cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(CONSOLE_BUILD): $(CONSOLE_DEPS) $(CONSOLE_SRC)
+	@echo "[build] console"
+	@cd console && npm run --silent build
 
 $(STAMP):
 	@echo "[install] Python packages into $(VENV)"
@@ -26,7 +46,7 @@ $(LINT): tests/asyncapi_lint/package-lock.json
 	@echo "[install] @asyncapi/parser into tests/asyncapi_lint"
 	@npm ci --prefix tests/asyncapi_lint --no-audit --no-fund --loglevel=error
 
-run: install
+run: install console
 	$(PY) -m deploy.launch
 
 # pytest exits 5 when it ran no test: that must fail, not pass silently.
@@ -34,10 +54,10 @@ define run_pytest
 	$(PYTEST) $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 endef
 
-test: install
+test: install system-test console
 	@$(call run_pytest,tests)
 
-test-quick: install
+test-quick: install system-test console
 	@$(call run_pytest,tests -m "not slow")
 
 test-unit: install
@@ -52,4 +72,4 @@ asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var console/node_modules console/dist

@@ -17,6 +17,8 @@ from nameko.utils import sanitize_url
 
 from services.common.settings import var_dir
 
+from deploy.sms_display import OutboxFollower, outbox_path
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "config.yaml"
 
@@ -190,11 +192,14 @@ def main(argv=None):
         stopping = True
 
     signal.signal(signal.SIGTERM, on_signal)
+    phone = OutboxFollower(outbox_path()) if platform.env.get("SMS_PROVIDER") == "outbox" else None
     try:
         platform.start()
         while not stopping:
+            for line in phone.poll() if phone else ():
+                print(line, flush=True)
             platform.restart_exited()
-            time.sleep(1)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:

@@ -19,6 +19,7 @@ from contracts import errors as e
 from contracts.envelope import CORRELATION_ID_PATTERN
 from services.common.context import CORRELATION_ID
 
+from .console import console_response
 from .errors import error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -33,7 +34,7 @@ def request_id(header_value):
     return str(uuid.uuid4())
 
 
-def unmatched_response(exc):
+def unmatched_response(exc, request=None):
     if isinstance(exc, RequestRedirect):  # werkzeug's own answer (a slash added) is right
         return exc
     if isinstance(exc, MethodNotAllowed):
@@ -41,7 +42,10 @@ def unmatched_response(exc):
                                   {"method": [f"Allowed: {', '.join(sorted(exc.valid_methods or ()))}."]})
         response.headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
         return response
-    if isinstance(exc, NotFound):
+    if isinstance(exc, NotFound):  # a screen or file of the web console, else the JSON 404
+        console = console_response(request) if request is not None else None
+        if console is not None:
+            return console
         return error_response(e.NOT_FOUND, "No such endpoint; see /openapi.json.", status=404)
     return error_response(e.HTTP_ERROR, exc.description or exc.name, status=exc.code)
 
@@ -65,7 +69,7 @@ class JsonErrorsWsgiApp(WsgiApp):
             request.path_values = values
             rv = provider.handle_request(request)
         except HTTPException as exc:
-            rv = unmatched_response(exc)
+            rv = unmatched_response(exc, request)
         return rv(environ, start_response)
 
 

@@ -1,6 +1,6 @@
 """What a user runs beside the card reader: card access over PC/SC and the gateway client.
 
-    python -m services.card.agent readers | info | bind | login
+    python -m services.card.agent readers | info | bind | login | serve
 """
 from .errors import (AgentError, CardBusy, CardError, CardNotFound, CardRemoved, GatewayError,
                      PcscUnavailable, PinBlocked, PinNotVerified, WrongPin)

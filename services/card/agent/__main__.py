@@ -10,6 +10,7 @@ import sys
 from ..certs import CardCertificateError, parse_card_certificate
 from .errors import AgentError, GatewayError, WrongPin
 from .gateway_client import DEFAULT_GATEWAY, bind, login
+from .local_server import DEFAULT_ORIGINS, DEFAULT_PORT, serve
 from .reader import CardSession, find_card, list_readers
 
 
@@ -29,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     p_login = sub.add_parser("login", help="log in with the card; prints the session JSON")
     p_login.add_argument("--gateway", default=DEFAULT_GATEWAY)
     p_login.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
+    p_serve = sub.add_parser("serve", help="local mode for the web console: a small HTTP program on 127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p_serve.add_argument("--origin", action="append", metavar="URL",
+                         help="the console's origin, answered through CORS (repeatable; default "
+                              "http://localhost:8000 and http://127.0.0.1:8000)")
+    p_serve.add_argument("--pin-entry", choices=("browser", "terminal"), default="browser",
+                         help="ask the PIN in a one-time prompt of the agent shown by the page, or on this terminal")
     args = parser.parse_args(argv)
 
     try:
@@ -36,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             return _readers()
         if args.command == "info":
             return _info(args.wait)
+        if args.command == "serve":
+            serve(args.origin or list(DEFAULT_ORIGINS), port=args.port, pin_entry=args.pin_entry,
+                  card_timeout=max(args.wait, 1.0))
+            return 0
         pin = args.pin or os.environ.get("CARD_PIN") or getpass.getpass("Card PIN: ")
         if args.command == "bind":
             result = bind(args.gateway, args.token, args.enterprise, pin, card_timeout=args.wait)

@@ -1,0 +1,32 @@
+// The gateway's public HTTP API (same origin). Errors become ApiError; a 401 UNAUTHENTICATED on
+// an authenticated call ends the browser session and sends the person back to 登录.
+import { ApiError, messageOf } from './errors.js'
+import { session, signOut } from './session.js'
+import { navigate } from './router.js'
+
+export async function request(method, path, { body, auth = true } = {}) {
+  const headers = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (auth && session.token) headers.Authorization = `Bearer ${session.token}`
+  let response
+  try {
+    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  } catch {
+    throw new ApiError(0, 'SERVICE_UNAVAILABLE', '', {})
+  }
+  if (response.status === 204) return null
+  const payload = await response.json().catch(() => null)
+  if (response.ok) return payload
+  const error = payload?.error || {}
+  const failure = new ApiError(response.status, error.code || `HTTP_${response.status}`, error.message, error.details)
+  if (auth && failure.code === 'UNAUTHENTICATED') {
+    signOut(messageOf('UNAUTHENTICATED'))
+    navigate('/login')
+  }
+  throw failure
+}
+
+export const get = (path, opts) => request('GET', path, opts)
+export const post = (path, body, opts = {}) => request('POST', path, { ...opts, body: body ?? {} })
+export const put = (path, body, opts = {}) => request('PUT', path, { ...opts, body })
+export const del = (path, opts) => request('DELETE', path, opts)

@@ -1,0 +1,37 @@
+// One form's state: a message under each field, one above the form for the rest, and whether
+// it is being sent. run(action) clears the messages, sends, and shows what went wrong.
+import { reactive, ref } from 'vue'
+import { describeError } from './errors.js'
+
+export function useFormErrors(fields, aliases = {}) {
+  const state = reactive({ form: '', fields: Object.fromEntries(fields.map((f) => [f, ''])) })
+  const busy = ref(false)
+  const form = {
+    state,
+    busy,
+    clear() {
+      state.form = ''
+      for (const f of fields) state.fields[f] = ''
+    },
+    show(error) {
+      const shown = describeError(error, fields, aliases)
+      state.form = shown.form || ''
+      for (const f of fields) state.fields[f] = shown.fields[f] || ''
+      return shown
+    },
+    async run(action, onError = () => {}) {
+      form.clear()
+      busy.value = true
+      try {
+        return await action()
+      } catch (error) {
+        onError(error)
+        form.show(error)
+        return undefined
+      } finally {
+        busy.value = false
+      }
+    },
+  }
+  return form
+}

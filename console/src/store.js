@@ -1,0 +1,31 @@
+// What the signed-in person's screens share: /me and the unread count of the inbox.
+import { reactive } from 'vue'
+import { get } from './api.js'
+
+export const account = reactive({ me: null, unread: 0, loading: false })
+
+export async function refreshMe() {
+  account.loading = true
+  try { account.me = await get('/me') } finally { account.loading = false }
+  return account.me
+}
+
+export async function refreshUnread() {
+  const inbox = await get('/messages?unread=true')
+  account.unread = inbox.unread_count
+  return inbox
+}
+
+export function clearAccount() {
+  account.me = null
+  account.unread = 0
+}
+
+// The approved associations where the person is the administrator.
+export function adminAssociations(me = account.me) {
+  return (me?.associations || []).filter((a) => a.role === 'admin' && a.status === 'approved')
+}
+
+export const ROLE_LABEL = { admin: '企业管理员', user: '企业用户' }
+export const STATUS_LABEL = { pending: '待审核', approved: '已审核通过', rejected: '已拒绝', removed: '已解除' }
+export const CARD_TYPE_LABEL = { legal_person: '法人卡', operator: '操作员卡' }
