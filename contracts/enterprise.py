@@ -9,8 +9,14 @@ from marshmallow import Schema, fields, validate
 from .envelope import Id, Timestamp, event_type
 
 SOURCE = "enterprise"
-ROLES = ("admin", "user")
-STATUSES = ("pending", "approved", "rejected", "removed")
+ADMIN, USER = ROLES = ("admin", "user")
+PENDING, APPROVED, REJECTED, REMOVED = STATUSES = ("pending", "approved", "rejected", "removed")
+
+# Lengths of what people type, checked by the gateway's schemas and again by the enterprise service.
+NAME_MAX = 100  # 企业名称
+ADDRESS_MAX = 200  # 注册地址
+BUSINESS_SCOPE_MAX = 1000  # 经营范围
+REJECT_REASON_MAX = 500
 
 
 class EnterpriseRegisteredPayload(Schema):

@@ -39,6 +39,14 @@ class ValidationFailed(ServiceError):
         super().__init__(self.code, message, details)
 
 
+class Conflict(ServiceError):
+    """Others kept changing the same aggregates: 409 CONFLICT, the caller may try again."""
+    code = "CONFLICT"
+
+    def __init__(self, message="Changed by another request at the same moment; try again.", details=None):
+        super().__init__(self.code, message, details)
+
+
 # Every code of shared/API.md plus the ones added since. Kept as names so a typo fails at import.
 VALIDATION_ERROR = "VALIDATION_ERROR"
 UNAUTHENTICATED = "UNAUTHENTICATED"

@@ -10,6 +10,9 @@ SMS_PURPOSES = ("register", "login", "reset_password")
 ID_TYPES = ("resident_id",)  # the only identity document supported for now
 LOGIN_METHODS = ("password", "sms", "card")
 PASSWORD_REASONS = ("setup", "change", "reset")
+# Longer input is refused before any hashing; the password policy (8 to 64) is identity's, as WEAK_PASSWORD.
+PASSWORD_INPUT_MAX = 256
+SETUP_TOKEN_MAX = 256
 
 
 class UserRegisteredPayload(Schema):

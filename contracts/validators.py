@@ -1,9 +1,14 @@
-"""Checks of national identifiers, shared by the gateway's schemas and the owning services.
+"""The one vocabulary of input checks, shared by the gateway's schemas and the owning services.
 
-Each returns the normalised value or raises ValueError with a message for the user.
+A check takes the caller's value and returns it normalised, or raises ValueError with a message
+for the user. `check_field` and `check_fields` turn those into 400 VALIDATION_ERROR naming the
+field (every field at fault at once). The national identifiers (resident ID, mobile, name, USCC)
+are checks; `string`, `text`, `one_of` and `optional` make the others.
 """
 import re
 from datetime import date
+
+from .errors import ValidationFailed
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"  # GB 11643-1999
@@ -81,3 +86,77 @@ def uscc(value):
     if uscc_check_character(v[:17]) != v[17]:
         raise ValueError("The check character of the unified social credit code is wrong.")
     return v
+
+
+# -- the general checks ------------------------------------------------------------------------------
+def string(max_length, min_length=1):
+    """A string of `min_length` to `max_length` characters, taken as it is (passwords, tokens)."""
+    def check(value):
+        if not isinstance(value, str):
+            raise ValueError("Must be a string.")
+        if not min_length <= len(value) <= max_length:
+            raise ValueError(f"Must have {min_length} to {max_length} characters.")
+        return value
+    return check
+
+
+def text(max_length, required_message="Required."):
+    """Text of at most `max_length` characters that is not blank; answered without the blanks
+    around it (ids, names typed into a form)."""
+    def check(value):
+        if value is None:
+            raise ValueError(required_message)
+        if not isinstance(value, str):
+            raise ValueError("Must be a string.")
+        v = value.strip()
+        if not v:
+            raise ValueError(required_message)
+        if len(v) > max_length:
+            raise ValueError(f"At most {max_length} characters.")
+        return v
+    return check
+
+
+def one_of(choices):
+    def check(value):
+        if value not in choices:
+            raise ValueError(f"Must be one of: {', '.join(choices)}.")
+        return value
+    return check
+
+
+def optional(check, default=None, missing=(None,)):
+    """`check`, but a value in `missing` (None; say `missing=(None, "")` for query strings) is `default`."""
+    def check_optional(value):
+        if any(value is m or (isinstance(value, str) and value == m) for m in missing):
+            return default
+        return check(value)
+    return check_optional
+
+
+def boolean(value):
+    if not isinstance(value, bool):
+        raise ValueError("Not a boolean.")
+    return value
+
+
+def check_field(name, check, value):
+    """`check(value)`, or 400 VALIDATION_ERROR naming the field."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ValidationFailed({name: [str(exc)]}) from None
+
+
+def check_fields(checks, message="Invalid input"):
+    """{field: check(value)} of `checks` ({field: (check, value)}), or one 400 VALIDATION_ERROR
+    that names every field at fault."""
+    values, errors = {}, {}
+    for name, (check, value) in checks.items():
+        try:
+            values[name] = check(value)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+    if errors:
+        raise ValidationFailed(errors, message=message)
+    return values

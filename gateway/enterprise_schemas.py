@@ -2,7 +2,7 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from contracts import validators
-from contracts.enterprise import ROLES, STATUSES
+from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
 
 
 def _uscc(value):
@@ -42,11 +42,11 @@ class AssociationBodySchema(Schema):
     uscc = Uscc(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES),
                          metadata={"description": "admin (企业管理员) registers the enterprise; user (企业用户) applies"})
-    name = fields.String(allow_none=True, validate=validate.Length(max=100),
+    name = fields.String(allow_none=True, validate=validate.Length(max=NAME_MAX),
                          metadata={"description": "企业名称; required with role admin when the registry has no entry"})
-    address = fields.String(allow_none=True, validate=validate.Length(max=200),
+    address = fields.String(allow_none=True, validate=validate.Length(max=ADDRESS_MAX),
                             metadata={"description": "注册地址; as name"})
-    business_scope = fields.String(allow_none=True, validate=validate.Length(max=1000),
+    business_scope = fields.String(allow_none=True, validate=validate.Length(max=BUSINESS_SCOPE_MAX),
                                    metadata={"description": "经营范围; as name"})
 
 
@@ -113,7 +113,7 @@ class DecisionSchema(Schema):
 
 
 class RejectBodySchema(Schema):
-    reason = fields.String(allow_none=True, validate=validate.Length(max=500))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=REJECT_REASON_MAX))
 
 
 class AdminTransferBodySchema(Schema):

@@ -8,9 +8,7 @@ import functools
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts import validators
-from contracts.identity import ID_TYPES, SMS_PURPOSES
-
-MAX_PASSWORD_INPUT = 256  # the password policy (8 to 64) is the identity service's, as WEAK_PASSWORD
+from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
 
 
 class CheckedString(fields.String):
@@ -64,7 +62,7 @@ def SmsCode(**kw):
 
 
 def Password(**kw):
-    return CheckedString(None, MAX_PASSWORD_INPUT, metadata={
+    return CheckedString(None, PASSWORD_INPUT_MAX, metadata={
         "description": "8 to 64 characters; not one of the 1,000 most common passwords, not "
                        "containing the mobile or ID number (else 400 WEAK_PASSWORD saying why)"}, **kw)
 
@@ -99,8 +97,8 @@ class RegisteredSchema(Schema):
 
 class PasswordSchema(Schema):
     password = Password(required=True)
-    password_setup_token = CheckedString(None, 256, metadata={"description": "first password"})
-    current_password = CheckedString(None, MAX_PASSWORD_INPUT, metadata={
+    password_setup_token = CheckedString(None, SETUP_TOKEN_MAX, metadata={"description": "first password"})
+    current_password = CheckedString(None, PASSWORD_INPUT_MAX, metadata={
         "description": "later changes, with the Bearer token of the same user"})
     end_other_sessions = fields.Boolean(load_default=False, metadata={
         "description": "with current_password: also end every other session of the user (all but the "
@@ -126,7 +124,7 @@ class _LoginSchema(Schema):
 
 class PasswordLoginSchema(_LoginSchema):
     account = CheckedString(_account, 32, required=True, metadata={"description": "mobile or ID number"})
-    password = CheckedString(None, MAX_PASSWORD_INPUT, required=True)
+    password = CheckedString(None, PASSWORD_INPUT_MAX, required=True)
 
 
 class SmsLoginSchema(_LoginSchema):

@@ -6,19 +6,18 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-import eventlet
 from marshmallow import EXCLUDE, Schema, ValidationError
-from nameko.exceptions import UnknownService
 
 from contracts import errors as e
 from contracts.errors import ServiceError
+from services.common.rpc import call_with_deadline
 
 from .errors import error_response, json_response
 from .http import http
 
 log = logging.getLogger(__name__)
 
-RPC_TIMEOUT = 15  # seconds; a service that does not answer becomes a 503, not a hung request
+RPC_TIMEOUT = 15  # seconds: longer than a service's own calls to others (services/common/rpc.py)
 
 
 @dataclass
@@ -75,14 +74,8 @@ def _json_body(request):
 
 
 def call(fn, *args, **kwargs):
-    """An RPC call with a deadline."""
-    try:
-        with eventlet.Timeout(RPC_TIMEOUT):
-            return fn(*args, **kwargs)
-    except eventlet.Timeout:
-        raise ServiceError(e.SERVICE_UNAVAILABLE, "A back-end service did not answer in time.") from None
-    except UnknownService as exc:
-        raise ServiceError(e.SERVICE_UNAVAILABLE, f"Service unavailable: {exc}") from None
+    """An RPC call with the gateway's deadline (services/common/rpc.py)."""
+    return call_with_deadline(fn, *args, deadline=RPC_TIMEOUT, **kwargs)
 
 
 def bearer_token(request):

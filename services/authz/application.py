@@ -1,20 +1,13 @@
 """The authz application: grants per (enterprise, member), learnt membership, and fast checks."""
-import logging
 import threading
 from collections import defaultdict
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-from marshmallow import EXCLUDE, ValidationError
-
 from contracts import enterprise as ent
-from services.common.application import ServiceApplication
+from services.common.application import ServiceApplication, retry_on_conflict
 
 from .catalogue import catalogue
 from .domain import EnterpriseAccess, Forbidden
 from .projection import AccessProjection
-
-log = logging.getLogger(__name__)
 
 CONSUMER = "authz"
 MAX_ATTEMPTS = 20  # optimistic-concurrency retries of one command or event on one enterprise
@@ -43,13 +36,7 @@ class AuthzApplication(ServiceApplication):
 
     # -- helpers -------------------------------------------------------------------------------
     def _load(self, enterprise_id):
-        try:
-            return self.repository.get(EnterpriseAccess.create_id(enterprise_id))
-        except AggregateNotFoundError:
-            return None
-
-    def _load_or_open(self, enterprise_id):
-        return self._load(enterprise_id) or EnterpriseAccess(enterprise_id=enterprise_id)
+        return self.find(EnterpriseAccess.create_id(enterprise_id), EnterpriseAccess)
 
     def _view(self, access, user_id):
         if access is None:
@@ -67,50 +54,42 @@ class AuthzApplication(ServiceApplication):
     # -- commands ------------------------------------------------------------------------------
     def set_permissions(self, actor_user_id, enterprise_id, user_id, systems):
         """Make the member's explicit grants exactly `systems`; only the administrator may."""
+        def attempt():
+            access = self._load(enterprise_id)
+            if access is None:
+                raise Forbidden(message="Only the enterprise's administrator manages its permissions.")
+            access.check_admin(actor_user_id)
+            codes = self.catalogue.validate(systems)
+            access.check_member(user_id)
+            access.set_grants(user_id, codes, actor_user_id)
+            self.save(access)  # another instance changed the enterprise meanwhile: decide again
+            return self._view(access, user_id)
+
         with self._enterprise_locks[enterprise_id]:
-            for _ in range(MAX_ATTEMPTS):
-                access = self._load(enterprise_id)
-                if access is None:
-                    raise Forbidden(message="Only the enterprise's administrator manages its permissions.")
-                access.check_admin(actor_user_id)
-                codes = self.catalogue.validate(systems)
-                access.check_member(user_id)
-                access.set_grants(user_id, codes, actor_user_id)
-                try:
-                    self.save(access)
-                except IntegrityError:  # another instance changed the enterprise: decide again
-                    continue
-                return self._view(access, user_id)
-        raise RuntimeError(f"set_permissions: {MAX_ATTEMPTS} version conflicts on one enterprise")
+            return retry_on_conflict(attempt, tries=MAX_ATTEMPTS)
 
     def learn(self, envelope):
         """Apply one enterprise event; False when it was a repeat or not one authz learns from."""
         et = _LEARNT.get(envelope["event_type"])
         if et is None or envelope["source"] != ent.SOURCE:
             return False
-        try:
-            p = et.payload().load(envelope["payload"], unknown=EXCLUDE)
-        except ValidationError as exc:  # would fail forever: record it as processed, say so loudly
-            log.error("ignoring %s %s with an invalid payload: %s", et.name, envelope["event_id"], exc.messages)
-            return self.save_processed(CONSUMER, envelope["event_id"])
         src = (envelope["aggregate_id"], envelope["aggregate_version"])
-        with self._enterprise_locks[p["enterprise_id"]]:
-            for _ in range(MAX_ATTEMPTS):
-                if self.is_processed(CONSUMER, envelope["event_id"]):
-                    return False
-                access = self._load_or_open(p["enterprise_id"])
-                if et is ent.ENTERPRISE_REGISTERED:
-                    access.learn_registered(p["admin_user_id"], *src)
-                elif et is ent.ASSOCIATION_APPROVED:
-                    access.learn_approved(p["association_id"], p["user_id"], p["role"])
-                elif et is ent.ADMIN_TRANSFERRED:
-                    access.learn_transferred(p["from_user_id"], p["to_user_id"], *src)
-                else:
-                    access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"))
-                if self.save_processed(CONSUMER, envelope["event_id"], access):
-                    return True
-                # False: a repeat (seen at the top of the next round) or a version conflict: again
-        raise RuntimeError(f"learn: {MAX_ATTEMPTS} version conflicts on one enterprise")
+
+        def effect(p):
+            access = self._load(p["enterprise_id"]) or EnterpriseAccess(enterprise_id=p["enterprise_id"])
+            if et is ent.ENTERPRISE_REGISTERED:
+                access.learn_registered(p["admin_user_id"], *src)
+            elif et is ent.ASSOCIATION_APPROVED:
+                access.learn_approved(p["association_id"], p["user_id"], p["role"])
+            elif et is ent.ADMIN_TRANSFERRED:
+                access.learn_transferred(p["from_user_id"], p["to_user_id"], *src)
+            else:
+                access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"))
+            return [access]
+
+        # One writer per enterprise here too; a payload without one is only recorded as processed.
+        with self._enterprise_locks[str(envelope["payload"].get("enterprise_id"))]:
+            return self.consume(CONSUMER, envelope, et.payload, effect, tries=MAX_ATTEMPTS)
 
     # -- queries (from the projection) ---------------------------------------------------------
     def check(self, user_id, enterprise_id, system):

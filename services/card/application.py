@@ -21,20 +21,17 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import secrets
 import time
-import uuid
 from datetime import datetime, timezone
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from marshmallow import EXCLUDE, ValidationError
 
 from contracts import card as contract
 from contracts import enterprise as ent
-from contracts.errors import ValidationFailed
-from services.common.application import ServiceApplication
+from contracts import validators
+from contracts.validators import check_field
+from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
 
 from . import certs
@@ -45,11 +42,8 @@ from .domain import (
 )
 from .trust import TrustAnchor, challenge_ttl
 
-log = logging.getLogger(__name__)
-
 CONSUMER = "card"
 NONCE_BYTES = 32
-SAVE_TRIES = 5
 MAX_ID_INPUT = 128
 MAX_CERTIFICATE_INPUT = 16384
 MAX_SIGNATURE_INPUT = 4096
@@ -57,35 +51,16 @@ MAX_SIGNATURE_BYTES = 512
 LOGIN_CHALLENGE_VERSION = "L1"  # the first part of a login challenge id: "L1.<expires ms>.<random>"
 
 
-def _iso(epoch_seconds):
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
+def _iso_of_epoch(seconds):
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
-def _field(name, check, value):
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise ValidationFailed({name: [str(exc)]}) from None
-
-
-def _text(max_length):
-    def check(value):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("Required.")
-        if len(value) > max_length:
-            raise ValueError(f"At most {max_length} characters.")
-        return value.strip()
-    return check
-
-
-def _purpose(value):
-    if value not in contract.CHALLENGE_PURPOSES:
-        raise ValueError(f"Must be one of: {', '.join(contract.CHALLENGE_PURPOSES)}.")
-    return value
+_purpose = validators.one_of(contract.CHALLENGE_PURPOSES)
+_id_input = validators.text(MAX_ID_INPUT)
 
 
 def _certificate(value):
-    pem = _text(MAX_CERTIFICATE_INPUT)(value)
+    pem = validators.text(MAX_CERTIFICATE_INPUT)(value)
     try:
         certs.load_certificate(pem)
     except certs.CertificateMalformed:
@@ -94,7 +69,7 @@ def _certificate(value):
 
 
 def _signature(value):
-    text = _text(MAX_SIGNATURE_INPUT)(value)
+    text = validators.text(MAX_SIGNATURE_INPUT)(value)
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -102,23 +77,6 @@ def _signature(value):
     if not 0 < len(raw) <= MAX_SIGNATURE_BYTES:
         raise ValueError(f"A card signature has 1 to {MAX_SIGNATURE_BYTES} bytes.")
     return raw
-
-
-def _uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def _retrying(attempt):
-    for n in range(SAVE_TRIES):
-        try:
-            return attempt()
-        except IntegrityError:
-            if n == SAVE_TRIES - 1:
-                raise
-            time.sleep(0.002 * (n + 1))  # green under eventlet: let the winner finish
 
 
 class CardApplication(ServiceApplication):
@@ -135,28 +93,19 @@ class CardApplication(ServiceApplication):
                                    hashlib.sha256).digest()
 
     # -- loading ----------------------------------------------------------------------------
-    def _find(self, aggregate_id, kind):
-        if aggregate_id is None:
-            return None
-        try:
-            found = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return found if isinstance(found, kind) else None
-
     def _binding(self, user_id, enterprise_id):
-        return self._find(CardBinding.create_id(user_id, enterprise_id), CardBinding)
+        return self.find(CardBinding.create_id(user_id, enterprise_id), CardBinding)
 
     def _index(self, card_no):
-        return self._find(CardIndex.create_id(card_no), CardIndex)
+        return self.find(CardIndex.create_id(card_no), CardIndex)
 
     def _list(self, key):
-        return self._find(BindingList.create_id(key), BindingList) or BindingList(key=key)
+        return self.find(BindingList.create_id(key), BindingList) or BindingList(key=key)
 
     # -- challenges -------------------------------------------------------------------------
     def create_challenge(self, purpose, card_no, actor_user_id=None):
-        purpose = _field("purpose", _purpose, purpose)
-        card_no = _field("card_no", contract.card_no, card_no)
+        purpose = check_field("purpose", _purpose, purpose)
+        card_no = check_field("card_no", contract.card_no, card_no)
         if purpose == LOGIN:
             return self._login_challenge(card_no)
         if not actor_user_id:
@@ -202,7 +151,7 @@ class CardApplication(ServiceApplication):
     def _spend_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
         """The challenge's (card number, nonce bytes), once it is marked used; CHALLENGE_INVALID
         for an unknown, expired, used or foreign one (which is left as it was)."""
-        challenge = self._find(_uuid(challenge_id), Challenge)
+        challenge = self.find(challenge_id, Challenge)
         if challenge is None:
             raise ChallengeInvalid(message="Unknown challenge; ask for a new one.")
         now = self.clock()
@@ -242,11 +191,11 @@ class CardApplication(ServiceApplication):
         holder_matches (peers.py)."""
         if not actor_user_id:
             raise Unauthenticated(message="Log in first.")
-        enterprise_id = _field("enterprise_id", _text(MAX_ID_INPUT), enterprise_id)
-        card_no = _field("card_no", contract.card_no, card_no)
-        challenge_id = _field("challenge_id", _text(MAX_ID_INPUT), challenge_id)
-        certificate_pem = _field("certificate", _certificate, certificate_pem)
-        signature = _field("signature", _signature, signature_b64)
+        enterprise_id = check_field("enterprise_id", _id_input, enterprise_id)
+        card_no = check_field("card_no", contract.card_no, card_no)
+        challenge_id = check_field("challenge_id", _id_input, challenge_id)
+        certificate_pem = check_field("certificate", _certificate, certificate_pem)
+        signature = check_field("signature", _signature, signature_b64)
 
         membership = peers.membership(actor_user_id, enterprise_id)
         check_approved_member(membership)
@@ -267,7 +216,7 @@ class CardApplication(ServiceApplication):
             index = self._index(card_no) or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=membership["association_id"],
-                         role=membership["role"], bound_at=_iso(self.clock()), by_user_id=actor_user_id)
+                         role=membership["role"], bound_at=_iso_of_epoch(self.clock()), by_user_id=actor_user_id)
             index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id)
             by_user = self._list(f"user:{actor_user_id}")
             by_user.add_once(enterprise_id)
@@ -276,7 +225,7 @@ class CardApplication(ServiceApplication):
             self.save(binding, index, by_user, by_enterprise)
             return binding
 
-        binding = _retrying(attempt)
+        binding = retry_on_conflict(attempt)
         return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type))
 
     def _check_can_bind(self, binding_id, user_id, enterprise_id, card_no):
@@ -291,7 +240,7 @@ class CardApplication(ServiceApplication):
         """解除绑定: the actor's own association loses its card; 404 CARD_NOT_BOUND when it has none."""
         if not actor_user_id:
             raise Unauthenticated(message="Log in first.")
-        enterprise_id = _field("enterprise_id", _text(MAX_ID_INPUT), enterprise_id)
+        enterprise_id = check_field("enterprise_id", _id_input, enterprise_id)
 
         def attempt():
             binding = self._binding(actor_user_id, enterprise_id)
@@ -300,7 +249,7 @@ class CardApplication(ServiceApplication):
             aggregates = self._unbind(binding, reason="unbound", by_user_id=actor_user_id)
             self.save(*aggregates)
 
-        _retrying(attempt)
+        retry_on_conflict(attempt)
 
     def _unbind(self, binding, *, reason, by_user_id):
         index = self._index(binding.card_no) if binding.bound else None
@@ -315,9 +264,9 @@ class CardApplication(ServiceApplication):
         """{access_token, token_type, expires_in, user_id} of the account the card is bound to.
 
         401 INVALID_CREDENTIALS when the card is bound to no (still approved) association."""
-        challenge_id = _field("challenge_id", _text(MAX_ID_INPUT), challenge_id)
-        certificate_pem = _field("certificate", _certificate, certificate_pem)
-        signature = _field("signature", _signature, signature_b64)
+        challenge_id = check_field("challenge_id", _id_input, challenge_id)
+        certificate_pem = check_field("certificate", _certificate, certificate_pem)
+        signature = check_field("signature", _signature, signature_b64)
         card_no = self._answer_login_challenge(challenge_id, certificate_pem, signature).card_no
 
         index = self._index(card_no)
@@ -335,26 +284,16 @@ class CardApplication(ServiceApplication):
         repeat or changed nothing."""
         if envelope.get("source") != ent.SOURCE or envelope.get("event_type") != ent.MEMBER_REMOVED.name:
             return False
-        try:
-            p = ent.MemberRemovedPayload().load(envelope["payload"], unknown=EXCLUDE)
-        except ValidationError as exc:  # would fail forever: record it as processed, say so loudly
-            log.error("ignoring MemberRemoved %s with an invalid payload: %s", envelope["event_id"], exc.messages)
-            return self.save_processed(CONSUMER, envelope["event_id"])
-        for _ in range(SAVE_TRIES):
-            if self.is_processed(CONSUMER, envelope["event_id"]):
-                return False
+
+        def effect(p):
             binding = self._binding(p["user_id"], p["enterprise_id"])
             # Only the card of the association that ended: after a new association the member may
             # have bound a card again, which a late or repeated old event must not touch.
-            if binding is not None and binding.bound and binding.association_id == p["association_id"]:
-                aggregates = self._unbind(binding, reason="membership_ended",
-                                          by_user_id=envelope.get("actor_user_id"))
-            else:
-                aggregates = []
-            if self.save_processed(CONSUMER, envelope["event_id"], *aggregates):
-                return bool(aggregates)
-            # False: a repeat (seen at the top of the next round) or a version conflict: again
-        raise RuntimeError(f"MemberRemoved {envelope['event_id']}: {SAVE_TRIES} version conflicts")
+            if binding is None or not binding.bound or binding.association_id != p["association_id"]:
+                return []
+            return self._unbind(binding, reason="membership_ended", by_user_id=envelope.get("actor_user_id"))
+
+        return self.consume(CONSUMER, envelope, ent.MemberRemovedPayload, effect)
 
     # -- queries ------------------------------------------------------------------------------
     def cards_of_user(self, user_id):

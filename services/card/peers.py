@@ -5,13 +5,7 @@ the same three methods. Every call has a deadline: a service that does not answe
 """
 from typing import Protocol
 
-import eventlet
-from nameko.exceptions import UnknownService
-
-from contracts import errors as e
-from contracts.errors import ServiceError
-
-RPC_TIMEOUT = 10  # seconds
+from services.common.rpc import RPC_DEADLINE, call_with_deadline
 
 
 class PeerServices(Protocol):
@@ -27,25 +21,19 @@ class PeerServices(Protocol):
 
 
 class Peers:
-    def __init__(self, identity, enterprise, timeout=RPC_TIMEOUT):
+    def __init__(self, identity, enterprise, timeout=RPC_DEADLINE):
         self.identity = identity
         self.enterprise = enterprise
         self.timeout = timeout
 
     def membership(self, user_id, enterprise_id):
-        return self._call("enterprise", self.enterprise.membership, user_id, enterprise_id)
+        return self._call(self.enterprise.membership, user_id, enterprise_id)
 
     def holder_matches(self, user_id, holder_name, holder_id_number):
-        return bool(self._call("identity", self.identity.holder_matches, user_id, holder_name, holder_id_number))
+        return bool(self._call(self.identity.holder_matches, user_id, holder_name, holder_id_number))
 
     def start_card_session(self, user_id, card_no):
-        return self._call("identity", self.identity.start_card_session, user_id, card_no)
+        return self._call(self.identity.start_card_session, user_id, card_no)
 
-    def _call(self, service, method, *args):
-        try:
-            with eventlet.Timeout(self.timeout):
-                return method(*args)
-        except eventlet.Timeout:
-            raise ServiceError(e.SERVICE_UNAVAILABLE, f"The {service} service did not answer in time.") from None
-        except UnknownService:
-            raise ServiceError(e.SERVICE_UNAVAILABLE, f"The {service} service is not running.") from None
+    def _call(self, method, *args):
+        return call_with_deadline(method, *args, deadline=self.timeout)

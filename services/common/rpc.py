@@ -9,15 +9,20 @@ broker round trip on every call: without it a bare call takes about 30% less ser
 """
 import functools
 
+import eventlet
 from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
+from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, Responder, RpcConsumer, RpcProxy, ServiceProxy, get_rpc_exchange
 from nameko.rpc import Rpc as NamekoRpc
 
+from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
+
+RPC_DEADLINE = 10  # seconds; a service that does not answer becomes a 503, not a hung request
 
 
 class UnconfirmedPublisher(Publisher):
@@ -93,3 +98,17 @@ def rpc(fn):
             raise exc.plain() from None
 
     return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)
+
+
+def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
+    """`method(*args, **kwargs)` (an RPC proxy's method, or a function making such calls), or 503
+    SERVICE_UNAVAILABLE when no answer came within `deadline` seconds or the service never started."""
+    service = getattr(method, "service_name", None)
+    name = f"The {service} service" if service else "A back-end service"
+    try:
+        with eventlet.Timeout(deadline):
+            return method(*args, **kwargs)
+    except eventlet.Timeout:
+        raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} did not answer in time.") from None
+    except UnknownService:
+        raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None

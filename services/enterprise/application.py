@@ -7,15 +7,12 @@ that loaded the same versions fails with IntegrityError. Approvals, transfers an
 change the Enterprise aggregate, so two of them on one enterprise never both succeed: the loser
 gets 409 CONFLICT. Applications retry a few times (they only add to lists), then re-check.
 """
-import uuid
-
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
-from contracts.enterprise import ROLES, STATUSES
-from contracts.errors import ValidationFailed
-from services.common.application import ServiceApplication
+from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
+from contracts.validators import check_field, check_fields
+from services.common.application import MAX_ID_INPUT, ServiceApplication, as_uuid, retry_on_conflict
 
 from .domain import (
     ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList, AssociationNotFound,
@@ -24,64 +21,29 @@ from .domain import (
 )
 from .registry import registry_from_env
 
-APPLY_ATTEMPTS = 3
 MANUAL_FIELDS = {  # field -> (label in messages, max length)
-    "name": ("企业名称", 100),
-    "address": ("注册地址", 200),
-    "business_scope": ("经营范围", 1000),
+    "name": ("企业名称", NAME_MAX),
+    "address": ("注册地址", ADDRESS_MAX),
+    "business_scope": ("经营范围", BUSINESS_SCOPE_MAX),
 }
+_MANUAL_CHECKS = {field: validators.text(max_len, required_message=f"{label}必填: the registry has no entry for "
+                                                                   "this USCC, so it must be entered by hand.")
+                  for field, (label, max_len) in MANUAL_FIELDS.items()}
+_role = validators.one_of(ROLES)
+_status = validators.optional(validators.one_of(STATUSES))  # "" is no status: 400 as before
+_reason = validators.optional(validators.string(REJECT_REASON_MAX))
+_user_id = validators.text(MAX_ID_INPUT, required_message="A user id is required.")
 
 
-def _iso(dt):
+def _iso_or_none(dt):
     return dt.isoformat() if dt is not None else None
-
-
-def _uuid(value):
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def check_uscc(value, field="uscc"):
-    try:
-        return validators.uscc(value)
-    except ValueError as exc:
-        raise ValidationFailed({field: [str(exc)]}) from None
-
-
-def check_role(value):
-    if value not in ROLES:
-        raise ValidationFailed({"role": [f"Must be one of: {', '.join(ROLES)}."]})
-    return value
 
 
 def check_manual_fields(name, address, business_scope):
     """The fields an administrator types when the registry has no entry: all three, non-blank."""
     values = {"name": name, "address": address, "business_scope": business_scope}
-    errors, clean = {}, {}
-    for field, (label, max_len) in MANUAL_FIELDS.items():
-        value = values[field]
-        if value is not None and not isinstance(value, str):
-            errors[field] = ["Must be a string."]
-            continue
-        value = (value or "").strip()
-        if not value:
-            errors[field] = [f"{label}必填: the registry has no entry for this USCC, so it must be entered by hand."]
-        elif len(value) > max_len:
-            errors[field] = [f"At most {max_len} characters."]
-        else:
-            clean[field] = value
-    if errors:
-        raise ValidationFailed(errors, message="The registry has no entry for this USCC: "
-                                               "enter the enterprise's details.")
-    return clean
-
-
-def check_user_id(value, field="user_id"):
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationFailed({field: ["A user id is required."]})
-    return value.strip()
+    return check_fields({field: (check, values[field]) for field, check in _MANUAL_CHECKS.items()},
+                        message="The registry has no entry for this USCC: enter the enterprise's details.")
 
 
 class EnterpriseApplication(ServiceApplication):
@@ -92,37 +54,26 @@ class EnterpriseApplication(ServiceApplication):
         self.registry = registry if registry is not None else registry_from_env()
 
     # -- loading ----------------------------------------------------------------------------
-    def _find(self, aggregate_id):
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-
     def _enterprise(self, enterprise_id):
-        found = self._find(_uuid(enterprise_id)) if _uuid(enterprise_id) else None
-        if not isinstance(found, Enterprise):
-            raise EnterpriseNotFound(message="No such enterprise.",
-                                     details={"enterprise_id": ["No enterprise with this id."]})
-        return found
+        return self.load(enterprise_id, Enterprise, EnterpriseNotFound(
+            message="No such enterprise.", details={"enterprise_id": ["No enterprise with this id."]}))
 
     def _association(self, association_id):
-        found = self._find(_uuid(association_id)) if _uuid(association_id) else None
-        if not isinstance(found, Association):
-            raise AssociationNotFound(message="No such association request.",
-                                      details={"association_id": ["No association with this id."]})
-        return found
+        return self.load(association_id, Association, AssociationNotFound(
+            message="No such association request.", details={"association_id": ["No association with this id."]}))
 
     def _list(self, key):
-        return self._find(AssociationList.create_id(key)) or AssociationList(key=key)
+        return self.find(AssociationList.create_id(key), AssociationList) or AssociationList(key=key)
 
     def _membership_index(self, user_id, enterprise_id):
-        return self._find(MembershipIndex.create_id(user_id=user_id, enterprise_id=str(enterprise_id)))
+        return self.find(MembershipIndex.create_id(user_id=user_id, enterprise_id=str(enterprise_id)),
+                         MembershipIndex)
 
     # -- registry -----------------------------------------------------------------------------
     def lookup_registry(self, uscc):
-        uscc = check_uscc(uscc)
+        uscc = check_field("uscc", validators.uscc, uscc)
         entry = self.registry.lookup(uscc)
-        enterprise = self._find(enterprise_id_of(uscc))
+        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
         if enterprise is not None:
             return {"uscc": uscc, "name": enterprise.name, "address": enterprise.address,
                     "business_scope": enterprise.business_scope, "registered": True,
@@ -140,31 +91,21 @@ class EnterpriseApplication(ServiceApplication):
         `user_name`: the applicant's name for the administrator's message, or a function that looks
         it up (called only once the input is valid).
         """
-        actor_user_id = check_user_id(actor_user_id, "actor_user_id")
-        errors = {}
-        for field, check in (("uscc", check_uscc), ("role", check_role)):
-            try:
-                check(uscc if field == "uscc" else role)
-            except ValidationFailed as exc:
-                errors.update(exc.details)
-        if errors:
-            raise ValidationFailed(errors)
-        uscc = check_uscc(uscc)
+        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
+        uscc = check_fields({"uscc": (validators.uscc, uscc), "role": (_role, role)})["uscc"]
         if callable(user_name):  # asked only for a well-formed application, and one as a user
             user_name = user_name() if role == USER else None
-        for attempt in range(APPLY_ATTEMPTS):
-            try:
-                if role == ADMIN:
-                    return self._register(actor_user_id, uscc, name, address, business_scope, user_name)
-                return self._apply(actor_user_id, uscc, user_name)
-            except IntegrityError:
-                # Someone else changed a list or an index meanwhile: load again and re-check.
-                continue
-        raise Conflict(message="The enterprise changed while applying; try again.")
+
+        def attempt():  # someone else changed a list or an index meanwhile: load again and re-check
+            if role == ADMIN:
+                return self._register(actor_user_id, uscc, name, address, business_scope, user_name)
+            return self._apply(actor_user_id, uscc, user_name)
+
+        return retry_on_conflict(attempt, message="The enterprise changed while applying; try again.")
 
     def _register(self, actor_user_id, uscc, name, address, business_scope, user_name):
         enterprise_id = enterprise_id_of(uscc)
-        if self._find(enterprise_id) is not None:
+        if self.find(enterprise_id, Enterprise) is not None:
             raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
                                              "enterprise user (企业用户) instead.")
         entry = self.registry.lookup(uscc)
@@ -187,7 +128,7 @@ class EnterpriseApplication(ServiceApplication):
         try:
             self.save(enterprise, association, index, roster, mine)
         except IntegrityError:
-            if self._find(enterprise_id) is not None:
+            if self.find(enterprise_id, Enterprise) is not None:
                 raise EnterpriseHasAdmin(
                     message="This enterprise was registered by another administrator just now.") from None
             raise
@@ -195,7 +136,7 @@ class EnterpriseApplication(ServiceApplication):
                 "role": ADMIN, "status": APPROVED, "certified": certified}
 
     def _apply(self, actor_user_id, uscc, user_name):
-        enterprise = self._find(enterprise_id_of(uscc))
+        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
         if enterprise is None:
             raise EnterpriseNotRegistered(
                 message="No administrator has registered this enterprise yet: its administrator must associate first.",
@@ -240,8 +181,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"association_id": str(association.id), "status": association.status}
 
     def reject(self, actor_user_id, association_id, reason=None):
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-            raise ValidationFailed({"reason": ["At most 500 characters of text."]})
+        reason = check_field("reason", _reason, reason)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_admin(actor_user_id)
@@ -250,7 +190,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"association_id": str(association.id), "status": association.status}
 
     def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
-        to_user_id = check_user_id(to_user_id)
+        to_user_id = check_field("user_id", _user_id, to_user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_transfer(actor_user_id, to_user_id)
         former = self._association(enterprise.members[actor_user_id])
@@ -262,7 +202,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id}
 
     def remove_member(self, actor_user_id, enterprise_id, user_id):
-        user_id = check_user_id(user_id)
+        user_id = check_field("user_id", _user_id, user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_removal(actor_user_id, user_id)
         association = self._association(enterprise.members[user_id])
@@ -277,7 +217,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"enterprise_id": str(enterprise.id), "uscc": enterprise.uscc, "name": enterprise.name,
                 "address": enterprise.address, "business_scope": enterprise.business_scope,
                 "certified": enterprise.certified, "admin_user_id": enterprise.admin_user_id,
-                "registered_at": _iso(enterprise.created_on)}
+                "registered_at": _iso_or_none(enterprise.created_on)}
 
     def get_enterprise(self, enterprise_id, actor_user_id=None):
         """Without an actor (service to service) anyone's; with one, only an approved member's."""
@@ -290,7 +230,7 @@ class EnterpriseApplication(ServiceApplication):
     def _association_dict(association):
         return {"association_id": str(association.id), "enterprise_id": association.enterprise_id,
                 "user_id": association.user_id, "user_name": association.user_name, "role": association.role,
-                "status": association.status, "requested_at": _iso(association.created_on),
+                "status": association.status, "requested_at": _iso_or_none(association.created_on),
                 "decided_at": association.decided_at}
 
     def members(self, actor_user_id, enterprise_id):
@@ -303,11 +243,10 @@ class EnterpriseApplication(ServiceApplication):
 
     def association_requests(self, actor_user_id, enterprise_id, status=None):
         """Applications to join as a user, newest first; only for the administrator."""
-        if status is not None and status not in STATUSES:
-            raise ValidationFailed({"status": [f"Must be one of: {', '.join(STATUSES)}."]})
+        status = check_field("status", _status, status)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_admin(actor_user_id)
-        roster = self._find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)))
+        roster = self.find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)), AssociationList)
         items = []
         for association_id in reversed(roster.items if roster else []):
             association = self._association(association_id)
@@ -317,7 +256,7 @@ class EnterpriseApplication(ServiceApplication):
 
     def associations_of_user(self, user_id):
         """The live or last association of the user with each enterprise, oldest first."""
-        mine = self._find(AssociationList.create_id(AssociationList.user_key(user_id)))
+        mine = self.find(AssociationList.create_id(AssociationList.user_key(user_id)), AssociationList)
         latest = {}
         for association_id in mine.items if mine else []:
             association = self._association(association_id)
@@ -329,14 +268,15 @@ class EnterpriseApplication(ServiceApplication):
             items.append({"association_id": str(association.id), "enterprise_id": enterprise_id,
                           "enterprise_name": enterprise.name, "uscc": enterprise.uscc,
                           "certified": enterprise.certified, "role": association.role,
-                          "status": association.status, "requested_at": _iso(association.created_on)})
+                          "status": association.status, "requested_at": _iso_or_none(association.created_on)})
         return items
 
     def membership(self, user_id, enterprise_id):
         """The live or last association of the user with the enterprise, or None."""
-        if _uuid(enterprise_id) is None:
+        enterprise_uuid = as_uuid(enterprise_id)
+        if enterprise_uuid is None:
             return None
-        index = self._membership_index(user_id, _uuid(enterprise_id))
+        index = self._membership_index(user_id, enterprise_uuid)
         if index is None:
             return None
         association = self._association(index.association_id)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import Conflict, ServiceError
 from services.common.aggregates import KeyedList
 
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
@@ -58,10 +58,6 @@ class NotPending(ServiceError):
 
 class NotAMember(ServiceError):
     code = e.NOT_A_MEMBER
-
-
-class Conflict(ServiceError):
-    code = e.CONFLICT
 
 
 def _now():

@@ -3,19 +3,13 @@
 Callers pass `actor_user_id` (the authenticated user, from the gateway); the service decides from
 it what that user may do.
 """
-import eventlet
-from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
-from contracts import errors as e
-from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
-from services.common.rpc import rpc
+from services.common.rpc import call_with_deadline, rpc
 
 from .application import EnterpriseApplication
 from .integration import to_integration
-
-IDENTITY_TIMEOUT = 10
 
 
 class EnterpriseService:
@@ -75,8 +69,4 @@ class EnterpriseService:
         return self.app.membership(user_id, enterprise_id)
 
     def _user_name(self, user_id):
-        try:
-            with eventlet.Timeout(IDENTITY_TIMEOUT):
-                return self.identity.get_user(user_id)["name"]
-        except (eventlet.Timeout, UnknownService):
-            raise ServiceError(e.SERVICE_UNAVAILABLE, "The identity service did not answer.") from None
+        return call_with_deadline(self.identity.get_user, user_id)["name"]

@@ -9,17 +9,16 @@ import secrets
 import time
 import uuid
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from contracts import errors as e
 from contracts import validators
-from contracts.errors import ServiceError, ValidationFailed
-from contracts.identity import ID_TYPES, SMS_PURPOSES
+from contracts.errors import ValidationFailed
+from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
 from contracts.masking import mask_id_number, mask_mobile
 from contracts.tokens import Tokens
-from services.common.application import ServiceApplication
+from contracts.validators import check_field, check_fields
+from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
 
 from .digests import Digests
@@ -30,27 +29,9 @@ from .passwords import Passwords, weaknesses
 from .sms_text import sms_text
 
 SMS_CODE_RE = re.compile(r"\d{6}")
-MAX_PASSWORD_INPUT = 256  # longer input is refused before any hashing (the policy says 64)
 MAX_TOKEN_INPUT = 4096
 MAX_BATCH = 1000
-SAVE_TRIES = 8
-
-
-def _field(name, check, value):
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise ValidationFailed({name: [str(exc)]}) from None
-
-
-def _string(max_length, min_length=1):
-    def check(value):
-        if not isinstance(value, str):
-            raise ValueError("Must be a string.")
-        if not min_length <= len(value) <= max_length:
-            raise ValueError(f"Must have {min_length} to {max_length} characters.")
-        return value
-    return check
+ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."
 
 
 def _sms_code(value):
@@ -59,18 +40,15 @@ def _sms_code(value):
     return value.strip()
 
 
-def _purpose(value):
-    if value not in SMS_PURPOSES:
-        raise ValueError(f"Must be one of: {', '.join(SMS_PURPOSES)}.")
-    return value
+_purpose = validators.one_of(SMS_PURPOSES)
+_one_id_type = validators.one_of(ID_TYPES)
 
 
 def _id_type(value):
-    if value is None:
-        return ID_TYPES[0]
-    if value not in ID_TYPES:
-        raise ValueError(f"Only {', '.join(ID_TYPES)} is supported.")
-    return value
+    return ID_TYPES[0] if value is None else _one_id_type(value)
+
+
+_password_input = validators.string(PASSWORD_INPUT_MAX)
 
 
 def account_kind(value):
@@ -84,15 +62,6 @@ def account_kind(value):
         return "id_number", validators.resident_id(v)
     except ValueError:
         raise ValueError("Give the mobile number or the resident ID number of the account.") from None
-
-
-def _retrying(attempt):
-    for n in range(SAVE_TRIES):
-        try:
-            return attempt()
-        except IntegrityError:
-            time.sleep(0.001 * (n + 1))  # green under eventlet: let the winner finish
-    raise ServiceError(e.CONFLICT, "Too many concurrent changes of the same account; try again.")
 
 
 class IdentityApplication(ServiceApplication):
@@ -112,35 +81,23 @@ class IdentityApplication(ServiceApplication):
         self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), self.limits.access_token_ttl)
 
     # -- reading aggregates ----------------------------------------------------------------------
-    def _find(self, cls, aggregate_id):
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, cls) else None
-
     def _user(self, user_id):
-        if not isinstance(user_id, str) or len(user_id) > 64:
-            return None
-        try:
-            return self._find(User, uuid.UUID(user_id))
-        except ValueError:
-            return None
+        return self.find(user_id, User)
 
     def _user_by(self, index_cls, digest):
-        entry = self._find(index_cls, index_cls.create_id(digest))
+        entry = self.find(index_cls.create_id(digest), index_cls)
         return None if entry is None else self._user(entry.user_id)
 
     def _user_by_mobile(self, mobile):
         return self._user_by(MobileIndex, self.digests.mobile(mobile))
 
     def _box(self, mobile_digest):
-        return self._find(SmsBox, SmsBox.create_id(mobile_digest))
+        return self.find(SmsBox.create_id(mobile_digest), SmsBox)
 
     def _taken(self, id_digest, mobile_digest):
-        if self._find(IdNumberIndex, IdNumberIndex.create_id(id_digest)) is not None:
+        if self.find(IdNumberIndex.create_id(id_digest), IdNumberIndex) is not None:
             raise IdNumberTaken("This ID number is already registered.")
-        if self._find(MobileIndex, MobileIndex.create_id(mobile_digest)) is not None:
+        if self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None:
             raise MobileTaken("This mobile number is already registered.")
 
     # -- SMS codes -------------------------------------------------------------------------------
@@ -151,11 +108,11 @@ class IdentityApplication(ServiceApplication):
         `register` always (registering a taken mobile then answers MOBILE_TAKEN to the holder of the
         code, and only to them), for `login` and `reset_password` only to a registered mobile.
         """
-        mobile = _field("mobile", validators.mobile, mobile)
-        purpose = _field("purpose", _purpose, purpose)
+        mobile = check_field("mobile", validators.mobile, mobile)
+        purpose = check_field("purpose", _purpose, purpose)
         mobile_digest = self.digests.mobile(mobile)
         send = purpose == "register" or \
-            self._find(MobileIndex, MobileIndex.create_id(mobile_digest)) is not None
+            self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
         limits = self.limits
 
         def attempt():
@@ -168,7 +125,7 @@ class IdentityApplication(ServiceApplication):
             self.save(box)
             return code
 
-        code = _retrying(attempt)
+        code = retry_on_conflict(attempt, message=ACCOUNT_BUSY)
         answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
         delivery = None if code is None else {
             "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
@@ -195,17 +152,9 @@ class IdentityApplication(ServiceApplication):
 
     # -- registration ----------------------------------------------------------------------------
     def register(self, name, id_type, id_number, mobile, sms_code):
-        errors = {}
-        values = {}
-        for field, check, value in (("name", validators.person_name, name), ("id_type", _id_type, id_type),
-                                    ("id_number", validators.resident_id, id_number),
-                                    ("mobile", validators.mobile, mobile), ("sms_code", _sms_code, sms_code)):
-            try:
-                values[field] = check(value)
-            except ValueError as exc:
-                errors[field] = [str(exc)]
-        if errors:
-            raise ValidationFailed(errors)
+        values = check_fields({"name": (validators.person_name, name), "id_type": (_id_type, id_type),
+                               "id_number": (validators.resident_id, id_number),
+                               "mobile": (validators.mobile, mobile), "sms_code": (_sms_code, sms_code)})
         id_digest = self.digests.id_number(values["id_number"])
         mobile_digest = self.digests.mobile(values["mobile"])
 
@@ -237,7 +186,7 @@ class IdentityApplication(ServiceApplication):
                       MobileIndex(digest=mobile_digest, user_id=user_id), box, answer=answer)
             return answer
 
-        return _retrying(attempt)
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     # -- passwords -------------------------------------------------------------------------------
     def set_password(self, user_id, password, password_setup_token=None, current_password=None,
@@ -245,18 +194,17 @@ class IdentityApplication(ServiceApplication):
         """First password with the setup token of registration; later ones as the logged-in user
         with the current password. A change with `end_other_sessions` also revokes every other
         session of the user (all but `session_id`, the caller's own), in the same transaction."""
-        password = _field("password", _string(MAX_PASSWORD_INPUT), password)
+        password = check_field("password", _password_input, password)
         if password_setup_token is None and current_password is None:
             raise ValidationFailed({"password_setup_token": [
                 "Give the password_setup_token of registration, or current_password with a Bearer token."]})
-        if not isinstance(end_other_sessions, bool):
-            raise ValidationFailed({"end_other_sessions": ["Not a boolean."]})
+        check_field("end_other_sessions", validators.boolean, end_other_sessions)
         if end_other_sessions and current_password is None:
             raise ValidationFailed({"end_other_sessions": ["Only with current_password: a first password "
                                                            "has no other sessions to end."]})
         now = self.clock()
         if password_setup_token is not None:
-            token = _field("password_setup_token", _string(256), password_setup_token)
+            token = check_field("password_setup_token", validators.string(SETUP_TOKEN_MAX), password_setup_token)
             token_digest = self.digests.setup_token(token)
             user = self._user(user_id)
             if user is None:
@@ -264,7 +212,7 @@ class IdentityApplication(ServiceApplication):
             user.check_setup_token(token_digest, now)
             reason = "setup"
         else:
-            current_password = _field("current_password", _string(MAX_PASSWORD_INPUT), current_password)
+            current_password = check_field("current_password", _password_input, current_password)
             if actor_user_id is None:
                 raise Unauthenticated("Changing a password needs a Bearer token.")
             if actor_user_id != user_id:
@@ -274,7 +222,8 @@ class IdentityApplication(ServiceApplication):
                 raise UserNotFound("No such user.")
             user.check_not_locked(now)  # else a lock on logins leaves this way of guessing open
             if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
-                _retrying(lambda: self._wrong_password(self._user(user_id), "The current password is wrong."))
+                retry_on_conflict(lambda: self._wrong_password(self._user(user_id), "The current password is wrong."),
+                                  message=ACCOUNT_BUSY)
             reason = "change"
         reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
         if reasons:
@@ -290,14 +239,14 @@ class IdentityApplication(ServiceApplication):
             ended = self._end_sessions(user_id, keep=session_id, now=now) if end_other_sessions else []
             self.save(fresh, *ended)
 
-        _retrying(attempt)
+        retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     def _end_sessions(self, user_id, *, keep, now):
         """A RevokedSession for each session of the user still within a token's lifetime, but for
         `keep` and those revoked already; the caller saves them."""
         ended = []
         for jti in self._sessions_begun_since(user_id, now - self.tokens.ttl):
-            if jti != keep and self._find(RevokedSession, RevokedSession.create_id(jti)) is None:
+            if jti != keep and self.find(RevokedSession.create_id(jti), RevokedSession) is None:
                 ended.append(RevokedSession(jti=jti, user_id=user_id, revoked_at=now))
         return ended
 
@@ -318,9 +267,9 @@ class IdentityApplication(ServiceApplication):
             lte = page[-1].originator_version - 1
 
     def reset_password(self, mobile, sms_code, new_password):
-        mobile = _field("mobile", validators.mobile, mobile)
-        code = _field("sms_code", _sms_code, sms_code)
-        new_password = _field("new_password", _string(MAX_PASSWORD_INPUT), new_password)
+        mobile = check_field("mobile", validators.mobile, mobile)
+        code = check_field("sms_code", _sms_code, sms_code)
+        new_password = check_field("new_password", _password_input, new_password)
         mobile_digest = self.digests.mobile(mobile)
         hashed = {}
 
@@ -342,12 +291,12 @@ class IdentityApplication(ServiceApplication):
             user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
             self.save(box, user)
 
-        _retrying(attempt)
+        retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     # -- logins ----------------------------------------------------------------------------------
     def login_password(self, account, password):
-        kind, account = _field("account", account_kind, account)
-        password = _field("password", _string(MAX_PASSWORD_INPUT), password)
+        kind, account = check_field("account", account_kind, account)
+        password = check_field("password", _password_input, password)
         if kind == "mobile":
             user = self._user_by(MobileIndex, self.digests.mobile(account))
         else:
@@ -371,7 +320,7 @@ class IdentityApplication(ServiceApplication):
                 return answer
             self._wrong_password(fresh, "The account or the password is wrong.")
 
-        return _retrying(attempt)
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     def _wrong_password(self, user, message):
         """Counts a wrong password (a login's, or a change's current_password) toward the lockout,
@@ -384,8 +333,8 @@ class IdentityApplication(ServiceApplication):
         raise InvalidCredentials(message)
 
     def login_sms(self, mobile, sms_code):
-        mobile = _field("mobile", validators.mobile, mobile)
-        code = _field("sms_code", _sms_code, sms_code)
+        mobile = check_field("mobile", validators.mobile, mobile)
+        code = check_field("sms_code", _sms_code, sms_code)
         mobile_digest = self.digests.mobile(mobile)
 
         def attempt():
@@ -407,11 +356,11 @@ class IdentityApplication(ServiceApplication):
             self.save(box, user, answer=answer)
             return answer
 
-        return _retrying(attempt)
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     def start_card_session(self, user_id, card_no):
         """Card login, once the card service has verified the card and its holder."""
-        _field("card_no", _string(64), card_no)
+        check_field("card_no", validators.string(64), card_no)
 
         def attempt():
             user = self._user(user_id)
@@ -423,7 +372,7 @@ class IdentityApplication(ServiceApplication):
             self.save(user, answer=answer)
             return answer
 
-        return _retrying(attempt)
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
     def _start_session(self, user, method, now):
         """Records the login on `user` (the caller saves it) and answers the new access token."""
@@ -441,7 +390,7 @@ class IdentityApplication(ServiceApplication):
         claims = self.tokens.claims(token)
         if claims is None or claims["exp"] <= self.clock():
             raise refused
-        if self._find(RevokedSession, RevokedSession.create_id(claims["jti"])) is not None:
+        if self.find(RevokedSession.create_id(claims["jti"]), RevokedSession) is not None:
             raise refused
         user = self._user(claims["sub"])
         if user is None or user.session_ended(claims["iat"]):

@@ -1,18 +1,14 @@
 """The inbox's own event-sourced Application (its store: var/notify-inbox.db)."""
 from datetime import datetime, timezone
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
-from contracts import errors as e
-from contracts.errors import ServiceError, ValidationFailed
-from services.common.application import ServiceApplication
+from contracts import validators
+from contracts.validators import check_field
+from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
 
 from .inbox_domain import Inbox, MessageNotFound, message_id_of
 from .inbox_texts import notes_for
 
 CONSUMER = "notify-inbox"
-MARK_READ_ATTEMPTS = 3
 
 
 class InboxConflict(Exception):
@@ -23,10 +19,7 @@ class InboxApplication(ServiceApplication):
     service_name = "notify-inbox"
 
     def _inbox(self, user_id):
-        try:
-            return self.repository.get(Inbox.create_id(user_id=user_id))
-        except AggregateNotFoundError:
-            return None
+        return self.find(Inbox.create_id(user_id=user_id), Inbox)
 
     def deliver(self, envelope):
         """Put the messages of one integration event into their inboxes; once per event_id.
@@ -60,21 +53,20 @@ class InboxApplication(ServiceApplication):
 
     def mark_read(self, user_id, message_id):
         user_id = _user(user_id)
-        for _ in range(MARK_READ_ATTEMPTS):
+
+        def attempt():  # a message arrived meanwhile: load again
             inbox = self._inbox(user_id)
             if inbox is None:
                 raise MessageNotFound(message="No such message in your inbox.",
                                       details={"message_id": ["No message with this id in your inbox."]})
             inbox.mark_read(message_id, datetime.now(timezone.utc).isoformat())
-            try:
-                self.save(inbox)
-                return None
-            except IntegrityError:
-                continue  # a message arrived meanwhile: load again
-        raise ServiceError(e.CONFLICT, "The inbox changed meanwhile; try again.")
+            self.save(inbox)
+
+        retry_on_conflict(attempt, message="The inbox changed meanwhile; try again.")
+
+
+_user_id = validators.string(MAX_ID_INPUT)
 
 
 def _user(user_id):
-    if not isinstance(user_id, str) or not user_id:
-        raise ValidationFailed({"user_id": ["A user id is required."]})
-    return user_id
+    return check_field("user_id", _user_id, user_id)

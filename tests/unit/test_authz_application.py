@@ -8,7 +8,8 @@ from contracts import authz as c
 from contracts import enterprise as ent
 from contracts.envelope import make_envelope, read_envelope
 from contracts.errors import ServiceError
-from services.authz.application import AuthzApplication
+from gateway.errors import status_of
+from services.authz.application import MAX_ATTEMPTS, AuthzApplication
 from services.authz.catalogue import DATA, catalogue
 from services.authz.domain import EnterpriseAccess
 from services.authz.integration import to_integration
@@ -297,3 +298,46 @@ def test_systems_of_members(app):
 
 def test_aggregate_id_is_derived_from_the_enterprise_id():
     assert EnterpriseAccess.create_id("x") == EnterpriseAccess.create_id("x") != EnterpriseAccess.create_id("y")
+
+
+# -- conflicts -------------------------------------------------------------------------------------
+@pytest.fixture
+def rivals(monkeypatch, fresh_var):
+    """Two instances on one SQLite store; each save of the first one loses to a change the second
+    makes just before it (a real version conflict every time). Answers (first, counter of rounds)."""
+    monkeypatch.setenv("EVENT_STORE", "sqlite")
+    first, second = AuthzApplication(), AuthzApplication()
+    with_members(first)
+    second.projection.catch_up()
+    save, rounds = first.save, []
+
+    def another_instance_saves_first(*aggregates, **kwargs):
+        if not rounds or rounds[-1] is not None:
+            second.set_permissions(ADMIN, E, OTHER, [] if len(rounds) % 2 else ["manifest"])
+            rounds.append(len(rounds))
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(first, "save", another_instance_saves_first)
+    yield first, rounds
+    rounds.append(None)  # no rivals any more
+
+
+def test_a_command_that_keeps_losing_to_other_writers_answers_409_conflict(rivals):
+    """set_permissions answers 409 CONFLICT after its tries, not RuntimeError (a 500)."""
+    app, rounds = rivals
+    info = error_code(app.set_permissions, ADMIN, E, MEMBER, ["manifest"])
+    assert info.code == "CONFLICT"
+    assert status_of(info.code) == 409
+    assert len(rounds) == MAX_ATTEMPTS
+    rounds.append(None)
+    assert app.get_permissions(ADMIN, E, MEMBER)["granted"] == []  # nothing of it stored
+
+
+def test_an_event_that_keeps_conflicting_is_requeued_with_409_conflict(rivals):
+    app, rounds = rivals
+    event = removed(OTHER, "a-other", 5)
+    assert error_code(app.learn, event).code == "CONFLICT"
+    assert len(rounds) == MAX_ATTEMPTS
+    rounds.append(None)
+    assert not app.is_processed("authz", event["event_id"])
+    assert app.learn(event) is True  # the redelivery applies it

@@ -19,6 +19,8 @@ from services.card.devca import create_ca, issue_card
 from services.card.domain import HOLDER_MISMATCH_MESSAGE, card_type_warning
 from services.card.integration import to_integration
 from services.card.trust import ensure_dev_ca
+from services.common.application import CONFLICT_TRIES
+from gateway.errors import status_of
 
 pytestmark = pytest.mark.unit
 
@@ -540,3 +542,29 @@ def test_a_bind_that_loses_the_race_is_told_the_card_is_taken(app, peers, ca, mo
     assert conflicts == [True, "IntegrityError"]
     assert list(app.cards_of_user("u1")) == ["e1"]
     assert [env["event_type"] for env in published(app)] == [CARD_BOUND.name]
+
+
+def test_a_bind_that_keeps_losing_to_other_writers_answers_409_conflict(app, peers, ca, monkeypatch):
+    """Every save of the bind loses to another writer of the user's binding list (each round a
+    real version conflict): after the tries it answers 409 CONFLICT, not IntegrityError (a 500),
+    and nothing of it is stored."""
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    save, rivals = app.save, []
+
+    def another_writer_saves_first(*aggregates, **kwargs):
+        if any(getattr(a, "key", None) == "user:u1" for a in aggregates):
+            rival = app._list("user:u1")
+            rival.add_once(f"elsewhere-{len(rivals)}")
+            save(rival)
+            rivals.append(rival.version)
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(app, "save", another_writer_saves_first)
+    with pytest.raises(ServiceError) as exc:
+        bind(app, peers, "u1", "e1", card)
+    assert code_of(exc) == e.CONFLICT
+    assert status_of(code_of(exc)) == 409
+    assert len(rivals) == CONFLICT_TRIES
+    assert "e1" not in app.cards_of_user("u1")
+    assert published(app) == []

@@ -78,3 +78,35 @@ def test_uscc_of_the_manual_is_valid():
 def test_uscc_refuses(value, why):
     with pytest.raises(ValueError, match=why):
         v.uscc(value)
+
+
+# -- the general checks and the collector ----------------------------------------------------------
+def test_check_fields_reports_every_bad_field_at_once():
+    from contracts.errors import ValidationFailed
+    checks = {"name": (v.text(5), "  ab "), "code": (v.one_of(("a", "b")), "c"),
+              "note": (v.optional(v.string(3)), None), "flag": (v.boolean, "yes"),
+              "token": (v.string(3), "abcd")}
+    with pytest.raises(ValidationFailed) as info:
+        v.check_fields(checks)
+    assert sorted(info.value.details) == ["code", "flag", "token"]
+    assert info.value.details["code"] == ["Must be one of: a, b."]
+    checks.update(code=(v.one_of(("a", "b")), "a"), flag=(v.boolean, False),
+                  token=(v.string(3), " x "))
+    assert v.check_fields(checks) == {"name": "ab", "code": "a", "note": None, "flag": False,
+                                               "token": " x "}
+
+
+@pytest.mark.parametrize("value, message", [(None, "Required."), ("   ", "Required."), (7, "Must be a string."),
+                                            ("abcdef", "At most 5 characters.")])
+def test_text_refuses_with_one_message_per_fault(value, message):
+    from contracts.errors import ValidationFailed
+    with pytest.raises(ValidationFailed) as info:
+        v.check_field("f", v.text(5), value)
+    assert info.value.details == {"f": [message]}
+
+
+def test_optional_takes_what_is_missing_as_the_default():
+    check = v.optional(v.one_of(("x",)), default="x", missing=(None, ""))
+    assert check(None) == check("") == check("x") == "x"
+    with pytest.raises(ValueError):
+        v.optional(v.one_of(("x",)))("")

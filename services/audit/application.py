@@ -1,0 +1,72 @@
+"""The audit application: what the audit log answers, and who may ask (the store only records)."""
+from datetime import datetime, timezone
+
+from contracts import errors as e
+from contracts import validators
+from contracts.enterprise import ADMIN, APPROVED
+from contracts.errors import ServiceError
+from contracts.validators import check_field, check_fields
+from services.common.rpc import call_with_deadline
+
+MAX_LIMIT = 500
+FILTER_TEXT_MAX = 200
+CORRELATION_ID_MAX = 128
+
+
+def _instant(value):
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError("Not an ISO 8601 timestamp.") from None
+    if parsed.tzinfo is None:
+        raise ValueError("The timestamp needs a time zone (e.g. +08:00 or Z).")
+    return parsed.astimezone(timezone.utc).isoformat()
+
+
+def _limit(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise ValueError(f"Between 1 and {MAX_LIMIT}.")
+    return value
+
+
+_filter_text = validators.optional(validators.string(FILTER_TEXT_MAX), missing=(None, ""))
+_filter_instant = validators.optional(_instant, missing=(None, ""))
+_correlation_id = validators.optional(validators.string(CORRELATION_ID_MAX), missing=(None, ""))
+
+
+def _filters(event_type, user_id, since, until, limit, correlation_id):
+    """The checked filters of an audit query (400 naming every field at fault otherwise).
+    `correlation_id`: only the events one HTTP request (its X-Request-ID) caused."""
+    return check_fields({"event_type": (_filter_text, event_type), "user_id": (_filter_text, user_id),
+                         "since": (_filter_instant, since), "until": (_filter_instant, until),
+                         "limit": (_limit, limit), "correlation_id": (_correlation_id, correlation_id)})
+
+
+def check_trail_reader(membership):
+    """Only the enterprise's approved administrator reads its audit trail."""
+    if not membership or membership.get("role") != ADMIN or membership.get("status") != APPROVED:
+        raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")
+
+
+class AuditApplication:
+    def __init__(self, store, enterprise):
+        self.store = store
+        self.enterprise = enterprise  # the enterprise service (its membership RPC)
+
+    def record(self, envelope):
+        self.store.record(envelope)
+
+    def events(self, event_type=None, user_id=None, enterprise_id=None, since=None, until=None, limit=100,
+               correlation_id=None):
+        """The whole platform's audit log, newest first, for its operators and auditors."""
+        filters = _filters(event_type, user_id, since, until, limit, correlation_id)
+        enterprise_id = check_field("enterprise_id", _filter_text, enterprise_id)
+        return {"items": self.store.query(enterprise_id=enterprise_id, **filters)}
+
+    def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
+                          since=None, until=None, limit=100, correlation_id=None):
+        """The audit trail of one enterprise, newest first, with its members' account events from
+        while they were members (store.py); for its administrator only."""
+        check_trail_reader(call_with_deadline(self.enterprise.membership, actor_user_id, enterprise_id))
+        filters = _filters(event_type, user_id, since, until, limit, correlation_id)
+        return {"items": self.store.query(enterprise_id=enterprise_id, **filters)}
