@@ -26,7 +26,6 @@ import time
 import uuid
 
 import eventlet
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
@@ -133,13 +132,6 @@ def incoming():
     return getattr(_current, "incoming", None)
 
 
-def _find(app, record_id):
-    try:
-        return app.repository.get(record_id)
-    except AggregateNotFoundError:
-        return None
-
-
 def _replay(app, record, fp):
     if record.fingerprint != fp:
         raise ServiceError(e.IDEMPOTENCY_KEY_REUSED,
@@ -161,7 +153,7 @@ def execute(app, command_id, method, args, kwargs, run):
     key = _keyed(f"{command_id}:{method}")
     record_id = CommandRecord.create_id(key)
     fp = fingerprint(method, args, kwargs)
-    existing = _find(app, record_id)
+    existing = app.find(record_id, CommandRecord)
     if _live(existing, time.time()):
         return _replay(app, existing, fp)
     command = Command(app, key, fp, expired=existing is not None)
@@ -172,7 +164,7 @@ def execute(app, command_id, method, args, kwargs, run):
         if command.record is not None:  # it changed something before refusing: remember the refusal
             _answer(app, command, error={"code": exc.code, "message": exc.message, "details": exc.details})
             raise
-        twin = _find(app, record_id)  # a twin that ran at the same moment may have won the save
+        twin = app.find(record_id, CommandRecord)  # a twin that ran at the same moment may have won the save
         if _live(twin, time.time()):
             return _replay(app, twin, fp)
         raise
