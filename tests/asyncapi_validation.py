@@ -1,6 +1,7 @@
 """Validating messages against contracts/asyncapi.yaml with a standard JSON Schema validator
-(`jsonschema`, Draft 7: AsyncAPI's schema format is its superset), as another system would. The document's objects have `additionalProperties: false`, so a
-field the platform emits without documenting it fails too.
+(`jsonschema`, Draft 7: AsyncAPI's schema format is its superset), as another system would.
+The document's objects have `additionalProperties: false`, so a field the platform emits without
+documenting it fails too.
 """
 import copy
 from datetime import datetime

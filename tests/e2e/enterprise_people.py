@@ -20,6 +20,7 @@ class Person:
     token: str
     name: str
     mobile: str
+    id_number: str = ""
 
 
 def person_name():
@@ -30,10 +31,10 @@ def person_name():
 
 def register(api, name=None):
     name = name or person_name()
-    mobile = new_mobile()
+    mobile, id_number = new_mobile(), new_id_number()
     r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"})
     assert r.status_code == 202, r.text
-    r = api.post("/api/v1/users", json={"name": name, "id_type": "resident_id", "id_number": new_id_number(),
+    r = api.post("/api/v1/users", json={"name": name, "id_type": "resident_id", "id_number": id_number,
                                         "mobile": mobile, "sms_code": latest_code(mobile, "register")})
     assert r.status_code == 201, r.text
     user_id, setup = r.json()["user_id"], r.json()["password_setup_token"]
@@ -41,7 +42,7 @@ def register(api, name=None):
     assert r.status_code == 204, r.text
     r = api.post("/api/v1/sessions", json={"method": "password", "account": mobile, "password": PASSWORD})
     assert r.status_code == 201, r.text
-    return Person(user_id, r.json()["access_token"], name, mobile)
+    return Person(user_id, r.json()["access_token"], name, mobile, id_number)
 
 
 def unknown_uscc():

@@ -18,7 +18,7 @@ LINT = Path(__file__).resolve().parents[1] / "asyncapi_lint"
 def test_asyncapi_parser_gives_no_error_warning_info_or_hint():
     node = shutil.which("node")
     assert node, "node is needed (Debian package nodejs, deploy/apt-packages.txt)"
-    assert (LINT / "node_modules" / "@asyncapi" / "parser").is_dir(), "run `make install` (npm ci in tests/asyncapi_lint)"
+    assert (LINT / "node_modules" / "@asyncapi" / "parser").is_dir(), "`make install` (npm ci in tests/asyncapi_lint)"
     out = subprocess.run([node, str(LINT / "lint.mjs"), str(DOCUMENT)], capture_output=True, text=True,
                          timeout=60, check=True)
     assert json.loads(out.stdout) == []
@@ -49,7 +49,7 @@ def test_every_declared_event_type_has_a_message_channel_and_operation():
     assert set(doc["components"]["messages"]) == {message_key(s, n) for s, n in types}
     assert set(doc["channels"]) == set(doc["components"]["messages"])
     assert len(doc["operations"]) == len(types)
-    for (source, name), et in types.items():
+    for source, name in types:
         channel = doc["channels"][message_key(source, name)]
         assert channel["address"] == name
         assert channel["bindings"]["amqp"]["exchange"]["name"] == f"{source}.events"
