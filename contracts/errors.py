@@ -55,6 +55,8 @@ NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 HTTP_ERROR = "HTTP_ERROR"  # what werkzeug refused before any route (its status kept)
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # the body did not arrive within the gateway's socket timeout
 CONFLICT = "CONFLICT"
 # identity
 SMS_COOLDOWN = "SMS_COOLDOWN"

@@ -13,6 +13,8 @@ mapped_errors = {
     e.METHOD_NOT_ALLOWED: 405,
     e.CONFLICT: 409,
     e.SERVICE_UNAVAILABLE: 503,
+    e.PAYLOAD_TOO_LARGE: 413,
+    e.REQUEST_TIMEOUT: 408,
     # identity
     e.SMS_COOLDOWN: 429,
     e.SMS_QUOTA_EXCEEDED: 429,

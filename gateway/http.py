@@ -1,16 +1,21 @@
 """The gateway's HTTP entrypoint: nameko's, except that a request no route matches gets the API's
 JSON error shape (404 NOT_FOUND, 405 METHOD_NOT_ALLOWED with `Allow`) instead of werkzeug's HTML
-page, and that every request has an id (X-Request-ID). Every route of the gateway must use this
-`http` (one web server per class of entrypoint).
+page, that every request has an id (X-Request-ID), and that the body is read, within limits,
+before a worker is taken (gateway/body.py), on sockets that time out. Every route of the gateway
+must use this `http` (one web server per class of entrypoint).
 
 The request id is the client's X-Request-ID when it is 1 to 128 visible ASCII characters, else one
 made here; every answer echoes it, and it is the worker's correlation id (services/common/context.py),
 which nameko sends on with every RPC the request makes: the events they cause carry it."""
 import re
+import socket
+import time
 import uuid
+from logging import getLogger
 
+from eventlet import wsgi
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request
@@ -19,12 +24,15 @@ from contracts import errors as e
 from contracts.envelope import CORRELATION_ID_PATTERN
 from services.common.context import CORRELATION_ID
 
+from .body import BodyRefused, buffer_body, socket_timeout
 from .console import console_response
 from .errors import error_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(CORRELATION_ID_PATTERN.removeprefix("^").removesuffix("$"))
 _ENVIRON_KEY = "eport.request_id"
+LINGER_SECONDS = 2.0  # after refusing a body: how long, and how much of it, is read and dropped so
+LINGER_BYTES = 1 << 20  # that closing does not reset the connection before the client read the answer
 
 
 def request_id(header_value):
@@ -50,6 +58,40 @@ def unmatched_response(exc, request=None):
     return error_response(e.HTTP_ERROR, exc.description or exc.name, status=exc.code)
 
 
+class BoundedProtocol(HttpOnlyProtocol):
+    """Lets the app close the connection after its answer (`environ["eport.close"]()`), and then
+    closes it gently."""
+    lingering = False
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ["eport.close"] = self._close_after_answer
+        return environ
+
+    def _close_after_answer(self):
+        self.close_connection = 1  # eventlet then says `Connection: close` and drops the rest
+        self.lingering = True
+
+    def finish(self):
+        if self.lingering:
+            _drain(self.connection)
+        super().finish()
+
+
+def _drain(sock):
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        deadline, read = time.monotonic() + LINGER_SECONDS, 0
+        while read < LINGER_BYTES and (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(64 * 1024)
+            if not chunk:
+                break
+            read += len(chunk)
+    except OSError:
+        pass
+
+
 class JsonErrorsWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         rid = environ[_ENVIRON_KEY] = request_id(environ.get("HTTP_X_REQUEST_ID"))
@@ -61,6 +103,11 @@ class JsonErrorsWsgiApp(WsgiApp):
         return self._respond(environ, start_response_with_id)
 
     def _respond(self, environ, start_response):
+        try:
+            buffer_body(environ)
+        except BodyRefused as refused:
+            environ["eport.close"]()
+            return refused.response(environ, start_response)
         # nameko's WsgiApp.__call__, with unmatched requests answered by unmatched_response
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
@@ -76,6 +123,12 @@ class JsonErrorsWsgiApp(WsgiApp):
 class JsonErrorsWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonErrorsWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedProtocol, debug=False):
+        # nameko's, with a timeout on every socket operation (nameko sets none: a silent client
+        # held its connection forever)
+        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
+                           log=getLogger("nameko.web.server"), socket_timeout=socket_timeout())
 
     def context_data_from_headers(self, request):
         return {CORRELATION_ID: request.environ[_ENVIRON_KEY]}

@@ -5,6 +5,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from .body import BODY_ERRORS
 from .commands import HEADER as IDEMPOTENCY_HEADER
 from .commands import METHODS as COMMAND_METHODS
 from .errors import status_of
@@ -70,7 +71,8 @@ def build_spec():
         op["responses"][str(r.status)] = ok
         codes = list(r.errors) + (["VALIDATION_ERROR"] if (r.body or r.query) else []) + \
             (["UNAUTHENTICATED"] if r.auth else []) + \
-            (["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"] if r.method in COMMAND_METHODS else [])
+            (["IDEMPOTENCY_KEY_REUSED", "IDEMPOTENCY_KEY_IN_USE"] if r.method in COMMAND_METHODS else []) + \
+            (list(BODY_ERRORS) if r.body else [])
         by_status = {}
         for code in codes:
             by_status.setdefault(status_of(code), []).append(code)
