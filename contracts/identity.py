@@ -29,6 +29,8 @@ class PasswordSetPayload(Schema):
     user_id = Id(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(PASSWORD_REASONS),
                            metadata={"description": "setup, change or reset (a reset also lifts a lock)"})
+    ends_sessions = fields.Boolean(load_default=False, metadata={
+        "description": "every session begun before this event has ended (a reset); added after v1"})
 
 
 class UserLockedPayload(Schema):

@@ -11,6 +11,10 @@ import jwt
 
 ALGORITHM = "HS256"
 ISSUER = "eport-identity"
+# The longest a token lives: identity issues tokens for it, and the gateway remembers a revocation
+# or a reset for as long, since a token revoked earlier has expired by itself.
+ACCESS_TOKEN_TTL = 30 * 60
+MAX_TOKEN_INPUT = 4096  # characters; a longer bearer token is refused before it is parsed
 
 
 class Tokens:

@@ -74,7 +74,7 @@ class IdentityRoutes:
            description="Revokes the Bearer token for every gateway instance: it is refused from then on.")
     def delete_current_session(self, request, actor):
         call(self.identity.revoke_session, bearer_token(request))
-        self.sessions.forget(actor.session_id, time.time())  # the other instances hear the event
+        self.sessions.revoke(actor.session_id, time.time())  # the other instances hear the event
         return None
 
     @route("POST", "/api/v1/password-resets", summary="Reset the password with an SMS code", status=204,

@@ -62,10 +62,10 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     @event_handler("identity", "SessionRevoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_session_revoked(self, envelope):
         revoked_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
-        self.sessions.forget(envelope["payload"]["session_id"], revoked_at)
+        self.sessions.revoke(envelope["payload"]["session_id"], revoked_at)
 
     @event_handler("identity", "PasswordSet", handler_type=BROADCAST, reliable_delivery=False)
     def on_password_set(self, envelope):
-        if envelope["payload"]["reason"] == "reset":  # a reset ends every earlier session
+        if envelope["payload"].get("ends_sessions") is True:  # identity says so (a reset): not our rule
             ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
             self.sessions.end_sessions_of(envelope["payload"]["user_id"], ended_at)

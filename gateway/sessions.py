@@ -16,10 +16,10 @@ from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError
-from contracts.tokens import Tokens
+from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, Tokens
 from services.common.settings import secret
 
-TOKEN_TTL = 30 * 60  # the longest a token lives; a revoked jti is forgotten after that
+TOKEN_TTL = ACCESS_TOKEN_TTL  # identity's: a revoked jti or a reset is forgotten after that
 
 
 class SessionCheck(DependencyProvider):
@@ -40,7 +40,7 @@ class SessionCheck(DependencyProvider):
         """(user_id, jti) of a valid, unexpired, unrevoked token; `load_revoked()` fetches identity's
         `{"revoked": [...], "ended": [...]}` the first time (after this instance's queues consume)."""
         refused = ServiceError(e.UNAUTHENTICATED, "The access token is missing, expired or revoked.")
-        claims = self._claims(token) if len(token) <= 4096 else None
+        claims = self._claims(token) if len(token) <= MAX_TOKEN_INPUT else None
         if claims is None or claims["exp"] <= time.time():
             raise refused
         if not self.loaded:
@@ -54,7 +54,7 @@ class SessionCheck(DependencyProvider):
             if not self.loaded:
                 state = load_revoked()
                 for item in state["revoked"]:
-                    self.forget(item["session_id"], item["revoked_at"])
+                    self.revoke(item["session_id"], item["revoked_at"])
                 for item in state["ended"]:
                     self.end_sessions_of(item["user_id"], item["ended_at"])
                 self.loaded = True
@@ -64,7 +64,8 @@ class SessionCheck(DependencyProvider):
         # A token issued before a reset older than a token's lifetime has expired by itself.
         _prune(self.ended, lambda ended: ended + TOKEN_TTL < time.time())
 
-    def forget(self, jti, revoked_at):
+    def revoke(self, jti, revoked_at):
+        """Refuse the token `jti` from now on (until it has expired by itself)."""
         self.revoked[jti] = revoked_at + TOKEN_TTL
         _prune(self.revoked, lambda until: until < time.time())
 

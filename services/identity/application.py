@@ -16,7 +16,7 @@ from contracts import validators
 from contracts.errors import ValidationFailed
 from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
 from contracts.masking import mask_id_number, mask_mobile
-from contracts.tokens import Tokens
+from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, Tokens
 from contracts.validators import check_field, check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
@@ -24,12 +24,11 @@ from services.common.settings import secret
 from .digests import Digests
 from .domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Forbidden, IdNumberIndex,
                      IdNumberTaken, InvalidCredentials, Limits, MobileIndex, MobileTaken, RevokedSession, SmsBox,
-                     SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
+                     SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword, ends_sessions)
 from .passwords import Passwords, weaknesses
 from .sms_text import sms_text
 
 SMS_CODE_RE = re.compile(r"\d{6}")
-MAX_TOKEN_INPUT = 4096
 MAX_BATCH = 1000
 ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."
 
@@ -78,7 +77,7 @@ class IdentityApplication(ServiceApplication):
         self.limits = limits or Limits()
         self.passwords = passwords or Passwords()
         self.digests = Digests(secret("EPORT_INDEX_KEY"))
-        self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), self.limits.access_token_ttl)
+        self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), ACCESS_TOKEN_TTL)  # the gateway's too
 
     # -- reading aggregates ----------------------------------------------------------------------
     def _user(self, user_id):
@@ -434,7 +433,7 @@ class IdentityApplication(ServiceApplication):
         """The users whose password reset within a token's lifetime ended every earlier session,
         [{user_id, ended_at}]; after that a gateway learns them from PasswordSet events."""
         return [{"user_id": str(reset.originator_id), "ended_at": reset.at}
-                for reset in self._recent(User.PasswordSet, "at") if reset.reason == "reset"]
+                for reset in self._recent(User.PasswordSet, "at") if ends_sessions(reset.reason)]
 
     # -- queries for other services --------------------------------------------------------------
     @staticmethod

@@ -36,8 +36,14 @@ class Limits:
     sms_quota_window: int = 86400  # ... in any 24 hours
     login_max_failures: int = 5  # consecutive failed logins that lock the account
     lock: int = 900  # for 15 minutes
-    access_token_ttl: int = 1800
     setup_token_ttl: int = 1800
+    # The access token's lifetime is contracts/tokens.py ACCESS_TOKEN_TTL: the gateway must know it too.
+
+
+def ends_sessions(reason):
+    """Whether setting a password for `reason` ends every earlier session of the user: a reset
+    does (whoever holds the phone takes the account back); a change ends others only when asked."""
+    return reason == "reset"
 
 
 def seconds_left(until, now):
@@ -169,7 +175,7 @@ class User(Aggregate):
     def set_password(self, password_hash, reason, at):
         self.password_hash = password_hash
         self.setup_token_digest = None  # whatever the reason, the setup token is spent
-        if reason == "reset":  # whoever holds the phone may lift a lock, and end every session
+        if ends_sessions(reason):  # whoever holds the phone may lift a lock, and end every session
             self.failures = 0
             self.locked_until = None
             self.sessions_ended_at = at

@@ -11,7 +11,7 @@ from contracts.identity import (LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED, USE
                                 USER_LOGGED_IN, USER_REGISTERED)
 from contracts.masking import mask_id_number, mask_mobile
 
-from .domain import RevokedSession, User
+from .domain import RevokedSession, User, ends_sessions
 
 
 def _iso(epoch_seconds):
@@ -26,7 +26,8 @@ def _payload(domain_event):
             "id_number_masked": mask_id_number(domain_event.id_number),
             "mobile_masked": mask_mobile(domain_event.mobile)}
     if isinstance(domain_event, User.PasswordSet):
-        return PASSWORD_SET, user_id, {"user_id": user_id, "reason": domain_event.reason}
+        return PASSWORD_SET, user_id, {"user_id": user_id, "reason": domain_event.reason,
+                                       "ends_sessions": ends_sessions(domain_event.reason)}
     if isinstance(domain_event, User.LoggedIn):
         return USER_LOGGED_IN, user_id, {"user_id": user_id, "method": domain_event.method,
                                          "session_id": domain_event.session_id}

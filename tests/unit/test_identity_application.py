@@ -466,3 +466,13 @@ def test_user_aggregate_is_snapshotted(app, clock):
     snapshots = list(app.snapshots.get(uuid.UUID(user_id)))
     assert snapshots and snapshots[-1].originator_version == 20
     assert isinstance(app.repository.get(uuid.UUID(user_id)), User)
+
+
+def test_password_set_says_whether_earlier_sessions_end(app, clock):
+    """The gateway learns the rule from the event: a reset ends every earlier session, a first
+    password and a change do not (a change ends others by SessionRevoked events, when asked)."""
+    _, mobile, _ = registered(app, clock)
+    app.reset_password(mobile, code_of(app, mobile, "reset_password"), "brand new passphrase")
+    payloads = [env["payload"] for n in app.recorder.select_notifications(start=1, limit=1000)
+                for env in to_integration(app.mapper.to_domain_event(n)) if env["event_type"] == "PasswordSet"]
+    assert [(p["reason"], p["ends_sessions"]) for p in payloads] == [("setup", False), ("reset", True)]
