@@ -46,8 +46,9 @@ $(LINT): tests/asyncapi_lint/package-lock.json
 	@echo "[install] @asyncapi/parser into tests/asyncapi_lint"
 	@npm ci --prefix tests/asyncapi_lint --no-audit --no-fund --loglevel=error
 
+# The embedded defaults (generated secrets, a development card CA) exist only in development.
 run: install console
-	$(PY) -m deploy.launch
+	EPORT_ENV=$${EPORT_ENV:-development} $(PY) -m deploy.launch
 
 # pytest exits 5 when it ran no test: that must fail, not pass silently.
 define run_pytest
@@ -63,6 +64,7 @@ test-quick: install system-test console
 test-unit: install
 	@$(call run_pytest,tests -m unit)
 
+bench: export EPORT_ENV = development
 bench: install
 	$(PY) bench/login.py
 	$(PY) bench/authz.py

@@ -52,6 +52,7 @@ def pytest_configure(config):
     # Runs once per session, before collection, so env is set for everything imported later.
     var = tempfile.mkdtemp(prefix="eport-test-var-")
     os.environ["EPORT_VAR"] = var
+    os.environ["EPORT_ENV"] = "development"  # generated secrets, the development card CA
     os.environ.setdefault("SMS_PROVIDER", "outbox")
     os.environ["SMS_OUTBOX"] = os.path.join(var, "sms-outbox.jsonl")
     vhost = create_vhost()

@@ -1,6 +1,7 @@
 """Which CA the card service trusts, and how long a challenge lives: read from the environment.
 
-    CARD_CA_CERT=/path/ca-cert.pem   the e-port card CA (PEM). Unset: a development CA under
+    CARD_CA_CERT=/path/ca-cert.pem   the e-port card CA (PEM). Unset, with EPORT_ENV=development
+                                     only: a development CA under
                                      $EPORT_VAR/card-ca, created on first use, which
                                      `python -m services.card.devca issue --ca var/card-ca ...`
                                      issues cards from.
@@ -12,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from services.common.settings import var_dir
+from services.common.settings import StartRefused, development, var_dir
 
 from .devca import CA_CERT_FILE, CA_KEY_FILE, create_ca, save_ca
 
@@ -70,6 +71,9 @@ class TrustAnchor:
         configured = os.environ.get("CARD_CA_CERT", "").strip()
         if configured:
             return cls(configured)
+        if not development():
+            raise StartRefused("CARD_CA_CERT is not set: name the e-port card CA's certificate (PEM); a "
+                               "development CA is made only with EPORT_ENV=development")
         return cls(ensure_dev_ca() / CA_CERT_FILE)
 
     def pem(self):

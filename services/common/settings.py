@@ -1,14 +1,17 @@
 """Where things live and which keys are used: one place, read from the environment.
 
-Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_TOKEN_SECRET). For the
-embedded default (`make run`, tests) missing ones are generated once into var/dev-secrets.json so
-that every process of the platform, and its restarts, agree on them.
+Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_TOKEN_SECRET), checked
+by services/common/secret_rules.py: a service refuses to start with a missing, placeholder, short
+or reused one. Only with EPORT_ENV=development (`make run`, the tests) are missing ones generated
+once into var/dev-secrets.json, so that every process of the platform, and its restarts, agree.
 """
 import base64
 import json
 import os
 import secrets
 from pathlib import Path
+
+from .secret_rules import StartRefused, check_secret  # noqa: F401 (StartRefused: for the callers)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,11 +45,17 @@ def _dev_secrets():
     return values
 
 
+def development():
+    """EPORT_ENV=development: the embedded defaults (generated secrets, a development card CA)."""
+    return os.environ.get("EPORT_ENV", "production") == "development"
+
+
 def secret(name):
     value = os.environ.get(name)
-    if value:
-        return value
-    return _dev_secrets()[name]
+    if development():
+        return value or _dev_secrets()[name]
+    check_secret(name, {other: os.environ.get(other) for other in _SECRET_NAMES})
+    return value
 
 
 def event_store_env(service_name):

@@ -1,0 +1,37 @@
+"""A service started outside development with unfit secrets, or card without a CA certificate,
+exits at once saying which setting and why (the container's entrypoint, run for real)."""
+import base64
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def serve(service, tmp_path, **env):
+    env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING", **env)
+    env.pop("CARD_CA_CERT", None)
+    done = subprocess.run([sys.executable, "-m", "deploy.serve", service], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_identity_refuses_the_secrets_example(tmp_path):
+    example = dict(re.findall(r"^(\w+)=(.*)$", (ROOT / "deploy" / "secrets.env.example").read_text(), flags=re.M))
+    code, output = serve("identity", tmp_path, **example)
+    assert code != 0
+    assert "EPORT_CIPHER_KEY refused: it is a placeholder, not a key" in output, output[-2000:]
+
+
+def test_card_refuses_to_start_without_a_ca_certificate(tmp_path):
+    code, output = serve("card", tmp_path, EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                         EPORT_INDEX_KEY=secrets.token_hex(32), EPORT_TOKEN_SECRET=secrets.token_hex(32))
+    assert code != 0
+    assert "CARD_CA_CERT is not set" in output, output[-2000:]
+    assert not (tmp_path / "card-ca").exists()
