@@ -41,6 +41,7 @@ RECORD_TTL = 24 * 3600  # seconds a remembered answer is answered again
 ANSWER_WAIT = 3.0  # seconds a repeat waits for the answer of its twin still running
 NAMESPACE = uuid.UUID("a3c5e1f2-5b0d-4d8e-9c61-2f7b8e4d1a93")
 UNDECLARED = object()
+TRANSIENT = {e.SERVICE_UNAVAILABLE, e.SMS_DELIVERY_FAILED}  # a retry may succeed: not remembered
 
 
 class CommandRecord(Aggregate):
@@ -56,10 +57,15 @@ class CommandRecord(Aggregate):
 
     def _begin(self, fingerprint, at, answered, answer, error):
         self.fingerprint, self.at, self.answered, self.answer, self.error = fingerprint, at, answered, answer, error
+        self.released = False
 
     @event("Answered")
     def record_answer(self, answer=None, error=None):
         self.answered, self.answer, self.error = True, answer, error
+
+    @event("Released")  # it failed for a passing reason (a 503): the next try runs it again
+    def release(self):
+        self.released = True
 
     @staticmethod
     def create_id(key: str):
@@ -76,7 +82,7 @@ def fingerprint(method, args, kwargs):
 
 
 def _live(record, now):
-    return record is not None and record.at + RECORD_TTL > now
+    return record is not None and not record.released and record.at + RECORD_TTL > now
 
 
 class Command:
@@ -161,6 +167,9 @@ def execute(app, command_id, method, args, kwargs, run):
     try:
         result = run()
     except ServiceError as exc:
+        if command.record is not None and exc.code in TRANSIENT:
+            _release(app, command)
+            raise
         if command.record is not None:  # it changed something before refusing: remember the refusal
             _answer(app, command, error={"code": exc.code, "message": exc.message, "details": exc.details})
             raise
@@ -191,9 +200,17 @@ def _crash_point(method):
 
 
 def _answer(app, command, answer=None, error=None):
+    _change_record(app, command, lambda record: record.record_answer(answer=answer, error=error))
+
+
+def _release(app, command):
+    _change_record(app, command, lambda record: record.release())
+
+
+def _change_record(app, command, change):
     record = app.repository.get(command.record_id)
-    record.record_answer(answer=answer, error=error)
+    change(record)
     try:
         app.save(record)
     except IntegrityError:  # cannot happen but for a clash of ids: the effect stands, say so
-        log.error("answer of command record %s not saved", command.record_id)
+        log.error("command record %s not updated", command.record_id)

@@ -8,6 +8,7 @@ broker round trip on every call: without it a bare call takes about 30% less ser
 (bench/authz.py, "server CPU per call": 0.82 -> 0.58 ms).
 """
 import functools
+import logging
 
 import eventlet
 from nameko.amqp.publish import Publisher
@@ -21,6 +22,9 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
+from .broker import BROKER_ERRORS, unavailable
+
+log = logging.getLogger(__name__)
 
 RPC_DEADLINE = 10  # seconds; a service that does not answer becomes a 503, not a hung request
 
@@ -49,7 +53,13 @@ class UnconfirmedReplies(RpcConsumer):
             config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
             config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
             ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
-        result, exc_info = responder.send_response(result, exc_info)
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except BROKER_ERRORS as exc:  # not acked: the broker redelivers the request, the command
+            # record answers it (services/common/commands.py); raising here would end the service
+            log.warning("reply to %s not sent, the broker is away (%s); the request will be redelivered",
+                        message.properties.get("reply_to"), exc)
+            return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -96,6 +106,9 @@ def rpc(fn):
                                     lambda: fn(service, *args, **kwargs))
         except ServiceError as exc:
             raise exc.plain() from None
+        except BROKER_ERRORS:  # a call to another service could not be sent: a 503, not a crash
+            log.warning("%s: the broker is away", fn.__name__, exc_info=True)
+            raise unavailable() from None
 
     return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)
 
@@ -112,3 +125,5 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} did not answer in time.") from None
     except UnknownService:
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
+    except BROKER_ERRORS:  # the request could not be sent: a broker outage costs a 503, not a 500
+        raise unavailable() from None

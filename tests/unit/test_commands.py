@@ -33,7 +33,7 @@ class CounterApp(ServiceApplication):
         self.save(self.counter)
         self.runs = 0
 
-    def bump(self, declare=True, die=False, fail_after_save=False, fail_before_save=False):
+    def bump(self, declare=True, die=False, fail_after_save=False, fail_before_save=False, unavailable=False):
         self.runs += 1
         if fail_before_save:
             raise ServiceError(e.CONFLICT, "refused before any change")
@@ -48,6 +48,8 @@ class CounterApp(ServiceApplication):
             raise Died()
         if fail_after_save:
             raise ServiceError(e.CONFLICT, "refused after a change")
+        if unavailable and self.runs == 1:
+            raise ServiceError(e.SERVICE_UNAVAILABLE, "another service is away")
         return answer
 
     def count(self):
@@ -113,6 +115,14 @@ def test_a_refusal_after_a_change_is_remembered_one_before_any_is_not(app):
         with pytest.raises(ServiceError, match="before any change"):
             run(app, "key:d", fail_before_save=True)
     assert app.runs == 3
+
+
+def test_a_passing_failure_after_a_change_is_not_remembered(app):
+    with pytest.raises(ServiceError, match="away"):
+        run(app, "key:f", declare=False, unavailable=True)
+    assert run(app, "key:f", declare=False, unavailable=True) == {"count": 2}
+    assert run(app, "key:f", declare=False, unavailable=True) == {"count": 2}
+    assert app.runs == 2
 
 
 def test_a_record_older_than_a_day_is_forgotten(app, monkeypatch):
