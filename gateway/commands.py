@@ -1,5 +1,6 @@
 """The command id of each state-changing request, sent to the owning services in the RPC context
-data (services/common/commands.py remembers each command's answer under it).
+data (services/common/context.py; services/common/commands.py remembers each command's answer
+under it).
 
 With an `Idempotency-Key` the id is derived from the key, the caller and the endpoint, so the
 client's retry finds the first answer; without one it is new for each request, so only the broker's
@@ -11,10 +12,9 @@ people using the same key do not see each other's answers.
 import hashlib
 import uuid
 
-from nameko.extensions import DependencyProvider
-
 from contracts.errors import ValidationFailed
 from services.common.commands import COMMAND_KEY
+from services.common.context import RequestContext
 
 HEADER = "Idempotency-Key"
 METHODS = ("POST", "PUT", "DELETE")
@@ -51,19 +51,21 @@ def command_id(key, caller_, method, path):
 
 
 class _Commands:
-    def __init__(self, worker_ctx):
-        self.worker_ctx = worker_ctx
+    def __init__(self, context_data):
+        self.context_data = context_data
 
     def begin(self, request, method, path, actor, body, path_params):
         """Give this request its command id (validated key first); a no-op for GET."""
         if method not in METHODS:
             return
         key = idempotency_key(request)
-        self.worker_ctx.data[COMMAND_KEY] = command_id(key, caller(actor, body, path_params), method, path)
+        self.context_data[COMMAND_KEY] = command_id(key, caller(actor, body, path_params), method, path)
 
 
-class CommandIds(DependencyProvider):
-    """`commands = CommandIds()` on the gateway: `self.commands.begin(...)` in the route wrapper."""
+class CommandIds(RequestContext):
+    """`commands = CommandIds()` on the gateway: `self.commands.begin(...)` in the route wrapper puts
+    the command id into the worker's context data beside the correlation id (gateway/http.py), and
+    nameko sends both on with every RPC request of the worker."""
 
     def get_dependency(self, worker_ctx):
-        return _Commands(worker_ctx)
+        return _Commands(super().get_dependency(worker_ctx))
