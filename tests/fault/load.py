@@ -59,7 +59,8 @@ class Load:
         by_status = collections.Counter()
         for (_, status), n in self.statuses.items():
             by_status[status] += n
-        return f"{len(self.stories)} stories acknowledged; answers by status: {dict(sorted(by_status.items(), key=str))}"
+        statuses = dict(sorted(by_status.items(), key=str))
+        return f"{len(self.stories)} stories acknowledged; answers by status: {statuses}"
 
     def acknowledged(self):
         with self._lock:
