@@ -166,12 +166,15 @@ class CardApplication(ServiceApplication):
     def _trusted_certificate(self, certificate_pem):
         """The certificate's card fields, once it chains to the trusted CA and is valid now."""
         try:
-            return certs.verify_chain(certificate_pem, self.trust.pem(),
+            info = certs.verify_chain(certificate_pem, self.trust.pem(),
                                       datetime.fromtimestamp(self.clock(), timezone.utc))
         except certs.CertificateExpired as exc:
             raise CertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
         except certs.CardCertificateError as exc:
             raise CertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
+        if self.trust.is_revoked(info.serial_number):
+            raise CertificateUntrusted(message="The card certificate has been revoked by the CA (吊销).")
+        return info
 
     def _verify_card(self, certificate_pem, nonce, signature, card_no):
         """The certificate's card fields, once chain, validity, card number and signature hold."""
@@ -217,7 +220,8 @@ class CardApplication(ServiceApplication):
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=membership["association_id"],
                          role=membership["role"], bound_at=_iso_of_epoch(self.clock()), by_user_id=actor_user_id)
-            index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id)
+            index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id,
+                        cert_sha256=info.fingerprint)
             by_user = self._list(f"user:{actor_user_id}")
             by_user.add_once(enterprise_id)
             by_enterprise = self._list(f"enterprise:{enterprise_id}")
@@ -267,11 +271,13 @@ class CardApplication(ServiceApplication):
         challenge_id = check_field("challenge_id", _id_input, challenge_id)
         certificate_pem = check_field("certificate", _certificate, certificate_pem)
         signature = check_field("signature", _signature, signature_b64)
-        card_no = self._answer_login_challenge(challenge_id, certificate_pem, signature).card_no
+        info = self._answer_login_challenge(challenge_id, certificate_pem, signature)
+        card_no = info.card_no
 
         index = self._index(card_no)
         if index is None or index.binding_id is None:
             raise InvalidCredentials(message="This card is not bound to any account (绑定IC卡后方可插卡登录).")
+        index.check_pinned(info.fingerprint)
         # The removal of a member unbinds their card by event; until that event is handled, ask.
         membership = peers.membership(index.user_id, index.enterprise_id)
         if not membership or membership.get("status") != "approved":

@@ -44,6 +44,10 @@ class CertificateExpired(CardCertificateError):
     """Outside its validity window (expired, or not valid yet)."""
 
 
+class CertificateRevoked(CertificateUntrusted):
+    """On the CA's certificate revocation list."""
+
+
 @dataclass(frozen=True)
 class CardCertInfo:
     card_no: str
@@ -53,6 +57,16 @@ class CardCertInfo:
     uscc: str
     not_before: datetime
     not_after: datetime
+    serial_number: int = 0
+    fingerprint: str = ""  # hex SHA-256 of the DER certificate: what a binding pins
+
+
+@dataclass(frozen=True)
+class Crl:
+    """A CA's certificate revocation list, its signature checked."""
+    revoked: frozenset
+    last_update: datetime
+    next_update: datetime | None
 
 
 def load_certificate(cert_pem: str | bytes, what: str = "certificate") -> x509.Certificate:
@@ -81,6 +95,8 @@ def read_card_info(cert: x509.Certificate) -> CardCertInfo:
         uscc=one(OID_USCC, "USCC"),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
+        serial_number=cert.serial_number,
+        fingerprint=cert.fingerprint(hashes.SHA256()).hex(),
     )
     if info.card_type not in CARD_TYPES:
         raise CertificateMalformed(f"unknown card type {info.card_type!r}")
@@ -115,6 +131,7 @@ def verify_chain(cert_pem: str | bytes, ca_cert_pem: str | bytes, now: datetime)
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
         raise CertificateMalformed("card key must be ECDSA P-256")
     info = read_card_info(cert)
+    _check_signing_key(cert)
 
     for which, c in (("CA certificate", ca), ("certificate", cert)):
         if now < c.not_valid_before_utc:
@@ -134,6 +151,29 @@ def verify_signature(cert_pem: str | bytes, nonce_bytes: bytes, signature_bytes:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def load_crl(data: bytes, ca_cert_pem: str | bytes) -> Crl:
+    """The revoked serial numbers of a CRL (PEM or DER) that the CA signed; CertificateUntrusted
+    for a CRL of another issuer or with a bad signature, CertificateMalformed for garbage."""
+    try:
+        crl = (x509.load_pem_x509_crl if data.lstrip().startswith(b"-----") else x509.load_der_x509_crl)(data)
+    except (ValueError, TypeError) as exc:
+        raise CertificateMalformed(f"not an X.509 CRL: {exc}") from None
+    ca = load_certificate(ca_cert_pem, "CA certificate")
+    if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):
+        raise CertificateUntrusted("the revocation list is not signed by the card CA")
+    return Crl(frozenset(entry.serial_number for entry in crl), crl.last_update_utc, crl.next_update_utc)
+
+
+def _check_signing_key(cert: x509.Certificate) -> None:
+    """A card proves itself by signing: its certificate must allow exactly that (keyUsage)."""
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        raise CertificateUntrusted("a card certificate must carry keyUsage digitalSignature") from None
+    if not usage.digital_signature:
+        raise CertificateUntrusted("the certificate's keyUsage does not allow digitalSignature")
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

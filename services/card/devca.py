@@ -3,13 +3,15 @@
     python -m services.card.devca init-ca --out DIR
     python -m services.card.devca issue --ca DIR --card-no NO --card-type operator \
         --holder-name NAME --holder-id-number ID --uscc USCC --pin 123456 [--days N] --out card.json
+    python -m services.card.devca revoke --ca DIR (--card card.json | --cert cert.pem | --serial HEX) \
+        [--crl DIR/ca-crl.pem]
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
@@ -18,10 +20,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .cardimage import PIN_MAX_TRIES, CardImage, hash_pin, save_atomically
-from .certs import CARD_TYPES, OID_CARD_TYPE, OID_HOLDER_ID_NUMBER, OID_USCC
+from .certs import CARD_TYPES, OID_CARD_TYPE, OID_HOLDER_ID_NUMBER, OID_USCC, CardCertificateError, load_crl
 
 CA_KEY_FILE = "ca-key.pem"
 CA_CERT_FILE = "ca-cert.pem"
+CA_CRL_FILE = "ca-crl.pem"  # the revocation list `revoke` writes; the card service reads it (trust.py)
+CRL_DAYS = 7  # nextUpdate: when readers should expect a newer list
 DEFAULT_CA_NAME = "E-Port Development Card CA"
 DEFAULT_CA_DAYS = 3650
 DEFAULT_CARD_DAYS = 730
@@ -135,6 +139,40 @@ def issue_card(ca: DevCA, *, card_no: str, card_type: str, holder_name: str,
     )
 
 
+def revoked_serials(ca: DevCA, crl_path: str | Path) -> frozenset:
+    """The serial numbers already on the CA's list at `crl_path` (none when it does not exist)."""
+    path = Path(crl_path)
+    if not path.exists():
+        return frozenset()
+    return load_crl(path.read_bytes(), ca.cert_pem).revoked
+
+
+def write_crl(ca: DevCA, serials, crl_path: str | Path, *, now: datetime | None = None) -> None:
+    """A CRL signed by `ca` listing `serials`, written atomically to `crl_path` (PEM)."""
+    now = now or datetime.now(UTC)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
+               .last_update(now).next_update(now + timedelta(days=CRL_DAYS)))
+    for serial in sorted(serials):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+    crl = builder.sign(ca.key, hashes.SHA256())
+    save_atomically(Path(crl_path), crl.public_bytes(serialization.Encoding.PEM).decode("ascii"), mode=0o644)
+
+
+def revoke(ca: DevCA, serial: int, crl_path: str | Path) -> frozenset:
+    """Adds `serial` to the CA's revocation list at `crl_path`; answers the serials now on it."""
+    serials = revoked_serials(ca, crl_path) | {serial}
+    write_crl(ca, serials, crl_path)
+    return serials
+
+
+def _serial_to_revoke(args) -> int:
+    if args.serial:
+        return int(args.serial, 16)
+    pem = CardImage.load(args.card).certificate_pem if args.card else Path(args.cert).read_text(encoding="ascii")
+    return x509.load_pem_x509_certificate(pem.encode("ascii")).serial_number
+
+
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
@@ -182,9 +220,22 @@ def main(argv: list[str] | None = None) -> int:
                        help="validity when --not-after is not given")
     issue.add_argument("--out", required=True, help="card image JSON to write")
 
+    revoke_cmd = sub.add_parser("revoke", help="put a card's certificate on the CA's revocation list")
+    revoke_cmd.add_argument("--ca", required=True, help="directory made by init-ca")
+    which = revoke_cmd.add_mutually_exclusive_group(required=True)
+    which.add_argument("--card", help="the card image JSON whose certificate is revoked")
+    which.add_argument("--cert", help="the certificate (PEM) to revoke")
+    which.add_argument("--serial", help="the certificate's serial number (hex)")
+    revoke_cmd.add_argument("--crl", help=f"the CRL to update (default: DIR/{CA_CRL_FILE})")
+
     args = parser.parse_args(argv)
     try:
-        if args.command == "init-ca":
+        if args.command == "revoke":
+            crl_path = args.crl or Path(args.ca) / CA_CRL_FILE
+            serial = _serial_to_revoke(args)
+            serials = revoke(load_ca(args.ca), serial, crl_path)
+            print(f"certificate {serial:x} revoked; {crl_path} lists {len(serials)}")
+        elif args.command == "init-ca":
             if (Path(args.out) / CA_KEY_FILE).exists() and not args.force:
                 parser.error(f"{args.out} already holds a CA (use --force to replace it)")
             ca = create_ca(args.name, days=args.days)
@@ -198,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 not_after=args.not_after, days=args.days)
             image.save(args.out)
             print(f"card {image.card_no} written to {args.out}")
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, CardCertificateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -13,6 +13,7 @@ No I/O here: the application loads and saves.
 - `BindingList` (id from "user:<id>" or "enterprise:<id>"): the associations that ever had a
   card, for the queries by user and by enterprise. Only grows; the bindings say what is bound.
 """
+import hmac
 import uuid
 
 from eventsourcing.domain import Aggregate, event
@@ -220,6 +221,7 @@ class CardIndex(Aggregate):
         self.binding_id = None
         self.user_id = None
         self.enterprise_id = None
+        self.cert_sha256 = None
 
     def check_free_for(self, binding_id):
         if self.binding_id is not None:
@@ -230,10 +232,19 @@ class CardIndex(Aggregate):
                 details={"card_no": ["Already bound."]})
 
     @event("Claimed")
-    def claim(self, *, binding_id, user_id, enterprise_id):
+    def claim(self, *, binding_id, user_id, enterprise_id, cert_sha256=None):
         self.binding_id = str(binding_id)
         self.user_id = user_id
         self.enterprise_id = enterprise_id
+        self.cert_sha256 = cert_sha256  # the certificate bound: the only one that logs in
+
+    def check_pinned(self, cert_sha256):
+        """Card login: only with the very certificate the card was bound with. Another one naming the
+        same card number (another key) is not this card; a binding from before pinning binds again."""
+        pinned = getattr(self, "cert_sha256", None)
+        if pinned is None or not hmac.compare_digest(pinned, cert_sha256):
+            raise InvalidCredentials(message="This is not the certificate the card was bound with; "
+                                             "bind the card again (重新绑定IC卡).")
 
     def release_from(self, binding_id):
         if self.binding_id == str(binding_id):
@@ -244,6 +255,7 @@ class CardIndex(Aggregate):
         self.binding_id = None
         self.user_id = None
         self.enterprise_id = None
+        self.cert_sha256 = None
 
 
 class BindingList(KeyedList):

@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from urllib.parse import urlparse
 
@@ -313,3 +314,27 @@ def test_member_removed_on_the_bus_unbinds_and_card_events_are_published(platfor
 
 def test_ca_file_is_the_default_trust_anchor(platform, fresh_var):
     assert (fresh_var / "card-ca" / CA_CERT_FILE).read_text() == platform.app.trust.pem()
+
+
+def test_revoked_by_the_devca_command_a_bound_card_no_longer_logs_in(platform, fresh_var, tmp_path):
+    card, spare = new_card(platform.ca), new_card(platform.ca, user_id="u-li", card_no="8800000054321")
+    assert bind(platform, card).status_code == 201
+    assert card_login(platform, card).status_code == 201
+    for image in (card, spare):
+        image.save(tmp_path / f"{image.card_no}.json")
+        subprocess.run([sys.executable, "-m", "services.card.devca", "revoke", "--ca", str(fresh_var / "card-ca"),
+                        "--card", str(tmp_path / f"{image.card_no}.json")], check=True, capture_output=True,
+                       timeout=60, env=dict(os.environ, EPORT_VAR=str(fresh_var)))
+    r = card_login(platform, card)
+    assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED") and "revoked" in r.json()["error"]["message"]
+    r = bind(platform, spare, who="u-li")
+    assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED")
+    assert StubIdentity.sessions == [("u-zhang", card.card_no)]
+
+
+def test_another_certificate_with_the_bound_card_number_does_not_log_in(platform):
+    card, twin = new_card(platform.ca), new_card(platform.ca)  # one card number, two keys
+    assert bind(platform, card).status_code == 201
+    r = card_login(platform, twin)
+    assert (r.status_code, error(r)) == (401, "INVALID_CREDENTIALS")
+    assert card_login(platform, card).status_code == 201

@@ -32,7 +32,10 @@ def card(ca):
 
 def test_chain_gives_back_the_identity(ca, card):
     info = certs.verify_chain(card.certificate_pem, ca.cert_pem, NOW)
-    assert info == certs.CardCertInfo(**HOLDER, not_before=info.not_before, not_after=info.not_after)
+    cert = x509.load_pem_x509_certificate(card.certificate_pem.encode())
+    assert info == certs.CardCertInfo(**HOLDER, not_before=info.not_before, not_after=info.not_after,
+                                      serial_number=cert.serial_number,
+                                      fingerprint=cert.fingerprint(hashes.SHA256()).hex())
     assert info.not_before < NOW < info.not_after
     assert info.not_before.tzinfo is not None
 
@@ -177,3 +180,59 @@ def test_devca_command_line(tmp_path, capsys):
     assert devca.main(["issue", "--ca", str(tmp_path / "nowhere"), "--card-no", "1", "--card-type",
                        "operator", "--holder-name", "x", "--holder-id-number", "y", "--uscc", "z",
                        "--out", str(tmp_path / "x.json")]) == 1
+
+
+def _reissued(ca, card, key_usage):
+    """The card's certificate again, with another keyUsage (None: without the extension)."""
+    cert = x509.load_pem_x509_certificate(card.certificate_pem.encode())
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(ca.cert.subject)
+               .public_key(cert.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(cert.not_valid_before_utc).not_valid_after(cert.not_valid_after_utc))
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def _usage(**allowed):
+    flags = dict.fromkeys(("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+                           "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"), False)
+    return x509.KeyUsage(**{**flags, **allowed})
+
+
+def test_a_card_certificate_must_allow_digital_signature(ca, card):
+    assert certs.verify_chain(_reissued(ca, card, _usage(digital_signature=True)), ca.cert_pem, NOW)
+    for key_usage in (_usage(key_encipherment=True), _usage(content_commitment=True), None):
+        with pytest.raises(certs.CertificateUntrusted, match="digitalSignature"):
+            certs.verify_chain(_reissued(ca, card, key_usage), ca.cert_pem, NOW)
+
+
+def _serial(card):
+    return x509.load_pem_x509_certificate(card.certificate_pem.encode()).serial_number
+
+
+def test_revoke_writes_a_crl_the_ca_signed(ca, card, tmp_path):
+    crl_path = tmp_path / "ca-crl.pem"
+    other = devca.issue_card(ca, pin_hash_iterations=1000, **HOLDER)
+    assert devca.revoke(ca, _serial(card), crl_path) == {_serial(card)}
+    assert devca.revoke(ca, _serial(other), crl_path) == {_serial(card), _serial(other)}  # adds, keeps
+    crl = certs.load_crl(crl_path.read_bytes(), ca.cert_pem)
+    assert crl.revoked == {_serial(card), _serial(other)} and crl.next_update > crl.last_update
+    der = x509.load_pem_x509_crl(crl_path.read_bytes()).public_bytes(serialization.Encoding.DER)
+    assert certs.load_crl(der, ca.cert_pem).revoked == crl.revoked
+    with pytest.raises(certs.CertificateUntrusted):  # a list the trusted CA did not sign counts for nothing
+        certs.load_crl(crl_path.read_bytes(), devca.create_ca().cert_pem)
+    with pytest.raises(certs.CertificateMalformed):
+        certs.load_crl(b"garbage", ca.cert_pem)
+
+
+def test_devca_revoke_command_line(ca, card, tmp_path, capsys):
+    ca_dir = tmp_path / "ca"
+    devca.save_ca(ca, ca_dir)
+    card.save(tmp_path / "card.json")
+    assert devca.main(["revoke", "--ca", str(ca_dir), "--card", str(tmp_path / "card.json")]) == 0
+    other = devca.issue_card(ca, pin_hash_iterations=1000, **HOLDER)
+    assert devca.main(["revoke", "--ca", str(ca_dir), "--serial", f"{_serial(other):x}"]) == 0
+    revoked = certs.load_crl((ca_dir / devca.CA_CRL_FILE).read_bytes(), ca.cert_pem).revoked
+    assert revoked == {_serial(card), _serial(other)}
+    assert "revoked" in capsys.readouterr().out
+    assert devca.main(["revoke", "--ca", str(tmp_path / "nowhere"), "--serial", "1"]) == 1

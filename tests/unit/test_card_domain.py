@@ -2,10 +2,13 @@
 holder check, one card per association and one association per card, unbinding, MemberRemoved,
 card login. Real certificates and signatures (services.card.devca); the peer services are fakes."""
 import base64
+import threading
 import uuid
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -15,10 +18,11 @@ from contracts.enterprise import MEMBER_REMOVED
 from contracts.envelope import make_envelope
 from contracts.errors import ServiceError
 from services.card.application import CardApplication
-from services.card.devca import create_ca, issue_card
+from services.card.certs import CardCertificateError
+from services.card.devca import CA_CERT_FILE, CA_CRL_FILE, create_ca, issue_card, revoke, save_ca
 from services.card.domain import HOLDER_MISMATCH_MESSAGE, card_type_warning
 from services.card.integration import to_integration
-from services.card.trust import ensure_dev_ca
+from services.card.trust import RevocationList, TrustAnchor, ensure_dev_ca
 from services.common.application import CONFLICT_TRIES
 from gateway.errors import status_of
 
@@ -39,9 +43,13 @@ class Clock:
 class Trust:
     def __init__(self, ca):
         self.ca = ca
+        self.revoked = set()
 
     def pem(self):
         return self.ca.cert_pem
+
+    def is_revoked(self, serial_number):
+        return serial_number in self.revoked
 
 
 class FakePeers:
@@ -568,3 +576,102 @@ def test_a_bind_that_keeps_losing_to_other_writers_answers_409_conflict(app, pee
     assert len(rivals) == CONFLICT_TRIES
     assert "e1" not in app.cards_of_user("u1")
     assert published(app) == []
+
+
+def code_of_call(fn, *args):
+    with pytest.raises(ServiceError) as exc:
+        fn(*args)
+    return code_of(exc)
+
+
+def serial_of(card):
+    return x509.load_pem_x509_certificate(card.certificate_pem.encode()).serial_number
+
+
+@pytest.fixture
+def ca_dir(ca, tmp_path):
+    save_ca(ca, tmp_path / "ca")
+    return tmp_path / "ca"
+
+
+def test_a_revoked_card_can_neither_bind_nor_log_in(monkeypatch, ca, ca_dir, peers, clock):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    # The development CA's own list, written by `devca revoke` once the service runs.
+    trust = TrustAnchor(ca_dir / CA_CERT_FILE, ca_dir / CA_CRL_FILE, crl_required=False)
+    app = CardApplication(clock=clock, trust=trust, ttl=120)
+    peers.add("u1", "e1")
+    peers.add("u2", "e2", holder={"holder_name": "李四", "holder_id_number": "110105194912310029"})
+    bound, unbound = new_card(ca), new_card(ca, card_no="8800000054321", holder_name="李四",
+                                            holder_id_number="110105194912310029")
+    bind(app, peers, "u1", "e1", bound)
+    assert login(app, peers, bound)["user_id"] == "u1"
+    for card in (bound, unbound):
+        revoke(ca, serial_of(card), ca_dir / CA_CRL_FILE)
+    assert code_of_call(login, app, peers, bound) == e.CERTIFICATE_UNTRUSTED
+    assert code_of_call(bind, app, peers, "u2", "e2", unbound) == e.CERTIFICATE_UNTRUSTED
+    assert app.cards_of_user("u2") == {} and peers.sessions == [("u1", bound.card_no)]
+
+
+class CrlServer(BaseHTTPRequestHandler):
+    crl = b""
+    fetches = 0
+
+    def do_GET(self):
+        type(self).fetches += 1
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.crl)))
+        self.end_headers()
+        self.wfile.write(self.crl)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_crl_url_is_fetched_again_every_refresh_and_a_bad_one_keeps_the_last(ca, ca_dir, tmp_path, caplog):
+    card, other = new_card(ca), new_card(ca, card_no="8800000054321")
+    crl_file = tmp_path / "published.pem"
+    revoke(ca, serial_of(card), crl_file)
+    CrlServer.crl, CrlServer.fetches = crl_file.read_bytes(), 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CrlServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    now = [0.0]
+    try:
+        crl = RevocationList(f"http://127.0.0.1:{server.server_port}/ca.crl", TrustAnchor(ca_dir / CA_CERT_FILE),
+                             refresh=300, clock=lambda: now[0])
+        assert crl.is_revoked(serial_of(card)) and not crl.is_revoked(serial_of(other))
+        revoke(ca, serial_of(other), crl_file)
+        CrlServer.crl = crl_file.read_bytes()
+        now[0] = 299
+        assert not crl.is_revoked(serial_of(other)) and CrlServer.fetches == 1  # not yet fetched again
+        now[0] = 300
+        assert crl.is_revoked(serial_of(other)) and CrlServer.fetches == 2
+        CrlServer.crl = b"not a CRL"  # a broken list: the last good one stays in force
+        now[0] = 600
+        assert crl.is_revoked(serial_of(other)) and CrlServer.fetches == 3
+        assert "could not be re-read" in caplog.text
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_configured_crl_must_be_there_at_start(ca_dir, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        TrustAnchor(ca_dir / CA_CERT_FILE, tmp_path / "missing.pem")
+    revoke(create_ca("Another CA"), 1, tmp_path / "foreign.pem")
+    with pytest.raises(CardCertificateError):  # signed by another CA
+        TrustAnchor(ca_dir / CA_CERT_FILE, tmp_path / "foreign.pem")
+
+
+def test_card_login_takes_only_the_certificate_pinned_at_bind(app, peers, ca):
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    bind(app, peers, "u1", "e1", card)
+    # Another certificate of the same CA naming the same card number and holder, with its own key.
+    twin = new_card(ca)
+    assert twin.card_no == card.card_no and twin.certificate_pem != card.certificate_pem
+    assert code_of_call(login, app, peers, twin) == e.INVALID_CREDENTIALS
+    assert login(app, peers, card)["user_id"] == "u1"
+    app.unbind("u1", "e1")
+    bind(app, peers, "u1", "e1", twin)  # bound again: now the other one is the card
+    assert login(app, peers, twin)["user_id"] == "u1"
+    assert code_of_call(login, app, peers, card) == e.INVALID_CREDENTIALS
