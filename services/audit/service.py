@@ -4,6 +4,7 @@ from nameko.rpc import RpcProxy
 
 from services.common.context import RequestContext
 from services.common.messaging import on_event
+from services.common.operations import Operated
 from services.common.rpc import rpc
 from services.common.settings import var_dir
 
@@ -21,8 +22,11 @@ class AuditLog(DependencyProvider):
     def stop(self):
         self.store.close()
 
+    def operations_status(self):
+        return {"store": "audit-log", "stored": self.store.count(), "published": None, "lag": None}
 
-class AuditService:
+
+class AuditService(Operated):
     name = "audit"
 
     log = AuditLog()

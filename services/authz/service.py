@@ -6,6 +6,7 @@ import eventlet
 
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
+from services.common.operations import Operated
 from services.common.rpc import rpc
 
 from .application import AuthzApplication
@@ -47,7 +48,7 @@ class AuthzEventSourced(EventSourced):
             eventlet.sleep(FOLLOW_SECONDS)
 
 
-class AuthzService:
+class AuthzService(Operated):
     name = "authz"
     app = AuthzEventSourced(AuthzApplication, to_integration)
 

@@ -8,6 +8,7 @@ from nameko.rpc import RpcProxy
 
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
+from services.common.operations import Operated
 from services.common.rpc import rpc
 
 from .application import CardApplication
@@ -15,7 +16,7 @@ from .integration import to_integration
 from .peers import Peers
 
 
-class CardService:
+class CardService(Operated):
     name = "card"
 
     app = EventSourced(CardApplication, to_integration)

@@ -69,6 +69,13 @@ class EventSourced(RequestContext):
         commands.leave()
         super().worker_teardown(worker_ctx)
 
+    def operations_status(self):
+        """What `eport status` shows of this store: events stored, published, the relay's lag."""
+        stored = self.app.recorder.max_notification_id() or 0
+        published = self.relay.positions.get(self.relay.name) if self.relay is not None else None
+        return {"store": self.app_cls.service_name, "stored": stored, "published": published,
+                "lag": None if published is None else max(stored - published, 0)}
+
     def _relay_forever(self):
         backoff = 0.5
         while self._running:

@@ -5,14 +5,31 @@ from functools import partial
 import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from contracts.envelope import read_envelope
 from contracts.subscriptions import queue, subscription
 
 from .context import CORRELATION_ID
+from .deadletters import Parker, traceback_summary
+from .settings import consumer_max_failures, consumer_retry_delay
 
 log = logging.getLogger(__name__)
+
+
+class EventQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but a message kombu cannot decode (not JSON, a content type
+    nameko does not accept) is parked by its entrypoint instead of raising in the consume loop,
+    which would stop every consumer of the service."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        provider.park_malformed(message, f"undecodable message: {exc}")
 
 
 class EventConsumer(Consumer):
@@ -21,15 +38,36 @@ class EventConsumer(Consumer):
     Unlike nameko's @event_handler default, a failing worker requeues its message (after a pause
     that doubles with each failure of the same event, up to `max_retry_delay`, so a persistent
     failure neither spins nor floods the log), and the queue is durable and declared by the
-    publisher too, so nothing is dropped. A malformed envelope is acknowledged and logged: it
-    would fail forever.
+    publisher too, so nothing is dropped. After `max_failures` failures of the same event
+    (settings.consumer_max_failures) the message is parked in the queue's dead-letter queue
+    (services/common/deadletters.py) with the reason, and the next events flow; a malformed
+    message (not JSON, not an envelope) is parked at once: it would fail forever.
+    `eport dead-letters` lists, replays and drops them.
     """
 
-    def __init__(self, consumer, source, retry_delay=1.0, max_retry_delay=60.0, **kwargs):
+    queue_consumer = EventQueueConsumer()
+
+    def __init__(self, consumer, source, retry_delay=None, max_retry_delay=60.0, max_failures=None, **kwargs):
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        self.max_failures = max_failures
         self._failures = {}  # event_id -> consecutive failures of its handler
+        self.parker = None
         super().__init__(queue(subscription(consumer, source)), requeue_on_error=True, **kwargs)
+
+    def setup(self):
+        self.retry_delay = self.retry_delay or consumer_retry_delay()
+        self.max_failures = self.max_failures or consumer_max_failures()
+        self.parker = Parker(self.container.config["AMQP_URI"], self.queue.name)
+        super().setup()
+
+    def stop(self):
+        super().stop()
+        self.parker.close()
+
+    def kill(self):
+        super().kill()
+        self.parker.close()
 
     def retry_pause(self, failures):
         return min(self.retry_delay * 2 ** (failures - 1), self.max_retry_delay)
@@ -38,8 +76,7 @@ class EventConsumer(Consumer):
         try:
             body = read_envelope(body)
         except ValidationError as exc:
-            log.error("dropping malformed event on %s: %s", self.queue.name, exc.messages)
-            self.queue_consumer.ack_message(message)
+            self.park_malformed(message, f"not an envelope: {exc.messages}")
             return
         # nameko's Consumer.handle_message, with the event's correlation id as the worker's: the
         # events the handler causes carry it on
@@ -52,18 +89,42 @@ class EventConsumer(Consumer):
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
+    def park_malformed(self, message, reason):
+        self._park(message, reason, failures=0)
+
+    def _park(self, message, reason, summary="", failures=0):
+        try:
+            self.parker.park(message, reason, summary, failures)
+        except Exception as exc:  # the broker did not take it: keep the message where it is
+            log.error("could not park a message of %s (%s); requeueing it", self.queue.name, exc)
+            eventlet.sleep(self.max_retry_delay / 10)
+            self.queue_consumer.requeue_message(message)
+            return
+        log.error("parked message %s of %s in its dead-letter queue after %d failure(s): %s",
+                  message.properties.get("message_id") or "(no id)", self.queue.name, failures, reason)
+        self.queue_consumer.ack_message(message)
+
     def handle_message_processed(self, message, result=None, exc_info=None):
-        event_id = message.properties.get("message_id") or message.delivery_tag
-        if exc_info is not None:
-            failures = self._failures[event_id] = self._failures.get(event_id, 0) + 1
-            pause = self.retry_pause(failures)
-            log.log(logging.WARNING if failures < 5 else logging.ERROR,
-                    "handler of %s failed %d time(s) on event %s (%s); requeueing in %.1fs",
-                    self.queue.name, failures, event_id, exc_info[1], pause)
-            eventlet.sleep(pause)
-        else:
+        event_id = message.properties.get("message_id") or _event_id(message)
+        if exc_info is None:
             self._failures.pop(event_id, None)
+            return super().handle_message_processed(message, result, exc_info)
+        failures = self._failures[event_id] = self._failures.get(event_id, 0) + 1
+        if failures >= self.max_failures:
+            self._failures.pop(event_id, None)
+            reason = f"handler failed {failures} times: {exc_info[0].__name__}: {exc_info[1]}"
+            return self._park(message, reason, traceback_summary(exc_info), failures)
+        pause = self.retry_pause(failures)
+        log.log(logging.WARNING if failures < 5 else logging.ERROR,
+                "handler of %s failed %d time(s) on event %s (%s); requeueing in %.1fs",
+                self.queue.name, failures, event_id, exc_info[1], pause)
+        eventlet.sleep(pause)
         super().handle_message_processed(message, result, exc_info)
+
+
+def _event_id(message):
+    payload = message.payload
+    return payload.get("event_id") if isinstance(payload, dict) else message.delivery_tag
 
 
 on_event = EventConsumer.decorator

@@ -99,3 +99,28 @@ def relay_positions(service_name):
     if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy":
         return PostgresPositionStore(env["SQLALCHEMY_URL"])
     return PositionStore(var_dir() / f"{service_name}-relay.db")
+
+
+def _positive(name, default, kind):
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a positive number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r}: expected a positive number")
+    return value
+
+
+def consumer_max_failures():
+    """How often a consumer's handler may fail on one event before the event is parked in the
+    consumer's dead-letter queue (EPORT_MAX_FAILURES, default 10)."""
+    return _positive("EPORT_MAX_FAILURES", 10, int)
+
+
+def consumer_retry_delay():
+    """The first pause before a failed event is retried, doubling with each failure up to 60 s
+    (EPORT_RETRY_DELAY seconds, default 1)."""
+    return _positive("EPORT_RETRY_DELAY", 1.0, float)

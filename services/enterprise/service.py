@@ -6,13 +6,14 @@ it what that user may do.
 from nameko.rpc import RpcProxy
 
 from services.common.dependency import EventSourced
+from services.common.operations import Operated
 from services.common.rpc import call_with_deadline, rpc
 
 from .application import EnterpriseApplication
 from .integration import to_integration
 
 
-class EnterpriseService:
+class EnterpriseService(Operated):
     name = "enterprise"
 
     app = EventSourced(EnterpriseApplication, to_integration)

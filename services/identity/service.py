@@ -7,6 +7,7 @@ from nameko.rpc import RpcProxy
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
+from services.common.operations import Operated
 from services.common.rpc import rpc
 
 from .application import IdentityApplication
@@ -15,7 +16,7 @@ from .integration import to_integration
 log = logging.getLogger(__name__)
 
 
-class IdentityService:
+class IdentityService(Operated):
     name = "identity"
 
     app = EventSourced(IdentityApplication, to_integration)

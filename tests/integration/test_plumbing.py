@@ -282,7 +282,7 @@ def test_operator_rewind_republishes_and_consumers_ignore_repeats(container_fact
     wait_for(lambda: {"rewind-a", "rewind-b"} <= set(SinkApp.effects))
     relay = next(d for d in demo.dependencies if isinstance(d, EventSourced)).relay
     wait_for(lambda: relay.pending() == 0)
-    assert replay.stored_count(SOURCE) == 2
+    assert relay.app.recorder.max_notification_id() == 2
     replay.rewind(SOURCE, 0)
     assert relay.pending() == 2
     wait_for(lambda: relay.pending() == 0)

@@ -1,0 +1,96 @@
+"""The broker as `eport` sees it: connections, queue depths, RPC to the services."""
+import os
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+import amqp.exceptions
+import kombu.exceptions
+from kombu import Connection
+
+from .errors import CommandError, unavailable, usage
+
+DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
+RPC_TIMEOUT = 30  # seconds a service has to answer one call
+
+
+def amqp_uri():
+    """EPORT_AMQP_URI (the tool's own broker user) or else AMQP_URI."""
+    return os.environ.get("EPORT_AMQP_URI") or os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI
+
+
+def safe_uri(uri):
+    parsed = urlparse(uri)
+    return parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 5672}").geturl()
+
+
+BROKER_ERRORS = (OSError, amqp.exceptions.ConnectionError, kombu.exceptions.OperationalError)
+
+
+@contextmanager
+def connection():
+    uri = amqp_uri()
+    conn = Connection(uri, connect_timeout=5)
+    try:
+        conn.ensure_connection(max_retries=1)
+    except (*BROKER_ERRORS, amqp.exceptions.AMQPError) as exc:
+        raise unavailable(f"cannot reach the broker at {safe_uri(uri)}: {exc}") from None
+    try:
+        yield conn
+    finally:
+        conn.release()
+
+
+def queue_depth(conn, name):
+    """Messages ready in queue `name`, or None when there is no such queue (its own channel:
+    a passive declare of a missing queue closes the channel)."""
+    channel = conn.channel()
+    try:
+        _, count, _ = channel.queue_declare(queue=name, passive=True)
+        return count
+    except amqp.exceptions.NotFound:
+        return None
+    finally:
+        try:
+            channel.close()
+        except Exception:  # closed by the broker already
+            pass
+
+
+def require_queue(conn, name):
+    depth = queue_depth(conn, name)
+    if depth is None:
+        raise usage(f"no queue {name!r} on this broker")
+    return depth
+
+
+@contextmanager
+def rpc():
+    """A nameko cluster proxy; an unknown or silent service becomes a one-line error."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    with connection():  # the broker first: its error says more than nameko's
+        pass
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=RPC_TIMEOUT) as proxy:
+        yield proxy
+
+
+def call(proxy, service, method, *args, **kwargs):
+    import eventlet
+    from nameko.exceptions import RemoteError, UnknownService
+
+    from contracts.errors import ServiceError
+    try:
+        return getattr(getattr(proxy, service), method)(*args, **kwargs)
+    except UnknownService:
+        raise unavailable(f"the {service} service has never run on this broker") from None
+    except eventlet.Timeout:
+        raise unavailable(f"the {service} service did not answer within {RPC_TIMEOUT} s") from None
+    except ServiceError as exc:
+        code = {"VALIDATION_ERROR": 2, "NOT_FOUND": 2}.get(exc.code, 1)
+        details = f" {exc.details}" if exc.details else ""
+        raise CommandError(f"{service}: {exc.code}: {exc.message}{details}", code) from None
+    except RemoteError as exc:
+        if exc.exc_type == "MethodNotFound":
+            raise CommandError(f"the running {service} service does not offer {method}: "
+                               "is it an older version?", 3) from None
+        raise CommandError(f"{service} failed: {exc.exc_type}: {exc.value}") from None
