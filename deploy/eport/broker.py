@@ -64,27 +64,37 @@ def require_queue(conn, name):
 
 
 @contextmanager
-def rpc():
+def rpc(timeout=RPC_TIMEOUT):
     """A nameko cluster proxy; an unknown or silent service becomes a one-line error."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     with connection():  # the broker first: its error says more than nameko's
         pass
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=RPC_TIMEOUT) as proxy:
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=timeout) as proxy:
+        proxy.eport_timeout = timeout
         yield proxy
 
 
 def call(proxy, service, method, *args, **kwargs):
+    return answer(proxy, service, method, lambda: getattr(getattr(proxy, service), method)(*args, **kwargs))
+
+
+def call_async(proxy, service, method, *args, **kwargs):
+    """Sends the request now; `answer(proxy, service, method, reply.result)` waits for it."""
+    return getattr(getattr(proxy, service), method).call_async(*args, **kwargs)
+
+
+def answer(proxy, service, method, result):
     import eventlet
-    from nameko.exceptions import RemoteError, UnknownService
+    from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
     from contracts.errors import ServiceError
     try:
-        return getattr(getattr(proxy, service), method)(*args, **kwargs)
+        return result()
     except UnknownService:
         raise unavailable(f"the {service} service has never run on this broker") from None
-    except eventlet.Timeout:
-        raise unavailable(f"the {service} service did not answer within {RPC_TIMEOUT} s") from None
+    except (eventlet.Timeout, RpcTimeout):
+        raise unavailable(f"the {service} service did not answer within {proxy.eport_timeout} s") from None
     except ServiceError as exc:
         code = {"VALIDATION_ERROR": 2, "NOT_FOUND": 2}.get(exc.code, 1)
         details = f" {exc.details}" if exc.details else ""

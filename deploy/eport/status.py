@@ -5,28 +5,43 @@ import json
 from contracts.subscriptions import SUBSCRIPTIONS
 from services.common.deadletters import dead_letter_queue_name
 
-from .broker import call, connection, queue_depth, rpc
+from .broker import answer, call_async, connection, queue_depth, rpc
 from .errors import OK, UNAVAILABLE, CommandError
 
 SERVICES = ("identity", "enterprise", "card", "authz", "notify", "audit")
+TIMEOUT = 5  # seconds: a running service answers at once; one that is down must not hold the rest
 
 
 def gather():
     stores, down = [], []
-    with rpc() as proxy:
-        for service in SERVICES:
+    with rpc(TIMEOUT) as proxy:
+        replies = {}
+        for service in SERVICES:  # all asked at once, then the answers collected
             try:
-                answer = call(proxy, service, "ops_status")
+                replies[service] = call_async(proxy, service, "ops_status")
+            except Exception as exc:  # nameko refuses a service unknown to the broker at once
+                replies[service] = exc
+        for service, reply in replies.items():
+            try:
+                if isinstance(reply, Exception):
+                    answer(proxy, service, "ops_status", _raiser(reply))
+                got = answer(proxy, service, "ops_status", reply.result)
             except CommandError as exc:
                 down.append({"service": service, "error": str(exc)})
                 continue
-            stores += [dict(store, service=service) for store in answer["stores"]]
+            stores += [dict(store, service=service) for store in got["stores"]]
     with connection() as conn:
         queues = [{"queue": s.queue_name, "consumer": s.consumer, "source": s.source,
                    "waiting": queue_depth(conn, s.queue_name),
                    "dead_letters": queue_depth(conn, dead_letter_queue_name(s.queue_name)) or 0}
                   for s in SUBSCRIPTIONS]
     return stores, queues, down
+
+
+def _raiser(exc):
+    def result():
+        raise exc
+    return result
 
 
 def _cell(value):
