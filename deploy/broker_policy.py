@@ -16,13 +16,14 @@ read permission there is limited to the routing keys it subscribes to.
 import re
 
 from contracts.subscriptions import SUBSCRIPTIONS
+from services.common.deadletters import dead_letter_queue_name
 
 from .launch import SERVICES as LAUNCHED
 
 RPC_EXCHANGE = "nameko-rpc"  # nameko's default RPC_EXCHANGE
 GATEWAY = "gateway"
 SERVICES = tuple(name for name in LAUNCHED if name != GATEWAY)
-OPERATOR = "operator"  # deploy.audit and the operators' tools: standalone RPC proxies
+OPERATOR = "operator"  # the `eport` tool (deploy/eport/): standalone RPC proxies
 ROLES = (*SERVICES, GATEWAY, OPERATOR)
 
 # caller -> callee -> the RPC methods it calls. Nothing else reaches the callee from that caller.
@@ -43,8 +44,14 @@ CALLS = {
     "enterprise": {"identity": ("get_user",)},
     "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
     "audit": {"enterprise": ("membership",)},
-    OPERATOR: {"audit": ("ping", "events")},
+    OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("ping", "events") if s == "audit" else ()))
+               for s in SERVICES},
 }
+# The exchange `eport replay` and `eport dead-letters replay` publish through (deploy/eport/broker.py)
+REPLAY_EXCHANGE = "eport.replay"
+# Queues the operator may bind to it: any but the platform's RPC queues and exchanges (the name space
+# is shared); subscriber queues of other systems have names the platform does not know.
+REPLAY_TARGETS = r"(?!rpc[-.]|nameko-rpc$|amq\.|.*\.events$).+"
 
 # nameko @event_handler entrypoints (queues named by nameko, not in contracts/subscriptions.py):
 # consumer -> (source, event type) pairs
@@ -81,6 +88,10 @@ def _queues(role):
         # so that events wait for a consumer that has not started yet
         if role in (sub.consumer, sub.source):
             queues.append(re.escape(sub.queue_name))
+        # a consumer parks poison in its dead-letter queue, through the exchange of the same name;
+        # the operator lists, replays and drops them
+        if role in (sub.consumer, OPERATOR):
+            queues.append(re.escape(dead_letter_queue_name(sub.queue_name)))
     for source, event_type in EVENT_HANDLERS.get(role, ()):
         # evt-<source>-<type>--<service>.<method>[-<broadcast id>] (nameko.events.EventHandler)
         queues.append(re.escape(f"evt-{source}-{event_type}--{role}.") + "[a-z_]+(-[0-9a-f]{32})?")
@@ -103,6 +114,10 @@ def vhost_permissions(role):
     queues = _queues(role)
     own = [re.escape(RPC_EXCHANGE)] + ([re.escape(events_exchange(role))] if role in SERVICES else [])
     consumed = [re.escape(events_exchange(source)) for source in consumed_sources(role)]
+    if role == OPERATOR:  # declares its replay exchange and binds the target queue (write on it)
+        replay = [re.escape(REPLAY_EXCHANGE)]
+        return (_one_of(queues + own + replay), _one_of(queues + own + replay + [REPLAY_TARGETS]),
+                _one_of(queues + own + replay))
     return _one_of(queues + own + consumed), _one_of(queues + own), _one_of(queues + own + consumed)
 
 

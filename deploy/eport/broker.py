@@ -5,7 +5,7 @@ from urllib.parse import urlparse
 
 import amqp.exceptions
 import kombu.exceptions
-from kombu import Connection
+from kombu import Connection, Exchange, Producer
 
 from .errors import CommandError, unavailable, usage
 
@@ -61,6 +61,21 @@ def require_queue(conn, name):
     if depth is None:
         raise usage(f"no queue {name!r} on this broker")
     return depth
+
+
+# Replays go through an exchange of the tool's own, on which each target queue is bound by its
+# own name: it reaches that queue alone, like the default exchange, but the tool's broker user
+# needs no write permission on the default exchange, which would reach every queue (RPC too).
+REPLAY_EXCHANGE = Exchange("eport.replay", type="direct", durable=True, auto_delete=False)
+
+
+def replay_producer(channel, queue, serializer=None):
+    """A confirmed producer whose messages with routing key `queue` reach that queue alone."""
+    exchange = REPLAY_EXCHANGE(channel)
+    exchange.declare()
+    channel.queue_bind(queue=queue, exchange=exchange.name, routing_key=queue)
+    channel.confirm_select()  # py-amqp waits for each publish's ack, raises on a nack
+    return Producer(channel, exchange=exchange, serializer=serializer)
 
 
 @contextmanager

@@ -10,7 +10,8 @@
 
 The broker is EPORT_AMQP_URI (the tool's own broker user), else AMQP_URI (default
 amqp://guest:guest@localhost:5672/). Exit codes: 0 done, 1 failed, 2 a mistake in the command
-(unknown queue, service, bad argument), 3 the broker or a service did not answer, 130 interrupted.
+(unknown queue, service, bad argument), 3 the broker or a service did not answer, 4 the broker
+refused the tool's user, 130 interrupted.
 """
 import argparse
 import logging
@@ -39,11 +40,16 @@ def main(argv=None, out=None):
     logging.getLogger("amqp").setLevel(logging.ERROR)  # a refused RPC's basic.return is expected
     out = out or sys.stdout
     args = _parser().parse_args(argv)  # a usage mistake exits 2 with argparse's message
+    import amqp.exceptions
+
     from .broker import BROKER_ERRORS
     try:
         return args.run(args, out)
     except BrokenPipeError:  # `eport events … | head`
         return errors.OK
+    except amqp.exceptions.AccessRefused as exc:
+        print(f"eport {args.command}: the broker refused this user: {exc}", file=sys.stderr)
+        return errors.REFUSED
     except BROKER_ERRORS as exc:  # the broker went away in the middle of the command
         print(f"eport {args.command}: lost the broker: {exc}", file=sys.stderr)
         return errors.UNAVAILABLE

@@ -1,12 +1,12 @@
 """`eport dead-letters list|replay|drop`: the messages consumers parked (services/common/deadletters.py)."""
 import json
 
-from kombu import Producer, Queue
+from kombu import Queue
 
 from contracts.subscriptions import SUBSCRIPTIONS
 from services.common import deadletters as dl
 
-from .broker import connection, queue_depth
+from .broker import connection, queue_depth, replay_producer
 from .errors import FAILED, OK, CommandError, usage
 from .progress import Progress
 
@@ -87,21 +87,20 @@ def _wanted(message, ids):
 
 
 def replay(queue, ids, out):
-    """Put parked messages back on their consumer's queue alone (default exchange), as they came."""
+    """Put parked messages back on their consumer's queue alone (eport.replay), as they came."""
     replayed = 0
     with connection() as conn:
         source, dead, count = _open(conn, queue)
         if queue_depth(conn, source) is None:
             raise usage(f"no queue {source!r} to replay into")
         with conn.channel() as channel, Progress(f"replay {dead}", count, out) as progress:
-            channel.confirm_select()
-            producer = Producer(channel, exchange=dl.DEFAULT_EXCHANGE)
+            producer = replay_producer(channel, source)
             for message in _fetched(channel, dead, count):
                 if _wanted(message, ids):
                     headers = message.headers or {}
                     properties = {k: message.properties[k] for k in ("message_id", "correlation_id", "type")
                                   if message.properties.get(k)}
-                    producer.publish(message.body, routing_key=headers.get(dl.QUEUE) or source, delivery_mode=2,
+                    producer.publish(message.body, routing_key=source, delivery_mode=2,
                                      headers=dl.original_headers(headers), content_type=message.content_type,
                                      content_encoding=message.content_encoding, **properties)
                     message.ack()  # only after the broker confirmed the copy

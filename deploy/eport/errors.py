@@ -3,6 +3,7 @@ OK = 0
 FAILED = 1  # the command ran and did not get everything done (e.g. a replay the broker refused)
 USAGE = 2  # the user's mistake: a bad argument, an unknown queue, service or projection
 UNAVAILABLE = 3  # the broker or a service of the platform did not answer
+REFUSED = 4  # the broker refused the tool's user (its permissions: README, deploy/broker_policy.py)
 INTERRUPTED = 130
 
 

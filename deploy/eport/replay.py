@@ -1,14 +1,11 @@
 """`eport replay SERVICE --to-queue QUEUE`: a service's history again, to one subscriber's queue.
 
-Through RabbitMQ's default exchange, whose routing key is a queue's name: the message reaches
-that queue and no other, whatever is bound to the service's exchange. Each message is what the
+Through the tool's exchange `eport.replay`, on which the queue is bound by its own name (as on
+RabbitMQ's default exchange): the message reaches that queue and no other, whatever is bound to
+the service's exchange. Each message is what the
 relay publishes (same body, `message_id` = event_id), so the subscriber drops what it already has.
 """
-from kombu import Producer
-
-from services.common.deadletters import DEFAULT_EXCHANGE
-
-from .broker import call, connection, require_queue, rpc
+from .broker import call, connection, replay_producer, require_queue, rpc
 from .errors import OK, usage
 from .events import PUBLISHERS, stream
 from .progress import Progress
@@ -23,8 +20,7 @@ def publish_history(proxy, service, queue, after=0, out=None, what=None):
         require_queue(conn, queue)
         with conn.channel() as channel, Progress(what or f"replay {service} -> {queue}", max(end - after, 0), out,
                                                  unit="notifications") as progress:
-            channel.confirm_select()  # py-amqp waits for each ack, raises on a nack
-            producer = Producer(channel, exchange=DEFAULT_EXCHANGE, serializer="json")
+            producer = replay_producer(channel, queue, serializer="json")
             for item in stream(proxy, service, after):
                 envelope = {k: v for k, v in item.items() if k != "position"}
                 producer.publish(envelope, routing_key=queue, delivery_mode=2, message_id=envelope["event_id"],

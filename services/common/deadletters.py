@@ -1,7 +1,11 @@
 """Dead letters: where a consumer parks the messages it cannot handle, one queue per consumer queue.
 
 The one place that names and declares them (reliability's queue type settings extend
-`dead_letter_queue`). A parked message keeps its body, content type and `message_id` (the
+`dead_letter_queue`). A consumer parks through a fanout exchange of the same name bound to the
+queue, not through the default exchange: its broker user may then write there and nowhere else
+(deploy/broker_policy.py), where the default exchange would let it write into any queue.
+
+A parked message keeps its body, content type and `message_id` (the
 event_id), and carries in its headers why it was parked (`x-eport-reason`), a short summary of the
 traceback (`x-eport-traceback`), how often its handler failed (`x-eport-failures`) and where it came
 from (`x-eport-queue`, `x-eport-routing-key`), so that `eport dead-letters replay` can put it back.
@@ -33,10 +37,15 @@ def dead_letter_queue_name(queue_name):
     return queue_name + SUFFIX
 
 
+def dead_letter_exchange(queue_name):
+    return Exchange(dead_letter_queue_name(queue_name), type="fanout", durable=True, auto_delete=False)
+
+
 def dead_letter_queue(queue_name):
-    """The durable queue the messages of `queue_name` are parked in (bound to nothing but the
-    default exchange, so no publisher's event reaches it)."""
-    return Queue(dead_letter_queue_name(queue_name), durable=True, auto_delete=False)
+    """The durable queue the messages of `queue_name` are parked in, bound only to its own
+    dead-letter exchange, so no publisher's event reaches it."""
+    return Queue(dead_letter_queue_name(queue_name), exchange=dead_letter_exchange(queue_name),
+                 durable=True, auto_delete=False)
 
 
 def traceback_summary(exc_info, frames=4):
@@ -78,7 +87,7 @@ class Parker:
             channel = self._conn.channel()
             self.dead_letters(channel).declare()
             channel.confirm_select()  # py-amqp then waits for each publish's ack and raises on a nack
-            self._producer = Producer(channel, exchange=DEFAULT_EXCHANGE)
+            self._producer = Producer(channel, exchange=self.dead_letters.exchange)
         return self._producer
 
     def park(self, message, reason, summary="", failures=0):
@@ -92,7 +101,7 @@ class Parker:
             for attempt in (1, 2):  # once more on a fresh connection if the broker dropped ours
                 try:
                     self._ensure().publish(
-                        message.body, routing_key=self.dead_letters.name, delivery_mode=2, headers=headers,
+                        message.body, routing_key="", delivery_mode=2, headers=headers,
                         content_type=message.content_type or "application/octet-stream",
                         content_encoding=message.content_encoding or "binary", **properties)
                     return

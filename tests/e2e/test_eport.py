@@ -7,7 +7,8 @@ import pytest
 from kombu import Connection, Exchange, Producer, Queue
 
 from contracts.subscriptions import SUBSCRIPTIONS, exchange
-from services.common.deadletters import DEFAULT_EXCHANGE
+from deploy.launch import SERVICES
+from services.common.deadletters import DEFAULT_EXCHANGE  # the test, as the broker administrator
 from tests.e2e.enterprise_people import register, wait_for
 from tests.eport_cli import eport, json_lines
 
@@ -16,48 +17,60 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def broker(platform):
+    """The platform's vhost as its administrator (to set up queues beside the platform)."""
     return platform.env["AMQP_URI"]
 
 
-def run(broker, *args, **kw):
-    return eport(*args, amqp_uri=broker, **kw)
+@pytest.fixture(scope="module")
+def operator(platform):
+    """The tool's own broker user where the platform runs with per-service users."""
+    return (platform.broker_uris or {}).get("operator", platform.env["AMQP_URI"])
 
 
-def status(broker):
-    return json.loads(run(broker, "status", "--json").stdout)
+def platform_subscriptions():
+    """The platform's own (other test modules add subscriptions of their stand-ins to the table)."""
+    return [s for s in SUBSCRIPTIONS if s.consumer in SERVICES and s.source in SERVICES]
 
 
-def test_status_shows_every_store_and_queue_and_the_relay_catching_up(api, broker):
+def run(uri, *args, **kw):
+    return eport(*args, amqp_uri=uri, **kw)
+
+
+def status(uri):
+    return json.loads(run(uri, "status", "--json").stdout)
+
+
+def test_status_shows_every_store_and_queue_and_the_relay_catching_up(api, operator):
     person = register(api)
-    stores = {(s["service"], s["store"]): s for s in status(broker)["stores"]}
+    stores = {(s["service"], s["store"]): s for s in status(operator)["stores"]}
     assert {("identity", "identity"), ("enterprise", "enterprise"), ("card", "card"), ("authz", "authz"),
             ("notify", "notify-inbox"), ("audit", "audit-log")} <= set(stores)
     assert stores[("identity", "identity")]["stored"] >= 3  # registration, password, login
-    wait_for(lambda: next(s for s in status(broker)["stores"] if s["store"] == "identity")["lag"] == 0)
-    body = status(broker)
+    wait_for(lambda: next(s for s in status(operator)["stores"] if s["store"] == "identity")["lag"] == 0)
+    body = status(operator)
     assert body["unavailable"] == []
-    assert {q["queue"] for q in body["queues"]} == {s.queue_name for s in SUBSCRIPTIONS}
-    table = run(broker, "status").stdout
+    assert {q["queue"] for q in body["queues"]} == {s.queue_name for s in platform_subscriptions()}
+    table = run(operator, "status").stdout
     assert "identity" in table and "audit.identity-events" in table and "dead letters" in table
-    events = json_lines(run(broker, "events", "identity", "--type", "UserRegistered", "--limit", "100000",
+    events = json_lines(run(operator, "events", "identity", "--type", "UserRegistered", "--limit", "100000",
                             "--json"))
     assert person.user_id in {e["payload"]["user_id"] for e in events}
     assert all(e["event_type"] == "UserRegistered" and e["position"] > 0 for e in events)
     assert person.mobile not in json.dumps(events, ensure_ascii=False)
-    page = json_lines(run(broker, "events", "identity", "--from", events[0]["position"], "--limit", 2, "--json"))
+    page = json_lines(run(operator, "events", "identity", "--from", events[0]["position"], "--limit", 2, "--json"))
     assert len(page) == 2 and all(e["position"] > events[0]["position"] for e in page)
 
 
-def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker):
+def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker, operator):
     register(api)
     ours, theirs = f"crm-{uuid.uuid4().hex[:6]}.identity", f"other-{uuid.uuid4().hex[:6]}.identity"
-    history = json_lines(run(broker, "events", "identity", "--limit", "100000", "--json"))
+    history = json_lines(run(operator, "events", "identity", "--limit", "100000", "--json"))
     with Connection(broker) as conn:
         channel = conn.channel()
         for name in (ours, theirs):  # two subscribers of every identity event
             Queue(name, exchange=exchange("identity"), routing_key="#", auto_delete=False,
                   durable=False)(channel).declare()
-        done = run(broker, "replay", "identity", "--to-queue", ours)
+        done = run(operator, "replay", "identity", "--to-queue", ours)
         assert f"replayed {len(history)} identity event(s)" in done.stdout
         got = []
         while (message := Queue(ours, channel=channel).get(no_ack=True)) is not None:
@@ -68,44 +81,45 @@ def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker):
     assert [m.properties["message_id"] for m in got] == [e["event_id"] for e in history]
     assert [json.loads(m.body)["event_id"] for m in got] == [e["event_id"] for e in history]
     assert "position" not in json.loads(got[0].body)
-    missing = run(broker, "replay", "identity", "--to-queue", "nosuch.queue", check=False)
+    missing = run(operator, "replay", "identity", "--to-queue", "nosuch.queue", check=False)
     assert missing.returncode == 2 and "no queue 'nosuch.queue'" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
-def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashes(api, broker):
-    before = {r["queue"]: r["dead_letters"] for r in json_lines(run(broker, "dead-letters", "list", "--json"))}
+def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashes(api, broker, operator):
+    before = {r["queue"]: r["dead_letters"] for r in json_lines(run(operator, "dead-letters", "list", "--json"))}
     with Connection(broker) as conn:
         producer = Producer(conn.channel(), exchange=DEFAULT_EXCHANGE)
-        for sub in SUBSCRIPTIONS:
+        for sub in platform_subscriptions():
             producer.publish(b"\xff not json", routing_key=sub.queue_name, content_type="application/json",
                              content_encoding="binary", message_id=f"bad-json-{sub.queue_name}")
             producer.publish({"hello": "world"}, routing_key=sub.queue_name, serializer="json",
                              message_id=f"no-envelope-{sub.queue_name}")
 
     def all_parked():
-        now = {r["queue"]: r["dead_letters"] for r in json_lines(run(broker, "dead-letters", "list", "--json"))}
-        return all(now[s.queue_name] == before.get(s.queue_name, 0) + 2 for s in SUBSCRIPTIONS)
+        now = {r["queue"]: r["dead_letters"] for r in json_lines(run(operator, "dead-letters", "list", "--json"))}
+        return all(now[s.queue_name] == before.get(s.queue_name, 0) + 2 for s in platform_subscriptions())
 
     wait_for(all_parked, timeout=30, interval=0.5)
-    for sub in SUBSCRIPTIONS:
-        items = {i["message_id"]: i for i in json_lines(run(broker, "dead-letters", "list", sub.queue_name, "--json"))}
+    for sub in platform_subscriptions():
+        listed = json_lines(run(operator, "dead-letters", "list", sub.queue_name, "--json"))
+        items = {i["message_id"]: i for i in listed}
         assert "undecodable" in items[f"bad-json-{sub.queue_name}"]["reason"]
         assert "not an envelope" in items[f"no-envelope-{sub.queue_name}"]["reason"]
     # Every consumer still runs: a new person's registration reaches the audit log, all answer.
     person = register(api)
-    wait_for(lambda: json_lines(run(broker, "audit", "--user", person.user_id, "--json")), timeout=20)
-    assert status(broker)["unavailable"] == []
-    for sub in SUBSCRIPTIONS:
-        run(broker, "dead-letters", "drop", sub.queue_name, "--all")
+    wait_for(lambda: json_lines(run(operator, "audit", "--user", person.user_id, "--json")), timeout=20)
+    assert status(operator)["unavailable"] == []
+    for sub in platform_subscriptions():
+        run(operator, "dead-letters", "drop", sub.queue_name, "--all")
 
 
-def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(broker):
+def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(operator):
     for args, code, says in ((["events", "nosuch"], 2, "invalid choice"),
                              (["events", "identity", "--limit", "0"], 2, "--limit"),
                              (["audit", "--since", "yesterday"], 2, "since"),
                              (["dead-letters", "list", "nosuch.queue"], 2, "no dead-letter queue")):
-        done = run(broker, *args, check=False)
+        done = run(operator, *args, check=False)
         assert done.returncode == code and says in done.stderr and "Traceback" not in done.stderr, done.stderr
     away = eport("status", amqp_uri="amqp://guest:guest@127.0.0.1:1/", check=False)
     assert away.returncode == 3 and "cannot reach the broker" in away.stderr and "Traceback" not in away.stderr
@@ -113,10 +127,10 @@ def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(broker
     assert empty.returncode == 3 and "unavailable" in empty.stdout
 
 
-def test_long_runs_print_plain_progress_lines_when_not_on_a_terminal(broker):
+def test_long_runs_print_plain_progress_lines_when_not_on_a_terminal(broker, operator):
     with Connection(broker) as conn:
         name = f"progress-{uuid.uuid4().hex[:6]}"
         Queue(name, exchange=Exchange("", type="direct"), durable=False, auto_delete=False)(conn.channel()).declare()
-        done = run(broker, "replay", "identity", "--to-queue", name)
+        done = run(operator, "replay", "identity", "--to-queue", name)
         conn.channel().queue_delete(name)
     assert "\r" not in done.stdout and "done" in done.stdout and "/s" in done.stdout

@@ -17,7 +17,7 @@ from deploy.launch import SERVICES as LAUNCHED
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 CALLEES = "|".join(SERVICES)
-SOURCES = {GATEWAY: ["gateway"], OPERATOR: ["deploy/audit.py"], **{s: [f"services/{s}"] for s in SERVICES}}
+SOURCES = {GATEWAY: ["gateway"], OPERATOR: ["deploy/eport"], **{s: [f"services/{s}"] for s in SERVICES}}
 UUID = "3f2b1c4e-9a8d-4e7f-b6a5-0c1d2e3f4a5b"
 
 
@@ -82,3 +82,22 @@ def test_only_the_owner_writes_its_events_exchange():
             assert bool(write.search(f"{service}.events")) == (service == role), (role, service)
         assert all(w == "^$" for exchange, w, r in topic_permissions(role)
                    if exchange.endswith(".events") and exchange != f"{role}.events")
+
+
+def test_the_operator_replays_into_subscriber_queues_only_through_its_own_exchange():
+    configure, write, read = (re.compile(rx) for rx in vhost_permissions(OPERATOR))
+    for name in ("eport.replay", "audit.identity-events.dead-letters"):
+        assert configure.search(name) and write.search(name) and read.search(name), name
+    for target in ("crm.identity-events", "audit.identity-events", "acl-cache"):
+        assert write.search(target), target  # queue.bind needs write on the queue
+    for platform in ("rpc-identity", f"rpc.reply-gateway-{UUID}", "identity.events", "amq.default", "",
+                     "amq.topic"):
+        assert not write.search(platform), platform
+    assert not read.search("audit.identity-events") and not configure.search("crm.identity-events")
+    assert not write.search("rpc.reply-x") and not read.search("identity.events")
+
+
+def test_a_consumer_may_park_in_its_own_dead_letters_only():
+    configure, write, read = (re.compile(rx) for rx in vhost_permissions("audit"))
+    assert all(p.search("audit.identity-events.dead-letters") for p in (configure, write, read))
+    assert not write.search("notify.enterprise-events.dead-letters")
