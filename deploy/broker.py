@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from services.common.settings import var_dir
+from services.common.settings import setting, var_dir
 
 from .broker_policy import ROLES, definitions, user_name
 
-DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
 DEFAULT_NAMESPACE = "eport"
 
 
@@ -78,7 +77,7 @@ def _wait_imported(vhost, users, timeout=15):
 def setup(amqp_uri=None, namespace=DEFAULT_NAMESPACE, credentials_file=None):
     """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
     `amqp_uri`; returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
-    amqp_uri = amqp_uri or os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
+    amqp_uri = amqp_uri or setting("AMQP_URI")
     vhost = vhost_of(amqp_uri)
     passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
     defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
@@ -127,7 +126,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_setup = sub.add_parser("setup", help="create the users on this machine's RabbitMQ")
-    p_setup.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", DEFAULT_AMQP_URI))
+    p_setup.add_argument("--amqp-uri", default=setting("AMQP_URI"))
     p_setup.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     p_setup.add_argument("--credentials", default=str(var_dir() / "broker-users.json"))
     p_remove = sub.add_parser("remove", help="delete the users of a namespace")

@@ -4,7 +4,6 @@
     python -m deploy.launch --only identity,gateway
 """
 import argparse
-import importlib.util
 import os
 import signal
 import subprocess
@@ -15,39 +14,13 @@ from pathlib import Path
 import requests
 from nameko.utils import sanitize_url
 
-from services.common.settings import var_dir
-
-from deploy.sms_display import OutboxFollower, outbox_path
+from deploy.sms_display import OutboxFollower
+from services.common.deployment import SERVICES, available_services
+from services.common.settings import setting, var_dir
+from services.notify.sms import outbox_path
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "deploy" / "config.yaml"
-
-# service name -> its Nameko class (module:Class, since a module also imports mixins with
-# entrypoints that `nameko run` would otherwise try to run); the gateway last, it needs the others
-SERVICES = {
-    "notify": "services.notify.service:NotifyService",
-    "identity": "services.identity.service:IdentityService",
-    "enterprise": "services.enterprise.service:EnterpriseService",
-    "card": "services.card.service:CardService",
-    "authz": "services.authz.service:AuthzService",
-    "audit": "services.audit.service:AuditService",
-    "gateway": "gateway.service:GatewayService",
-}
-
-
-def available_services():
-    """The services whose code is in this checkout."""
-    return {name: target for name, target in SERVICES.items()
-            if importlib.util.find_spec(target.split(":")[0]) is not None}
-
-
-def deployed_services():
-    """The services of this deployment: EPORT_SERVICES (set by the launcher), else all available."""
-    names = os.environ.get("EPORT_SERVICES")
-    if names:
-        return {n for n in names.split(",") if n}
-    return set(available_services())
-
 
 def service_command(name):
     """The command that runs one service in the foreground (here, and in containers: deploy/serve.py)."""
@@ -184,7 +157,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     platform = Platform(only=args.only.split(",") if args.only else None, broker_uris=_broker_users())
     platform.say(f"AMQP_URI={sanitize_url(platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/'))}  "
-                 f"event stores under {os.environ.get('EPORT_VAR', ROOT / 'var')}")
+                 f"event stores under {setting('EPORT_VAR') or ROOT / 'var'}")
     stopping = False
 
     def on_signal(signum, frame):

@@ -6,14 +6,8 @@ import os
 from pathlib import Path
 
 from contracts.masking import mask_mobile
-from services.common.settings import var_dir
 
 PURPOSES = {"register": "注册账户", "login": "手机号登录", "reset_password": "忘记密码"}
-
-
-def outbox_path():
-    """Where the outbox provider of services/notify/sms.py appends (same environment)."""
-    return Path(os.environ.get("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
 
 
 def describe(sms):

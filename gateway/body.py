@@ -6,19 +6,18 @@ a worker. The JSON nesting of what was read is checked before any parser sees it
 own recurses once per level (`[` 100,000 times was a RecursionError, a 500).
 """
 import io
-import os
 import re
 
 import eventlet
 
 from contracts import errors as e
+from services.common.settings import setting
 
 from .errors import error_response
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32
 CHUNK = 16 * 1024
-DEFAULT_SOCKET_TIMEOUT = 10.0
 BODY_ERRORS = (e.PAYLOAD_TOO_LARGE, e.REQUEST_TIMEOUT)  # what any route with a body may answer
 
 _STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string's brackets do not nest
@@ -28,7 +27,7 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 def socket_timeout():
     """Seconds one socket operation, and the reading of a whole body, may take."""
-    return float(os.environ.get("GATEWAY_SOCKET_TIMEOUT", DEFAULT_SOCKET_TIMEOUT))
+    return float(setting("GATEWAY_SOCKET_TIMEOUT"))
 
 
 def nesting_depth(raw, limit=MAX_DEPTH):

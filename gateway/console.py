@@ -11,6 +11,8 @@ from pathlib import Path
 from werkzeug.exceptions import NotFound
 from werkzeug.utils import safe_join, send_file
 
+from services.common.settings import setting
+
 ROOT = Path(__file__).resolve().parents[1]
 API_PREFIXES = ("/api/", "/.well-known/")
 API_PATHS = ("/api", "/healthz", "/openapi.json", "/.well-known")
@@ -22,7 +24,7 @@ POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inlin
 
 
 def console_dir():
-    return Path(os.environ.get("CONSOLE_DIST") or ROOT / "console" / "dist")
+    return Path(setting("CONSOLE_DIST") or ROOT / "console" / "dist")
 
 
 def is_api_path(path):

@@ -9,6 +9,7 @@ import logging
 from nameko.exceptions import MethodNotFound, UnknownService
 
 from contracts import errors as e
+from services.common.deployment import deployed_services
 
 from .enterprise_schemas import (
     AdminSchema, AdminTransferBodySchema, AssociationBodySchema, AssociationCreatedSchema, AssociationRequestsSchema,
@@ -24,7 +25,6 @@ TAGS = ("enterprises",)
 def optional_rpc(gateway, service, method, *args, default=None):
     """Ask a service that may not be deployed yet (card, authz): its answer, or `default` while it
     is absent from this deployment. A deployed service that does not answer is still a 503."""
-    from deploy.launch import deployed_services
     if service not in deployed_services():
         return default
     rpc_method = getattr(getattr(gateway, f"{service}_if_deployed"), method)

@@ -2,9 +2,10 @@
 import eventlet
 from marshmallow import Schema, fields
 
+from services.common.deployment import BACKENDS, deployed_services
+
 from .routing import route
 
-SERVICES = ("identity", "enterprise", "card", "authz", "notify", "audit")
 PING_TIMEOUT = 2.0
 
 
@@ -14,17 +15,13 @@ class HealthSchema(Schema):
 
 
 class PlatformRoutes:
-    @property
-    def _deployed(self):
-        from deploy.launch import deployed_services
-        return deployed_services()
-
     @route("GET", "/healthz", summary="Health of the gateway and every service", auth=False,
            response=HealthSchema, tags=("platform",),
            description="503 with the same body when one service does not answer its ping.")
     def healthz(self, request):
         pool = eventlet.GreenPool()
-        names = [n for n in SERVICES if n in self._deployed]
+        deployed = deployed_services()
+        names = [n for n in BACKENDS if n in deployed]
         states = dict(zip(names, pool.imap(self._ping, names)))
         healthy = all(v == "ok" for v in states.values())
         return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": states}

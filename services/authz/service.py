@@ -1,6 +1,5 @@
 """The authz service: business-system catalogue, grants, and checks (entrypoints only)."""
 import logging
-import os
 
 import eventlet
 
@@ -8,15 +7,18 @@ from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import rpc
+from services.common.settings import setting
 
 from .application import AuthzApplication
 from .integration import to_integration
 
 log = logging.getLogger(__name__)
 
-# How stale a check may be about changes saved by *another* authz instance sharing the store;
-# 0 turns following off (one instance: its own saves update its projection as they happen).
-FOLLOW_SECONDS = float(os.environ.get("AUTHZ_FOLLOW_SECONDS", "0.05"))
+
+def follow_seconds():
+    """How stale a check may be about changes saved by *another* authz instance sharing the store;
+    0 turns following off (one instance: its own saves update its projection as they happen)."""
+    return float(setting("AUTHZ_FOLLOW_SECONDS"))
 
 
 class AuthzEventSourced(EventSourced):
@@ -27,10 +29,12 @@ class AuthzEventSourced(EventSourced):
     """
 
     _following = False
+    _pause = 0.0
 
     def start(self):
         super().start()
-        if FOLLOW_SECONDS > 0:
+        self._pause = follow_seconds()
+        if self._pause > 0:
             self._following = True
             self.container.spawn_managed_thread(self._follow_forever)
 
@@ -45,7 +49,7 @@ class AuthzEventSourced(EventSourced):
             except Exception:  # store briefly unavailable: keep serving what is known
                 log.exception("authz projection catch-up failed")
                 eventlet.sleep(1)
-            eventlet.sleep(FOLLOW_SECONDS)
+            eventlet.sleep(self._pause)
 
 
 class AuthzService(Operated):

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from services.common.settings import StartRefused, development, var_dir
+from services.common.settings import SETTINGS, StartRefused, development, setting, var_dir
 
 from . import certs
 from .devca import CA_CERT_FILE, CA_CRL_FILE, CA_KEY_FILE, create_ca, save_ca
@@ -28,16 +28,13 @@ from .devca import CA_CERT_FILE, CA_CRL_FILE, CA_KEY_FILE, create_ca, save_ca
 log = logging.getLogger(__name__)
 
 DEV_CA_DIRNAME = "card-ca"
-DEFAULT_CHALLENGE_TTL = 120
-DEFAULT_CRL_REFRESH = 300
+DEFAULT_CRL_REFRESH = float(SETTINGS["CARD_CRL_REFRESH"].default)
 CRL_FETCH_TIMEOUT = 5
 MAX_CRL_BYTES = 16 << 20
 
 
 def challenge_ttl():
-    raw = os.environ.get("CARD_CHALLENGE_TTL", "")
-    if not raw.strip():
-        return DEFAULT_CHALLENGE_TTL
+    raw = setting("CARD_CHALLENGE_TTL")
     ttl = int(raw)
     if not 1 <= ttl <= 3600:
         raise ValueError(f"CARD_CHALLENGE_TTL={raw!r}: expected 1 to 3600 seconds")
@@ -70,8 +67,7 @@ def ensure_dev_ca(directory=None):
 
 
 def crl_refresh():
-    raw = os.environ.get("CARD_CRL_REFRESH", "").strip()
-    return float(raw) if raw else DEFAULT_CRL_REFRESH
+    return float(setting("CARD_CRL_REFRESH"))
 
 
 class RevocationList:
@@ -141,8 +137,8 @@ class TrustAnchor:
 
     @classmethod
     def from_env(cls):
-        configured = os.environ.get("CARD_CA_CERT", "").strip()
-        crl = os.environ.get("CARD_CRL", "").strip() or None
+        configured = (setting("CARD_CA_CERT") or "").strip()
+        crl = (setting("CARD_CRL") or "").strip() or None
         if configured:
             return cls(configured, crl)
         if not development():

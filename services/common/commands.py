@@ -32,7 +32,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts import errors as e
 from contracts.errors import ServiceError
 
-from .settings import secret, var_dir
+from .settings import secret, setting, var_dir
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def execute(app, command_id, method, args, kwargs, run):
 def _crash_point(method):
     """For the fault tests (tests/fault): EPORT_CRASH_AFTER_COMMAND=<rpc method> kills this process
     once, after the command and its record are saved and before the reply goes out."""
-    if os.environ.get("EPORT_CRASH_AFTER_COMMAND") != method:
+    if setting("EPORT_CRASH_AFTER_COMMAND") != method:
         return
     try:
         os.close(os.open(var_dir() / f"crashed-after-{method}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))

@@ -1,4 +1,9 @@
-"""Where things live and which keys are used: one place, read from the environment.
+"""Every setting of the platform, declared once with its default, and read from the environment.
+
+No other module reads os.environ (tests/unit/test_settings.py fails if one does): they call
+`setting(NAME)`, which answers the environment's value or the default declared here, at each call
+(so a test or the launcher decides by setting the environment, never import time).
+`deploy/config.yaml` lists the same settings as ${NAME:default}, for operators.
 
 Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_TOKEN_SECRET), checked
 by services/common/secret_rules.py: a service refuses to start with a missing, placeholder, short
@@ -9,11 +14,59 @@ import base64
 import json
 import os
 import secrets
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from .secret_rules import StartRefused, check_secret  # noqa: F401 (StartRefused: for the callers)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None  # None: unset (the code that asks says what that means)
+    about: str
+
+
+SETTINGS = {s.name: s for s in (
+    Setting("EPORT_VAR", None, "directory of event stores, relay positions, dev secrets (default: var/ of the "
+                               "checkout)"),
+    Setting("EVENT_STORE", "sqlite", "sqlite, memory (unit tests) or postgres"),
+    Setting("EVENT_STORE_URL", None, "with postgres: SQLAlchemy URL, {service} stands for the service name "
+                                     "(default: database eport_<service> on localhost)"),
+    Setting("EPORT_ENV", "production", "development: generated secrets and a development card CA (make run, tests)"),
+    Setting("EPORT_CIPHER_KEY", None, "secret: AES key of every event store (base64 of 16, 24 or 32 bytes)"),
+    Setting("EPORT_INDEX_KEY", None, "secret: HMAC key of PII-derived index ids (32+ bytes)"),
+    Setting("EPORT_TOKEN_SECRET", None, "secret: HMAC key of access tokens (32+ bytes)"),
+    Setting("EPORT_SERVICES", None, "services of this deployment, comma-separated (set by the launcher; default: all)"),
+    Setting("EPORT_CRASH_AFTER_COMMAND", None, "fault tests only: an RPC method after whose command the process dies"),
+    Setting("IDENTITY_HASH_THREADS", None, "argon2 hashes at once (default: cores + 1)"),
+    Setting("ENTERPRISE_REGISTRY", "file", "the enterprise credit registry: file"),
+    Setting("ENTERPRISE_REGISTRY_FILE", None, "with file: its CSV (default: the sample in services/enterprise/data)"),
+    Setting("CARD_CA_CERT", None, "PEM of the CA card certificates chain to (required unless EPORT_ENV=development, "
+                                  "which makes a dev CA under EPORT_VAR)"),
+    Setting("CARD_CRL", None, "the card CA's revocation list (PEM or DER): a file, or an http(s) URL"),
+    Setting("CARD_CRL_REFRESH", "300", "seconds between two fetches of a CRL URL"),
+    Setting("CARD_CHALLENGE_TTL", "120", "seconds a card challenge is valid (1 to 3600)"),
+    Setting("CARD_PIN", None, "the card agent's PIN when not given on its command line"),
+    Setting("AUTHZ_FOLLOW_SECONDS", "0.05", "how stale authz checks may be about other instances' saves (0: off)"),
+    Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox"),
+    Setting("SMS_OUTBOX", None, "the outbox file (default: EPORT_VAR/sms-outbox.jsonl)"),
+    Setting("GATEWAY_SOCKET_TIMEOUT", "10", "seconds one socket operation, and reading a whole body, may take"),
+    Setting("CONSOLE_DIST", None, "the built web console (default: console/dist)"),
+    Setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", "the broker, for the operators' tools "
+                                                              "(services get it from the nameko config)"),
+)}
+
+
+def setting(name):
+    """The environment's value of a declared setting (an empty one counts as unset), else its default."""
+    declared = SETTINGS[name]  # a KeyError here: declare the setting above
+    value = os.environ.get(name)
+    return value if value else declared.default
+
 
 _SECRET_NAMES = {
     "EPORT_CIPHER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -23,7 +76,7 @@ _SECRET_NAMES = {
 
 
 def var_dir():
-    path = Path(os.environ.get("EPORT_VAR") or REPO_ROOT / "var")
+    path = Path(setting("EPORT_VAR") or REPO_ROOT / "var")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -37,7 +90,7 @@ def _dev_secrets():
             text = path.read_text()
             if text:
                 return json.loads(text)
-            import time; time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError(f"{path} stays empty")
     values = {name: make() for name, make in _SECRET_NAMES.items()}
     with os.fdopen(fd, "w") as f:
@@ -47,14 +100,14 @@ def _dev_secrets():
 
 def development():
     """EPORT_ENV=development: the embedded defaults (generated secrets, a development card CA)."""
-    return os.environ.get("EPORT_ENV", "production") == "development"
+    return setting("EPORT_ENV") == "development"
 
 
 def secret(name):
-    value = os.environ.get(name)
+    value = setting(name)
     if development():
         return value or _dev_secrets()[name]
-    check_secret(name, {other: os.environ.get(other) for other in _SECRET_NAMES})
+    check_secret(name, {other: setting(other) for other in _SECRET_NAMES})
     return value
 
 
@@ -65,7 +118,7 @@ def event_store_env(service_name):
     (eventsourcing-sqlalchemy with psycopg2, green under eventlet; EVENT_STORE_URL, where
     `{service}` stands for the service name; default one database eport_<service> on localhost).
     """
-    kind = os.environ.get("EVENT_STORE", "sqlite")
+    kind = setting("EVENT_STORE")
     env = {
         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": secret("EPORT_CIPHER_KEY"),
@@ -80,7 +133,7 @@ def event_store_env(service_name):
     elif kind == "postgres":
         from .postgres import ensure_database, make_green
         make_green()
-        url = os.environ.get("EVENT_STORE_URL") or \
+        url = setting("EVENT_STORE_URL") or \
             f"postgresql+psycopg2://postgres@localhost:5432/eport_{service_name}"
         url = url.replace("{service}", service_name)
         ensure_database(url)

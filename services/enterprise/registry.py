@@ -9,12 +9,12 @@ columns uscc,name,address,business_scope) so that development and tests need no 
 """
 import csv
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
 from contracts.validators import uscc as check_uscc
+from services.common.settings import setting
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "registry.json"
 
@@ -68,7 +68,7 @@ class FileRegistry:
 
 
 def registry_from_env() -> EnterpriseRegistry:
-    kind = os.environ.get("ENTERPRISE_REGISTRY", "file")
+    kind = setting("ENTERPRISE_REGISTRY")
     if kind == "file":
-        return FileRegistry(os.environ.get("ENTERPRISE_REGISTRY_FILE") or DEFAULT_FILE)
+        return FileRegistry(setting("ENTERPRISE_REGISTRY_FILE") or DEFAULT_FILE)
     raise ValueError(f"ENTERPRISE_REGISTRY={kind!r}: only 'file' is built in this repository")

@@ -8,6 +8,8 @@ import eventlet.tpool
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.common.settings import setting
+
 # OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
 ARGON2 = PasswordHasher(memory_cost=19456, time_cost=2, parallelism=1)
 
@@ -17,7 +19,7 @@ COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt
 
 
 def _default_parallel_hashes():
-    return int(os.environ.get("IDENTITY_HASH_THREADS") or (os.cpu_count() or 1) + 1)
+    return int(setting("IDENTITY_HASH_THREADS") or (os.cpu_count() or 1) + 1)
 
 
 class Passwords:

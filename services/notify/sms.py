@@ -12,7 +12,12 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from services.common.settings import var_dir
+from services.common.settings import setting, var_dir
+
+
+def outbox_path():
+    """Where the outbox provider appends (the launcher shows it, tests read it)."""
+    return Path(setting("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
 
 
 class SmsProvider:
@@ -35,7 +40,7 @@ class OutboxProvider(SmsProvider):
         # Read at send time: the environment (e.g. a test's own var/) decides, not import time.
         if self._path is not None:
             return self._path
-        return Path(os.environ.get("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
+        return outbox_path()
 
     def send(self, mobile, purpose, code, text):
         line = json.dumps({"mobile": mobile, "purpose": purpose, "code": code, "text": text,
@@ -59,7 +64,7 @@ PROVIDERS = {"outbox": OutboxProvider}
 
 
 def provider_from_env():
-    name = os.environ.get("SMS_PROVIDER", "outbox")
+    name = setting("SMS_PROVIDER")
     try:
         return PROVIDERS[name]()
     except KeyError:

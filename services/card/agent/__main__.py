@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
+
+from services.common.settings import setting
 
 from ..certs import CardCertificateError, parse_card_certificate
 from .errors import AgentError, GatewayError, WrongPin
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             serve(args.origin or list(DEFAULT_ORIGINS), port=args.port, pin_entry=args.pin_entry,
                   card_timeout=max(args.wait, 1.0))
             return 0
-        pin = args.pin or os.environ.get("CARD_PIN") or getpass.getpass("Card PIN: ")
+        pin = args.pin or setting("CARD_PIN") or getpass.getpass("Card PIN: ")
         if args.command == "bind":
             result = bind(args.gateway, args.token, args.enterprise, pin, card_timeout=args.wait)
         else:
