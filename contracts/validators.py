@@ -19,7 +19,7 @@ USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
                        "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
                        "65", "71", "81", "82", "83"})
-MOBILE_RE = re.compile(r"1[3-9]\d{9}")
+MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits: \d would take any script's
 NAME_RE = re.compile(r"[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z ·•.\-]*[\u3400-\u9fffA-Za-z]")
 
 
@@ -33,7 +33,7 @@ def resident_id(value):
     v = value.strip().upper()
     if len(v) != 18:
         raise ValueError("A resident ID number has 18 characters.")
-    if not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
+    if not v.isascii() or not v[:17].isdigit() or not (v[17].isdigit() or v[17] == "X"):
         raise ValueError("A resident ID number is 17 digits followed by a digit or X.")
     if v[:2] not in PROVINCES:
         raise ValueError("The first two digits of the ID number name no province (GB/T 2260).")

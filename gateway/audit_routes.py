@@ -7,11 +7,15 @@ from contracts.envelope import CORRELATION_ID_PATTERN
 from .routing import call, route
 
 
+# an empty value is no filter
+INSTANT = {"description": "ISO 8601 with time zone", "anyOf": [{"format": "date-time"}, {"enum": [""]}]}
+
+
 class AuditQuerySchema(Schema):
     event_type = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=64))
-    since = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
-    until = fields.String(validate=validate.Length(max=40), metadata={"description": "ISO 8601 with time zone"})
+    since = fields.String(validate=validate.Length(max=40), metadata=INSTANT)
+    until = fields.String(validate=validate.Length(max=40), metadata=INSTANT)
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     correlation_id = fields.String(validate=validate.Regexp(CORRELATION_ID_PATTERN), metadata={
         "description": "only the events caused by the request with this X-Request-ID"})

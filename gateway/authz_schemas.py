@@ -1,6 +1,8 @@
 """Request and response shapes of the permission endpoints (shared/API.md, "Permissions")."""
 from marshmallow import Schema, fields, validate
 
+from . import field_docs
+
 MAX_SYSTEMS = 100
 
 
@@ -30,8 +32,8 @@ class PermissionsSchema(Schema):
 
 
 class CheckQuerySchema(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    enterprise_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata=field_docs.ID)
+    enterprise_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata=field_docs.ID)
     system = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 

@@ -7,12 +7,13 @@ from marshmallow import Schema, fields, validate
 
 from contracts import card as contract
 
+from . import field_docs
 from .identity_schemas import CheckedString
 
 
 def CardNo(**kw):
     return CheckedString(contract.card_no, 64, metadata={"description": "the IC card number (卡号)",
-                                                         "example": "8800000012345"}, **kw)
+                                                         **field_docs.CARD_NO}, **kw)
 
 
 class CardChallengeRequestSchema(Schema):
@@ -30,10 +31,12 @@ class CardChallengeSchema(Schema):
 
 class CardBindRequestSchema(Schema):
     card_no = CardNo(required=True)
-    challenge_id = CheckedString(None, 128, required=True, metadata={"description": "a `bind` challenge of this card"})
-    certificate = CheckedString(None, 16384, required=True, metadata={"description": "the card's certificate, PEM"})
+    challenge_id = CheckedString(None, 128, required=True, metadata={"description": "a `bind` challenge of this card",
+                                                                    **field_docs.NOT_BLANK})
+    certificate = CheckedString(None, 16384, required=True, metadata={"description": "the card's certificate, PEM",
+                                                                     **field_docs.PEM_CERTIFICATE})
     signature = CheckedString(None, 4096, required=True, metadata={
-        "description": "base64 of the card's DER ECDSA signature over SHA-256(nonce)"})
+        "description": "base64 of the card's DER ECDSA signature over SHA-256(nonce)", **field_docs.CARD_SIGNATURE})
 
 
 class CardBindingSchema(Schema):

@@ -4,6 +4,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from contracts import validators
 from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
 
+from . import field_docs
+
 
 def _uscc(value):
     try:
@@ -25,7 +27,7 @@ class Uscc(fields.String):
     def __init__(self, **kwargs):
         super().__init__(validate=_uscc, metadata={
             "description": "unified social credit code (GB 32100-2015): 18 characters, check character last",
-            "example": "913300007458363392"}, **kwargs)
+            **field_docs.USCC}, **kwargs)
 
 
 class RegistryEntrySchema(Schema):
@@ -113,12 +115,12 @@ class DecisionSchema(Schema):
 
 
 class RejectBodySchema(Schema):
-    reason = fields.String(allow_none=True, validate=validate.Length(max=REJECT_REASON_MAX))
+    reason = fields.String(allow_none=True, validate=validate.Length(min=1, max=REJECT_REASON_MAX))
 
 
 class AdminTransferBodySchema(Schema):
     user_id = fields.String(required=True, validate=validate.Length(min=1),
-                            metadata={"description": "an approved member of the enterprise"})
+                            metadata={"description": "an approved member of the enterprise", **field_docs.ID})
 
 
 class AdminSchema(Schema):

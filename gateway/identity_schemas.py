@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from contracts import validators
 from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
 
+from . import field_docs
+
 
 class CheckedString(fields.String):
     """A string capped at `max_length`, then checked and normalised by a validators function."""
@@ -53,12 +55,12 @@ def _account(value):
 
 
 def Mobile(**kw):
-    return CheckedString(validators.mobile, 32, metadata={"example": "13306506117"}, **kw)
+    return CheckedString(validators.mobile, 32, metadata=field_docs.MOBILE, **kw)
 
 
 def SmsCode(**kw):
-    return CheckedString(_sms_code, 16, metadata={"description": "the 6 digits received by SMS",
-                                                  "example": "950339"}, **kw)
+    return CheckedString(_sms_code, 16, metadata={"description": "the 6 digits received by SMS", **field_docs.SMS_CODE},
+                         **kw)
 
 
 def Password(**kw):
@@ -81,10 +83,12 @@ class SmsCodeAcceptedSchema(Schema):
 # -- users ------------------------------------------------------------------------------------------
 class RegistrationSchema(Schema):
     name = CheckedString(validators.person_name, 64, required=True,
-                         metadata={"description": "2 to 30 characters; Chinese names may use ·"})
+                         metadata={"description": "2 to 30 characters; Chinese names may use ·",
+                                   **field_docs.PERSON_NAME})
     id_type = fields.String(load_default=ID_TYPES[0], validate=validate.OneOf(ID_TYPES))
     id_number = CheckedString(validators.resident_id, 32, required=True,
-                              metadata={"description": "18 characters with valid birth date and check digit"})
+                              metadata={"description": "18 characters with valid birth date and check digit",
+                                        **field_docs.RESIDENT_ID})
     mobile = Mobile(required=True)
     sms_code = SmsCode(required=True)
 
@@ -123,7 +127,8 @@ class _LoginSchema(Schema):
 
 
 class PasswordLoginSchema(_LoginSchema):
-    account = CheckedString(_account, 32, required=True, metadata={"description": "mobile or ID number"})
+    account = CheckedString(_account, 32, required=True, metadata={"description": "mobile or ID number",
+                                                                    **field_docs.ACCOUNT})
     password = CheckedString(None, PASSWORD_INPUT_MAX, required=True)
 
 
@@ -133,9 +138,11 @@ class SmsLoginSchema(_LoginSchema):
 
 
 class CardLoginSchema(_LoginSchema):
-    challenge_id = CheckedString(None, 128, required=True)
-    certificate = CheckedString(None, 16384, required=True, metadata={"description": "PEM"})
-    signature = CheckedString(None, 4096, required=True, metadata={"description": "base64"})
+    challenge_id = CheckedString(None, 128, required=True, metadata=field_docs.NOT_BLANK)
+    certificate = CheckedString(None, 16384, required=True, metadata={"description": "PEM",
+                                                                     **field_docs.PEM_CERTIFICATE})
+    signature = CheckedString(None, 4096, required=True, metadata={"description": "base64",
+                                                                  **field_docs.CARD_SIGNATURE})
 
 
 LOGIN_SCHEMAS = {"password": PasswordLoginSchema, "sms": SmsLoginSchema, "card": CardLoginSchema}

@@ -1,0 +1,118 @@
+"""/openapi.json against the gateway's own input handling: each pattern accepts what its check
+accepts and nothing else, and the document's structure says what the routes do (security, the
+statuses and their codes, the login oneOf). tests/e2e/test_openapi_fuzz.py runs schemathesis
+against the running platform; this is the fast half."""
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gateway.service  # noqa: F401 (registers every route)
+from contracts import card, validators
+from contracts.errors import ValidationFailed
+from gateway import field_docs
+from gateway.card_schemas import CardChallengeRequestSchema
+from gateway.enterprise_schemas import AssociationBodySchema
+from gateway.errors import status_of
+from gateway.identity_schemas import _sms_code
+from gateway.openapi import build_spec
+from gateway.routing import ROUTES, _load
+
+pytestmark = pytest.mark.unit
+
+# (pattern, the check the gateway applies) where the pattern says all of the check
+EXACT = [(field_docs.MOBILE, validators.mobile), (field_docs.SMS_CODE, _sms_code),
+         (field_docs.CARD_NO, card.card_no), (field_docs.PERSON_NAME, validators.person_name)]
+TRICKY = ["13306506117", " 13306506117\u3000", "1330650611７", "13306506117\n", "\x1c950339\x85", "95O339",
+          "张三", "张", " 张·三 ", "张三\t ", "a-b", "8800000012345", "88 00", "-", "١٣٣٠٦٥٠٦١١٧", ""]
+
+
+def _accepts(check, value):
+    try:
+        check(value)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("doc,check", EXACT)
+def test_a_pattern_accepts_exactly_what_its_check_accepts(doc, check):
+    pattern = re.compile(doc["pattern"])
+    for value in TRICKY:
+        assert bool(pattern.search(value)) == _accepts(check, value), repr(value)
+
+
+@pytest.mark.parametrize("doc,check", EXACT)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_every_value_of_a_pattern_passes_its_check(doc, check, data):
+    value = data.draw(st.from_regex(doc["pattern"]))
+    assert _accepts(check, value), repr(value)
+
+
+@pytest.mark.parametrize("value", ["11010519491231002X", " 11010519491231002x ", "1101051949123100２X"])
+def test_resident_id_pattern_is_the_syntax_its_format_adds_to(value):
+    matches = bool(re.search(field_docs.RESIDENT_ID["pattern"], value))
+    assert matches == _accepts(validators.resident_id, value)
+
+
+def test_unknown_properties_are_ignored_and_nulls_taken_where_documented():
+    body = _load(CardChallengeRequestSchema, {"purpose": "bind", "card_no": "88", "x-unknown": 42}, "body")
+    assert body == {"purpose": "bind", "card_no": "88"}
+    assert _load(AssociationBodySchema, {"uscc": "913300007458363392", "role": "user", "name": None},
+                 "body")["name"] is None
+    with pytest.raises(ValidationFailed):
+        _load(CardChallengeRequestSchema, {"purpose": "bind", "card_no": None}, "body")
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return build_spec()
+
+
+def _operations(doc):
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            yield method.upper(), path, op
+
+
+def test_request_bodies_say_that_unknown_properties_are_ignored(doc):
+    for route in ROUTES:
+        if route.body is not None:
+            ref = doc["paths"][route.path][route.method.lower()]["requestBody"]["content"]["application/json"]
+            name = ref["schema"]["$ref"].rsplit("/", 1)[1]
+            schema = doc["components"]["schemas"][name]
+            assert schema.get("additionalProperties") is True or "oneOf" in schema, name
+
+
+def test_every_route_with_a_token_has_the_security_scheme(doc):
+    for route in ROUTES:
+        op = doc["paths"][route.path][route.method.lower()]
+        if route.auth:
+            assert op["security"] == [{"bearer": []}], route.path
+        assert "401" in op["responses"] or op["security"] == [], route.path
+
+
+def test_every_error_status_lists_only_codes_of_that_status(doc):
+    for method, path, op in _operations(doc):
+        assert "X-Request-ID" in {p["name"] for p in op["parameters"]}
+        for status, response in op["responses"].items():
+            assert "X-Request-ID" in response["headers"]
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            if "allOf" in schema:
+                codes = schema["allOf"][1]["properties"]["error"]["properties"]["code"]["enum"]
+                assert {status_of(c) for c in codes} == {int(status)}, (method, path, status)
+        if path not in ("/healthz", "/openapi.json"):
+            assert "503" in op["responses"], (method, path)
+
+
+def test_login_is_a_one_of_with_method_as_discriminator(doc):
+    schemas = doc["components"]["schemas"]
+    login = schemas["SessionRequest"]
+    assert login["discriminator"]["propertyName"] == "method"
+    assert set(login["discriminator"]["mapping"]) == {"password", "sms", "card"}
+    for method, ref in login["discriminator"]["mapping"].items():
+        target = schemas[ref.rsplit("/", 1)[1]]
+        assert target["properties"]["method"]["enum"] == [method] and "method" in target["required"]
+    assert [o["$ref"] for o in login["oneOf"]] == list(login["discriminator"]["mapping"].values())
