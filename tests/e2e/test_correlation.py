@@ -1,6 +1,6 @@
 """X-Request-ID end to end: the gateway takes or makes it and echoes it; every event the request
 causes carries it as correlation_id, in the service it called and in the services reacting to
-those events; the audit log finds them by it (audit endpoint, audit.events RPC, deploy.audit)."""
+those events; the audit log finds them by it (audit endpoint, audit.events RPC, eport audit)."""
 import io
 import json
 import os
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from deploy import audit as audit_tool
+from deploy.eport import cli as eport
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import MANUAL, apply, register, unknown_uscc, wait_for
 from tests.e2e.enterprise_people import audit_trail as trail
@@ -23,7 +23,7 @@ def _needs_the_services(platform):
     skip_unless_deployed(platform, NEEDED)
 
 
-def test_one_request_s_events_in_two_services_all_carry_its_id(api):
+def test_one_request_s_events_in_two_services_all_carry_its_id(api, monkeypatch):
     admin, applicant = register(api), register(api)
     rid = f"test-{uuid.uuid4()}"
     r = api.post("/api/v1/associations", token=admin.token, headers={"X-Request-ID": rid},
@@ -46,12 +46,12 @@ def test_one_request_s_events_in_two_services_all_carry_its_id(api):
     others = [i for i in trail(api, admin, eid) if i["event_type"] == "AssociationRequested"]
     assert others and others[0]["correlation_id"] not in (None, rid)
 
-    # the operators' tool asks the audit service the same, across enterprises
+    # the operators' tool (`eport audit --correlation`) asks the audit service the same, across enterprises
     out = io.StringIO()
-    items = audit_tool.fetch(os.environ["E2E_AMQP_URI"], correlation_id=rid, limit=50)
+    monkeypatch.setenv("EPORT_AMQP_URI", os.environ["E2E_AMQP_URI"])
+    assert eport.main(["audit", "--correlation", rid, "--json", "--limit", "50"], out=out) == 0
+    items = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {(i["source"], i["event_type"]) for i in items} == expected
-    audit_tool.print_table(items, out)
-    assert "EnterpriseAdminChanged" in out.getvalue()
 
 
 def test_the_gateway_makes_an_id_when_there_is_none_or_a_bad_one(api):
