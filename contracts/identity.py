@@ -13,6 +13,7 @@ PASSWORD_REASONS = ("setup", "change", "reset")
 # Longer input is refused before any hashing; the password policy (8 to 64) is identity's, as WEAK_PASSWORD.
 PASSWORD_INPUT_MAX = 256
 SETUP_TOKEN_MAX = 256
+USERS_BATCH_MAX = 1000  # user ids one identity.get_users call answers
 
 
 class UserRegisteredPayload(Schema):

@@ -39,7 +39,7 @@ def optional_rpc(gateway, service, method, *args, default=None):
     return call(absent_is_default, *args)
 
 
-PEOPLE_BATCH = 100  # identity.get_users answers at most this many ids at once
+PEOPLE_BATCH = 100  # ids per identity.get_users call: well within its USERS_BATCH_MAX, each reply stays small
 
 
 def _people(gateway, user_ids):

@@ -13,39 +13,11 @@ eventlet.monkey_patch()
 
 import os  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import uuid  # noqa: E402
-from urllib.parse import urlparse  # noqa: E402
 
 import pytest  # noqa: E402
 
-BASE_AMQP = os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
-
-
-def _rabbitmqctl(*args):
-    exe = shutil.which("rabbitmqctl")
-    if not exe:
-        return False
-    return subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
-
-
-def create_vhost(prefix="eport-test"):
-    """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine)."""
-    vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    user = urlparse(BASE_AMQP).username or "guest"
-    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
-        return vhost
-    return None
-
-
-def delete_vhost(vhost):
-    if vhost:
-        _rabbitmqctl("delete_vhost", vhost)
-
-
-def vhost_uri(vhost):
-    return urlparse(BASE_AMQP)._replace(path="/" + vhost).geturl() if vhost else BASE_AMQP
+from tests.support import create_vhost, delete_vhost, vhost_uri  # noqa: E402,F401 (suites import them from here)
 
 
 def pytest_configure(config):

@@ -2,12 +2,12 @@
 gateway's check (gateway/sessions.py) accepts them."""
 import time
 
-from contracts.tokens import Tokens
+from contracts.tokens import ACCESS_TOKEN_TTL, Tokens
 from services.common.rpc import rpc
 from services.common.settings import secret
 
 
-def token_for(user_id, ttl=1800):
+def token_for(user_id, ttl=ACCESS_TOKEN_TTL):
     return Tokens(secret("EPORT_TOKEN_SECRET"), ttl).issue(user_id, time.time())[0]
 
 

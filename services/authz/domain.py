@@ -22,6 +22,7 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
+from contracts.enterprise import ADMIN, APPROVED, REMOVED
 from contracts.errors import ServiceError
 
 ACCESS_NAMESPACE = uuid.UUID("3c0b6c84-64a2-4f57-9d39-1b8f1f0c5a77")
@@ -65,10 +66,10 @@ class EnterpriseAccess(Aggregate):
     def is_member(self, user_id):
         if self.is_admin(user_id):
             return True
-        return any(m["user_id"] == user_id and m["state"] == "approved" for m in self.memberships.values())
+        return any(m["user_id"] == user_id and m["state"] == APPROVED for m in self.memberships.values())
 
     def members(self):
-        users = {m["user_id"] for m in self.memberships.values() if m["state"] == "approved"}
+        users = {m["user_id"] for m in self.memberships.values() if m["state"] == APPROVED}
         if self.admin_user_id:
             users.add(self.admin_user_id)
         return users
@@ -112,7 +113,7 @@ class EnterpriseAccess(Aggregate):
                                         "version": source_version})
         key = REGISTRATION + admin_user_id
         if key not in self.memberships:
-            self._member_joined(key=key, user_id=admin_user_id, role="admin")
+            self._member_joined(key=key, user_id=admin_user_id, role=ADMIN)
 
     def learn_approved(self, association_id, user_id, role):
         if association_id not in self.memberships:  # else a repeat, or removed already (tombstone)
@@ -131,7 +132,7 @@ class EnterpriseAccess(Aggregate):
     def learn_removed(self, association_id, user_id, actor_user_id=None):
         # The registrant's own membership may be known only by its registration: it ends too.
         for key in (association_id, REGISTRATION + user_id):
-            if self.memberships.get(key, {}).get("state") != "removed":
+            if self.memberships.get(key, {}).get("state") != REMOVED:
                 self._member_left(key=key, user_id=user_id)
         if not self.is_member(user_id):
             for system in sorted(self.granted(user_id)):
@@ -141,12 +142,12 @@ class EnterpriseAccess(Aggregate):
     # -- events (those that leave the service carry the enterprise id: integration.py maps each alone)
     @event("MemberJoined")
     def _member_joined(self, key, user_id, role):
-        self.memberships[key] = {"user_id": user_id, "role": role, "state": "approved"}
+        self.memberships[key] = {"user_id": user_id, "role": role, "state": APPROVED}
 
     @event("MemberLeft")
     def _member_left(self, key, user_id):
         before = self.memberships.get(key, {})
-        self.memberships[key] = {"user_id": user_id, "role": before.get("role"), "state": "removed"}
+        self.memberships[key] = {"user_id": user_id, "role": before.get("role"), "state": REMOVED}
 
     @event("AdminChanged")
     def _admin_changed(self, enterprise_id, admin_user_id, previous_admin_user_id, source):

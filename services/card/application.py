@@ -30,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts import card as contract
 from contracts import enterprise as ent
 from contracts import validators
+from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
@@ -37,7 +38,7 @@ from services.common.settings import secret
 from . import certs
 from .domain import (
     BIND, LOGIN, BindingList, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
-    CertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, LoginChallengeSpent, Unauthenticated,
+    CardCertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, LoginChallengeSpent, Unauthenticated,
     card_type_warning, check_approved_member,
 )
 from .trust import TrustAnchor, challenge_ttl
@@ -49,10 +50,6 @@ MAX_CERTIFICATE_INPUT = 16384
 MAX_SIGNATURE_INPUT = 4096
 MAX_SIGNATURE_BYTES = 512
 LOGIN_CHALLENGE_VERSION = "L1"  # the first part of a login challenge id: "L1.<expires ms>.<random>"
-
-
-def _iso_of_epoch(seconds):
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
 
 
 _purpose = validators.one_of(contract.CHALLENGE_PURPOSES)
@@ -169,11 +166,11 @@ class CardApplication(ServiceApplication):
             info = certs.verify_chain(certificate_pem, self.trust.pem(),
                                       datetime.fromtimestamp(self.clock(), timezone.utc))
         except certs.CertificateExpired as exc:
-            raise CertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
+            raise CardCertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
         except certs.CardCertificateError as exc:
-            raise CertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
+            raise CardCertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
         if self.trust.is_revoked(info.serial_number):
-            raise CertificateUntrusted(message="The card certificate has been revoked by the CA (吊销).")
+            raise CardCertificateUntrusted(message="The card certificate has been revoked by the CA (吊销).")
         return info
 
     def _verify_card(self, certificate_pem, nonce, signature, card_no):
@@ -219,7 +216,7 @@ class CardApplication(ServiceApplication):
             index = self._index(card_no) or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=membership["association_id"],
-                         role=membership["role"], bound_at=_iso_of_epoch(self.clock()), by_user_id=actor_user_id)
+                         role=membership["role"], bound_at=iso_of_epoch(self.clock()), by_user_id=actor_user_id)
             index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id,
                         cert_sha256=info.fingerprint)
             by_user = self._list(f"user:{actor_user_id}")
@@ -280,7 +277,7 @@ class CardApplication(ServiceApplication):
         index.check_pinned(info.fingerprint)
         # The removal of a member unbinds their card by event; until that event is handled, ask.
         membership = peers.membership(index.user_id, index.enterprise_id)
-        if not membership or membership.get("status") != "approved":
+        if not membership or membership.get("status") != ent.APPROVED:
             raise InvalidCredentials(message="The membership this card is bound to has ended.")
         return peers.start_card_session(index.user_id, card_no)
 

@@ -20,6 +20,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.card import CARD_TYPES
+from contracts.enterprise import ADMIN, APPROVED, USER  # noqa: F401 (roles and status of memberships)
 from contracts.errors import ServiceError
 from services.common.aggregates import KeyedList
 
@@ -29,9 +30,7 @@ LIST_NAMESPACE = uuid.UUID("2e8b6c14-9a7f-4d35-8c0e-f1a5b3d7c962")
 LOGIN_CHALLENGE_NAMESPACE = uuid.UUID("8f1d2b6e-4c7a-4e59-a3d0-6b9e1f7c2a84")
 
 BIND, LOGIN = "bind", "login"
-ADMIN, USER = "admin", "user"
 LEGAL_PERSON, OPERATOR = CARD_TYPES
-APPROVED = "approved"
 
 # The manual: 建议企业管理员账号请绑定企业的法人卡, 企业用户账号请绑定企业的操作员卡.
 RECOMMENDED_CARD_TYPE = {ADMIN: LEGAL_PERSON, USER: OPERATOR}
@@ -47,7 +46,8 @@ class ChallengeInvalid(ServiceError):
     code = e.CHALLENGE_INVALID
 
 
-class CertificateUntrusted(ServiceError):
+class CardCertificateUntrusted(ServiceError):
+    """The card service's answer (400 CERTIFICATE_UNTRUSTED); certs.CertificateUntrusted is the check's."""
     code = e.CERTIFICATE_UNTRUSTED
 
 

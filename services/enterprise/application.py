@@ -7,10 +7,13 @@ that loaded the same versions fails with IntegrityError. Approvals, transfers an
 change the Enterprise aggregate, so two of them on one enterprise never both succeed: the loser
 gets 409 CONFLICT. Applications retry a few times (they only add to lists), then re-check.
 """
+import time
+
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
 from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
+from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
 from services.common.application import MAX_ID_INPUT, ServiceApplication, as_uuid, retry_on_conflict
 
@@ -49,8 +52,9 @@ def check_manual_fields(name, address, business_scope):
 class EnterpriseApplication(ServiceApplication):
     service_name = "enterprise"
 
-    def __init__(self, env=None, registry=None):
+    def __init__(self, env=None, registry=None, *, clock=time.time):
         super().__init__(env)
+        self.clock = clock  # epoch seconds; tests replace it to move time
         self.registry = registry if registry is not None else registry_from_env()
 
     # -- loading ----------------------------------------------------------------------------
@@ -175,7 +179,7 @@ class EnterpriseApplication(ServiceApplication):
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_admin(actor_user_id)
-        association.approve(by_user_id=actor_user_id)
+        association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.admit(association.user_id, str(association.id))
         self._save_decision(association, enterprise)
         return {"association_id": str(association.id), "status": association.status}
@@ -185,7 +189,8 @@ class EnterpriseApplication(ServiceApplication):
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_admin(actor_user_id)
-        association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None)
+        association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
+                           at=iso_of_epoch(self.clock()))
         self._save_decision(association)
         return {"association_id": str(association.id), "status": association.status}
 
@@ -206,7 +211,7 @@ class EnterpriseApplication(ServiceApplication):
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_removal(actor_user_id, user_id)
         association = self._association(enterprise.members[user_id])
-        association.remove(by_user_id=actor_user_id)
+        association.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.release(user_id)
         self._save_decision(enterprise, association)
         return {"association_id": str(association.id), "status": association.status}

@@ -11,19 +11,17 @@ concurrency. No I/O here: the application loads and saves.
 - `AssociationList`: the association ids of one enterprise (its roster) or of one user.
 """
 import uuid
-from datetime import datetime, timezone
 
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
+from contracts.enterprise import ADMIN, APPROVED, PENDING, REJECTED, REMOVED, USER  # noqa: F401 (the domain's words)
 from contracts.errors import Conflict, ServiceError
 from services.common.aggregates import KeyedList
 
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
 INDEX_NAMESPACE = uuid.UUID("8e2f6d40-1b7a-4f3c-b5d9-0a6c4e2f9b37")
 
-ADMIN, USER = "admin", "user"
-PENDING, APPROVED, REJECTED, REMOVED = "pending", "approved", "rejected", "removed"
 LIVE = (PENDING, APPROVED)
 
 
@@ -58,10 +56,6 @@ class NotPending(ServiceError):
 
 class NotAMember(ServiceError):
     code = e.NOT_A_MEMBER
-
-
-def _now():
-    return datetime.now(timezone.utc).isoformat()
 
 
 def enterprise_id_of(uscc):
@@ -158,10 +152,11 @@ class Association(Aggregate):
             raise NotPending(message=f"The request is {self.status}, not pending.",
                              details={"status": [self.status]})
 
-    def approve(self, by_user_id):
+    def approve(self, by_user_id, *, at):
+        """`at`: the decision's ISO 8601 time (from the application's clock)."""
         self.check_pending()
         self._approved(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                       role=self.role, enterprise_name=self.enterprise_name, decided_at=_now())
+                       role=self.role, enterprise_name=self.enterprise_name, decided_at=at)
 
     @event("Approved")
     def _approved(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):
@@ -169,10 +164,10 @@ class Association(Aggregate):
         self.decided_by = by_user_id
         self.decided_at = decided_at
 
-    def reject(self, by_user_id, reason=None):
+    def reject(self, by_user_id, reason=None, *, at):
         self.check_pending()
         self._rejected(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                       role=self.role, enterprise_name=self.enterprise_name, reason=reason, decided_at=_now())
+                       role=self.role, enterprise_name=self.enterprise_name, reason=reason, decided_at=at)
 
     @event("Rejected")
     def _rejected(self, by_user_id, enterprise_id, user_id, role, enterprise_name, reason, decided_at):
@@ -185,9 +180,9 @@ class Association(Aggregate):
     def change_role(self, role):
         self.role = role
 
-    def remove(self, by_user_id):
+    def remove(self, by_user_id, *, at):
         self._removed(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                      role=self.role, enterprise_name=self.enterprise_name, decided_at=_now())
+                      role=self.role, enterprise_name=self.enterprise_name, decided_at=at)
 
     @event("Removed")
     def _removed(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):

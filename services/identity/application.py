@@ -14,7 +14,7 @@ from eventsourcing.utils import get_topic
 
 from contracts import validators
 from contracts.errors import ValidationFailed
-from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
+from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES, USERS_BATCH_MAX
 from contracts.masking import mask_id_number, mask_mobile
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, Tokens
 from contracts.validators import check_field, check_fields
@@ -29,7 +29,6 @@ from .passwords import Passwords, weaknesses
 from .sms_text import sms_text
 
 SMS_CODE_RE = re.compile(r"\d{6}")
-MAX_BATCH = 1000
 ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."
 
 
@@ -449,8 +448,8 @@ class IdentityApplication(ServiceApplication):
         return self._public(user)
 
     def get_users(self, user_ids):
-        if not isinstance(user_ids, (list, tuple)) or len(user_ids) > MAX_BATCH:
-            raise ValidationFailed({"user_ids": [f"Give a list of at most {MAX_BATCH} user ids."]})
+        if not isinstance(user_ids, (list, tuple)) or len(user_ids) > USERS_BATCH_MAX:
+            raise ValidationFailed({"user_ids": [f"Give a list of at most {USERS_BATCH_MAX} user ids."]})
         found = {}
         for user_id in dict.fromkeys(u for u in user_ids if isinstance(u, str)):
             user = self._user(user_id)

@@ -4,18 +4,16 @@ Only what subscribers need crosses the bus: ID numbers and mobiles masked, no pa
 SMS code digests, no setup tokens. SMS boxes and indexes publish nothing; the session id (the
 token's jti) travels in UserLoggedIn and SessionRevoked.
 """
-from datetime import datetime, timezone
 
 from contracts.envelope import make_envelope
 from contracts.identity import (LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED, USER_LOCKED,
                                 USER_LOGGED_IN, USER_REGISTERED)
 from contracts.masking import mask_id_number, mask_mobile
+from contracts.times import iso_of_epoch
 
 from .domain import RevokedSession, User, ends_sessions
 
 
-def _iso(epoch_seconds):
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
 
 
 def _payload(domain_event):
@@ -35,7 +33,7 @@ def _payload(domain_event):
         return LOGIN_FAILED, user_id, {"user_id": user_id, "method": domain_event.method,
                                        "consecutive_failures": domain_event.consecutive_failures}
     if isinstance(domain_event, User.Locked):
-        return USER_LOCKED, user_id, {"user_id": user_id, "locked_until": _iso(domain_event.locked_until),
+        return USER_LOCKED, user_id, {"user_id": user_id, "locked_until": iso_of_epoch(domain_event.locked_until),
                                       "failures": domain_event.failures}
     if isinstance(domain_event, RevokedSession.Revoked):
         return SESSION_REVOKED, domain_event.user_id, {"user_id": domain_event.user_id,

@@ -1,7 +1,8 @@
 """The inbox's own event-sourced Application (its store: var/notify-inbox.db)."""
-from datetime import datetime, timezone
+import time
 
 from contracts import validators
+from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
 
@@ -17,6 +18,10 @@ class InboxConflict(Exception):
 
 class InboxApplication(ServiceApplication):
     service_name = "notify-inbox"
+
+    def __init__(self, env=None, *, clock=time.time):
+        super().__init__(env)
+        self.clock = clock  # epoch seconds
 
     def _inbox(self, user_id):
         return self.find(Inbox.create_id(user_id=user_id), Inbox)
@@ -59,7 +64,7 @@ class InboxApplication(ServiceApplication):
             if inbox is None:
                 raise MessageNotFound(message="No such message in your inbox.",
                                       details={"message_id": ["No message with this id in your inbox."]})
-            inbox.mark_read(message_id, datetime.now(timezone.utc).isoformat())
+            inbox.mark_read(message_id, iso_of_epoch(self.clock()))
             self.save(inbox)
 
         retry_on_conflict(attempt, message="The inbox changed meanwhile; try again.")

@@ -3,29 +3,18 @@ stand-in identity (tokens signed by tests/tokens.py), enterprise events put on t
 import uuid
 
 import pytest
-import requests
 from nameko.runners import ServiceRunner
 
 from gateway.service import GatewayService
 from services.authz.catalogue import catalogue
 
-from .test_authz_support import (AuthzService, StubIdentityService, app_of, authz_amqp_uri,  # noqa: F401
+from .authz_support import (AuthzService, StubIdentityService, app_of, authz_amqp_uri,  # noqa: F401
                                  enterprise_story, free_port, publish_enterprise_events, wait_for)
-from tests.tokens import token_for
+from tests.support import Http
 
 pytestmark = pytest.mark.integration
 
 ADMIN, MEMBER, OTHER, OUTSIDER = "u-admin", "u-member", "u-other", "u-outsider"
-
-
-class Http:
-    def __init__(self, base):
-        self.base = base
-        self.s = requests.Session()
-
-    def __call__(self, method, path, who=None, **kw):
-        headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
-        return self.s.request(method, self.base + path, headers=headers, timeout=10, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +29,7 @@ def http(authz_amqp_uri, tmp_path_factory):
             runner.add_service(cls)
         runner.start()
         try:
-            h = Http(f"http://{config['WEB_SERVER_ADDRESS']}")
+            h = Http(f"http://{config['WEB_SERVER_ADDRESS']}", timeout=10)
             h.app = app_of(next(c for c in runner.containers if c.service_name == "authz"))
             h.amqp_uri = authz_amqp_uri
             yield h

@@ -5,16 +5,12 @@ Cards are signed in-process with keys from services.card.devca (tests/card and t
 use the PC/SC chain)."""
 import base64
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import uuid
-from urllib.parse import urlparse
 
 import eventlet
 import pytest
-import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from kombu import Connection, Exchange, Producer, Queue
@@ -29,7 +25,8 @@ from services.card.service import CardService
 from services.card.trust import ensure_dev_ca
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
-from tests.tokens import IdentityStandIn, token_for
+from tests.support import Http, free_port, own_vhost, wait_for
+from tests.tokens import IdentityStandIn
 
 pytestmark = pytest.mark.integration
 
@@ -71,38 +68,11 @@ class StubEnterprise:
         return self.members.get((user_id, enterprise_id))
 
 
-def _rabbitmqctl(*args):
-    exe = shutil.which("rabbitmqctl")
-    return bool(exe) and subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
-
-
 @pytest.fixture(scope="module")
 def card_amqp_uri():
     """A vhost of this module's own: the session-scoped e2e platform may be consuming the session's."""
-    parsed = urlparse(os.environ["AMQP_URI"])
-    vhost = f"eport-card-{uuid.uuid4().hex[:8]}"
-    if not (_rabbitmqctl("add_vhost", vhost)
-            and _rabbitmqctl("set_permissions", "-p", vhost, parsed.username or "guest", ".*", ".*", ".*")):
-        yield os.environ["AMQP_URI"]
-        return
-    yield parsed._replace(path="/" + vhost).geturl()
-    _rabbitmqctl("delete_vhost", vhost)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Http:
-    def __init__(self, base):
-        self.base = base
-        self.s = requests.Session()
-
-    def __call__(self, method, path, who=None, **kw):
-        headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
-        return self.s.request(method, self.base + path, headers=headers, timeout=15, **kw)
+    with own_vhost("eport-card") as uri:
+        yield uri
 
 
 @pytest.fixture
@@ -116,7 +86,7 @@ def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
         # One USCC for both: here a card may race into two associations (one card per association).
         StubEnterprise.members[(user_id, enterprise_id)] = {
             "association_id": f"assoc-{uuid.uuid4().hex[:8]}", "role": role, "status": "approved", "uscc": USCC}
-    cfg = dict(config, AMQP_URI=card_amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}")
+    cfg = dict(config, AMQP_URI=card_amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
     card = container_factory(CardService, cfg)
     for cls in (StubIdentity, StubEnterprise, GatewayService):
         container_factory(cls, cfg).start()
@@ -158,15 +128,6 @@ def card_login(http, card):
 
 def error(resp):
     return resp.json()["error"]["code"]
-
-
-def wait_for(predicate, timeout=10, what="condition"):
-    try:
-        with eventlet.Timeout(timeout):
-            while not predicate():
-                eventlet.sleep(0.02)
-    except eventlet.Timeout:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
 
 
 def test_challenges_over_http(platform):

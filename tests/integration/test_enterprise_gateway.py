@@ -10,14 +10,9 @@ from gateway.service import GatewayService
 from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity, InboxOnlyNotify
+from tests.support import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Client:

@@ -10,6 +10,7 @@ from services.enterprise.application import EnterpriseApplication
 from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity, InboxOnlyNotify
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -22,15 +23,6 @@ def services(fresh_var, runner_factory, config):
     runner.start()
     with ServiceRpcProxy("enterprise", config) as enterprise, ServiceRpcProxy("notify", config) as notify:
         yield enterprise, notify
-
-
-def wait_for(fn, timeout=10):
-    with eventlet.Timeout(timeout):
-        while True:
-            value = fn()
-            if value:
-                return value
-            eventlet.sleep(0.05)
 
 
 def register(enterprise, admin, uscc):

@@ -2,8 +2,6 @@
 import json
 import sqlite3
 import time
-import uuid
-from urllib.parse import urlparse
 
 import eventlet
 import pytest
@@ -19,7 +17,7 @@ from services.identity.passwords import Passwords
 from services.identity.service import IdentityService
 from services.notify.service import NotifyService
 from tests import sms
-from tests.conftest import _rabbitmqctl
+from tests.support import Clock, own_vhost
 from tests.factories import new_id_number, new_mobile
 
 pytestmark = pytest.mark.integration
@@ -27,29 +25,13 @@ pytestmark = pytest.mark.integration
 PASSWORD = "a long enough passphrase"
 
 
-class Clock:
-    def __init__(self):
-        self.offset = 0.0
-
-    def __call__(self):
-        return time.time() + self.offset
-
-    def advance(self, seconds):
-        self.offset += seconds
-
-
 @pytest.fixture(scope="module")
 def module_amqp_uri(amqp_uri):
     """A vhost of this module alone: the RPC queue `rpc-identity` of the session's vhost may also be
     consumed by identity processes started for other tests (the e2e platform lives for the whole
     session), and a call answered there would hit another event store and SMS outbox."""
-    vhost = f"eport-identity-it-{uuid.uuid4().hex[:8]}"
-    user = urlparse(amqp_uri).username or "guest"
-    if not (_rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")):
-        yield amqp_uri  # no rabbitmqctl here: share the session's vhost
-        return
-    yield urlparse(amqp_uri)._replace(path="/" + vhost).geturl()
-    _rabbitmqctl("delete_vhost", vhost)
+    with own_vhost("eport-identity-it") as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from services.common.positions import PositionStore
 from services.common.relay import AmqpPublisher, NotificationRelay
 from services.common.rpc import rpc
 from services.common.settings import var_dir
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -87,12 +88,6 @@ class SinkService:
     @on_event("plumbingsink", SOURCE, retry_delay=0.1)
     def on_demo(self, envelope):
         self.app.handle(envelope)
-
-
-def wait_for(predicate, timeout=10):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.02)
 
 
 @pytest.fixture(autouse=True)

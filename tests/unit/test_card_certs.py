@@ -17,17 +17,51 @@ pytestmark = pytest.mark.unit
 
 HOLDER = dict(card_no="8800000012345", card_type="legal_person", holder_name="李四",
               holder_id_number="11010519491231002X", uscc="91350100M000100Y43")
+# The moment every check below is made at. Taken at collection: the CA and the card are made
+# valid around it, not around the wall clock when their fixtures run (which may be many minutes
+# later in a long run: test_fixtures_made_long_after_collection_still_verify).
 NOW = datetime.now(timezone.utc)
+
+
+def make_ca():
+    return devca.create_ca(now=NOW)
+
+
+def make_card(ca):
+    return devca.issue_card(ca, pin="123456", pin_hash_iterations=1000, not_before=NOW - timedelta(minutes=5),
+                            **HOLDER)
 
 
 @pytest.fixture(scope="module")
 def ca():
-    return devca.create_ca()
+    return make_ca()
 
 
 @pytest.fixture(scope="module")
 def card(ca):
-    return devca.issue_card(ca, pin="123456", pin_hash_iterations=1000, **HOLDER)
+    return make_card(ca)
+
+
+def _clock_at(moment):
+    class Shifted(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return moment if tz is not None else moment.replace(tzinfo=None)
+    return Shifted
+
+
+def test_fixtures_made_long_after_collection_still_verify(monkeypatch):
+    """The clock moved 11 minutes between collection and the fixtures (an 11-minute run did that)."""
+    monkeypatch.setattr(devca, "datetime", _clock_at(NOW + timedelta(minutes=11)))
+    assert devca.datetime.now(timezone.utc) == NOW + timedelta(minutes=11)  # the shift reaches devca
+    ca = make_ca()
+    info = certs.verify_chain(make_card(ca).certificate_pem, ca.cert_pem, NOW)
+    assert info.card_no == HOLDER["card_no"] and info.not_before < NOW < info.not_after
+
+
+def _made_at(ca_cert_pem):
+    """When a CA made by devca with the wall clock was made (it is valid from 5 minutes before)."""
+    return x509.load_pem_x509_certificate(ca_cert_pem.encode()).not_valid_before_utc + timedelta(minutes=5)
 
 
 def test_chain_gives_back_the_identity(ca, card):
@@ -172,7 +206,8 @@ def test_devca_command_line(tmp_path, capsys):
         "--not-before", "2025-01-01T00:00:00", "--not-after", "2035-01-01T00:00:00+08:00",
         "--out", str(out)]) == 0
     image = CardImage.load(out)
-    info = certs.verify_chain(image.certificate_pem, (ca_dir / "ca-cert.pem").read_text(), NOW)
+    ca_pem = (ca_dir / "ca-cert.pem").read_text()
+    info = certs.verify_chain(image.certificate_pem, ca_pem, _made_at(ca_pem))
     assert (info.card_no, info.card_type, info.holder_name) == ("8800000099999", "operator", "张三")
     assert info.not_before == datetime(2025, 1, 1, tzinfo=timezone.utc)
     assert info.not_after == datetime(2034, 12, 31, 16, tzinfo=timezone.utc)

@@ -17,6 +17,7 @@ from contracts.card import CARD_BOUND, CARD_UNBOUND
 from contracts.enterprise import MEMBER_REMOVED
 from contracts.envelope import make_envelope
 from contracts.errors import ServiceError
+from gateway.errors import status_of
 from services.card.application import CardApplication
 from services.card.certs import CardCertificateError
 from services.card.devca import CA_CERT_FILE, CA_CRL_FILE, create_ca, issue_card, revoke, save_ca
@@ -24,20 +25,12 @@ from services.card.domain import HOLDER_MISMATCH_MESSAGE, card_type_warning
 from services.card.integration import to_integration
 from services.card.trust import RevocationList, TrustAnchor, ensure_dev_ca
 from services.common.application import CONFLICT_TRIES
-from gateway.errors import status_of
+from tests.support import Clock
 
 pytestmark = pytest.mark.unit
 
 HOLDER = {"holder_name": "张三", "holder_id_number": "11010519491231002X"}
 USCC = "91350100M000100Y43"
-
-
-class Clock:
-    def __init__(self):
-        self.now = datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp()
-
-    def __call__(self):
-        return self.now
 
 
 class Trust:
@@ -85,7 +78,7 @@ def ca():
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(now=datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
 
 
 @pytest.fixture

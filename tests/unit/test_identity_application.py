@@ -11,6 +11,7 @@ from services.identity.domain import User
 from services.identity.integration import to_integration
 from services.identity.passwords import Passwords
 from tests.factories import new_id_number, new_mobile
+from tests.support import Clock
 
 pytestmark = pytest.mark.unit
 
@@ -19,20 +20,9 @@ PASSWORD = "a long enough passphrase"
 CHEAP = Passwords(hasher=PasswordHasher(memory_cost=64, time_cost=1, parallelism=1))
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(now=1_800_000_000.0)
 
 
 @pytest.fixture

@@ -5,24 +5,20 @@ token check, a RabbitMQ vhost of the module's own, and helpers.
 The vhost matters: the e2e platform fixture is session-scoped, so real `authz`, `enterprise` and
 `identity` processes may be consuming the session vhost's queues while these tests run.
 """
-import os
-import socket
 import uuid
 
-import eventlet
 import pytest
 from eventsourcing.domain import Aggregate, event
 from kombu import Connection, Producer
 
 from contracts import enterprise as ent
-from contracts.errors import ServiceError
 from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange
 from services.authz.service import AuthzService
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
-from tests.conftest import create_vhost, delete_vhost, vhost_uri
+from tests.support import free_port, own_vhost, wait_for  # noqa: F401 (the authz tests import them from here)
 from tests.tokens import IdentityStandIn
 
 NOW = "2024-05-01T08:00:00+00:00"
@@ -31,15 +27,8 @@ NOW = "2024-05-01T08:00:00+00:00"
 # -- a RabbitMQ vhost per module -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def authz_amqp_uri():
-    vhost = create_vhost("eport-authz")
-    yield vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]
-    delete_vhost(vhost)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with own_vhost("eport-authz") as uri:
+        yield uri
 
 
 @pytest.fixture
@@ -131,15 +120,6 @@ class StubIdentityService(IdentityStandIn):
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def wait_for(predicate, timeout=10, what="condition"):
-    try:
-        with eventlet.Timeout(timeout):
-            while not predicate():
-                eventlet.sleep(0.01)
-    except eventlet.Timeout:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
-
-
 def app_of(container):
     return next(d for d in container.dependencies if isinstance(d, EventSourced)).app
 

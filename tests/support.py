@@ -1,0 +1,106 @@
+"""What the test suites share: an injectable clock, a RabbitMQ vhost of a module's own, a free
+port, a bounded wait, and the HTTP client of the in-process gateway tests."""
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+import requests
+
+from tests.tokens import token_for
+
+
+class Clock:
+    """Epoch seconds for an application's `clock=`: fixed at `now`, or the wall clock (`now=None`);
+    `advance(seconds)` or `clock.now += seconds` moves it."""
+
+    def __init__(self, now=None):
+        self.now = now
+        self.offset = 0.0
+
+    def __call__(self):
+        return (time.time() if self.now is None else self.now) + self.offset
+
+    def advance(self, seconds):
+        self.offset += seconds
+
+
+# -- RabbitMQ -------------------------------------------------------------------------------------
+def base_amqp_uri():
+    return os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")
+
+
+def rabbitmqctl(*args):
+    exe = shutil.which("rabbitmqctl")
+    if not exe:
+        return False
+    return subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
+
+
+def create_vhost(prefix="eport-test", amqp_uri=None):
+    """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine)."""
+    vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    user = urlparse(amqp_uri or base_amqp_uri()).username or "guest"
+    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        return vhost
+    return None
+
+
+def delete_vhost(vhost):
+    if vhost:
+        rabbitmqctl("delete_vhost", vhost)
+
+
+def vhost_uri(vhost, amqp_uri=None):
+    base = amqp_uri or base_amqp_uri()
+    return urlparse(base)._replace(path="/" + vhost).geturl() if vhost else base
+
+
+@contextmanager
+def own_vhost(prefix):
+    """The AMQP URI of a vhost of the caller's own, deleted afterwards; the session's without
+    rabbitmqctl. Why a module wants one: the session-scoped e2e platform may be consuming the
+    session vhost's queues (rpc-identity, ...) while it runs, and would answer its calls."""
+    amqp_uri = base_amqp_uri()
+    vhost = create_vhost(prefix, amqp_uri)
+    try:
+        yield vhost_uri(vhost, amqp_uri)
+    finally:
+        delete_vhost(vhost)
+
+
+# -- waiting and ports ---------------------------------------------------------------------------
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10, what="condition", interval=0.02):
+    """`predicate()`'s first truthy value, polled every `interval` for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+class Http:
+    """Requests to an in-process gateway, as `who` (a user id: a token signed like identity's)."""
+
+    def __init__(self, base, timeout=15):
+        self.base = base
+        self.timeout = timeout
+        self.s = requests.Session()
+
+    def __call__(self, method, path, who=None, **kw):
+        headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
+        return self.s.request(method, self.base + path, headers=headers, timeout=self.timeout, **kw)
