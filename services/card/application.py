@@ -209,25 +209,28 @@ class CardApplication(ServiceApplication):
             raise CardEnterpriseMismatch()
         if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
             raise CardHolderMismatch()
+        binding = self._save_binding(actor_user_id, enterprise_id, card_no, info, membership["association_id"],
+                                     membership["role"])
+        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type))
 
+    def _save_binding(self, user_id, enterprise_id, card_no, info, association_id, role):
+        """Bind the card (`info`: its certificate's fields) to the association, unless it was taken."""
         def attempt():
-            binding = self._binding(actor_user_id, enterprise_id) or \
-                CardBinding(user_id=actor_user_id, enterprise_id=enterprise_id)
+            binding = self._binding(user_id, enterprise_id) or CardBinding(user_id=user_id, enterprise_id=enterprise_id)
             index = self._index(card_no) or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
-            binding.bind(card_no=card_no, card_type=info.card_type, association_id=membership["association_id"],
-                         role=membership["role"], bound_at=iso_of_epoch(self.clock()), by_user_id=actor_user_id)
-            index.claim(binding_id=binding.id, user_id=actor_user_id, enterprise_id=enterprise_id,
+            binding.bind(card_no=card_no, card_type=info.card_type, association_id=association_id, role=role,
+                         bound_at=iso_of_epoch(self.clock()), by_user_id=user_id)
+            index.claim(binding_id=binding.id, user_id=user_id, enterprise_id=enterprise_id,
                         cert_sha256=info.fingerprint)
-            by_user = self._list(f"user:{actor_user_id}")
+            by_user = self._list(f"user:{user_id}")
             by_user.add_once(enterprise_id)
             by_enterprise = self._list(f"enterprise:{enterprise_id}")
-            by_enterprise.add_once(actor_user_id)
+            by_enterprise.add_once(user_id)
             self.save(binding, index, by_user, by_enterprise)
             return binding
 
-        binding = retry_on_conflict(attempt)
-        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type))
+        return retry_on_conflict(attempt)
 
     def _check_can_bind(self, binding_id, user_id, enterprise_id, card_no):
         index = self._index(card_no)

@@ -50,6 +50,9 @@ def seconds_left(until, now):
     return max(1, math.ceil(until - now))
 
 
+ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."  # 409 CONFLICT's message
+
+
 # -- errors ---------------------------------------------------------------------------------------
 class IdentityError(ServiceError):
     """A domain error: its class gives the code, the caller the message."""

@@ -1,0 +1,97 @@
+"""Logins of the identity application: password, SMS code and card, each starting a session with
+a new access token. A mixin of IdentityApplication."""
+from contracts import validators
+from contracts.validators import check_field
+from services.common.application import retry_on_conflict
+
+from .domain import ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, IdNumberIndex, InvalidCredentials, MobileIndex, UserNotFound
+from .inputs import account_kind, password_input, sms_code_input
+
+
+class Logins:
+    def login_password(self, account, password):
+        kind, account = check_field("account", account_kind, account)
+        password = check_field("password", password_input, password)
+        if kind == "mobile":
+            user = self._user_by(MobileIndex, self.digests.mobile(account))
+        else:
+            user = self._user_by(IdNumberIndex, self.digests.id_number(account))
+        if user is None or not user.has_password:
+            self.passwords.spend_dummy_verify(password)
+            raise InvalidCredentials("The account or the password is wrong.")
+        user.check_not_locked(self.clock())
+        verified = self.passwords.verify(user.password_hash, password)
+        user_id = str(user.id)
+        # Re-read only after a conflict: a lock set while we verified still shows up in check_not_locked.
+        first = [user]
+
+        def attempt():
+            fresh = first.pop() if first else self._user(user_id)
+            now = self.clock()
+            fresh.check_not_locked(now)  # others may have locked it while we verified
+            if verified:
+                answer = self._start_session(fresh, "password", now)
+                self.save(fresh, answer=answer)
+                return answer
+            self._wrong_password(fresh, "The account or the password is wrong.")
+
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _wrong_password(self, user, message):
+        """Counts a wrong password (a login's, or a change's current_password) toward the lockout,
+        then raises INVALID_CREDENTIALS, or ACCOUNT_LOCKED when it is locked or this locks it."""
+        now = self.clock()
+        user.check_not_locked(now)  # others may have locked it while we verified
+        user.login_failed("password", now, self.limits)
+        self.save(user)
+        user.check_not_locked(now)
+        raise InvalidCredentials(message)
+
+    def login_sms(self, mobile, sms_code):
+        mobile = check_field("mobile", validators.mobile, mobile)
+        code = check_field("sms_code", sms_code_input, sms_code)
+        mobile_digest = self.digests.mobile(mobile)
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest)
+            outcome = self._present_code(box, "login", code, now)
+            user = self._user_by_mobile(mobile)
+            if outcome != CODE_VALID or user is None:
+                if outcome == CODE_WRONG:
+                    if user is not None and not user.is_locked(now):
+                        user.login_failed("sms", now, self.limits)
+                        self.save(box, user)
+                    else:
+                        self.save(box)
+                self._code_refused(box, "login", outcome, now, InvalidCredentials)
+            user.check_not_locked(now)  # the code stays valid until the lock is over
+            box.consume(purpose="login", at=now)
+            answer = self._start_session(user, "sms", now)
+            self.save(box, user, answer=answer)
+            return answer
+
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def start_card_session(self, user_id, card_no):
+        """Card login, once the card service has verified the card and its holder."""
+        check_field("card_no", validators.string(64), card_no)
+
+        def attempt():
+            user = self._user(user_id)
+            if user is None:
+                raise UserNotFound("No such user.")
+            now = self.clock()
+            user.check_not_locked(now)
+            answer = self._start_session(user, "card", now)
+            self.save(user, answer=answer)
+            return answer
+
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _start_session(self, user, method, now):
+        """Records the login on `user` (the caller saves it) and answers the new access token."""
+        user_id = str(user.id)
+        token, jti, _ = self.tokens.issue(user_id, now)
+        user.logged_in(method=method, session_id=jti, at=now)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": self.tokens.ttl, "user_id": user_id}

@@ -1,0 +1,133 @@
+"""Setting a password: the first with registration's setup token, a change with the current
+password (which may end the other sessions), a reset with an SMS code (which ends them all).
+A mixin of IdentityApplication."""
+import uuid
+
+from contracts import validators
+from contracts.errors import ValidationFailed
+from contracts.identity import SETUP_TOKEN_MAX
+from contracts.validators import check_field
+from services.common.application import retry_on_conflict
+
+from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, Forbidden, InvalidCredentials, RevokedSession,
+                     SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
+from .inputs import password_input, sms_code_input
+from .passwords import weaknesses
+
+
+def _check_form(password_setup_token, current_password, end_other_sessions):
+    if password_setup_token is None and current_password is None:
+        raise ValidationFailed({"password_setup_token": [
+            "Give the password_setup_token of registration, or current_password with a Bearer token."]})
+    check_field("end_other_sessions", validators.boolean, end_other_sessions)
+    if end_other_sessions and current_password is None:
+        raise ValidationFailed({"end_other_sessions": ["Only with current_password: a first password "
+                                                       "has no other sessions to end."]})
+
+
+class PasswordSetting:
+    def set_password(self, user_id, password, password_setup_token=None, current_password=None,
+                     actor_user_id=None, end_other_sessions=False, session_id=None):
+        """First password with the setup token of registration; later ones as the logged-in user
+        with the current password. A change with `end_other_sessions` also revokes every other
+        session of the user (all but `session_id`, the caller's own), in the same transaction."""
+        password = check_field("password", password_input, password)
+        _check_form(password_setup_token, current_password, end_other_sessions)
+        if password_setup_token is not None:
+            token = check_field("password_setup_token", validators.string(SETUP_TOKEN_MAX), password_setup_token)
+            token_digest, reason = self.digests.setup_token(token), "setup"
+            user = self._user_with_setup_token(user_id, token_digest)
+        else:
+            token_digest, reason = None, "change"
+            user = self._user_knowing_password(user_id, current_password, actor_user_id)
+        reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
+        if reasons:
+            raise WeakPassword(reasons)
+        password_hash = self.passwords.hash(password)
+
+        def attempt():
+            fresh = self._user(user_id)
+            if reason == "setup":  # single use, also against a concurrent setup
+                fresh.check_setup_token(token_digest, self.clock())
+            now = self.clock()
+            fresh.set_password(password_hash=password_hash, reason=reason, at=now)
+            ended = self._end_sessions(user_id, keep=session_id, now=now) if end_other_sessions else []
+            self.save(fresh, *ended)
+
+        retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _user_with_setup_token(self, user_id, token_digest):
+        user = self._user(user_id)
+        if user is None:
+            raise InvalidCredentials("The password setup token is wrong.")
+        user.check_setup_token(token_digest, self.clock())
+        return user
+
+    def _user_knowing_password(self, user_id, current_password, actor_user_id):
+        """The user changing their own password, once `current_password` is theirs (a wrong one
+        counts toward the lockout, as a login's does)."""
+        current_password = check_field("current_password", password_input, current_password)
+        if actor_user_id is None:
+            raise Unauthenticated("Changing a password needs a Bearer token.")
+        if actor_user_id != user_id:
+            raise Forbidden("You can change your own password only.")
+        user = self._user(user_id)
+        if user is None:
+            raise UserNotFound("No such user.")
+        user.check_not_locked(self.clock())  # else a lock on logins leaves this way of guessing open
+        if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
+            retry_on_conflict(lambda: self._wrong_password(self._user(user_id), "The current password is wrong."),
+                              message=ACCOUNT_BUSY)
+        return user
+
+    def _end_sessions(self, user_id, *, keep, now):
+        """A RevokedSession for each session of the user still within a token's lifetime, but for
+        `keep` and those revoked already; the caller saves them."""
+        ended = []
+        for jti in self._sessions_begun_since(user_id, now - self.tokens.ttl):
+            if jti != keep and self.find(RevokedSession.create_id(jti), RevokedSession) is None:
+                ended.append(RevokedSession(jti=jti, user_id=user_id, revoked_at=now))
+        return ended
+
+    def _sessions_begun_since(self, user_id, cutoff):
+        """The jti of each session the user began at `cutoff` (epoch seconds) or later: the
+        user's own LoggedIn events, read newest first until one is older."""
+        lte, page_size = None, 100  # in pages: a user may have logged in thousands of times
+        while True:
+            page = list(self.repository.event_store.get(uuid.UUID(user_id), desc=True, lte=lte, limit=page_size))
+            for domain_event in page:
+                at = getattr(domain_event, "at", None)
+                if at is not None and at < cutoff:
+                    return
+                if isinstance(domain_event, User.LoggedIn):
+                    yield domain_event.session_id
+            if len(page) < page_size:
+                return
+            lte = page[-1].originator_version - 1
+
+    def reset_password(self, mobile, sms_code, new_password):
+        mobile = check_field("mobile", validators.mobile, mobile)
+        code = check_field("sms_code", sms_code_input, sms_code)
+        new_password = check_field("new_password", password_input, new_password)
+        mobile_digest = self.digests.mobile(mobile)
+        hashed = {}
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest)
+            outcome = self._present_code(box, "reset_password", code, now)
+            user = self._user_by_mobile(mobile)
+            if outcome != CODE_VALID or user is None:
+                if outcome == CODE_WRONG:
+                    self.save(box)
+                self._code_refused(box, "reset_password", outcome, now, SmsCodeInvalid)
+            reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
+            if reasons:  # the code stays valid: the user may try another password
+                raise WeakPassword(reasons, field="new_password")
+            if "hash" not in hashed:
+                hashed["hash"] = self.passwords.hash(new_password)
+            box.consume(purpose="reset_password", at=now)
+            user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
+            self.save(box, user)
+
+        retry_on_conflict(attempt, message=ACCOUNT_BUSY)

@@ -1,0 +1,65 @@
+"""Sessions of the identity application: checking an access token, logout, and what a gateway
+starting up must know (revocations and resets within a token's lifetime). A mixin of
+IdentityApplication."""
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from contracts.tokens import MAX_TOKEN_INPUT
+
+from .domain import RevokedSession, Unauthenticated, User, ends_sessions
+
+
+class Sessions:
+    def authenticate(self, token):
+        """{user_id, session_id} of a valid, unexpired, unrevoked access token; else UNAUTHENTICATED."""
+        refused = Unauthenticated("The access token is missing, expired or revoked.")
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_INPUT:
+            raise refused
+        claims = self.tokens.claims(token)
+        if claims is None or claims["exp"] <= self.clock():
+            raise refused
+        if self.find(RevokedSession.create_id(claims["jti"]), RevokedSession) is not None:
+            raise refused
+        user = self._user(claims["sub"])
+        if user is None or user.session_ended(claims["iat"]):
+            raise refused
+        return {"user_id": claims["sub"], "session_id": claims["jti"]}
+
+    def revoke_session(self, token):
+        """Logout: the token itself proves the right to end its session; refused from then on."""
+        session = self.authenticate(token)
+        try:
+            self.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
+                                     revoked_at=self.clock()))
+        except IntegrityError:
+            pass  # a concurrent logout of the same token got there first
+
+    def _recent(self, event_cls, at_attribute):
+        """Stored events of one type from within a token's lifetime, oldest first."""
+        cutoff = self.clock() - self.tokens.ttl
+        topic = get_topic(event_cls)
+        position = 0
+        while True:
+            batch = self.recorder.select_notifications(start=position, limit=500, topics=[topic],
+                                                       inclusive_of_start=False)
+            for notification in batch:
+                domain_event = self.mapper.to_domain_event(notification)
+                if getattr(domain_event, at_attribute) >= cutoff:
+                    yield domain_event
+            if len(batch) < 500:
+                return
+            position = batch[-1].id
+
+    def revoked_sessions(self):
+        """The sessions revoked within a token's lifetime, [{session_id, revoked_at}], oldest first.
+
+        For a gateway starting up: from then on it learns revocations from SessionRevoked events.
+        """
+        return [{"session_id": revoked.jti, "revoked_at": revoked.revoked_at}
+                for revoked in self._recent(RevokedSession.Revoked, "revoked_at")]
+
+    def sessions_ended_by_reset(self):
+        """The users whose password reset within a token's lifetime ended every earlier session,
+        [{user_id, ended_at}]; after that a gateway learns them from PasswordSet events."""
+        return [{"user_id": str(reset.originator_id), "ended_at": reset.at}
+                for reset in self._recent(User.PasswordSet, "at") if ends_sessions(reset.reason)]

@@ -1,0 +1,65 @@
+"""SMS codes of the identity application: asking for one, and presenting one (a mixin of
+IdentityApplication: it uses the application's clock, limits, digests, find and save)."""
+import secrets
+
+from contracts import validators
+from contracts.validators import check_field
+from services.common.application import retry_on_conflict
+
+from .domain import ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_WRONG, MobileIndex, SmsBox
+from .inputs import purpose_input
+from .sms_text import sms_text
+
+
+class SmsCodes:
+    def _box(self, mobile_digest):
+        return self.find(SmsBox.create_id(mobile_digest), SmsBox)
+
+    def request_sms_code(self, mobile, purpose):
+        """Returns (answer for the caller, delivery for notify or None).
+
+        The answer is the same whether the mobile is registered or not. A code is sent for
+        `register` always (registering a taken mobile then answers MOBILE_TAKEN to the holder of the
+        code, and only to them), for `login` and `reset_password` only to a registered mobile.
+        """
+        mobile = check_field("mobile", validators.mobile, mobile)
+        purpose = check_field("purpose", purpose_input, purpose)
+        mobile_digest = self.digests.mobile(mobile)
+        send = purpose == "register" or \
+            self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
+        limits = self.limits
+
+        def attempt():
+            now = self.clock()
+            box = self._box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
+            box.check_can_request(purpose, now, limits)
+            code = f"{secrets.randbelow(10 ** 6):06d}" if send else None
+            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl,
+                      code_digest=None if code is None else self.digests.sms_code(mobile_digest, purpose, code))
+            self.save(box)
+            return code
+
+        code = retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
+        delivery = None if code is None else {
+            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
+        return answer, delivery
+
+    def _present_code(self, box, purpose, code, now):
+        """The outcome of presenting `code`; a wrong one is recorded on `box` (not saved here)."""
+        if box is None:
+            return None
+        box.check_not_blocked(purpose, now)
+        outcome = box.match(purpose, self.digests.sms_code(box.mobile_digest, purpose, code), now)
+        if outcome == CODE_WRONG:
+            box.reject(purpose, now, self.limits)
+        return outcome
+
+    def _code_refused(self, box, purpose, outcome, now, error):
+        if box is not None:
+            box.check_not_blocked(purpose, now)  # the wrong try that reached the limit says so
+        if outcome == CODE_USED:
+            raise error("This code has already been used; ask for a new one.")
+        if outcome == CODE_EXPIRED:
+            raise error("This code has expired; ask for a new one.")
+        raise error("The SMS code is wrong.")
