@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 NEEDED = {"identity", "notify", "enterprise", "card", "authz", "audit", "gateway"}
 LOGOUT = "/api/v1/sessions/current"
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "5"))
 SEED = 20261201
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ROOT = Path(__file__).resolve().parents[2]
