@@ -43,7 +43,8 @@ CALLS = {
     "identity": {"notify": ("send_sms",)},
     "enterprise": {"identity": ("get_user",)},
     "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
-    "audit": {"enterprise": ("membership",)},
+    "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`
+              **{s: ("ops_events",) for s in ("identity", "card", "authz")}},
     OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("ping", "events") if s == "audit" else ()))
                for s in SERVICES},
 }

@@ -10,8 +10,11 @@ members. Identity events name no enterprise, so the log keeps each membership's 
 from the enterprise events in the same transaction as the event that opens or closes it.
 """
 import json
+import os
 import sqlite3
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -64,32 +67,72 @@ class AuditStore:
     beside it without waiting for the writer."""
 
     def __init__(self, path):
+        self._path = Path(path)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+        self._open()
+
+    def _open(self):
+        self._db = sqlite3.connect(str(self._path), timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
 
     def record(self, envelope):
         """True when recorded, False when it was a repeat."""
-        payload = envelope["payload"]
+        return self.record_many([envelope]) == 1
+
+    def record_many(self, envelopes):
+        """Records them in order in one transaction; how many were new."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
-                    " (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events))",
-                    (envelope["event_id"], envelope["event_type"], envelope["event_version"],
-                     envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
-                     envelope["aggregate_version"], envelope.get("actor_user_id"),
-                     envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
-                     json.dumps(payload, ensure_ascii=False, sort_keys=True)))
-                # On repeats too: an operator's rewind can then rebuild the intervals.
-                self._track_membership(envelope)
+                added = sum(self._insert(envelope) for envelope in envelopes)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            return cur.rowcount == 1
+            return added
+
+    def _insert(self, envelope):
+        payload = envelope["payload"]
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
+            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events))",
+            (envelope["event_id"], envelope["event_type"], envelope["event_version"],
+             envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
+             envelope["aggregate_version"], envelope.get("actor_user_id"),
+             envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
+             json.dumps(payload, ensure_ascii=False, sort_keys=True)))
+        # On repeats too: an operator's rewind can then rebuild the intervals.
+        self._track_membership(envelope)
+        return cur.rowcount
+
+    # -- rebuilding (services/audit/rebuild.py) ----------------------------------------------------
+    def sibling(self):
+        """An empty store beside this one, to rebuild into."""
+        path = self._path.with_name(self._path.name + ".rebuild")
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+        return AuditStore(path)
+
+    @contextmanager
+    def held(self):
+        """Nothing records or reads here meanwhile (the rebuild's last catch-up and its swap)."""
+        with self._lock:
+            yield
+
+    def adopt(self, rebuilt):
+        """Becomes `rebuilt` (its file replaces this one's); call it within `held()`."""
+        rebuilt.close()  # its last connection: SQLite folds its WAL into the file
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._db.close()
+        for stale in (Path(f"{self._path}-wal"), Path(f"{self._path}-shm")):  # the old file's, not the new's
+            stale.unlink(missing_ok=True)
+        os.replace(rebuilt._path, self._path)
+        self._open()
+
+    def discard(self):
+        self.close()
+        self._path.unlink(missing_ok=True)
 
     def _track_membership(self, envelope):
         if envelope["source"] != "enterprise":

@@ -73,6 +73,26 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None):
     return {"items": items, "next": position, "end": end}
 
 
+def upstream_fetcher(config, caller, timeout=60):
+    """`fetch(source, after, limit)`: a page of `source`'s `ops_events`, asked from a green thread
+    outside any worker (a rebuild). Its reply queue is named after the calling service, as its
+    broker user may consume (deploy/broker_policy.py), not after nameko's standalone proxy."""
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    class Proxy(ClusterRpcProxy):
+        class ServiceContainer(ClusterRpcProxy.ServiceContainer):
+            service_name = caller
+
+    cluster = Proxy(config, timeout=timeout)
+    proxy = cluster.start()
+
+    def fetch(source, after, limit):
+        return getattr(proxy, source).ops_events(after=after, limit=limit)
+
+    fetch.close = cluster.stop
+    return fetch
+
+
 class Operated:
     """Mix-in of a service class: the operators' RPCs (`eport status|events|replay|rebuild`)."""
 
@@ -88,8 +108,10 @@ class Operated:
         return read_events(sourced.app, sourced.to_integration, after, limit, event_type)
 
     @rpc
-    def ops_rebuild(self, projection, action="start"):
-        """`start` a rebuild of a read model (it runs in the service) or ask its `progress`."""
+    def ops_rebuild(self, projection, action="start", page=None):
+        """`start` a rebuild of a read model (it runs in the service) or ask its `progress`;
+        `page`: events per request to each upstream service."""
         if action not in ("start", "progress"):
             raise ValidationFailed({"action": ["start or progress."]})
-        return self.operations.rebuildable(projection).operations_rebuild(projection, action)
+        page = MAX_EVENTS if page is None else _count("page", page, 1, MAX_EVENTS)
+        return self.operations.rebuildable(projection).operations_rebuild(projection, action, page)

@@ -1,0 +1,145 @@
+"""`eport rebuild audit-log` while people register and join enterprises, compared afterwards with
+an audit log that was never reset: one the test keeps itself, fed from a queue of its own that got
+the whole history (`eport replay`) and every live event since."""
+import json
+import os
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from kombu import Connection, Queue
+
+from contracts.subscriptions import exchange
+from services.audit.rebuild import SOURCES
+from services.audit.store import AuditStore
+from tests.e2e.enterprise_people import apply, approve, register, register_enterprise, wait_for
+from tests.eport_cli import EPORT, eport
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def rows(path):
+    """event_id -> (type, subject, enterprise) and the membership intervals of an audit.db."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        events = {r[0]: r[1:] for r in db.execute(
+            "SELECT event_id, event_type, subject, enterprise_id, occurred_at FROM audit_events")}
+        memberships = set(db.execute("SELECT enterprise_id, user_id, since, until FROM memberships"))
+    return events, memberships
+
+
+class NeverReset:
+    """An AuditStore of the test's, fed from its own queue bound to every source's exchange."""
+
+    def __init__(self, broker, path):
+        self.store, self.broker = AuditStore(path), broker
+        self.queue = f"never-reset-{uuid.uuid4().hex[:8]}"
+        self.received, self._stop = 0, threading.Event()
+        with Connection(broker) as conn:
+            channel = conn.channel()
+            for source in SOURCES:
+                Queue(self.queue, exchange=exchange(source), routing_key="#", durable=False,
+                      auto_delete=False)(channel).declare()
+        self._thread = threading.Thread(target=self._consume, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def _consume(self):
+        with Connection(self.broker) as conn:
+            channel = conn.channel()
+            q = Queue(self.queue, channel=channel, no_declare=True)
+            while not self._stop.is_set():
+                message = q.get(no_ack=False)
+                if message is None:
+                    time.sleep(0.02)
+                    continue
+                self.store.record(json.loads(message.body))
+                self.received += 1
+                message.ack()
+            channel.queue_delete(self.queue)
+
+    def depth(self):
+        with Connection(self.broker) as conn:
+            return conn.channel().queue_declare(self.queue, passive=True).message_count
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.store.close()
+
+
+def damage(path):
+    """The read model gone wrong: some events lost, one that no source ever published."""
+    with sqlite3.connect(path, timeout=10) as db:
+        lost = [r[0] for r in db.execute("SELECT event_id FROM audit_events ORDER BY random() LIMIT 5")]
+        db.executemany("DELETE FROM audit_events WHERE event_id = ?", [(e,) for e in lost])
+        db.execute("INSERT INTO audit_events SELECT 'not-from-upstream', event_type, event_version, source,"
+                   " occurred_at, aggregate_id, aggregate_version, actor_user_id, correlation_id, enterprise_id,"
+                   " subject, payload, (SELECT MAX(seq) + 1 FROM audit_events) FROM audit_events LIMIT 1")
+    return lost
+
+
+def traffic(api, stop, made):
+    """People register, register enterprises, apply and are approved, until told to stop."""
+    while not stop.is_set():
+        admin, member = register(api), register(api)
+        eid, uscc = register_enterprise(api, admin)
+        approve(api, admin, apply(api, member, uscc))
+        made.append((datetime.now(UTC).isoformat(), admin.user_id, member.user_id, eid))
+
+
+def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform, tmp_path):
+    broker = platform.env["AMQP_URI"]
+    operator = (platform.broker_uris or {}).get("operator", broker)
+    register(api)  # some history before anything else
+    reference = NeverReset(broker, tmp_path / "never-reset.db")
+    for source in SOURCES:  # the whole history first, then live events follow in the same queue
+        eport("replay", source, "--to-queue", reference.queue, amqp_uri=operator)
+    reference.start()
+    audit_db = Path(_env()["EPORT_VAR"]) / "audit.db"
+    lost = damage(audit_db)
+    stop, made = threading.Event(), []
+    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: made, timeout=30)
+        began = datetime.now(UTC).isoformat()
+        rebuild = subprocess.run([str(EPORT), "rebuild", "audit-log", "--page", "5"], capture_output=True,
+                                 text=True, timeout=300, env={**_env(), "AMQP_URI": operator})
+        ended = datetime.now(UTC).isoformat()
+        wait_for(lambda: len(made) >= 2 + sum(1 for m in made if m[0] < ended), timeout=60)  # traffic after it too
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert rebuild.returncode == 0, rebuild.stderr
+    assert "rebuilt audit-log from" in rebuild.stdout
+    _drained(operator, reference)
+    reference.stop()
+    live, live_memberships = rows(audit_db)
+    kept, kept_memberships = rows(tmp_path / "never-reset.db")
+    assert set(live) == set(kept) and live == kept  # nothing lost, nothing doubled, nothing else
+    assert set(lost) <= set(live) and "not-from-upstream" not in live
+    assert live_memberships == kept_memberships
+    during = [e for e in live.values() if began <= e[3] <= ended]
+    assert during, "no event was stored while the rebuild ran: the test proved nothing about them"
+    for _, _admin, member, eid in made:
+        assert (eid, member) in {(m[0], m[1]) for m in live_memberships}
+
+
+def _env():
+    return dict(os.environ)
+
+
+def _drained(operator, reference):
+    """Every relay caught up, every audit queue and the reference's queue empty, twice in a row."""
+    def quiet():
+        body = json.loads(eport("status", "--json", amqp_uri=operator).stdout)
+        lags = [s["lag"] for s in body["stores"] if s["lag"] is not None]
+        waiting = [q["waiting"] for q in body["queues"] if q["consumer"] == "audit"]
+        return not any(lags) and not any(waiting) and reference.depth() == 0
+    wait_for(lambda: quiet() and (time.sleep(1.0) or quiet()), timeout=60, interval=0.5)
