@@ -69,6 +69,7 @@ bench: install
 	$(PY) bench/login.py
 	$(PY) bench/authz.py
 	$(PY) bench/relay.py
+	$(PY) bench/replay.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml

@@ -66,10 +66,21 @@ def event_type(source, name, payload, description, version=1):
     return et
 
 
+_SCHEMAS = {}  # payload schema class -> one instance: building a marshmallow schema cost more than using it
+
+
+def _schema(cls):
+    schema = _SCHEMAS.get(cls)
+    if schema is None:
+        schema = _SCHEMAS[cls] = cls()
+    return schema
+
+
 def make_envelope(et: EventType, *, aggregate_id, aggregate_version, occurred_at, payload,
                   actor_user_id=None, correlation_id=None):
-    body = et.payload().dump(payload)
-    errors = et.payload().validate(body)
+    schema = _schema(et.payload)
+    body = schema.dump(payload)
+    errors = schema.validate(body)
     if errors:  # a mapping bug in the owning service: refuse to publish rather than break subscribers
         raise ValueError(f"{et.source}.{et.name} payload invalid: {errors}")
     if isinstance(occurred_at, datetime):

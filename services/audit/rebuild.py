@@ -62,6 +62,7 @@ class AuditRebuild:
         while True:
             more = page["next"] < page["end"] and page["next"] > self.positions[source]
             ahead = eventlet.spawn(self.fetch, source, page["next"], self.page) if more else None
+            eventlet.sleep(0)  # let it send its request: the writing below does not yield
             fresh.record_many(page["items"])
             self.applied += len(page["items"])
             self.positions[source], self.ends[source] = page["next"], page["end"]

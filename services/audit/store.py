@@ -85,23 +85,25 @@ class AuditStore:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                added = sum(self._insert(envelope) for envelope in envelopes)
+                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetchone()[0]
+                added = 0
+                for envelope in envelopes:
+                    added += self._insert(envelope, seq + added + 1)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             return added
 
-    def _insert(self, envelope):
+    def _insert(self, envelope, seq):
         payload = envelope["payload"]
         cur = self._db.execute(
-            "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,"
-            " (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_events))",
+            "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (envelope["event_id"], envelope["event_type"], envelope["event_version"],
              envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
              envelope["aggregate_version"], envelope.get("actor_user_id"),
              envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
-             json.dumps(payload, ensure_ascii=False, sort_keys=True)))
+             json.dumps(payload, ensure_ascii=False, sort_keys=True), seq))
         # On repeats too: an operator's rewind can then rebuild the intervals.
         self._track_membership(envelope)
         return cur.rowcount

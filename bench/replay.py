@@ -1,0 +1,161 @@
+"""How fast `eport rebuild audit-log` rebuilds the audit log, beside the raw scan of the same
+notification log, in one run; and its peak memory, for two sizes of history.
+
+    .venv/bin/python bench/replay.py [--events 200000] [--small 50000]
+
+Two upstream services of their own (temporary SQLite stores under EPORT_VAR, a RabbitMQ vhost of
+their own) hold `--small` and `--events` events; each is served by a nameko container with the
+`ops_events` RPC every service has. The rebuild (services/audit/rebuild.py, the audit service's
+own code path: pages over RPC, one transaction per page into a new audit log) runs in a process
+of its own per size, so its peak RSS is its own. The baselines: the raw scan of the notification
+log (select_notifications page by page, what any rebuild must read), and the scan with every
+notification decrypted and mapped to its integration event (what the upstream must do).
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import warnings  # noqa: E402
+
+warnings.simplefilter("ignore")
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+from bench.broker import Vhost  # noqa: E402
+from bench.relay import Note, to_integration  # noqa: E402
+
+SAVE_BATCH = 500
+SCAN_PAGE = 1000
+
+
+def app_class(service_name):
+    from services.common.application import ServiceApplication
+
+    return type(f"Upstream_{service_name.replace('-', '_')}", (ServiceApplication,), {"service_name": service_name})
+
+
+def service_class(service_name):
+    from services.common.dependency import EventSourced
+    from services.common.operations import Operated
+
+    return type(f"Service_{service_name.replace('-', '_')}", (Operated,),
+                {"name": service_name, "app": EventSourced(app_class(service_name), to_integration)})
+
+
+def fill(service_name, events):
+    """`events` events in the service's store; its relay position at the end (nothing to publish)."""
+    from services.common.settings import relay_positions
+
+    app = app_class(service_name)()
+    started = time.perf_counter()
+    for start in range(0, events, SAVE_BATCH):
+        app.save(*(Note(f"note {i}") for i in range(start, min(start + SAVE_BATCH, events))))
+    positions = relay_positions(service_name)
+    positions.set(f"{service_name}->amqp", app.recorder.max_notification_id())
+    positions.close()
+    print(f"[bench] {service_name}: {events} events stored in {time.perf_counter() - started:.1f}s")
+    return app
+
+
+def scan(app, decode):
+    started, count, position = time.perf_counter(), 0, 0
+    while True:
+        page = app.recorder.select_notifications(start=position, limit=SCAN_PAGE, inclusive_of_start=False)
+        if not page:
+            break
+        if decode:
+            for n in page:
+                for _ in to_integration(app.mapper.to_domain_event(n)):
+                    count += 1
+        else:
+            count += len(page)
+        position = page[-1].id
+    return count / (time.perf_counter() - started)
+
+
+def child(service_name, amqp_uri, out_dir):
+    """One rebuild from one upstream, in this process; prints its figures as JSON."""
+    from services.audit.rebuild import AuditRebuild
+    from services.audit.store import AuditStore
+    from services.common.operations import upstream_fetcher
+
+    store = AuditStore(Path(out_dir) / f"audit-{service_name}.db")
+    fetch = upstream_fetcher({"AMQP_URI": amqp_uri}, "audit")
+    result = AuditRebuild(store, fetch, sources=(service_name,)).run()
+    fetch.close()
+    assert result["state"] == "done", result
+    assert store.count() == result["applied"], (store.count(), result)
+    print(json.dumps({"applied": result["applied"], "seconds": result["seconds"],
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    return 0
+
+
+def rebuild_in_child(service_name, amqp_uri, out_dir):
+    done = subprocess.run([sys.executable, __file__, "--child", service_name, "--amqp-uri", amqp_uri,
+                           "--out", out_dir], capture_output=True, text=True, timeout=3600, env=os.environ)
+    if done.returncode != 0:
+        raise SystemExit(f"rebuild of {service_name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--small", type=int, default=50_000)
+    parser.add_argument("--child")
+    parser.add_argument("--amqp-uri")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child, args.amqp_uri, args.out)
+    os.environ.setdefault("EPORT_ENV", "development")
+    var = tempfile.mkdtemp(prefix="eport-bench-replay-")
+    os.environ["EPORT_VAR"] = var
+    from nameko.containers import ServiceContainer
+
+    sizes = {"benchreplay-small": args.small, "benchreplay-large": args.events}
+    try:
+        with Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
+            apps = {name: fill(name, n) for name, n in sizes.items()}
+            raw = scan(apps["benchreplay-large"], decode=False)
+            decoded = scan(apps["benchreplay-large"], decode=True)
+            print(f"[bench] load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+            containers = [ServiceContainer(service_class(name), {"AMQP_URI": amqp_uri, "max_workers": 4})
+                          for name in sizes]
+            for container in containers:
+                container.start()
+            try:
+                runs = {name: rebuild_in_child(name, amqp_uri, var) for name in sizes}
+            finally:
+                for container in containers:
+                    container.stop()
+            large, small = runs["benchreplay-large"], runs["benchreplay-small"]
+            rate = large["applied"] / large["seconds"]
+            print(f"  raw scan of the notification log        {raw:10.0f} events/s")
+            print(f"  scan, decrypt and map to envelopes       {decoded:10.0f} events/s")
+            print(f"  rebuild of the audit log ({large['applied']} events) {rate:10.0f} events/s "
+                  f"({large['seconds']:.1f}s)")
+            print(f"  peak RSS of the rebuild: {small['peak_rss_mib']:.0f} MiB for {small['applied']} events, "
+                  f"{large['peak_rss_mib']:.0f} MiB for {large['applied']} events")
+            print(f"[bench] summary: rebuild {rate:.0f}/s = {100 * rate / raw:.0f}% of the raw scan "
+                  f"({raw:.0f}/s; target 25%), {100 * rate / decoded:.0f}% of scan+decode ({decoded:.0f}/s); "
+                  f"peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.2f} for "
+                  f"x{large['applied'] / small['applied']:.1f} the events")
+    finally:
+        shutil.rmtree(var, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
