@@ -22,12 +22,12 @@ from . import errors
 
 
 def _parser():
-    from . import audit, deadletters, events, rebuild, replay, status
+    from . import audit, deadletters, demo, events, rebuild, replay, status
 
     parser = argparse.ArgumentParser(prog="eport", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (status, events, replay, rebuild, audit, deadletters):
+    for module in (status, events, replay, rebuild, audit, deadletters, demo):
         module.add_parser(sub)
     return parser
 
