@@ -9,6 +9,7 @@ platform of `make run` on this machine (its var/ and the development CA).
 import json
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -241,7 +242,8 @@ class CardChain:
     """pcscd (started if none runs), the emulator's virtual card, the card agent."""
 
     def __init__(self, timeout):
-        self.timeout, self.daemon, self.card, self.dir = timeout, None, None, tempfile.mkdtemp(prefix="eport-demo-")
+        self.timeout, self.daemon, self.virtual_card = timeout, None, None
+        self.dir = tempfile.mkdtemp(prefix="eport-demo-")
 
     def insert(self, admin, uscc):
         from deploy import pcsc
@@ -256,8 +258,8 @@ class CardChain:
         image = Path(self.dir) / "card.json"
         issue_card(load_ca(ensure_dev_ca()), card_no=card_no, card_type="legal_person", holder_name=admin["name"],
                    holder_id_number=admin["id_number"], uscc=uscc, pin=PIN).save(image)
-        self.card = VirtualCard(port=pcsc.vpcd_port())
-        self.card.insert(image)
+        self.virtual_card = VirtualCard(port=pcsc.vpcd_port())
+        self.virtual_card.insert(image)
         return f"card {card_no} in {self.daemon.reader}"
 
     def bind(self, story, admin, enterprise_id):
@@ -278,8 +280,9 @@ class CardChain:
         return "unbound"
 
     def close(self):
-        if self.card is not None:
-            self.card.remove()
+        if self.virtual_card is not None:
+            self.virtual_card.remove()
+        shutil.rmtree(self.dir, ignore_errors=True)
         if self.daemon is not None:
             self.daemon.stop()  # only one it started
 
