@@ -32,6 +32,7 @@ from eventsourcing.persistence import IntegrityError
 from contracts import errors as e
 from contracts.errors import ServiceError
 
+from .outages import OUTAGES
 from .settings import secret, setting, var_dir
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,13 @@ def execute(app, command_id, method, args, kwargs, run):
         twin = app.find(record_id, CommandRecord)  # a twin that ran at the same moment may have won the save
         if _live(twin, time.time()):
             return _replay(app, twin, fp)
+        raise
+    except OUTAGES:  # the store or the broker away: a retry may succeed, so nothing is remembered
+        if command.record is not None:
+            try:
+                _release(app, command)
+            except OUTAGES:
+                log.warning("command record %s stays unanswered: the store is away", record_id)
         raise
     finally:
         _current.command = None

@@ -22,7 +22,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
-from .broker import BROKER_ERRORS, unavailable
+from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,26 @@ class UnconfirmedResponder(Responder):
 
 class UnconfirmedReplies(RpcConsumer):
     """nameko's RpcConsumer, replying through UnconfirmedResponder (nameko builds its Responder
-    inline in this method, so the method is nameko's own with that one change)."""
+    inline in this method, so the method is nameko's own with that change), and retrying a request
+    that met an outage of this service's store or broker (`Unavailable`) a while before answering
+    503: a caller not waiting for the answer (an SMS to send) would otherwise lose its request."""
+
+    OUTAGE_RETRIES = 8  # tries of one request, a second apart, before it is answered 503
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._outage_tries = {}  # correlation id -> tries that met an outage
 
     def handle_result(self, message, result, exc_info):
+        if exc_info is not None and isinstance(exc_info[1], Unavailable):
+            request = message.properties.get("correlation_id")
+            tries = self._outage_tries[request] = self._outage_tries.get(request, 0) + 1
+            if tries < self.OUTAGE_RETRIES:
+                eventlet.sleep(1.0)
+                self.queue_consumer.requeue_message(message)
+                return result, exc_info
+            exc_info = (ServiceError, exc_info[1].plain(), exc_info[2])
+        self._outage_tries.pop(message.properties.get("correlation_id"), None)
         config = self.container.config
         responder = UnconfirmedResponder(
             config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
@@ -106,9 +123,10 @@ def rpc(fn):
                                     lambda: fn(service, *args, **kwargs))
         except ServiceError as exc:
             raise exc.plain() from None
-        except BROKER_ERRORS:  # a call to another service could not be sent: a 503, not a crash
-            log.warning("%s: the broker is away", fn.__name__, exc_info=True)
-            raise unavailable() from None
+        except OUTAGES as exc:  # a call to another service could not be sent, or the store is away
+            what = "event store" if isinstance(exc, STORE_ERRORS) else "message broker"
+            log.warning("%s: the %s is away (%s)", fn.__name__, what, exc)
+            raise unavailable(what) from None
 
     return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)
 

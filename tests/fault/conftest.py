@@ -65,6 +65,9 @@ def launched(only=None, env=None, amqp_uri=None):
         platform.stop()
         os.environ["SMS_OUTBOX"] = old_outbox or ""
         delete_vhost(vhost)
+        keep = os.path.join(tempfile.gettempdir(), "eport-fault-logs")  # the last run's, to read after a failure
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.copytree(os.path.join(var, "logs"), keep, dirs_exist_ok=True)
         shutil.rmtree(var, ignore_errors=True)
 
 

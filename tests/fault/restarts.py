@@ -1,0 +1,38 @@
+"""Restarting the machine's shared RabbitMQ or PostgreSQL, for the fault tests only.
+
+Other test runs share both: a restart happens under `flock -o /tmp/eport-broker.lock` (one at a time,
+machine-wide), as briefly as it can be, and waits until the server answers again.
+"""
+import subprocess
+
+import psycopg2
+
+LOCK = "/tmp/eport-broker.lock"
+PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
+
+
+def _locked(script, timeout):
+    done = subprocess.run(["flock", "-o", "-w", str(timeout), LOCK, "sh", "-c", script], timeout=timeout * 2,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{script}: exit {done.returncode}: {done.stdout} {done.stderr}")
+
+
+def restart_broker(timeout=120):
+    _locked("rabbitmqctl stop_app && rabbitmqctl start_app && rabbitmqctl await_startup", timeout)
+
+
+def restart_postgres(timeout=120):
+    _locked("pg_ctlcluster 15 main restart -m fast && pg_isready -t 30", timeout)
+
+
+def drop_databases(prefix):
+    conn = psycopg2.connect(PG_ADMIN)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
+            for (name,) in cur.fetchall():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
