@@ -13,6 +13,7 @@ class BrokerLink:
         self._listener = None
         self._conns = set()
         self._lock = threading.Lock()
+        self.accepted = 0  # connections made through the link so far
         self.open()
 
     def open(self):
@@ -26,18 +27,17 @@ class BrokerLink:
         threading.Thread(target=self._accept, args=(sock,), daemon=True).start()
 
     def cut(self):
-        """Drop every connection and refuse new ones until `open()`."""
+        """Drop every connection and refuse new ones until `open()`. Sockets are only shut down
+        here and closed by the green thread reading them: under eventlet, a socket closed under
+        a reader lets its fd number be reused while the reader still waits on it."""
         listener, self._listener = self._listener, None
-        if listener is not None:
-            listener.close()
         with self._lock:
             conns, self._conns = self._conns, set()
-        for conn in conns:
+        for sock in ([listener] if listener is not None else []) + list(conns):
             try:
-                conn.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            conn.close()
 
     def uri(self, vhost):
         return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost}"
@@ -47,6 +47,11 @@ class BrokerLink:
             try:
                 client, _ = listener.accept()
             except OSError:  # cut
+                listener.close()
+                return
+            if self._listener is not listener:  # cut while accepting
+                client.close()
+                listener.close()
                 return
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
@@ -56,10 +61,13 @@ class BrokerLink:
             server.settimeout(None)
             with self._lock:
                 self._conns.update((client, server))
+                self.accepted += 1
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
     def _pump(self, src, dst):
+        """Copies src to dst; at its end shuts both down (the other pump then ends) and closes src,
+        the socket this thread reads."""
         try:
             while True:
                 data = src.recv(65536)
@@ -73,3 +81,6 @@ class BrokerLink:
                 s.shutdown(socket.SHUT_RDWR)
             except Exception:  # noqa: BLE001
                 pass
+        with self._lock:
+            self._conns.discard(src)
+        src.close()
