@@ -11,6 +11,7 @@ from nameko.extensions import DependencyProvider
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
 
+from .correlation import with_correlation
 from .rpc import rpc
 
 MAX_EVENTS = 1000  # per call
@@ -64,9 +65,10 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None):
         if not notifications:
             break
         for n in notifications:
-            for envelope in to_integration(app.mapper.to_domain_event(n)):
+            domain_event = app.mapper.to_domain_event(n)
+            for envelope in to_integration(domain_event):
                 if event_type is None or envelope["event_type"] == event_type:
-                    items.append(dict(envelope, position=n.id))
+                    items.append(dict(with_correlation(envelope, domain_event), position=n.id))
             position = n.id
             if len(items) >= limit:
                 break

@@ -6,6 +6,7 @@ import pytest
 
 from services.common import context
 from services.common.correlation import correlation_of, with_correlation
+from services.common.operations import read_events
 from services.enterprise.application import EnterpriseApplication
 from services.enterprise.integration import to_integration
 from tests.factories import new_uscc
@@ -42,6 +43,14 @@ def test_events_saved_in_a_context_carry_its_correlation_id_into_their_envelopes
     assert {env["event_type"] for env in mine} == {"EnterpriseRegistered", "AssociationApproved"}
     assert {env["correlation_id"] for env in mine} == {"req-42"}
     assert {env["correlation_id"] for env in envelopes if env not in mine} == {None}
+
+
+def test_the_operators_read_of_the_log_shows_the_correlation_ids_too(app):
+    context.enter({context.CORRELATION_ID: "req-44"})
+    app.associate(str(uuid.uuid4()), new_uscc(), "admin", **MANUAL)
+    context.leave()
+    items = read_events(app, to_integration)["items"]
+    assert items and {item["correlation_id"] for item in items} == {"req-44"}
 
 
 def test_aggregates_never_see_the_correlation_id(app):
