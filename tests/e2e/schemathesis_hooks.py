@@ -25,6 +25,7 @@ DIGITS = "0123456789"
 CONDITIONAL_FIELDS = {
     # an administrator registering an enterprise the registry does not know gives it by hand (API.md)
     ("POST", "/api/v1/associations"): {"name", "address", "business_scope"},
+    ("POST", "/api/v1/admin-claims"): {"name", "address", "business_scope"},  # as an association (API.md)
 }
 
 
