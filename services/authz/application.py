@@ -1,6 +1,5 @@
 """The authz application: grants per (enterprise, member), learnt membership, and fast checks."""
 import threading
-from collections import defaultdict
 
 from contracts import enterprise as ent
 from services.common.application import ServiceApplication, retry_on_conflict
@@ -11,9 +10,24 @@ from .projection import AccessProjection
 
 CONSUMER = "authz"
 MAX_ATTEMPTS = 20  # optimistic-concurrency retries of one command or event on one enterprise
+LOCK_STRIPES = 64
 
 _LEARNT = {et.name: et for et in (ent.ENTERPRISE_REGISTERED, ent.ASSOCIATION_APPROVED,
                                   ent.ADMIN_TRANSFERRED, ent.MEMBER_REMOVED)}
+
+
+class StripedLocks:
+    """A fixed set of locks, one chosen per key: as many as ever, however many enterprise ids callers
+    make up (ids in paths that exist nowhere), at the price of two enterprises sometimes sharing one."""
+
+    def __init__(self, stripes=LOCK_STRIPES):
+        self._locks = tuple(threading.Lock() for _ in range(stripes))
+
+    def __getitem__(self, key):
+        return self._locks[hash(key) % len(self._locks)]
+
+    def __len__(self):
+        return len(self._locks)
 
 
 class AuthzApplication(ServiceApplication):
@@ -26,7 +40,7 @@ class AuthzApplication(ServiceApplication):
         self.catalogue = catalogue()
         # One writer per enterprise in this process: concurrent workers on one enterprise would
         # only conflict and retry; other processes still conflict safely on the aggregate version.
-        self._enterprise_locks = defaultdict(threading.Lock)
+        self._enterprise_locks = StripedLocks()
         self.projection = AccessProjection(self)
         self.projection.catch_up()
 

@@ -150,6 +150,12 @@ def test_unknown_enterprise_is_forbidden_not_created(app):
     assert app.projection.get("no-such-ent") is None
 
 
+def test_made_up_enterprise_ids_leave_no_lock_behind(app):
+    for n in range(1000):  # ids in paths that exist nowhere
+        assert error_code(app.set_permissions, ADMIN, f"made-up-{n}", MEMBER, ["manifest"]).code == "FORBIDDEN"
+    assert len(app._enterprise_locks) <= 64
+
+
 def test_unknown_system_code_names_the_field_and_changes_nothing(app):
     with_members(app)
     app.set_permissions(ADMIN, E, MEMBER, ["manifest"])
