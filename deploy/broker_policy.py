@@ -41,6 +41,7 @@ CALLS = {
         "audit": ("ping", "enterprise_events"),
     },
     "identity": {"notify": ("send_sms",)},
+    "notify": {"enterprise": ("ops_events",)},  # `eport rebuild inbox`
     "enterprise": {"identity": ("get_user",)},
     "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`

@@ -4,7 +4,7 @@ from nameko.rpc import RpcProxy
 
 from services.common.context import RequestContext
 from services.common.messaging import on_event
-from services.common.operations import Operated, upstream_fetcher
+from services.common.operations import Operated, Rebuilding
 from services.common.rpc import rpc
 from services.common.settings import var_dir
 
@@ -13,12 +13,11 @@ from .rebuild import AuditRebuild
 from .store import AuditStore
 
 
-class AuditLog(DependencyProvider):
+class AuditLog(Rebuilding, DependencyProvider):
     rebuildable_projections = ("audit-log",)
 
     def setup(self):
         self.store = AuditStore(var_dir() / "audit.db")
-        self.rebuild = None
 
     def get_dependency(self, worker_ctx):
         return self.store
@@ -29,22 +28,8 @@ class AuditLog(DependencyProvider):
     def operations_status(self):
         return {"store": "audit-log", "stored": self.store.count(), "published": None, "lag": None}
 
-    def operations_rebuild(self, projection, action, page):
-        """`eport rebuild audit-log`: starts a rebuild in this container (one at a time) or tells
-        how the current or last one goes."""
-        if action == "start" and (self.rebuild is None or self.rebuild.state != "running"):
-            fetch = upstream_fetcher(self.container.config, self.container.service_name)
-            self.rebuild = AuditRebuild(self.store, fetch, page=page)
-            self.container.spawn_managed_thread(lambda: self._rebuild(fetch))
-        if self.rebuild is None:
-            return {"projection": projection, "state": "idle"}
-        return self.rebuild.progress()
-
-    def _rebuild(self, fetch):
-        try:
-            self.rebuild.run()
-        finally:
-            fetch.close()
+    def make_rebuild(self, fetch, page):  # `eport rebuild audit-log`
+        return AuditRebuild(self.store, fetch, page=page)
 
 
 class AuditService(Operated):

@@ -95,6 +95,30 @@ def upstream_fetcher(config, caller, timeout=60):
     return fetch
 
 
+class Rebuilding:
+    """Mix-in of a dependency provider keeping a read model that `eport rebuild` rebuilds: one
+    rebuild at a time in a managed thread; `make_rebuild(fetch, page)` returns an object with
+    `run()`, `state` and `progress()` (services/audit/rebuild.py, services/notify/inbox_rebuild.py)."""
+
+    rebuild = None
+
+    def operations_rebuild(self, projection, action, page):
+        if action == "start" and (self.rebuild is None or self.rebuild.state != "running"):
+            fetch = upstream_fetcher(self.container.config, self.container.service_name)
+            self.rebuild = self.make_rebuild(fetch, page)
+            self.container.spawn_managed_thread(lambda: _run_then_close(self.rebuild, fetch))
+        if self.rebuild is None:
+            return {"projection": projection, "state": "idle"}
+        return self.rebuild.progress()
+
+
+def _run_then_close(rebuild, fetch):
+    try:
+        rebuild.run()
+    finally:
+        fetch.close()
+
+
 class Operated:
     """Mix-in of a service class: the operators' RPCs (`eport status|events|replay|rebuild`)."""
 

@@ -1,14 +1,24 @@
 """Inbox entrypoints of the notify service: enterprise events in, the users' messages out."""
-from services.common.dependency import EventSourced
 from services.common.messaging import on_event
+from services.common.operations import Rebuilding
 from services.common.rpc import rpc
+from services.common.swap import SwappableEventSourced
 
 from .inbox_application import InboxApplication
+from .inbox_rebuild import InboxRebuild
+
+
+class InboxStore(Rebuilding, SwappableEventSourced):
+    """The inbox's own store (it publishes nothing, so no relay), rebuilt by `eport rebuild inbox`."""
+
+    rebuildable_projections = ("inbox",)
+
+    def make_rebuild(self, fetch, page):
+        return InboxRebuild(self, fetch, page)
 
 
 class InboxEntrypoints:
-    # Its own store; publishes nothing, so no relay.
-    inbox = EventSourced(InboxApplication, to_integration=None)
+    inbox = InboxStore(InboxApplication, to_integration=None)
 
     @on_event("notify", "enterprise")
     def on_enterprise_event(self, envelope):

@@ -90,7 +90,7 @@ def traffic(api, stop, made):
         admin, member = register(api), register(api)
         eid, uscc = register_enterprise(api, admin)
         approve(api, admin, apply(api, member, uscc))
-        made.append((datetime.now(UTC).isoformat(), admin.user_id, member.user_id, eid))
+        made.append((datetime.now(UTC).isoformat(), admin, member, eid))
 
 
 def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform, tmp_path):
@@ -128,7 +128,7 @@ def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform,
     during = [e for e in live.values() if began <= e[3] <= ended]
     assert during, "no event was stored while the rebuild ran: the test proved nothing about them"
     for _, _admin, member, eid in made:
-        assert (eid, member) in {(m[0], m[1]) for m in live_memberships}
+        assert (eid, member.user_id) in {(m[0], m[1]) for m in live_memberships}
 
 
 def _env():
@@ -143,3 +143,59 @@ def _drained(operator, reference):
         waiting = [q["waiting"] for q in body["queues"] if q["consumer"] == "audit"]
         return not any(lags) and not any(waiting) and reference.depth() == 0
     wait_for(lambda: quiet() and (time.sleep(1.0) or quiet()), timeout=60, interval=0.5)
+
+
+def messages(api, person):
+    r = api.get("/api/v1/messages", token=person.token)
+    assert r.status_code == 200, r.text
+    return {m["message_id"]: (m["kind"], m["read"]) for m in r.json()["items"]}
+
+
+def forge_a_message_no_source_has(broker, recipient_user_id):
+    """An AssociationRequested published into notify's queue alone: in the live inbox only."""
+    from kombu import Producer
+
+    from contracts.enterprise import ASSOCIATION_REQUESTED
+    from contracts.envelope import make_envelope
+    from services.common.deadletters import DEFAULT_EXCHANGE
+    envelope = make_envelope(ASSOCIATION_REQUESTED, aggregate_id=uuid.uuid4(), aggregate_version=1,
+                             occurred_at=datetime.now(UTC), payload={
+                                 "association_id": str(uuid.uuid4()), "enterprise_id": str(uuid.uuid4()),
+                                 "user_id": str(uuid.uuid4()), "role": "user", "admin_user_id": recipient_user_id,
+                                 "enterprise_name": "伪造测试有限公司", "user_name": "李四"})
+    with Connection(broker) as conn:
+        Producer(conn.channel(), exchange=DEFAULT_EXCHANGE, serializer="json").publish(
+            envelope, routing_key="notify.enterprise-events", message_id=envelope["event_id"])
+
+
+def test_an_inbox_rebuild_during_traffic_keeps_every_message_and_read_mark_once(api, platform):
+    broker = platform.env["AMQP_URI"]
+    operator = (platform.broker_uris or {}).get("operator", broker)
+    admin, member = register(api), register(api)
+    eid, uscc = register_enterprise(api, admin)
+    approve(api, admin, apply(api, member, uscc))
+    wait_for(lambda: len(messages(api, admin)) == 1 and len(messages(api, member)) == 1)
+    [request] = messages(api, admin)
+    r = api.post(f"/api/v1/messages/{request}/read", token=admin.token)
+    assert r.status_code == 204, r.text
+    forge_a_message_no_source_has(broker, admin.user_id)
+    wait_for(lambda: len(messages(api, admin)) == 2)
+    before = {p.user_id: messages(api, p) for p in (admin, member)}
+    stop, made = threading.Event(), []
+    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: made, timeout=30)
+        done = eport("rebuild", "inbox", "--page", "5", amqp_uri=operator, timeout=300)
+        after_it = len(made)
+        wait_for(lambda: len(made) >= after_it + 1, timeout=60)  # traffic after it too
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert "rebuilt inbox from" in done.stdout
+    after = messages(api, admin)
+    assert {i: m for i, m in after.items()} == {request: ("association_requested", True)}  # forged one gone
+    assert messages(api, member) == before[member.user_id]
+    for _, their_admin, their_member, _ in made:  # before, during and after the rebuild: each once
+        wait_for(lambda a=their_admin: list(messages(api, a).values()) == [("association_requested", False)])
+        wait_for(lambda m=their_member: list(messages(api, m).values()) == [("association_approved", False)])
