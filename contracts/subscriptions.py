@@ -28,9 +28,22 @@ def exchange(source):
     return Exchange(f"{source}.events", type="topic", durable=True, delivery_mode=2, auto_delete=False)
 
 
-def queue(sub: Subscription):
+QUEUE_TYPES = ("classic", "quorum")
+
+
+def queue_arguments(queue_type="classic"):
+    """The declaration arguments of a consumer queue of this type: quorum queues (x-queue-type)
+    are replicated over a RabbitMQ cluster; classic ones carry no argument, as before."""
+    if queue_type not in QUEUE_TYPES:
+        raise ValueError(f"queue type {queue_type!r}: expected one of {', '.join(QUEUE_TYPES)}")
+    return {"x-queue-type": "quorum"} if queue_type == "quorum" else None
+
+
+def queue(sub: Subscription, queue_type="classic"):
+    """Every declarer of a queue must give the same type (the broker refuses a redeclaration that
+    differs): the platform's own declarers pass services.common.settings.consumer_queue_type()."""
     ex = exchange(sub.source)
-    return Queue(sub.queue_name, durable=True, auto_delete=False,
+    return Queue(sub.queue_name, durable=True, auto_delete=False, queue_arguments=queue_arguments(queue_type),
                  bindings=[binding(ex, routing_key=rk) for rk in sub.event_types])
 
 

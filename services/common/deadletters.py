@@ -17,6 +17,10 @@ from datetime import UTC, datetime
 
 from kombu import Connection, Exchange, Producer, Queue
 
+from contracts.subscriptions import queue_arguments
+
+from .settings import consumer_queue_type
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".dead-letters"
@@ -43,9 +47,9 @@ def dead_letter_exchange(queue_name):
 
 def dead_letter_queue(queue_name):
     """The durable queue the messages of `queue_name` are parked in, bound only to its own
-    dead-letter exchange, so no publisher's event reaches it."""
+    dead-letter exchange, so no publisher's event reaches it; of the consumer queues' type."""
     return Queue(dead_letter_queue_name(queue_name), exchange=dead_letter_exchange(queue_name),
-                 durable=True, auto_delete=False)
+                 durable=True, auto_delete=False, queue_arguments=queue_arguments(consumer_queue_type()))
 
 
 def traceback_summary(exc_info, frames=4):

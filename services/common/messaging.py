@@ -12,7 +12,7 @@ from contracts.subscriptions import queue, subscription
 
 from .context import CORRELATION_ID
 from .deadletters import Parker, traceback_summary
-from .settings import consumer_max_failures, consumer_retry_delay
+from .settings import consumer_max_failures, consumer_queue_type, consumer_retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class EventConsumer(Consumer):
         self.max_failures = max_failures
         self._failures = {}  # event_id -> consecutive failures of its handler
         self.parker = None
-        super().__init__(queue(subscription(consumer, source)), requeue_on_error=True, **kwargs)
+        super().__init__(queue(subscription(consumer, source), consumer_queue_type()), requeue_on_error=True, **kwargs)
 
     def setup(self):
         self.retry_delay = self.retry_delay or consumer_retry_delay()

@@ -14,6 +14,7 @@ from kombu import Connection, Producer
 from contracts.subscriptions import exchange, queue, subscriptions_of_source
 
 from .correlation import with_correlation
+from .settings import consumer_queue_type
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class AmqpPublisher:
             self.exchange(channel).declare()
             # Declared here too so that events wait for consumers that have not started yet.
             for sub in subscriptions_of_source(self.source):
-                queue(sub)(channel).declare()
+                queue(sub, consumer_queue_type())(channel).declare()
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)

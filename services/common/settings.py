@@ -41,6 +41,8 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_INDEX_KEY", None, "secret: HMAC key of PII-derived index ids (32+ bytes)"),
     Setting("EPORT_TOKEN_SECRET", None, "secret: HMAC key of access tokens (32+ bytes)"),
     Setting("EPORT_SERVICES", None, "services of this deployment, comma-separated (set by the launcher; default: all)"),
+    Setting("EPORT_QUEUE_TYPE", "classic", "consumer queues and their dead-letter queues: classic, or quorum "
+                                           "(x-queue-type, replicated over a RabbitMQ cluster)"),
     Setting("EPORT_CRASH_AFTER_COMMAND", None, "fault tests only: an RPC method after whose command the process dies"),
     Setting("IDENTITY_HASH_THREADS", None, "argon2 hashes at once (default: cores + 1)"),
     Setting("ENTERPRISE_REGISTRY", "file", "the enterprise credit registry: file"),
@@ -165,6 +167,16 @@ def _positive(name, default, kind):
     if value <= 0:
         raise ValueError(f"{name}={raw!r}: expected a positive number")
     return value
+
+
+def consumer_queue_type():
+    """classic or quorum (EPORT_QUEUE_TYPE): what every declarer of a consumer queue passes."""
+    from contracts.subscriptions import QUEUE_TYPES
+
+    queue_type = setting("EPORT_QUEUE_TYPE")
+    if queue_type not in QUEUE_TYPES:
+        raise StartRefused(f"EPORT_QUEUE_TYPE={queue_type!r}: expected one of {', '.join(QUEUE_TYPES)}")
+    return queue_type
 
 
 def consumer_max_failures():
