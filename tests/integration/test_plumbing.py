@@ -96,16 +96,22 @@ def _fresh(fresh_var):
     SinkApp.fail_next.clear()
 
 
-def test_event_published_before_consumer_starts_is_delivered_once(container_factory, config):
+def published_before_consumer_starts(container_factory, config, text):
+    """Writes `text` and relays it with no consumer running, then starts one: the demo container."""
     demo = container_factory(DemoService, config)
     demo.start()
     with entrypoint_hook(demo, "write") as write:
-        write("before the consumer ever ran")
+        write(text)
     relay = next(d for d in demo.dependencies if isinstance(d, EventSourced)).relay
     wait_for(lambda: relay.pending() == 0)
     sink = container_factory(SinkService, config)
     sink.start()
-    wait_for(lambda: SinkApp.effects == ["before the consumer ever ran"])
+    wait_for(lambda: SinkApp.effects == [text])
+    return demo
+
+
+def test_event_published_before_consumer_starts_is_delivered_once(container_factory, config):
+    published_before_consumer_starts(container_factory, config, "before the consumer ever ran")
 
 
 def test_relay_crash_between_store_and_confirm_delivers_exactly_once(container_factory, config, amqp_uri):

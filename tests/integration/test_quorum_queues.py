@@ -9,9 +9,8 @@ from nameko.testing.services import entrypoint_hook
 
 from contracts.subscriptions import subscription
 from services.common.deadletters import dead_letter_queue_name
-from services.common.dependency import EventSourced
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
-from tests.integration.test_plumbing import SOURCE, DemoService, SinkApp, SinkService
+from tests.integration.test_plumbing import SOURCE, SinkApp, published_before_consumer_starts
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -38,15 +37,7 @@ def queue_types(vhost):
 
 def test_consumer_queues_can_be_quorum_queues(quorum_config, container_factory, monkeypatch):
     config, vhost = quorum_config
-    demo = container_factory(DemoService, config)
-    demo.start()
-    with entrypoint_hook(demo, "write") as write:
-        write("waits in a quorum queue")
-    relay = next(d for d in demo.dependencies if isinstance(d, EventSourced)).relay
-    wait_for(lambda: relay.pending() == 0)
-    sink = container_factory(SinkService, config)
-    sink.start()
-    wait_for(lambda: SinkApp.effects == ["waits in a quorum queue"])
+    demo = published_before_consumer_starts(container_factory, config, "waits in a quorum queue")
     SinkApp.fail_next.append(True)
     with entrypoint_hook(demo, "write") as write:
         write("requeued once")
