@@ -61,6 +61,12 @@ def vpcd_port(conf: Path = VPCD_CONF) -> int:
     return int(match.group(1), 0) if match else DEFAULT_VPCD_PORT
 
 
+def vpcd_slot(slot: int, conf: Path = VPCD_CONF) -> tuple[str, int]:
+    """(reader name, TCP port) of one of vpcd's two slots: a card of `make run` (the README's walk-
+    through) goes into slot 0, the card tests use slot 1, so a running demo is left alone."""
+    return f"{READER_PREFIX} 00 {slot:02d}", vpcd_port(conf) + slot
+
+
 def running_pid() -> int | None:
     """The pid of a live pcscd, from its pid file; None when none runs (a stale file is ignored)."""
     try:

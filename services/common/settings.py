@@ -53,6 +53,7 @@ SETTINGS = {s.name: s for s in (
     Setting("CARD_CRL_REFRESH", "300", "seconds between two fetches of a CRL URL"),
     Setting("CARD_CHALLENGE_TTL", "120", "seconds a card challenge is valid (1 to 3600)"),
     Setting("CARD_PIN", None, "the card agent's PIN when not given on its command line"),
+    Setting("CARD_READER", None, "the reader the card agent uses (default: the first holding an e-port card)"),
     Setting("AUTHZ_FOLLOW_SECONDS", "0.05", "how stale authz checks may be about other instances' saves (0: off)"),
     Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox"),
     Setting("SMS_OUTBOX", None, "the outbox file (default: EPORT_VAR/sms-outbox.jsonl)"),

@@ -44,6 +44,17 @@ def wait_until(predicate, timeout: float, what: str) -> float:
     return time.monotonic() - began
 
 
+def _taken(reader, settle):
+    """Whether another program's card is in `reader`; `settle`: seconds to watch for one (a card
+    program that waited for vpcd connects within a presence poll or two of pcscd's start)."""
+    deadline = time.monotonic() + settle
+    while not card_present(reader):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory):
     if shutil.which("pcscd") is None:
@@ -54,11 +65,25 @@ def pcscd(tmp_path_factory):
     daemon.stop()
 
 
+TEST_SLOT = 1  # vpcd's second slot: a developer's `make run` card (README) sits in the first
+
+
 @pytest.fixture(scope="session")
 def vpcd_reader(pcscd):
-    """The reader our virtual card lands in (the first vpcd slot)."""
-    from deploy.pcsc import vpcd_port
-    return "Virtual PCD 00 00", vpcd_port()
+    """(reader, vpcd port) of the slot the card tests have to themselves; the card agent (its
+    functions and its command line) is told to use only that reader (CARD_READER). Stops the whole
+    run at once when another program's card is in it already: every card test would fail."""
+    from deploy.pcsc import vpcd_slot, wait_for_reader
+    reader, port = vpcd_slot(TEST_SLOT)
+    wait_for_reader(reader, timeout=5)
+    if _taken(reader, settle=1.0 if pcscd.owned else 0.0):
+        demo_reader, demo_port = vpcd_slot(0)
+        pytest.exit(f"{reader} (vpcd port {port}) already holds a card: another emulator is plugged into the "
+                    f"slot the card tests use. Stop it, or plug it into {demo_reader} (port {demo_port}), "
+                    "and run the tests again.", returncode=3)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CARD_READER", reader)
+        yield reader, port
 
 
 @pytest.fixture(scope="session")

@@ -26,11 +26,11 @@ def test_vpcd_reader_is_listed(pcscd):
     assert any(name.startswith("Virtual PCD") for name in list_readers())
 
 
-def test_card_is_seen_and_selected(insert, card_image):
+def test_card_is_seen_and_selected(insert, card_image, vpcd_reader):
     seconds = insert(card_image)
     assert seconds < 2.0
     with find_card(timeout=2) as session:
-        assert session.reader == "Virtual PCD 00 00"
+        assert session.reader == vpcd_reader[0] == "Virtual PCD 00 01"
         data, sw = session.transmit(apdu.build_command(apdu.INS_SELECT, 0x04, 0x00, apdu.AID, le=256))
         assert sw == 0x9000
         assert data == bytes([0x6F, 9, 0x84, 7]) + apdu.AID
@@ -257,3 +257,25 @@ def test_second_card_in_the_same_slot_is_refused(session, issue, vpcd_reader):
         second.insert(issue("second.json", card_no="8800000099999"), timeout=1.5)
     assert not second.inserted
     assert session.read_info().card_no == CARD["card_no"]
+
+
+def test_a_card_in_the_developers_slot_is_left_alone(session, issue, vpcd_reader):
+    """`make run`'s card (the README's walk-through) sits in vpcd's first slot: the tests' agent
+    finds its own card in the second one, and the other card stays where it is."""
+    from deploy.pcsc import vpcd_slot
+    from services.card.emulator import VirtualCard
+    session.close()
+    demo_reader, demo_port = vpcd_slot(0)
+    demo = VirtualCard(port=demo_port)
+    try:
+        demo.insert(issue("demo.json", card_no="8800000077777"), timeout=2)
+    except ConnectionError:
+        pytest.skip(f"{demo_reader} is in use already (a developer's card: the case itself)")
+    try:
+        wait_until(lambda: card_present(demo_reader), 5, "pcscd to see the demo card")
+        with find_card(timeout=2) as ours:
+            assert (ours.reader, ours.read_info().card_no) == (vpcd_reader[0], CARD["card_no"])
+        assert card_present(demo_reader)
+    finally:
+        demo.remove()
+    wait_until(lambda: not card_present(demo_reader), 5, "the demo card to leave")

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from services.common.settings import setting
+
 from .. import apdu
 from ..cardimage import PIN_MAX_TRIES
 from .errors import (AgentError, CardBusy, CardError, CardNotFound, CardRemoved, PcscUnavailable,
@@ -46,10 +48,12 @@ def list_readers() -> list[str]:
 
 
 def find_card(timeout: float = 0.0, reader: str | None = None, poll: float = 0.1) -> "CardSession":
-    """The first reader (or `reader`) holding a card that answers SELECT of the e-port AID.
+    """The first reader (or `reader`, by default CARD_READER's) holding a card that answers SELECT
+    of the e-port AID.
 
     Waits up to `timeout` seconds for one to appear.
     """
+    reader = reader if reader is not None else setting("CARD_READER")
     deadline = time.monotonic() + timeout
     while True:
         names = list_readers()
