@@ -31,7 +31,7 @@ CALLS = {
     GATEWAY: {
         "identity": ("ping", "request_sms_code", "register", "set_password", "reset_password",
                      "login_password", "login_sms", "revoke_session", "revoked_sessions",
-                     "sessions_ended_by_reset", "get_user", "get_users"),
+                     "sessions_ended_by_reset", "get_user", "get_users", "token_keys"),
         "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
                        "remove_member", "get_enterprise", "members", "association_requests",
                        "associations_of_user"),

@@ -14,6 +14,20 @@ class HealthSchema(Schema):
     services = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
+class JwkSchema(Schema):
+    kty = fields.String(required=True, metadata={"description": "EC"})
+    crv = fields.String(required=True, metadata={"description": "P-256"})
+    x = fields.String(required=True)
+    y = fields.String(required=True)
+    kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint; the token header's kid"})
+    alg = fields.String(required=True, metadata={"description": "ES256"})
+    use = fields.String(required=True, metadata={"description": "sig"})
+
+
+class JwksSchema(Schema):
+    keys = fields.List(fields.Nested(JwkSchema), required=True)
+
+
 class PlatformRoutes:
     @route("GET", "/healthz", summary="Health of the gateway and every service", auth=False,
            response=HealthSchema, tags=("platform",),
@@ -32,6 +46,13 @@ class PlatformRoutes:
                 return "ok" if getattr(self, name).ping() == "pong" else "down"
         except BaseException:  # Timeout is a BaseException; any failure means down
             return "down"
+
+    @route("GET", "/.well-known/jwks.json", summary="The public keys that verify access tokens", auth=False,
+           response=JwksSchema, tags=("platform",),
+           description="ES256 keys as a JWK set: a token's header names its key by kid. During a key "
+                       "rotation the set holds both keys.")
+    def jwks(self, request):
+        return self.sessions.keys(self._token_keys)
 
     @route("GET", "/openapi.json", summary="This OpenAPI document", auth=False, tags=("platform",))
     def openapi(self, request):

@@ -4,7 +4,7 @@ Each area of shared/API.md has its own mixin of routes in gateway/<area>_routes.
 """
 from datetime import datetime
 
-from nameko.events import BROADCAST, event_handler
+from nameko.events import BROADCAST
 from nameko.constants import NON_PERSISTENT
 from nameko.rpc import RpcProxy
 
@@ -20,7 +20,7 @@ from .me_routes import MeRoutes
 from .messages_routes import MessagesRoutes
 from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
-from .sessions import SessionCheck
+from .sessions import SessionCheck, revocation_handler
 
 
 def backend(service):
@@ -51,20 +51,24 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     commands = CommandIds()  # each state-changing request's command id, for its retries
 
     def authenticate(self, request):
-        user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions)
+        user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions, self._token_keys)
         return Actor(user_id=user_id, session_id=session_id)
+
+    def _token_keys(self):
+        return call(self.identity.token_keys)
 
     def _ended_sessions(self):
         return {"revoked": call(self.identity.revoked_sessions),
                 "ended": call(self.identity.sessions_ended_by_reset)}
 
-    # A queue of this instance's own (broadcast): every gateway instance hears every logout.
-    @event_handler("identity", "SessionRevoked", handler_type=BROADCAST, reliable_delivery=False)
+    # A queue of this instance's own (broadcast): every gateway instance hears every logout; after a
+    # reconnect it loads again what it may have missed (gateway/sessions.py).
+    @revocation_handler("identity", "SessionRevoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_session_revoked(self, envelope):
         revoked_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
         self.sessions.revoke(envelope["payload"]["session_id"], revoked_at)
 
-    @event_handler("identity", "PasswordSet", handler_type=BROADCAST, reliable_delivery=False)
+    @revocation_handler("identity", "PasswordSet", handler_type=BROADCAST, reliable_delivery=False)
     def on_password_set(self, envelope):
         if envelope["payload"].get("ends_sessions") is True:  # identity says so (a reset): not our rule
             ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()

@@ -5,10 +5,12 @@ No other module reads os.environ (tests/unit/test_settings.py fails if one does)
 (so a test or the launcher decides by setting the environment, never import time).
 `deploy/config.yaml` lists the same settings as ${NAME:default}, for operators.
 
-Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_TOKEN_SECRET), checked
-by services/common/secret_rules.py: a service refuses to start with a missing, placeholder, short
-or reused one. Only with EPORT_ENV=development (`make run`, the tests) are missing ones generated
-once into var/dev-secrets.json, so that every process of the platform, and its restarts, agree.
+Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY), checked by
+services/common/secret_rules.py: a service refuses to start with a missing, placeholder, short or
+reused one. Identity alone signs access tokens, with the P-256 keys of the PEM file EPORT_TOKEN_KEYS
+names. Only with EPORT_ENV=development (`make run`, the tests) are missing ones generated once into
+var/dev-secrets.json and var/token-keys.pem, so that every process of the platform, and its
+restarts, agree.
 """
 import base64
 import json
@@ -18,7 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .secret_rules import StartRefused, check_secret  # noqa: F401 (StartRefused: for the callers)
+from contracts.tokens import load_private_keys, new_private_pem
+
+from .secret_rules import SecretRefused, StartRefused, check_secret  # noqa: F401 (StartRefused: for the callers)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +43,8 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_ENV", "production", "development: generated secrets and a development card CA (make run, tests)"),
     Setting("EPORT_CIPHER_KEY", None, "secret: AES key of every event store (base64 of 16, 24 or 32 bytes)"),
     Setting("EPORT_INDEX_KEY", None, "secret: HMAC key of PII-derived index ids (32+ bytes)"),
-    Setting("EPORT_TOKEN_SECRET", None, "secret: HMAC key of access tokens (32+ bytes)"),
+    Setting("EPORT_TOKEN_KEYS", None, "identity only: PEM file of its P-256 token keys, the first signs "
+                                      "(python -m deploy.token_keys)"),
     Setting("EPORT_SERVICES", None, "services of this deployment, comma-separated (set by the launcher; default: all)"),
     Setting("EPORT_QUEUE_TYPE", "classic", "consumer queues and their dead-letter queues: classic, or quorum "
                                            "(x-queue-type, replicated over a RabbitMQ cluster)"),
@@ -74,8 +79,8 @@ def setting(name):
 _SECRET_NAMES = {
     "EPORT_CIPHER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "EPORT_INDEX_KEY": lambda: secrets.token_hex(32),
-    "EPORT_TOKEN_SECRET": lambda: secrets.token_hex(32),
 }
+TOKEN_KEYS = "EPORT_TOKEN_KEYS"
 
 
 def var_dir():
@@ -84,21 +89,28 @@ def var_dir():
     return path
 
 
-def _dev_secrets():
-    path = var_dir() / "dev-secrets.json"
+def _created_once(path, make_text):
+    """The text of `path`, which the first process to get there writes (mode 0600) with `make_text()`."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         for _ in range(50):  # another process is writing it right now
             text = path.read_text()
             if text:
-                return json.loads(text)
+                return text
             time.sleep(0.05)
-        raise RuntimeError(f"{path} stays empty")
-    values = {name: make() for name, make in _SECRET_NAMES.items()}
+        raise RuntimeError(f"{path} stays empty") from None
+    text = make_text()
     with os.fdopen(fd, "w") as f:
-        json.dump(values, f)
-    return values
+        f.write(text)
+    return text
+
+
+def _dev_secrets():
+    def generate():
+        return json.dumps({name: make() for name, make in _SECRET_NAMES.items()})
+
+    return json.loads(_created_once(var_dir() / "dev-secrets.json", generate))
 
 
 def development():
@@ -112,6 +124,21 @@ def secret(name):
         return value or _dev_secrets()[name]
     check_secret(name, {other: setting(other) for other in _SECRET_NAMES})
     return value
+
+
+def token_signing_keys():
+    """Identity's token keys (the first signs; all verify): EPORT_TOKEN_KEYS, a PEM file of P-256
+    private keys (deploy/token_keys.py makes and rotates it)."""
+    path = setting(TOKEN_KEYS)
+    if not path:
+        if not development():
+            raise SecretRefused(TOKEN_KEYS, "it is not set: name the PEM file of identity's token keys "
+                                            "(python -m deploy.token_keys new --file …)")
+        return load_private_keys(_created_once(var_dir() / "token-keys.pem", new_private_pem))
+    try:
+        return load_private_keys(Path(path).read_text(encoding="ascii"))
+    except (OSError, ValueError, TypeError) as exc:
+        raise SecretRefused(TOKEN_KEYS, f"{path} is not a PEM file of P-256 private keys ({exc})") from None
 
 
 def event_store_env(service_name):

@@ -16,7 +16,7 @@ from contracts.masking import mask_id_number, mask_mobile
 from contracts.tokens import ACCESS_TOKEN_TTL, Tokens
 from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
-from services.common.settings import secret
+from services.common.settings import secret, token_signing_keys
 
 from .digests import Digests
 from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
@@ -43,7 +43,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
         self.limits = limits or Limits()
         self.passwords = passwords or Passwords()
         self.digests = Digests(secret("EPORT_INDEX_KEY"))
-        self.tokens = Tokens(secret("EPORT_TOKEN_SECRET"), ACCESS_TOKEN_TTL)  # the gateway's too
+        self.tokens = Tokens(token_signing_keys(), ACCESS_TOKEN_TTL)
 
     # -- reading aggregates ----------------------------------------------------------------------
     def _user(self, user_id):

@@ -45,6 +45,11 @@ class IdentityService(Operated):
             raise ServiceError(e.SMS_DELIVERY_FAILED, "The SMS could not be sent; try again later.") from None
 
     @rpc
+    def token_keys(self):
+        """The JWK set of the public keys that verify access tokens (GET /.well-known/jwks.json)."""
+        return self.app.tokens.jwks
+
+    @rpc
     def revoked_sessions(self):
         return self.app.revoked_sessions()
 

@@ -1,9 +1,15 @@
-"""Logout is refused by every gateway instance: each checks tokens itself and hears SessionRevoked."""
+"""Logout is refused by every gateway instance: each checks tokens itself and hears SessionRevoked,
+and one that lost its broker connection meanwhile loads what it missed when it is back."""
+import os
+import shutil
+import signal
 import socket
+import subprocess
 import time
 from contextlib import contextmanager
 
 import pytest
+import requests
 
 from deploy.launch import Platform
 from tests.e2e.conftest import Api
@@ -23,14 +29,54 @@ def _free_port():
 def second_gateway(platform):
     """Another gateway instance beside the platform's, on its own port: an Api to it."""
     env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
-    second = Platform(env=env, only=["gateway"], quiet=True)
+    second = Platform(env=env, only=["gateway"], quiet=True, broker_uris=platform.broker_uris)
     second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
     try:
         second.start_one("gateway")
         wait_for(lambda: _up(second.base_url))
-        yield Api(second.base_url)
+        api = Api(second.base_url)
+        api.pid = second.procs["gateway"].pid
+        yield api
     finally:
         second.stop()
+
+
+def _rabbitmqctl(*args):
+    return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def _connections(vhost):
+    """pid -> user of the broker connections to `vhost`."""
+    rows = _rabbitmqctl("list_connections", "--no-table-headers", "pid", "user", "vhost").splitlines()
+    return {row.split("\t")[0]: row.split("\t")[1] for row in rows if row.split("\t")[-1] == vhost}
+
+
+@pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="drops connections with rabbitmqctl")
+def test_a_gateway_that_lost_its_broker_connection_refuses_a_logout_made_meanwhile(api, platform):
+    person = register(api)
+    before = set(_connections(platform.vhost))
+    with second_gateway(platform) as other:
+        assert other.get("/api/v1/me", token=person.token).status_code == 200  # it has loaded its state
+        mine = [pid for pid in _connections(platform.vhost) if pid not in before]
+        assert mine
+        os.kill(other.pid, signal.SIGSTOP)  # it cannot reconnect before the logout below
+        try:
+            for pid in mine:  # its queues of SessionRevoked go with its connections
+                _rabbitmqctl("close_connection", pid, "test: connection lost")
+            assert api.delete("/api/v1/sessions/current", token=person.token).status_code == 204
+            assert api.get("/api/v1/me", token=person.token).status_code == 401
+        finally:
+            os.kill(other.pid, signal.SIGCONT)
+
+        def status(token):
+            try:
+                return other.get("/api/v1/me", token=token).status_code
+            except requests.ConnectionError:  # a request that meets its dead connections may be dropped
+                return None
+
+        wait_for(lambda: status(person.token) == 401, timeout=20)
+        someone = register(api)
+        wait_for(lambda: status(someone.token) == 200, timeout=20)  # it is back: the 401 is the logout's
 
 
 def test_a_logout_through_one_gateway_is_refused_by_another(api, platform):

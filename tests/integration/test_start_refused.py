@@ -31,7 +31,7 @@ def test_identity_refuses_the_secrets_example(tmp_path):
 
 def test_card_refuses_to_start_without_a_ca_certificate(tmp_path):
     code, output = serve("card", tmp_path, EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
-                         EPORT_INDEX_KEY=secrets.token_hex(32), EPORT_TOKEN_SECRET=secrets.token_hex(32))
+                         EPORT_INDEX_KEY=secrets.token_hex(32))
     assert code != 0
     assert "CARD_CA_CERT is not set" in output, output[-2000:]
     assert not (tmp_path / "card-ca").exists()

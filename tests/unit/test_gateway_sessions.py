@@ -7,6 +7,7 @@ import pytest
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL
 from gateway.sessions import TOKEN_TTL, SessionCheck
+from tests.tokens import signer
 
 pytestmark = pytest.mark.unit
 
@@ -15,6 +16,8 @@ pytestmark = pytest.mark.unit
 def check(fresh_var):
     sessions = SessionCheck()
     sessions.setup()
+    sessions.tokens = signer()
+    sessions.use_keys(sessions.tokens.jwks)
     sessions.loaded = True  # nothing to load from identity here
     return sessions
 

@@ -5,7 +5,7 @@ from contracts import errors as e
 from services.identity.digests import Digests
 from services.identity.domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox, User)
 from services.identity.passwords import common_passwords, weaknesses
-from contracts.tokens import Tokens
+from contracts.tokens import Tokens, load_private_keys, new_private_pem
 
 pytestmark = pytest.mark.unit
 
@@ -172,11 +172,11 @@ def test_digests_are_keyed_and_bound_to_their_kind():
 
 
 def test_tokens_carry_a_jti_of_128_bits_at_least_and_refuse_a_foreign_signature():
-    tokens = Tokens("s" * 64, 1800)
+    tokens = Tokens(load_private_keys(new_private_pem()), 1800)
     token, jti, expires_at = tokens.issue("user-1", T0)
     assert len(jti) * 6 >= 128 and expires_at == int(T0) + 1800
     claims = tokens.claims(token)
     assert claims["sub"] == "user-1" and claims["jti"] == jti
-    assert Tokens("t" * 64, 1800).claims(token) is None
+    assert Tokens(load_private_keys(new_private_pem()), 1800).claims(token) is None
     assert tokens.claims(token[:-2] + "xx") is None
     assert tokens.claims("not a token") is None

@@ -7,18 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from contracts.tokens import new_private_pem
 from services.card.trust import TrustAnchor
 from services.common import settings
 from services.common.secret_rules import SecretRefused, StartRefused
 
 pytestmark = pytest.mark.unit
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "secrets.env.example"
-NAMES = ("EPORT_CIPHER_KEY", "EPORT_INDEX_KEY", "EPORT_TOKEN_SECRET")
+NAMES = ("EPORT_CIPHER_KEY", "EPORT_INDEX_KEY")
 
 
 def good():
     return {"EPORT_CIPHER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "EPORT_INDEX_KEY": secrets.token_hex(32), "EPORT_TOKEN_SECRET": secrets.token_hex(32)}
+            "EPORT_INDEX_KEY": secrets.token_hex(32)}
 
 
 @pytest.fixture
@@ -60,8 +64,8 @@ def test_every_value_of_the_secrets_example_is_refused_as_a_placeholder(producti
     ("EPORT_CIPHER_KEY", base64.b64encode(b"\0" * 32).decode(), "its bytes repeat too much"),
     ("EPORT_INDEX_KEY", secrets.token_hex(16), "it holds 16 bytes; at least 32 random bytes"),
     ("EPORT_INDEX_KEY", "correct horse battery staple, but long enough", "it is neither hex nor strict base64"),
-    ("EPORT_TOKEN_SECRET", "ab" * 32, "its bytes repeat too much"),
-    ("EPORT_TOKEN_SECRET", "REPLACE-with-64-hex-characters", "it is a placeholder, not a key"),
+    ("EPORT_INDEX_KEY", "ab" * 32, "its bytes repeat too much"),
+    ("EPORT_INDEX_KEY", "REPLACE-with-64-hex-characters", "it is a placeholder, not a key"),
 ])
 def test_unfit_secrets_are_refused_saying_why_and_not_showing_them(production, name, value, why):
     production.setenv(name, value)
@@ -73,13 +77,29 @@ def test_unfit_secrets_are_refused_saying_why_and_not_showing_them(production, n
 
 
 def test_a_secret_the_same_as_another_is_refused(production):
-    shared = secrets.token_hex(32)
+    shared = base64.b64encode(secrets.token_bytes(32)).decode()
+    production.setenv("EPORT_CIPHER_KEY", shared)
     production.setenv("EPORT_INDEX_KEY", shared)
-    production.setenv("EPORT_TOKEN_SECRET", shared)
-    assert refusal("EPORT_TOKEN_SECRET") == "it is the same key as EPORT_INDEX_KEY; every secret needs its own"
+    assert refusal("EPORT_INDEX_KEY") == "it is the same key as EPORT_CIPHER_KEY; every secret needs its own"
     # the same 32 bytes in another spelling are the same key too
-    production.setenv("EPORT_TOKEN_SECRET", base64.b64encode(bytes.fromhex(shared)).decode())
-    assert refusal("EPORT_TOKEN_SECRET").startswith("it is the same key as EPORT_INDEX_KEY")
+    production.setenv("EPORT_INDEX_KEY", base64.b64decode(shared).hex())
+    assert refusal("EPORT_INDEX_KEY").startswith("it is the same key as EPORT_CIPHER_KEY")
+
+
+def test_identitys_token_keys_must_be_a_file_of_p256_keys(production, tmp_path):
+    production.delenv("EPORT_TOKEN_KEYS", raising=False)
+    with pytest.raises(SecretRefused, match="EPORT_TOKEN_KEYS refused: it is not set"):
+        settings.token_signing_keys()
+    (tmp_path / "rsa.pem").write_text(rsa.generate_private_key(65537, 2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode())
+    for path, why in ((tmp_path / "missing.pem", "No such file"), (tmp_path / "rsa.pem", "EC P-256")):
+        production.setenv("EPORT_TOKEN_KEYS", str(path))
+        with pytest.raises(SecretRefused, match=why):
+            settings.token_signing_keys()
+    assert not (tmp_path / "token-keys.pem").exists()  # no development key outside development
+    production.setenv("EPORT_TOKEN_KEYS", str(tmp_path / "keys.pem"))
+    (tmp_path / "keys.pem").write_text(new_private_pem())
+    assert len(settings.token_signing_keys()) == 1
 
 
 def test_development_defaults_only_in_development(production, tmp_path):
