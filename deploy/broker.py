@@ -74,10 +74,17 @@ def _wait_imported(vhost, users, timeout=15):
         time.sleep(0.1)
 
 
-def setup(amqp_uri=None, namespace=DEFAULT_NAMESPACE, credentials_file=None):
+def namespace_for(amqp_uri):
+    """Users are global in RabbitMQ: those of another vhost get names of their own."""
+    vhost = vhost_of(amqp_uri)
+    return DEFAULT_NAMESPACE if vhost == "/" else f"{DEFAULT_NAMESPACE}-{vhost}"
+
+
+def setup(amqp_uri=None, namespace=None, credentials_file=None):
     """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
     `amqp_uri`; returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
     amqp_uri = amqp_uri or setting("AMQP_URI")
+    namespace = namespace or namespace_for(amqp_uri)
     vhost = vhost_of(amqp_uri)
     passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
     defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
@@ -127,7 +134,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p_setup = sub.add_parser("setup", help="create the users on this machine's RabbitMQ")
     p_setup.add_argument("--amqp-uri", default=setting("AMQP_URI"))
-    p_setup.add_argument("--namespace", default=DEFAULT_NAMESPACE)
+    p_setup.add_argument("--namespace", help="user names' prefix (default: eport, or eport-<vhost>)")
     p_setup.add_argument("--credentials", default=str(var_dir() / "broker-users.json"))
     p_remove = sub.add_parser("remove", help="delete the users of a namespace")
     p_remove.add_argument("--namespace", default=DEFAULT_NAMESPACE)
@@ -141,8 +148,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "setup":
-            uris = setup(args.amqp_uri, args.namespace, args.credentials)
-            print(f"broker users {', '.join(user_name(args.namespace, r) for r in uris)} on vhost "
+            namespace = args.namespace or namespace_for(args.amqp_uri)
+            uris = setup(args.amqp_uri, namespace, args.credentials)
+            print(f"broker users {', '.join(user_name(namespace, r) for r in uris)} on vhost "
                   f"{vhost_of(args.amqp_uri)}; their URIs in {args.credentials}")
         elif args.command == "remove":
             remove(args.namespace)
