@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from contracts.tokens import load_private_keys, new_private_pem, public_jwk
+from services.common.settings import setting
 
 
 def _pem(key):
@@ -71,8 +72,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["new", "list", "add", "promote", "retire"])
     parser.add_argument("kid", nargs="?", help="the key to retire")
-    parser.add_argument("--file", default=os.environ.get("EPORT_TOKEN_KEYS"),
-                        required="EPORT_TOKEN_KEYS" not in os.environ, help="the key file (default: EPORT_TOKEN_KEYS)")
+    parser.add_argument("--file", default=setting("EPORT_TOKEN_KEYS"), required=not setting("EPORT_TOKEN_KEYS"),
+                        help="the key file (default: EPORT_TOKEN_KEYS)")
     args = parser.parse_args(argv)
     if args.command == "retire":
         if not args.kid:
