@@ -15,7 +15,7 @@ from nameko.testing.services import dummy, entrypoint_hook
 from deploy import broker
 from deploy.broker_policy import CALLS, GATEWAY
 from services.common.rpc import rpc
-from tests.conftest import create_vhost, delete_vhost, vhost_uri
+from tests.support import create_vhost, delete_vhost, vhost_uri
 
 pytestmark = pytest.mark.integration
 
