@@ -155,7 +155,6 @@ class AgentServer(ThreadingHTTPServer):
         except (AgentError, ValueError) as exc:
             signing.error = agent_error(exc)
             signing.state = "failed"
-        del pin  # used for this signature only
 
     def _terminal_pin(self, signing: Signing) -> None:
         with self.lock:
