@@ -335,7 +335,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         ancestors = " ".join(sorted(self.server.origins)) or "'none'"
         return {"Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                            f"frame-ancestors {ancestors}",
-                "Referrer-Policy": "no-referrer"}
+                "Referrer-Policy": "same-origin"}  # no-referrer would make the form post Origin: null
 
     def _page(self, status: int, body: str) -> None:
         self._send(status, PROMPT_PAGE.format(body=body).encode(), "text/html", self._prompt_headers())

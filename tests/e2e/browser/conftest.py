@@ -1,0 +1,165 @@
+"""The web console in a real browser: Playwright for Python drives Debian's /usr/bin/chromium
+(never a downloaded browser) against the platform started as `make run` starts it (the e2e
+`platform` fixture, shared with the HTTP suites of tests/e2e).
+
+`Screens.shot(name)` saves a screenshot of the screen at 1280×800 and at 390×844 under
+var/screenshots/, and checks on the way that the phone layout does not scroll sideways and that
+every visible input has a label.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from gateway.console import console_dir
+from services.card.devca import issue_card, load_ca
+from services.card.trust import ensure_dev_ca
+from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
+
+ROOT = Path(__file__).resolve().parents[3]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "var" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PIN = "123456"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip("Debian's chromium is not installed (`make test` installs deploy/apt-packages-test.txt)")
+    from playwright.sync_api import sync_playwright
+    manager = sync_playwright()
+    playwright = manager.start()
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    yield browser
+    browser.close()
+    # Playwright's stop() waits for its driver through asyncio's child watcher, which never
+    # wakes under the eventlet monkey patching of tests/conftest.py: end the driver ourselves.
+    manager._client._transport._proc.kill()
+
+
+@pytest.fixture(scope="session")
+def console(platform):
+    if not (console_dir() / "index.html").is_file():
+        pytest.fail("console/dist is not built: `make console` (make run and make test build it)")
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # what is there was taken by this run
+    SCREENSHOTS.mkdir(parents=True)
+    return platform.base_url
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def agent_url(console, pcscd):  # noqa: F811
+    """`python -m services.card.agent serve` for the console's origin, on a port of its own."""
+    port = _free_port()
+    log = open("/tmp/console-agent.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "services.card.agent", "--wait", "5", "serve", "--port", str(port),
+                             "--origin", console], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            requests.options(url + "/v1/card", timeout=1)
+            break
+        except requests.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the card agent did not start")
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def card_ca(platform):
+    """The platform's development card CA (the card service trusts it when CARD_CA_CERT is unset)."""
+    if platform.env.get("CARD_CA_CERT"):
+        pytest.skip("the platform trusts a CA of its own (CARD_CA_CERT): cannot issue cards for it")
+    return load_ca(ensure_dev_ca(Path(platform.env["EPORT_VAR"]) / "card-ca"))
+
+
+_card_numbers = iter(range(int(time.time() * 1000) % 10**9, 10**10))
+
+
+@pytest.fixture
+def issue_card_of(card_ca, tmp_path):
+    def issue(name, id_number, uscc, card_type="legal_person"):
+        card_no = f"89{next(_card_numbers):011d}"
+        path = tmp_path / f"{card_no}.json"
+        issue_card(card_ca, card_no=card_no, card_type=card_type, holder_name=name, holder_id_number=id_number,
+                   uscc=uscc, pin=PIN).save(path)
+        return card_no, path
+    return issue
+
+
+class Screens:
+    """One browser page on the console, with the screenshots of its screens."""
+
+    def __init__(self, page, base):
+        self.page = page
+        self.base = base
+
+    def open(self, path="/"):
+        self.page.goto(self.base + path)
+        return self.page
+
+    def shot(self, name):
+        page = self.page
+        page.wait_for_timeout(150)  # Element Plus's transitions
+        check_labels(page, name)
+        page.screenshot(path=SCREENSHOTS / f"{name}-1280x800.png", full_page=True)
+        page.set_viewport_size(PHONE)
+        page.wait_for_timeout(150)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{name}: the phone layout scrolls sideways ({width} px)"
+        check_labels(page, name)
+        page.screenshot(path=SCREENSHOTS / f"{name}-390x844.png", full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+
+LABELLESS_INPUTS = """() => [...document.querySelectorAll('input, textarea, select')].filter((el) => {
+  if (el.type === 'hidden' || el.offsetParent === null || el.closest('[aria-hidden="true"]')) return false
+  if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false
+  if (el.labels && [...el.labels].some((l) => l.textContent.trim())) return false
+  const group = el.closest('[role="radiogroup"], [role="group"], .el-checkbox, .el-radio')
+  return !(group && (group.getAttribute('aria-label') || group.textContent.trim()))
+}).map((el) => el.outerHTML.slice(0, 120))"""
+
+
+def check_labels(page, name):
+    missing = page.evaluate(LABELLESS_INPUTS)
+    assert not missing, f"{name}: inputs without a label: {missing}"
+
+
+@pytest.fixture
+def browser_of(chromium, console, agent_url):
+    """browser_of() -> Screens: one person's browser (a context of its own: its own sessionStorage),
+    whose console talks to the test's card agent."""
+    contexts = []
+
+    def open_browser():
+        context = chromium.new_context(viewport=DESKTOP, locale="zh-CN")
+        context.add_init_script(f"localStorage.setItem('eport.agent', {agent_url!r})")
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        return Screens(page, console)
+
+    yield open_browser
+    for context in contexts:
+        context.close()
