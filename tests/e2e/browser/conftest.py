@@ -107,6 +107,14 @@ def issue_card_of(card_ca, tmp_path):
     return issue
 
 
+@pytest.fixture(scope="session")
+def veteran(api):
+    """Someone registered early in the session: their mobile is taken, and by the time a later test
+    registers it again the SMS cooldown of their own registration (60 s) has mostly passed."""
+    from tests.e2e.enterprise_people import register
+    return register(api, "周八")
+
+
 class Screens:
     """One browser page on the console, with the screenshots of its screens."""
 

@@ -1,9 +1,10 @@
 """What the browser tests do on the console's screens, the way a person does it."""
 import re
+import time
 
 from playwright.sync_api import expect
 
-from tests.sms import latest_code
+from tests.sms import latest_code, messages
 
 PASSWORD = "Eport#console-2026"
 PIN = "123456"
@@ -11,8 +12,7 @@ PIN = "123456"
 
 def field(scope, label):
     """The form item labelled `label` (its input, and the message under it)."""
-    return scope.locator(".el-form-item").filter(has=scope.page.locator(
-        f"xpath=./label[normalize-space()='{label}'] | ./div/label[normalize-space()='{label}']")).first
+    return scope.locator(f'.el-form-item:has(label.el-form-item__label:text-is("{label}"))').first
 
 
 def field_error(scope, label):
@@ -20,9 +20,13 @@ def field_error(scope, label):
 
 
 def ask_sms_code(scope, mobile, purpose):
-    """Click 获取验证码, see its countdown, and read the code from the phone (the outbox)."""
+    """Click 获取验证码, see its countdown, and read the new code from the phone (the outbox)."""
+    before = len(messages(mobile))
     scope.get_by_role("button", name="获取验证码").click()
     expect(scope.get_by_role("button", name=re.compile(r"^\d+秒后重新获取$"))).to_be_disabled()
+    deadline = time.monotonic() + 10
+    while len(messages(mobile)) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     return latest_code(mobile, purpose)
 
 

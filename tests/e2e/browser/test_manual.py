@@ -8,9 +8,8 @@ from playwright.sync_api import expect
 
 from tests.e2e.enterprise_people import register as register_over_api
 from tests.factories import new_id_number, new_mobile, new_uscc
-from tests.sms import latest_code
 
-from .helpers import (PASSWORD, associate_form, bind_card, enter_pin, login_with_password, logout, panel, register,
+from .helpers import (PASSWORD, ask_sms_code, associate_form, bind_card, enter_pin, login_with_password, logout, panel, register,
                       session_token)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(240)]
@@ -18,7 +17,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(240)]
 ENTERPRISE = "杭州控制台测试贸易有限公司"
 
 
-def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, insert, issue_card_of):
+def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, insert, issue_card_of, veteran):
     admin = browser_of()
     page = admin.page
     name, id_number, mobile = "张三", new_id_number(), new_mobile()
@@ -74,8 +73,7 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     their = other.open("/login")
     their.get_by_role("tab", name="手机号登录").click()
     their.get_by_label("手机号码").fill(member.mobile)
-    their.get_by_role("button", name="获取验证码").click()
-    their.get_by_label("验证码").fill(latest_code(member.mobile, "login"))
+    their.get_by_label("验证码").fill(ask_sms_code(their, member.mobile, "login"))
     other.shot("10-login-sms")
     their.get_by_role("button", name="登录", exact=True).click()
     form = associate_form(their)
