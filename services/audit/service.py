@@ -6,18 +6,17 @@ from services.common.context import RequestContext
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.rpc import rpc
-from services.common.settings import var_dir
 
 from .application import AuditApplication
 from .rebuild import AuditRebuild
-from .store import AuditStore
+from .store import open_store
 
 
 class AuditLog(Rebuilding, DependencyProvider):
     rebuildable_projections = ("audit-log",)
 
     def setup(self):
-        self.store = AuditStore(var_dir() / "audit.db")
+        self.store = open_store()
 
     def get_dependency(self, worker_ctx):
         return self.store

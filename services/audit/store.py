@@ -8,13 +8,25 @@ An enterprise's trail holds the events that name the enterprise, and also what h
 members' accounts (logins, failed logins, locks, logouts, password changes) while they were its
 members. Identity events name no enterprise, so the log keeps each membership's interval, learnt
 from the enterprise events in the same transaction as the event that opens or closes it.
+
+At rest the payloads (names, card numbers, session ids) are encrypted with the event stores' key
+(EPORT_CIPHER_KEY, AES-GCM): what stays in clear are ids, types and times, what the queries filter
+on. On PostgreSQL (EVENT_STORE=postgres, `PostgresAuditStore`) several audit instances share one
+log: each write holds a transaction-level advisory lock, so an event is recorded once and the
+sequence and the membership intervals stay as one writer would leave them.
 """
+import base64
 import json
 import os
 import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+from eventsourcing.cryptography import AESCipher
+from eventsourcing.utils import Environment
+
+from services.common.settings import secret
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -54,6 +66,23 @@ MEMBER_ACCOUNT_SOURCE = "identity"
 COLUMNS = "a.event_id, a.event_type, a.occurred_at, a.actor_user_id, a.subject, a.payload, a.source, a.correlation_id"
 
 
+ENCRYPTED = "aes:"  # the prefix of an encrypted payload; a clear one (older logs) is JSON
+
+
+class PayloadCipher:
+    def __init__(self, key=None):
+        self._aes = AESCipher(Environment(env={"CIPHER_KEY": key or secret("EPORT_CIPHER_KEY")}))
+
+    def seal(self, payload):
+        raw = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        return ENCRYPTED + base64.b64encode(self._aes.encrypt(raw)).decode("ascii")
+
+    def open(self, stored):
+        if not stored.startswith(ENCRYPTED):
+            return json.loads(stored)
+        return json.loads(self._aes.decrypt(base64.b64decode(stored[len(ENCRYPTED):])))
+
+
 def subject_of(envelope):
     payload = envelope["payload"]
     for name in SUBJECT_FIELDS:
@@ -66,15 +95,22 @@ class AuditStore:
     """One connection, WAL: the consumer appends one event at a time, and the queries read
     beside it without waiting for the writer."""
 
-    def __init__(self, path):
+    def __init__(self, path, cipher=None):
         self._path = Path(path)
         self._lock = threading.Lock()
+        self._cipher = cipher or PayloadCipher()
         self._open()
 
     def _open(self):
         self._db = sqlite3.connect(str(self._path), timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+
+    def _run(self, sql, args=()):
+        return self._db.execute(sql, args)
+
+    def _begin(self):
+        self._db.execute("BEGIN IMMEDIATE")
 
     def record(self, envelope):
         """True when recorded, False when it was a repeat."""
@@ -83,27 +119,27 @@ class AuditStore:
     def record_many(self, envelopes):
         """Records them in order in one transaction; how many were new."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
-                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetchone()[0]
+                seq = self._run("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetchone()[0]
                 added = 0
                 for envelope in envelopes:
                     added += self._insert(envelope, seq + added + 1)
-                self._db.execute("COMMIT")
+                self._run("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._run("ROLLBACK")
                 raise
             return added
 
     def _insert(self, envelope, seq):
         payload = envelope["payload"]
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        cur = self._run(
+            "INSERT INTO audit_events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (event_id) DO NOTHING",
             (envelope["event_id"], envelope["event_type"], envelope["event_version"],
              envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
              envelope["aggregate_version"], envelope.get("actor_user_id"),
              envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
-             json.dumps(payload, ensure_ascii=False, sort_keys=True), seq))
+             self._cipher.seal(payload), seq))
         # On repeats too: an operator's rewind can then rebuild the intervals.
         self._track_membership(envelope)
         return cur.rowcount
@@ -114,7 +150,7 @@ class AuditStore:
         path = self._path.with_name(self._path.name + ".rebuild")
         for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             leftover.unlink(missing_ok=True)
-        return AuditStore(path)
+        return AuditStore(path, self._cipher)
 
     @contextmanager
     def held(self):
@@ -142,14 +178,15 @@ class AuditStore:
         kind, payload, at = envelope["event_type"], envelope["payload"], envelope["occurred_at"]
         if kind == "AssociationApproved":
             # A second approval while a membership is open adds nothing (the first one stands).
-            self._db.execute(
-                "INSERT OR IGNORE INTO memberships SELECT ?, ?, ?, ?, NULL WHERE NOT EXISTS ("
-                " SELECT 1 FROM memberships WHERE enterprise_id = ? AND user_id = ? AND until IS NULL)",
+            self._run(
+                "INSERT INTO memberships SELECT ?, ?, ?, ?, NULL WHERE NOT EXISTS ("
+                " SELECT 1 FROM memberships WHERE enterprise_id = ? AND user_id = ? AND until IS NULL)"
+                " ON CONFLICT (opened_by) DO NOTHING",
                 (envelope["event_id"], payload["enterprise_id"], payload["user_id"], at,
                  payload["enterprise_id"], payload["user_id"]))
         elif kind == "MemberRemoved":
             # `since <= ?`: a repeated old removal must not end a later membership.
-            self._db.execute(
+            self._run(
                 "UPDATE memberships SET until = ? WHERE enterprise_id = ? AND user_id = ? AND until IS NULL"
                 " AND since <= ?", (at, payload["enterprise_id"], payload["user_id"], at))
 
@@ -179,9 +216,9 @@ class AuditStore:
             sql_args = [enterprise_id, *args, enterprise_id, MEMBER_ACCOUNT_SOURCE, *args]
         sql += " ORDER BY occurred_at DESC, seq DESC LIMIT ?"
         with self._lock:
-            rows = self._db.execute(sql, [*sql_args, int(limit)]).fetchall()
+            rows = self._run(sql, [*sql_args, int(limit)]).fetchall()
         return [{"event_id": r[0], "event_type": r[1], "occurred_at": r[2], "actor_user_id": r[3],
-                 "subject": r[4], "payload": json.loads(r[5]), "source": r[6], "correlation_id": r[7]}
+                 "subject": r[4], "payload": self._cipher.open(r[5]), "source": r[6], "correlation_id": r[7]}
                 for r in rows]
 
     @staticmethod
@@ -191,8 +228,89 @@ class AuditStore:
 
     def count(self):
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
+            return self._run("SELECT COUNT(*) FROM audit_events").fetchone()[0]
 
     def close(self):
         with self._lock:
             self._db.close()
+
+
+ADVISORY_KEY = 0x617564_6974  # "audit": the one writer at a time across every audit instance
+LIVE_SCHEMA, REBUILD_SCHEMA = "public", "audit_rebuild"
+
+
+class PostgresAuditStore(AuditStore):
+    """The audit log in the audit service's PostgreSQL database (EVENT_STORE=postgres), shared by
+    every audit instance. The same tables and SQL as on SQLite; a rebuild (`sibling`) fills the
+    same tables in a schema of its own, and `adopt` copies them over the live ones in one
+    transaction while `held()` keeps every instance from writing."""
+
+    def __init__(self, url, cipher=None, schema=LIVE_SCHEMA):
+        self._url = url.replace("postgresql+psycopg2://", "postgresql://")
+        self._schema = schema
+        super().__init__(self._url, cipher)
+
+    def _open(self):
+        import psycopg2
+
+        from services.common.postgres import make_green
+        make_green()
+        self._db = psycopg2.connect(self._url)
+        self._db.autocommit = True  # transactions are the explicit BEGIN/COMMIT of record_many
+        with self._db.cursor() as cur:
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+            cur.execute(f"SET search_path TO {self._schema}")
+            cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))  # two first starts create at once
+            try:
+                cur.execute(SCHEMA)
+            finally:
+                cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))
+
+    def _run(self, sql, args=()):
+        cur = self._db.cursor()
+        cur.execute(sql.replace("?", "%s"), tuple(args))
+        return cur
+
+    def _begin(self):
+        self._run("BEGIN")
+        self._run("SELECT pg_advisory_xact_lock(?)", (ADVISORY_KEY,))
+
+    def sibling(self):
+        self._run(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")
+        return PostgresAuditStore(self._url, self._cipher, schema=REBUILD_SCHEMA)
+
+    @contextmanager
+    def held(self):
+        with self._lock:
+            self._run("SELECT pg_advisory_lock(?)", (ADVISORY_KEY,))
+            try:
+                yield
+            finally:
+                self._run("SELECT pg_advisory_unlock(?)", (ADVISORY_KEY,))
+
+    def adopt(self, rebuilt):
+        rebuilt.close()
+        self._run("BEGIN")
+        try:
+            for table in ("audit_events", "memberships"):
+                self._run(f"DELETE FROM {LIVE_SCHEMA}.{table}")
+                self._run(f"INSERT INTO {LIVE_SCHEMA}.{table} SELECT * FROM {REBUILD_SCHEMA}.{table}")
+            self._run(f"DROP SCHEMA {REBUILD_SCHEMA} CASCADE")
+            self._run("COMMIT")
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+
+    def discard(self):
+        self._run(f"DROP SCHEMA IF EXISTS {self._schema} CASCADE")
+        self.close()
+
+
+def open_store():
+    """The audit log where the event stores are: $EPORT_VAR/audit.db, or the audit service's
+    PostgreSQL database with EVENT_STORE=postgres."""
+    from services.common.settings import event_store_env, setting, var_dir
+
+    if setting("EVENT_STORE") == "postgres":
+        return PostgresAuditStore(event_store_env("audit")["SQLALCHEMY_URL"])
+    return AuditStore(var_dir() / "audit.db")

@@ -1,0 +1,73 @@
+"""The audit log on PostgreSQL (EVENT_STORE=postgres): two audit instances on one database, fed
+from their shared queues with every event delivered twice, record each event once; each answers
+the whole log, and a rebuild there swaps in what it rebuilt."""
+import uuid
+
+import eventlet
+import pytest
+from nameko.testing.services import entrypoint_hook
+
+from services.audit.service import AuditLog, AuditService
+from services.audit.store import PostgresAuditStore
+from services.common.relay import AmqpPublisher
+from tests.integration.test_audit import ADMIN, ENTERPRISE, FakeEnterprise, approved
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def on_postgres(monkeypatch, fresh_var):
+    monkeypatch.setenv("EVENT_STORE", "postgres")
+    monkeypatch.setenv("EVENT_STORE_URL",
+                       f"postgresql+psycopg2://postgres@localhost:5432/eport_test_{uuid.uuid4().hex[:8]}")
+
+
+def store_of(container):
+    return next(d for d in container.dependencies if isinstance(d, AuditLog)).store
+
+
+def whole_log(container):
+    with entrypoint_hook(container, "events") as events:
+        return events(enterprise_id=ENTERPRISE, limit=500)["items"]
+
+
+def test_two_audit_instances_on_postgres_record_each_event_once(on_postgres, container_factory, config, amqp_uri):
+    first, second = (container_factory(AuditService, config) for _ in range(2))
+    container_factory(FakeEnterprise, config).start()
+    first.start()
+    second.start()
+    assert isinstance(store_of(first), PostgresAuditStore)
+    sent = [approved(str(uuid.uuid4()), 1, f"2026-11-01T08:{n:02d}:00+00:00") for n in range(30)]
+    publisher = AmqpPublisher(amqp_uri, "enterprise")
+    for envelope in sent + sent:  # every one delivered twice, to whichever instance takes it
+        publisher.publish(envelope)
+    with eventlet.Timeout(30):
+        while len(whole_log(first)) < len(sent):
+            eventlet.sleep(0.1)
+    eventlet.sleep(0.5)  # the repeats too
+    mine = {e["event_id"] for e in sent}
+    for container in (first, second):
+        items = [i for i in whole_log(container) if i["event_id"] in mine]
+        assert sorted(i["event_id"] for i in items) == sorted(mine)  # each once, whichever asks
+    counts = [store_of(c).count() for c in (first, second)]
+    assert counts[0] == counts[1] >= len(sent)
+    with entrypoint_hook(first, "enterprise_events") as trail:
+        assert len(trail(ADMIN, ENTERPRISE, limit=500)["items"]) >= len(sent)
+
+
+def test_a_rebuild_on_postgres_replaces_the_live_log(on_postgres):
+    from services.audit.store import open_store
+
+    live = open_store()
+    try:
+        kept, lost = approved(str(uuid.uuid4()), 1), approved(str(uuid.uuid4()), 1)
+        live.record_many([kept, lost])
+        rebuilt = live.sibling()
+        assert rebuilt.count() == 0 and live.count() == 2
+        rebuilt.record_many([kept])
+        with live.held():
+            live.adopt(rebuilt)
+        assert [i["event_id"] for i in live.query()] == [kept["event_id"]]
+        assert live.record(lost) and live.count() == 2  # and it records on as before
+    finally:
+        live.close()
