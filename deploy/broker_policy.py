@@ -42,6 +42,7 @@ CALLS = {
     },
     "identity": {"notify": ("send_sms",)},
     "notify": {"enterprise": ("ops_events",)},  # `eport rebuild inbox`
+    "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
     "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`

@@ -8,7 +8,7 @@ from .errors import FAILED, OK, CommandError, usage
 from .progress import Progress
 
 # projection -> the service that keeps it
-PROJECTIONS = {"audit-log": "audit", "inbox": "notify"}
+PROJECTIONS = {"audit-log": "audit", "inbox": "notify", "authz": "authz"}
 POLL = 0.5  # seconds between progress questions
 TIMEOUT = 3600  # seconds a rebuild may take before the command gives up following it
 

@@ -14,6 +14,7 @@ LOCK_STRIPES = 64
 
 _LEARNT = {et.name: et for et in (ent.ENTERPRISE_REGISTERED, ent.ASSOCIATION_APPROVED,
                                   ent.ADMIN_TRANSFERRED, ent.MEMBER_REMOVED)}
+LEARNT_TYPES = frozenset(_LEARNT)
 
 
 class StripedLocks:
@@ -41,12 +42,22 @@ class AuthzApplication(ServiceApplication):
         # One writer per enterprise in this process: concurrent workers on one enterprise would
         # only conflict and retry; other processes still conflict safely on the aggregate version.
         self._enterprise_locks = StripedLocks()
+        self._projection_swap = threading.Lock()
         self.projection = AccessProjection(self)
         self.projection.catch_up()
 
     def _notify(self, recordings):
-        self.projection.catch_up()  # before the command returns: visible to the next check
+        with self._projection_swap:
+            self.projection.catch_up()  # before the command returns: visible to the next check
         super()._notify(recordings)
+
+    def swap_projection(self, rebuilt):
+        """`rebuilt` serves the checks from now on, caught up with every save that notified
+        (services/authz/rebuild.py); returns its position."""
+        with self._projection_swap:
+            rebuilt.catch_up()
+            self.projection = rebuilt
+        return rebuilt.position
 
     # -- helpers -------------------------------------------------------------------------------
     def _load(self, enterprise_id):

@@ -5,11 +5,12 @@ import eventlet
 
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
-from services.common.operations import Operated
+from services.common.operations import Operated, Rebuilding
 from services.common.rpc import rpc
 from services.common.settings import setting
 
 from .application import AuthzApplication
+from .rebuild import AuthzRebuild
 from .integration import to_integration
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,17 @@ def follow_seconds():
     return float(setting("AUTHZ_FOLLOW_SECONDS"))
 
 
-class AuthzEventSourced(EventSourced):
+class AuthzEventSourced(Rebuilding, EventSourced):
     """The application plus a green thread keeping its projection up with the shared store.
 
     Saves of this process update the projection themselves; this only matters when several
-    instances of the service share one event store.
+    instances of the service share one event store. `eport rebuild authz` rebuilds the projection.
     """
+
+    rebuildable_projections = ("authz",)
+
+    def make_rebuild(self, fetch, page):
+        return AuthzRebuild(self.app, fetch, page)
 
     _following = False
     _pause = 0.0

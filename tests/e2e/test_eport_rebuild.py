@@ -141,7 +141,7 @@ def _drained(operator, reference):
         body = json.loads(eport("status", "--json", amqp_uri=operator).stdout)
         lags = [s["lag"] for s in body["stores"] if s["lag"] is not None]
         waiting = [q["waiting"] for q in body["queues"] if q["consumer"] == "audit"]
-        return not any(lags) and not any(waiting) and reference.depth() == 0
+        return not any(lags) and not any(waiting) and (reference is None or reference.depth() == 0)
     wait_for(lambda: quiet() and (time.sleep(1.0) or quiet()), timeout=60, interval=0.5)
 
 
@@ -199,3 +199,54 @@ def test_an_inbox_rebuild_during_traffic_keeps_every_message_and_read_mark_once(
     for _, their_admin, their_member, _ in made:  # before, during and after the rebuild: each once
         wait_for(lambda a=their_admin: list(messages(api, a).values()) == [("association_requested", False)])
         wait_for(lambda m=their_member: list(messages(api, m).values()) == [("association_approved", False)])
+
+
+def grant(api, admin, eid, user_id, systems=("manifest",)):
+    return api.put(f"/api/v1/enterprises/{eid}/members/{user_id}/permissions", token=admin.token,
+                   json={"systems": list(systems)})
+
+
+def allowed(api, person, eid, system="manifest"):
+    r = api.get(f"/api/v1/authz/check?user_id={person.user_id}&enterprise_id={eid}&system={system}",
+                token=person.token)
+    assert r.status_code == 200, r.text
+    return r.json()["allowed"]
+
+
+def test_an_authz_rebuild_learns_what_authz_missed_and_keeps_every_grant(api, platform):
+    from contracts.subscriptions import subscription
+    broker = platform.env["AMQP_URI"]
+    operator = (platform.broker_uris or {}).get("operator", broker)
+    admin, kept, missed = register(api), register(api), register(api)
+    eid, uscc = register_enterprise(api, admin)
+    approve(api, admin, apply(api, kept, uscc))
+    wait_for(lambda: grant(api, admin, eid, kept.user_id).status_code == 200)
+    authz_queue = subscription("authz", "enterprise")
+    with Connection(broker) as conn:  # authz hears nothing of enterprise for a while
+        channel = conn.channel()
+        for key in authz_queue.event_types:
+            channel.queue_unbind(authz_queue.queue_name, "enterprise.events", key)
+        try:
+            approve(api, admin, apply(api, missed, uscc))
+            _drained(operator, None)
+        finally:
+            for key in authz_queue.event_types:
+                channel.queue_bind(authz_queue.queue_name, "enterprise.events", key)
+    refused = grant(api, admin, eid, missed.user_id)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "NOT_A_MEMBER", refused.text
+    stop, made = threading.Event(), []
+    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
+    worker.start()
+    try:
+        wait_for(lambda: made, timeout=30)
+        done = eport("rebuild", "authz", "--page", "5", amqp_uri=operator, timeout=300)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert "rebuilt authz from" in done.stdout
+    assert grant(api, admin, eid, missed.user_id).status_code == 200
+    assert allowed(api, missed, eid) and allowed(api, kept, eid)
+    assert not allowed(api, kept, eid, "cargo_declaration")
+    for _, their_admin, their_member, their_eid in made:  # grants of the traffic work, before and after
+        wait_for(lambda a=their_admin, m=their_member, e=their_eid: grant(api, a, e, m.user_id).status_code == 200)
+        assert allowed(api, their_member, their_eid)
