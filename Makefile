@@ -70,6 +70,7 @@ bench: install
 	$(PY) bench/authz.py
 	$(PY) bench/relay.py
 	$(PY) bench/replay.py
+	$(PY) bench/load.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml

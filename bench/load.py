@@ -1,0 +1,309 @@
+"""The manual's whole story with N concurrent virtual users, through the gateway.
+
+    python bench/load.py                          # what `make bench` runs
+    python bench/load.py --users 8 --stories 48 --time-cap 180
+
+Each story: an administrator asks for an SMS code, registers, sets a password, logs in, associates
+as the administrator of a new enterprise and certifies the role by binding a legal-person card of
+the development CA (the benchmark signs the challenge as the card would: ECDSA P-256 over SHA-256
+of the nonce, with the card's key); a member registers the same way and applies; the administrator
+approves and grants a business system; the member checks it; the administrator logs in by card.
+
+Starts the whole platform (deploy.launch.Platform) on a free loopback port, with a temporary var/
+(its development card CA made there first, so the benchmark can issue cards of it) and a temporary
+RabbitMQ vhost. Baseline, in the same run: the same stories by one virtual user, one at a time; then
+--users at once. Prints per step p50/p95/p99, throughput, errors by step and status, the ratios
+against the baseline, and the RSS of every process idle and under load (the highest sample).
+Every loop is bounded (counts and a time cap); it only talks to 127.0.0.1.
+"""
+import argparse
+import base64
+import collections
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import warnings  # noqa: E402
+
+warnings.simplefilter("ignore")  # eventlet's deprecation notice
+
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+from bench.broker import Vhost  # noqa: E402
+from bench.http_client import KeepAlive  # noqa: E402
+from deploy.launch import Platform  # noqa: E402
+from services.card.devca import create_ca, issue_card, save_ca  # noqa: E402
+from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
+from tests.factories import new_id_number, new_mobile, new_uscc  # noqa: E402
+
+PASSWORD = "bench passphrase of some length"
+SYSTEM = "cargo_declaration"
+STEPS = ("sms-code", "register", "password", "login", "associate", "card-challenge", "bind", "apply",
+         "approve", "grant", "check", "card-login")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Failed(Exception):
+    pass
+
+
+class NotYet(Exception):
+    """An answer that says "not yet" (a read model an event behind): asked again."""
+
+
+class Stories:
+    """The story's steps over KeepAlive connections (one per thread), timing each request."""
+
+    def __init__(self, port, outbox, ca):
+        self.port, self.outbox, self.ca = port, outbox, ca
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.latencies = collections.defaultdict(list)  # step -> seconds
+        self.errors = collections.Counter()  # (step, status) -> count
+        self.waits = []  # seconds a grant waited for authz to learn the approval (an event away)
+
+    def grant(self, admin, eid, member, timeout=10.0):
+        """Grant once authz has learnt the approval: until then the member is NOT_A_MEMBER to it."""
+        began = time.perf_counter()
+        path = f"/api/v1/enterprises/{eid}/members/{member['user_id']}/permissions"
+        while True:
+            try:
+                answer = self.call("grant", "PUT", path, 200, admin["token"], body={"systems": [SYSTEM]},
+                                   not_yet=409)
+                with self.lock:
+                    self.waits.append(time.perf_counter() - began)
+                return answer
+            except NotYet:
+                if time.perf_counter() - began > timeout:
+                    raise Failed("grant", "authz never learnt the approval", None) from None
+                time.sleep(0.02)
+
+    def call(self, step, method, path, ok, token=None, body=None, params=None, not_yet=None):
+        if not hasattr(self.local, "http"):
+            self.local.http = KeepAlive(self.port, timeout=60)
+        t = time.perf_counter()
+        try:
+            status, answer = self.local.http.call(method, path, token=token, body=body, params=params)
+        except OSError:
+            self.local.http = KeepAlive(self.port, timeout=60)
+            status, answer = "no answer", None
+        took = time.perf_counter() - t
+        if status == not_yet:
+            raise NotYet()
+        with self.lock:
+            if status == ok:
+                self.latencies[step].append(took)
+            else:
+                self.errors[(step, status)] += 1
+        if status != ok:
+            raise Failed(step, status, answer)
+        return answer
+
+    def code_for(self, mobile, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.outbox, encoding="utf-8") as f:
+                    found = [line for line in f if mobile in line]
+            except FileNotFoundError:
+                found = []
+            if found:
+                import json
+                return json.loads(found[-1])["code"]
+            time.sleep(0.02)
+        raise Failed("sms", "no SMS arrived", None)
+
+    def person(self, name):
+        mobile, id_number = new_mobile(), new_id_number()
+        self.call("sms-code", "POST", "/api/v1/sms-codes", 202, body={"mobile": mobile, "purpose": "register"})
+        user = self.call("register", "POST", "/api/v1/users", 201, body={
+            "name": name, "id_number": id_number, "mobile": mobile, "sms_code": self.code_for(mobile)})
+        self.call("password", "PUT", f"/api/v1/users/{user['user_id']}/password", 204,
+                  body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]})
+        token = self.call("login", "POST", "/api/v1/sessions", 201, body={
+            "method": "password", "account": mobile, "password": PASSWORD})["access_token"]
+        return {"user_id": user["user_id"], "name": name, "id_number": id_number, "token": token}
+
+    def signed(self, card, challenge):
+        key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None)
+        signature = key.sign(base64.b64decode(challenge["nonce"]), ec.ECDSA(hashes.SHA256()))
+        return {"challenge_id": challenge["challenge_id"], "certificate": card.certificate_pem,
+                "signature": base64.b64encode(signature).decode()}
+
+    def story(self, _=None):
+        t = time.perf_counter()
+        admin = self.person("王管理")
+        uscc = new_uscc()
+        enterprise = self.call("associate", "POST", "/api/v1/associations", 201, admin["token"], body={
+            "uscc": uscc, "role": "admin", "name": "压测贸易有限公司", "address": "杭州", "business_scope": "进出口"})
+        eid = enterprise["enterprise_id"]
+        card = issue_card(self.ca, card_no=f"88{time.time_ns() % 10**11:011d}", card_type="legal_person",
+                          holder_name=admin["name"], holder_id_number=admin["id_number"], uscc=uscc,
+                          pin_hash_iterations=1000)
+        challenge = self.call("card-challenge", "POST", "/api/v1/card-challenges", 201, admin["token"],
+                              body={"purpose": "bind", "card_no": card.card_no})
+        self.call("bind", "POST", f"/api/v1/enterprises/{eid}/card", 201, admin["token"],
+                  body={"card_no": card.card_no, **self.signed(card, challenge)})
+        member = self.person("李成员")
+        applied = self.call("apply", "POST", "/api/v1/associations", 202, member["token"],
+                            body={"uscc": uscc, "role": "user"})
+        self.call("approve", "POST", f"/api/v1/association-requests/{applied['association_id']}/approve", 200,
+                  admin["token"])
+        self.grant(admin, eid, member)
+        allowed = self.call("check", "GET", "/api/v1/authz/check", 200, member["token"],
+                            params={"user_id": member["user_id"], "enterprise_id": eid, "system": SYSTEM})
+        if not allowed["allowed"]:
+            raise Failed("check", "not allowed", allowed)
+        challenge = self.call("card-challenge", "POST", "/api/v1/card-challenges", 201,
+                              body={"purpose": "login", "card_no": card.card_no})
+        session = self.call("card-login", "POST", "/api/v1/sessions", 201,
+                            body={"method": "card", **self.signed(card, challenge)})
+        if session["user_id"] != admin["user_id"]:
+            raise Failed("card-login", "another user", session)
+        return time.perf_counter() - t
+
+
+def run_phase(stories, users, count, time_cap):
+    """`count` stories by `users` threads; (durations of the completed ones, seconds, failures)."""
+    stories.reset()
+    deadline = time.perf_counter() + time_cap
+    failures = collections.Counter()
+
+    def guarded(i):
+        if time.perf_counter() > deadline:
+            return None
+        try:
+            return stories.story(i)
+        except Failed as exc:
+            failures[exc.args[0]] += 1
+            return None
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        done = [d for d in pool.map(guarded, range(count)) if d is not None]
+    return done, time.perf_counter() - started, failures
+
+
+def rss_mib(platform):
+    found = {}
+    for name, proc in platform.procs.items():
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            found[name] = kib / 1024
+        except (OSError, StopIteration):
+            pass
+    return found
+
+
+class RssSampler(threading.Thread):
+    """The highest RSS of each process while the load runs, sampled twice a second."""
+
+    def __init__(self, platform):
+        super().__init__(daemon=True)
+        self.platform, self.peak, self.stop = platform, {}, threading.Event()
+
+    def run(self):
+        while not self.stop.wait(0.5):
+            for name, mib in rss_mib(self.platform).items():
+                self.peak[name] = max(self.peak.get(name, 0), mib)
+
+
+def report(label, done, took, stories, failures):
+    requests = sum(len(v) for v in stories.latencies.values())
+    print(f"{label}: {len(done)} stories in {took:.1f}s = {len(done) / took:.2f} stories/s, "
+          f"{requests / took:.1f} requests/s; story p50 {statistics.median(done):.2f}s" if done else
+          f"{label}: no story completed in {took:.1f}s")
+    for step in STEPS:
+        values = stories.latencies.get(step)
+        if values:
+            print(f"  {step:15} n={len(values):4}  p50 {percentile(values, 50) * 1000:7.1f} ms  "
+                  f"p95 {percentile(values, 95) * 1000:7.1f} ms  p99 {percentile(values, 99) * 1000:7.1f} ms")
+    errors = dict(stories.errors)
+    print(f"  errors: {errors or 'none'}; stories failed: {dict(failures) or 'none'}")
+    if stories.waits:
+        print(f"  approve -> grant accepted (authz learning the approval, retried every 20 ms): "
+              f"p50 {percentile(stories.waits, 50) * 1000:.0f} ms, p95 {percentile(stories.waits, 95) * 1000:.0f} ms")
+    return len(done) / took if done else 0.0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=6, help="concurrent virtual users")
+    parser.add_argument("--stories", type=int, default=36, help="stories of the concurrent phase")
+    parser.add_argument("--baseline-stories", type=int, default=6, help="stories of the one-user phase")
+    parser.add_argument("--time-cap", type=float, default=180.0, help="seconds per phase at most")
+    args = parser.parse_args(argv)
+    cores = os.cpu_count() or 1
+    print(f"machine: {cores} cores (os.cpu_count()), load average {os.getloadavg()[0]:.2f} "
+          f"(other work on the machine lowers every figure)")
+    var = tempfile.mkdtemp(prefix="eport-bench-load-")
+    ca = create_ca()
+    save_ca(ca, Path(var) / DEV_CA_DIRNAME)  # the card service trusts the CA it finds there
+    outbox = os.path.join(var, "sms-outbox.jsonl")
+    with Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
+        port = free_port()
+        env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "EPORT_VAR": var, "SMS_OUTBOX": outbox,
+               "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING",
+               "EPORT_ENV": "development"}
+        platform = Platform(env=env, log_dir=os.path.join(var, "logs"), quiet=True)
+        print(f"platform: {', '.join(platform.services)} on {platform.base_url}")
+        try:
+            try:
+                platform.start(timeout=120)
+            except RuntimeError:  # say why before the var/ with the logs goes
+                for log in sorted(Path(var, "logs").glob("*.log")):
+                    print(f"--- {log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n")
+                raise
+            stories = Stories(port, outbox, ca)
+            run_phase(stories, 1, 1, args.time_cap)  # warm-up: every connection and code path once
+            time.sleep(2)
+            idle = rss_mib(platform)
+            done, took, failures = run_phase(stories, 1, args.baseline_stories, args.time_cap)
+            base_rate = report("baseline, 1 virtual user", done, took, stories, failures)
+            base_p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
+            sampler = RssSampler(platform)
+            sampler.start()
+            done, took, failures = run_phase(stories, args.users, args.stories, args.time_cap)
+            sampler.stop.set()
+            sampler.join()
+            rate = report(f"{args.users} virtual users", done, took, stories, failures)
+            p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
+        finally:
+            platform.stop()
+            shutil.rmtree(var, ignore_errors=True)
+    if base_rate:
+        print(f"throughput ratio, {args.users} users / 1 user: {rate / base_rate:.2f}x "
+              f"(stories/s); p50 ratio per step: " +
+              ", ".join(f"{s} {p50[s] / base_p50[s]:.1f}x" for s in STEPS if s in p50 and s in base_p50))
+    print("RSS MiB idle -> under load (peak): " +
+          ", ".join(f"{n} {idle.get(n, 0):.0f} -> {sampler.peak.get(n, 0):.0f}" for n in platform.services) +
+          f"; total {sum(idle.values()):.0f} -> {sum(sampler.peak.values()):.0f}")
+
+
+if __name__ == "__main__":
+    main()
