@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 from .envelope import Id, Timestamp, event_type
 
 SOURCE = "authz"
-REVOKE_REASONS = ("revoked", "membership_ended")
+REVOKE_REASONS = ("revoked", "membership_ended", "admin_superseded")
 
 
 class PermissionPayload(Schema):
@@ -22,14 +22,19 @@ class PermissionPayload(Schema):
 class PermissionRevokedPayload(PermissionPayload):
     reason = fields.String(required=True, validate=validate.OneOf(REVOKE_REASONS), metadata={
         "description": "revoked: the administrator took it away; membership_ended: the member left "
-                       "or was removed from the enterprise"})
+                       "or was removed from the enterprise; admin_superseded: it was granted by an uncertified "
+                       "administrator whom the holder of the legal-person card superseded"})
 
 
 class EnterpriseAdminChangedPayload(Schema):
     enterprise_id = Id(required=True)
-    admin_user_id = Id(required=True, metadata={"description": "allowed every system"})
+    admin_user_id = Id(required=True, metadata={
+        "description": "the administrator: allowed every system once `role_certified`, none before"})
     previous_admin_user_id = Id(allow_none=True, load_default=None, metadata={
         "description": "null when the enterprise was registered; from now on it keeps only its grants"})
+    role_certified = fields.Boolean(load_default=False, metadata={
+        "description": "角色认证: the administrator's role is certified by the enterprise's legal-person card (or a "
+                       "certified handover); false: allowed no system. Added after v1 (absent: false)"})
 
 
 PERMISSION_GRANTED = event_type(SOURCE, "PermissionGranted", PermissionPayload,
@@ -38,5 +43,6 @@ PERMISSION_REVOKED = event_type(SOURCE, "PermissionRevoked", PermissionRevokedPa
                                 "A member lost the use of one business system (revoked by the administrator, "
                                 "or every grant of a membership that ended).")
 ENTERPRISE_ADMIN_CHANGED = event_type(SOURCE, "EnterpriseAdminChanged", EnterpriseAdminChangedPayload,
-                                      "The enterprise's administrator, who is allowed every system without "
-                                      "grants, is now `admin_user_id`.")
+                                      "The enterprise's administrator is now `admin_user_id`, or their role was "
+                                      "certified: a certified administrator is allowed every system without "
+                                      "grants, an uncertified one none.")

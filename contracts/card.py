@@ -12,7 +12,7 @@ from .envelope import Id, Timestamp, event_type
 
 SOURCE = "card"
 
-CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
+LEGAL_PERSON, OPERATOR = CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
 CHALLENGE_PURPOSES = ("bind", "login")
 UNBIND_REASONS = ("unbound", "membership_ended")
 CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
@@ -38,6 +38,13 @@ class CardPayload(Schema):
 
 
 class CardBoundPayload(CardPayload):
+    association_id = Id(allow_none=True, load_default=None, metadata={
+        "description": "the membership the card is bound to; added after v1"})
+    role = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "admin or user: the member's role when binding; added after v1"})
+    uscc = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "the enterprise the card's certificate names (always the enterprise's own); null for "
+                       "bindings made before it was published; added after v1"})
     bound_at = Timestamp(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
 
 

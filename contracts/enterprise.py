@@ -11,6 +11,12 @@ from .envelope import Id, Timestamp, event_type
 SOURCE = "enterprise"
 ADMIN, USER = ROLES = ("admin", "user")
 PENDING, APPROVED, REJECTED, REMOVED = STATUSES = ("pending", "approved", "rejected", "removed")
+REMOVAL_REASONS = ("removed", "superseded")
+# How an administrator's role came to be certified (角色认证):
+# legal_person_card: they bound the enterprise's legal-person card (法人卡);
+# handover: a certified administrator handed the role to them (变更企业管理员);
+# claim: they claimed the role with the legal-person card (POST /api/v1/admin-claims).
+CERTIFIED_VIA = ("legal_person_card", "handover", "claim")
 
 # Lengths of what people type, checked by the gateway's schemas and again by the enterprise service.
 NAME_MAX = 100  # 企业名称
@@ -23,7 +29,9 @@ class EnterpriseRegisteredPayload(Schema):
     enterprise_id = Id(required=True)
     uscc = fields.String(required=True, metadata={"pattern": r"^[0-9A-HJ-NPQRTUWXY]{18}$"})
     name = fields.String(required=True)
-    certified = fields.Boolean(required=True, metadata={"description": "true when the registry knows the USCC"})
+    certified = fields.Boolean(required=True, metadata={
+        "description": "企业认证: true when the registry knows the USCC, or when the holder of a card of the e-port "
+                       "CA naming it registered it (admin claim)"})
     admin_user_id = Id(required=True)
 
 
@@ -57,7 +65,38 @@ class AdminTransferredPayload(Schema):
 
 
 class MemberRemovedPayload(AssociationPayload):
-    pass
+    reason = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(REMOVAL_REASONS), metadata={
+        "description": "removed: the administrator removed the member; superseded: the uncertified "
+                       "administrator was replaced by the holder of the legal-person card; added after v1"})
+
+
+class RoleCertifiedPayload(Schema):
+    enterprise_id = Id(required=True)
+    user_id = Id(required=True, metadata={"description": "the administrator whose role is now certified"})
+    association_id = Id(required=True, metadata={"description": "the administrator's association"})
+    via = fields.String(required=True, validate=validate.OneOf(CERTIFIED_VIA), metadata={
+        "description": "legal_person_card: bound the enterprise's legal-person card; handover: a certified "
+                       "administrator handed the role over; claim: claimed the role with the legal-person card"})
+    card_no = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "the legal-person card that proved it (null for a handover)"})
+    enterprise_name = fields.String(allow_none=True, load_default=None, metadata={"description": "for messages"})
+
+
+class AdminSupersededPayload(Schema):
+    enterprise_id = Id(required=True)
+    from_user_id = Id(required=True, metadata={
+        "description": "the uncertified administrator replaced; their membership ended (MemberRemoved, "
+                       "reason superseded) and the grants they made and held are revoked"})
+    from_association_id = Id(required=True)
+    to_user_id = Id(required=True, metadata={"description": "the holder of the legal-person card"})
+    to_association_id = Id(required=True)
+    enterprise_name = fields.String(allow_none=True, load_default=None, metadata={"description": "for messages"})
+
+
+class EnterpriseCertifiedPayload(Schema):
+    enterprise_id = Id(required=True)
+    uscc = fields.String(required=True, metadata={"pattern": r"^[0-9A-HJ-NPQRTUWXY]{18}$"})
+    name = fields.String(required=True)
 
 
 ENTERPRISE_REGISTERED = event_type(SOURCE, "EnterpriseRegistered", EnterpriseRegisteredPayload,
@@ -73,4 +112,14 @@ ADMIN_TRANSFERRED = event_type(SOURCE, "AdminTransferred", AdminTransferredPaylo
                                "The administrator role moved to another approved member; the former "
                                "administrator stays an approved user.")
 MEMBER_REMOVED = event_type(SOURCE, "MemberRemoved", MemberRemovedPayload,
-                            "The administrator removed a member; the membership has ended.")
+                            "The administrator removed a member, or an uncertified administrator was "
+                            "superseded (`reason`); the membership has ended.")
+ROLE_CERTIFIED = event_type(SOURCE, "RoleCertified", RoleCertifiedPayload,
+                            "The administrator's role is certified (角色认证): from now on they may approve, grant, "
+                            "hand over and read the audit trail, and are allowed every business system.")
+ADMIN_SUPERSEDED = event_type(SOURCE, "AdminSuperseded", AdminSupersededPayload,
+                              "The holder of the enterprise's legal-person card claimed the administrator role "
+                              "from an uncertified administrator; a RoleCertified (via claim) follows.")
+ENTERPRISE_CERTIFIED = event_type(SOURCE, "EnterpriseCertified", EnterpriseCertifiedPayload,
+                                  "An enterprise entered by hand is certified (企业认证): a card of the e-port CA "
+                                  "names its USCC.")

@@ -53,10 +53,14 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("audit", "card", (ALL,)),
     Subscription("audit", "authz", (ALL,)),
     Subscription("notify", "enterprise", ("AssociationRequested", "AssociationApproved",
-                                          "AssociationRejected", "AdminTransferred")),
+                                          "AssociationRejected", "AdminTransferred", "AdminSuperseded",
+                                          "RoleCertified")),
     Subscription("authz", "enterprise", ("EnterpriseRegistered", "AssociationApproved",
-                                         "AdminTransferred", "MemberRemoved")),
+                                         "AdminTransferred", "MemberRemoved", "RoleCertified",
+                                         "AdminSuperseded")),
     Subscription("card", "enterprise", ("MemberRemoved",)),
+    # 角色认证 of bindings stored before it existed, when the card history is replayed
+    Subscription("enterprise", "card", ("CardBound",)),
 ]
 
 

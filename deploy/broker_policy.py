@@ -35,7 +35,8 @@ CALLS = {
         "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
                        "remove_member", "get_enterprise", "members", "association_requests",
                        "associations_of_user"),
-        "card": ("ping", "create_challenge", "bind", "unbind", "login", "cards_of_user", "cards_of_enterprise"),
+        "card": ("ping", "create_challenge", "bind", "claim_admin", "unbind", "login", "cards_of_user",
+                 "cards_of_enterprise"),
         "authz": ("ping", "list_systems", "check_as", "get_permissions", "set_permissions", "systems_of_members"),
         "notify": ("ping", "list_messages", "mark_read"),
         "audit": ("ping", "enterprise_events"),
@@ -44,7 +45,9 @@ CALLS = {
     "notify": {"enterprise": ("ops_events",)},  # `eport rebuild inbox`
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
-    "card": {"identity": ("holder_matches", "start_card_session"), "enterprise": ("membership",)},
+    # only the card service, once a card proved itself, certifies a role or claims one (角色认证)
+    "card": {"identity": ("holder_matches", "start_card_session"),
+             "enterprise": ("membership", "certify_card", "check_admin_claim", "claim_admin")},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`
               **{s: ("ops_events",) for s in ("identity", "card", "authz")}},
     OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("ping", "events") if s == "audit" else ()))

@@ -38,9 +38,10 @@ class AuditListSchema(Schema):
 
 class AuditRoutes:
     @route("GET", "/api/v1/enterprises/{enterprise_id}/audit-events", summary="The enterprise's audit trail",
-           query=AuditQuerySchema, response=AuditListSchema, errors=(e.FORBIDDEN,), tags=("audit",),
+           query=AuditQuerySchema, response=AuditListSchema, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED),
+           tags=("audit",),
            description="Every integration event about the enterprise, and its members' account events "
                        "(logins, failed logins, locks, logouts, password changes) from while they were "
-                       "members; newest first; its administrator only.")
+                       "members; newest first; its administrator only, once the role is certified (角色认证).")
     def audit_events(self, request, actor, query, enterprise_id):
         return call(self.audit.enterprise_events, actor.user_id, enterprise_id, **query)

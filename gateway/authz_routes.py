@@ -22,7 +22,7 @@ class AuthzRoutes:
 
     @route("PUT", PERMISSIONS, summary="Set the whole set of systems granted to a member",
            body=PermissionsBodySchema, response=PermissionsSchema,
-           errors=(e.FORBIDDEN, e.NOT_A_MEMBER, e.UNKNOWN_SYSTEM), tags=("permissions",),
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.NOT_A_MEMBER, e.UNKNOWN_SYSTEM), tags=("permissions",),
            description="Only the enterprise's administrator. Records only the differences "
                        "(PermissionGranted / PermissionRevoked events); visible to checks when it returns.")
     def set_permissions(self, request, actor, enterprise_id, user_id, body):

@@ -2,7 +2,10 @@
 Card login is `POST /api/v1/sessions` with method `card` (identity_routes.py -> card.login)."""
 from contracts import errors as e
 
-from .card_schemas import CardBindRequestSchema, CardBindingSchema, CardChallengeRequestSchema, CardChallengeSchema
+from .card_schemas import (
+    AdminClaimRequestSchema, AdminClaimSchema, CardBindRequestSchema, CardBindingSchema, CardChallengeRequestSchema,
+    CardChallengeSchema,
+)
 from .routing import call, route
 
 TAGS = ("cards",)
@@ -32,10 +35,30 @@ class CardRoutes:
                        "CARD_ENTERPRISE_MISMATCH). 409 CARD_ALREADY_BOUND when the card is "
                        "bound to any association, or this association already has a card (unbind it "
                        "first). `warning` advises the legal-person card (法人卡) for administrators and an "
-                       "operator card (操作员卡) for users; the binding is made either way.")
+                       "operator card (操作员卡) for users; the binding is made either way. `role_certified`: "
+                       "an administrator who binds the enterprise's legal-person card (法人卡) has a certified "
+                       "role (角色认证) from then on; any card of the e-port CA naming the USCC certifies an "
+                       "enterprise entered by hand (企业认证).")
     def bind_card(self, request, actor, body, enterprise_id):
         return call(self.card.bind, actor.user_id, enterprise_id, body["card_no"], body["challenge_id"],
                     body["certificate"], body["signature"])
+
+    @route("POST", "/api/v1/admin-claims", summary="Claim the administrator role with the legal-person card (角色认证)",
+           status=201, body=AdminClaimRequestSchema, response=AdminClaimSchema, tags=TAGS,
+           errors=(e.ENTERPRISE_HAS_ADMIN, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH, e.CARD_NOT_LEGAL_PERSON,
+                   e.CARD_ALREADY_BOUND, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CHALLENGE_INVALID,
+                   e.CONFLICT),
+           description="The holder of the enterprise's legal-person card (its certificate names the USCC, its "
+                       "holder is the caller's registrant) proves it with a `bind` challenge, as for binding, and "
+                       "becomes the certified administrator: the enterprise is registered if nobody has (manual "
+                       "fields when the registry does not know it), an uncertified administrator is superseded "
+                       "(association removed, reason superseded; their grants revoked; both get an inbox message) "
+                       "and the card is bound. 409 ENTERPRISE_HAS_ADMIN when the administrator is certified (they "
+                       "hand over with PUT …/admin). A refused claim changes nothing, not even the challenge.")
+    def claim_admin(self, request, actor, body):
+        return 201, call(self.card.claim_admin, actor.user_id, body["uscc"], body["card_no"], body["challenge_id"],
+                         body["certificate"], body["signature"], body.get("name"), body.get("address"),
+                         body.get("business_scope"))
 
     @route("DELETE", "/api/v1/enterprises/{enterprise_id}/card", summary="Unbind the IC card (解除绑定)",
            status=204, errors=(e.CARD_NOT_BOUND,), tags=TAGS,

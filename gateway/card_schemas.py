@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from contracts import card as contract
 
 from . import field_docs
+from .enterprise_schemas import CardSchema, EnterpriseDetailsSchema
 from .identity_schemas import CheckedString
 
 
@@ -39,6 +40,23 @@ class CardBindRequestSchema(Schema):
         "description": "base64 of the card's DER ECDSA signature over SHA-256(nonce)", **field_docs.CARD_SIGNATURE})
 
 
+class AdminClaimRequestSchema(CardBindRequestSchema, EnterpriseDetailsSchema):
+    """A `bind` challenge answered by the enterprise's legal-person card, and the enterprise's USCC
+    (with its details, should the claim register it)."""
+
+
+class AdminClaimSchema(Schema):
+    enterprise_id = fields.String(required=True)
+    association_id = fields.String(required=True, metadata={"description": "the claimant's, now the administrator's"})
+    role = fields.String(required=True, metadata={"description": "admin"})
+    status = fields.String(required=True, metadata={"description": "approved"})
+    role_certified = fields.Boolean(required=True, metadata={"description": "true: 角色认证 已认证"})
+    superseded_user_id = fields.String(allow_none=True, required=True, metadata={
+        "description": "the uncertified administrator superseded (their association is removed, reason "
+                       "superseded), else null"})
+    card = fields.Nested(CardSchema, metadata={"description": "the legal-person card, now bound to the association"})
+
+
 class CardBindingSchema(Schema):
     card_no = fields.String(required=True)
     card_type = fields.String(required=True, validate=validate.OneOf(contract.CARD_TYPES),
@@ -47,3 +65,6 @@ class CardBindingSchema(Schema):
     warning = fields.String(allow_none=True, metadata={
         "description": "null, or advice when the card type does not suit the role: administrators should "
                        "bind the enterprise's legal-person card, users an operator card"})
+    role_certified = fields.Boolean(required=True, metadata={
+        "description": "角色认证 of the caller's role after this binding: true once an administrator bound the "
+                       "enterprise's legal-person card (an operator card certifies no role)"})

@@ -88,6 +88,7 @@ class EnterpriseRoutes:
             items.append({"user_id": m["user_id"], "association_id": m["association_id"],
                           "name": person.get("name") or m.get("user_name"),
                           "mobile_masked": person.get("mobile_masked"), "role": m["role"], "status": m["status"],
+                          "role_certified": m.get("role_certified", False),
                           "card": cards.get(m["user_id"]), "systems": systems.get(m["user_id"], [])})
         return {"items": items}
 
@@ -108,7 +109,8 @@ class EnterpriseRoutes:
         return {"items": items}
 
     @route("POST", "/api/v1/association-requests/{association_id}/approve", summary="Approve an application (审核通过)",
-           response=DecisionSchema, errors=(e.FORBIDDEN, e.ASSOCIATION_NOT_FOUND, e.NOT_PENDING, e.CONFLICT), tags=TAGS,
+           response=DecisionSchema, tags=TAGS,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ASSOCIATION_NOT_FOUND, e.NOT_PENDING, e.CONFLICT),
            description="Only the enterprise's administrator. 409 NOT_PENDING once decided; 409 CONFLICT when "
                        "another decision on the enterprise was saved at the same moment.")
     def approve(self, request, actor, association_id):
@@ -116,22 +118,24 @@ class EnterpriseRoutes:
 
     @route("POST", "/api/v1/association-requests/{association_id}/reject", summary="Reject an application",
            body=RejectBodySchema, response=DecisionSchema,
-           errors=(e.FORBIDDEN, e.ASSOCIATION_NOT_FOUND, e.NOT_PENDING, e.CONFLICT), tags=TAGS,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ASSOCIATION_NOT_FOUND, e.NOT_PENDING, e.CONFLICT), tags=TAGS,
            description="As approve; the applicant may apply again later.")
     def reject(self, request, actor, association_id, body):
         return call(self.enterprise.reject, actor.user_id, association_id, body.get("reason"))
 
     @route("PUT", "/api/v1/enterprises/{enterprise_id}/admin", summary="Change the administrator (变更企业管理员账号)",
            body=AdminTransferBodySchema, response=AdminSchema,
-           errors=(e.FORBIDDEN, e.ENTERPRISE_NOT_FOUND, e.NOT_A_MEMBER, e.CONFLICT), tags=TAGS,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND, e.NOT_A_MEMBER, e.CONFLICT), tags=TAGS,
            description="Only its administrator; the new one must be an approved member. The former administrator "
-                       "stays an approved user. 409 CONFLICT when that user is already the administrator (a "
+                       "stays an approved user, and the new one's role is certified (角色认证) as the handover "
+                       "is a certified act. 409 CONFLICT when that user is already the administrator (a "
                        "repeated request) or another change was saved at the same moment.")
     def transfer_admin(self, request, actor, enterprise_id, body):
         return call(self.enterprise.transfer_admin, actor.user_id, enterprise_id, body["user_id"])
 
     @route("DELETE", "/api/v1/enterprises/{enterprise_id}/members/{user_id}", summary="Remove a member",
-           status=204, errors=(e.FORBIDDEN, e.ENTERPRISE_NOT_FOUND, e.NOT_A_MEMBER, e.CONFLICT), tags=TAGS,
+           status=204, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND, e.NOT_A_MEMBER, e.CONFLICT),
+           tags=TAGS,
            description="Only its administrator; not the administrator itself (transfer the role first).")
     def remove_member(self, request, actor, enterprise_id, user_id):
         call(self.enterprise.remove_member, actor.user_id, enterprise_id, user_id)

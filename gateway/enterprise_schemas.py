@@ -40,16 +40,20 @@ class RegistryEntrySchema(Schema):
     enterprise_id = fields.String(allow_none=True, metadata={"description": "set once registered"})
 
 
-class AssociationBodySchema(Schema):
+class EnterpriseDetailsSchema(Schema):
+    """What is typed for an enterprise the registry does not know, when it is registered."""
     uscc = Uscc(required=True)
-    role = fields.String(required=True, validate=validate.OneOf(ROLES),
-                         metadata={"description": "admin (企业管理员) registers the enterprise; user (企业用户) applies"})
-    name = fields.String(allow_none=True, validate=validate.Length(max=NAME_MAX),
-                         metadata={"description": "企业名称; required with role admin when the registry has no entry"})
+    name = fields.String(allow_none=True, validate=validate.Length(max=NAME_MAX), metadata={
+        "description": "企业名称; required when this registers the enterprise and the registry has no entry"})
     address = fields.String(allow_none=True, validate=validate.Length(max=ADDRESS_MAX),
                             metadata={"description": "注册地址; as name"})
     business_scope = fields.String(allow_none=True, validate=validate.Length(max=BUSINESS_SCOPE_MAX),
                                    metadata={"description": "经营范围; as name"})
+
+
+class AssociationBodySchema(EnterpriseDetailsSchema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES),
+                         metadata={"description": "admin (企业管理员) registers the enterprise; user (企业用户) applies"})
 
 
 class AssociationCreatedSchema(Schema):
@@ -65,8 +69,10 @@ class EnterpriseSchema(Schema):
     name = fields.String(required=True)
     address = fields.String(required=True)
     business_scope = fields.String(required=True)
-    certified = fields.Boolean(required=True)
+    certified = fields.Boolean(required=True, metadata={"description": "企业认证"})
     admin_user_id = fields.String(required=True)
+    admin_role_certified = fields.Boolean(required=True, metadata={
+        "description": "角色认证 of the administrator: until true they may look but not act (403 ROLE_NOT_CERTIFIED)"})
     registered_at = fields.String(metadata={"description": "ISO 8601"})
 
 
@@ -85,6 +91,9 @@ class MemberSchema(Schema):
     card = fields.Nested(CardSchema, allow_none=True)
     systems = fields.List(fields.String(), required=True)
     association_id = fields.String()
+    role_certified = fields.Boolean(required=True, metadata={
+        "description": "角色认证: the administrator's role is certified (legal-person card bound, certified handover "
+                       "or claim); always false for a user"})
 
 
 class MembersSchema(Schema):
@@ -136,6 +145,9 @@ class MeAssociationSchema(Schema):
     certified = fields.Boolean(metadata={"description": "企业认证"})
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    role_certified = fields.Boolean(required=True, metadata={
+        "description": "角色认证: the administrator's role is certified (legal-person card bound, certified handover "
+                       "or claim); always false for a user"})
     card = fields.Nested(CardSchema, allow_none=True, required=True)
 
 

@@ -15,6 +15,6 @@ class MeRoutes:
         me = {k: user.get(k) for k in ("user_id", "name", "id_type", "id_number_masked", "mobile_masked")}
         me["associations"] = [
             {k: a.get(k) for k in ("association_id", "enterprise_id", "enterprise_name", "uscc", "certified",
-                                   "role", "status")} | {"card": cards.get(a["enterprise_id"])}
+                                   "role", "status", "role_certified")} | {"card": cards.get(a["enterprise_id"])}
             for a in associations]
         return me

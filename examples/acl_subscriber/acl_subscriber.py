@@ -40,9 +40,11 @@ CREATE TABLE IF NOT EXISTS grants (
     enterprise_id TEXT NOT NULL, user_id TEXT NOT NULL, system TEXT NOT NULL,
     allowed INTEGER NOT NULL, version INTEGER NOT NULL,
     PRIMARY KEY (enterprise_id, user_id, system));
--- The enterprise's administrator is allowed every system without grants.
+-- The enterprise's administrator is allowed every system without grants once the role is certified
+-- (角色认证), none before.
 CREATE TABLE IF NOT EXISTS admins (
-    enterprise_id TEXT PRIMARY KEY, admin_user_id TEXT NOT NULL, version INTEGER NOT NULL);
+    enterprise_id TEXT PRIMARY KEY, admin_user_id TEXT NOT NULL, role_certified INTEGER NOT NULL,
+    version INTEGER NOT NULL);
 """
 
 
@@ -73,10 +75,11 @@ class AclCache:
                          1 if kind == "PermissionGranted" else 0, version))
                 elif kind == "EnterpriseAdminChanged":
                     db.execute(
-                        "INSERT INTO admins VALUES (?, ?, ?) ON CONFLICT (enterprise_id) DO UPDATE "
-                        "SET admin_user_id = excluded.admin_user_id, version = excluded.version "
-                        "WHERE excluded.version > admins.version",
-                        (payload["enterprise_id"], payload["admin_user_id"], version))
+                        "INSERT INTO admins VALUES (?, ?, ?, ?) ON CONFLICT (enterprise_id) DO UPDATE "
+                        "SET admin_user_id = excluded.admin_user_id, role_certified = excluded.role_certified, "
+                        "version = excluded.version WHERE excluded.version > admins.version",
+                        (payload["enterprise_id"], payload["admin_user_id"],
+                         1 if payload.get("role_certified") else 0, version))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -84,16 +87,18 @@ class AclCache:
         return not seen
 
     def allowed(self, user_id, enterprise_id, system):
-        row = self.db.execute("SELECT admin_user_id FROM admins WHERE enterprise_id = ?", (enterprise_id,)).fetchone()
+        row = self.db.execute("SELECT admin_user_id, role_certified FROM admins WHERE enterprise_id = ?",
+                              (enterprise_id,)).fetchone()
         if row and row[0] == user_id:
-            return True
+            return bool(row[1])  # an uncertified administrator is allowed nothing
         row = self.db.execute("SELECT allowed FROM grants WHERE enterprise_id = ? AND user_id = ? AND system = ?",
                               (enterprise_id, user_id, system)).fetchone()
         return bool(row and row[0])
 
     def dump(self):
         return {
-            "admins": {e: a for e, a in self.db.execute("SELECT enterprise_id, admin_user_id FROM admins")},
+            "admins": {e: [a, bool(c)] for e, a, c in self.db.execute(
+                "SELECT enterprise_id, admin_user_id, role_certified FROM admins")},
             "grants": sorted(list(r) for r in self.db.execute(
                 "SELECT enterprise_id, user_id, system FROM grants WHERE allowed = 1")),
             "processed": self.db.execute("SELECT count(*) FROM processed").fetchone()[0],

@@ -42,10 +42,16 @@ def _filters(event_type, user_id, since, until, limit, correlation_id):
                          "limit": (_limit, limit), "correlation_id": (_correlation_id, correlation_id)})
 
 
+ROLE_NOT_CERTIFIED_MESSAGE = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to certify your "
+                              "administrator role (角色认证) before reading the audit trail.")
+
+
 def check_trail_reader(membership):
-    """Only the enterprise's approved administrator reads its audit trail."""
+    """Only the enterprise's approved administrator reads its audit trail, once the role is certified."""
     if not membership or membership.get("role") != ADMIN or membership.get("status") != APPROVED:
         raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")
+    if not membership.get("role_certified"):
+        raise ServiceError(e.ROLE_NOT_CERTIFIED, ROLE_NOT_CERTIFIED_MESSAGE, {"role_certified": [False]})
 
 
 class AuditApplication:

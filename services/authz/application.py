@@ -13,7 +13,8 @@ MAX_ATTEMPTS = 20  # optimistic-concurrency retries of one command or event on o
 LOCK_STRIPES = 64
 
 _LEARNT = {et.name: et for et in (ent.ENTERPRISE_REGISTERED, ent.ASSOCIATION_APPROVED,
-                                  ent.ADMIN_TRANSFERRED, ent.MEMBER_REMOVED)}
+                                  ent.ADMIN_TRANSFERRED, ent.MEMBER_REMOVED, ent.ROLE_CERTIFIED,
+                                  ent.ADMIN_SUPERSEDED)}
 LEARNT_TYPES = frozenset(_LEARNT)
 
 
@@ -65,11 +66,14 @@ class AuthzApplication(ServiceApplication):
 
     def _view(self, access, user_id):
         if access is None:
-            return {"systems": [], "granted": [], "admin": False}
-        effective = self.catalogue.codes if access.is_admin(user_id) else access.granted(user_id)
+            return {"systems": [], "granted": [], "admin": False, "role_certified": False}
+        if access.is_admin(user_id):  # every system once certified, none before
+            effective = self.catalogue.codes if access.admin_certified else ()
+        else:
+            effective = access.granted(user_id)
         return {"systems": self.catalogue.ordered(effective),
                 "granted": self.catalogue.ordered(access.granted(user_id)),
-                "admin": access.is_admin(user_id)}
+                "admin": access.is_admin(user_id), "role_certified": access.is_certified_admin(user_id)}
 
     # -- catalogue -----------------------------------------------------------------------------
     def list_systems(self):
@@ -108,6 +112,10 @@ class AuthzApplication(ServiceApplication):
                 access.learn_approved(p["association_id"], p["user_id"], p["role"])
             elif et is ent.ADMIN_TRANSFERRED:
                 access.learn_transferred(p["from_user_id"], p["to_user_id"], *src)
+            elif et is ent.ROLE_CERTIFIED:
+                access.learn_certified(p["user_id"], *src)
+            elif et is ent.ADMIN_SUPERSEDED:
+                access.learn_superseded(p["from_user_id"], p["to_user_id"], *src)
             else:
                 access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"))
             return [access]

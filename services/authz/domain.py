@@ -12,10 +12,15 @@ back after later ones):
 - memberships are keyed by association_id and a removal is a tombstone: an approval handled after
   the removal of the same association changes nothing (a user who joins again gets a new
   association_id);
-- the administrator is set by EnterpriseRegistered only while no transfer has been seen, and by
-  AdminTransferred only when it is newer than the transfer applied before (the enterprise
+- the administrator, and whether their role is certified (角色认证), are set by the events of the
+  enterprise's own aggregate (EnterpriseRegistered, AdminTransferred, AdminSuperseded: uncertified;
+  RoleCertified: certified), each only when it is newer than the one applied before (the enterprise
   aggregate's version in the envelope; events of different source aggregates cannot be compared
   and are applied in the order handled).
+
+An administrator whose role is not certified is allowed no system and grants nothing. Enterprises
+learnt before certification existed replay as uncertified: AdminChanged v1 is upcast to
+`role_certified: False` by the library (class_version 2).
 """
 import uuid
 
@@ -37,6 +42,10 @@ class NotAMember(ServiceError):
     code = e.NOT_A_MEMBER
 
 
+class RoleNotCertified(ServiceError):
+    code = e.ROLE_NOT_CERTIFIED
+
+
 class UnknownSystem(ServiceError):
     code = e.UNKNOWN_SYSTEM
 
@@ -56,8 +65,10 @@ class EnterpriseAccess(Aggregate):
         self.admin_user_id = None
         # what set the administrator: {"by": "registered"|"transferred", "aggregate_id", "version"}
         self.admin_source = None
+        self.admin_certified = False  # 角色认证 of admin_user_id
         self.memberships = {}  # key (association_id) -> {"user_id", "role", "state": approved|removed}
         self.grants = {}  # user_id -> set of system codes granted explicitly
+        self.granted_by = {}  # user_id -> {system: who granted it last}
 
     # -- queries -------------------------------------------------------------------------------
     def is_admin(self, user_id):
@@ -74,16 +85,25 @@ class EnterpriseAccess(Aggregate):
             users.add(self.admin_user_id)
         return users
 
+    def is_certified_admin(self, user_id):
+        return self.is_admin(user_id) and self.admin_certified
+
     def granted(self, user_id):
         return self.grants.get(user_id, set())
 
     def allows(self, user_id, system):
-        return self.is_admin(user_id) or system in self.grants.get(user_id, ())
+        if self.is_admin(user_id):  # every system once certified, none before
+            return self.admin_certified
+        return system in self.grants.get(user_id, ())
 
     # -- invariants ----------------------------------------------------------------------------
     def check_admin(self, actor_user_id):
         if not self.is_admin(actor_user_id):
             raise Forbidden(message="Only the enterprise's administrator manages its permissions.")
+        if not self.admin_certified:
+            raise RoleNotCertified(message="企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) "
+                                           "to certify your administrator role (角色认证) before granting.",
+                                   details={"role_certified": [False]})
 
     def check_member(self, user_id):
         if not self.is_member(user_id):
@@ -105,12 +125,23 @@ class EnterpriseAccess(Aggregate):
                           actor_user_id=actor_user_id, reason="revoked")
 
     # -- learning from the enterprise service (order-independent, see module doc) ---------------
+    def _newer(self, source_aggregate_id, source_version):
+        current = self.admin_source
+        return (current is None or current["aggregate_id"] != source_aggregate_id
+                or source_version > current["version"])
+
+    def _learn_admin(self, by, admin_user_id, certified, source_aggregate_id, source_version):
+        if not self._newer(source_aggregate_id, source_version):
+            return
+        if (admin_user_id, certified) == (self.admin_user_id, self.admin_certified):
+            self._admin_source_moved(source={"by": by, "aggregate_id": source_aggregate_id, "version": source_version})
+            return
+        self._admin_changed(enterprise_id=self.enterprise_id, admin_user_id=admin_user_id,
+                            previous_admin_user_id=self.admin_user_id, role_certified=certified,
+                            source={"by": by, "aggregate_id": source_aggregate_id, "version": source_version})
+
     def learn_registered(self, admin_user_id, source_aggregate_id, source_version):
-        if self.admin_source is None:
-            self._admin_changed(enterprise_id=self.enterprise_id, admin_user_id=admin_user_id,
-                                previous_admin_user_id=self.admin_user_id,
-                                source={"by": "registered", "aggregate_id": source_aggregate_id,
-                                        "version": source_version})
+        self._learn_admin("registered", admin_user_id, False, source_aggregate_id, source_version)
         key = REGISTRATION + admin_user_id
         if key not in self.memberships:
             self._member_joined(key=key, user_id=admin_user_id, role=ADMIN)
@@ -120,14 +151,19 @@ class EnterpriseAccess(Aggregate):
             self._member_joined(key=association_id, user_id=user_id, role=role)
 
     def learn_transferred(self, from_user_id, to_user_id, source_aggregate_id, source_version):
-        current = self.admin_source
-        newer = (current is None or current["by"] == "registered"
-                 or current["aggregate_id"] != source_aggregate_id or source_version > current["version"])
-        if newer:
-            self._admin_changed(enterprise_id=self.enterprise_id, admin_user_id=to_user_id,
-                                previous_admin_user_id=self.admin_user_id,
-                                source={"by": "transferred", "aggregate_id": source_aggregate_id,
-                                        "version": source_version})
+        self._learn_admin("transferred", to_user_id, False, source_aggregate_id, source_version)
+
+    def learn_certified(self, user_id, source_aggregate_id, source_version):
+        self._learn_admin("certified", user_id, True, source_aggregate_id, source_version)
+
+    def learn_superseded(self, from_user_id, to_user_id, source_aggregate_id, source_version):
+        """The card's holder replaced an uncertified administrator: every grant that one made is
+        revoked (what they held goes with their membership, by MemberRemoved)."""
+        self._learn_admin("superseded", to_user_id, False, source_aggregate_id, source_version)
+        for user_id in sorted(self.granted_by):
+            for system in sorted(s for s, by in self.granted_by[user_id].items() if by == from_user_id):
+                self._revoked(enterprise_id=self.enterprise_id, user_id=user_id, system=system,
+                              actor_user_id=to_user_id, reason="admin_superseded")
 
     def learn_removed(self, association_id, user_id, actor_user_id=None):
         # The registrant's own membership may be known only by its registration: it ends too.
@@ -149,14 +185,33 @@ class EnterpriseAccess(Aggregate):
         before = self.memberships.get(key, {})
         self.memberships[key] = {"user_id": user_id, "role": before.get("role"), "state": REMOVED}
 
-    @event("AdminChanged")
-    def _admin_changed(self, enterprise_id, admin_user_id, previous_admin_user_id, source):
+    class AdminChanged(Aggregate.Event):
+        """v2 adds `role_certified`: an administrator learnt before 角色认证 existed is uncertified."""
+        class_version = 2
+        enterprise_id: str
+        admin_user_id: str
+        previous_admin_user_id: str
+        role_certified: bool
+        source: dict
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["role_certified"] = False
+
+    @event(AdminChanged)
+    def _admin_changed(self, enterprise_id, admin_user_id, previous_admin_user_id, role_certified, source):
         self.admin_user_id = admin_user_id
+        self.admin_certified = role_certified
+        self.admin_source = source
+
+    @event("AdminSourceMoved")
+    def _admin_source_moved(self, source):
         self.admin_source = source
 
     @event("PermissionGranted")
     def _granted(self, enterprise_id, user_id, system, actor_user_id):
         self.grants.setdefault(user_id, set()).add(system)
+        self.granted_by.setdefault(user_id, {})[system] = actor_user_id
 
     @event("PermissionRevoked")
     def _revoked(self, enterprise_id, user_id, system, actor_user_id, reason):
@@ -165,3 +220,8 @@ class EnterpriseAccess(Aggregate):
             held.discard(system)
             if not held:
                 del self.grants[user_id]
+        by = self.granted_by.get(user_id)
+        if by is not None:
+            by.pop(system, None)
+            if not by:
+                del self.granted_by[user_id]

@@ -17,6 +17,7 @@ def to_integration(domain_event):
             "enterprise_id": domain_event.enterprise_id,
             "admin_user_id": domain_event.admin_user_id,
             "previous_admin_user_id": domain_event.previous_admin_user_id,
+            "role_certified": domain_event.role_certified,
         })
     # memberships learnt from the enterprise service are its events, not ours to republish
 

@@ -37,9 +37,9 @@ from services.common.settings import secret
 
 from . import certs
 from .domain import (
-    BIND, LOGIN, BindingList, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardIndex, CardNotBound, CardSignatureInvalid,
-    CardCertificateUntrusted, Challenge, ChallengeInvalid, InvalidCredentials, LoginChallengeSpent, Unauthenticated,
-    card_type_warning, check_approved_member,
+    ADMIN, BIND, LEGAL_PERSON, LOGIN, BindingList, CardBinding, CardCertificateUntrusted, CardEnterpriseMismatch,
+    CardHolderMismatch, CardIndex, CardNotBound, CardNotLegalPerson, CardSignatureInvalid, Challenge, ChallengeInvalid,
+    InvalidCredentials, LoginChallengeSpent, Unauthenticated, card_type_warning, check_approved_member,
 )
 from .trust import TrustAnchor, challenge_ttl
 
@@ -148,17 +148,24 @@ class CardApplication(ServiceApplication):
     def _spend_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
         """The challenge's (card number, nonce bytes), once it is marked used; CHALLENGE_INVALID
         for an unknown, expired, used or foreign one (which is left as it was)."""
+        challenge = self._usable_challenge(challenge_id, purpose=purpose, user_id=user_id, card_no=card_no)
+        self._spend(challenge)
+        return challenge.card_no, base64.b64decode(challenge.nonce)
+
+    def _usable_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
+        """The stored challenge, if it may answer now (nothing written); else CHALLENGE_INVALID."""
         challenge = self.find(challenge_id, Challenge)
         if challenge is None:
             raise ChallengeInvalid(message="Unknown challenge; ask for a new one.")
-        now = self.clock()
-        challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=now)
-        challenge.use(at=now)
+        challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=self.clock())
+        return challenge
+
+    def _spend(self, challenge):
+        challenge.use(at=self.clock())
         try:
             self.save(challenge)
         except IntegrityError:  # another request presented it at the same moment and won
             raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
-        return challenge.card_no, base64.b64decode(challenge.nonce)
 
     def _trusted_certificate(self, certificate_pem):
         """The certificate's card fields, once it chains to the trusted CA and is valid now."""
@@ -209,9 +216,14 @@ class CardApplication(ServiceApplication):
             raise CardEnterpriseMismatch()
         if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
             raise CardHolderMismatch()
+        # Certified before the binding is saved: the card has proved itself either way, and an
+        # enterprise service that does not answer then leaves nothing half done (503, bind again).
+        certified = peers.certify_card(actor_user_id, enterprise_id, membership["association_id"], card_no,
+                                       info.card_type, info.uscc)
         binding = self._save_binding(actor_user_id, enterprise_id, card_no, info, membership["association_id"],
                                      membership["role"])
-        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type))
+        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type),
+                    role_certified=bool(certified.get("role_certified")))
 
     def _save_binding(self, user_id, enterprise_id, card_no, info, association_id, role):
         """Bind the card (`info`: its certificate's fields) to the association, unless it was taken."""
@@ -220,7 +232,7 @@ class CardApplication(ServiceApplication):
             index = self._index(card_no) or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=association_id, role=role,
-                         bound_at=iso_of_epoch(self.clock()), by_user_id=user_id)
+                         bound_at=iso_of_epoch(self.clock()), by_user_id=user_id, uscc=info.uscc)
             index.claim(binding_id=binding.id, user_id=user_id, enterprise_id=enterprise_id,
                         cert_sha256=info.fingerprint)
             by_user = self._list(f"user:{user_id}")
@@ -231,6 +243,45 @@ class CardApplication(ServiceApplication):
             return binding
 
         return retry_on_conflict(attempt)
+
+    # -- claiming the administrator role (角色认证) ------------------------------------------------
+    def claim_admin(self, peers, actor_user_id, uscc, card_no, challenge_id, certificate_pem, signature_b64,
+                    name=None, address=None, business_scope=None):
+        """The holder of the enterprise's legal-person card becomes its certified administrator, the
+        card bound to that association: {enterprise_id, association_id, role, status, role_certified,
+        superseded_user_id, card}. Every refusal is decided before anything is written, the challenge
+        included (it stays usable until it expires); the enterprise service decides the claim itself
+        again when it saves (a concurrent claim loses there with 409)."""
+        if not actor_user_id:
+            raise Unauthenticated(message="Log in first.")
+        uscc = check_field("uscc", validators.uscc, uscc)
+        card_no = check_field("card_no", contract.card_no, card_no)
+        challenge_id = check_field("challenge_id", _id_input, challenge_id)
+        certificate_pem = check_field("certificate", _certificate, certificate_pem)
+        signature = check_field("signature", _signature, signature_b64)
+
+        challenge = self._usable_challenge(challenge_id, purpose=BIND, user_id=actor_user_id, card_no=card_no)
+        info = self._verify_card(certificate_pem, base64.b64decode(challenge.nonce), signature, card_no)
+        if info.card_type != LEGAL_PERSON:
+            raise CardNotLegalPerson()
+        if info.uscc != uscc:
+            raise CardEnterpriseMismatch()
+        if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
+            raise CardHolderMismatch()
+        enterprise_id = peers.check_admin_claim(actor_user_id, uscc, name, address, business_scope)["enterprise_id"]
+        binding = self._binding(actor_user_id, enterprise_id)
+        holds_it = binding is not None and binding.card_no == card_no  # bound already, as a member
+        if not holds_it:
+            self._check_can_bind(CardBinding.create_id(actor_user_id, enterprise_id), actor_user_id, enterprise_id,
+                                 card_no)
+
+        self._spend(challenge)
+        claim = peers.claim_admin(actor_user_id, uscc, card_no, name, address, business_scope)
+        if not holds_it:
+            binding = self._save_binding(actor_user_id, claim["enterprise_id"], card_no, info,
+                                         claim["association_id"], ADMIN)
+        return {k: claim[k] for k in ("enterprise_id", "association_id", "role", "status", "role_certified",
+                                      "superseded_user_id")} | {"card": binding.view()}
 
     def _check_can_bind(self, binding_id, user_id, enterprise_id, card_no):
         index = self._index(card_no)

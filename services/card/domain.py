@@ -76,6 +76,15 @@ class CardEnterpriseMismatch(ServiceError):
                          {"card": ["请插入本企业的电子口岸IC卡 (the card's USCC is not this enterprise's)."]})
 
 
+class CardNotLegalPerson(ServiceError):
+    """Only the enterprise's legal-person card (法人卡) claims its administrator role."""
+    code = e.CARD_NOT_LEGAL_PERSON
+
+    def __init__(self):
+        super().__init__(self.code, "认领企业管理员角色需使用本企业的法人卡 (an operator card cannot claim the role).",
+                         {"card": ["请插入本企业的法人卡 (the card is not a legal-person card)."]})
+
+
 class CardNotBound(ServiceError):
     code = e.CARD_NOT_BOUND
 
@@ -179,16 +188,35 @@ class CardBinding(Aggregate):
         if not self.bound:
             raise CardNotBound(message="No card is bound to this enterprise association.")
 
-    def bind(self, *, card_no, card_type, association_id, role, bound_at, by_user_id):
+    def bind(self, *, card_no, card_type, association_id, role, bound_at, by_user_id, uscc):
         self.check_free()
         if card_type not in CARD_TYPES:
             raise ValueError(f"unknown card type {card_type!r}")
         self._bound(user_id=self.user_id, enterprise_id=self.enterprise_id, card_no=card_no,
                     card_type=card_type, association_id=association_id, role=role, bound_at=bound_at,
-                    by_user_id=by_user_id)
+                    by_user_id=by_user_id, uscc=uscc)
 
-    @event("Bound")
-    def _bound(self, *, user_id, enterprise_id, card_no, card_type, association_id, role, bound_at, by_user_id):
+    class Bound(Aggregate.Event):
+        """v2 adds `uscc`, the enterprise the certificate names (角色认证 is learnt from it); a binding
+        stored before has none."""
+        class_version = 2
+        user_id: str
+        enterprise_id: str
+        card_no: str
+        card_type: str
+        association_id: str
+        role: str
+        bound_at: str
+        by_user_id: str
+        uscc: str
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["uscc"] = None
+
+    @event(Bound)
+    def _bound(self, *, user_id, enterprise_id, card_no, card_type, association_id, role, bound_at, by_user_id,
+               uscc):
         self.card_no = card_no
         self.card_type = card_type
         self.association_id = association_id

@@ -19,7 +19,8 @@ def to_integration(domain_event):
     if isinstance(ev, CardBinding.Bound):
         yield _envelope(CARD_BOUND, ev, {"enterprise_id": ev.enterprise_id, "user_id": ev.user_id,
                                          "card_no": ev.card_no, "card_type": ev.card_type,
-                                         "bound_at": ev.bound_at})
+                                         "bound_at": ev.bound_at, "association_id": ev.association_id,
+                                         "role": ev.role, "uscc": ev.uscc})
     elif isinstance(ev, CardBinding.Unbound):
         yield _envelope(CARD_UNBOUND, ev, {"enterprise_id": ev.enterprise_id, "user_id": ev.user_id,
                                            "card_no": ev.card_no, "card_type": ev.card_type,

@@ -1,7 +1,7 @@
 """What the card service asks other services, behind one small interface the application uses.
 
 The application gets a `Peers` (over the worker's RPC proxies) or, in unit tests, a fake with
-the same three methods. Every call has a deadline: a service that does not answer is a 503.
+the same methods. Every call has a deadline: a service that does not answer is a 503.
 """
 from typing import Protocol
 
@@ -19,6 +19,17 @@ class PeerServices(Protocol):
     def start_card_session(self, user_id: str, card_no: str) -> dict:
         """identity.start_card_session: {access_token, token_type, expires_in, user_id}."""
 
+    def certify_card(self, user_id: str, enterprise_id: str, association_id: str, card_no: str, card_type: str,
+                     uscc: str) -> dict:
+        """enterprise.certify_card: a proved card was bound; {certified, role_certified}."""
+
+    def check_admin_claim(self, user_id: str, uscc: str, name, address, business_scope) -> dict:
+        """enterprise.check_admin_claim: what a claim would refuse, refused; {enterprise_id, registered}."""
+
+    def claim_admin(self, user_id: str, uscc: str, card_no: str, name, address, business_scope) -> dict:
+        """enterprise.claim_admin: {enterprise_id, association_id, role, status, role_certified,
+        superseded_user_id}."""
+
 
 class Peers:
     def __init__(self, identity, enterprise, timeout=RPC_DEADLINE):
@@ -34,6 +45,16 @@ class Peers:
 
     def start_card_session(self, user_id, card_no):
         return self._call(self.identity.start_card_session, user_id, card_no)
+
+    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+        return self._call(self.enterprise.certify_card, user_id, enterprise_id, association_id, card_no, card_type,
+                          uscc)
+
+    def check_admin_claim(self, user_id, uscc, name, address, business_scope):
+        return self._call(self.enterprise.check_admin_claim, user_id, uscc, name, address, business_scope)
+
+    def claim_admin(self, user_id, uscc, card_no, name, address, business_scope):
+        return self._call(self.enterprise.claim_admin, user_id, uscc, card_no, name, address, business_scope)
 
     def _call(self, method, *args):
         return call_with_deadline(method, *args, deadline=self.timeout)

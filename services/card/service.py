@@ -41,6 +41,12 @@ class CardService(Operated):
                              certificate_pem, signature_b64)
 
     @rpc
+    def claim_admin(self, actor_user_id, uscc, card_no, challenge_id, certificate_pem, signature_b64, name=None,
+                    address=None, business_scope=None):
+        return self.app.claim_admin(self._peers(), actor_user_id, uscc, card_no, challenge_id, certificate_pem,
+                                    signature_b64, name, address, business_scope)
+
+    @rpc
     def unbind(self, actor_user_id, enterprise_id):
         self.app.unbind(actor_user_id, enterprise_id)
 

@@ -12,18 +12,22 @@ import time
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
+from contracts import card as card_contract
+from contracts.card import LEGAL_PERSON
 from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
+from contracts.errors import ValidationFailed
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
 from services.common.application import MAX_ID_INPUT, ServiceApplication, as_uuid, retry_on_conflict
 
 from .domain import (
-    ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList, AssociationNotFound,
-    Conflict, Enterprise, EnterpriseHasAdmin, EnterpriseNotFound, EnterpriseNotRegistered, MembershipIndex,
-    enterprise_id_of,
+    ADMIN, APPROVED, PENDING, SUPERSEDED, USER, AlreadyAssociated, Association, AssociationList,
+    AssociationNotFound, Conflict, Enterprise, EnterpriseHasAdmin, EnterpriseNotFound, EnterpriseNotRegistered,
+    MembershipIndex, enterprise_id_of,
 )
 from .registry import registry_from_env
 
+CONSUMER = "enterprise"
 MANUAL_FIELDS = {  # field -> (label in messages, max length)
     "name": ("企业名称", NAME_MAX),
     "address": ("注册地址", ADDRESS_MAX),
@@ -47,6 +51,13 @@ def check_manual_fields(name, address, business_scope):
     values = {"name": name, "address": address, "business_scope": business_scope}
     return check_fields({field: (check, values[field]) for field, check in _MANUAL_CHECKS.items()},
                         message="The registry has no entry for this USCC: enter the enterprise's details.")
+
+
+def _role_certified(association, enterprise):
+    """角色认证 of an association: the live administrator's, once certified; false for every other."""
+    return bool(enterprise is not None and association.role == ADMIN and association.status == APPROVED
+                and enterprise.members.get(association.user_id) == str(association.id)
+                and enterprise.is_certified_admin(association.user_id))
 
 
 class EnterpriseApplication(ServiceApplication):
@@ -112,32 +123,38 @@ class EnterpriseApplication(ServiceApplication):
         if self.find(enterprise_id, Enterprise) is not None:
             raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
                                              "enterprise user (企业用户) instead.")
-        entry = self.registry.lookup(uscc)
-        if entry is not None:
-            details, certified = {"name": entry.name, "address": entry.address,
-                                  "business_scope": entry.business_scope}, True
-        else:
-            details, certified = check_manual_fields(name, address, business_scope), False
-        association = Association(enterprise_id=str(enterprise_id), user_id=actor_user_id, role=ADMIN,
-                                  status=APPROVED, enterprise_name=details["name"], admin_user_id=actor_user_id,
-                                  user_name=user_name)
-        enterprise = Enterprise(uscc=uscc, certified=certified, admin_user_id=actor_user_id,
-                                admin_association_id=str(association.id), **details)
-        index = MembershipIndex(user_id=actor_user_id, enterprise_id=str(enterprise_id),
-                                association_id=str(association.id))
-        roster = AssociationList(key=AssociationList.roster_key(enterprise_id))
-        roster.add_once(str(association.id))
-        mine = self._list(AssociationList.user_key(actor_user_id))
-        mine.add_once(str(association.id))
+        aggregates = self._new_enterprise(actor_user_id, uscc, self._details(uscc, name, address, business_scope),
+                                          user_name)
         try:
-            self.save(enterprise, association, index, roster, mine)
+            self.save(*aggregates)
         except IntegrityError:
             if self.find(enterprise_id, Enterprise) is not None:
                 raise EnterpriseHasAdmin(
                     message="This enterprise was registered by another administrator just now.") from None
             raise
+        enterprise, association = aggregates[:2]
         return {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
-                "role": ADMIN, "status": APPROVED, "certified": certified}
+                "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
+
+    def _details(self, uscc, name, address, business_scope):
+        """(name, address, business_scope, certified) of a new enterprise: the registry's, else typed."""
+        entry = self.registry.lookup(uscc)
+        if entry is not None:
+            return {"name": entry.name, "address": entry.address, "business_scope": entry.business_scope,
+                    "certified": True}
+        return dict(check_manual_fields(name, address, business_scope), certified=False)
+
+    def _new_enterprise(self, actor_user_id, uscc, details, user_name):
+        """The unsaved aggregates that register the enterprise with the actor as its administrator:
+        [enterprise, association, index, roster, the actor's list]."""
+        enterprise_id = enterprise_id_of(uscc)
+        association = Association(enterprise_id=str(enterprise_id), user_id=actor_user_id, role=ADMIN,
+                                  status=APPROVED, enterprise_name=details["name"], admin_user_id=actor_user_id,
+                                  user_name=user_name)
+        enterprise = Enterprise(uscc=uscc, admin_user_id=actor_user_id, admin_association_id=str(association.id),
+                                **details)
+        return [enterprise, association, *self._linked(association, self._membership_index(actor_user_id,
+                                                                                           enterprise_id))]
 
     def _apply(self, actor_user_id, uscc, user_name):
         enterprise = self.find(enterprise_id_of(uscc), Enterprise)
@@ -154,18 +171,23 @@ class EnterpriseApplication(ServiceApplication):
         association = Association(enterprise_id=str(enterprise.id), user_id=actor_user_id, role=USER,
                                   status=PENDING, enterprise_name=enterprise.name,
                                   admin_user_id=enterprise.admin_user_id, user_name=user_name)
+        self.save(association, *self._linked(association, index))
+        return {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
+                "role": USER, "status": PENDING}
+
+    def _linked(self, association, index):
+        """The user's membership index (`index`, or a new one) pointed at a new association, and the
+        enterprise's and the user's lists holding it: the aggregates to save with it."""
         if index is None:
-            index = MembershipIndex(user_id=actor_user_id, enterprise_id=str(enterprise.id),
+            index = MembershipIndex(user_id=association.user_id, enterprise_id=association.enterprise_id,
                                     association_id=str(association.id))
         else:
             index.point_to(str(association.id))
-        roster = self._list(AssociationList.roster_key(enterprise.id))
+        roster = self._list(AssociationList.roster_key(association.enterprise_id))
         roster.add_once(str(association.id))
-        mine = self._list(AssociationList.user_key(actor_user_id))
+        mine = self._list(AssociationList.user_key(association.user_id))
         mine.add_once(str(association.id))
-        self.save(association, index, roster, mine)
-        return {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
-                "role": USER, "status": PENDING}
+        return [index, roster, mine]
 
     # -- the administrator's decisions ------------------------------------------------------
     def _save_decision(self, *aggregates):
@@ -178,7 +200,7 @@ class EnterpriseApplication(ServiceApplication):
     def approve(self, actor_user_id, association_id):
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
-        enterprise.check_admin(actor_user_id)
+        enterprise.check_certified_admin(actor_user_id)
         association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.admit(association.user_id, str(association.id))
         self._save_decision(association, enterprise)
@@ -188,7 +210,7 @@ class EnterpriseApplication(ServiceApplication):
         reason = check_field("reason", _reason, reason)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
-        enterprise.check_admin(actor_user_id)
+        enterprise.check_certified_admin(actor_user_id)
         association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
                            at=iso_of_epoch(self.clock()))
         self._save_decision(association)
@@ -216,12 +238,120 @@ class EnterpriseApplication(ServiceApplication):
         self._save_decision(enterprise, association)
         return {"association_id": str(association.id), "status": association.status}
 
+    # -- role certification (角色认证): asked by the card service once a card has proved itself ---
+    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+        """`user_id`, the holder of a card of the e-port CA naming this enterprise's USCC, bound it to
+        their association: the enterprise is certified (企业认证), and a legal-person card bound by
+        the administrator certifies their role. {certified, role_certified} as they are now."""
+        def attempt():  # another decision on the enterprise meanwhile: decide again
+            enterprise = self._enterprise(enterprise_id)
+            if uscc != enterprise.uscc:
+                raise ValidationFailed({"uscc": ["The card was issued to another enterprise."]})
+            changed = enterprise.certify_enterprise()
+            if card_type == LEGAL_PERSON and enterprise.members.get(user_id) == association_id:
+                changed = enterprise.certify_role(user_id, via="legal_person_card", card_no=card_no) or changed
+            if changed:
+                self.save(enterprise)
+            return {"certified": enterprise.certified, "role_certified": enterprise.is_certified_admin(user_id)}
+
+        return retry_on_conflict(attempt, message="The enterprise changed while certifying; try again.")
+
+    def learn(self, envelope):
+        """A CardBound of the card service: what certify_card did when it was bound. It matters for
+        bindings made before role certification existed, which the card service's history holds:
+        replaying it (deploy.replay rewind card) certifies the administrators who had bound their
+        legal-person card. False when it was a repeat or changed nothing."""
+        bound = card_contract.CARD_BOUND
+        if envelope.get("source") != bound.source or envelope.get("event_type") != bound.name:
+            return False
+
+        def effect(p):
+            enterprise = self.find(p["enterprise_id"], Enterprise)
+            # A binding names its association; one stored before USCCs were published names none
+            # (binding has checked the USCC since the card service published bindings at all).
+            if enterprise is None or p["uscc"] not in (None, enterprise.uscc):
+                return []
+            changed = p["uscc"] is not None and enterprise.certify_enterprise()
+            if p["card_type"] == LEGAL_PERSON and p["association_id"] is not None \
+                    and enterprise.members.get(p["user_id"]) == p["association_id"]:
+                changed = enterprise.certify_role(p["user_id"], via="legal_person_card", card_no=p["card_no"]) \
+                    or changed
+            return [enterprise] if changed else []
+
+        return self.consume(CONSUMER, envelope, card_contract.CardBoundPayload, effect)
+
+    def check_admin_claim(self, actor_user_id, uscc, name=None, address=None, business_scope=None):
+        """What `claim_admin` would refuse, refused without writing anything: 409 ENTERPRISE_HAS_ADMIN
+        when its administrator is certified, 400 when an unregistered enterprise the registry does not
+        know lacks its details. {enterprise_id, registered}."""
+        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
+        uscc = check_field("uscc", validators.uscc, uscc)
+        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
+        if enterprise is None:
+            self._details(uscc, name, address, business_scope)
+        else:
+            enterprise.check_claim(actor_user_id)
+        return {"enterprise_id": str(enterprise_id_of(uscc)), "registered": enterprise is not None}
+
+    def claim_admin(self, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
+        """The holder of the enterprise's legal-person card (proved to the card service) becomes its
+        certified administrator: registering it if nobody has, superseding an uncertified
+        administrator (their association ends, reason superseded), certifying the role. A claim or
+        decision saved meanwhile makes it decide again against what is stored then (409 once the
+        other claimant's role is certified)."""
+        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
+        uscc = check_field("uscc", validators.uscc, uscc)
+        return retry_on_conflict(lambda: self._claim(actor_user_id, uscc, card_no, name, address, business_scope),
+                                 message="The enterprise changed while claiming; try again.")
+
+    def _claim(self, actor_user_id, uscc, card_no, name, address, business_scope):
+        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
+        superseded = None
+        if enterprise is None:
+            details = dict(self._details(uscc, name, address, business_scope), certified=True)  # the card names it
+            aggregates = self._new_enterprise(actor_user_id, uscc, details, None)
+            enterprise, association = aggregates[:2]
+        else:
+            enterprise.check_claim(actor_user_id)
+            enterprise.certify_enterprise()
+            if enterprise.admin_user_id == actor_user_id:  # the uncertified administrator themself
+                association, aggregates = self._association(enterprise.members[actor_user_id]), [enterprise]
+            else:
+                superseded = enterprise.admin_user_id
+                former = self._association(enterprise.members[superseded])
+                association, more = self._claimant_association(actor_user_id, enterprise)
+                former.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), reason=SUPERSEDED)
+                enterprise.supersede(actor_user_id, str(association.id))
+                aggregates = [enterprise, former, association, *more]
+        enterprise.certify_role(actor_user_id, via="claim", card_no=card_no)
+        self.save(*aggregates)
+        return {"enterprise_id": str(enterprise.id), "association_id": str(association.id), "role": ADMIN,
+                "status": APPROVED, "role_certified": True, "certified": enterprise.certified,
+                "superseded_user_id": superseded}
+
+    def _claimant_association(self, actor_user_id, enterprise):
+        """The claimant's live association made the administrator's, else a new one; with the other
+        aggregates to save."""
+        index = self._membership_index(actor_user_id, enterprise.id)
+        current = self._association(index.association_id) if index is not None else None
+        if current is not None and current.live:
+            if current.role != ADMIN:
+                current.change_role(ADMIN)
+            if current.status == PENDING:
+                current.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
+            return current, []
+        association = Association(enterprise_id=str(enterprise.id), user_id=actor_user_id, role=ADMIN,
+                                  status=APPROVED, enterprise_name=enterprise.name, admin_user_id=actor_user_id,
+                                  user_name=None)
+        return association, self._linked(association, index)
+
     # -- queries ------------------------------------------------------------------------------
     @staticmethod
     def _enterprise_dict(enterprise):
         return {"enterprise_id": str(enterprise.id), "uscc": enterprise.uscc, "name": enterprise.name,
                 "address": enterprise.address, "business_scope": enterprise.business_scope,
                 "certified": enterprise.certified, "admin_user_id": enterprise.admin_user_id,
+                "admin_role_certified": enterprise.admin_role_certified,
                 "registered_at": _iso_or_none(enterprise.created_on)}
 
     def get_enterprise(self, enterprise_id, actor_user_id=None):
@@ -232,17 +362,18 @@ class EnterpriseApplication(ServiceApplication):
         return self._enterprise_dict(enterprise)
 
     @staticmethod
-    def _association_dict(association):
+    def _association_dict(association, enterprise=None):
         return {"association_id": str(association.id), "enterprise_id": association.enterprise_id,
                 "user_id": association.user_id, "user_name": association.user_name, "role": association.role,
                 "status": association.status, "requested_at": _iso_or_none(association.created_on),
-                "decided_at": association.decided_at}
+                "decided_at": association.decided_at,
+                "role_certified": _role_certified(association, enterprise)}
 
     def members(self, actor_user_id, enterprise_id):
         """The approved members, the administrator first; only for the administrator."""
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_admin(actor_user_id)
-        items = [self._association_dict(self._association(a)) for a in enterprise.members.values()]
+        items = [self._association_dict(self._association(a), enterprise) for a in enterprise.members.values()]
         items.sort(key=lambda m: (m["role"] != ADMIN, m["requested_at"]))
         return items
 
@@ -273,7 +404,8 @@ class EnterpriseApplication(ServiceApplication):
             items.append({"association_id": str(association.id), "enterprise_id": enterprise_id,
                           "enterprise_name": enterprise.name, "uscc": enterprise.uscc,
                           "certified": enterprise.certified, "role": association.role,
-                          "status": association.status, "requested_at": _iso_or_none(association.created_on)})
+                          "status": association.status, "requested_at": _iso_or_none(association.created_on),
+                          "role_certified": _role_certified(association, enterprise)})
         return items
 
     def membership(self, user_id, enterprise_id):
@@ -285,6 +417,6 @@ class EnterpriseApplication(ServiceApplication):
         if index is None:
             return None
         association = self._association(index.association_id)
-        uscc = self._enterprise(association.enterprise_id).uscc  # the card service compares a card's
+        enterprise = self._enterprise(association.enterprise_id)  # the card service compares a card's USCC
         return {"association_id": str(association.id), "role": association.role, "status": association.status,
-                "uscc": uscc}
+                "uscc": enterprise.uscc, "role_certified": _role_certified(association, enterprise)}

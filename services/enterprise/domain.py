@@ -2,8 +2,15 @@
 concurrency. No I/O here: the application loads and saves.
 
 - `Enterprise` (id = uuid5 of the USCC): registered once, by its first administrator; holds who the
-  administrator is and who the approved members are, so that approvals, transfers and removals of
-  one enterprise are serialised by its version.
+  administrator is, whether that administrator's role is certified (角色认证), and who the approved
+  members are, so that approvals, transfers, removals, certifications and claims of one enterprise
+  are serialised by its version.
+
+Role certification: only the e-port CA's legal-person card (法人卡) vouches for an administrator. A
+role starts uncertified; binding the enterprise's legal-person card, a handover by a certified
+administrator, or a claim with that card certifies it. Until then the administrator sees but does
+not act (`check_certified_admin`), and the card's holder may supersede them (`check_claim`).
+Enterprises stored before certification existed replay as uncertified: their events never set it.
 - `Association`: one application of one user to one enterprise (a rejected user applies again with
   a new one).
 - `MembershipIndex` (id from user and enterprise): points at the live or last association of that
@@ -22,6 +29,7 @@ from services.common.aggregates import KeyedList
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
 INDEX_NAMESPACE = uuid.UUID("8e2f6d40-1b7a-4f3c-b5d9-0a6c4e2f9b37")
 
+SUPERSEDED = "superseded"  # the reason of a removal by a claim of the role (角色认证)
 LIVE = (PENDING, APPROVED)
 
 
@@ -58,6 +66,17 @@ class NotAMember(ServiceError):
     code = e.NOT_A_MEMBER
 
 
+ROLE_NOT_CERTIFIED_MESSAGE = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to your "
+                              "association with it (绑定) to certify your administrator role (角色认证) first.")
+
+
+class RoleNotCertified(ServiceError):
+    code = e.ROLE_NOT_CERTIFIED
+
+    def __init__(self, message=ROLE_NOT_CERTIFIED_MESSAGE):
+        super().__init__(self.code, message, {"role_certified": [False]})
+
+
 def enterprise_id_of(uscc):
     return uuid.uuid5(ENTERPRISE_NAMESPACE, uscc)
 
@@ -76,14 +95,35 @@ class Enterprise(Aggregate):
         self.business_scope = business_scope
         self.certified = certified
         self.admin_user_id = admin_user_id
+        self.admin_role_certified = False  # 角色认证 of admin_user_id's role
         self.members = {admin_user_id: admin_association_id}  # approved members: user_id -> association_id
 
     def is_member(self, user_id):
         return user_id in self.members
 
+    def is_certified_admin(self, user_id):
+        return user_id is not None and user_id == self.admin_user_id and self.admin_role_certified
+
     def check_admin(self, actor_user_id):
+        """The administrator, certified or not: enough to see the members and the requests."""
         if actor_user_id is None or actor_user_id != self.admin_user_id:
             raise Forbidden(message="Only the administrator of this enterprise may do this.")
+
+    def check_certified_admin(self, actor_user_id):
+        """The administrator whose role is certified: needed to approve, reject, remove, hand over."""
+        self.check_admin(actor_user_id)
+        if not self.admin_role_certified:
+            raise RoleNotCertified()
+
+    def check_claim(self, actor_user_id):
+        """May the holder of the enterprise's legal-person card claim its administrator role? Only
+        from an uncertified administrator (themself included: the claim then only certifies)."""
+        if self.admin_role_certified:
+            if actor_user_id == self.admin_user_id:
+                raise EnterpriseHasAdmin(message="You are already the certified administrator of this enterprise.")
+            raise EnterpriseHasAdmin(
+                message="This enterprise's administrator is certified (角色认证: 已认证): ask them to hand the "
+                        "role over (变更企业管理员账号).", details={"uscc": ["Its administrator is certified."]})
 
     def check_member(self, actor_user_id):
         if not self.is_member(actor_user_id):
@@ -96,13 +136,13 @@ class Enterprise(Aggregate):
             # twice, or two at once) is told what happened rather than that it lacks the right.
             raise Conflict(message="This user is already the administrator of the enterprise.",
                            details={"user_id": ["Already the administrator."]})
-        self.check_admin(actor_user_id)
+        self.check_certified_admin(actor_user_id)
         if not self.is_member(to_user_id):
             raise NotAMember(message="The new administrator must be an approved member of the enterprise.",
                              details={"user_id": ["Not an approved member of this enterprise."]})
 
     def check_removal(self, actor_user_id, user_id):
-        self.check_admin(actor_user_id)
+        self.check_certified_admin(actor_user_id)
         if user_id == self.admin_user_id:
             raise Conflict(message="The administrator cannot be removed; transfer the role first.",
                            details={"user_id": ["The administrator."]})
@@ -114,12 +154,58 @@ class Enterprise(Aggregate):
         self.members[user_id] = association_id
 
     def transfer_admin(self, to_user_id):
+        """A handover is itself a certified act (check_transfer): the successor's role is certified."""
+        certified = self.admin_role_certified
         self._admin_transferred(from_user_id=self.admin_user_id, to_user_id=to_user_id,
                                 enterprise_name=self.name)
+        if certified:
+            self._certify(via="handover", card_no=None)
 
     @event("AdminTransferred")
     def _admin_transferred(self, from_user_id, to_user_id, enterprise_name):
         self.admin_user_id = to_user_id
+        self.admin_role_certified = False  # until a RoleCertified says otherwise (not so before 角色认证)
+
+    def certify_role(self, user_id, *, via, card_no=None):
+        """Certify the role of `user_id` if they are the administrator and not certified yet;
+        whether it changed anything."""
+        if user_id != self.admin_user_id or self.admin_role_certified:
+            return False
+        self._certify(via=via, card_no=card_no)
+        return True
+
+    def _certify(self, *, via, card_no):
+        self._role_certified(user_id=self.admin_user_id, association_id=self.members[self.admin_user_id],
+                             via=via, card_no=card_no, enterprise_name=self.name)
+
+    @event("RoleCertified")
+    def _role_certified(self, user_id, association_id, via, card_no, enterprise_name):
+        self.admin_role_certified = True
+
+    def certify_enterprise(self):
+        """企业认证 of an enterprise entered by hand: a card of the e-port CA names its USCC."""
+        if self.certified:
+            return False
+        self._enterprise_certified(uscc=self.uscc, name=self.name)
+        return True
+
+    @event("EnterpriseCertified")
+    def _enterprise_certified(self, uscc, name):
+        self.certified = True
+
+    def supersede(self, to_user_id, to_association_id):
+        """The legal-person card's holder takes the role from the uncertified administrator (check_claim
+        first); the former administrator is no member any more. Certify the new one next."""
+        self._admin_superseded(from_user_id=self.admin_user_id, from_association_id=self.members[self.admin_user_id],
+                               to_user_id=to_user_id, to_association_id=to_association_id,
+                               enterprise_name=self.name)
+
+    @event("AdminSuperseded")
+    def _admin_superseded(self, from_user_id, from_association_id, to_user_id, to_association_id, enterprise_name):
+        self.members.pop(from_user_id, None)
+        self.members[to_user_id] = to_association_id
+        self.admin_user_id = to_user_id
+        self.admin_role_certified = False
 
     @event("MemberLeft")
     def release(self, user_id):
@@ -180,15 +266,31 @@ class Association(Aggregate):
     def change_role(self, role):
         self.role = role
 
-    def remove(self, by_user_id, *, at):
+    def remove(self, by_user_id, *, at, reason=REMOVED):
         self._removed(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                      role=self.role, enterprise_name=self.enterprise_name, decided_at=at)
+                      role=self.role, enterprise_name=self.enterprise_name, decided_at=at, reason=reason)
 
-    @event("Removed")
-    def _removed(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):
+    class Removed(Aggregate.Event):
+        """v2 adds `reason` (removed | superseded); every removal stored before was the administrator's."""
+        class_version = 2
+        by_user_id: str
+        enterprise_id: str
+        user_id: str
+        role: str
+        enterprise_name: str
+        decided_at: str
+        reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["reason"] = REMOVED
+
+    @event(Removed)
+    def _removed(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at, reason):
         self.status = REMOVED
         self.decided_by = by_user_id
         self.decided_at = decided_at
+        self.reason = reason
 
 
 class MembershipIndex(Aggregate):

@@ -1,12 +1,13 @@
 """Stored domain events of the enterprise service -> integration events of contracts/enterprise.py.
 
-Indexes, lists, admissions and role changes stay private: AdminTransferred and the association
-events say all that subscribers need. Person names appear only as the applicant's name in
-AssociationRequested (the administrator's inbox shows it); no ID numbers or mobiles exist here.
+Indexes, lists, admissions and role changes stay private: AdminTransferred, AdminSuperseded,
+RoleCertified and the association events say all that subscribers need. Person names appear only
+as the applicant's name in AssociationRequested (the administrator's inbox shows it); no ID
+numbers or mobiles exist here.
 """
 from contracts.enterprise import (
-    ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCIATION_REJECTED, ASSOCIATION_REQUESTED, ENTERPRISE_REGISTERED,
-    MEMBER_REMOVED,
+    ADMIN_SUPERSEDED, ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCIATION_REJECTED, ASSOCIATION_REQUESTED,
+    ENTERPRISE_CERTIFIED, ENTERPRISE_REGISTERED, MEMBER_REMOVED, ROLE_CERTIFIED,
 )
 from contracts.envelope import make_envelope
 
@@ -29,6 +30,18 @@ def to_integration(domain_event):
         yield _envelope(ADMIN_TRANSFERRED, ev, {
             "enterprise_id": str(ev.originator_id), "from_user_id": ev.from_user_id,
             "to_user_id": ev.to_user_id, "enterprise_name": ev.enterprise_name}, ev.from_user_id)
+    elif isinstance(ev, Enterprise.RoleCertified):
+        yield _envelope(ROLE_CERTIFIED, ev, {
+            "enterprise_id": str(ev.originator_id), "user_id": ev.user_id, "association_id": ev.association_id,
+            "via": ev.via, "card_no": ev.card_no, "enterprise_name": ev.enterprise_name}, ev.user_id)
+    elif isinstance(ev, Enterprise.AdminSuperseded):
+        yield _envelope(ADMIN_SUPERSEDED, ev, {
+            "enterprise_id": str(ev.originator_id), "from_user_id": ev.from_user_id,
+            "from_association_id": ev.from_association_id, "to_user_id": ev.to_user_id,
+            "to_association_id": ev.to_association_id, "enterprise_name": ev.enterprise_name}, ev.to_user_id)
+    elif isinstance(ev, Enterprise.EnterpriseCertified):
+        yield _envelope(ENTERPRISE_CERTIFIED, ev, {"enterprise_id": str(ev.originator_id), "uscc": ev.uscc,
+                                                   "name": ev.name})
     elif isinstance(ev, Association.Created):
         common = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
                   "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
@@ -43,6 +56,6 @@ def to_integration(domain_event):
               Association.Removed: MEMBER_REMOVED}[type(ev)]
         payload = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
                    "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
-        if et is ASSOCIATION_REJECTED:
+        if et is not ASSOCIATION_APPROVED:
             payload["reason"] = ev.reason
         yield _envelope(et, ev, payload, ev.by_user_id)

@@ -6,6 +6,7 @@ it what that user may do.
 from nameko.rpc import RpcProxy
 
 from services.common.dependency import EventSourced
+from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import call_with_deadline, rpc
 
@@ -48,6 +49,23 @@ class EnterpriseService(Operated):
     @rpc
     def remove_member(self, actor_user_id, enterprise_id, user_id):
         return self.app.remove_member(actor_user_id, enterprise_id, user_id)
+
+    # -- called by the card service only, once a card has proved itself (角色认证) ----------------
+    @rpc
+    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+        return self.app.certify_card(user_id, enterprise_id, association_id, card_no, card_type, uscc)
+
+    @rpc
+    def check_admin_claim(self, actor_user_id, uscc, name=None, address=None, business_scope=None):
+        return self.app.check_admin_claim(actor_user_id, uscc, name, address, business_scope)
+
+    @rpc
+    def claim_admin(self, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
+        return self.app.claim_admin(actor_user_id, uscc, card_no, name, address, business_scope)
+
+    @on_event("enterprise", "card")
+    def on_card_event(self, envelope):
+        self.app.learn(envelope)
 
     @rpc
     def get_enterprise(self, enterprise_id, actor_user_id=None):

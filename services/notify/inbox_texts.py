@@ -1,6 +1,6 @@
 """What each enterprise event tells whom: (recipient, kind, title, body, data), in the manual's words.
 
-企业用户 / 企业管理员 / 关联企业 / 审核通过 / 变更企业管理员 are the manual's terms.
+企业用户 / 企业管理员 / 关联企业 / 审核通过 / 变更企业管理员 / 法人卡 / 角色认证 are the manual's terms.
 """
 from dataclasses import dataclass
 
@@ -8,6 +8,8 @@ ASSOCIATION_REQUESTED = "association_requested"
 ASSOCIATION_APPROVED = "association_approved"
 ASSOCIATION_REJECTED = "association_rejected"
 ADMIN_TRANSFERRED = "admin_transferred"
+ADMIN_SUPERSEDED = "admin_superseded"
+ADMIN_CLAIMED = "admin_claimed"
 
 
 @dataclass(frozen=True)
@@ -54,4 +56,15 @@ def notes_for(envelope):
             Note(p["from_user_id"], ADMIN_TRANSFERRED, "企业管理员变更",
                  f"企业{ent}的企业管理员账号已变更，您现为该企业的企业用户。", data),
         ]
+    if kind == "AdminSuperseded":
+        return [Note(p["from_user_id"], ADMIN_SUPERSEDED, "企业管理员角色已由法人卡持卡人认领",
+                     f"您在企业{ent}的企业管理员角色未经角色认证，该企业法人卡的持卡人已认领企业管理员角色；"
+                     "您与该企业的关联已解除，您所做的授权已撤销。",
+                     {"enterprise_id": p["enterprise_id"], "association_id": p["from_association_id"],
+                      "to_user_id": p["to_user_id"]})]
+    if kind == "RoleCertified" and p.get("via") == "claim":
+        # Binding the card says so in its answer, a handover in its own message; a claim is told here.
+        return [Note(p["user_id"], ADMIN_CLAIMED, "已认领企业管理员角色",
+                     f"您已凭法人卡成为企业{ent}的企业管理员（角色认证：已认证）。",
+                     {"enterprise_id": p["enterprise_id"], "association_id": p["association_id"]})]
     return []

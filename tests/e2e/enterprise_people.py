@@ -5,6 +5,7 @@ import random
 from dataclasses import dataclass
 
 from contracts.validators import uscc_check_character
+from tests.e2e.certification import certify
 from tests.factories import new_id_number, new_mobile
 from tests.sms import latest_code
 
@@ -54,12 +55,17 @@ def unknown_uscc():
 MANUAL = {"name": "杭州手工录入贸易有限公司", "address": "浙江省杭州市西湖区文三路90号", "business_scope": "货物进出口；技术进出口"}
 
 
-def register_enterprise(api, admin, uscc=None, **manual):
-    """`admin` registers an enterprise (by hand unless `uscc` is in the registry); its id."""
+def register_enterprise(api, admin, uscc=None, certify_role=True, **manual):
+    """`admin` registers an enterprise (by hand unless `uscc` is in the registry); its id and USCC.
+    Unless `certify_role` is false the administrator then binds the enterprise's legal-person card,
+    which certifies the role (角色认证) and the enterprise (企业认证)."""
     body = {"uscc": uscc or unknown_uscc(), "role": "admin", **(manual or MANUAL)}
     r = api.post("/api/v1/associations", token=admin.token, json=body)
     assert r.status_code == 201, r.text
-    return r.json()["enterprise_id"], body["uscc"]
+    eid = r.json()["enterprise_id"]
+    if certify_role:
+        certify(api, admin.token, admin.user_id, eid, body["uscc"], admin.name, admin.id_number)
+    return eid, body["uscc"]
 
 
 def apply(api, person, uscc):

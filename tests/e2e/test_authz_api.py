@@ -5,12 +5,13 @@ import uuid
 
 import pytest
 
+from tests.e2e.certification import certify
 from tests.factories import new_id_number, new_mobile, new_uscc
 from tests.sms import latest_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-NEEDED = {"identity", "notify", "enterprise", "authz", "gateway"}
+NEEDED = {"identity", "notify", "enterprise", "card", "authz", "gateway"}
 PASSWORD = "Eport#Permissions2024"
 NAMES = iter(["王海关", "李申报", "张舱单", "赵外人", "钱新任", "孙员工"] * 20)
 
@@ -28,15 +29,15 @@ def ok(resp, status):
 
 
 def register_and_login(api):
-    mobile, id_number = new_mobile(), new_id_number()
+    mobile, id_number, name = new_mobile(), new_id_number(), next(NAMES)
     ok(api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"}), 202)
-    user = ok(api.post("/api/v1/users", json={"name": next(NAMES), "id_type": "resident_id", "id_number": id_number,
+    user = ok(api.post("/api/v1/users", json={"name": name, "id_type": "resident_id", "id_number": id_number,
                                               "mobile": mobile, "sms_code": latest_code(mobile, "register")}), 201)
     ok(api.put(f"/api/v1/users/{user['user_id']}/password",
                json={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}), 204)
     session = ok(api.post("/api/v1/sessions", json={"method": "password", "account": mobile,
                                                     "password": PASSWORD}), 201)
-    return {"user_id": user["user_id"], "token": session["access_token"]}
+    return {"user_id": user["user_id"], "token": session["access_token"], "name": name, "id_number": id_number}
 
 
 def eventually(fn, timeout=15, what="condition"):
@@ -60,12 +61,14 @@ def check(api, asker, user, eid, system):
 
 
 def enterprise_of(api, admin, members):
-    """`admin` registers a new enterprise; each of `members` applies and is approved."""
+    """`admin` registers a new enterprise and certifies the role with its legal-person card; each of
+    `members` applies and is approved."""
     uscc = new_uscc()
     created = ok(api.post("/api/v1/associations", token=admin["token"], json={
         "uscc": uscc, "role": "admin", "name": f"宁波口岸测试{uuid.uuid4().hex[:4]}有限公司",
         "address": "浙江省宁波市北仑区", "business_scope": "进出口贸易"}), 201)
     eid = created["enterprise_id"]
+    certify(api, admin["token"], admin["user_id"], eid, uscc, admin["name"], admin["id_number"])
     for member in members:
         request = ok(api.post("/api/v1/associations", token=member["token"], json={"uscc": uscc, "role": "user"}), 202)
         ok(api.post(f"/api/v1/association-requests/{request['association_id']}/approve", token=admin["token"]), 200)

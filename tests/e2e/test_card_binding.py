@@ -22,6 +22,8 @@ from services.card.agent.gateway_client import GatewayClient
 from services.card.devca import create_ca, issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
+from tests.e2e.certification import certify
+from tests.e2e.conftest import Api
 from tests.factories import new_id_number, new_mobile, new_uscc
 from tests.sms import latest_code
 
@@ -96,9 +98,19 @@ class Person:
         return self.call("DELETE", f"/api/v1/enterprises/{enterprise_id}/card")
 
 
+def certify_admin(admin, enterprise_id):
+    """The administrator's role certified (角色认证) with a legal-person card bound through the real
+    API but signed in this process (tests/e2e/certification.py): the reader stays free."""
+    return certify(Api(admin.base), admin.token, admin.user_id, enterprise_id, USCC_OF[enterprise_id], admin.name,
+                   admin.id_number, wait=False)
+
+
 def join(admin, member, enterprise_id):
-    """`member` applies to `admin`'s enterprise as a user; the admin approves."""
-    uscc = admin.call("GET", f"/api/v1/enterprises/{enterprise_id}").json()["uscc"]
+    """`member` applies to `admin`'s enterprise as a user; the admin (certified first) approves."""
+    detail = admin.call("GET", f"/api/v1/enterprises/{enterprise_id}").json()
+    if not detail["admin_role_certified"]:
+        certify_admin(admin, enterprise_id)
+    uscc = detail["uscc"]
     r = member.call("POST", "/api/v1/associations", json={"uscc": uscc, "role": "user"})
     assert r.status_code == 202, r.text
     association_id = r.json()["association_id"]
@@ -173,7 +185,7 @@ def test_member_with_a_legal_person_card_is_warned_and_the_admin_sees_it(  # noq
     assert "操作员卡" in bound["warning"]  # a user should bind an operator card: advice only
     members = admin.call("GET", f"/api/v1/enterprises/{enterprise}/members").json()["items"]
     cards = {m["user_id"]: m["card"] for m in members}
-    assert cards[admin.user_id] is None
+    assert cards[admin.user_id]["card_type"] == "legal_person"  # bound to certify the role (join)
     assert cards[member.user_id]["card_no"] == bound["card_no"]
 
 

@@ -3,6 +3,7 @@ an enterprise the registry knows, another one registers by hand, a user applies,
 approves from the inbox, hands the administrator role over, and can no longer approve."""
 import pytest
 
+from tests.e2e.certification import certify
 from tests.e2e.enterprise_people import (
     MANUAL, apply, messages, register, register_enterprise, unknown_uscc, wait_for,
 )
@@ -28,7 +29,10 @@ def test_the_manual_s_story(api):
     ent = api.get(f"/api/v1/enterprises/{eid}", token=admin.token).json()
     assert ent == {"enterprise_id": eid, "uscc": KNOWN, "name": "浙江电子口岸有限公司", "address": "杭州市上城区",
                    "business_scope": "信息服务", "certified": True, "admin_user_id": admin.user_id,
-                   "registered_at": ent["registered_at"]}
+                   "admin_role_certified": False, "registered_at": ent["registered_at"]}
+    # 1.3: the administrator binds the enterprise's legal-person card (法人卡): 角色认证 已认证.
+    certify(api, admin.token, admin.user_id, eid, KNOWN, admin.name, admin.id_number)
+    assert api.get(f"/api/v1/enterprises/{eid}", token=admin.token).json()["admin_role_certified"] is True
     assert api.get(f"/api/v1/enterprise-registry/{KNOWN}", token=newcomer.token).json()["registered"] is True
 
     # Not in the registry (未查询到企业, 可手动填写信息): typed in by hand, not certified.
@@ -37,7 +41,7 @@ def test_the_manual_s_story(api):
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTERPRISE_NOT_FOUND"
     r = api.post("/api/v1/associations", token=other_admin.token, json={"uscc": uscc, "role": "admin"})
     assert r.status_code == 400 and set(r.json()["error"]["details"]) == {"name", "address", "business_scope"}
-    other_eid, _ = register_enterprise(api, other_admin, uscc)
+    other_eid, _ = register_enterprise(api, other_admin, uscc, certify_role=False)
     other = api.get(f"/api/v1/enterprises/{other_eid}", token=other_admin.token).json()
     assert other["certified"] is False and other["name"] == MANUAL["name"]
 
@@ -71,7 +75,10 @@ def test_the_manual_s_story(api):
     members = api.get(f"/api/v1/enterprises/{eid}/members", token=admin.token).json()["items"]
     assert {(m["user_id"], m["role"], m["status"]) for m in members} == {
         (admin.user_id, "admin", "approved"), (newcomer.user_id, "user", "approved")}
-    assert all(m["card"] is None and isinstance(m["systems"], list) for m in members)
+    assert all(isinstance(m["systems"], list) for m in members)
+    assert {m["user_id"]: (m["card"] or {}).get("card_type") for m in members} == {
+        admin.user_id: "legal_person", newcomer.user_id: None}
+    assert {m["user_id"]: m["role_certified"] for m in members} == {admin.user_id: True, newcomer.user_id: False}
     r = api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json={"user_id": newcomer.user_id})
     assert r.status_code == 200 and r.json() == {"enterprise_id": eid, "admin_user_id": newcomer.user_id}
     for person, words in ((newcomer, "企业管理员"), (admin, "企业用户")):

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from services.card.devca import issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.asyncapi_validation import FORMATS, MessageValidators, load_document
+from tests.e2e.certification import claim
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import PASSWORD, apply, approve, register, register_enterprise, wait_for
 from tests.sms import latest_code
@@ -85,7 +86,12 @@ def bind_card(api, person, enterprise_id, uscc, ca, card_type="operator"):
 def drive_every_event_type(api, platform):
     """The manual's story, and the rest: each call names the events it causes."""
     admin, member, refused = register(api), register(api), register(api)  # UserRegistered, PasswordSet, UserLoggedIn
-    eid, uscc = register_enterprise(api, admin)  # EnterpriseRegistered, AssociationApproved, EnterpriseAdminChanged
+    # EnterpriseRegistered, AssociationApproved, EnterpriseAdminChanged; bound the 法人卡: CardBound, RoleCertified,
+    # EnterpriseCertified
+    eid, uscc = register_enterprise(api, admin)
+    squatter, holder = register(api), register(api)
+    _, squatted = register_enterprise(api, squatter, certify_role=False)
+    claim(api, holder.token, squatted, holder.name, holder.id_number)  # AdminSuperseded, MemberRemoved, RoleCertified
     approve(api, admin, apply(api, member, uscc))  # AssociationRequested, AssociationApproved
     r = api.post(f"/api/v1/association-requests/{apply(api, refused, uscc)}/reject", token=admin.token,
                  json={"reason": "不认识"})

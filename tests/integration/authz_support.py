@@ -50,6 +50,10 @@ class FakeEnterprise(Aggregate):
     def transfer(self, from_user_id, to_user_id):
         self.admin_user_id = to_user_id
 
+    @event("RoleCertified")
+    def certify(self, user_id, via):
+        """As the real one: after the administrator bound the legal-person card, or a handover."""
+
     @event("Removed")
     def remove(self, association_id, user_id, role):
         pass
@@ -73,6 +77,10 @@ def fake_enterprise_to_integration(de):
         yield make_envelope(ent.ASSOCIATION_APPROVED, payload={
             "association_id": de.association_id, "enterprise_id": eid, "user_id": de.user_id,
             "role": de.role, "approved_at": NOW}, **common)  # a field added later must not hurt
+    elif isinstance(de, FakeEnterprise.RoleCertified):
+        yield make_envelope(ent.ROLE_CERTIFIED, payload={
+            "enterprise_id": eid, "user_id": de.user_id, "association_id": f"assoc-{eid}-{de.user_id}",
+            "via": de.via, "card_no": None}, **common)
     elif isinstance(de, FakeEnterprise.Transferred):
         yield make_envelope(ent.ADMIN_TRANSFERRED, payload={
             "enterprise_id": eid, "from_user_id": de.from_user_id, "to_user_id": de.to_user_id}, **common)
@@ -89,7 +97,9 @@ class FakeEnterpriseService:
 
     @rpc
     def register(self, admin_user_id):
+        """Registered, and the administrator's role certified (they bound the legal-person card)."""
         e = FakeEnterprise(admin_user_id)
+        e.certify(admin_user_id, "legal_person_card")
         self.app.save(e)
         return str(e.id)
 
@@ -105,6 +115,7 @@ class FakeEnterpriseService:
     def transfer(self, enterprise_id, to_user_id):
         e = self.app.repository.get(uuid.UUID(enterprise_id))
         e.transfer(e.admin_user_id, to_user_id)
+        e.certify(to_user_id, "handover")  # a handover by a certified administrator certifies
         self.app.save(e)
 
     @rpc
@@ -136,21 +147,28 @@ def publish_enterprise_events(amqp_uri, envelopes):
 
 
 def enterprise_story(enterprise_id, admin, member, association_id="assoc-m1"):
-    """Envelopes of: registered by `admin`, `member` approved, admin handed to `member`, and the
-    registrant removed afterwards — versions 1..5 of one enterprise aggregate."""
+    """Envelopes of: registered by `admin`, whose role is certified (角色认证), `member` approved,
+    admin handed to `member` (certified by the handover), and the registrant removed afterwards —
+    versions 1..7 of one enterprise aggregate. [:4] is the enterprise with its two members, [4:6]
+    the handover, [6] the removal."""
     def env(et, version, payload):
         return make_envelope(et, aggregate_id=enterprise_id, aggregate_version=version, occurred_at=NOW,
                              payload=payload)
+    def certified(version, user_id, via):
+        return env(ent.ROLE_CERTIFIED, version, {"enterprise_id": enterprise_id, "user_id": user_id,
+                                                 "association_id": f"assoc-{user_id}", "via": via, "card_no": None})
     return [
         env(ent.ENTERPRISE_REGISTERED, 1, {"enterprise_id": enterprise_id, "uscc": "x", "name": "企业",
                                            "certified": False, "admin_user_id": admin}),
-        env(ent.ASSOCIATION_APPROVED, 2, {"association_id": "assoc-admin", "enterprise_id": enterprise_id,
+        certified(2, admin, "legal_person_card"),
+        env(ent.ASSOCIATION_APPROVED, 3, {"association_id": "assoc-admin", "enterprise_id": enterprise_id,
                                           "user_id": admin, "role": "admin"}),
-        env(ent.ASSOCIATION_APPROVED, 3, {"association_id": association_id, "enterprise_id": enterprise_id,
+        env(ent.ASSOCIATION_APPROVED, 4, {"association_id": association_id, "enterprise_id": enterprise_id,
                                           "user_id": member, "role": "user"}),
-        env(ent.ADMIN_TRANSFERRED, 4, {"enterprise_id": enterprise_id, "from_user_id": admin,
+        env(ent.ADMIN_TRANSFERRED, 5, {"enterprise_id": enterprise_id, "from_user_id": admin,
                                        "to_user_id": member}),
-        env(ent.MEMBER_REMOVED, 5, {"association_id": "assoc-admin", "enterprise_id": enterprise_id,
+        certified(6, member, "handover"),
+        env(ent.MEMBER_REMOVED, 7, {"association_id": "assoc-admin", "enterprise_id": enterprise_id,
                                     "user_id": admin, "role": "user"}),
     ]
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 asyncapi.load_all_event_modules()
 
 ENTERPRISE = str(uuid.uuid4())
-ADMIN, MEMBER = str(uuid.uuid4()), str(uuid.uuid4())
+ADMIN, MEMBER, UNCERTIFIED_ADMIN = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
 
 
 class FakeEnterprise:
@@ -35,8 +35,9 @@ class FakeEnterprise:
     def membership(self, user_id, enterprise_id):
         if enterprise_id != ENTERPRISE:
             return None
-        role = {ADMIN: "admin", MEMBER: "user"}.get(user_id)
-        return {"association_id": "a", "role": role, "status": "approved"} if role else None
+        role = {ADMIN: "admin", MEMBER: "user", UNCERTIFIED_ADMIN: "admin"}.get(user_id)
+        return {"association_id": "a", "role": role, "status": "approved",
+                "role_certified": user_id == ADMIN} if role else None
 
 
 def approved(user_id, version, when="2026-11-01T08:00:00+00:00"):
@@ -86,6 +87,9 @@ def test_only_the_administrator_reads_the_trail(audit):
             with pytest.raises(ServiceError) as err:
                 query(actor, ENTERPRISE)
             assert err.value.code == "FORBIDDEN"
+        with pytest.raises(ServiceError) as err:  # an administrator whose role is not certified (角色认证)
+            query(UNCERTIFIED_ADMIN, ENTERPRISE)
+        assert err.value.code == "ROLE_NOT_CERTIFIED" and "法人卡" in err.value.message
 
 
 @pytest.mark.parametrize("field,value", [("since", "yesterday"), ("until", "2026-11-01T00:00:00"), ("limit", 0)])

@@ -41,12 +41,12 @@ def http(authz_amqp_uri, tmp_path_factory):
 def eid(http):
     """An enterprise of ADMIN with approved members MEMBER and OTHER (OUTSIDER is not one)."""
     eid = f"ent-{uuid.uuid4().hex[:8]}"
-    story = enterprise_story(eid, ADMIN, MEMBER)[:3]
-    other = dict(story[2], event_id=str(uuid.uuid4()), aggregate_version=4,
-                 payload=dict(story[2]["payload"], association_id="assoc-o", user_id=OTHER))
+    story = enterprise_story(eid, ADMIN, MEMBER)[:4]
+    other = dict(story[3], event_id=str(uuid.uuid4()), aggregate_version=5,
+                 payload=dict(story[3]["payload"], association_id="assoc-o", user_id=OTHER))
     publish_enterprise_events(http.amqp_uri, story + [other])
-    wait_for(lambda: http.app.projection.get(eid) is not None and http.app.projection.get(eid).is_member(OTHER),
-             what="authz to learn the enterprise")
+    wait_for(lambda: http.app.projection.get(eid) is not None and http.app.projection.get(eid).is_member(OTHER)
+             and http.app.projection.get(eid).is_certified_admin(ADMIN), what="authz to learn the enterprise")
     return eid
 
 
@@ -140,8 +140,8 @@ def test_check_needs_its_parameters_and_a_known_system(http, eid):
 def test_after_transfer_the_former_admin_is_refused(http, eid):
     http("PUT", perms(eid, ADMIN), ADMIN, json={"systems": ["manifest"]})
     story = enterprise_story(eid, ADMIN, MEMBER)
-    publish_enterprise_events(http.amqp_uri, [story[3]])  # AdminTransferred ADMIN -> MEMBER
-    wait_for(lambda: http.app.admin_of(eid) == MEMBER, what="the transfer")
+    publish_enterprise_events(http.amqp_uri, story[4:6])  # AdminTransferred ADMIN -> MEMBER, RoleCertified
+    wait_for(lambda: http.app.projection.get(eid).is_certified_admin(MEMBER), what="the transfer")
     assert http("PUT", perms(eid, OTHER), ADMIN, json={"systems": ["manifest"]}).status_code == 403
     assert check(http, ADMIN, ADMIN, eid, "manifest").json() == {"allowed": True}
     assert check(http, ADMIN, ADMIN, eid, "processing_trade").json() == {"allowed": False}

@@ -49,7 +49,8 @@ def acl(db):
     with sqlite3.connect(db) as conn:
         grants = {tuple(r) for r in conn.execute(
             "SELECT enterprise_id, user_id, system FROM grants WHERE allowed = 1")}
-        admins = dict(conn.execute("SELECT enterprise_id, admin_user_id FROM admins"))
+        admins = {e: [a, bool(c)] for e, a, c in conn.execute(
+            "SELECT enterprise_id, admin_user_id, role_certified FROM admins")}
         processed = conn.execute("SELECT count(*) FROM processed").fetchone()[0]
     return grants, admins, processed
 
@@ -57,7 +58,7 @@ def acl(db):
 def authz_state(app, eid):
     access = app.projection.get(eid)
     grants = {(eid, user, system) for user, systems in access.grants.items() for system in systems}
-    return grants, {eid: access.admin_user_id}
+    return grants, {eid: [access.admin_user_id, access.admin_certified]}
 
 
 def relay_idle(container):
@@ -71,10 +72,11 @@ def test_subscriber_catches_up_after_a_stop(container_factory, authz_config, aut
     app = app_of(authz)
     eid = f"ent-{uuid.uuid4().hex[:8]}"
     story = enterprise_story(eid, ADMIN, MEMBER)
-    other = dict(story[2], event_id=str(uuid.uuid4()), aggregate_version=6,
-                 payload=dict(story[2]["payload"], association_id="assoc-o", user_id=OTHER))
-    publish_enterprise_events(authz_amqp_uri, story[:3] + [other])
-    wait_for(lambda: app.projection.get(eid) is not None and app.projection.get(eid).is_member(OTHER))
+    other = dict(story[3], event_id=str(uuid.uuid4()), aggregate_version=8,
+                 payload=dict(story[3]["payload"], association_id="assoc-o", user_id=OTHER))
+    publish_enterprise_events(authz_amqp_uri, story[:4] + [other])
+    wait_for(lambda: app.projection.get(eid) is not None and app.projection.get(eid).is_member(OTHER)
+             and app.projection.get(eid).is_certified_admin(ADMIN))
 
     def put(actor, user, systems):
         with entrypoint_hook(authz, "set_permissions") as set_permissions:
@@ -91,10 +93,10 @@ def test_subscriber_catches_up_after_a_stop(container_factory, authz_config, aut
     put(ADMIN, MEMBER, ["manifest", "export_tax_rebate"])
     put(ADMIN, OTHER, ["bonded_logistics", "processing_trade"])
     put(ADMIN, ADMIN, ["certificate_of_origin"])
-    publish_enterprise_events(authz_amqp_uri, [story[3]])  # AdminTransferred ADMIN -> MEMBER
-    wait_for(lambda: app.admin_of(eid) == MEMBER)
+    publish_enterprise_events(authz_amqp_uri, story[4:6])  # AdminTransferred ADMIN -> MEMBER, RoleCertified
+    wait_for(lambda: app.projection.get(eid).is_certified_admin(MEMBER))
     put(MEMBER, OTHER, ["bonded_logistics"])
-    publish_enterprise_events(authz_amqp_uri, [story[4]])  # the former admin removed: grants revoked
+    publish_enterprise_events(authz_amqp_uri, [story[6]])  # the former admin removed: grants revoked
     wait_for(lambda: not app.check(ADMIN, eid, "certificate_of_origin"))
     wait_for(lambda: relay_idle(authz), 10, "the relay to publish everything")
     grants_before_restart = acl(db)[0]

@@ -67,6 +67,12 @@ class StubEnterprise:
     def membership(self, user_id, enterprise_id):
         return self.members.get((user_id, enterprise_id))
 
+    @rpc
+    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+        """As the real one: a legal-person card bound by the administrator certifies the role."""
+        m = self.members[(user_id, enterprise_id)]
+        return {"certified": True, "role_certified": m["role"] == "admin" and card_type == "legal_person"}
+
 
 @pytest.fixture(scope="module")
 def card_amqp_uri():
@@ -150,6 +156,7 @@ def test_bind_me_and_members_data_then_login_and_unbind(platform):
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["card_no"], body["card_type"], body["warning"]) == (card.card_no, "operator", None)
+    assert body["role_certified"] is False
     view = {k: body[k] for k in ("card_no", "card_type", "bound_at")}
     assert platform.app.cards_of_user("u-zhang") == {ENTERPRISE: view}
     assert platform.app.cards_of_enterprise(ENTERPRISE) == {"u-zhang": view}
@@ -266,7 +273,9 @@ def test_member_removed_on_the_bus_unbinds_and_card_events_are_published(platfor
         assert drain() == ["CardBound", "CardUnbound"]
     bound, unbound = got
     assert bound["payload"] == {"enterprise_id": ENTERPRISE, "user_id": "u-zhang", "card_no": card.card_no,
-                                "card_type": "operator", "bound_at": bound["payload"]["bound_at"]}
+                                "card_type": "operator", "bound_at": bound["payload"]["bound_at"], "role": "user",
+                                "association_id": StubEnterprise.members[("u-zhang", ENTERPRISE)]["association_id"],
+                                "uscc": USCC}
     assert unbound["payload"]["reason"] == "membership_ended" and unbound["actor_user_id"] == "u-li"
     assert HOLDERS["u-zhang"][1] not in str(got) and HOLDERS["u-zhang"][0] not in str(got)
     r = card_login(platform, card)

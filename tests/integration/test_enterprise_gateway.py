@@ -5,6 +5,7 @@ import socket
 import eventlet
 import pytest
 import requests
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from gateway.service import GatewayService
 from services.enterprise.service import EnterpriseService
@@ -30,7 +31,9 @@ def http(fresh_var, runner_factory, config):
     cfg = dict(config, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
     runner = runner_factory(cfg, GatewayService, EnterpriseService, FakeIdentity, InboxOnlyNotify)
     runner.start()
-    return Client(f"http://127.0.0.1:{port}")
+    client = Client(f"http://127.0.0.1:{port}")
+    client.config = cfg
+    return client
 
 
 def wait_for(fn, timeout=10):
@@ -54,6 +57,13 @@ def test_association_flow_over_http(http):
 
     msgs = wait_for(lambda: http("GET", "/api/v1/messages?unread=true", admin).json()["items"])
     assert msgs[0]["kind"] == "association_requested"
+    r = http("POST", f"/api/v1/association-requests/{msgs[0]['data']['association_id']}/approve", admin)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_CERTIFIED"  # 角色认证 first
+    assert http("GET", f"/api/v1/enterprises/{eid}", admin).json()["admin_role_certified"] is False
+    with ServiceRpcProxy("enterprise", http.config) as enterprise:  # as the card service, once the 法人卡 is bound
+        enterprise.certify_card(admin, eid, admin_association(http, admin, eid), "8800000000001", "legal_person",
+                                "913300007458363392")
+    assert http("GET", f"/api/v1/enterprises/{eid}", admin).json()["admin_role_certified"] is True
     requests_ = http("GET", f"/api/v1/enterprises/{eid}/association-requests?status=pending", admin).json()["items"]
     assert [(x["name"], x["mobile_masked"], x["status"]) for x in requests_] == [("李申请", "133****6117", "pending")]
     r = http("POST", f"/api/v1/association-requests/{msgs[0]['data']['association_id']}/approve", admin)
@@ -67,6 +77,7 @@ def test_association_flow_over_http(http):
     members = r.json()["items"]
     assert [(m["name"], m["role"], m["card"], m["systems"]) for m in members] == [
         ("王管理", "admin", None, []), ("李申请", "user", None, [])]
+    assert [m["role_certified"] for m in members] == [True, False]
     me = http("GET", "/api/v1/me", applicant).json()
     assert me["name"] == "李申请" and me["mobile_masked"] == "133****6117"
     assert [(a["enterprise_name"], a["uscc"], a["role"], a["status"], a["card"]) for a in me["associations"]] == [
@@ -77,6 +88,11 @@ def test_association_flow_over_http(http):
     assert http("GET", f"/api/v1/enterprises/{eid}", admin).json()["admin_user_id"] == applicant
     assert http("DELETE", f"/api/v1/enterprises/{eid}/members/{admin}", applicant).status_code == 204
     assert http("GET", f"/api/v1/enterprises/{eid}", admin).status_code == 403
+
+
+def admin_association(http, admin, eid):
+    return next(a["association_id"] for a in http("GET", "/api/v1/me", admin).json()["associations"]
+                if a["enterprise_id"] == eid)
 
 
 def test_errors_name_the_field_and_keep_the_api_s_shape(http):

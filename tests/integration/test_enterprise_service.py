@@ -26,8 +26,16 @@ def services(fresh_var, runner_factory, config):
 
 
 def register(enterprise, admin, uscc):
-    return enterprise.associate(admin, uscc, "admin", MANUAL["name"], MANUAL["address"],
-                                MANUAL["business_scope"])["enterprise_id"]
+    registered = enterprise.associate(admin, uscc, "admin", MANUAL["name"], MANUAL["address"], MANUAL["business_scope"])
+    certify(enterprise, admin, registered, uscc)
+    return registered["enterprise_id"]
+
+
+def certify(enterprise, admin, registered, uscc):
+    """The administrator bound the enterprise's legal-person card: the card service tells it so."""
+    out = enterprise.certify_card(admin, registered["enterprise_id"], registered["association_id"], "8800000000001",
+                                  "legal_person", uscc)
+    assert out == {"certified": True, "role_certified": True}
 
 
 def code_of(fn, *args):
@@ -42,6 +50,7 @@ def test_the_association_story_reaches_the_inbox(services):
     uscc = new_uscc()
     registered = enterprise.associate(admin, uscc, "admin", MANUAL["name"], MANUAL["address"], MANUAL["business_scope"])
     eid = registered["enterprise_id"]
+    certify(enterprise, admin, registered, uscc)
     request = enterprise.associate(applicant, uscc, "user")
     assert request["status"] == "pending"
 
@@ -54,7 +63,8 @@ def test_the_association_story_reaches_the_inbox(services):
     told = wait_for(lambda: notify.list_messages(applicant, False)["items"])
     assert told[0]["kind"] == "association_approved"
     assert enterprise.membership(applicant, eid) == {"association_id": request["association_id"],
-                                                     "role": "user", "status": "approved", "uscc": uscc}
+                                                     "role": "user", "status": "approved", "uscc": uscc,
+                                                     "role_certified": False}
     assert [a["enterprise_name"] for a in enterprise.associations_of_user(applicant)] == [MANUAL["name"]]
 
     assert enterprise.transfer_admin(admin, eid, applicant) == {"enterprise_id": eid, "admin_user_id": applicant}

@@ -52,6 +52,7 @@ class FakePeers:
         self.members = {}  # (user_id, enterprise_id) -> membership
         self.holders = {}  # user_id -> (name, id_number)
         self.sessions = []
+        self.certified = []  # certify_card calls
 
     def add(self, user_id, enterprise_id, role="admin", status="approved", holder=HOLDER, uscc=None):
         uscc = uscc or USCC
@@ -69,6 +70,13 @@ class FakePeers:
     def start_card_session(self, user_id, card_no):
         self.sessions.append((user_id, card_no))
         return {"access_token": f"token-{user_id}", "token_type": "Bearer", "expires_in": 3600, "user_id": user_id}
+
+    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+        """As the enterprise service: a legal-person card bound by the administrator certifies the role."""
+        membership = self.members[(user_id, enterprise_id)]
+        assert (membership["association_id"], membership["uscc"]) == (association_id, uscc)
+        self.certified.append((user_id, enterprise_id, card_no, card_type))
+        return {"certified": True, "role_certified": membership["role"] == "admin" and card_type == "legal_person"}
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +164,8 @@ def test_bind_then_query_and_the_bound_event(app, peers, ca):
     peers.add("u1", "e1", role="user")
     card = new_card(ca)
     bound = bind(app, peers, "u1", "e1", card)
-    assert bound == {"card_no": card.card_no, "card_type": "operator", "bound_at": bound["bound_at"], "warning": None}
+    assert bound == {"card_no": card.card_no, "card_type": "operator", "bound_at": bound["bound_at"], "warning": None,
+                     "role_certified": False}
     assert datetime.fromisoformat(bound["bound_at"]).tzinfo is not None
     view = {"card_no": card.card_no, "card_type": "operator", "bound_at": bound["bound_at"]}
     assert app.cards_of_user("u1") == {"e1": view}
@@ -167,7 +176,8 @@ def test_bind_then_query_and_the_bound_event(app, peers, ca):
     assert [env["event_type"] for env in envelopes] == [CARD_BOUND.name]
     payload = envelopes[0]["payload"]
     assert payload == {"enterprise_id": "e1", "user_id": "u1", "card_no": card.card_no,
-                       "card_type": "operator", "bound_at": bound["bound_at"]}
+                       "card_type": "operator", "bound_at": bound["bound_at"], "role": "user", "uscc": USCC,
+                       "association_id": peers.members[("u1", "e1")]["association_id"]}
     assert envelopes[0]["actor_user_id"] == "u1"
     assert HOLDER["holder_id_number"] not in str(envelopes) and HOLDER["holder_name"] not in str(envelopes)
 

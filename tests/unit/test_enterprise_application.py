@@ -33,10 +33,14 @@ def code_of(call, *args, **kwargs):
 MANUAL = {"name": "杭州测试贸易有限公司", "address": "浙江省杭州市西湖区文三路1号", "business_scope": "货物进出口"}
 
 
-def registered(app, uscc=None):
+def registered(app, uscc=None, certify=True):
+    """An enterprise entered by hand, its administrator's role certified by the legal-person card
+    (as the card service reports a bound card) unless `certify` is false."""
     admin = uid()
     uscc = uscc or new_uscc()
     out = app.associate(admin, uscc, "admin", **MANUAL)
+    if certify:
+        app.certify_card(admin, out["enterprise_id"], out["association_id"], "8800000000001", "legal_person", uscc)
     return admin, out["enterprise_id"], uscc
 
 
@@ -59,7 +63,7 @@ def test_admin_registers_a_known_enterprise_certified_from_the_registry(app):
 
 
 def test_admin_registers_an_unknown_enterprise_by_hand_uncertified(app):
-    admin, eid, uscc = registered(app)
+    admin, eid, uscc = registered(app, certify=False)
     ent = app.get_enterprise(eid, admin)
     assert ent["certified"] is False and ent["name"] == MANUAL["name"]
     found = app.lookup_registry(uscc)  # the platform's own record answers the look-up from now on
@@ -119,7 +123,7 @@ def test_one_live_association_per_user_and_enterprise_and_reapply_after_rejectio
     second = app.associate(user, uscc, "user", user_name="李四")
     assert second["association_id"] != first["association_id"]
     assert app.membership(user, eid) == {"association_id": second["association_id"], "role": "user",
-                                         "status": "pending", "uscc": uscc}
+                                         "status": "pending", "uscc": uscc, "role_certified": False}
     app.approve(admin, second["association_id"])
     assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
     mine = app.associations_of_user(user)

@@ -112,3 +112,24 @@ def test_a_rival_delivery_to_the_same_inbox_makes_the_event_retry(inbox):
         inbox.deliver(first)
     assert inbox.deliver(first) == 1  # the requeued delivery
     assert len(inbox.list_messages(user)["items"]) == 2
+
+
+def test_a_claim_tells_the_superseded_admin_and_the_claimant_once_each(inbox):
+    from contracts.enterprise import ADMIN_SUPERSEDED, ROLE_CERTIFIED
+    squatter, holder, ent = uid(), uid(), uid()
+    name = "宁波某某有限公司"
+    superseded = envelope(ADMIN_SUPERSEDED, {"enterprise_id": ent, "from_user_id": squatter, "to_user_id": holder,
+                                             "from_association_id": uid(), "to_association_id": uid(),
+                                             "enterprise_name": name}, version=3)
+    claimed = envelope(ROLE_CERTIFIED, {"enterprise_id": ent, "user_id": holder, "association_id": uid(),
+                                        "via": "claim", "card_no": "88", "enterprise_name": name}, version=4)
+    for env in (superseded, claimed, superseded, claimed):  # redelivered
+        inbox.deliver(env)
+    [told] = inbox.list_messages(squatter)["items"]
+    assert told["kind"] == "admin_superseded" and "法人卡" in told["body"] and "宁波某某有限公司" in told["body"]
+    assert told["data"]["to_user_id"] == holder
+    [mine] = inbox.list_messages(holder)["items"]
+    assert mine["kind"] == "admin_claimed" and "角色认证" in mine["body"] and mine["data"]["enterprise_id"] == ent
+    for via in ("legal_person_card", "handover"):  # said by the bind's answer, or the handover's message
+        certified = {"enterprise_id": ent, "user_id": holder, "association_id": uid(), "via": via, "card_no": None}
+        assert inbox.deliver(envelope(ROLE_CERTIFIED, certified)) == 0

@@ -10,7 +10,7 @@ from services.common.settings import setting
 
 from ..certs import CardCertificateError, parse_card_certificate
 from .errors import AgentError, GatewayError, WrongPin
-from .gateway_client import DEFAULT_GATEWAY, bind, login
+from .gateway_client import DEFAULT_GATEWAY, bind, claim_admin, login
 from .local_server import DEFAULT_ORIGINS, DEFAULT_PORT, serve
 from .reader import CardSession, find_card, list_readers
 
@@ -28,6 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     p_bind.add_argument("--token", required=True, help="access token of the logged-in account")
     p_bind.add_argument("--enterprise", required=True, help="enterprise id")
     p_bind.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
+    p_claim = sub.add_parser("claim-admin", help="claim the administrator role of an enterprise with its "
+                                                 "legal-person card (角色认证); the card is bound too")
+    p_claim.add_argument("--gateway", default=DEFAULT_GATEWAY)
+    p_claim.add_argument("--token", required=True, help="access token of the logged-in account (the card's holder)")
+    p_claim.add_argument("--uscc", required=True, help="the enterprise's USCC (the one on the card)")
+    p_claim.add_argument("--name", help="企业名称, when nobody registered it and the registry does not know it")
+    p_claim.add_argument("--address", help="注册地址, as --name")
+    p_claim.add_argument("--business-scope", help="经营范围, as --name")
+    p_claim.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
     p_login = sub.add_parser("login", help="log in with the card; prints the session JSON")
     p_login.add_argument("--gateway", default=DEFAULT_GATEWAY)
     p_login.add_argument("--pin", help="card PIN (else $CARD_PIN, else asked)")
@@ -52,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         pin = args.pin or setting("CARD_PIN") or getpass.getpass("Card PIN: ")
         if args.command == "bind":
             result = bind(args.gateway, args.token, args.enterprise, pin, card_timeout=args.wait)
+        elif args.command == "claim-admin":
+            result = claim_admin(args.gateway, args.token, args.uscc, pin, card_timeout=args.wait, name=args.name,
+                                 address=args.address, business_scope=args.business_scope)
         else:
             result = login(args.gateway, pin, card_timeout=args.wait)
         print(json.dumps(result, ensure_ascii=False, indent=2))
