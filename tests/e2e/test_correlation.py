@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from deploy.eport import cli as eport
+from tests.e2e.certification import certify
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import MANUAL, apply, register, unknown_uscc, wait_for
 from tests.e2e.enterprise_people import audit_trail as trail
@@ -32,6 +33,11 @@ def test_one_request_s_events_in_two_services_all_carry_its_id(api, monkeypatch)
     assert r.headers["X-Request-ID"] == rid
     eid = r.json()["enterprise_id"]
     apply(api, applicant, uscc)  # another request's events, for the same enterprise
+    # Only a certified administrator reads the trail: certify (another request) once authz has
+    # reacted to the registration, whose EnterpriseAdminChanged this test looks for.
+    wait_for(lambda: api.get(f"/api/v1/enterprises/{eid}/members/{admin.user_id}/permissions",
+                             token=admin.token).json().get("admin"))
+    certify(api, admin.token, admin.user_id, eid, uscc, admin.name, admin.id_number)
 
     expected = {("enterprise", "EnterpriseRegistered"), ("enterprise", "AssociationApproved"),
                 ("authz", "EnterpriseAdminChanged")}  # the last one authz emits reacting to the first
