@@ -25,10 +25,13 @@ class PermissionsBodySchema(Schema):
 
 class PermissionsSchema(Schema):
     systems = fields.List(fields.String(), required=True, metadata={
-        "description": "systems the member may use (the administrator: every system)"})
+        "description": "systems the member may use (the administrator: every system once the role is certified, "
+                       "none before)"})
     granted = fields.List(fields.String(), metadata={
         "description": "systems granted explicitly (what an administrator keeps after handing the role on)"})
     admin = fields.Boolean(metadata={"description": "true when the member is the enterprise's administrator"})
+    role_certified = fields.Boolean(metadata={
+        "description": "角色认证: true when the member is the administrator and the role is certified"})
 
 
 class CheckQuerySchema(Schema):

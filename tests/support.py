@@ -104,3 +104,26 @@ class Http:
     def __call__(self, method, path, who=None, **kw):
         headers = {"Authorization": f"Bearer {token_for(who)}"} if who else {}
         return self.s.request(method, self.base + path, headers=headers, timeout=self.timeout, **kw)
+
+
+# -- stored events as an older version of the code wrote them ------------------------------------
+def stored_before(mapper, stored, *added_fields):
+    """`stored` (a StoredEvent) as it was written before its event class gained `added_fields` and
+    a class_version: what the library's upcasting reads old stores with."""
+    from eventsourcing.persistence import StoredEvent
+
+    def decode(data):
+        data = mapper.cipher.decrypt(data) if mapper.cipher else data
+        return mapper.transcoder.decode(mapper.compressor.decompress(data) if mapper.compressor else data)
+
+    def encode(state):
+        data = mapper.transcoder.encode(state)
+        data = mapper.compressor.compress(data) if mapper.compressor else data
+        return mapper.cipher.encrypt(data) if mapper.cipher else data
+
+    state = decode(stored.state)
+    assert state.pop("class_version", 1) > 1, "not a versioned event"
+    for field in added_fields:
+        state.pop(field)
+    return StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
+                       topic=stored.topic, state=encode(state))

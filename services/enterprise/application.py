@@ -259,8 +259,8 @@ class EnterpriseApplication(ServiceApplication):
     def learn(self, envelope):
         """A CardBound of the card service: what certify_card did when it was bound. It matters for
         bindings made before role certification existed, which the card service's history holds:
-        replaying it (deploy.replay rewind card) certifies the administrators who had bound their
-        legal-person card. False when it was a repeat or changed nothing."""
+        replaying it (`eport replay card --to-queue enterprise.card-events`) certifies the
+        administrators who had bound their legal-person card. False for a repeat or no change."""
         bound = card_contract.CARD_BOUND
         if envelope.get("source") != bound.source or envelope.get("event_type") != bound.name:
             return False

@@ -19,7 +19,7 @@ MANUAL = ("宁波旧数据贸易有限公司", "浙江省宁波市", "货物进�
 
 
 def publish_card_events(amqp_uri, envelopes):
-    """As `deploy.replay rewind card` republishes the card service's history on `card.events`."""
+    """As a replay of the card service's history (`eport replay card …`) puts it on the queue."""
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
         ex = exchange("card")
         channel = conn.channel()

@@ -12,6 +12,7 @@ from services.authz.application import AuthzApplication
 from services.authz.catalogue import catalogue
 from services.authz.domain import EnterpriseAccess
 from services.authz.integration import to_integration
+from tests.support import stored_before
 
 pytestmark = pytest.mark.unit
 
@@ -119,22 +120,14 @@ def test_claim_story_in_any_order(monkeypatch, fresh_var):
 
 def test_an_admin_learnt_before_certification_reads_uncertified(app):
     """AdminChanged v1 (no role_certified) is upcast by the library (class_version 2, upcast_v1_v2)."""
-    from eventsourcing.persistence import StoredEvent
     app.learn(registered(SQUATTER))
     app.learn(certified(SQUATTER, 2))
-    mapper = app.mapper
-    stored = [n for n in app.recorder.select_notifications(start=0, limit=100) if n.topic.endswith("AdminChanged")]
-    v1 = []
-    for n in stored:
-        state = mapper.transcoder.decode(mapper.compressor.decompress(mapper.cipher.decrypt(n.state)))
-        assert state.pop("class_version") == 2
-        state.pop("role_certified")
-        v1.append(StoredEvent(originator_id=n.originator_id, originator_version=n.originator_version, topic=n.topic,
-                              state=mapper.cipher.encrypt(mapper.compressor.compress(mapper.transcoder.encode(state)))))
+    v1 = [stored_before(app.mapper, n, "role_certified") for n in app.recorder.select_notifications(start=0, limit=100)
+          if n.topic.endswith("AdminChanged")]
     access = None
     for n in app.recorder.select_notifications(start=0, limit=100):
         if n.originator_id == EnterpriseAccess.create_id(E):
             old = next((s for s in v1 if s.originator_version == n.originator_version), n)
-            access = mapper.to_domain_event(old).mutate(access)
+            access = app.mapper.to_domain_event(old).mutate(access)
     assert access.admin_user_id == SQUATTER and access.admin_certified is False
     assert access.allows(SQUATTER, "manifest") is False

@@ -7,30 +7,19 @@ import pytest
 
 from contracts import errors as e
 from contracts.errors import ServiceError
-from services.enterprise.application import EnterpriseApplication
-from services.enterprise.integration import to_integration
 from tests.factories import new_uscc
+from tests.support import stored_before
+from services.enterprise.application import EnterpriseApplication
+from tests.unit.test_enterprise_application import KNOWN, MANUAL, code_of, uid
+from tests.unit.test_enterprise_events import published
 
 pytestmark = pytest.mark.unit
-
-MANUAL = {"name": "宁波测试贸易有限公司", "address": "浙江省宁波市", "business_scope": "货物进出口"}
-KNOWN = "913300007458363392"  # in services/enterprise/data/registry.json
 
 
 @pytest.fixture
 def app(monkeypatch):
     monkeypatch.setenv("EVENT_STORE", "memory")
     return EnterpriseApplication()
-
-
-def uid():
-    return str(uuid.uuid4())
-
-
-def code_of(call, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        call(*args, **kwargs)
-    return info.value.code
 
 
 def registered(app):
@@ -51,13 +40,6 @@ def applied(app, uscc, user=None):
 
 def notifications(app):
     return app.recorder.max_notification_id() or 0
-
-
-def published(app):
-    out = []
-    for n in app.recorder.select_notifications(start=1, limit=1000):
-        out.extend(to_integration(app.mapper.to_domain_event(n)))
-    return out
 
 
 def test_an_administrator_starts_uncertified_and_may_only_look(app):
@@ -193,29 +175,22 @@ def test_a_claim_against_a_certified_admin_is_409_and_stores_nothing(app):
 
 def test_a_removal_stored_before_reasons_reads_as_removed(app):
     """Removed v1 (no reason) is upcast by the library (class_version 2, upcast_v1_v2)."""
-    from eventsourcing.persistence import StoredEvent
     admin, eid, _, uscc = registered(app)
     bind_card(app, admin, eid, uscc)
     user, request = applied(app, uscc)
     app.approve(admin, request)
     app.remove_member(admin, eid, user)
-    mapper = app.mapper
-    stored = app.recorder.select_notifications(start=1, limit=1000)[-1]
-    state = mapper.transcoder.decode(mapper.compressor.decompress(mapper.cipher.decrypt(stored.state)))
-    assert state.pop("class_version") == 2 and state.pop("reason") == "removed"
-    v1_state = mapper.cipher.encrypt(mapper.compressor.compress(mapper.transcoder.encode(state)))
-    v1 = StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
-                     topic=stored.topic, state=v1_state)
-    assert app.mapper.to_domain_event(v1).reason == "removed"
+    stored = [n for n in app.recorder.select_notifications(start=1, limit=1000) if n.topic.endswith(".Removed")]
+    assert app.mapper.to_domain_event(stored[-1]).reason == "removed"
+    assert app.mapper.to_domain_event(stored_before(app.mapper, stored[-1], "reason")).reason == "removed"
 
 
-def card_bound_history(uscc, user_id, enterprise_id, association_id, card_type="legal_person", stored_before=True,
+def card_bound_history(uscc, user_id, enterprise_id, association_id, card_type="legal_person", before_uscc=True,
                        rebinds=0):
     """The card service's CardBound of a binding, as a replay of its history publishes it; one
-    `stored_before` role certification has no USCC (Bound v1, upcast by the library). `rebinds`:
+    stored `before_uscc` was published has none (Bound v1, upcast by the library). `rebinds`:
     bound and unbound that often before (a later event of the same binding)."""
     from eventsourcing.application import Application
-    from eventsourcing.persistence import StoredEvent
 
     from services.card.domain import CardBinding
     from services.card.integration import to_integration as card_to_integration
@@ -229,12 +204,8 @@ def card_bound_history(uscc, user_id, enterprise_id, association_id, card_type="
                  bound_at="2026-11-30T08:00:00+00:00", by_user_id=user_id, uscc=uscc)
     store.save(binding)
     stored = store.recorder.select_notifications(start=1, limit=10)[-1]
-    if stored_before:
-        state = store.mapper.transcoder.decode(stored.state)
-        assert state.pop("class_version") == 2
-        state.pop("uscc")
-        stored = StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
-                             topic=stored.topic, state=store.mapper.transcoder.encode(state))
+    if before_uscc:
+        stored = stored_before(store.mapper, stored, "uscc")
     return next(card_to_integration(store.mapper.to_domain_event(stored)))
 
 
@@ -256,10 +227,10 @@ def test_a_replayed_binding_certifies_only_the_administrators_legal_person_card(
     before = [e["event_type"] for e in published(app)]
     for envelope in (card_bound_history(uscc, admin, eid, association_id, card_type="operator"),
                      card_bound_history(uscc, user, eid, request),  # not the administrator's association
-                     card_bound_history(new_uscc(), admin, eid, association_id, stored_before=False),  # other USCC
+                     card_bound_history(new_uscc(), admin, eid, association_id, before_uscc=False),  # other USCC
                      card_bound_history(uscc, admin, str(uuid.uuid4()), association_id)):  # unknown enterprise
         assert app.learn(envelope) is False
     assert app.get_enterprise(eid)["admin_role_certified"] is False
     assert [e["event_type"] for e in published(app)] == before
-    live = card_bound_history(uscc, admin, eid, association_id, stored_before=False, rebinds=1)
+    live = card_bound_history(uscc, admin, eid, association_id, before_uscc=False, rebinds=1)
     assert app.learn(live) is True and app.get_enterprise(eid)["certified"] is True
