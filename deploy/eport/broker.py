@@ -1,5 +1,4 @@
 """The broker as `eport` sees it: connections, queue depths, RPC to the services."""
-import os
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
@@ -9,13 +8,13 @@ from kombu import Connection, Exchange, Producer
 
 from .errors import CommandError, unavailable, usage
 
-DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672/"
 RPC_TIMEOUT = 30  # seconds a service has to answer one call
 
 
 def amqp_uri():
     """EPORT_AMQP_URI (the tool's own broker user) or else AMQP_URI."""
-    return os.environ.get("EPORT_AMQP_URI") or os.environ.get("AMQP_URI") or DEFAULT_AMQP_URI
+    from services.common.settings import setting
+    return setting("EPORT_AMQP_URI") or setting("AMQP_URI")
 
 
 def safe_uri(uri):

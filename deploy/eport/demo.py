@@ -7,7 +7,6 @@ plugged into pcscd's virtual reader by the card emulator, used by the card agent
 platform of `make run` on this machine (its var/ and the development CA).
 """
 import json
-import os
 import random
 import shutil
 import tempfile
@@ -27,8 +26,8 @@ class StepFailed(CommandError):
 
 
 def _outbox():
-    from services.common.settings import var_dir
-    return Path(os.environ.get("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
+    from services.common.settings import setting, var_dir
+    return Path(setting("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
 
 
 def sms_code(mobile, purpose, timeout=10):
@@ -116,7 +115,8 @@ def login_password(story, person):
 
 
 def run(args, out):
-    story = Story(args.gateway, out)
+    from services.common.settings import setting
+    story = Story(args.gateway or setting("EPORT_GATEWAY"), out)
     admin, member = new_person(), new_person()
     uscc = new_uscc()
     register(story, "The administrator", admin)
@@ -289,7 +289,7 @@ class CardChain:
 
 def add_parser(sub):
     p = sub.add_parser("demo", help="the manual's whole story against the running platform, card included")
-    p.add_argument("--gateway", default=os.environ.get("EPORT_GATEWAY", "http://localhost:8000"))
+    p.add_argument("--gateway", help="the gateway's URL (default EPORT_GATEWAY, else http://localhost:8000)")
     p.add_argument("--no-card", action="store_true", help="leave out the IC card (no PC/SC chain here)")
     p.add_argument("--card-timeout", type=float, default=10.0, help="seconds to wait for the card in the reader")
     p.set_defaults(run=run)

@@ -66,6 +66,10 @@ SETTINGS = {s.name: s for s in (
     Setting("CONSOLE_DIST", None, "the built web console (default: console/dist)"),
     Setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", "the broker, for the operators' tools "
                                                               "(services get it from the nameko config)"),
+    Setting("EPORT_AMQP_URI", None, "the broker and user of the eport tool (default: AMQP_URI)"),
+    Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
+    Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),
+    Setting("EPORT_RETRY_DELAY", "1", "seconds before a failed event is retried, doubling up to 60"),
 )}
 
 
@@ -184,10 +188,8 @@ def relay_positions(service_name):
     return PositionStore(var_dir() / f"{service_name}-relay.db")
 
 
-def _positive(name, default, kind):
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
+def _positive(name, kind):
+    raw = setting(name)
     try:
         value = kind(raw)
     except ValueError:
@@ -210,10 +212,10 @@ def consumer_queue_type():
 def consumer_max_failures():
     """How often a consumer's handler may fail on one event before the event is parked in the
     consumer's dead-letter queue (EPORT_MAX_FAILURES, default 10)."""
-    return _positive("EPORT_MAX_FAILURES", 10, int)
+    return _positive("EPORT_MAX_FAILURES", int)
 
 
 def consumer_retry_delay():
     """The first pause before a failed event is retried, doubling with each failure up to 60 s
     (EPORT_RETRY_DELAY seconds, default 1)."""
-    return _positive("EPORT_RETRY_DELAY", 1.0, float)
+    return _positive("EPORT_RETRY_DELAY", float)
