@@ -6,6 +6,7 @@ field (every field at fault at once). The national identifiers (resident ID, mob
 are checks; `string`, `text`, `one_of` and `optional` make the others.
 """
 import re
+import uuid
 from datetime import date
 
 from .errors import ValidationFailed
@@ -46,6 +47,21 @@ def resident_id(value):
     if id_check_digit(v[:17]) != v[17]:
         raise ValueError("The check digit of the ID number is wrong.")
     return v
+
+
+def canonical_uuid(value):
+    """An id as the platform writes it: a lower-case UUID, 8-4-4-4-12 hex digits. Any other spelling
+    of the same UUID (upper case, braces, urn:uuid:, no hyphens) is refused, not normalised: kept as
+    given it would key a second record beside the first."""
+    if not isinstance(value, str) or len(value) != 36:
+        raise ValueError("Must be a canonical UUID: 36 lower-case characters, 8-4-4-4-12 hex digits.")
+    try:
+        canonical = str(uuid.UUID(value))
+    except ValueError:
+        canonical = None
+    if canonical != value:
+        raise ValueError("Must be a canonical UUID: 36 lower-case characters, 8-4-4-4-12 hex digits.")
+    return value
 
 
 def mobile(value):

@@ -1,7 +1,7 @@
 """Request and response shapes of the permission endpoints (shared/API.md, "Permissions")."""
 from marshmallow import Schema, fields, validate
 
-from . import field_docs
+from .ids import Uuid
 
 MAX_SYSTEMS = 100
 
@@ -35,8 +35,8 @@ class PermissionsSchema(Schema):
 
 
 class CheckQuerySchema(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata=field_docs.ID)
-    enterprise_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata=field_docs.ID)
+    user_id = Uuid(required=True)
+    enterprise_id = Uuid(required=True)
     system = fields.String(required=True, validate=validate.Length(min=1, max=64))
 
 

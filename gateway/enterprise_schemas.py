@@ -5,6 +5,7 @@ from contracts import validators
 from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
 
 from . import field_docs
+from .ids import Uuid
 
 
 def _uscc(value):
@@ -128,8 +129,7 @@ class RejectBodySchema(Schema):
 
 
 class AdminTransferBodySchema(Schema):
-    user_id = fields.String(required=True, validate=validate.Length(min=1),
-                            metadata={"description": "an approved member of the enterprise", **field_docs.ID})
+    user_id = Uuid(required=True, metadata={"description": "an approved member of the enterprise"})
 
 
 class AdminSchema(Schema):

@@ -14,6 +14,7 @@ from services.common.rpc import call_with_deadline
 
 from .errors import error_response, json_response
 from .http import http
+from .ids import check_path_ids
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
                 kwargs = dict(path_params)
                 if auth:
                     kwargs["actor"] = self.authenticate(request)
+                check_path_ids(path_params)
                 if body is not None:
                     kwargs["body"] = _load(body, _json_body(request), "body")
                 if query is not None:

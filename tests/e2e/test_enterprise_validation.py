@@ -81,18 +81,22 @@ def test_unknown_ids(api):
     admin = register(api)
     eid, uscc = register_enterprise(api, admin)
     t = admin.token
-    for unknown in (str(uuid.uuid4()), "not-an-id"):
-        assert "enterprise_id" in error(api.get(f"/api/v1/enterprises/{unknown}", token=t), 404, "ENTERPRISE_NOT_FOUND")
+    # an id that names nothing is 404; one that is not a canonical UUID never reaches a service: 400
+    for unknown, status, code in ((str(uuid.uuid4()), 404, None), ("not-an-id", 400, "VALIDATION_ERROR"),
+                                  (str(uuid.uuid4()).upper(), 400, "VALIDATION_ERROR")):
+        assert "enterprise_id" in error(api.get(f"/api/v1/enterprises/{unknown}", token=t), status,
+                                        code or "ENTERPRISE_NOT_FOUND")
         r = api.get(f"/api/v1/enterprises/{unknown}/members", token=t)
-        assert "enterprise_id" in error(r, 404, "ENTERPRISE_NOT_FOUND")
+        assert "enterprise_id" in error(r, status, code or "ENTERPRISE_NOT_FOUND")
         r = api.put(f"/api/v1/enterprises/{unknown}/admin", token=t, json={"user_id": admin.user_id})
-        assert "enterprise_id" in error(r, 404, "ENTERPRISE_NOT_FOUND")
+        assert "enterprise_id" in error(r, status, code or "ENTERPRISE_NOT_FOUND")
         for verb in ("approve", "reject"):
             r = api.post(f"/api/v1/association-requests/{unknown}/{verb}", token=t)
-            assert "association_id" in error(r, 404, "ASSOCIATION_NOT_FOUND")
-        assert "message_id" in error(api.post(f"/api/v1/messages/{unknown}/read", token=t), 404, "MESSAGE_NOT_FOUND")
+            assert "association_id" in error(r, status, code or "ASSOCIATION_NOT_FOUND")
+        r = api.post(f"/api/v1/messages/{unknown}/read", token=t)
+        assert "message_id" in error(r, status, code or "MESSAGE_NOT_FOUND")
         r = api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={"user_id": unknown})
-        assert "user_id" in error(r, 409, "NOT_A_MEMBER")
+        assert "user_id" in error(r, 409 if status == 404 else 400, code or "NOT_A_MEMBER")
     assert "user_id" in error(api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={}), 400, "VALIDATION_ERROR")
     r = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=maybe", token=t)
     assert "status" in error(r, 400, "VALIDATION_ERROR")

@@ -14,7 +14,7 @@ from tests.support import Http
 
 pytestmark = pytest.mark.integration
 
-ADMIN, MEMBER, OTHER, OUTSIDER = "u-admin", "u-member", "u-other", "u-outsider"
+ADMIN, MEMBER, OTHER, OUTSIDER = (str(uuid.uuid4()) for _ in range(4))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def http(authz_amqp_uri, tmp_path_factory):
 @pytest.fixture
 def eid(http):
     """An enterprise of ADMIN with approved members MEMBER and OTHER (OUTSIDER is not one)."""
-    eid = f"ent-{uuid.uuid4().hex[:8]}"
+    eid = str(uuid.uuid4())
     story = enterprise_story(eid, ADMIN, MEMBER)[:4]
     other = dict(story[3], event_id=str(uuid.uuid4()), aggregate_version=5,
                  payload=dict(story[3]["payload"], association_id="assoc-o", user_id=OTHER))

@@ -34,7 +34,7 @@ HOLDERS = {  # user_id -> (name, id_number) as registered
     "u-zhang": ("张三", "11010519491231002X"),
     "u-li": ("李四", "110105194912310029"),
 }
-ENTERPRISE, OTHER_ENTERPRISE = "ent-1", "ent-2"
+ENTERPRISE, OTHER_ENTERPRISE = str(uuid.uuid4()), str(uuid.uuid4())
 USCC = "91350100M000100Y43"
 
 
@@ -179,7 +179,7 @@ def test_error_codes_over_http(platform):
     r = bind(platform, new_card(platform.ca, user_id="u-li"), who="u-zhang")
     assert (r.status_code, error(r)) == (422, "CARD_HOLDER_MISMATCH")
     assert "提示信息不符" in r.json()["error"]["message"]
-    r = bind(platform, card, enterprise_id="ent-not-mine")
+    r = bind(platform, card, enterprise_id=str(uuid.uuid4()))
     assert (r.status_code, error(r)) == (403, "FORBIDDEN")
     r = bind(platform, new_card(create_ca("Another CA")))
     assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED")
@@ -308,3 +308,18 @@ def test_another_certificate_with_the_bound_card_number_does_not_log_in(platform
     r = card_login(platform, twin)
     assert (r.status_code, error(r)) == (401, "INVALID_CREDENTIALS")
     assert card_login(platform, card).status_code == 201
+
+
+@pytest.mark.parametrize("spelling", [str.upper, lambda i: "{" + i + "}", lambda i: "urn:uuid:" + i,
+                                      lambda i: i.replace("-", ""), lambda i: i + " ", lambda i: i[:-1] + "G"])
+def test_only_the_canonical_spelling_of_an_id_reaches_the_card_service(platform, spelling):
+    card = new_card(platform.ca)
+    other = spelling(ENTERPRISE)
+    r = bind(platform, card, enterprise_id=other)
+    assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR") and "enterprise_id" in r.json()["error"]["details"]
+    for method in ("GET", "DELETE"):
+        r = platform(method, f"/api/v1/enterprises/{other}" + ("/card" if method == "DELETE" else ""), "u-zhang")
+        assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR")
+    assert platform.app.cards_of_user("u-zhang") == {}  # nothing keyed under the other spelling
+    assert bind(platform, card).status_code == 201
+    assert list(platform.app.cards_of_user("u-zhang")) == [ENTERPRISE]

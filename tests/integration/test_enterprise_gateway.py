@@ -1,6 +1,7 @@
 """The gateway's enterprise, message and /me routes in-process, against the real enterprise and
 inbox services and a fake identity service (the e2e tests use the real one)."""
 import socket
+import uuid
 
 import eventlet
 import pytest
@@ -107,8 +108,10 @@ def test_errors_name_the_field_and_keep_the_api_s_shape(http):
     assert http("GET", "/api/v1/enterprise-registry/913300007458363392").status_code == 401
     r = requests.get(http.base + "/api/v1/me", headers={"Authorization": "Bearer not-a-token"}, timeout=20)
     assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
-    r = http("PUT", "/api/v1/enterprises/nope/admin", user, json={"user_id": user})
+    r = http("PUT", f"/api/v1/enterprises/{uuid.uuid4()}/admin", user, json={"user_id": user})
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTERPRISE_NOT_FOUND"
+    r = http("PUT", "/api/v1/enterprises/nope/admin", user, json={"user_id": user})
+    assert r.status_code == 400 and "enterprise_id" in r.json()["error"]["details"]
 
 
 def test_openapi_lists_the_routes(http):

@@ -110,3 +110,13 @@ def test_optional_takes_what_is_missing_as_the_default():
     assert check(None) == check("") == check("x") == "x"
     with pytest.raises(ValueError):
         v.optional(v.one_of(("x",)))("")
+
+
+def test_canonical_uuid_takes_only_the_lower_case_hyphenated_spelling():
+    import uuid
+    value = str(uuid.uuid4())
+    assert v.canonical_uuid(value) == value
+    for spelling in (value.upper(), "{" + value + "}", "urn:uuid:" + value, value.replace("-", ""), f" {value}",
+                     value[:-1] + "g", "", None, 42, "ent-1"):
+        with pytest.raises(ValueError, match="canonical UUID"):
+            v.canonical_uuid(spelling)
