@@ -1,0 +1,58 @@
+"""PII at rest: after a person registered, logged in, registered an enterprise, bound its
+legal-person card (which carries their name and ID number) and logged in by SMS, no raw file
+under the platform's var/ (event stores, their WAL, relay positions, the audit log, logs) holds
+their name, ID number or mobile. The one exception is the SMS outbox, which by contract
+(shared/API.md) is the SMS itself: the text sent to that mobile."""
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.enterprise_people import register, register_enterprise, wait_for
+from tests.sms import latest_code
+
+pytestmark = pytest.mark.e2e
+
+SMS_OUTBOX = "sms-outbox.jsonl"
+
+
+def audited(var, user_id):
+    """How many events about `user_id` the audit log holds (ids are in clear, what it filters on)."""
+    path = var / "audit.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return db.execute("SELECT COUNT(*) FROM audit_events WHERE subject = ?", (user_id,)).fetchone()[0]
+
+
+def files_holding(var, needles):
+    found = []
+    for root, _, names in os.walk(var):
+        for name in names:
+            path = Path(root) / name
+            if path.name == SMS_OUTBOX and path.parent == var:
+                continue
+            try:
+                raw = path.read_bytes()
+            except OSError:  # gone meanwhile (a temporary file)
+                continue
+            found += [(str(path.relative_to(var)), label) for label, needle in needles.items() if needle in raw]
+    return found
+
+
+def test_no_file_under_var_holds_a_registered_name_id_number_or_mobile(api, platform):
+    var = Path(platform.env["EPORT_VAR"])
+    person = register(api, name="司马相如")
+    register_enterprise(api, person)  # binds the legal-person card: holder name and ID number in its certificate
+    r = api.post("/api/v1/sms-codes", json={"mobile": person.mobile, "purpose": "login"})
+    assert r.status_code == 202, r.text
+    r = api.post("/api/v1/sessions", json={"method": "sms", "mobile": person.mobile,
+                                           "sms_code": latest_code(person.mobile, "login")})
+    assert r.status_code == 201, r.text
+    # registered, password set, two logins, association, card bound, role certified
+    wait_for(lambda: audited(var, person.user_id) >= 5, timeout=30)
+    needles = {"name": person.name.encode("utf-8"), "ID number": person.id_number.encode("ascii"),
+               "mobile": person.mobile.encode("ascii")}
+    assert needles["mobile"] in (var / SMS_OUTBOX).read_bytes()  # the grep can find what is there
+    assert files_holding(var, needles) == []
