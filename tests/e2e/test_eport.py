@@ -9,7 +9,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from contracts.subscriptions import SUBSCRIPTIONS, exchange
 from deploy.launch import SERVICES
 from services.common.deadletters import DEFAULT_EXCHANGE, REASON, dead_letter_queue_name
-from tests.e2e.enterprise_people import register, wait_for
+from tests.e2e.enterprise_people import PASSWORD, register, wait_for
 from tests.eport_cli import eport, json_lines
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -105,6 +105,10 @@ def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashe
     items = {i["message_id"]: i for i in json_lines(run(operator, "dead-letters", "list", first, "--json"))}
     assert "undecodable" in items[f"bad-json-{first}"]["reason"]
     assert "not an envelope" in items[f"no-envelope-{first}"]["reason"]
+    # Replayed to the running consumer, they come back parked: still malformed, still not crashing it.
+    assert "replayed 2 message(s)" in run(operator, "dead-letters", "replay", first).stdout
+    wait_for(lambda: {r["queue"]: r["dead_letters"] for r in json_lines(run(
+        operator, "dead-letters", "list", "--json"))}[first] == before.get(first, 0) + 2, timeout=20, interval=0.5)
     with Connection(broker) as conn:
         channel = conn.channel()
         for sub in platform_subscriptions():
@@ -118,6 +122,16 @@ def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashe
     person = register(api)
     wait_for(lambda: json_lines(run(operator, "audit", "--user", person.user_id, "--json")), timeout=20)
     assert status(operator)["unavailable"] == []
+
+
+def test_audit_finds_what_one_request_caused_by_its_correlation_id(api, operator):
+    person = register(api)
+    request_id = f"eport-{uuid.uuid4()}"
+    r = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile, "password": PASSWORD},
+                 headers={"X-Request-ID": request_id})
+    assert r.status_code == 201, r.text
+    found = wait_for(lambda: json_lines(run(operator, "audit", "--correlation", request_id, "--json")), timeout=20)
+    assert [(i["event_type"], i["subject"]) for i in found] == [("UserLoggedIn", person.user_id)]
 
 
 def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(operator):
