@@ -127,9 +127,12 @@ class AuditStore:
                     added += self._insert(envelope, seq + added + 1)
                 self._run("COMMIT")
             except BaseException:
-                self._run("ROLLBACK")
+                self._rollback()
                 raise
             return added
+
+    def _rollback(self):
+        self._run("ROLLBACK")
 
     def _insert(self, envelope, seq):
         payload = envelope["payload"]
@@ -267,13 +270,25 @@ class PostgresAuditStore(AuditStore):
                 cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))
 
     def _run(self, sql, args=()):
-        cur = self._db.cursor()
-        cur.execute(sql.replace("?", "%s"), tuple(args))
+        import psycopg2
+
+        if self._db.closed:  # lost with the database (a restart): a new connection, a new try
+            self._open()
+        try:
+            cur = self._db.cursor()
+            cur.execute(sql.replace("?", "%s"), tuple(args))
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
+            self._db.close()  # what was under way fails (the consumer's message is requeued)
+            raise
         return cur
 
     def _begin(self):
         self._run("BEGIN")
         self._run("SELECT pg_advisory_xact_lock(?)", (ADVISORY_KEY,))
+
+    def _rollback(self):
+        if not self._db.closed:  # a lost connection took its transaction with it
+            self._run("ROLLBACK")
 
     def sibling(self):
         self._run(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE")

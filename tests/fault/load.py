@@ -125,7 +125,7 @@ class Load:
                 "association_id": applied["association_id"]}
 
     # -- proving ---------------------------------------------------------------------------------
-    def verify(self, var, settle=60):
+    def verify(self, var, settle=60, audit_url=None):
         """The three proofs (module docstring); waits up to `settle` s for consumers to catch up."""
         assert not self.errors, f"answers 500: {self.errors[:3]}"
         assert self.stories, f"nothing was acknowledged: {dict(self.statuses)}"
@@ -146,13 +146,13 @@ class Load:
                     break
                 time.sleep(0.5)
             assert [m["data"]["association_id"] for m in asked] == [story["association_id"]], inbox
-        self._verify_audit(var, deadline)
+        self._verify_audit(var, deadline, audit_url)
 
-    def _verify_audit(self, var, deadline):
+    def _verify_audit(self, var, deadline, audit_url=None):
         enterprises = {s["enterprise_id"] for s in self.stories}
         users = {s[w]["user_id"] for s in self.stories for w in ("admin", "member")}
         while True:
-            rows = _audit_rows(var)
+            rows = _audit_rows(var, audit_url)
             registered = {r["aggregate_id"] for r in rows if r["event_type"] == "UserRegistered"}
             learnt = collections.Counter(r["enterprise_id"] for r in rows if r["source"] == "authz")
             if (users <= registered and all(learnt[e] for e in enterprises)) or time.monotonic() > deadline:
@@ -184,7 +184,20 @@ def _bearer(person):
     return {"Authorization": f"Bearer {person['token']}"}
 
 
-def _audit_rows(var):
+AUDIT_COLUMNS = "source, event_type, aggregate_id, aggregate_version, enterprise_id"
+
+
+def _audit_rows(var, audit_url=None):
+    """The audit log's rows: in var/audit.db, or with EVENT_STORE=postgres in its database."""
+    if audit_url:
+        import psycopg2
+        import psycopg2.extras
+        try:
+            with psycopg2.connect(audit_url) as db, db.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+                cur.execute(f"SELECT {AUDIT_COLUMNS} FROM audit_events")
+                return [dict(r) for r in cur.fetchall()]
+        except psycopg2.Error:  # not created yet, or the database is restarting
+            return []
     path = os.path.join(var, "audit.db")
     if not os.path.exists(path):
         return []
@@ -192,7 +205,7 @@ def _audit_rows(var):
     db.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in db.execute(
-            "SELECT source, event_type, aggregate_id, aggregate_version, enterprise_id FROM audit_events")]
+            f"SELECT {AUDIT_COLUMNS} FROM audit_events")]
     except sqlite3.OperationalError:  # not created yet
         return []
     finally:

@@ -25,7 +25,7 @@ def test_a_postgres_restart_under_load():
             restart_postgres()
             wait_for(lambda: load.acknowledged() >= before + 2, 120, "load going on after the PostgreSQL restart")
             load.stop()
-            load.verify(p.var)
+            load.verify(p.var, audit_url=f"postgresql://postgres@localhost:5432/{prefix}_audit")
             assert p.restarts == [], "a service died with the database"
             print(f"PostgreSQL restart: {load.summary()}")
     finally:

@@ -71,3 +71,22 @@ def test_a_rebuild_on_postgres_replaces_the_live_log(on_postgres):
         assert live.record(lost) and live.count() == 2  # and it records on as before
     finally:
         live.close()
+
+
+def test_the_postgres_audit_log_reconnects_after_losing_its_connection(on_postgres):
+    import psycopg2
+
+    from services.audit.store import open_store
+
+    live = open_store()
+    try:
+        first, second = approved(str(uuid.uuid4()), 1), approved(str(uuid.uuid4()), 1)
+        assert live.record(first)
+        pid = live._db.get_backend_pid()
+        with psycopg2.connect(live._url) as admin, admin.cursor() as cur:  # as a database restart would
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg2.OperationalError):
+            live.record(second)  # the consumer's message goes back to its queue
+        assert live.record(second) and live.count() == 2  # its redelivery is recorded
+    finally:
+        live.close()
