@@ -130,7 +130,8 @@ class AgentServer(ThreadingHTTPServer):
         return request_id, signing
 
     def _find(self, token: str) -> Signing | None:
-        return next((s for s in self.signings.values() if secrets.compare_digest(s.prompt_token.encode(), token.encode("utf-8", "replace"))), None)
+        given = token.encode("utf-8", "replace")
+        return next((s for s in self.signings.values() if secrets.compare_digest(s.prompt_token.encode(), given)), None)
 
     def by_prompt(self, token: str) -> Signing | None:
         with self.lock:

@@ -77,7 +77,7 @@ def agent_url(console, pcscd):  # noqa: F811
         except requests.ConnectionError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError("the card agent did not start")
+                raise RuntimeError("the card agent did not start") from None
             time.sleep(0.1)
     yield url
     proc.terminate()

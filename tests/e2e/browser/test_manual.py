@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 from tests.e2e.enterprise_people import register as register_over_api
 from tests.factories import new_id_number, new_mobile, new_uscc
 
-from .helpers import (PASSWORD, ask_sms_code, associate_form, bind_card, enter_pin, login_with_password, logout, panel, register,
-                      session_token)
+from .helpers import (PASSWORD, ask_sms_code, associate_form, bind_card, enter_pin, login_with_password, logout, panel,
+                      register, session_token)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(240)]
 

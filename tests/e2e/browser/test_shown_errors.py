@@ -135,7 +135,8 @@ def test_a_card_of_another_holder_does_not_bind(browser_of, api, insert, issue_c
     person = register_over_api(api, "赵六")
     uscc = unknown_uscc()
     r = api.post("/api/v1/associations", token=person.token, json={
-        "uscc": uscc, "role": "admin", "name": "宁波卡号测试有限公司", "address": "浙江省宁波市", "business_scope": "货物进出口"})
+        "uscc": uscc, "role": "admin", "name": "宁波卡号测试有限公司", "address": "浙江省宁波市",
+        "business_scope": "货物进出口"})
     assert r.status_code == 201, r.text
     screens = browser_of()
     page = log_in(screens, person)
