@@ -48,6 +48,7 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     expect(mine).to_contain_text(uscc)
     expect(mine).to_contain_text("企业管理员")
     expect(mine.locator("tr", has_text="企业认证")).to_contain_text("未认证")
+    expect(mine.locator("tr", has_text="角色认证")).to_contain_text("未认证")
     expect(page.get_by_text("温馨提示: 如您只需办理电子口岸 IC 卡相关业务")).to_be_visible()
     expect(mine).to_contain_text("未绑定IC/Key设备, 绑定后, 可使用设备登录")
     admin.shot("06-enterprise-panel")
@@ -56,8 +57,9 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     card_no, image = issue_card_of(name, id_number, uscc)
     insert(image)
     bind_card(admin, ENTERPRISE, card_no, shots=("07-bind-card-number", "08-card-pin-prompt"))
-    expect(mine.get_by_role("status")).to_contain_text("绑定成功")
+    expect(mine.get_by_role("status")).to_have_text("绑定成功，企业管理员角色认证已完成")
     expect(mine).to_contain_text(f"已绑定：{card_no}（法人卡）")
+    expect(mine.locator("tr", has_text="角色认证")).to_contain_text("已认证")
     admin.shot("09-card-bound")
 
     # 退出 ends the session on the server too
