@@ -10,7 +10,7 @@ CONSOLE_DEPS  := console/node_modules/.package-lock.json
 CONSOLE_BUILD := console/dist/index.html
 CONSOLE_SRC   := $(shell find console/src -type f 2>/dev/null) console/index.html console/vite.config.js console/package.json
 
-.PHONY: install system system-test console run test test-quick test-unit bench asyncapi clean
+.PHONY: install system system-test console run lint test test-quick test-unit bench asyncapi clean
 
 LINT   := tests/asyncapi_lint/node_modules/.package-lock.json
 
@@ -55,10 +55,14 @@ define run_pytest
 	$(PYTEST) $(1); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 endef
 
-test: install system-test console
+# ruff, configured in pyproject.toml ([tool.ruff]): the whole tree, before any test runs.
+lint: install
+	@$(VENV)/bin/ruff check .
+
+test: install system-test console lint
 	@$(call run_pytest,tests)
 
-test-quick: install system-test console
+test-quick: install system-test console lint
 	@$(call run_pytest,tests -m "not slow")
 
 test-unit: install

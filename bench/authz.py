@@ -75,7 +75,8 @@ def register(client):
         "name": "王基准", "id_type": "resident_id", "id_number": new_id_number(), "mobile": mobile,
         "sms_code": latest_code(mobile, "register")}), 201, "register")
     must(client.call("PUT", f"/api/v1/users/{user['user_id']}/password",
-                     body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}), 204, "password")
+                     body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}),
+         204, "password")
     session = must(client.call("POST", "/api/v1/sessions", body={"method": "password", "account": mobile,
                                                                  "password": PASSWORD}), 201, "login")
     return {"user_id": user["user_id"], "token": session["access_token"]}
@@ -336,7 +337,7 @@ def wait_echo(amqp_uri, timeout=60):
                     return
         except (UnknownService, Exception):
             if time.monotonic() > deadline:
-                raise SystemExit("the echo service did not start")
+                raise SystemExit("the echo service did not start") from None
             time.sleep(0.3)
 
 
@@ -389,7 +390,7 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
     echo_rate = sum(s["per_s"] for s in echo_runs) / len(echo_runs)
     check_rate = sum(s["per_s"] for s in check_runs) / len(check_runs)
     # each check round against the echo round just before it: the machine's load drifts between rounds
-    pair_ratios = sorted(c["per_s"] / e["per_s"] for e, c in zip(echo_runs, check_runs))
+    pair_ratios = sorted(c["per_s"] / e["per_s"] for e, c in zip(echo_runs, check_runs, strict=True))
     rpc_ratio = pair_ratios[len(pair_ratios) // 2] if len(pair_ratios) % 2 else \
         (pair_ratios[len(pair_ratios) // 2 - 1] + pair_ratios[len(pair_ratios) // 2]) / 2
     print(f"  check/echo per round: {', '.join(f'{r:.2f}' for r in pair_ratios)} (median {rpc_ratio:.2f}; "
@@ -402,7 +403,8 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
     spent = {name: cpu_seconds(procs).get(name, 0) - t for name, t in before.items()}
     print(fmt("HTTP check (closed loop)", http_closed), f"errors={len(errors_closed)}", flush=True)
     if spent:
-        per_request = "  ".join(f"{name} {1000 * t / max(http_closed['n'], 1):.2f}" for name, t in spent.items() if t > 0)
+        per_request = "  ".join(f"{name} {1000 * t / max(http_closed['n'], 1):.2f}"
+                                for name, t in spent.items() if t > 0)
         print(f"  CPU ms per HTTP check, by process: {per_request}", flush=True)
 
     print(f"\n[bench] HTTP check, open loop for {args.paced_seconds:g} s each "

@@ -6,7 +6,7 @@ can order what it receives per (enterprise, user, system) by `aggregate_version`
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import Id, Timestamp, event_type
+from .envelope import Id, event_type
 
 SOURCE = "authz"
 REVOKE_REASONS = ("revoked", "membership_ended", "admin_superseded")

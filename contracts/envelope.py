@@ -5,7 +5,7 @@ the relay builds envelopes with `make_envelope`, consumers read them with `read_
 """
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from marshmallow import Schema, fields, validate, ValidationError
 
@@ -84,7 +84,7 @@ def make_envelope(et: EventType, *, aggregate_id, aggregate_version, occurred_at
     if errors:  # a mapping bug in the owning service: refuse to publish rather than break subscribers
         raise ValueError(f"{et.source}.{et.name} payload invalid: {errors}")
     if isinstance(occurred_at, datetime):
-        occurred_at = occurred_at.astimezone(timezone.utc).isoformat()
+        occurred_at = occurred_at.astimezone(UTC).isoformat()
     return {
         "event_id": str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{et.source}:{aggregate_id}:{aggregate_version}:{et.name}")),
         "event_type": et.name,

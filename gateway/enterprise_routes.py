@@ -9,6 +9,7 @@ import logging
 from nameko.exceptions import MethodNotFound, UnknownService
 
 from contracts import errors as e
+from contracts.enterprise import ADMIN
 from services.common.deployment import deployed_services
 
 from .enterprise_schemas import (
@@ -66,7 +67,7 @@ class EnterpriseRoutes:
         result = call(self.enterprise.associate, actor.user_id, body["uscc"], body["role"], body.get("name"),
                       body.get("address"), body.get("business_scope"))
         out = {k: result[k] for k in ("association_id", "enterprise_id", "role", "status")}
-        return (201 if result["role"] == "admin" else 202), out
+        return (201 if result["role"] == ADMIN else 202), out
 
     @route("GET", "/api/v1/enterprises/{enterprise_id}", summary="An enterprise (企业资料)", response=EnterpriseSchema,
            errors=(e.FORBIDDEN, e.ENTERPRISE_NOT_FOUND), tags=TAGS, description="Only for its approved members.")

@@ -54,7 +54,8 @@ class EnterpriseDetailsSchema(Schema):
 
 class AssociationBodySchema(EnterpriseDetailsSchema):
     role = fields.String(required=True, validate=validate.OneOf(ROLES),
-                         metadata={"description": "admin (企业管理员) registers the enterprise; user (企业用户) applies"})
+                         metadata={"description": "admin (企业管理员) registers the enterprise; "
+                                                  "user (企业用户) applies"})
 
 
 class AssociationCreatedSchema(Schema):

@@ -171,7 +171,7 @@ class SessionRequestSchema(Schema):
         return _login_schema(method, self.unknown).load(data, **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _login_schema(method, unknown):
     # Built once per method: a marshmallow schema is reusable and costly to build on every login.
     return LOGIN_SCHEMAS[method](unknown=unknown)

@@ -36,7 +36,7 @@ class PlatformRoutes:
         pool = eventlet.GreenPool()
         deployed = deployed_services()
         names = [n for n in BACKENDS if n in deployed]
-        states = dict(zip(names, pool.imap(self._ping, names)))
+        states = dict(zip(names, pool.imap(self._ping, names), strict=True))
         healthy = all(v == "ok" for v in states.values())
         return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "services": states}
 

@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, ValidationError
 
 from contracts import errors as e
 from contracts.errors import ServiceError
@@ -50,7 +50,7 @@ def _werkzeug_path(path):
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schema(schema_cls):
     # A marshmallow schema is reusable across loads and costly to build: one per class.
     return schema_cls(unknown=EXCLUDE)

@@ -22,7 +22,7 @@ import signal
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pika
 
@@ -63,7 +63,7 @@ class AclCache:
         db.execute("BEGIN IMMEDIATE")
         try:
             seen = db.execute("INSERT OR IGNORE INTO processed VALUES (?, ?, ?)",
-                              (envelope["event_id"], kind, datetime.now(timezone.utc).isoformat())).rowcount == 0
+                              (envelope["event_id"], kind, datetime.now(UTC).isoformat())).rowcount == 0
             if not seen:
                 if kind in ("PermissionGranted", "PermissionRevoked"):
                     db.execute(

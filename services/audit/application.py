@@ -1,5 +1,5 @@
 """The audit application: what the audit log answers, and who may ask (the store only records)."""
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from contracts import errors as e
 from contracts import validators
@@ -20,7 +20,7 @@ def _instant(value):
         raise ValueError("Not an ISO 8601 timestamp.") from None
     if parsed.tzinfo is None:
         raise ValueError("The timestamp needs a time zone (e.g. +08:00 or Z).")
-    return parsed.astimezone(timezone.utc).isoformat()
+    return parsed.astimezone(UTC).isoformat()
 
 
 def _limit(value):

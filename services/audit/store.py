@@ -200,13 +200,17 @@ class AuditStore:
             filters.append("a.correlation_id = ?")
             args.append(correlation_id)
         if event_type:
-            filters.append("a.event_type = ?"); args.append(event_type)
+            filters.append("a.event_type = ?")
+            args.append(event_type)
         if user_id:
-            filters.append("(a.subject = ? OR a.actor_user_id = ?)"); args += [user_id, user_id]
+            filters.append("(a.subject = ? OR a.actor_user_id = ?)")
+            args += [user_id, user_id]
         if since:
-            filters.append("a.occurred_at >= ?"); args.append(since)
+            filters.append("a.occurred_at >= ?")
+            args.append(since)
         if until:
-            filters.append("a.occurred_at < ?"); args.append(until)
+            filters.append("a.occurred_at < ?")
+            args.append(until)
         if enterprise_id is None:
             sql, sql_args = self._select("audit_events a", filters), args
         else:

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from eventsourcing.persistence import IntegrityError
 
@@ -171,7 +171,7 @@ class CardApplication(ServiceApplication):
         """The certificate's card fields, once it chains to the trusted CA and is valid now."""
         try:
             info = certs.verify_chain(certificate_pem, self.trust.pem(),
-                                      datetime.fromtimestamp(self.clock(), timezone.utc))
+                                      datetime.fromtimestamp(self.clock(), UTC))
         except certs.CertificateExpired as exc:
             raise CardCertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
         except certs.CardCertificateError as exc:

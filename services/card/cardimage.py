@@ -90,14 +90,14 @@ class CardImage:
     def pin_blocked(self) -> bool:
         return self.pin_tries_left == 0
 
-    def with_tries_left(self, tries_left: int) -> "CardImage":
+    def with_tries_left(self, tries_left: int) -> CardImage:
         return replace(self, pin_tries_left=tries_left)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=2) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> "CardImage":
+    def from_json(cls, text: str) -> CardImage:
         try:
             raw = json.loads(text)
             return cls(**raw)
@@ -108,7 +108,7 @@ class CardImage:
         save_atomically(Path(path), self.to_json())
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "CardImage":
+    def load(cls, path: str | os.PathLike) -> CardImage:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 

@@ -12,7 +12,7 @@ needs no registration and cannot collide with anyone else's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -116,7 +116,7 @@ def verify_chain(cert_pem: str | bytes, ca_cert_pem: str | bytes, now: datetime)
     cert = load_certificate(cert_pem)
     ca = load_certificate(ca_cert_pem, "CA certificate")
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
 
     if not _is_ca(ca):
         raise CertificateUntrusted("the trust anchor is not a CA certificate")

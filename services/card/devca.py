@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -47,7 +47,7 @@ class DevCA:
 
 def create_ca(common_name: str = DEFAULT_CA_NAME, *, days: int = DEFAULT_CA_DAYS,
               now: datetime | None = None) -> DevCA:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([
         x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
@@ -99,7 +99,7 @@ def issue_card(ca: DevCA, *, card_no: str, card_type: str, holder_name: str,
                          ("holder_id_number", holder_id_number), ("uscc", uscc)):
         if not value or not value.strip():
             raise ValueError(f"{label} is required")
-    not_before = _aware(not_before) or datetime.now(timezone.utc) - timedelta(minutes=5)
+    not_before = _aware(not_before) or datetime.now(UTC) - timedelta(minutes=5)
     not_after = _aware(not_after) or not_before + timedelta(days=days)
     if not_after <= not_before:
         raise ValueError("not_after must be later than not_before")
@@ -187,7 +187,7 @@ def _private_pem(key: ec.EllipticCurvePrivateKey) -> str:
 
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     return moment
 
 

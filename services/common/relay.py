@@ -6,7 +6,6 @@ after its saved position, maps each stored domain event to zero or more integrat
 anywhere in between republishes, never loses; consumers drop the repeat by its stable event_id.
 """
 import logging
-import socket
 import time
 
 from kombu import Connection, Producer
@@ -93,7 +92,7 @@ class AmqpPublisher:
                 raise PublishNotConfirmed(f"the broker confirmed {confirmed} of {sent} in time")
             try:
                 self._conn.drain_events(timeout=left)
-            except socket.timeout:
+            except TimeoutError:
                 pass
         if self._nacked:
             self.close()  # start the next attempt on a fresh channel

@@ -4,6 +4,8 @@
 """
 from dataclasses import dataclass
 
+from contracts.enterprise import USER
+
 ASSOCIATION_REQUESTED = "association_requested"
 ASSOCIATION_APPROVED = "association_approved"
 ASSOCIATION_REJECTED = "association_rejected"
@@ -36,7 +38,7 @@ def notes_for(envelope):
                      f"{who}申请以企业用户身份关联企业{ent}，请审核。",
                      {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"],
                       "user_id": p["user_id"], "user_name": p.get("user_name")})]
-    if kind == "AssociationApproved" and p.get("role") == "user":
+    if kind == "AssociationApproved" and p.get("role") == USER:
         # The administrator's own association is approved by registering: nothing to tell.
         return [Note(p["user_id"], ASSOCIATION_APPROVED, "企业关联申请已审核通过",
                      f"您关联企业{ent}的申请已审核通过，您已成为该企业的企业用户。",

@@ -9,7 +9,7 @@ import fcntl
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from services.common.settings import setting, var_dir
@@ -44,7 +44,7 @@ class OutboxProvider(SmsProvider):
 
     def send(self, mobile, purpose, code, text):
         line = json.dumps({"mobile": mobile, "purpose": purpose, "code": code, "text": text,
-                           "sent_at": datetime.now(timezone.utc).isoformat()}, ensure_ascii=False) + "\n"
+                           "sent_at": datetime.now(UTC).isoformat()}, ensure_ascii=False) + "\n"
         data = line.encode("utf-8")
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ image from a dev CA and a virtual card it can insert and remove.
 """
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -145,4 +145,4 @@ def session(insert, card_image):
 
 @pytest.fixture
 def now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

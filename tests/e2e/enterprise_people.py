@@ -52,7 +52,8 @@ def unknown_uscc():
     return first17 + uscc_check_character(first17)
 
 
-MANUAL = {"name": "杭州手工录入贸易有限公司", "address": "浙江省杭州市西湖区文三路90号", "business_scope": "货物进出口；技术进出口"}
+MANUAL = {"name": "杭州手工录入贸易有限公司", "address": "浙江省杭州市西湖区文三路90号",
+          "business_scope": "货物进出口；技术进出口"}
 
 
 def register_enterprise(api, admin, uscc=None, certify_role=True, **manual):

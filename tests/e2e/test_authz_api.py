@@ -73,7 +73,8 @@ def enterprise_of(api, admin, members):
         request = ok(api.post("/api/v1/associations", token=member["token"], json={"uscc": uscc, "role": "user"}), 202)
         ok(api.post(f"/api/v1/association-requests/{request['association_id']}/approve", token=admin["token"]), 200)
     for member in members:  # authz learns the memberships from the enterprise events
-        eventually(lambda: api.put(perms(eid, member), token=admin["token"], json={"systems": []}).status_code == 200,
+        eventually(lambda member=member: api.put(perms(eid, member), token=admin["token"],
+                                                 json={"systems": []}).status_code == 200,
                    what="authz to learn the membership")
     return eid
 

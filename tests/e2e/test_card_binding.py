@@ -176,8 +176,8 @@ def test_bind_then_log_in_with_the_card(base, ca, tmp_path, insert, admin, enter
     assert took < 5
 
 
-def test_member_with_a_legal_person_card_is_warned_and_the_admin_sees_it(  # noqa: F811
-        base, ca, tmp_path, insert, admin, enterprise):
+def test_member_with_a_legal_person_card_is_warned_and_the_admin_sees_it(
+        base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811 (insert: the card suite's fixture)
     member = Person(base, "李四")
     join(admin, member, enterprise)
     insert(issue(ca, tmp_path, member, card_type="legal_person", enterprise=enterprise))

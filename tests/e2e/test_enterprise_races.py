@@ -22,7 +22,8 @@ def test_two_approvals_of_one_request(api):
     for _ in range(ROUNDS):
         applicant = register(api)
         request_id = apply(api, applicant, uscc)
-        post = lambda: api.post(f"/api/v1/association-requests/{request_id}/approve", token=admin.token)
+        def post(request_id=request_id):
+            return api.post(f"/api/v1/association-requests/{request_id}/approve", token=admin.token)
         assert at_once(post, post) == [200, 409]
     members = api.get(f"/api/v1/enterprises/{eid}/members", token=admin.token).json()["items"]
     assert len(members) == 1 + ROUNDS
@@ -34,7 +35,8 @@ def test_two_identical_admin_transfers(api):
         eid, uscc = register_enterprise(api, admin)
         approve(api, admin, apply(api, successor, uscc))
         body = {"user_id": successor.user_id}
-        put = lambda: api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json=body)
+        def put(eid=eid, admin=admin, body=body):
+            return api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json=body)
         assert at_once(put, put) == [200, 409]
         members = api.get(f"/api/v1/enterprises/{eid}/members", token=successor.token).json()["items"]
         assert sorted(m["role"] for m in members) == ["admin", "user"]
@@ -54,7 +56,8 @@ def test_two_registrations_of_one_uscc(api):
 def test_two_applications_of_one_user(api):
     admin, user = register(api), register(api)
     eid, uscc = register_enterprise(api, admin)
-    post = lambda: api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "user"})
+    def post():
+        return api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "user"})
     assert at_once(post, post) == [202, 409]
     pending = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=pending", token=admin.token).json()
     assert len(pending["items"]) == 1

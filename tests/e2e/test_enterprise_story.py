@@ -82,7 +82,8 @@ def test_the_manual_s_story(api):
     r = api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json={"user_id": newcomer.user_id})
     assert r.status_code == 200 and r.json() == {"enterprise_id": eid, "admin_user_id": newcomer.user_id}
     for person, words in ((newcomer, "企业管理员"), (admin, "企业用户")):
-        got = wait_for(lambda: [m for m in messages(api, person)["items"] if m["kind"] == "admin_transferred"])
+        got = wait_for(lambda person=person: [m for m in messages(api, person)["items"]
+                                              if m["kind"] == "admin_transferred"])
         assert words in got[0]["body"]
     mine = api.get("/api/v1/me", token=admin.token).json()["associations"]
     roles = {a["enterprise_id"]: (a["role"], a["status"]) for a in mine}

@@ -103,7 +103,7 @@ def test_a_password_reset_ends_every_earlier_session_at_every_gateway(api, platf
                                                   "sms_code": latest_code(person.mobile, "reset_password")})
     assert r.status_code == 204, r.text
     for token in (person.token, second_token):  # heard as a PasswordSet event by this gateway
-        wait_for(lambda: api.get("/api/v1/me", token=token).status_code == 401, timeout=5)
+        wait_for(lambda token=token: api.get("/api/v1/me", token=token).status_code == 401, timeout=5)
     fresh = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile,
                                                "password": "a brand new passphrase"})
     assert fresh.status_code == 201

@@ -83,7 +83,8 @@ def test_register_login_logout_sms_login_reset(api):
     assert r.status_code == 201 and r.json()["user_id"] == user_id
 
     ask_code(api, mobile, "reset_password")
-    r = api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": sms.latest_code(mobile, "reset_password"),
+    r = api.post("/api/v1/password-resets", json={"mobile": mobile,
+                                                  "sms_code": sms.latest_code(mobile, "reset_password"),
                                                   "new_password": "a brand new passphrase"})
     assert r.status_code == 204, r.text
     error_of(login(api, mobile), 401, "INVALID_CREDENTIALS")
@@ -119,7 +120,8 @@ def test_weak_passwords_say_why(api):
         assert any(why in reason for reason in body["details"]["password"]), body
     assert api.put(path, json={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}
                    ).status_code == 204
-    error_of(api.put(path, json={"password": "another passphrase", "password_setup_token": user["password_setup_token"]}),
+    error_of(api.put(path, json={"password": "another passphrase",
+                                 "password_setup_token": user["password_setup_token"]}),
              401, "INVALID_CREDENTIALS")  # single use
 
 
@@ -244,7 +246,8 @@ def test_lockout_after_five_failures_and_reset_lifts_it(api):
     assert 895 <= locked["details"]["retry_after"] <= 900
     error_of(login(api, id_number), 423, "ACCOUNT_LOCKED")  # the right password, the other account name
     ask_code(api, mobile, "reset_password")
-    r = api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": sms.latest_code(mobile, "reset_password"),
+    r = api.post("/api/v1/password-resets", json={"mobile": mobile,
+                                                  "sms_code": sms.latest_code(mobile, "reset_password"),
                                                   "new_password": "a brand new passphrase"})
     assert r.status_code == 204
     assert login(api, mobile, "a brand new passphrase").status_code == 201
@@ -256,7 +259,8 @@ def test_reset_with_a_wrong_code_or_a_weak_password(api):
     code = sms.latest_code(mobile, "reset_password")
     wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
     error_of(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": wrong,
-                                                       "new_password": "a brand new passphrase"}), 400, "SMS_CODE_INVALID")
+                                                       "new_password": "a brand new passphrase"}),
+             400, "SMS_CODE_INVALID")
     weak = error_of(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": code,
                                                               "new_password": "qwerty123"}), 400, "WEAK_PASSWORD")
     assert weak["details"]["new_password"]
@@ -275,7 +279,8 @@ def test_fifty_parallel_registrations_with_one_id_number(api):
     id_number = new_id_number()
     mobiles = [new_mobile() for _ in range(50)]
     codes = {m: ask_code(api, m, "register") for m in mobiles}
-    outcomes = _race(api, [{"name": "张三", "id_number": id_number, "mobile": m, "sms_code": codes[m]} for m in mobiles])
+    outcomes = _race(api, [{"name": "张三", "id_number": id_number, "mobile": m, "sms_code": codes[m]}
+                           for m in mobiles])
     assert outcomes == [(201, "")] + [(409, "ID_NUMBER_TAKEN")] * 49
 
 

@@ -46,7 +46,8 @@ def cases():
             base, user_id=b.user_id, admin_user_id=a.user_id, user_name=b.name), {"a": "association_requested"}),
         "AssociationApproved": (ASSOCIATION_APPROVED, lambda a, b, base: dict(base, user_id=a.user_id),
                                 {"a": "association_approved"}),
-        "AssociationRejected": (ASSOCIATION_REJECTED, lambda a, b, base: dict(base, user_id=a.user_id, reason="资料不符"),
+        "AssociationRejected": (ASSOCIATION_REJECTED,
+                                lambda a, b, base: dict(base, user_id=a.user_id, reason="资料不符"),
                                 {"a": "association_rejected"}),
         "AdminTransferred": (ADMIN_TRANSFERRED, lambda a, b, base: {
             "enterprise_id": base["enterprise_id"], "from_user_id": a.user_id, "to_user_id": b.user_id,
@@ -69,8 +70,8 @@ def test_each_event_delivered_twice_makes_one_message(api, pair, name):
     def mine(person):
         return [m for m in messages(api, person)["items"] if m["data"].get("enterprise_id") == enterprise_id]
 
-    for key, kind in expected.items():
-        wait_for(lambda: mine(people[key]))
+    for key in expected:
+        wait_for(lambda key=key: mine(people[key]))
     queue_drained()
     time.sleep(0.3)  # the second delivery's worker finishes after the queue empties
     for key, kind in expected.items():

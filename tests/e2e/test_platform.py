@@ -3,7 +3,6 @@ import re
 from pathlib import Path
 
 import pytest
-import requests
 
 pytestmark = pytest.mark.e2e
 API_MD = Path(__file__).resolve().parents[3] / "shared" / "API.md"

@@ -7,7 +7,6 @@ The vhost matters: the e2e platform fixture is session-scoped, so real `authz`, 
 """
 import uuid
 
-import pytest
 from eventsourcing.domain import Aggregate, event
 from kombu import Connection, Producer
 
@@ -18,22 +17,10 @@ from services.authz.service import AuthzService
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
-from tests.support import free_port, own_vhost, wait_for  # noqa: F401 (the authz tests import them from here)
+from tests.support import free_port, wait_for  # noqa: F401 (the authz tests import them from here)
 from tests.tokens import IdentityStandIn
 
 NOW = "2024-05-01T08:00:00+00:00"
-
-
-# -- a RabbitMQ vhost per module -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def authz_amqp_uri():
-    with own_vhost("eport-authz") as uri:
-        yield uri
-
-
-@pytest.fixture
-def authz_config(config, authz_amqp_uri, fresh_var):
-    return dict(config, AMQP_URI=authz_amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
 
 
 # -- a stand-in enterprise service: its events leave through the real relay -----------------------
@@ -173,5 +160,5 @@ def enterprise_story(enterprise_id, admin, member, association_id="assoc-m1"):
     ]
 
 
-__all__ = ["AuthzService", "FakeEnterpriseService", "StubIdentityService", "authz_amqp_uri", "authz_config",
+__all__ = ["AuthzService", "FakeEnterpriseService", "StubIdentityService",
            "wait_for", "app_of", "publish_enterprise_events", "enterprise_story", "free_port"]

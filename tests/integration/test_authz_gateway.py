@@ -8,7 +8,7 @@ from nameko.runners import ServiceRunner
 from gateway.service import GatewayService
 from services.authz.catalogue import catalogue
 
-from .authz_support import (AuthzService, StubIdentityService, app_of, authz_amqp_uri,  # noqa: F401
+from .authz_support import (AuthzService, StubIdentityService, app_of,
                                  enterprise_story, free_port, publish_enterprise_events, wait_for)
 from tests.support import Http
 

@@ -13,8 +13,8 @@ from contracts.subscriptions import exchange
 from services.authz.application import AuthzApplication
 from services.authz.catalogue import catalogue
 
-from .authz_support import (AuthzService, FakeEnterpriseService, app_of, authz_amqp_uri,  # noqa: F401
-                                 authz_config, enterprise_story, publish_enterprise_events, wait_for)
+from .authz_support import (AuthzService, FakeEnterpriseService, app_of,
+                                 enterprise_story, publish_enterprise_events, wait_for)
 
 pytestmark = pytest.mark.integration
 

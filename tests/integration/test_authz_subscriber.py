@@ -17,7 +17,7 @@ from nameko.testing.services import entrypoint_hook
 from contracts.subscriptions import exchange
 from services.common.dependency import EventSourced
 
-from .authz_support import (AuthzService, app_of, authz_amqp_uri, authz_config,  # noqa: F401
+from .authz_support import (AuthzService, app_of,
                                  enterprise_story, publish_enterprise_events, wait_for)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,6 +1,5 @@
 """The gateway's enterprise, message and /me routes in-process, against the real enterprise and
 inbox services and a fake identity service (the e2e tests use the real one)."""
-import socket
 import uuid
 
 import eventlet

@@ -2,7 +2,7 @@
 import json
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from cryptography import x509
@@ -20,7 +20,7 @@ HOLDER = dict(card_no="8800000012345", card_type="legal_person", holder_name="�
 # The moment every check below is made at. Taken at collection: the CA and the card are made
 # valid around it, not around the wall clock when their fixtures run (which may be many minutes
 # later in a long run: test_fixtures_made_long_after_collection_still_verify).
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def make_ca():
@@ -53,7 +53,7 @@ def _clock_at(moment):
 def test_fixtures_made_long_after_collection_still_verify(monkeypatch):
     """The clock moved 11 minutes between collection and the fixtures (an 11-minute run did that)."""
     monkeypatch.setattr(devca, "datetime", _clock_at(NOW + timedelta(minutes=11)))
-    assert devca.datetime.now(timezone.utc) == NOW + timedelta(minutes=11)  # the shift reaches devca
+    assert devca.datetime.now(UTC) == NOW + timedelta(minutes=11)  # the shift reaches devca
     ca = make_ca()
     info = certs.verify_chain(make_card(ca).certificate_pem, ca.cert_pem, NOW)
     assert info.card_no == HOLDER["card_no"] and info.not_before < NOW < info.not_after
@@ -128,7 +128,8 @@ def test_expired_ca_refuses_its_cards():
         certs.verify_chain(card.certificate_pem, old_ca.cert_pem, NOW)
 
 
-@pytest.mark.parametrize("garbage", ["", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "证书"])
+@pytest.mark.parametrize("garbage", ["", "hello", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+                                     "证书"])
 def test_garbage_is_malformed(ca, garbage):
     with pytest.raises(certs.CertificateMalformed):
         certs.verify_chain(garbage, ca.cert_pem, NOW)
@@ -209,8 +210,8 @@ def test_devca_command_line(tmp_path, capsys):
     ca_pem = (ca_dir / "ca-cert.pem").read_text()
     info = certs.verify_chain(image.certificate_pem, ca_pem, _made_at(ca_pem))
     assert (info.card_no, info.card_type, info.holder_name) == ("8800000099999", "operator", "张三")
-    assert info.not_before == datetime(2025, 1, 1, tzinfo=timezone.utc)
-    assert info.not_after == datetime(2034, 12, 31, 16, tzinfo=timezone.utc)
+    assert info.not_before == datetime(2025, 1, 1, tzinfo=UTC)
+    assert info.not_after == datetime(2034, 12, 31, 16, tzinfo=UTC)
     assert pin_matches(image.pin, b"87654321")
     assert devca.main(["issue", "--ca", str(tmp_path / "nowhere"), "--card-no", "1", "--card-type",
                        "operator", "--holder-name", "x", "--holder-id-number", "y", "--uscc", "z",

@@ -4,7 +4,7 @@ card login. Real certificates and signatures (services.card.devca); the peer ser
 import base64
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -81,12 +81,12 @@ class FakePeers:
 
 @pytest.fixture(scope="module")
 def ca():
-    return create_ca(now=datetime(2025, 1, 1, tzinfo=timezone.utc))
+    return create_ca(now=datetime(2025, 1, 1, tzinfo=UTC))
 
 
 @pytest.fixture
 def clock():
-    return Clock(now=datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())
+    return Clock(now=datetime(2026, 3, 1, tzinfo=UTC).timestamp())
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def peers():
 
 
 def new_card(ca, card_no="8800000012345", card_type="operator", **overrides):
-    fields = dict(HOLDER, uscc=USCC, not_before=datetime(2025, 6, 1, tzinfo=timezone.utc), days=730)
+    fields = dict(HOLDER, uscc=USCC, not_before=datetime(2025, 6, 1, tzinfo=UTC), days=730)
     fields.update(overrides)
     return issue_card(ca, card_no=card_no, card_type=card_type, pin_hash_iterations=1000, **fields)
 
@@ -299,7 +299,7 @@ def test_certificate_from_another_ca_or_expired_is_untrusted(app, peers, ca, clo
     with pytest.raises(ServiceError) as exc:
         bind(app, peers, "u1", "e1", stranger)
     assert code_of(exc) == e.CERTIFICATE_UNTRUSTED
-    expired = new_card(ca, not_before=datetime(2025, 1, 2, tzinfo=timezone.utc), days=30)
+    expired = new_card(ca, not_before=datetime(2025, 1, 2, tzinfo=UTC), days=30)
     with pytest.raises(ServiceError) as exc:
         bind(app, peers, "u1", "e1", expired)
     assert code_of(exc) == e.CERTIFICATE_UNTRUSTED and "not valid now" in exc.value.message
@@ -421,7 +421,8 @@ def test_a_login_challenge_expires_and_answers_only_for_its_card(app, peers, ca,
     bind(app, peers, "u1", "e1", card)
 
     def answer(challenge, with_card=card):
-        return app.login(peers, challenge["challenge_id"], with_card.certificate_pem, sign(with_card, challenge["nonce"]))
+        return app.login(peers, challenge["challenge_id"], with_card.certificate_pem,
+                         sign(with_card, challenge["nonce"]))
 
     late = app.create_challenge("login", card.card_no)
     clock.now += 120
@@ -517,10 +518,10 @@ def test_default_trust_anchor_is_the_dev_ca_under_var(monkeypatch, tmp_path):
 
 def test_expired_ca_is_refused_too(monkeypatch, peers, clock):
     monkeypatch.setenv("EVENT_STORE", "memory")
-    old_ca = create_ca(now=datetime(2020, 1, 1, tzinfo=timezone.utc), days=365)
+    old_ca = create_ca(now=datetime(2020, 1, 1, tzinfo=UTC), days=365)
     app = CardApplication(clock=clock, trust=Trust(old_ca), ttl=120)
     peers.add("u1", "e1")
-    card = new_card(old_ca, not_before=datetime(2020, 2, 1, tzinfo=timezone.utc), days=3650)
+    card = new_card(old_ca, not_before=datetime(2020, 2, 1, tzinfo=UTC), days=3650)
     with pytest.raises(ServiceError) as exc:
         bind(app, peers, "u1", "e1", card)
     assert code_of(exc) == e.CERTIFICATE_UNTRUSTED

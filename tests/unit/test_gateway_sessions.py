@@ -1,6 +1,6 @@
 """The gateway's own token check: revocations and resets are remembered only while they matter."""
 import time
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 
@@ -58,7 +58,7 @@ def test_the_gateway_ends_sessions_when_password_set_says_so(check):
 
     def password_set(reason, ends_sessions):
         gateway.on_password_set(make_envelope(
-            PASSWORD_SET, aggregate_id="u3", aggregate_version=2, occurred_at=datetime.now(timezone.utc).isoformat(),
+            PASSWORD_SET, aggregate_id="u3", aggregate_version=2, occurred_at=datetime.now(UTC).isoformat(),
             payload={"user_id": "u3", "reason": reason, "ends_sessions": ends_sessions}))
 
     password_set("reset", False)

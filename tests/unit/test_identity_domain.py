@@ -2,6 +2,7 @@
 import pytest
 
 from contracts import errors as e
+from contracts.errors import ServiceError
 from services.identity.digests import Digests
 from services.identity.domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox, User)
 from services.identity.passwords import common_passwords, weaknesses
@@ -113,7 +114,7 @@ class TestUser:
 
     def test_a_login_resets_the_count(self):
         user = self.new_user()
-        for i in range(4):
+        for _ in range(4):
             user.login_failed("password", T0, LIMITS)
         user.logged_in(method="sms", session_id="s", at=T0)
         user.login_failed("password", T0, LIMITS)
@@ -133,7 +134,7 @@ class TestUser:
         with pytest.raises(Exception) as err:
             user.check_setup_token("other", T0)
         assert code_of(err) == e.INVALID_CREDENTIALS
-        with pytest.raises(Exception):
+        with pytest.raises(ServiceError):
             user.check_setup_token("tok", T0 + 1800)
         user.check_setup_token("tok", T0 + 1799)
         user.set_password(password_hash="h", reason="setup", at=T0)

@@ -47,7 +47,7 @@ def list_readers() -> list[str]:
         raise PcscUnavailable(f"PC/SC service not available: {exc}") from None
 
 
-def find_card(timeout: float = 0.0, reader: str | None = None, poll: float = 0.1) -> "CardSession":
+def find_card(timeout: float = 0.0, reader: str | None = None, poll: float = 0.1) -> CardSession:
     """The first reader (or `reader`, by default CARD_READER's) holding a card that answers SELECT
     of the e-port AID.
 
@@ -90,7 +90,7 @@ class CardSession:
         self._connection = connection
 
     @classmethod
-    def open(cls, reader_name: str) -> "CardSession":
+    def open(cls, reader_name: str) -> CardSession:
         from smartcard.Exceptions import CardConnectionException, NoCardException
         from smartcard.scard import SCARD_RESET_CARD, SCARD_SHARE_EXCLUSIVE
         from smartcard.System import readers
@@ -215,7 +215,7 @@ class CardSession:
         except Exception:
             pass
 
-    def __enter__(self) -> "CardSession":
+    def __enter__(self) -> CardSession:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -79,7 +79,7 @@ class VirtualCard:
         if thread is not None:
             thread.join(timeout)
 
-    def __enter__(self) -> "VirtualCard":
+    def __enter__(self) -> VirtualCard:
         return self
 
     def __exit__(self, *exc) -> None:
