@@ -166,8 +166,10 @@ class Stories:
                           pin_hash_iterations=1000)
         challenge = self.call("card-challenge", "POST", "/api/v1/card-challenges", 201, admin["token"],
                               body={"purpose": "bind", "card_no": card.card_no})
-        self.call("bind", "POST", f"/api/v1/enterprises/{eid}/card", 201, admin["token"],
-                  body={"card_no": card.card_no, **self.signed(card, challenge)})
+        bound = self.call("bind", "POST", f"/api/v1/enterprises/{eid}/card", 201, admin["token"],
+                          body={"card_no": card.card_no, **self.signed(card, challenge)})
+        if bound.get("role_certified") is False:
+            raise Failed("bind", "the legal-person card certified nothing", bound)
         member = self.person("李成员")
         applied = self.call("apply", "POST", "/api/v1/associations", 202, member["token"],
                             body={"uscc": uscc, "role": "user"})
