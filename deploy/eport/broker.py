@@ -4,6 +4,7 @@ from urllib.parse import urlparse
 
 import amqp.exceptions
 import kombu.exceptions
+import yaml
 from kombu import Connection, Exchange, Producer
 
 from .errors import CommandError, unavailable, usage
@@ -17,6 +18,12 @@ def amqp_uri():
     return setting("EPORT_AMQP_URI") or setting("AMQP_URI")
 
 
+def amqp_ssl():
+    """AMQP_SSL: TLS options of an amqps:// broker, YAML or JSON as in deploy/config.yaml."""
+    raw = os.environ.get("AMQP_SSL")
+    return yaml.safe_load(raw) if raw else None
+
+
 def safe_uri(uri):
     parsed = urlparse(uri)
     return parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 5672}").geturl()
@@ -28,7 +35,7 @@ BROKER_ERRORS = (OSError, amqp.exceptions.ConnectionError, kombu.exceptions.Oper
 @contextmanager
 def connection():
     uri = amqp_uri()
-    conn = Connection(uri, connect_timeout=5)
+    conn = Connection(uri, connect_timeout=5, ssl=amqp_ssl())
     try:
         conn.ensure_connection(max_retries=1)
     except (*BROKER_ERRORS, amqp.exceptions.AMQPError) as exc:
@@ -84,7 +91,7 @@ def rpc(timeout=RPC_TIMEOUT):
 
     with connection():  # the broker first: its error says more than nameko's
         pass
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri()}, timeout=timeout) as proxy:
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout) as proxy:
         proxy.eport_timeout = timeout
         yield proxy
 

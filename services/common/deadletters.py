@@ -73,8 +73,9 @@ class Parker:
     when the broker did not take the message, and then the caller must not ack the original.
     """
 
-    def __init__(self, amqp_uri, queue_name):
+    def __init__(self, amqp_uri, queue_name, ssl=None):
         self.amqp_uri = amqp_uri
+        self.ssl = ssl  # AMQP_SSL of the nameko config: TLS options (deploy/config.yaml)
         self.queue_name = queue_name
         self.dead_letters = dead_letter_queue(queue_name)
         self._lock = threading.Lock()
@@ -87,7 +88,7 @@ class Parker:
 
     def _ensure(self):
         if self._producer is None:
-            self._conn = Connection(self.amqp_uri)
+            self._conn = Connection(self.amqp_uri, ssl=self.ssl)
             channel = self._conn.channel()
             self.dead_letters(channel).declare()
             channel.confirm_select()  # py-amqp then waits for each publish's ack and raises on a nack

@@ -58,7 +58,8 @@ class EventConsumer(Consumer):
     def setup(self):
         self.retry_delay = self.retry_delay or consumer_retry_delay()
         self.max_failures = self.max_failures or consumer_max_failures()
-        self.parker = Parker(self.container.config["AMQP_URI"], self.queue.name)
+        config = self.container.config
+        self.parker = Parker(config["AMQP_URI"], self.queue.name, ssl=config.get("AMQP_SSL"))
         super().setup()
 
     def stop(self):
