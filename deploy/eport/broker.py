@@ -20,7 +20,8 @@ def amqp_uri():
 
 def amqp_ssl():
     """AMQP_SSL: TLS options of an amqps:// broker, YAML or JSON as in deploy/config.yaml."""
-    raw = os.environ.get("AMQP_SSL")
+    from services.common.settings import setting
+    raw = setting("AMQP_SSL")
     return yaml.safe_load(raw) if raw else None
 
 

@@ -66,6 +66,8 @@ SETTINGS = {s.name: s for s in (
     Setting("CONSOLE_DIST", None, "the built web console (default: console/dist)"),
     Setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", "the broker, for the operators' tools "
                                                               "(services get it from the nameko config)"),
+    Setting("AMQP_SSL", None, "TLS options of an amqps:// broker (py-amqp's ssl, YAML/JSON: ca_certs, cert_reqs, "
+                              "server_hostname); services get it from the nameko config"),
     Setting("EPORT_AMQP_URI", None, "the broker and user of the eport tool (default: AMQP_URI)"),
     Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
     Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),
