@@ -30,7 +30,7 @@ NOT_BLANK = {"pattern": f"[^{_BLANKS}]"}  # a check that strips its input, then 
 PEM_CERTIFICATE = {"pattern": NOT_BLANK["pattern"], "format": "pem-certificate"}
 CARD_SIGNATURE = {"pattern": stripped("[A-Za-z0-9+/]+={0,2}"), "format": "card-signature"}
 REQUEST_ID = {"pattern": CORRELATION_ID_PATTERN}
-ID = {"format": "uuid"}
+ID = {"format": "uuid", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}  # canonical_uuid
 
 FORMATS = {
     "resident-id": "a resident ID number (GB 11643-1999): 17 digits then a digit or X, whose first two digits "
