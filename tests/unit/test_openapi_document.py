@@ -27,7 +27,8 @@ EXACT = [(field_docs.MOBILE, validators.mobile), (field_docs.SMS_CODE, _sms_code
          (field_docs.ID, validators.canonical_uuid)]
 TRICKY = ["13306506117", " 13306506117\u3000", "1330650611７", "13306506117\n", "\x1c950339\x85", "95O339",
           "张三", "张", " 张·三 ", "张三\t ", "a-b", "8800000012345", "88 00", "-", "١٣٣٠٦٥٠٦١١٧", "",
-          "0b8f7c3e-5a4d-5d7e-9c43-2f1e6a9b8d10", "0B8F7C3E-5A4D-5D7E-9C43-2F1E6A9B8D10", "{0b8f7c3e-5a4d-5d7e-9c43-2f1e6a9b8d10}",
+          "0b8f7c3e-5a4d-5d7e-9c43-2f1e6a9b8d10", "0B8F7C3E-5A4D-5D7E-9C43-2F1E6A9B8D10",
+          "{0b8f7c3e-5a4d-5d7e-9c43-2f1e6a9b8d10}",
           "0b8f7c3e5a4d5d7e9c432f1e6a9b8d10"]
 
 
