@@ -12,45 +12,21 @@ import time
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
-from contracts import card as card_contract
-from contracts.card import LEGAL_PERSON
-from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJECT_REASON_MAX, ROLES, STATUSES
-from contracts.errors import ValidationFailed
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
-from services.common.application import MAX_ID_INPUT, ServiceApplication, as_uuid, retry_on_conflict
+from services.common.application import ServiceApplication, as_uuid, retry_on_conflict
 
 from .domain import (
-    ADMIN, APPROVED, PENDING, SUPERSEDED, USER, AlreadyAssociated, Association, AssociationList,
+    ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList,
     AssociationNotFound, Conflict, Enterprise, EnterpriseHasAdmin, EnterpriseNotFound, EnterpriseNotRegistered,
     MembershipIndex, enterprise_id_of,
 )
+from .certification import RoleCertification
+from .inputs import check_manual_fields, reason_input, role_input, status_input, user_id_input
 from .registry import registry_from_env
-
-CONSUMER = "enterprise"
-MANUAL_FIELDS = {  # field -> (label in messages, max length)
-    "name": ("企业名称", NAME_MAX),
-    "address": ("注册地址", ADDRESS_MAX),
-    "business_scope": ("经营范围", BUSINESS_SCOPE_MAX),
-}
-_MANUAL_CHECKS = {field: validators.text(max_len, required_message=f"{label}必填: the registry has no entry for "
-                                                                   "this USCC, so it must be entered by hand.")
-                  for field, (label, max_len) in MANUAL_FIELDS.items()}
-_role = validators.one_of(ROLES)
-_status = validators.optional(validators.one_of(STATUSES))  # "" is no status: 400 as before
-_reason = validators.optional(validators.string(REJECT_REASON_MAX))
-_user_id = validators.text(MAX_ID_INPUT, required_message="A user id is required.")
-
 
 def _iso_or_none(dt):
     return dt.isoformat() if dt is not None else None
-
-
-def check_manual_fields(name, address, business_scope):
-    """The fields an administrator types when the registry has no entry: all three, non-blank."""
-    values = {"name": name, "address": address, "business_scope": business_scope}
-    return check_fields({field: (check, values[field]) for field, check in _MANUAL_CHECKS.items()},
-                        message="The registry has no entry for this USCC: enter the enterprise's details.")
 
 
 def _role_certified(association, enterprise):
@@ -60,7 +36,7 @@ def _role_certified(association, enterprise):
                 and enterprise.is_certified_admin(association.user_id))
 
 
-class EnterpriseApplication(ServiceApplication):
+class EnterpriseApplication(RoleCertification, ServiceApplication):
     service_name = "enterprise"
 
     def __init__(self, env=None, registry=None, *, clock=time.time):
@@ -106,8 +82,8 @@ class EnterpriseApplication(ServiceApplication):
         `user_name`: the applicant's name for the administrator's message, or a function that looks
         it up (called only once the input is valid).
         """
-        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
-        uscc = check_fields({"uscc": (validators.uscc, uscc), "role": (_role, role)})["uscc"]
+        actor_user_id = check_field("actor_user_id", user_id_input, actor_user_id)
+        uscc = check_fields({"uscc": (validators.uscc, uscc), "role": (role_input, role)})["uscc"]
         if callable(user_name):  # asked only for a well-formed application, and one as a user
             user_name = user_name() if role == USER else None
 
@@ -207,7 +183,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"association_id": str(association.id), "status": association.status}
 
     def reject(self, actor_user_id, association_id, reason=None):
-        reason = check_field("reason", _reason, reason)
+        reason = check_field("reason", reason_input, reason)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
@@ -217,7 +193,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"association_id": str(association.id), "status": association.status}
 
     def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
-        to_user_id = check_field("user_id", _user_id, to_user_id)
+        to_user_id = check_field("user_id", user_id_input, to_user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_transfer(actor_user_id, to_user_id)
         former = self._association(enterprise.members[actor_user_id])
@@ -229,7 +205,7 @@ class EnterpriseApplication(ServiceApplication):
         return {"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id}
 
     def remove_member(self, actor_user_id, enterprise_id, user_id):
-        user_id = check_field("user_id", _user_id, user_id)
+        user_id = check_field("user_id", user_id_input, user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_removal(actor_user_id, user_id)
         association = self._association(enterprise.members[user_id])
@@ -237,113 +213,6 @@ class EnterpriseApplication(ServiceApplication):
         enterprise.release(user_id)
         self._save_decision(enterprise, association)
         return {"association_id": str(association.id), "status": association.status}
-
-    # -- role certification (角色认证): asked by the card service once a card has proved itself ---
-    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
-        """`user_id`, the holder of a card of the e-port CA naming this enterprise's USCC, bound it to
-        their association: the enterprise is certified (企业认证), and a legal-person card bound by
-        the administrator certifies their role. {certified, role_certified} as they are now."""
-        def attempt():  # another decision on the enterprise meanwhile: decide again
-            enterprise = self._enterprise(enterprise_id)
-            if uscc != enterprise.uscc:
-                raise ValidationFailed({"uscc": ["The card was issued to another enterprise."]})
-            changed = enterprise.certify_enterprise()
-            if card_type == LEGAL_PERSON and enterprise.members.get(user_id) == association_id:
-                changed = enterprise.certify_role(user_id, via="legal_person_card", card_no=card_no) or changed
-            if changed:
-                self.save(enterprise)
-            return {"certified": enterprise.certified, "role_certified": enterprise.is_certified_admin(user_id)}
-
-        return retry_on_conflict(attempt, message="The enterprise changed while certifying; try again.")
-
-    def learn(self, envelope):
-        """A CardBound of the card service: what certify_card did when it was bound. It matters for
-        bindings made before role certification existed, which the card service's history holds:
-        replaying it (`eport replay card --to-queue enterprise.card-events`) certifies the
-        administrators who had bound their legal-person card. False for a repeat or no change."""
-        bound = card_contract.CARD_BOUND
-        if envelope.get("source") != bound.source or envelope.get("event_type") != bound.name:
-            return False
-
-        def effect(p):
-            enterprise = self.find(p["enterprise_id"], Enterprise)
-            # A binding names its association; one stored before USCCs were published names none
-            # (binding has checked the USCC since the card service published bindings at all).
-            if enterprise is None or p["uscc"] not in (None, enterprise.uscc):
-                return []
-            changed = p["uscc"] is not None and enterprise.certify_enterprise()
-            if p["card_type"] == LEGAL_PERSON and p["association_id"] is not None \
-                    and enterprise.members.get(p["user_id"]) == p["association_id"]:
-                changed = enterprise.certify_role(p["user_id"], via="legal_person_card", card_no=p["card_no"]) \
-                    or changed
-            return [enterprise] if changed else []
-
-        return self.consume(CONSUMER, envelope, card_contract.CardBoundPayload, effect)
-
-    def check_admin_claim(self, actor_user_id, uscc, name=None, address=None, business_scope=None):
-        """What `claim_admin` would refuse, refused without writing anything: 409 ENTERPRISE_HAS_ADMIN
-        when its administrator is certified, 400 when an unregistered enterprise the registry does not
-        know lacks its details. {enterprise_id, registered}."""
-        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
-        uscc = check_field("uscc", validators.uscc, uscc)
-        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
-        if enterprise is None:
-            self._details(uscc, name, address, business_scope)
-        else:
-            enterprise.check_claim(actor_user_id)
-        return {"enterprise_id": str(enterprise_id_of(uscc)), "registered": enterprise is not None}
-
-    def claim_admin(self, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
-        """The holder of the enterprise's legal-person card (proved to the card service) becomes its
-        certified administrator: registering it if nobody has, superseding an uncertified
-        administrator (their association ends, reason superseded), certifying the role. A claim or
-        decision saved meanwhile makes it decide again against what is stored then (409 once the
-        other claimant's role is certified)."""
-        actor_user_id = check_field("actor_user_id", _user_id, actor_user_id)
-        uscc = check_field("uscc", validators.uscc, uscc)
-        return retry_on_conflict(lambda: self._claim(actor_user_id, uscc, card_no, name, address, business_scope),
-                                 message="The enterprise changed while claiming; try again.")
-
-    def _claim(self, actor_user_id, uscc, card_no, name, address, business_scope):
-        enterprise = self.find(enterprise_id_of(uscc), Enterprise)
-        superseded = None
-        if enterprise is None:
-            details = dict(self._details(uscc, name, address, business_scope), certified=True)  # the card names it
-            aggregates = self._new_enterprise(actor_user_id, uscc, details, None)
-            enterprise, association = aggregates[:2]
-        else:
-            enterprise.check_claim(actor_user_id)
-            enterprise.certify_enterprise()
-            if enterprise.admin_user_id == actor_user_id:  # the uncertified administrator themself
-                association, aggregates = self._association(enterprise.members[actor_user_id]), [enterprise]
-            else:
-                superseded = enterprise.admin_user_id
-                former = self._association(enterprise.members[superseded])
-                association, more = self._claimant_association(actor_user_id, enterprise)
-                former.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), reason=SUPERSEDED)
-                enterprise.supersede(actor_user_id, str(association.id))
-                aggregates = [enterprise, former, association, *more]
-        enterprise.certify_role(actor_user_id, via="claim", card_no=card_no)
-        self.save(*aggregates)
-        return {"enterprise_id": str(enterprise.id), "association_id": str(association.id), "role": ADMIN,
-                "status": APPROVED, "role_certified": True, "certified": enterprise.certified,
-                "superseded_user_id": superseded}
-
-    def _claimant_association(self, actor_user_id, enterprise):
-        """The claimant's live association made the administrator's, else a new one; with the other
-        aggregates to save."""
-        index = self._membership_index(actor_user_id, enterprise.id)
-        current = self._association(index.association_id) if index is not None else None
-        if current is not None and current.live:
-            if current.role != ADMIN:
-                current.change_role(ADMIN)
-            if current.status == PENDING:
-                current.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
-            return current, []
-        association = Association(enterprise_id=str(enterprise.id), user_id=actor_user_id, role=ADMIN,
-                                  status=APPROVED, enterprise_name=enterprise.name, admin_user_id=actor_user_id,
-                                  user_name=None)
-        return association, self._linked(association, index)
 
     # -- queries ------------------------------------------------------------------------------
     @staticmethod
@@ -379,7 +248,7 @@ class EnterpriseApplication(ServiceApplication):
 
     def association_requests(self, actor_user_id, enterprise_id, status=None):
         """Applications to join as a user, newest first; only for the administrator."""
-        status = check_field("status", _status, status)
+        status = check_field("status", status_input, status)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_admin(actor_user_id)
         roster = self.find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)), AssociationList)
