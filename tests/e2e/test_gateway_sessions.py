@@ -45,19 +45,36 @@ def _rabbitmqctl(*args):
     return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=True).stdout
 
 
-def _connections(vhost):
-    """pid -> user of the broker connections to `vhost`."""
-    rows = _rabbitmqctl("list_connections", "--no-table-headers", "pid", "user", "vhost").splitlines()
-    return {row.split("\t")[0]: row.split("\t")[1] for row in rows if row.split("\t")[-1] == vhost}
+def _local_ports(pid):
+    """The local TCP ports of process `pid`'s sockets (/proc: its socket inodes in its net tables)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def _connections_of(pid, vhost):
+    """The broker's ids of the connections process `pid` holds to `vhost`."""
+    ports = _local_ports(pid)
+    rows = [row.split("\t") for row in
+            _rabbitmqctl("list_connections", "--no-table-headers", "pid", "peer_port", "vhost").splitlines()]
+    return [row[0] for row in rows if row[2] == vhost and int(row[1]) in ports]
 
 
 @pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="drops connections with rabbitmqctl")
 def test_a_gateway_that_lost_its_broker_connection_refuses_a_logout_made_meanwhile(api, platform):
     person = register(api)
-    before = set(_connections(platform.vhost))
     with second_gateway(platform) as other:
         assert other.get("/api/v1/me", token=person.token).status_code == 200  # it has loaded its state
-        mine = [pid for pid in _connections(platform.vhost) if pid not in before]
+        mine = _connections_of(other.pid, platform.vhost)
         assert mine
         os.kill(other.pid, signal.SIGSTOP)  # it cannot reconnect before the logout below
         try:
