@@ -28,7 +28,11 @@ def platform():
     vhost = create_vhost("eport-e2e")
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
-    broker_uris = broker.setup(env["AMQP_URI"], namespace=vhost) if vhost else None
+    try:
+        broker_uris = broker.setup(env["AMQP_URI"], namespace=vhost) if vhost else None
+    except broker.BrokerSetupFailed:
+        delete_vhost(vhost)
+        raise
     # E2E_SERVICES=identity,notify,gateway starts a subset (while other services are being written)
     only = os.environ.get("E2E_SERVICES")
     p = Platform(env=env, only=only.split(",") if only else None, broker_uris=broker_uris,
