@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection, Queue
+from kombu.exceptions import OperationalError
 
 from contracts.subscriptions import exchange
 from services.audit.rebuild import SOURCES
@@ -42,14 +43,21 @@ class NeverReset:
         with Connection(broker) as conn:
             channel = conn.channel()
             for source in SOURCES:
-                Queue(self.queue, exchange=exchange(source), routing_key="#", durable=False,
-                      auto_delete=False)(channel).declare()
+                Queue(self.queue, exchange=exchange(source), routing_key="#", durable=True,
+                      auto_delete=False)(channel).declare()  # durable: a broker restart keeps it
         self._thread = threading.Thread(target=self._consume, daemon=True)
 
     def start(self):
         self._thread.start()
 
     def _consume(self):
+        while not self._stop.is_set():
+            try:
+                self._consume_until_stopped()
+            except (OSError, OperationalError):  # the broker went away (another engineer's restart): connect again
+                time.sleep(0.5)
+
+    def _consume_until_stopped(self):
         with Connection(self.broker) as conn:
             channel = conn.channel()
             q = Queue(self.queue, channel=channel, no_declare=True)
