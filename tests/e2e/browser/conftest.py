@@ -65,7 +65,9 @@ def _free_port():
 def agent_url(console, pcscd):  # noqa: F811
     """`python -m services.card.agent serve` for the console's origin, on a port of its own."""
     port = _free_port()
-    log = open("/tmp/console-agent.log", "ab")
+    logs = Path(os.environ["EPORT_VAR"]) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = open(logs / "card-agent.log", "ab")  # beside the platform's logs
     proc = subprocess.Popen([sys.executable, "-m", "services.card.agent", "--wait", "5", "serve", "--port", str(port),
                              "--origin", console], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
