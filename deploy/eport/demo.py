@@ -238,6 +238,14 @@ def audit_trail(story, enterprise):
     return f"{len(kinds)} events: {', '.join(dict.fromkeys(kinds))}" if items else None
 
 
+def _agents_slot():
+    """(reader, vpcd port) the agent will look in: CARD_READER's slot when it names one, else the first."""
+    from deploy import pcsc
+    from services.common.settings import setting
+    slots = [pcsc.vpcd_slot(n) for n in (0, 1)]
+    return next((slot for slot in slots if slot[0] == setting("CARD_READER")), slots[0])
+
+
 class CardChain:
     """pcscd (started if none runs), the emulator's virtual card, the card agent."""
 
@@ -258,9 +266,10 @@ class CardChain:
         image = Path(self.dir) / "card.json"
         issue_card(load_ca(ensure_dev_ca()), card_no=card_no, card_type="legal_person", holder_name=admin["name"],
                    holder_id_number=admin["id_number"], uscc=uscc, pin=PIN).save(image)
-        self.virtual_card = VirtualCard(port=pcsc.vpcd_port())
+        reader, port = _agents_slot()
+        self.virtual_card = VirtualCard(port=port)
         self.virtual_card.insert(image)
-        return f"card {card_no} in {self.daemon.reader}"
+        return f"card {card_no} in {reader}"
 
     def bind(self, story, admin, enterprise_id):
         from services.card.agent import bind

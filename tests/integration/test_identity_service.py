@@ -304,7 +304,8 @@ def test_hashing_does_not_freeze_the_hub(config, services, rpc):
     b_median, b_worst, b_pings, b_took = _while_hashing(config, mobile)
     print(f"argon2 on the hub: 10 hashes in {b_took:.2f}s; {b_pings} pings, median {b_median * 1000:.1f} ms, "
           f"worst {b_worst * 1000:.1f} ms")
-    assert b_pings < pings and b_median > median
+    # Only the count is compared: a blocked hub may answer a single ping, whose time says nothing.
+    assert b_pings < pings
 
 
 def _timed(fn, *args):
