@@ -36,7 +36,7 @@ $(CONSOLE_BUILD): $(CONSOLE_DEPS) $(CONSOLE_SRC)
 
 $(STAMP):
 	@echo "[install] Python packages into $(VENV)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # a venv cut short has no pip
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,card]'
 	@rm -f $(VENV)/.installed-* && touch $@
