@@ -21,7 +21,6 @@ import base64
 import collections
 import os
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
+from bench.stats import free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.card.devca import create_ca, issue_card, save_ca  # noqa: E402
 from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
@@ -51,17 +51,6 @@ PASSWORD = "bench passphrase of some length"
 SYSTEM = "cargo_declaration"
 STEPS = ("sms-code", "register", "password", "login", "associate", "card-challenge", "bind", "apply",
          "approve", "grant", "check", "card-login")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 class Failed(Exception):

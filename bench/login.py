@@ -17,7 +17,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ warnings.simplefilter("ignore")  # eventlet's deprecation notice, on importing t
 
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
+from bench.stats import free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.identity.passwords import ARGON2  # noqa: E402
 from tests.factories import new_id_number, new_mobile  # noqa: E402
@@ -42,17 +42,6 @@ from tests.factories import new_id_number, new_mobile  # noqa: E402
 PASSWORD = "bench passphrase of some length"
 TARGET_PER_CORE = 15.0
 TARGET_OF_CEILING = 0.60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 # -- raw argon2id ---------------------------------------------------------------------------------
