@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from contracts import validators
 from contracts.validators import PROVINCES, USCC_ALPHABET, id_check_digit, uscc_check_character
 from gateway.identity_schemas import _account
-from services.card.application import _certificate, _signature
+from services.card.inputs import certificate_input, signature_input
 from services.card.devca import create_ca
 
 DIGITS = "0123456789"
@@ -33,7 +33,7 @@ CONDITIONAL_FIELDS = {
 # whether a value is of that format: a value that is not was invalid by the document, whatever its
 # pattern let through, and its VALIDATION_ERROR is right.
 FORMAT_CHECKS = {"id_number": validators.resident_id, "account": _account, "uscc": validators.uscc,
-                 "certificate": _certificate, "signature": _signature}
+                 "certificate": certificate_input, "signature": signature_input}
 
 
 @st.composite

@@ -1,0 +1,53 @@
+"""Claiming the administrator role with the enterprise's legal-person card (角色认证). A mixin of
+CardApplication."""
+import base64
+
+from contracts import card as contract
+from contracts import validators
+from contracts.validators import check_field
+
+from .domain import (
+    ADMIN, BIND, LEGAL_PERSON, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardNotLegalPerson,
+    Unauthenticated,
+)
+from .inputs import certificate_input, id_input, signature_input
+
+
+class AdminClaims:
+    def claim_admin(self, peers, actor_user_id, uscc, card_no, challenge_id, certificate_pem, signature_b64,
+                    name=None, address=None, business_scope=None):
+        """The holder of the enterprise's legal-person card becomes its certified administrator, the
+        card bound to that association: {enterprise_id, association_id, role, status, role_certified,
+        superseded_user_id, card}. Every refusal is decided before anything is written, the challenge
+        included (it stays usable until it expires); the enterprise service decides the claim itself
+        again when it saves (a concurrent claim loses there with 409)."""
+        if not actor_user_id:
+            raise Unauthenticated(message="Log in first.")
+        uscc = check_field("uscc", validators.uscc, uscc)
+        card_no = check_field("card_no", contract.card_no, card_no)
+        challenge_id = check_field("challenge_id", id_input, challenge_id)
+        certificate_pem = check_field("certificate", certificate_input, certificate_pem)
+        signature = check_field("signature", signature_input, signature_b64)
+
+        challenge = self._usable_challenge(challenge_id, purpose=BIND, user_id=actor_user_id, card_no=card_no)
+        info = self._verify_card(certificate_pem, base64.b64decode(challenge.nonce), signature, card_no)
+        if info.card_type != LEGAL_PERSON:
+            raise CardNotLegalPerson()
+        if info.uscc != uscc:
+            raise CardEnterpriseMismatch()
+        if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
+            raise CardHolderMismatch()
+        enterprise_id = peers.check_admin_claim(actor_user_id, uscc, name, address, business_scope)["enterprise_id"]
+        binding = self._binding(actor_user_id, enterprise_id)
+        holds_it = binding is not None and binding.card_no == card_no  # bound already, as a member
+        if not holds_it:
+            self._check_can_bind(CardBinding.create_id(actor_user_id, enterprise_id), actor_user_id, enterprise_id,
+                                 card_no)
+
+        self._spend(challenge)
+        claim = peers.claim_admin(actor_user_id, uscc, card_no, name, address, business_scope)
+        if not holds_it:
+            binding = self._save_binding(actor_user_id, claim["enterprise_id"], card_no, info,
+                                         claim["association_id"], ADMIN)
+        return {k: claim[k] for k in ("enterprise_id", "association_id", "role", "status", "role_certified",
+                                      "superseded_user_id")} | {"card": binding.view()}
