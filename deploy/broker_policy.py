@@ -91,7 +91,8 @@ def _queues(role):
         queues.append(re.escape(f"rpc.reply-{reply_queue_owner(role)}-") + UUID)
     for sub in SUBSCRIPTIONS:
         # its own subscriptions, and (as publisher) the queues of its subscribers, which it declares
-        # so that events wait for a consumer that has not started yet
+        # so that events wait for a consumer that has not started yet; the consumer puts a failed
+        # message back with its count through the exchange of the queue's name (deadletters.py)
         if role in (sub.consumer, sub.source):
             queues.append(re.escape(sub.queue_name))
         # a consumer parks poison in its dead-letter queue, through the exchange of the same name;

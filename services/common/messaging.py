@@ -11,7 +11,7 @@ from contracts.envelope import read_envelope
 from contracts.subscriptions import queue, subscription
 
 from .context import CORRELATION_ID
-from .deadletters import Parker, traceback_summary
+from .deadletters import Parker, failures_carried, traceback_summary
 from .settings import consumer_max_failures, consumer_queue_type, consumer_retry_delay
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,16 @@ class EventQueueConsumer(QueueConsumer):
 class EventConsumer(Consumer):
     """Consumes one subscription queue of contracts/subscriptions.py.
 
-    Unlike nameko's @event_handler default, a failing worker requeues its message (after a pause
+    Unlike nameko's @event_handler default, a failing worker puts its message back (after a pause
     that doubles with each failure of the same event, up to `max_retry_delay`, so a persistent
     failure neither spins nor floods the log), and the queue is durable and declared by the
     publisher too, so nothing is dropped. After `max_failures` failures of the same event
     (settings.consumer_max_failures) the message is parked in the queue's dead-letter queue
     (services/common/deadletters.py) with the reason, and the next events flow; a malformed
-    message (not JSON, not an envelope) is parked at once: it would fail forever.
+    message (not JSON, not an envelope) is parked at once: it would fail forever. The count of
+    failures travels in the message's headers (`Parker.retry`), so a restart of the consumer does
+    not reset it; only when the broker does not take the republished message is it requeued as it
+    was, its count then kept here.
     `eport dead-letters` lists, replays and drops them.
     """
 
@@ -110,9 +113,8 @@ class EventConsumer(Consumer):
         if exc_info is None:
             self._failures.pop(event_id, None)
             return super().handle_message_processed(message, result, exc_info)
-        failures = self._failures[event_id] = self._failures.get(event_id, 0) + 1
+        failures = max(failures_carried(message.headers), self._failures.pop(event_id, 0)) + 1
         if failures >= self.max_failures:
-            self._failures.pop(event_id, None)
             reason = f"handler failed {failures} times: {exc_info[0].__name__}: {exc_info[1]}"
             return self._park(message, reason, traceback_summary(exc_info), failures)
         pause = self.retry_pause(failures)
@@ -120,7 +122,14 @@ class EventConsumer(Consumer):
                 "handler of %s failed %d time(s) on event %s (%s); requeueing in %.1fs",
                 self.queue.name, failures, event_id, exc_info[1], pause)
         eventlet.sleep(pause)
-        super().handle_message_processed(message, result, exc_info)
+        try:
+            self.parker.retry(message, failures)
+        except Exception as exc:  # the broker did not take it: back as it is, the count kept here
+            log.warning("could not put back message %s of %s with its count (%s); requeueing it",
+                        event_id, self.queue.name, exc)
+            self._failures[event_id] = failures
+            return super().handle_message_processed(message, result, exc_info)
+        self.queue_consumer.ack_message(message)
 
 
 def _event_id(message):

@@ -16,6 +16,7 @@ from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from tests.eport_cli import eport, json_lines
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,14 @@ class SinkService:
         self.app.handle(envelope)
 
 
+class SlowRetrySinkService(SinkService):
+    """The same consumer with pauses long enough to restart it between two failures."""
+
+    @on_event(CONSUMER, SOURCE, retry_delay=1.0, max_failures=MAX_FAILURES)
+    def on_written(self, envelope):
+        self.app.handle(envelope)
+
+
 def envelope_of(text):
     return make_envelope(WRITTEN, aggregate_id=uuid.uuid4(), aggregate_version=1,
                          occurred_at="2026-12-01T08:00:00+00:00", payload={"text": text})
@@ -75,12 +84,6 @@ def publish(amqp_uri, envelopes):
         producer = Producer(channel, exchange=exchange(SOURCE), serializer="json")
         for env in envelopes:
             producer.publish(env, routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
-
-
-def wait_for(predicate, timeout=15):
-    with eventlet.Timeout(timeout):
-        while not predicate():
-            eventlet.sleep(0.02)
 
 
 def parked(amqp_uri):
@@ -98,7 +101,7 @@ def parked_count(amqp_uri):
 
 
 @pytest.fixture
-def sink(fresh_var, container_factory, config):
+def nothing_parked(fresh_var, config):
     SinkApp.applied.clear()
     SinkApp.attempts.clear()
     SinkApp.broken = {"poison"}
@@ -109,6 +112,10 @@ def sink(fresh_var, container_factory, config):
                 channel.queue_purge(name)
             except Exception:  # not declared yet
                 pass
+
+
+@pytest.fixture
+def sink(nothing_parked, container_factory, config):
     container = container_factory(SinkService, config)
     container.start()
     return container
@@ -177,3 +184,20 @@ def test_a_malformed_message_is_parked_at_once_and_the_consumer_goes_on(sink, am
     assert all(i["failures"] == 0 for i in reasons.values())
     assert "undecodable" in reasons["m-1"]["reason"] and "undecodable" in reasons["m-2"]["reason"]
     assert "not an envelope" in reasons["m-3"]["reason"]
+
+
+def test_the_count_of_failures_survives_a_restart_of_the_consumer(nothing_parked, container_factory, config,
+                                                                  amqp_uri):
+    first = container_factory(SlowRetrySinkService, config)
+    first.start()
+    poison = envelope_of("poison")
+    publish(amqp_uri, [poison])
+    wait_for(lambda: SinkApp.attempts.get("poison") == 1)
+    first.stop()  # in a pause after a failure: it may fail once more while stopping, and goes back unparked
+    assert SinkApp.attempts["poison"] < MAX_FAILURES and parked_count(amqp_uri) == 0
+    second = container_factory(SlowRetrySinkService, config)
+    second.start()
+    wait_for(lambda: parked_count(amqp_uri) == 1, timeout=20)
+    assert SinkApp.attempts["poison"] == MAX_FAILURES  # counted on, not from 0 again
+    [item] = parked(amqp_uri)
+    assert item["message_id"] == poison["event_id"] and item["failures"] == MAX_FAILURES
