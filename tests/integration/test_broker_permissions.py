@@ -138,3 +138,18 @@ def test_a_service_may_not_declare_another_services_queues(users):
     with Connection(users["notify"]) as conn:
         with pytest.raises(AccessRefused):
             Queue("rpc-identity", exchange=RPC, routing_key="identity.*", durable=True)(conn.default_channel).declare()
+
+
+def test_a_consumer_puts_a_failed_message_back_through_its_queues_exchange_and_no_one_else_may(users):
+    from contracts.subscriptions import queue, subscription
+    from services.common.deadletters import Parker, retry_exchange
+
+    sub = subscription("audit", "identity")
+    with Connection(users["identity"]) as conn:  # as identity's relay declares its subscribers' queues
+        queue(sub)(conn.default_channel).declare()
+    Parker(users["audit"], sub.queue_name).declare()  # the retry exchange, bound to the queue
+    publish(users["audit"], retry_exchange(sub.queue_name), "UserRegistered")
+    with Connection(users["audit"]) as conn:
+        assert conn.default_channel.basic_get(queue=sub.queue_name, no_ack=True) is not None
+    with pytest.raises(AccessRefused):
+        publish(users["gateway"], retry_exchange(sub.queue_name), "UserRegistered")
