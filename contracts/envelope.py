@@ -4,10 +4,13 @@ Each owning service declares its event types in `contracts/<service>.py` with `e
 the relay builds envelopes with `make_envelope`, consumers read them with `read_envelope`.
 """
 import uuid
+from hashlib import sha1
 from dataclasses import dataclass
 from datetime import datetime, UTC
 
 from marshmallow import Schema, fields, validate, ValidationError
+
+from .payloads import SLOW, Flat
 
 # uuid5 namespace for event ids: the same stored event always gets the same event_id, so a
 # republished event (relay restarted before its position was saved) is recognised by consumers.
@@ -66,32 +69,61 @@ def event_type(source, name, payload, description, version=1):
     return et
 
 
-_SCHEMAS = {}  # payload schema class -> one instance: building a marshmallow schema cost more than using it
+_SCHEMAS = {}  # payload schema class -> (one instance, its Flat or None): building a schema cost more than using it
 
 
 def _schema(cls):
-    schema = _SCHEMAS.get(cls)
-    if schema is None:
-        schema = _SCHEMAS[cls] = cls()
-    return schema
+    return _compiled(cls)[0]
+
+
+def _compiled(cls):
+    entry = _SCHEMAS.get(cls)
+    if entry is None:
+        schema = cls()
+        entry = _SCHEMAS[cls] = (schema, Flat.compile(schema))
+    return entry
+
+
+def payload_body(et: EventType, payload):
+    """The payload as published: dumped and checked against its schema; a mapping bug in the
+    owning service raises ValueError, so that it refuses to publish rather than break subscribers."""
+    schema, flat = _compiled(et.payload)
+    body = SLOW if flat is None else flat.dump_checked(payload)
+    if body is SLOW:
+        body = schema.dump(payload)
+        errors = schema.validate(body)
+        if errors:
+            raise ValueError(f"{et.source}.{et.name} payload invalid: {errors}")
+    return body
+
+
+def event_id_of(source, aggregate_id, aggregate_version, name):
+    """uuid5(EVENT_ID_NAMESPACE, "source:aggregate:version:name") as text, written from the SHA-1
+    digest directly rather than through a UUID object (which cost a third of an envelope)."""
+    h = sha1(_NAMESPACE_BYTES + f"{source}:{aggregate_id}:{aggregate_version}:{name}".encode()).hexdigest()
+    # version 5 in the 13th digit; the RFC 4122 variant (binary 10xx) in the 17th
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:32]}"
+
+
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
+_VARIANT = "89ab" * 4
 
 
 def make_envelope(et: EventType, *, aggregate_id, aggregate_version, occurred_at, payload,
                   actor_user_id=None, correlation_id=None):
-    schema = _schema(et.payload)
-    body = schema.dump(payload)
-    errors = schema.validate(body)
-    if errors:  # a mapping bug in the owning service: refuse to publish rather than break subscribers
-        raise ValueError(f"{et.source}.{et.name} payload invalid: {errors}")
+    body = payload_body(et, payload)
     if isinstance(occurred_at, datetime):
-        occurred_at = occurred_at.astimezone(UTC).isoformat()
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = occurred_at.astimezone(UTC)
+        occurred_at = occurred_at.isoformat()
+    aggregate_id = str(aggregate_id)
     return {
-        "event_id": str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{et.source}:{aggregate_id}:{aggregate_version}:{et.name}")),
+        "event_id": event_id_of(et.source, aggregate_id, aggregate_version, et.name),
         "event_type": et.name,
         "event_version": et.version,
         "occurred_at": occurred_at,
         "source": et.source,
-        "aggregate_id": str(aggregate_id),
+        "aggregate_id": aggregate_id,
         "aggregate_version": int(aggregate_version),
         "correlation_id": correlation_id,
         "actor_user_id": None if actor_user_id is None else str(actor_user_id),

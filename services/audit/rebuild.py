@@ -12,7 +12,7 @@ the complete old log until the swap.
 import logging
 import time
 
-import eventlet
+from services.common.operations import pages_of
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,11 @@ class AuditRebuild:
     def run(self):
         fresh = self.store.sibling()
         try:
-            for source in self.sources:
-                self._follow(fresh, source)
+            self._catch_up(fresh)
+            fresh.finish_bulk()  # its indexes now, while the live log still records and answers
+            self._catch_up(fresh, until_within=self.page)  # what came meanwhile, so that the pause is short
             with self.store.held():
-                for source in self.sources:
-                    self._follow(fresh, source)
+                self._catch_up(fresh)
                 self.store.adopt(fresh)
         except Exception as exc:  # the live log stays as it was
             log.exception("audit log rebuild failed")
@@ -55,17 +55,18 @@ class AuditRebuild:
         self.finished = time.monotonic()
         return self.progress()
 
+    def _catch_up(self, fresh, until_within=None, passes=5):
+        """Every source to the end its log had when it was asked; with `until_within`, again while a
+        pass found more than that many new events (at most `passes` times)."""
+        for _ in range(passes if until_within else 1):
+            applied = self.applied
+            for source in self.sources:
+                self._follow(fresh, source)
+            if until_within is None or self.applied - applied <= until_within:
+                return
+
     def _follow(self, fresh, source):
-        """Applies `source`'s events after its position, to the end of its log; the next page is
-        asked for while this one is written."""
-        page = self.fetch(source, self.positions[source], self.page)
-        while True:
-            more = page["next"] < page["end"] and page["next"] > self.positions[source]
-            ahead = eventlet.spawn(self.fetch, source, page["next"], self.page) if more else None
-            eventlet.sleep(0)  # let it send its request: the writing below does not yield
+        for page in pages_of(self.fetch, source, self.positions[source], self.page):
             fresh.record_many(page["items"])
             self.applied += len(page["items"])
             self.positions[source], self.ends[source] = page["next"], page["end"]
-            if ahead is None:
-                return
-            page = ahead.wait()

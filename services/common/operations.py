@@ -6,6 +6,8 @@ keeps a read model, `ops_rebuild`. Every dependency provider of the container th
 the one that publishes (has a relay) answers `ops_events` with its integration events exactly as
 the relay publishes them, each with its position in the notification log.
 """
+from collections import deque
+
 from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
@@ -49,26 +51,31 @@ def _count(name, value, low, high):
     return value
 
 
-def read_events(app, to_integration, after=0, limit=100, event_type=None):
-    """The integration events of `app`'s notification log after position `after`.
+def read_events(app, to_integration, after=0, limit=100, event_type=None, until=None):
+    """The integration events of `app`'s notification log after position `after` (up to position
+    `until` included, when it is given).
 
     Returns {"items": [envelope + "position"], "next": position to ask from next, "end": the
     log's last position}; scans at most MAX_SCAN notifications, so a rare type may need more calls.
     """
     after = _count("after", after, 0, 2 ** 62)
     limit = _count("limit", limit, 1, MAX_EVENTS)
-    items, position = [], after
     end = app.recorder.max_notification_id() or 0
-    while position < end and len(items) < limit and position - after < MAX_SCAN:
+    stop = end if until is None else min(_count("until", until, 0, 2 ** 62), end)
+    items, position = [], after
+    while position < stop and len(items) < limit and position - after < MAX_SCAN:
         notifications = app.recorder.select_notifications(
-            start=position, limit=min(MAX_EVENTS, MAX_SCAN), inclusive_of_start=False)
-        if not notifications:
+            start=position, limit=min(MAX_EVENTS, MAX_SCAN), stop=stop, inclusive_of_start=False)
+        if not notifications:  # none left up to `stop` (ids a rolled-back write took leave gaps)
+            position = stop
             break
         for n in notifications:
             domain_event = app.mapper.to_domain_event(n)
             for envelope in to_integration(domain_event):
                 if event_type is None or envelope["event_type"] == event_type:
-                    items.append(dict(with_correlation(envelope, domain_event), position=n.id))
+                    item = with_correlation(envelope, domain_event)  # a dict of its own: to_integration makes each anew
+                    item["position"] = n.id
+                    items.append(item)
             position = n.id
             if len(items) >= limit:
                 break
@@ -76,9 +83,10 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None):
 
 
 def upstream_fetcher(config, caller, timeout=60):
-    """`fetch(source, after, limit)`: a page of `source`'s `ops_events`, asked from a green thread
-    outside any worker (a rebuild). Its reply queue is named after the calling service, as its
-    broker user may consume (deploy/broker_policy.py), not after nameko's standalone proxy."""
+    """`fetch(source, after, limit, until=None)`: a page of `source`'s `ops_events`, asked from a
+    green thread outside any worker (a rebuild); `fetch.ask(...)` the same without waiting (its
+    `.result()` waits). Its reply queue is named after the calling service, as its broker user may
+    consume (deploy/broker_policy.py), not after nameko's standalone proxy."""
     from nameko.standalone.rpc import ClusterRpcProxy
 
     class Proxy(ClusterRpcProxy):
@@ -88,11 +96,44 @@ def upstream_fetcher(config, caller, timeout=60):
     cluster = Proxy(config, timeout=timeout)
     proxy = cluster.start()
 
-    def fetch(source, after, limit):
-        return getattr(proxy, source).ops_events(after=after, limit=limit)
+    def ask(source, after, limit, until=None):
+        return getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until)
 
-    fetch.close = cluster.stop
+    def fetch(source, after, limit, until=None):
+        return ask(source, after, limit, until).result()
+
+    fetch.ask, fetch.close = ask, cluster.stop
     return fetch
+
+
+READ_AHEAD = 3  # windows asked for ahead of the one being written
+
+
+def pages_of(fetch, source, after, page, depth=READ_AHEAD):
+    """Every page of `source`'s events after position `after` to the end of its log, in order.
+
+    The next `depth` windows of `page` positions are asked for before a page is handed out, so the
+    upstream reads them while the caller writes this one, with no pause between two pages (and
+    several instances of the upstream read several at once). The end is the log's end when the
+    first page came; a caller that must see later events asks again from where this ended."""
+    first = fetch(source, after, page)
+    yield first
+    planned, end, asked = first["next"], first["end"], deque()
+    while True:
+        while len(asked) < depth and planned < end:
+            until = min(planned + page, end)
+            asked.append((until, fetch.ask(source, planned, MAX_EVENTS, until)))
+            planned = until
+        if not asked:
+            return
+        until, reply = asked.popleft()
+        result = reply.result()
+        yield result
+        while result["next"] < until:  # a window of more than MAX_EVENTS envelopes: the rest of it
+            before, result = result["next"], fetch(source, result["next"], MAX_EVENTS, until)
+            if result["next"] <= before:
+                raise RuntimeError(f"{source}'s events did not move past position {before}")
+            yield result
 
 
 class Rebuilding:
@@ -129,9 +170,9 @@ class Operated:
         return self.operations.status()
 
     @rpc
-    def ops_events(self, after=0, limit=100, event_type=None):
+    def ops_events(self, after=0, limit=100, event_type=None, until=None):
         sourced = self.operations.publisher()
-        return read_events(sourced.app, sourced.to_integration, after, limit, event_type)
+        return read_events(sourced.app, sourced.to_integration, after, limit, event_type, until)
 
     @rpc
     def ops_rebuild(self, projection, action="start", page=None):

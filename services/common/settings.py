@@ -156,7 +156,7 @@ def event_store_env(service_name):
     """
     kind = setting("EVENT_STORE")
     env = {
-        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+        "CIPHER_TOPIC": "services.common.cipher:AESCipher",
         "CIPHER_KEY": secret("EPORT_CIPHER_KEY"),
         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
     }

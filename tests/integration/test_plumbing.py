@@ -334,3 +334,25 @@ def test_two_instances_on_postgres_publish_each_event_once_and_take_over(contain
     wait_for(lambda: count() >= 11, timeout=20)
     with Connection(amqp_uri) as conn:
         tap(conn.channel()).delete()
+
+
+class Replier:
+    name = "plumbingreplier"
+
+    @rpc
+    def page(self, count):
+        return [{"n": i, "text": "事件" * 8} for i in range(count)]
+
+    @rpc
+    def unserialisable(self):
+        return {"at": object()}
+
+
+def test_replies_are_serialised_once_and_an_unserialisable_one_is_an_error_not_an_exit(container_factory, config):
+    container = container_factory(Replier, config)
+    container.start()
+    with ClusterRpcProxy(config) as cluster:
+        assert cluster.plumbingreplier.page(5000)[4999] == {"n": 4999, "text": "事件" * 8}
+        with pytest.raises(Exception, match="UnserializableValueError|Unserializable"):
+            cluster.plumbingreplier.unserialisable()
+        assert cluster.plumbingreplier.page(1) == [{"n": 0, "text": "事件" * 8}]  # the container lives on

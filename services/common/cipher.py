@@ -1,0 +1,32 @@
+"""The AES-GCM cipher of every event store and of the audit log's payloads.
+
+eventsourcing's AESCipher, with its key schedule made once: the library builds a new AESGCM
+object for every event it encrypts or decrypts, which was a fifth of the cost of reading an event
+back (a rebuild or a replay reads every event of a store). The bytes are the library's own
+(nonce, tag, ciphertext), so stores written before this class read the same.
+"""
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.cryptography import AESCipher as LibraryAESCipher
+
+NONCE, TAG = 12, 16
+
+
+class AESCipher(LibraryAESCipher):
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._aesgcm = AESGCM(self.key)
+
+    def encrypt(self, plaintext: bytes) -> bytes:
+        nonce = self.random_bytes(NONCE)
+        sealed = self._aesgcm.encrypt(nonce, plaintext, None)
+        return nonce + sealed[-TAG:] + sealed[:-TAG]
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        if len(ciphertext) < NONCE + TAG:
+            raise ValueError("Damaged cipher text: too short for its nonce and tag")
+        nonce, tag, encrypted = ciphertext[:NONCE], ciphertext[NONCE:NONCE + TAG], ciphertext[NONCE + TAG:]
+        try:
+            return self._aesgcm.decrypt(nonce, encrypted + tag, None)
+        except InvalidTag as exc:
+            raise ValueError("Invalid cipher tag") from exc
