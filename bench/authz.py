@@ -20,7 +20,6 @@ if __name__ == "__main__":
 import argparse  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -32,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.broker import Vhost  # noqa: E402
+from bench.stats import free_port  # noqa: E402
 from bench.http_client import KeepAlive as Client  # noqa: E402
 from services.common.rpc import rpc  # noqa: E402
 
@@ -53,12 +53,6 @@ class EchoService:
 
 
 # -- set-up ----------------------------------------------------------------------------------------
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def must(result, status, what):
     got, body = result
     if got != status:

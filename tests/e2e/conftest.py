@@ -1,5 +1,4 @@
 import os
-import socket
 
 import pytest
 import requests
@@ -7,12 +6,7 @@ import requests
 from deploy import broker
 from deploy.launch import Platform
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support import free_port
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +18,7 @@ def platform():
     service connects as its own broker user (deploy/broker.py), named after the vhost: users are
     global in RabbitMQ, and other test sessions run beside this one.
     """
-    port = _free_port()
+    port = free_port()
     vhost = create_vhost("eport-e2e")
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}

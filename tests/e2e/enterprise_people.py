@@ -3,8 +3,10 @@ SMS code, registration, password, login by mobile and password (all over HTTP)."
 import itertools
 import random
 from dataclasses import dataclass
+from functools import partial
 
 from contracts.validators import uscc_check_character
+from tests import support
 from tests.e2e.certification import certify
 from tests.factories import new_id_number, new_mobile
 from tests.sms import latest_code
@@ -80,16 +82,8 @@ def approve(api, admin, association_id):
     assert r.status_code == 200, r.text
 
 
-def wait_for(fn, timeout=15, interval=0.1):
-    import time
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still {value!r} after {timeout}s")
-        time.sleep(interval)
+# over HTTP against the launched platform: longer and slower than tests/support.py's defaults
+wait_for = partial(support.wait_for, timeout=15, interval=0.1)
 
 
 def audit_trail(api, admin, eid, **params):

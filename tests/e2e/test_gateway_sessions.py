@@ -3,7 +3,6 @@ and one that lost its broker connection meanwhile loads what it missed when it i
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -15,20 +14,15 @@ from deploy.launch import Platform
 from tests.e2e.conftest import Api
 from tests.e2e.enterprise_people import PASSWORD, register, wait_for
 from tests.sms import latest_code
+from tests.support import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
 def second_gateway(platform):
     """Another gateway instance beside the platform's, on its own port: an Api to it."""
-    env = dict(platform.env, GATEWAY_PORT=str(_free_port()))
+    env = dict(platform.env, GATEWAY_PORT=str(free_port()))
     second = Platform(env=env, only=["gateway"], quiet=True, broker_uris=platform.broker_uris)
     second.env["EPORT_SERVICES"] = platform.env["EPORT_SERVICES"]
     try:

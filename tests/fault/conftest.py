@@ -4,14 +4,15 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 
 from deploy.launch import Platform
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
-from tests.e2e.conftest import Api, _free_port
+from tests import support
+from tests.e2e.conftest import Api
 
 
 class Supervised:
@@ -48,7 +49,7 @@ class Supervised:
 def launched(only=None, env=None, amqp_uri=None):
     var = tempfile.mkdtemp(prefix="eport-fault-var-")
     vhost = create_vhost("eport-fault")
-    base = {"GATEWAY_PORT": str(_free_port()), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
+    base = {"GATEWAY_PORT": str(support.free_port()), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
             "EPORT_VAR": var, "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"),
             "AMQP_URI": amqp_uri(vhost) if amqp_uri else vhost_uri(vhost)}
     platform = Platform(env=dict(base, **(env or {})), only=only, log_dir=os.path.join(var, "logs"), quiet=True)
@@ -71,15 +72,7 @@ def launched(only=None, env=None, amqp_uri=None):
         shutil.rmtree(var, ignore_errors=True)
 
 
-def wait_for(check, timeout, what, interval=0.2):
-    """Poll `check()` until truthy, at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout}s")
+wait_for = partial(support.wait_for, interval=0.2)  # (check, timeout, what): processes under load, polled gently
 
 
 @pytest.fixture

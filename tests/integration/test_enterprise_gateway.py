@@ -2,7 +2,6 @@
 inbox services and a fake identity service (the e2e tests use the real one)."""
 import uuid
 
-import eventlet
 import pytest
 import requests
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -11,7 +10,7 @@ from gateway.service import GatewayService
 from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity, InboxOnlyNotify
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,11 +35,6 @@ def http(fresh_var, runner_factory, config):
     return client
 
 
-def wait_for(fn, timeout=10):
-    with eventlet.Timeout(timeout):
-        while not (value := fn()):
-            eventlet.sleep(0.05)
-        return value
 
 
 def test_association_flow_over_http(http):

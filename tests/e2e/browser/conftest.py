@@ -8,7 +8,6 @@ every visible input has a label.
 """
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from gateway.console import console_dir
 from services.card.devca import issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = "/usr/bin/chromium"
@@ -55,16 +55,10 @@ def console(platform):
     return platform.base_url
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def agent_url(console, pcscd):  # noqa: F811
     """`python -m services.card.agent serve` for the console's origin, on a port of its own."""
-    port = _free_port()
+    port = free_port()
     logs = Path(os.environ["EPORT_VAR"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = open(logs / "card-agent.log", "ab")  # beside the platform's logs
