@@ -2,11 +2,14 @@
 import json
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
 
 from contracts.subscriptions import SUBSCRIPTIONS, exchange
+from deploy.eport.broker import queue_depth
 from deploy.launch import SERVICES
 from services.common.deadletters import DEFAULT_EXCHANGE, REASON, dead_letter_queue_name
 from tests.e2e.enterprise_people import PASSWORD, register, wait_for
@@ -40,14 +43,33 @@ def status(uri):
     return json.loads(run(uri, "status", "--json").stdout)
 
 
+def caught_up(uri):
+    """The status once identity's relay has published all it stored, else None."""
+    body = status(uri)
+    return body if next(s for s in body["stores"] if s["store"] == "identity")["lag"] == 0 else None
+
+
+def parked_counts(broker):
+    """Dead letters per platform queue, asked of the broker directly: the waits poll this, the
+    tool's own listing is checked once (a subprocess per poll would be most of the test's time)."""
+    with Connection(broker) as conn:
+        return {s.queue_name: queue_depth(conn, dead_letter_queue_name(s.queue_name)) or 0
+                for s in platform_subscriptions()}
+
+
+def concurrently(*calls):
+    """The results of independent `eport` runs, started together (each is mostly start-up)."""
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
 def test_status_shows_every_store_and_queue_and_the_relay_catching_up(api, operator):
     person = register(api)
-    stores = {(s["service"], s["store"]): s for s in status(operator)["stores"]}
+    body = wait_for(lambda: caught_up(operator))
+    stores = {(s["service"], s["store"]): s for s in body["stores"]}
     assert {("identity", "identity"), ("enterprise", "enterprise"), ("card", "card"), ("authz", "authz"),
             ("notify", "notify-inbox"), ("audit", "audit-log")} <= set(stores)
     assert stores[("identity", "identity")]["stored"] >= 3  # registration, password, login
-    wait_for(lambda: next(s for s in status(operator)["stores"] if s["store"] == "identity")["lag"] == 0)
-    body = status(operator)
     assert body["unavailable"] == []
     assert {q["queue"] for q in body["queues"]} == {s.queue_name for s in platform_subscriptions()}
     table = run(operator, "status").stdout
@@ -96,19 +118,19 @@ def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashe
             producer.publish({"hello": "world"}, routing_key=sub.queue_name, serializer="json",
                              message_id=f"no-envelope-{sub.queue_name}")
 
-    def all_parked():
-        now = {r["queue"]: r["dead_letters"] for r in json_lines(run(operator, "dead-letters", "list", "--json"))}
-        return all(now[s.queue_name] == before.get(s.queue_name, 0) + 2 for s in platform_subscriptions())
-
-    wait_for(all_parked, timeout=30, interval=0.5)
+    expected = {s.queue_name: before.get(s.queue_name, 0) + 2 for s in platform_subscriptions()}
+    wait_for(lambda: parked_counts(broker) == expected, timeout=30, interval=0.2)
+    now = {r["queue"]: r["dead_letters"] for r in json_lines(run(operator, "dead-letters", "list", "--json"))}
+    assert {q: now[q] for q in expected} == expected
     first = platform_subscriptions()[0].queue_name  # through the tool once; the others directly
     items = {i["message_id"]: i for i in json_lines(run(operator, "dead-letters", "list", first, "--json"))}
     assert "undecodable" in items[f"bad-json-{first}"]["reason"]
     assert "not an envelope" in items[f"no-envelope-{first}"]["reason"]
     # Replayed to the running consumer, they come back parked: still malformed, still not crashing it.
     assert "replayed 2 message(s)" in run(operator, "dead-letters", "replay", first).stdout
-    wait_for(lambda: {r["queue"]: r["dead_letters"] for r in json_lines(run(
-        operator, "dead-letters", "list", "--json"))}[first] == before.get(first, 0) + 2, timeout=20, interval=0.5)
+    with Connection(broker) as conn:  # parked again only after they went back through the consumer
+        wait_for(lambda: queue_depth(conn, dead_letter_queue_name(first)) == expected[first]
+                 and queue_depth(conn, first) == 0, timeout=20, interval=0.2)
     with Connection(broker) as conn:
         channel = conn.channel()
         for sub in platform_subscriptions():
@@ -135,15 +157,17 @@ def test_audit_finds_what_one_request_caused_by_its_correlation_id(api, operator
 
 
 def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(operator):
-    for args, code, says in ((["events", "nosuch"], 2, "invalid choice"),
-                             (["events", "identity", "--limit", "0"], 2, "--limit"),
-                             (["audit", "--since", "yesterday"], 2, "since"),
-                             (["dead-letters", "list", "nosuch.queue"], 2, "no dead-letter queue")):
-        done = run(operator, *args, check=False)
-        assert done.returncode == code and says in done.stderr and "Traceback" not in done.stderr, done.stderr
-    away = eport("status", amqp_uri="amqp://guest:guest@127.0.0.1:1/", check=False)
+    mistakes = ((["events", "nosuch"], 2, "invalid choice"),
+                (["events", "identity", "--limit", "0"], 2, "--limit"),
+                (["audit", "--since", "yesterday"], 2, "since"),
+                (["dead-letters", "list", "nosuch.queue"], 2, "no dead-letter queue"))
+    *done, away, empty = concurrently(
+        *(partial(run, operator, *args, check=False) for args, _, _ in mistakes),
+        partial(eport, "status", amqp_uri="amqp://guest:guest@127.0.0.1:1/", check=False),
+        partial(eport, "status", amqp_uri=os.environ["AMQP_URI"], check=False))  # a broker with no platform on it
+    for (args, code, says), one in zip(mistakes, done, strict=True):
+        assert one.returncode == code and says in one.stderr and "Traceback" not in one.stderr, (args, one.stderr)
     assert away.returncode == 3 and "cannot reach the broker" in away.stderr and "Traceback" not in away.stderr
-    empty = eport("status", amqp_uri=os.environ["AMQP_URI"], check=False)  # a broker with no platform on it
     assert empty.returncode == 3 and "unavailable" in empty.stdout
 
 

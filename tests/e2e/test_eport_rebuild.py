@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,13 +94,30 @@ def damage(path):
     return lost
 
 
-def traffic(api, stop, made):
+def traffic(api, stop, going, made):
     """People register, register enterprises, apply and are approved, until told to stop."""
     while not stop.is_set():
-        admin, member = register(api), register(api)
+        admin = register(api)
+        going.set()
+        member = register(api)
         eid, uscc = register_enterprise(api, admin)
         approve(api, admin, apply(api, member, uscc))
         made.append((datetime.now(UTC).isoformat(), admin, member, eid))
+
+
+@contextmanager
+def traffic_running(api):
+    """`traffic` in a thread from before the block (its first registration done) to the block's end;
+    the block gets the list of what it made: (time, admin, member, enterprise_id)."""
+    stop, going, made = threading.Event(), threading.Event(), []
+    worker = threading.Thread(target=traffic, args=(api, stop, going, made), daemon=True)
+    worker.start()
+    try:
+        wait_for(going.is_set, timeout=30)
+        yield made
+    finally:
+        stop.set()
+        worker.join(timeout=60)
 
 
 def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform, tmp_path):
@@ -106,24 +125,19 @@ def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform,
     operator = (platform.broker_uris or {}).get("operator", broker)
     register(api)  # some history before anything else
     reference = NeverReset(broker, tmp_path / "never-reset.db")
-    for source in SOURCES:  # the whole history first, then live events follow in the same queue
-        eport("replay", source, "--to-queue", reference.queue, amqp_uri=operator)
+    with ThreadPoolExecutor(len(SOURCES)) as pool:  # the whole history first, then live events follow
+        list(pool.map(lambda source: eport("replay", source, "--to-queue", reference.queue, amqp_uri=operator),
+                      SOURCES))
+    page = page_for(operator, SOURCES)
     reference.start()
     audit_db = Path(_env()["EPORT_VAR"]) / "audit.db"
     lost = damage(audit_db)
-    stop, made = threading.Event(), []
-    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
-    worker.start()
-    try:
-        wait_for(lambda: made, timeout=30)
+    with traffic_running(api) as made:
         began = datetime.now(UTC).isoformat()
-        rebuild = subprocess.run([str(EPORT), "rebuild", "audit-log", "--page", "5"], capture_output=True,
+        rebuild = subprocess.run([str(EPORT), "rebuild", "audit-log", "--page", str(page)], capture_output=True,
                                  text=True, timeout=300, env={**_env(), "AMQP_URI": operator})
         ended = datetime.now(UTC).isoformat()
         wait_for(lambda: len(made) >= 2 + sum(1 for m in made if m[0] < ended), timeout=60)  # traffic after it too
-    finally:
-        stop.set()
-        worker.join(timeout=60)
     assert rebuild.returncode == 0, rebuild.stderr
     assert "rebuilt audit-log from" in rebuild.stdout
     _drained(operator, reference)
@@ -141,6 +155,17 @@ def test_a_rebuild_during_traffic_ends_equal_to_a_log_never_reset(api, platform,
 
 def _env():
     return dict(os.environ)
+
+
+PAGES = 40  # requests per upstream stream a rebuild makes: long enough to overlap the traffic
+
+
+def page_for(operator, sources):
+    """Events per request for a rebuild of about PAGES pages of the longest upstream stream: a fixed
+    small page made the rebuild's time grow with every test that ran before it on the platform."""
+    body = json.loads(eport("status", "--json", amqp_uri=operator).stdout)
+    stored = max(s["stored"] for s in body["stores"] if s["service"] in sources)
+    return min(1000, max(5, stored // PAGES))
 
 
 def _drained(operator, reference):
@@ -189,17 +214,11 @@ def test_an_inbox_rebuild_during_traffic_keeps_every_message_and_read_mark_once(
     forge_a_message_no_source_has(broker, admin.user_id)
     wait_for(lambda: len(messages(api, admin)) == 2)
     before = {p.user_id: messages(api, p) for p in (admin, member)}
-    stop, made = threading.Event(), []
-    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
-    worker.start()
-    try:
-        wait_for(lambda: made, timeout=30)
-        done = eport("rebuild", "inbox", "--page", "5", amqp_uri=operator, timeout=300)
+    page = page_for(operator, ("enterprise",))
+    with traffic_running(api) as made:
+        done = eport("rebuild", "inbox", "--page", page, amqp_uri=operator, timeout=300)
         after_it = len(made)
         wait_for(lambda: len(made) >= after_it + 1, timeout=60)  # traffic after it too
-    finally:
-        stop.set()
-        worker.join(timeout=60)
     assert "rebuilt inbox from" in done.stdout
     after = messages(api, admin)
     assert {i: m for i, m in after.items()} == {request: ("association_requested", True)}  # forged one gone
@@ -242,15 +261,10 @@ def test_an_authz_rebuild_learns_what_authz_missed_and_keeps_every_grant(api, pl
                 channel.queue_bind(authz_queue.queue_name, "enterprise.events", key)
     refused = grant(api, admin, eid, missed.user_id)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "NOT_A_MEMBER", refused.text
-    stop, made = threading.Event(), []
-    worker = threading.Thread(target=traffic, args=(api, stop, made), daemon=True)
-    worker.start()
-    try:
-        wait_for(lambda: made, timeout=30)
-        done = eport("rebuild", "authz", "--page", "5", amqp_uri=operator, timeout=300)
-    finally:
-        stop.set()
-        worker.join(timeout=60)
+    page = page_for(operator, ("enterprise",))
+    with traffic_running(api) as made:
+        done = eport("rebuild", "authz", "--page", page, amqp_uri=operator, timeout=300)
+        wait_for(lambda: made, timeout=60)  # what began during the rebuild at least
     assert "rebuilt authz from" in done.stdout
     assert grant(api, admin, eid, missed.user_id).status_code == 200
     assert allowed(api, missed, eid) and allowed(api, kept, eid)
