@@ -97,11 +97,13 @@ def child(service_name, amqp_uri, out_dir, label):
 
     store = AuditStore(Path(out_dir) / f"audit-{label}.db")
     fetch = upstream_fetcher({"AMQP_URI": amqp_uri}, "audit")
+    started = cpu_seconds()
     result = AuditRebuild(store, fetch, sources=(service_name,)).run()
+    spent = cpu_seconds() - started
     fetch.close()
     assert result["state"] == "done", result
     assert store.count() == result["applied"], (store.count(), result)
-    print(json.dumps({"applied": result["applied"], "seconds": result["seconds"],
+    print(json.dumps({"applied": result["applied"], "seconds": result["seconds"], "cpu_seconds": spent,
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
     return 0
 
@@ -112,10 +114,17 @@ def serve(service_name, amqp_uri):
 
     container = ServiceContainer(service_class(service_name), {"AMQP_URI": amqp_uri, "max_workers": 4})
     container.start()
+    started = cpu_seconds()
     print("ready", flush=True)
     eventlet.tpool.execute(sys.stdin.read)
+    print(json.dumps({"cpu_seconds": cpu_seconds() - started}), flush=True)
     container.stop()
     return 0
+
+
+def cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @contextmanager
@@ -125,27 +134,32 @@ def upstream(service_name, amqp_uri, instances):
     procs = [subprocess.Popen([sys.executable, __file__, "--serve", service_name, "--amqp-uri", amqp_uri],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ)
              for _ in range(instances)]
+    cpu = []  # each instance's CPU seconds, once it has stopped
     try:
         for proc in procs:
             if proc.stdout.readline().strip() != "ready":
                 raise SystemExit(f"an instance of {service_name} did not start")
-        yield
+        yield cpu
     finally:
         for proc in procs:
             proc.stdin.close()
         for proc in procs:
+            out = proc.stdout.readline()
             proc.wait(timeout=60)
+            cpu.append(json.loads(out.strip().splitlines()[-1])["cpu_seconds"] if out.strip() else 0.0)
 
 
 def rebuild_in_child(service_name, amqp_uri, out_dir, instances):
     label = f"{service_name}-{instances}"
-    with upstream(service_name, amqp_uri, instances):
+    with upstream(service_name, amqp_uri, instances) as upstream_cpu:
         done = subprocess.run([sys.executable, __file__, "--child", service_name, "--amqp-uri", amqp_uri,
                                "--out", out_dir, "--label", label],
                               capture_output=True, text=True, timeout=3600, env=os.environ)
     if done.returncode != 0:
         raise SystemExit(f"rebuild of {service_name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    run["upstream_cpu_seconds"] = sum(upstream_cpu)
+    return run
 
 
 def main(argv=None):
@@ -191,6 +205,9 @@ def report(raw, decoded, one, many, few, instances):
     for run, n in ((one, 1), (many, instances)):
         print(f"  rebuild of the audit log, upstream x{n}      {rate(run):10.0f} events/s  "
               f"({run['applied']} events in {run['seconds']:.1f}s) = {100 * rate(run) / raw:.0f}% of the raw scan")
+    for run, n in ((one, 1), (many, instances)):
+        print(f"  CPU per event, upstream x{n}: {1e6 * run['upstream_cpu_seconds'] / run['applied']:.0f} us in the "
+              f"upstream, {1e6 * run['cpu_seconds'] / run['applied']:.0f} us in the rebuild")
     print(f"  peak RSS of the rebuild: {few['peak_rss_mib']:.0f} MiB for {few['applied']} events, "
           f"{many['peak_rss_mib']:.0f} MiB for {many['applied']} events")
     best = max(rate(one), rate(many))
