@@ -1,6 +1,6 @@
 """The command id of each state-changing request, sent to the owning services in the RPC context
-data (services/common/context.py; services/common/commands.py remembers each command's answer
-under it).
+data under `context.COMMAND_ID` (services/common/context.py; services/common/commands.py
+remembers each command's answer under it).
 
 With an `Idempotency-Key` the id is derived from the key, the caller and the endpoint, so the
 client's retry finds the first answer; without one it is new for each request, so only the broker's
@@ -13,8 +13,7 @@ import hashlib
 import uuid
 
 from contracts.errors import ValidationFailed
-from services.common.commands import COMMAND_KEY
-from services.common.context import RequestContext
+from services.common.context import COMMAND_ID, RequestContext
 
 HEADER = "Idempotency-Key"
 METHODS = ("POST", "PUT", "DELETE")
@@ -59,7 +58,7 @@ class _Commands:
         if method not in METHODS:
             return
         key = idempotency_key(request)
-        self.context_data[COMMAND_KEY] = command_id(key, caller(actor, body, path_params), method, path)
+        self.context_data[COMMAND_ID] = command_id(key, caller(actor, body, path_params), method, path)
 
 
 class CommandIds(RequestContext):

@@ -1,7 +1,7 @@
 """Commands that run once however often their request arrives.
 
-The gateway gives every state-changing request a command id (`COMMAND_KEY` in the RPC context
-data): from the caller's Idempotency-Key when there is one, else made afresh for the request. An
+The gateway gives every state-changing request a command id (`context.COMMAND_ID` in the RPC
+context data): from the caller's Idempotency-Key when there is one, else made afresh for the request. An
 owning service remembers, under that id, what the command answered, in a `CommandRecord` of its own
 encrypted event store:
 - the record is saved in the same transaction as the command's first save (ServiceApplication.save
@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 import uuid
 
@@ -32,12 +31,12 @@ from eventsourcing.persistence import IntegrityError
 from contracts import errors as e
 from contracts.errors import ServiceError
 
+from . import context
 from .outages import OUTAGES
 from .settings import secret, setting, var_dir
 
 log = logging.getLogger(__name__)
 
-COMMAND_KEY = "eport_command"  # RPC context data: the gateway's command id of the request
 RECORD_TTL = 24 * 3600  # seconds a remembered answer is answered again
 ANSWER_WAIT = 3.0  # seconds a repeat waits for the answer of its twin still running
 NAMESPACE = uuid.UUID("a3c5e1f2-5b0d-4d8e-9c61-2f7b8e4d1a93")
@@ -116,27 +115,17 @@ class Command:
             self.answered = answer is not UNDECLARED
 
 
-_current = threading.local()  # green under eventlet: one per worker
-
-
 def current(app):
-    command = getattr(_current, "command", None)
+    """The command running on `app` in this worker, or None."""
+    command = context.own(context.COMMAND)
     return command if command is not None and command.app is app else None
 
 
-def arrive(app, command_id):
-    """A worker's RPC request carries `command_id` (set by EventSourced.worker_setup)."""
-    _current.incoming = (app, command_id) if command_id else None
-    _current.command = None
-
-
-def leave():
-    _current.incoming = _current.command = None
-
-
 def incoming():
-    """(app, command id) of this worker's request, or None."""
-    return getattr(_current, "incoming", None)
+    """(application, command id) of this worker's request, or None (no command id, or no
+    event-sourced application serving it)."""
+    app, command_id = context.own(context.APPLICATION), context.command_id()
+    return (app, command_id) if app is not None and command_id else None
 
 
 def _replay(app, record, fp):
@@ -164,7 +153,7 @@ def execute(app, command_id, method, args, kwargs, run):
     if _live(existing, time.time()):
         return _replay(app, existing, fp)
     command = Command(app, key, fp, expired=existing is not None)
-    _current.command = command
+    context.hold(context.COMMAND, command)
     try:
         result = run()
     except ServiceError as exc:
@@ -186,7 +175,7 @@ def execute(app, command_id, method, args, kwargs, run):
                 log.warning("command record %s stays unanswered: the store is away", record_id)
         raise
     finally:
-        _current.command = None
+        context.hold(context.COMMAND, None)
     if command.record is not None and not command.answered:
         _answer(app, command, answer=result)
     if command.record is not None:

@@ -4,8 +4,7 @@ import threading
 
 import eventlet
 
-from . import commands
-from .context import RequestContext
+from .context import APPLICATION, RequestContext
 from .relay import AmqpPublisher, NotificationRelay
 from .settings import relay_positions
 
@@ -18,7 +17,8 @@ class EventSourced(RequestContext):
     One Application per container (workers share it: eventsourcing applications are thread-safe),
     and one relay green thread publishing its notification log; `to_integration=None` for a
     service that publishes nothing. As a RequestContext, it makes each worker's context data
-    current, so the events the worker saves carry its correlation id.
+    current, so the events the worker saves carry its correlation id, and its commands run once
+    under their command id (services/common/commands.py).
     """
 
     def __init__(self, app_cls, to_integration=None, relay_idle_seconds=0.5):
@@ -61,13 +61,8 @@ class EventSourced(RequestContext):
     def get_dependency(self, worker_ctx):
         return self.app
 
-    def worker_setup(self, worker_ctx):
-        super().worker_setup(worker_ctx)  # the worker's context data current (correlation id)
-        commands.arrive(self.app, worker_ctx.data.get(commands.COMMAND_KEY))
-
-    def worker_teardown(self, worker_ctx):
-        commands.leave()
-        super().worker_teardown(worker_ctx)
+    def own_values(self):
+        return {APPLICATION: self.app}  # the application a command of this worker runs on (commands.py)
 
     def operations_status(self):
         """What `eport status` shows of this store: events stored, published, the relay's lag."""

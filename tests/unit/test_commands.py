@@ -4,7 +4,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.errors import ServiceError
-from services.common import commands
+from services.common import commands, context
 from services.common.application import ServiceApplication
 
 pytestmark = pytest.mark.unit
@@ -63,11 +63,13 @@ def app(monkeypatch):
 
 
 def run(app, command_id, **kwargs):
-    commands.arrive(app, command_id)
+    """As the @rpc wrapper runs an RPC method of a worker whose request carries `command_id`."""
+    context.enter({context.COMMAND_ID: command_id}, **{context.APPLICATION: app})
     try:
+        assert commands.incoming() == (app, command_id)
         return commands.execute(app, command_id, "bump", (), kwargs, lambda: app.bump(**kwargs))
     finally:
-        commands.leave()
+        context.leave()
 
 
 def test_the_same_command_runs_once_and_answers_the_first_answer_again(app):
@@ -135,6 +137,22 @@ def test_a_record_older_than_a_day_is_forgotten(app, monkeypatch):
 
 
 def test_without_a_command_id_nothing_is_recorded(app):
-    commands.leave()
-    assert app.bump() == {"count": 1}
-    assert commands.current(app) is None
+    context.enter({}, **{context.APPLICATION: app})
+    try:
+        assert commands.incoming() is None
+        assert app.bump() == {"count": 1}
+        assert commands.current(app) is None
+    finally:
+        context.leave()
+
+
+def test_the_command_is_the_workers_own_and_never_sent_on(app):
+    data = {context.COMMAND_ID: "key:own"}
+    context.enter(data, **{context.APPLICATION: app})
+    try:
+        commands.execute(app, "key:own", "bump", (), {}, lambda: [context.own(context.COMMAND)])
+        assert context.own(context.COMMAND) is None  # forgotten once the command ended
+        assert data == {context.COMMAND_ID: "key:own"}  # nameko sends this dict on: nothing added
+    finally:
+        context.leave()
+    assert context.own(context.APPLICATION) is None and context.command_id() is None
