@@ -43,12 +43,53 @@ def test_the_same_key_with_another_body_is_refused_and_changes_nothing(api):
 
 
 def test_keys_are_the_callers_own(api):
-    """The same key by two anonymous callers (two mobiles) is two commands."""
+    """The same key by two anonymous callers (two mobiles) is two commands, each with its own answer."""
     a, b = registration(api), registration(api)
     ra = api.post("/api/v1/users", json=a, headers=with_key("shared-key"))
     rb = api.post("/api/v1/users", json=b, headers=with_key("shared-key"))
     assert (ra.status_code, rb.status_code) == (201, 201), (ra.text, rb.text)
     assert ra.json()["user_id"] != rb.json()["user_id"]
+    # asking for an SMS code: each mobile gets its own
+    mobiles = new_mobile(), new_mobile()
+    for mobile in mobiles:
+        r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"},
+                     headers=with_key("shared-sms-key"))
+        assert r.status_code == 202, r.text
+    codes = [sms.latest_code(m, "register") for m in mobiles]  # each waits (bounded) for its SMS
+    assert all(codes) and [len(sms.messages(m)) for m in mobiles] == [1, 1]
+    # logging in: each account gets a session of its own user
+    accounts = [register(api)[:2] for _ in range(2)]
+    sessions = [api.post("/api/v1/sessions", json={"method": "password", "account": mobile, "password": PASSWORD},
+                         headers=with_key("shared-login-key")) for _, mobile in accounts]
+    assert [s.status_code for s in sessions] == [201, 201], [s.text for s in sessions]
+    assert [s.json()["user_id"] for s in sessions] == [user_id for user_id, _ in accounts]
+
+
+def test_two_users_sending_the_same_key_and_body_run_two_commands(api):
+    """Keys are scoped to the token's user: the same Idempotency-Key with the same body by two
+    logged-in users is two applications, and neither user is answered the other's."""
+    _, admin_mobile, _ = register(api)
+    uscc = new_uscc()
+    admin = api.post("/api/v1/sessions", json={"method": "password", "account": admin_mobile,
+                                               "password": PASSWORD}).json()["access_token"]
+    registered = api.post("/api/v1/associations", token=admin, headers=with_key("same-key"), json={
+        "uscc": uscc, "role": "admin", "name": "杭州同键贸易有限公司", "address": "杭州", "business_scope": "进出口"})
+    assert registered.status_code == 201, registered.text
+    tokens = []
+    for _ in range(2):
+        _, mobile, _ = register(api)
+        tokens.append(api.post("/api/v1/sessions", json={"method": "password", "account": mobile,
+                                                         "password": PASSWORD}).json()["access_token"])
+    body = {"uscc": uscc, "role": "user"}
+    applied = [api.post("/api/v1/associations", json=body, token=t, headers=with_key("same-key")) for t in tokens]
+    assert [r.status_code for r in applied] == [202, 202], [r.text for r in applied]
+    ids = [r.json()["association_id"] for r in applied]
+    assert len(set(ids + [registered.json()["association_id"]])) == 3
+    for token, association_id, first in zip(tokens, ids, applied, strict=True):
+        again = api.post("/api/v1/associations", json=body, token=token, headers=with_key("same-key"))
+        assert (again.status_code, again.json()) == (202, first.json())  # each user's retry: their own answer
+        mine = api.get("/api/v1/me", token=token).json()["associations"]
+        assert [a["association_id"] for a in mine] == [association_id]
 
 
 @pytest.mark.parametrize("key", ["", "x" * 129, "has space", "密钥", "tab\there"])
