@@ -91,8 +91,9 @@ class AuthzApplication(ServiceApplication):
             codes = self.catalogue.validate(systems)
             access.check_member(user_id)
             access.set_grants(user_id, codes, actor_user_id)
-            self.save(access)  # another instance changed the enterprise meanwhile: decide again
-            return self._view(access, user_id)
+            answer = self._view(access, user_id)
+            self.save(access, answer=answer)  # another instance changed the enterprise meanwhile: decide again
+            return answer
 
         with self._enterprise_locks[enterprise_id]:
             return retry_on_conflict(attempt, tries=MAX_ATTEMPTS)

@@ -37,17 +37,26 @@ class AdminClaims:
             raise CardEnterpriseMismatch()
         if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
             raise CardHolderMismatch()
-        enterprise_id = peers.check_admin_claim(actor_user_id, uscc, name, address, business_scope)["enterprise_id"]
-        binding = self._binding(actor_user_id, enterprise_id)
-        holds_it = binding is not None and binding.card_no == card_no  # bound already, as a member
-        if not holds_it:
-            self._check_can_bind(CardBinding.create_id(actor_user_id, enterprise_id), actor_user_id, enterprise_id,
-                                 card_no)
-
-        self._spend(challenge)
+        if not self.resuming():  # a resumed claim was decided and its challenge spent before it died
+            enterprise_id = peers.check_admin_claim(actor_user_id, uscc, name, address, business_scope)["enterprise_id"]
+            if not self._holds(actor_user_id, enterprise_id, card_no):
+                self._check_can_bind(CardBinding.create_id(actor_user_id, enterprise_id), actor_user_id,
+                                     enterprise_id, card_no)
+            self._spend(challenge)
         claim = peers.claim_admin(actor_user_id, uscc, card_no, name, address, business_scope)
-        if not holds_it:
-            binding = self._save_binding(actor_user_id, claim["enterprise_id"], card_no, info,
-                                         claim["association_id"], ADMIN)
-        return {k: claim[k] for k in ("enterprise_id", "association_id", "role", "status", "role_certified",
-                                      "superseded_user_id")} | {"card": binding.view()}
+
+        def answer(binding):
+            return {k: claim[k] for k in ("enterprise_id", "association_id", "role", "status", "role_certified",
+                                          "superseded_user_id")} | {"card": binding.view()}
+
+        if self._holds(actor_user_id, claim["enterprise_id"], card_no):
+            answered = answer(self._binding(actor_user_id, claim["enterprise_id"]))
+            self.save(answer=answered)  # the command's answer alone: the challenge's save came first
+            return answered
+        return self._save_binding(actor_user_id, claim["enterprise_id"], card_no, info, claim["association_id"],
+                                  ADMIN, answer=answer)
+
+    def _holds(self, user_id, enterprise_id, card_no):
+        """Whether the card is bound to the user's association with the enterprise already (as a member)."""
+        binding = self._binding(user_id, enterprise_id)
+        return binding is not None and binding.bound and binding.card_no == card_no

@@ -4,6 +4,12 @@ gateway needs. Commands and queries take and return simple types (str ids, dicts
 The commands live in mixins by subject: challenges.py (challenges and the proof of a card),
 bindings.py (binding and unbinding), admin_claims.py (角色认证 with the legal-person card),
 logins.py (card login); the input checks in inputs.py.
+
+Retries (services/common/commands.py): binding, claiming and card login spend their challenge
+first, then ask other services (enterprise certifies or claims, identity makes the session), then
+save the binding or answer: a death between those saves is resumed by the retry with the same
+command id (`resumable_commands`), which finds the challenge spent by itself (`resuming()`), and the
+other services, asked under the same command id, answer what they answered.
 """
 import hashlib
 import hmac
@@ -25,6 +31,7 @@ CONSUMER = "card"
 
 class CardApplication(Challenges, Bindings, AdminClaims, Logins, ServiceApplication):
     service_name = "card"
+    resumable_commands = frozenset({"bind", "claim_admin", "login"})
     snapshotting_intervals = {CardIndex: 20, CardBinding: 20, BindingList: 50}
 
     def __init__(self, env=None, *, clock=time.time, trust=None, ttl=None):

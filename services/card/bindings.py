@@ -43,16 +43,18 @@ class Bindings:
         if not peers.holder_matches(actor_user_id, info.holder_name, info.holder_id_number):
             raise CardHolderMismatch()
         # Certified before the binding is saved: the card has proved itself either way, and an
-        # enterprise service that does not answer then leaves nothing half done (503, bind again).
+        # enterprise service that does not answer then leaves no binding without its certification
+        # (503; the retry with the same key resumes the command, its challenge spent already).
         certified = peers.certify_card(actor_user_id, enterprise_id, membership["association_id"], card_no,
                                        info.card_type, info.uscc)
-        binding = self._save_binding(actor_user_id, enterprise_id, card_no, info, membership["association_id"],
-                                     membership["role"])
-        return dict(binding.view(), warning=card_type_warning(membership["role"], info.card_type),
-                    role_certified=bool(certified.get("role_certified")))
+        return self._save_binding(actor_user_id, enterprise_id, card_no, info, membership["association_id"],
+                                  membership["role"], answer=lambda binding: dict(
+                                      binding.view(), warning=card_type_warning(membership["role"], info.card_type),
+                                      role_certified=bool(certified.get("role_certified"))))
 
-    def _save_binding(self, user_id, enterprise_id, card_no, info, association_id, role):
-        """Bind the card (`info`: its certificate's fields) to the association, unless it was taken."""
+    def _save_binding(self, user_id, enterprise_id, card_no, info, association_id, role, answer):
+        """Bind the card (`info`: its certificate's fields) to the association, unless it was taken,
+        with the command's answer `answer(binding)`, which it returns."""
         def attempt():
             binding = self._binding(user_id, enterprise_id) or CardBinding(user_id=user_id, enterprise_id=enterprise_id)
             index = self._index(card_no) or CardIndex(card_no=card_no)
@@ -65,8 +67,9 @@ class Bindings:
             by_user.add_once(enterprise_id)
             by_enterprise = self._list(f"enterprise:{enterprise_id}")
             by_enterprise.add_once(user_id)
-            self.save(binding, index, by_user, by_enterprise)
-            return binding
+            answered = answer(binding)
+            self.save(binding, index, by_user, by_enterprise, answer=answered)
+            return answered
 
         return retry_on_conflict(attempt)
 
@@ -89,7 +92,7 @@ class Bindings:
             if binding is None:
                 raise CardNotBound(message="No card is bound to this enterprise association.")
             aggregates = self._unbind(binding, reason="unbound", by_user_id=actor_user_id)
-            self.save(*aggregates)
+            self.save(*aggregates, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt)
 

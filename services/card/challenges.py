@@ -48,8 +48,9 @@ class Challenges:
                               user_id=actor_user_id if purpose == BIND else None,
                               nonce=base64.b64encode(nonce).decode("ascii"),
                               expires_at=self.clock() + self.ttl)
-        self.save(challenge)
-        return {"challenge_id": str(challenge.id), "nonce": challenge.nonce, "expires_in": self.ttl}
+        answer = {"challenge_id": str(challenge.id), "nonce": challenge.nonce, "expires_in": self.ttl}
+        self.save(challenge, answer=answer)
+        return answer
 
     def _login_challenge(self, card_no):
         expires_ms = int((self.clock() + self.ttl) * 1000)
@@ -69,12 +70,15 @@ class Challenges:
         if version != LOGIN_CHALLENGE_VERSION or not expires_ms.isdigit() or not random_part:
             raise ChallengeInvalid(message="Unknown login challenge; ask for a new one.")
         now = self.clock()
-        if now * 1000 >= int(expires_ms):
+        resumed = self.resuming()  # this command spent it, in time, and died before answering
+        if now * 1000 >= int(expires_ms) and not resumed:
             raise ChallengeInvalid(message="This challenge has expired; ask for a new one.")
         info = self._trusted_certificate(certificate_pem)
         if not certs.verify_signature(certificate_pem, self._login_nonce(challenge_id, info.card_no), signature):
             raise CardSignatureInvalid(message="The signature is not this card's signature of the challenge "
                                                "(a challenge is for the card it was asked for).")
+        if resumed:
+            return info
         try:
             self.save(LoginChallengeSpent(challenge_id=challenge_id, card_no=info.card_no, at=now))
         except IntegrityError:
@@ -89,14 +93,18 @@ class Challenges:
         return challenge.card_no, base64.b64decode(challenge.nonce)
 
     def _usable_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
-        """The stored challenge, if it may answer now (nothing written); else CHALLENGE_INVALID."""
+        """The stored challenge, if it may answer now (nothing written); else CHALLENGE_INVALID. A
+        resumed command's own challenge, which it spent before dying, is usable by it."""
         challenge = self.find(challenge_id, Challenge)
         if challenge is None:
             raise ChallengeInvalid(message="Unknown challenge; ask for a new one.")
-        challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=self.clock())
+        if not self.resuming():
+            challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=self.clock())
         return challenge
 
     def _spend(self, challenge):
+        if self.resuming():  # spent by this command's first run
+            return
         challenge.use(at=self.clock())
         try:
             self.save(challenge)

@@ -75,6 +75,10 @@ class ServiceApplication(Application):
         self._listeners = []
         super().__init__(env=base)
 
+    # RPC methods whose command may run again after dying between its first save and its answer
+    # (services/common/commands.py): each must find its first save done (`resuming()`).
+    resumable_commands = frozenset()
+
     def save(self, *aggregates, answer=commands.UNDECLARED, **kwargs):
         """As eventsourcing's; within a command of the gateway (services/common/commands.py) its
         record goes with the first save. `answer`: what the RPC entrypoint will return, declared
@@ -85,6 +89,17 @@ class ServiceApplication(Application):
         if command is not None:
             command.saved(record, answer)
         return recordings
+
+    def refuse(self, error, *aggregates):
+        """Save what a refused command changed (a wrong code counted, a challenge spent) with the
+        refusal as its remembered answer, in one transaction; then raise `error`."""
+        self.save(*aggregates, answer=error)
+        raise error
+
+    def resuming(self):
+        """Whether this run takes over a command that died after its first save (a resumable one)."""
+        command = commands.current(self)
+        return command is not None and command.resuming
 
     def construct_mapper(self):
         # stores each event's correlation id with it (services/common/correlation.py)

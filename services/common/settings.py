@@ -49,6 +49,8 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_QUEUE_TYPE", "classic", "consumer queues and their dead-letter queues: classic, or quorum "
                                            "(x-queue-type, replicated over a RabbitMQ cluster)"),
     Setting("EPORT_CRASH_AFTER_COMMAND", None, "fault tests only: an RPC method after whose command the process dies"),
+    Setting("EPORT_CRASH_AFTER_SAVE", None, "fault tests only: RPC methods (comma-separated) after whose command's "
+                                            "first save the process dies"),
     Setting("IDENTITY_HASH_THREADS", None, "argon2 hashes at once (default: cores + 1)"),
     Setting("ENTERPRISE_REGISTRY", "file", "the enterprise credit registry: file"),
     Setting("ENTERPRISE_REGISTRY_FILE", None, "with file: its CSV (default: the sample in services/enterprise/data)"),

@@ -29,6 +29,10 @@ def _iso_or_none(dt):
     return dt.isoformat() if dt is not None else None
 
 
+def _decided(association):
+    return {"association_id": str(association.id), "status": association.status}
+
+
 def _role_certified(association, enterprise):
     """角色认证 of an association: the live administrator's, once certified; false for every other."""
     return bool(enterprise is not None and association.role == ADMIN and association.status == APPROVED
@@ -101,16 +105,17 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
                                              "enterprise user (企业用户) instead.")
         aggregates = self._new_enterprise(actor_user_id, uscc, self._details(uscc, name, address, business_scope),
                                           user_name)
+        enterprise, association = aggregates[:2]
+        answer = {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
+                  "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
         try:
-            self.save(*aggregates)
+            self.save(*aggregates, answer=answer)
         except IntegrityError:
             if self.find(enterprise_id, Enterprise) is not None:
                 raise EnterpriseHasAdmin(
                     message="This enterprise was registered by another administrator just now.") from None
             raise
-        enterprise, association = aggregates[:2]
-        return {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
-                "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
+        return answer
 
     def _details(self, uscc, name, address, business_scope):
         """(name, address, business_scope, certified) of a new enterprise: the registry's, else typed."""
@@ -147,9 +152,10 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         association = Association(enterprise_id=str(enterprise.id), user_id=actor_user_id, role=USER,
                                   status=PENDING, enterprise_name=enterprise.name,
                                   admin_user_id=enterprise.admin_user_id, user_name=user_name)
-        self.save(association, *self._linked(association, index))
-        return {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
-                "role": USER, "status": PENDING}
+        answer = {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
+                  "role": USER, "status": PENDING}
+        self.save(association, *self._linked(association, index), answer=answer)
+        return answer
 
     def _linked(self, association, index):
         """The user's membership index (`index`, or a new one) pointed at a new association, and the
@@ -166,12 +172,14 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         return [index, roster, mine]
 
     # -- the administrator's decisions ------------------------------------------------------
-    def _save_decision(self, *aggregates):
+    def _save_decision(self, answer, *aggregates):
+        """Save the decision's aggregates with its answer (the command's, services/common/commands.py)."""
         try:
-            self.save(*aggregates)
+            self.save(*aggregates, answer=answer)
         except IntegrityError:
             raise Conflict(
                 message="Someone changed this enterprise at the same moment; reload and try again.") from None
+        return answer
 
     def approve(self, actor_user_id, association_id):
         association = self._association(association_id)
@@ -179,8 +187,7 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         enterprise.check_certified_admin(actor_user_id)
         association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.admit(association.user_id, str(association.id))
-        self._save_decision(association, enterprise)
-        return {"association_id": str(association.id), "status": association.status}
+        return self._save_decision(_decided(association), association, enterprise)
 
     def reject(self, actor_user_id, association_id, reason=None):
         reason = check_field("reason", reason_input, reason)
@@ -189,8 +196,7 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         enterprise.check_certified_admin(actor_user_id)
         association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
                            at=iso_of_epoch(self.clock()))
-        self._save_decision(association)
-        return {"association_id": str(association.id), "status": association.status}
+        return self._save_decision(_decided(association), association)
 
     def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
         to_user_id = check_field("user_id", user_id_input, to_user_id)
@@ -201,8 +207,8 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         enterprise.transfer_admin(to_user_id)
         former.change_role(USER)
         successor.change_role(ADMIN)
-        self._save_decision(enterprise, former, successor)
-        return {"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id}
+        return self._save_decision({"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id},
+                                   enterprise, former, successor)
 
     def remove_member(self, actor_user_id, enterprise_id, user_id):
         user_id = check_field("user_id", user_id_input, user_id)
@@ -211,8 +217,7 @@ class EnterpriseApplication(RoleCertification, ServiceApplication):
         association = self._association(enterprise.members[user_id])
         association.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.release(user_id)
-        self._save_decision(enterprise, association)
-        return {"association_id": str(association.id), "status": association.status}
+        return self._save_decision(_decided(association), enterprise, association)
 
     # -- queries ------------------------------------------------------------------------------
     @staticmethod

@@ -27,9 +27,10 @@ class RoleCertification:
             changed = enterprise.certify_enterprise()
             if card_type == LEGAL_PERSON and enterprise.members.get(user_id) == association_id:
                 changed = enterprise.certify_role(user_id, via="legal_person_card", card_no=card_no) or changed
+            answer = {"certified": enterprise.certified, "role_certified": enterprise.is_certified_admin(user_id)}
             if changed:
-                self.save(enterprise)
-            return {"certified": enterprise.certified, "role_certified": enterprise.is_certified_admin(user_id)}
+                self.save(enterprise, answer=answer)
+            return answer
 
         return retry_on_conflict(attempt, message="The enterprise changed while certifying; try again.")
 
@@ -101,10 +102,11 @@ class RoleCertification:
                 enterprise.supersede(actor_user_id, str(association.id))
                 aggregates = [enterprise, former, association, *more]
         enterprise.certify_role(actor_user_id, via="claim", card_no=card_no)
-        self.save(*aggregates)
-        return {"enterprise_id": str(enterprise.id), "association_id": str(association.id), "role": ADMIN,
-                "status": APPROVED, "role_certified": True, "certified": enterprise.certified,
-                "superseded_user_id": superseded}
+        answer = {"enterprise_id": str(enterprise.id), "association_id": str(association.id), "role": ADMIN,
+                  "status": APPROVED, "role_certified": True, "certified": enterprise.certified,
+                  "superseded_user_id": superseded}
+        self.save(*aggregates, answer=answer)
+        return answer
 
     def _claimant_association(self, actor_user_id, enterprise):
         """The claimant's live association made the administrator's, else a new one; with the other

@@ -19,7 +19,7 @@ from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret, token_signing_keys
 
 from .digests import Digests
-from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
+from .domain import (ACCOUNT_BUSY, CODE_VALID, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
                      MobileTaken, SmsBox, SmsCodeInvalid, User, UserNotFound)
 from .inputs import id_type_input, normalised_name, sms_code_input
 from .logins import Logins
@@ -78,16 +78,13 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
             box = self._box(mobile_digest)
             outcome = self._present_code(box, "register", values["sms_code"], now)
             if outcome != CODE_VALID:
-                if outcome == CODE_WRONG:
-                    self.save(box)
-                self._code_refused(box, "register", outcome, now, SmsCodeInvalid)
+                self._refuse_code(box, "register", outcome, now, SmsCodeInvalid)
             # Every answer after the code was checked spends it: else one code probes ID numbers.
             box.consume(purpose="register", at=now)
             try:
                 self._taken(id_digest, mobile_digest)
-            except (IdNumberTaken, MobileTaken):
-                self.save(box)  # a conflict: another answer spent it first, and the retry says so
-                raise
+            except (IdNumberTaken, MobileTaken) as taken:
+                self.refuse(taken, box)  # a conflict: another answer spent it first, and the retry says so
             token = secrets.token_urlsafe(32)
             user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
                         mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),

@@ -4,7 +4,8 @@ from contracts import validators
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
-from .domain import ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, IdNumberIndex, InvalidCredentials, MobileIndex, UserNotFound
+from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, AccountLocked, IdNumberIndex, InvalidCredentials,
+                     MobileIndex, UserNotFound)
 from .inputs import account_kind, password_input, sms_code_input
 
 
@@ -43,9 +44,12 @@ class Logins:
         now = self.clock()
         user.check_not_locked(now)  # others may have locked it while we verified
         user.login_failed("password", now, self.limits)
-        self.save(user)
-        user.check_not_locked(now)
-        raise InvalidCredentials(message)
+        try:
+            user.check_not_locked(now)  # this one may have locked it
+            refusal = InvalidCredentials(message)
+        except AccountLocked as locked:
+            refusal = locked
+        self.refuse(refusal, user)
 
     def login_sms(self, mobile, sms_code):
         mobile = check_field("mobile", validators.mobile, mobile)
@@ -58,13 +62,10 @@ class Logins:
             outcome = self._present_code(box, "login", code, now)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                if outcome == CODE_WRONG:
-                    if user is not None and not user.is_locked(now):
-                        user.login_failed("sms", now, self.limits)
-                        self.save(box, user)
-                    else:
-                        self.save(box)
-                self._code_refused(box, "login", outcome, now, InvalidCredentials)
+                counted = [user] if outcome == CODE_WRONG and user is not None and not user.is_locked(now) else []
+                for wronged in counted:
+                    wronged.login_failed("sms", now, self.limits)
+                self._refuse_code(box, "login", outcome, now, InvalidCredentials, *counted)
             user.check_not_locked(now)  # the code stays valid until the lock is over
             box.consume(purpose="login", at=now)
             answer = self._start_session(user, "sms", now)

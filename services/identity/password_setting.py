@@ -9,7 +9,7 @@ from contracts.identity import SETUP_TOKEN_MAX
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
-from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, Forbidden, InvalidCredentials, RevokedSession,
+from .domain import (ACCOUNT_BUSY, CODE_VALID, Forbidden, InvalidCredentials, RevokedSession,
                      SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
 from .inputs import password_input, sms_code_input
 from .passwords import weaknesses
@@ -52,7 +52,7 @@ class PasswordSetting:
             now = self.clock()
             fresh.set_password(password_hash=password_hash, reason=reason, at=now)
             ended = self._end_sessions(user_id, keep=session_id, now=now) if end_other_sessions else []
-            self.save(fresh, *ended)
+            self.save(fresh, *ended, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
@@ -118,9 +118,7 @@ class PasswordSetting:
             outcome = self._present_code(box, "reset_password", code, now)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                if outcome == CODE_WRONG:
-                    self.save(box)
-                self._code_refused(box, "reset_password", outcome, now, SmsCodeInvalid)
+                self._refuse_code(box, "reset_password", outcome, now, SmsCodeInvalid)
             reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
             if reasons:  # the code stays valid: the user may try another password
                 raise WeakPassword(reasons, field="new_password")
@@ -128,6 +126,6 @@ class PasswordSetting:
                 hashed["hash"] = self.passwords.hash(new_password)
             box.consume(purpose="reset_password", at=now)
             user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
-            self.save(box, user)
+            self.save(box, user, answer=None)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)

@@ -6,7 +6,7 @@ from contracts import validators
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
-from .domain import ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_WRONG, MobileIndex, SmsBox
+from .domain import ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_WRONG, MobileIndex, SmsAttemptsExceeded, SmsBox
 from .inputs import purpose_input
 from .sms_text import sms_text
 
@@ -28,6 +28,10 @@ class SmsCodes:
         send = purpose == "register" or \
             self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
         limits = self.limits
+        # Declared with the box's save (services/common/commands.py). The SMS goes to notify after
+        # that save: a death between the two leaves a retry with the same key answering this again
+        # with no SMS sent; the person asks again once `resend_after` has passed.
+        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
 
         def attempt():
             now = self.clock()
@@ -36,11 +40,10 @@ class SmsCodes:
             code = f"{secrets.randbelow(10 ** 6):06d}" if send else None
             box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl,
                       code_digest=None if code is None else self.digests.sms_code(mobile_digest, purpose, code))
-            self.save(box)
+            self.save(box, answer=answer)
             return code
 
         code = retry_on_conflict(attempt, message=ACCOUNT_BUSY)
-        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
         delivery = None if code is None else {
             "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
         return answer, delivery
@@ -55,11 +58,19 @@ class SmsCodes:
             box.reject(purpose, now, self.limits)
         return outcome
 
-    def _code_refused(self, box, purpose, outcome, now, error):
-        if box is not None:
-            box.check_not_blocked(purpose, now)  # the wrong try that reached the limit says so
-        if outcome == CODE_USED:
-            raise error("This code has already been used; ask for a new one.")
-        if outcome == CODE_EXPIRED:
-            raise error("This code has expired; ask for a new one.")
-        raise error("The SMS code is wrong.")
+    def _refuse_code(self, box, purpose, outcome, now, error, *counted):
+        """Raise the refusal of a code that is not CODE_VALID (an `error`, or the block the wrong
+        try reached); a wrong one was counted on `box` (and on `counted`): saved with the refusal."""
+        try:
+            if box is not None:
+                box.check_not_blocked(purpose, now)  # the wrong try that reached the limit says so
+            refusal = error(_REFUSALS.get(outcome, "The SMS code is wrong."))
+        except SmsAttemptsExceeded as blocked:
+            refusal = blocked
+        if outcome == CODE_WRONG:
+            self.refuse(refusal, box, *counted)
+        raise refusal
+
+
+_REFUSALS = {CODE_USED: "This code has already been used; ask for a new one.",
+             CODE_EXPIRED: "This code has expired; ask for a new one."}

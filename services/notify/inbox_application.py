@@ -65,7 +65,7 @@ class InboxApplication(ServiceApplication):
                 raise MessageNotFound(message="No such message in your inbox.",
                                       details={"message_id": ["No message with this id in your inbox."]})
             inbox.mark_read(message_id, iso_of_epoch(self.clock()))
-            self.save(inbox)
+            self.save(inbox, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt, message="The inbox changed meanwhile; try again.")
 

@@ -1,15 +1,25 @@
-"""identity dies after saving a registration and before replying (EPORT_CRASH_AFTER_COMMAND): the
-broker redelivers the request to the restarted identity, which answers what it had saved, so the
-client gets 201 with its user_id and never 409 ID_NUMBER_TAKEN for its own registration; a client
-that gave up and retries with its Idempotency-Key gets the same answer."""
+"""A service dies after a command saved its effect and before it replied: the broker redelivers the
+request to the restarted service, which answers what it had saved, and a client that gave up and
+retries with its Idempotency-Key gets that answer too; never a second run, never 409.
+
+- identity killed after a registration (EPORT_CRASH_AFTER_COMMAND): 201 with its user_id, never
+  409 ID_NUMBER_TAKEN for its own registration;
+- identity and enterprise killed right after the first save of a password setting and an
+  association (EPORT_CRASH_AFTER_SAVE): their answers were stored in that save, so the retry gets
+  them (when an answer followed in a second save, it was 409 IDEMPOTENCY_KEY_IN_USE for 24 h)."""
 import os
+from pathlib import Path
 
 import pytest
 import requests
 
+from services.card.devca import load_ca
+from services.card.trust import ensure_dev_ca
 from tests import sms
-from tests.e2e.test_identity_api import PASSWORD, ask_code, error_of
-from tests.factories import new_id_number, new_mobile
+from tests.e2e import enterprise_people as people
+from tests.e2e.certification import new_card, prove
+from tests.e2e.test_identity_api import PASSWORD, ask_code, error_of, login
+from tests.factories import new_id_number, new_mobile, new_uscc
 
 from .conftest import launched, wait_for
 
@@ -22,8 +32,8 @@ def registration(api):
             "sms_code": ask_code(api, mobile, "register")}
 
 
-def crash_armed(var):
-    marker = os.path.join(var, "crashed-after-register")
+def crash_armed(var, method="register", setting="EPORT_CRASH_AFTER_COMMAND"):
+    marker = os.path.join(var, f"crashed-{setting}-{method}")
     if os.path.exists(marker):
         os.remove(marker)
     return marker
@@ -70,3 +80,89 @@ def test_a_registration_whose_reply_was_lost_answers_201_with_its_user():
                                                        "password": PASSWORD})
             assert login.json()["user_id"] == u["user_id"]
         assert len(sms.messages(body2["mobile"])) == 1
+
+
+def lost_reply(p, service, marker, send):
+    """`send()` while `service` dies after its save and stays dead until the client gave up; then
+    `service` is back."""
+    pid = p.pid(service)
+    p.supervising = False
+    try:
+        lost = send(1.5)
+        raise AssertionError(f"answered before {service} died: {lost.status_code} {lost.text}")
+    except requests.Timeout:
+        pass
+    wait_for(lambda: os.path.exists(marker) and not p.alive(service), 30, f"{service} killed")
+    p.supervising = True
+    wait_for(lambda: p.pid(service) != pid, 30, f"{service} restarted")
+    p.wait_healthy(60)
+
+
+def test_a_command_killed_right_after_its_save_answers_its_first_answer():
+    crash = "EPORT_CRASH_AFTER_SAVE"
+    with launched(only=["identity", "notify", "enterprise", "gateway"],
+                  env={crash: "set_password,associate"}) as p:
+        api = p.api
+        body = registration(api)
+        user = api.post("/api/v1/users", json=body).json()
+        # 1. identity dies after saving the password: the gateway's own request is redelivered
+        path = f"/api/v1/users/{user['user_id']}/password"
+        setup = {"password": PASSWORD, "password_setup_token": user["password_setup_token"]}
+        key = {"Idempotency-Key": "password-after-crash"}
+        marker, pid = crash_armed(p.var, "set_password", crash), p.pid("identity")
+        r = api.put(path, json=setup, headers=key)
+        assert r.status_code == 204, r.text
+        assert os.path.exists(marker) and p.pid("identity") != pid, "identity did not die: the test proves nothing"
+        assert api.put(path, json=setup, headers=key).status_code == 204  # the client's retry
+        # ran once: without the key it is a second run, and the setup token is spent
+        error_of(api.put(path, json=setup), 401, "INVALID_CREDENTIALS")
+        token = login(api, body["mobile"]).json()["access_token"]
+        # 2. enterprise dies after saving an association; the client gave up and retries with its key
+        association = {"uscc": new_uscc(), "role": "admin", "name": "杭州重试贸易有限公司", "address": "杭州",
+                       "business_scope": "进出口"}
+        key = {"Idempotency-Key": "association-after-crash"}
+        marker = crash_armed(p.var, "associate", crash)
+        lost_reply(p, "enterprise", marker, lambda timeout: api.http.post(
+            api.base + "/api/v1/associations", json=association, timeout=timeout,
+            headers=dict(key, Authorization=f"Bearer {token}")))
+        retried = api.post("/api/v1/associations", json=association, token=token, headers=key)
+        assert retried.status_code == 201, retried.text
+        again = api.post("/api/v1/associations", json=association, token=token, headers=key)
+        assert (again.status_code, again.json()) == (201, retried.json())
+        error_of(api.post("/api/v1/associations", json=association, token=token), 409, "ENTERPRISE_HAS_ADMIN")
+        mine = api.get("/api/v1/me", token=token).json()["associations"]
+        assert [a["association_id"] for a in mine] == [retried.json()["association_id"]]
+
+
+def test_a_card_command_killed_between_its_saves_is_resumed_by_its_retry():
+    """Binding and card login spend their challenge first, then ask enterprise or identity, then
+    save the binding or answer: card killed right after the challenge's save, the retry with the
+    same key takes the command over (resumable) and answers 201, the card bound and logged in once."""
+    crash = "EPORT_CRASH_AFTER_SAVE"
+    with launched(only=["identity", "notify", "enterprise", "card", "gateway"], env={crash: "bind,login"}) as p:
+        api = p.api
+        ca = load_ca(ensure_dev_ca(Path(p.var) / "card-ca"))  # the CA this platform's card service trusts
+        admin = people.register(api)
+        enterprise_id, uscc = people.register_enterprise(api, admin, certify_role=False)
+        card = new_card(admin.name, admin.id_number, uscc, ca=ca)
+        bind_path, proof = f"/api/v1/enterprises/{enterprise_id}/card", prove(api, admin.token, card)
+        key = {"Idempotency-Key": "bind-after-crash"}
+        as_admin = dict(key, Authorization=f"Bearer {admin.token}")
+        lost_reply(p, "card", crash_armed(p.var, "bind", crash), lambda timeout: api.http.post(
+            api.base + bind_path, json=proof, timeout=timeout, headers=as_admin))
+        bound = api.post(bind_path, json=proof, token=admin.token, headers=key)
+        assert bound.status_code == 201 and bound.json()["role_certified"] is True, bound.text
+        assert api.post(bind_path, json=proof, token=admin.token, headers=key).json() == bound.json()
+        error_of(api.post(bind_path, json=proof, token=admin.token), 400, "CHALLENGE_INVALID")  # spent once
+        # card login: the session is identity's, made after the card spent the challenge
+        body = dict(prove(api, None, card, purpose="login"), method="card")
+        body.pop("card_no")
+        key = {"Idempotency-Key": "card-login-after-crash"}
+        lost_reply(p, "card", crash_armed(p.var, "login", crash), lambda timeout: api.http.post(
+            api.base + "/api/v1/sessions", json=body, timeout=timeout, headers=key))
+        session = api.post("/api/v1/sessions", json=body, headers=key)
+        assert session.status_code == 201 and session.json()["user_id"] == admin.user_id, session.text
+        assert api.post("/api/v1/sessions", json=body, headers=key).json() == session.json()
+        me = api.get("/api/v1/me", token=session.json()["access_token"])
+        assert me.status_code == 200 and me.json()["associations"][0]["card"]["card_no"] == card.card_no
+        error_of(api.post("/api/v1/sessions", json=body), 400, "CHALLENGE_INVALID")

@@ -26,6 +26,7 @@ class Died(BaseException):
 
 class CounterApp(ServiceApplication):
     service_name = "counter"
+    resumable_commands = frozenset({"two_steps"})
 
     def __init__(self):
         super().__init__()
@@ -52,6 +53,31 @@ class CounterApp(ServiceApplication):
             raise ServiceError(e.SERVICE_UNAVAILABLE, "another service is away")
         return answer
 
+    def refuse_after_count(self, die=False):
+        """Counts, then refuses: the refusal declared with the count (a wrong SMS code counted)."""
+        self.runs += 1
+        counter = self.repository.get(self.counter.id)
+        counter.count_one()
+        try:
+            self.refuse(ServiceError(e.SMS_CODE_INVALID, "wrong, and counted"), counter)
+        finally:
+            if die:
+                raise Died()
+
+    def two_steps(self, die_between=False, unavailable=False):
+        """Counts (its first save), then asks a peer for its answer (card login: identity makes
+        the session), saved after: a resumed run finds its count made and does not count again."""
+        self.runs += 1
+        if not self.resuming():
+            counter = self.repository.get(self.counter.id)
+            counter.count_one()
+            self.save(counter)
+        if die_between and self.runs == 1:
+            raise Died()
+        if unavailable and self.runs == 1:
+            raise ServiceError(e.SERVICE_UNAVAILABLE, "the peer is away")
+        return {"count": self.count(), "resumed": self.resuming()}
+
     def count(self):
         return self.repository.get(self.counter.id).count
 
@@ -62,12 +88,12 @@ def app(monkeypatch):
     return CounterApp()
 
 
-def run(app, command_id, **kwargs):
+def run(app, command_id, method="bump", **kwargs):
     """As the @rpc wrapper runs an RPC method of a worker whose request carries `command_id`."""
     context.enter({context.COMMAND_ID: command_id}, **{context.APPLICATION: app})
     try:
         assert commands.incoming() == (app, command_id)
-        return commands.execute(app, command_id, "bump", (), kwargs, lambda: app.bump(**kwargs))
+        return commands.execute(app, command_id, method, (), kwargs, lambda: getattr(app, method)(**kwargs))
     finally:
         context.leave()
 
@@ -156,3 +182,35 @@ def test_the_command_is_the_workers_own_and_never_sent_on(app):
     finally:
         context.leave()
     assert context.own(context.APPLICATION) is None and context.command_id() is None
+
+
+def test_a_declared_refusal_survives_a_death_before_the_reply(app, monkeypatch):
+    monkeypatch.setattr(commands, "ANSWER_WAIT", 0.2)
+    with pytest.raises(Died):
+        run(app, "key:r", "refuse_after_count", die=True)
+    for _ in range(2):  # the refusal, not 409 IN_USE, and the count made once
+        with pytest.raises(ServiceError, match="counted") as refused:
+            run(app, "key:r", "refuse_after_count", die=True)
+        assert refused.value.code == e.SMS_CODE_INVALID
+    assert (app.runs, app.count()) == (1, 1)
+
+
+def test_a_resumable_command_that_died_after_its_first_save_is_taken_over_by_its_retry(app, monkeypatch):
+    monkeypatch.setattr(commands, "ANSWER_WAIT", 0.2)
+    with pytest.raises(Died):
+        run(app, "key:t", "two_steps", die_between=True)
+    assert app.count() == 1
+    assert run(app, "key:t", "two_steps", die_between=True) == {"count": 1, "resumed": True}
+    assert run(app, "key:t", "two_steps", die_between=True) == {"count": 1, "resumed": True}  # remembered
+    assert (app.runs, app.count()) == (2, 1)
+    with pytest.raises(ServiceError) as reused:
+        run(app, "key:t", "two_steps")
+    assert reused.value.code == e.IDEMPOTENCY_KEY_REUSED
+
+
+def test_a_resumable_command_whose_peer_was_away_is_resumed_not_run_again(app, monkeypatch):
+    monkeypatch.setattr(commands, "ANSWER_WAIT", 0.2)
+    with pytest.raises(ServiceError, match="away"):
+        run(app, "key:u", "two_steps", unavailable=True)
+    assert run(app, "key:u", "two_steps", unavailable=True) == {"count": 1, "resumed": True}
+    assert app.count() == 1
