@@ -6,9 +6,8 @@ from datetime import datetime
 
 from nameko.events import BROADCAST
 from nameko.constants import NON_PERSISTENT
-from nameko.rpc import RpcProxy
 
-from services.common.rpc import UnconfirmedRpcProxy
+from services.common.rpc import RpcProxy, UnconfirmedRpcProxy
 
 from .audit_routes import AuditRoutes
 from .authz_routes import AuthzRoutes

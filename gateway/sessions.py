@@ -22,11 +22,11 @@ import time
 
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
-from nameko.messaging import QueueConsumer
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
+from services.common.consuming import QueueConsumer
 
 log = logging.getLogger(__name__)
 

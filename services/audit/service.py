@@ -1,11 +1,10 @@
 """The audit service: records every integration event of the platform and answers audit queries."""
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 
 from services.common.context import RequestContext
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, rpc
 
 from .application import AuditApplication
 from .rebuild import AuditRebuild

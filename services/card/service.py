@@ -4,12 +4,11 @@ application and domain.
 Callers pass `actor_user_id` (the authenticated user, from the gateway); the service decides from
 it what that user may do. Card login (`login`) is anonymous: the card is the credential.
 """
-from nameko.rpc import RpcProxy
 
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, rpc
 
 from .application import CardApplication
 from .integration import to_integration

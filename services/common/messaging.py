@@ -5,11 +5,12 @@ from functools import partial
 import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import Consumer, QueueConsumer
+from nameko.messaging import Consumer
 
 from contracts.envelope import read_envelope
 from contracts.subscriptions import queue, subscription
 
+from .consuming import QueueConsumer
 from .context import CORRELATION_ID
 from .deadletters import Parker, failures_carried, traceback_summary
 from .settings import consumer_max_failures, consumer_queue_type, consumer_retry_delay

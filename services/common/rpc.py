@@ -17,13 +17,16 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
 from nameko.exceptions import UnknownService, UnserializableValueError, serialize
-from nameko.rpc import MethodProxy, Responder, RpcConsumer, RpcProxy, ServiceProxy, get_rpc_exchange
+from nameko.rpc import MethodProxy, Responder, RpcConsumer, ServiceProxy, get_rpc_exchange
+from nameko.rpc import ReplyListener as NamekoReplyListener
 from nameko.rpc import Rpc as NamekoRpc
+from nameko.rpc import RpcProxy as NamekoRpcProxy
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
+from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,7 @@ class UnconfirmedReplies(RpcConsumer):
     503: a caller not waiting for the answer (an SMS to send) would otherwise lose its request."""
 
     OUTAGE_RETRIES = 8  # tries of one request, a second apart, before it is answered 503
+    queue_consumer = QueueConsumer()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -99,6 +103,16 @@ class UnconfirmedReplies(RpcConsumer):
             return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+
+class ReplyListener(NamekoReplyListener):
+    queue_consumer = QueueConsumer()
+
+
+class RpcProxy(NamekoRpcProxy):
+    """nameko's RpcProxy (use this one): its replies come through the service's own consume loop
+    (services/common/consuming.py), which a broker reset does not end."""
+    rpc_reply_listener = ReplyListener()
 
 
 class _UnconfirmedMethodProxy(MethodProxy):

@@ -3,12 +3,11 @@
 Callers pass `actor_user_id` (the authenticated user, from the gateway); the service decides from
 it what that user may do.
 """
-from nameko.rpc import RpcProxy
 
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
-from services.common.rpc import call_with_deadline, rpc
+from services.common.rpc import RpcProxy, call_with_deadline, rpc
 
 from .application import EnterpriseApplication
 from .integration import to_integration

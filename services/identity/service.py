@@ -2,13 +2,12 @@
 import logging
 
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
 from services.common.operations import Operated
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, rpc
 
 from .application import IdentityApplication
 from .integration import to_integration

@@ -1,0 +1,35 @@
+"""The consume loop every consumer of a service shares (RPC requests and replies, events, the
+gateway's broadcasts), made safe from a connection the broker has just reset.
+
+A stopping RabbitMQ resets its connections (the client reads ECONNRESET, not an AMQP close). A
+worker that finished in the moment between the reset and the consume loop noticing it acks (or
+requeues) its message on that dead socket: the socket's own error (ConnectionResetError,
+BrokenPipeError) came out of nameko's `ack_message`, which catches py-amqp's ConnectionError only,
+ended the worker's thread, and nameko kills a container whose thread ends with an error ("thread
+exited with error"): the service's process exited. Dropping the ack loses nothing: the broker
+puts every message left unacknowledged on a lost connection back in its queue, and consumers and
+command records make the redelivery harmless. The consume loop reconnects by itself.
+"""
+import logging
+
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
+
+from .outages import BROKER_ERRORS
+
+log = logging.getLogger(__name__)
+
+
+class QueueConsumer(NamekoQueueConsumer):
+    def ack_message(self, message):
+        self._settle(super().ack_message, message, "acknowledged")
+
+    def requeue_message(self, message):
+        self._settle(super().requeue_message, message, "requeued")
+
+    def _settle(self, settle, message, what):
+        try:
+            settle(message)
+        except BROKER_ERRORS as exc:
+            log.warning("message %s of %s not %s: the broker connection is gone (%s); the broker delivers it again",
+                        message.properties.get("message_id") or message.properties.get("correlation_id") or "(no id)",
+                        message.delivery_info.get("routing_key"), what, exc)

@@ -1,0 +1,27 @@
+"""Every consumer of every service (RPC requests, RPC replies, events, the gateway's broadcasts)
+settles its messages through services/common/consuming.py's QueueConsumer: nameko's own would end
+the process when an ack meets a connection the broker just reset (tests/integration/test_broker_reset.py)."""
+import importlib
+
+import pytest
+from nameko.containers import ServiceContainer
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
+
+from services.common.consuming import QueueConsumer
+from services.common.deployment import SERVICES
+
+pytestmark = pytest.mark.unit
+
+
+def service_class(name):
+    module, cls = SERVICES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_consume_loop_is_the_one_a_reset_does_not_end(name):
+    container = ServiceContainer(service_class(name), {"AMQP_URI": "memory://"})
+    loops = [ext for ext in container.extensions if isinstance(ext, NamekoQueueConsumer)]
+    assert loops, "a service without consumers?"
+    others = [loop for loop in loops if not isinstance(loop, QueueConsumer)]
+    assert [f"{type(loop).__module__}.{type(loop).__name__}" for loop in others] == []
