@@ -160,7 +160,7 @@ def event_store_env(service_name):
     env = {
         "CIPHER_TOPIC": "services.common.cipher:AESCipher",
         "CIPHER_KEY": secret("EPORT_CIPHER_KEY"),
-        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        "COMPRESSOR_TOPIC": "services.common.compression:SmallAsIs",
     }
     if kind == "memory":
         env["PERSISTENCE_MODULE"] = "eventsourcing.popo"
