@@ -3,10 +3,14 @@ read model it keeps is rebuilt beside it and takes its place (`eport rebuild`).
 
 Workers get a stand-in that passes each call to the current Application through a gate: calls
 run side by side, and a swap closes the gate, waits for the calls in flight, and replaces the
-Application before any new call starts. Only the SQLite store (the embedded default) is rebuilt
-this way: its new file replaces the old one, so a restart keeps the rebuilt model.
+Application before any new call starts. What replaces what depends on the store, and either way a
+restart keeps the rebuilt model: on SQLite (the embedded default) the rebuilt file replaces the
+live one; on PostgreSQL (EVENT_STORE=postgres) the model is rebuilt in a schema of its own in the
+same database, whose tables then take the place of the live ones in one transaction. The gate is
+the process's own: a service rebuilt this way runs as one instance (notify: deploy/k8s).
 """
 import os
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,31 +89,98 @@ class SwappableEventSourced(EventSourced):
     def get_dependency(self, worker_ctx):
         return _Current(self)
 
-    def _path(self):
+    def _place(self):
         env = event_store_env(self.app_cls.service_name)
-        if env["PERSISTENCE_MODULE"] != "eventsourcing.sqlite":
-            raise ServiceError(e.CONFLICT, "Only the SQLite store (the embedded default) is rebuilt in place.")
-        return Path(env["SQLITE_DBNAME"])
+        if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+            return SqliteFile(env)
+        if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy":
+            return PostgresSchema(env, self.app_cls.service_name)
+        raise ServiceError(e.CONFLICT, "Only a SQLite or PostgreSQL store is rebuilt in place.")
 
     def sibling(self):
         """A new, empty Application beside the current one, to rebuild into."""
-        path = self._path().with_name(self._path().name + REBUILD_SUFFIX)
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        return self.app_cls(env={"SQLITE_DBNAME": str(path)})
+        return self.app_cls(env=self._place().emptied())
 
     def adopt(self, rebuilt):
-        """Within `gate.closed()`: the rebuilt store's file replaces the current one's."""
-        path = self._path()
-        rebuilt_path = path.with_name(path.name + REBUILD_SUFFIX)
-        rebuilt.close()  # the last connection: SQLite folds the WAL into the file
-        self.app.close()
-        for stale in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-            stale.unlink(missing_ok=True)
-        os.replace(rebuilt_path, path)
-        self.app = self.app_cls()
+        """Within `gate.closed()`: the rebuilt store takes the current one's place."""
+        _close(rebuilt)  # on SQLite the last connection: SQLite folds the WAL into the file
+        _close(self.app)
+        try:
+            self._place().replace()
+        finally:  # replaced or not, the service goes on with what is in place
+            self.app = self.app_cls()
 
     def discard(self, rebuilt):
-        rebuilt.close()
-        path = self._path().with_name(self._path().name + REBUILD_SUFFIX)
-        path.unlink(missing_ok=True)
+        _close(rebuilt)
+        self._place().remove()
+
+
+def _close(app):
+    app.close()
+    engine = getattr(getattr(app.factory, "datastore", None), "engine", None)
+    if engine is not None:  # SQLAlchemy's pool outlives the Application's close
+        engine.dispose()
+
+
+class SqliteFile:
+    """The store's file; the rebuilt one beside it, named with REBUILD_SUFFIX."""
+
+    def __init__(self, env):
+        self.path = Path(env["SQLITE_DBNAME"])
+        self.rebuilt = self.path.with_name(self.path.name + REBUILD_SUFFIX)
+
+    def emptied(self):
+        """The environment of an Application on a new, empty rebuilt file."""
+        for leftover in (self.rebuilt, Path(f"{self.rebuilt}-wal"), Path(f"{self.rebuilt}-shm")):
+            leftover.unlink(missing_ok=True)
+        return {"SQLITE_DBNAME": str(self.rebuilt)}
+
+    def replace(self):
+        for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            stale.unlink(missing_ok=True)
+        os.replace(self.rebuilt, self.path)
+
+    def remove(self):
+        self.rebuilt.unlink(missing_ok=True)
+
+
+class PostgresSchema:
+    """The store's tables in its database (schema public); the rebuilt ones in `<service>_rebuild`."""
+
+    LIVE = "public"
+
+    def __init__(self, env, service_name):
+        self.url = env["SQLALCHEMY_URL"].replace("postgresql+psycopg2://", "postgresql://")
+        self.schema = re.sub(r"\W", "_", service_name) + "_rebuild"
+
+    def emptied(self):
+        self._run("DROP SCHEMA IF EXISTS {rebuilt} CASCADE", "CREATE SCHEMA {rebuilt}")
+        return {"SQLALCHEMY_SCHEMA": self.schema}
+
+    def replace(self):
+        """Every rebuilt table in place of the live one of its name, and the rebuilt schema gone:
+        one transaction, so a failure leaves the live tables as they were."""
+        tables = [table for (table,) in self._run(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", args=(self.schema,))]
+        moves = [statement for table in tables for statement in (
+            ("DROP TABLE IF EXISTS {live}.{table}", table), ("ALTER TABLE {rebuilt}.{table} SET SCHEMA {live}", table))]
+        self._run(*moves, "DROP SCHEMA {rebuilt}")
+
+    def remove(self):
+        self._run("DROP SCHEMA IF EXISTS {rebuilt} CASCADE")
+
+    def _run(self, *statements, args=()):
+        """The statements (text, or (text, table name)) in one transaction; the rows of the last."""
+        import psycopg2
+        from psycopg2 import sql
+
+        db = psycopg2.connect(self.url)
+        try:
+            with db, db.cursor() as cur:  # commits at the end, rolls back on an error
+                for statement in statements:
+                    text, table = statement if isinstance(statement, tuple) else (statement, None)
+                    cur.execute(sql.SQL(text).format(rebuilt=sql.Identifier(self.schema), live=sql.Identifier(
+                        self.LIVE), table=sql.Identifier(table or "")), args or None)
+                return cur.fetchall() if cur.description else []
+        finally:
+            db.close()

@@ -33,16 +33,18 @@ class InboxRebuild:
                 "positions": dict(self.positions), "ends": dict(self.ends), "seconds": round(elapsed, 3)}
 
     def run(self):
-        fresh = self.sourced.sibling()
+        fresh = None
         try:
+            fresh = self.sourced.sibling()
             self._catch_up(fresh)
             with self.sourced.gate.closed():
                 self._catch_up(fresh)
                 self.sourced.adopt(fresh)
-        except Exception as exc:  # the live inbox stays as it was
+        except Exception as exc:  # the live inbox stays as it was, and the service runs on
             log.exception("inbox rebuild failed")
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
-            self.sourced.discard(fresh)
+            if fresh is not None:
+                self.sourced.discard(fresh)
         else:
             self.state = "done"
         self.finished = time.monotonic()

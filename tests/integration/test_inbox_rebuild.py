@@ -1,0 +1,135 @@
+"""`eport rebuild inbox` on each store the inbox runs on (SQLite, PostgreSQL with EVENT_STORE=postgres):
+the notify service rebuilds its inbox from a stand-in enterprise's `ops_events`, keeps the read
+marks, loses what no upstream has, records on afterwards, and a restart finds the rebuilt inbox."""
+import uuid
+
+import pytest
+from kombu import Connection, Producer
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from contracts.enterprise import ASSOCIATION_APPROVED, ASSOCIATION_REQUESTED
+from contracts.envelope import make_envelope
+from contracts.subscriptions import exchange, queue, subscription
+from services.common.operations import Operated
+from services.common.rpc import rpc
+from services.notify.inbox_domain import message_id_of
+from services.notify.inbox_entrypoints import InboxEntrypoints
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+RPC_TIMEOUT = 10  # a service that died answers nothing: the test fails instead of waiting
+
+
+class RebuiltNotify(InboxEntrypoints, Operated):
+    """The notify service's inbox with the operators' RPCs (its SMS half left out)."""
+    name = "notify"
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+
+class UpstreamEnterprise:
+    """Enterprise's `ops_events` over a list of envelopes at positions 1, 2, ..."""
+    name = "enterprise"
+    history = []
+
+    @rpc
+    def ops_events(self, after=0, limit=100, event_type=None, until=None):
+        end = len(self.history)
+        stop = end if until is None else min(until, end)
+        items = [dict(envelope, position=n) for n, envelope in enumerate(self.history, 1) if after < n <= stop]
+        items = items[:limit]
+        return {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request, monkeypatch, fresh_var):
+    if request.param == "sqlite":
+        yield request.param
+        return
+    database = f"eport_test_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("EVENT_STORE", "postgres")
+    monkeypatch.setenv("EVENT_STORE_URL", f"postgresql+psycopg2://postgres@localhost:5432/{database}")
+    yield request.param
+    import psycopg2  # the services' containers are gone by now (their fixture ended first)
+
+    db = psycopg2.connect("postgresql://postgres@localhost:5432/postgres")
+    try:
+        db.autocommit = True
+        with db.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    finally:
+        db.close()
+
+
+def uid():
+    return str(uuid.uuid4())
+
+
+def requested(admin, user):
+    return make_envelope(ASSOCIATION_REQUESTED, aggregate_id=uid(), aggregate_version=1,
+                         occurred_at="2026-12-01T08:00:00+00:00", payload={
+                             "association_id": uid(), "enterprise_id": uid(), "user_id": user, "role": "user",
+                             "admin_user_id": admin, "enterprise_name": "杭州重建测试有限公司", "user_name": "李四"})
+
+
+def approved(user):
+    return make_envelope(ASSOCIATION_APPROVED, aggregate_id=uid(), aggregate_version=2,
+                         occurred_at="2026-12-01T08:05:00+00:00", payload={
+                             "association_id": uid(), "enterprise_id": uid(), "user_id": user, "role": "user",
+                             "enterprise_name": "杭州重建测试有限公司"})
+
+
+def publish(amqp_uri, *envelopes):
+    """To notify's queue alone: the live inbox gets them, the upstream's history need not have them."""
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        queue(subscription("notify", "enterprise"))(channel).declare()
+        producer = Producer(channel, exchange=exchange("enterprise"), serializer="json")
+        for envelope in envelopes:
+            producer.publish(envelope, routing_key=envelope["event_type"], delivery_mode=2,
+                             message_id=envelope["event_id"])
+
+
+def inbox(notify, user_id):
+    return {m["message_id"]: (m["kind"], m["read"]) for m in notify.list_messages(user_id)["items"]}
+
+
+def rebuild(notify):
+    notify.ops_rebuild("inbox", "start", 1)  # a page of one event: every page boundary crossed
+    return wait_for(lambda: (p := notify.ops_rebuild("inbox", "progress"))["state"] != "running" and p,
+                    timeout=30, interval=0.1)
+
+
+def test_the_inbox_is_rebuilt_from_upstream_on_each_store(store, container_factory, config, amqp_uri):
+    admin, member, missed = uid(), uid(), uid()
+    kept, forged, learnt = requested(admin, member), requested(admin, uid()), approved(missed)
+    UpstreamEnterprise.history = [kept, approved(member), learnt]
+    container_factory(UpstreamEnterprise, config).start()
+    live = container_factory(RebuiltNotify, config)
+    live.start()
+    with ServiceRpcProxy("notify", config, timeout=RPC_TIMEOUT) as notify:
+        publish(amqp_uri, *UpstreamEnterprise.history[:2], forged)  # `learnt` the live inbox never got
+        wait_for(lambda: len(inbox(notify, admin)) == 2 and inbox(notify, member), timeout=15)
+        request = message_id_of(kept["event_id"], admin)
+        notify.mark_read(admin, request)
+        member_before = inbox(notify, member)
+        assert inbox(notify, missed) == {}
+
+        done = rebuild(notify)
+        assert done["state"] == "done", done
+        rebuilt = {p: inbox(notify, p) for p in (admin, member, missed)}
+        assert len(rebuilt[admin]) == 1 and rebuilt[admin].get(request) == ("association_requested", True)
+        assert rebuilt[member] == member_before
+        assert list(rebuilt[missed].values()) == [("association_approved", False)]
+
+        later = approved(admin)  # the rebuilt inbox records on
+        publish(amqp_uri, later)
+        wait_for(lambda: len(inbox(notify, admin)) == 2, timeout=15)
+        rebuilt[admin] = inbox(notify, admin)
+    live.stop()
+    again = container_factory(RebuiltNotify, config)  # a restart finds the rebuilt inbox, not the old one
+    again.start()
+    with ServiceRpcProxy("notify", config, timeout=RPC_TIMEOUT) as notify:
+        assert {p: inbox(notify, p) for p in (admin, member, missed)} == rebuilt
