@@ -6,6 +6,7 @@ import eventlet
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
+from services.common.outages import Retrying
 from services.common.rpc import rpc
 from services.common.settings import setting
 
@@ -49,12 +50,14 @@ class AuthzEventSourced(Rebuilding, EventSourced):
         super().stop()
 
     def _follow_forever(self):
+        retrying = Retrying(log, "authz projection catch-up", first=1.0)
         while self._following:
             try:
                 self.app.projection.catch_up()
             except Exception:  # store briefly unavailable: keep serving what is known
-                log.exception("authz projection catch-up failed")
-                eventlet.sleep(1)
+                eventlet.sleep(retrying.failed())
+                continue
+            retrying.worked()
             eventlet.sleep(self._pause)
 
 

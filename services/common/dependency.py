@@ -5,6 +5,7 @@ import threading
 import eventlet
 
 from .context import APPLICATION, RequestContext
+from .outages import Retrying
 from .relay import AmqpPublisher, NotificationRelay
 from .settings import relay_positions
 
@@ -72,22 +73,20 @@ class EventSourced(RequestContext):
                 "lag": None if published is None else max(stored - published, 0)}
 
     def _relay_forever(self):
-        backoff = 0.5
+        retrying = Retrying(log, f"relay of {self.app_cls.service_name}")
         while self._running:
-            if not self.relay.positions.hold_lease(self.relay.name):
-                self._wake.wait(2)  # another instance relays; take over if it goes away
+            try:  # nothing may end this thread: nameko would end the service with it
+                if not self.relay.positions.hold_lease(self.relay.name):
+                    self._wake.wait(2)  # another instance relays; take over if it goes away
+                    self._wake.clear()
+                    continue
+                # Cleared before reading, so an event recorded from here on wakes the wait below.
                 self._wake.clear()
-                continue
-            # Cleared before reading, so an event recorded from here on wakes the wait below.
-            self._wake.clear()
-            try:
                 published = self.relay.run_once()
-                backoff = 0.5
             except Exception:  # broker away or a mapping bug: keep the position, retry later
-                log.exception("relay of %s failed; retrying in %.1fs", self.app_cls.service_name, backoff)
                 self.relay.publisher.close()
-                eventlet.sleep(backoff)
-                backoff = min(backoff * 2, 10)
+                eventlet.sleep(retrying.failed())
                 continue
+            retrying.worked()
             if published < self.relay.batch_size:  # drained: no second read to find it empty
                 self._wake.wait(self.relay_idle_seconds)

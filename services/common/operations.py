@@ -6,6 +6,7 @@ keeps a read model, `ops_rebuild`. Every dependency provider of the container th
 the one that publishes (has a relay) answers `ops_events` with its integration events exactly as
 the relay publishes them, each with its position in the notification log.
 """
+import logging
 from collections import deque
 
 from nameko.extensions import DependencyProvider
@@ -15,6 +16,8 @@ from contracts.errors import ServiceError, ValidationFailed
 
 from .correlation import with_correlation
 from .rpc import rpc
+
+log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000  # per call
 MAX_SCAN = 5000  # notifications read per call when a type filter skips most of them
@@ -155,9 +158,12 @@ class Rebuilding:
 
 def _run_then_close(rebuild, fetch):
     try:
-        rebuild.run()
+        rebuild.run()  # says itself how it failed (its state), never raises
     finally:
-        fetch.close()
+        try:
+            fetch.close()
+        except Exception as exc:  # noqa: BLE001 - a managed thread that raises ends the service
+            log.warning("closing the rebuild's upstream proxy failed (%s)", exc)
 
 
 class Operated:

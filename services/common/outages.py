@@ -6,6 +6,9 @@ py-amqp's and the socket's own errors can escape between them. Consumers reconne
 (kombu's ConsumerMixin), publishers on their next publish. A store that is restarting (PostgreSQL)
 fails a command before it saved anything, so the command may simply run again.
 """
+import sys
+import time
+
 import amqp.exceptions
 import eventsourcing.persistence as es
 import kombu.exceptions
@@ -31,3 +34,33 @@ class Unavailable(ServiceError):
 
 def unavailable(what="message broker"):
     return Unavailable(what)
+
+
+class Retrying:
+    """The failures of a loop that must outlive them (a relay, a follower): `pause = failed()` in
+    its `except`, `worked()` after a success. The first failure is logged with its traceback, then
+    one line a minute while they last, and one when it works again: an outage of some minutes is a
+    handful of lines, not a traceback per try. Pauses double from `first` to `longest` seconds."""
+
+    REMIND_EVERY = 60.0  # seconds
+
+    def __init__(self, log, what, first=0.5, longest=10.0, clock=time.monotonic):
+        self.log, self.what, self.first, self.longest, self.clock = log, what, first, longest, clock
+        self.failures, self.pause, self._said = 0, first, 0.0
+
+    def failed(self):
+        """Call inside the `except`; returns how long to pause before the next try."""
+        self.failures += 1
+        if self.failures == 1:
+            self.log.error("%s failed; retrying until it works", self.what, exc_info=True)
+            self._said = self.clock()
+        elif self.clock() - self._said >= self.REMIND_EVERY:
+            self.log.error("%s still failing after %d tries: %s", self.what, self.failures, sys.exc_info()[1])
+            self._said = self.clock()
+        pause, self.pause = self.pause, min(self.pause * 2, self.longest)
+        return pause
+
+    def worked(self):
+        if self.failures:
+            self.log.warning("%s works again after %d failed tries", self.what, self.failures)
+        self.failures, self.pause = 0, self.first
