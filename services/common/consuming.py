@@ -1,14 +1,15 @@
 """The consume loop every consumer of a service shares (RPC requests and replies, events, the
 gateway's broadcasts), made safe from a connection the broker has just reset.
 
-A stopping RabbitMQ resets its connections (the client reads ECONNRESET, not an AMQP close). A
-worker that finished in the moment between the reset and the consume loop noticing it acks (or
-requeues) its message on that dead socket: the socket's own error (ConnectionResetError,
-BrokenPipeError) came out of nameko's `ack_message`, which catches py-amqp's ConnectionError only,
-ended the worker's thread, and nameko kills a container whose thread ends with an error ("thread
-exited with error"): the service's process exited. Dropping the ack loses nothing: the broker
-puts every message left unacknowledged on a lost connection back in its queue, and consumers and
-command records make the redelivery harmless. The consume loop reconnects by itself.
+A stopping RabbitMQ may reset its connections (the client reads ECONNRESET, not an AMQP close),
+and a link that breaks does the same. A worker that finished in the moment between the reset and
+the consume loop noticing it acks (or requeues) its message on that dead socket: the socket's own
+error (ConnectionResetError, BrokenPipeError) came out of nameko's `ack_message`, which catches
+py-amqp's ConnectionError only, ended the worker's thread, and nameko kills a container whose
+thread ends with an error ("thread exited with error"): the service's process exited. Dropping
+the ack loses nothing: the broker puts every message left unacknowledged on a lost connection back
+in its queue, and consumers and command records make the redelivery harmless. The consume loop
+reconnects by itself.
 """
 import logging
 
