@@ -60,3 +60,29 @@ def test_a_log_written_before_encryption_still_reads(tmp_path):
     with sqlite3.connect(tmp_path / "audit.db") as db:
         db.execute("UPDATE audit_events SET payload = ?", (json.dumps({"user_id": "u", "name": NAME}),))
     assert store.query()[0]["payload"]["name"] == NAME
+
+
+def test_a_rebuilt_log_is_the_same_log_once_adopted(tmp_path):
+    """The rebuild's store (`sibling`, bulk): rows staged without indexes, moved in at finish_bulk
+    with a repeat kept once, encrypted like the live log, then queried as the live one."""
+    import sqlite3
+
+    live = AuditStore(tmp_path / "audit.db")
+    user_id, enterprise_id = str(uuid.uuid4()), str(uuid.uuid4())
+    events = envelopes(user_id, enterprise_id)
+    fresh = live.sibling()
+    assert fresh.record_many(events[:2]) == 2 and fresh.record_many(events[1:]) == 2  # a repeat while staged
+    fresh.finish_bulk()
+    assert fresh.record_many(events[2:]) == 0  # a repeat after: the key holds again
+    with live.held():
+        live.adopt(fresh)
+    assert sorted(i["event_type"] for i in live.query(limit=10)) == ["CardBound", "UserLoggedIn", "UserRegistered"]
+    assert [i["event_type"] for i in live.query(enterprise_id=enterprise_id)] == ["CardBound"]
+    live.close()
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    assert {"audit_by_enterprise", "audit_by_subject", "audit_by_seq", "audit_by_correlation"} <= names
+    assert "audit_staging" not in names
+    raw = raw_bytes(tmp_path)
+    for secret in (NAME, CARD_NO, SESSION):
+        assert secret.encode() not in raw
