@@ -116,7 +116,7 @@ class AuditStore:
         self._path = Path(path)
         self._lock = threading.Lock()
         self._cipher = cipher or PayloadCipher()
-        self._bulk = bulk
+        self._bulk, self._staged = bulk, 0  # rows staged so far (a bulk store starts empty)
         self._open()
 
     def _open(self):
@@ -148,9 +148,10 @@ class AuditStore:
         with self._lock:
             self._begin()
             try:
-                table, insert = (STAGING, STAGE) if self._bulk else ("audit_events", INSERT)
-                seq = self._run(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0]
-                added = self._run_many(insert, [self._row(e, seq + i + 1) for i, e in enumerate(envelopes)])
+                seq = self._last_seq()
+                rows = [self._row(e, seq + i + 1) for i, e in enumerate(envelopes)]
+                added = self._run_many(STAGE if self._bulk else INSERT, rows)
+                self._staged += len(rows) if self._bulk else 0
                 for envelope in envelopes:  # on repeats too: an operator's rewind can then rebuild the intervals
                     self._track_membership(envelope)
                 self._run("COMMIT")
@@ -161,6 +162,11 @@ class AuditStore:
 
     def _rollback(self):
         self._run("ROLLBACK")
+
+    def _last_seq(self):
+        if self._bulk:  # the staging table has no index: MAX(seq) would read all of it for every page
+            return self._staged
+        return self._run("SELECT COALESCE(MAX(seq), 0) FROM audit_events").fetchone()[0]
 
     def _row(self, envelope, seq):
         """The row of an event; a repeat's seq is not used (seq orders, it need not be gapless)."""
