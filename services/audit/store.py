@@ -226,12 +226,18 @@ class AuditStore:
             return
         kind, payload, at = envelope["event_type"], envelope["payload"], envelope["occurred_at"]
         if kind == "AssociationApproved":
-            # A second approval while a membership is open adds nothing (the first one stands).
+            # A second approval while a membership is open adds nothing (the first one stands). A
+            # removal recorded before its approval (a redelivered approval can come after it) ends
+            # the membership at once: open, it would show a former member's account events.
             self._run(
-                "INSERT INTO memberships SELECT ?, ?, ?, ?, NULL WHERE NOT EXISTS ("
+                "INSERT INTO memberships SELECT ?, ?, ?, ?, (SELECT MIN(occurred_at) FROM audit_events"
+                "  WHERE enterprise_id = ? AND subject = ? AND source = 'enterprise' AND event_type = 'MemberRemoved'"
+                "  AND occurred_at >= ?)"
+                " WHERE NOT EXISTS ("
                 " SELECT 1 FROM memberships WHERE enterprise_id = ? AND user_id = ? AND until IS NULL)"
                 " ON CONFLICT (opened_by) DO NOTHING",
                 (envelope["event_id"], payload["enterprise_id"], payload["user_id"], at,
+                 payload["enterprise_id"], payload["user_id"], at,
                  payload["enterprise_id"], payload["user_id"]))
         elif kind == "MemberRemoved":
             # `since <= ?`: a repeated old removal must not end a later membership.

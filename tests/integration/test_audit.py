@@ -204,3 +204,21 @@ def test_operators_query_the_whole_log_and_the_cli_prints_it(audit, amqp_uri):
     done = run([str(EPORT), "audit", "--since", "yesterday"])
     assert done.returncode == 2 and "VALIDATION_ERROR" in done.stderr and "since" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_removal_that_came_before_its_approval_still_ends_the_membership(audit, amqp_uri):
+    """An approval that failed and came back after the removal (a consumer puts a failed message
+    back at the end of its queue): the former member's later logins stay out of the trail."""
+    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    joined, left = approved(MEMBER, 1, "2026-11-05T08:00:00+00:00"), removed(MEMBER, "2026-11-05T11:00:00+00:00")
+    during, after = login(MEMBER, "2026-11-05T09:00:00+00:00"), login(MEMBER, "2026-11-05T12:00:00+00:00")
+    enterprise.publish(left)
+    wait_count(audit, 1)
+    enterprise.publish(joined)
+    for env in (during, after):
+        identity.publish(env)
+    wait_count(audit, 3)
+    eventlet.sleep(0.5)  # give a wrong extra item the chance to show up
+    with entrypoint_hook(audit, "enterprise_events") as query:
+        logins = query(ADMIN, ENTERPRISE, event_type="UserLoggedIn")["items"]
+    assert [i["event_id"] for i in logins] == [during["event_id"]]
