@@ -17,7 +17,6 @@ sequence and the membership intervals stay as one writer would leave them.
 """
 import base64
 import json
-import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from eventsourcing.utils import Environment
 
 from services.common.cipher import AESCipher
 from services.common.settings import secret
+from services.common.swap import SqliteFile
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -180,10 +180,9 @@ class AuditStore:
     # -- rebuilding (services/audit/rebuild.py) ----------------------------------------------------
     def sibling(self):
         """An empty store beside this one, to rebuild into."""
-        path = self._path.with_name(self._path.name + ".rebuild")
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        return AuditStore(path, self._cipher, bulk=True)
+        place = SqliteFile(self._path)
+        place.emptied()
+        return AuditStore(place.rebuilt, self._cipher, bulk=True)
 
     def finish_bulk(self):
         """A rebuilt store becomes one to query and to keep: its rows in the table (a repeat kept
@@ -212,9 +211,7 @@ class AuditStore:
         rebuilt.close()  # its last connection: SQLite folds its WAL into the file
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
-        for stale in (Path(f"{self._path}-wal"), Path(f"{self._path}-shm")):  # the old file's, not the new's
-            stale.unlink(missing_ok=True)
-        os.replace(rebuilt._path, self._path)
+        SqliteFile(self._path).replace()
         self._open()
 
     def discard(self):

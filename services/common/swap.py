@@ -92,7 +92,7 @@ class SwappableEventSourced(EventSourced):
     def _place(self):
         env = event_store_env(self.app_cls.service_name)
         if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-            return SqliteFile(env)
+            return SqliteFile(env["SQLITE_DBNAME"])
         if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy":
             return PostgresSchema(env, self.app_cls.service_name)
         raise ServiceError(e.CONFLICT, "Only a SQLite or PostgreSQL store is rebuilt in place.")
@@ -123,10 +123,11 @@ def _close(app):
 
 
 class SqliteFile:
-    """The store's file; the rebuilt one beside it, named with REBUILD_SUFFIX."""
+    """A SQLite store's file; the rebuilt one beside it, named with REBUILD_SUFFIX (the event
+    stores here, the audit log in services/audit/store.py)."""
 
-    def __init__(self, env):
-        self.path = Path(env["SQLITE_DBNAME"])
+    def __init__(self, path):
+        self.path = Path(path)
         self.rebuilt = self.path.with_name(self.path.name + REBUILD_SUFFIX)
 
     def emptied(self):
@@ -136,6 +137,7 @@ class SqliteFile:
         return {"SQLITE_DBNAME": str(self.rebuilt)}
 
     def replace(self):
+        """The rebuilt file in place of the live one; both closed (their WAL folded in) first."""
         for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
             stale.unlink(missing_ok=True)
         os.replace(self.rebuilt, self.path)
