@@ -52,3 +52,17 @@ def test_small_states_are_stored_as_they_are_large_ones_compressed_all_of_them_e
     raw_file = b"".join(p.read_bytes() for p in fresh_var.glob("storeformat.db*"))
     assert marker.encode() not in raw_file and b"yyyyyyyy" not in raw_file
     assert texts(Store(), [small.id, large.id]) == [small.text, large.text]
+
+
+def test_a_tampered_or_cut_state_is_refused_not_read(fresh_var):
+    """services/common/cipher.py checks each state's tag: a changed byte or a state cut short is an
+    error, never a different event."""
+    app = Store()
+    cipher = app.mapper.cipher
+    sealed = cipher.encrypt(b'{"text": "original"}')
+    assert cipher.decrypt(sealed) == b'{"text": "original"}'
+    for forged in (sealed[:-1] + bytes([sealed[-1] ^ 1]), sealed[:12] + bytes([sealed[12] ^ 1]) + sealed[13:],
+                   sealed[:20]):
+        with pytest.raises(ValueError):
+            cipher.decrypt(forged)
+    assert cipher.encrypt(b"same") != cipher.encrypt(b"same")  # a fresh nonce each time
