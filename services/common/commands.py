@@ -13,7 +13,8 @@ request. An owning service remembers, under that id, what the command answered, 
 - an answer not declared follows in a second save (logged as a warning: a death before it would
   leave the record unanswered, and a repeat waits ANSWER_WAIT for it, then 409 IDEMPOTENCY_KEY_IN_USE);
 - a command whose answer comes from a later step that is itself a command of another service (card
-  login: it spends the challenge, then identity makes the session) is declared resumable
+  login: it spends the challenge, then identity makes the session; an SMS code request: it saves
+  the code's digest, then hands the code to notify) is declared resumable
   (`resumable_commands` of its application): a repeat finding its record unanswered after
   ANSWER_WAIT runs it again, which finds its first save done (`ServiceApplication.resuming()`), and
   the later step, asked under the same command id, answers what it answered (or runs now);

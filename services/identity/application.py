@@ -31,6 +31,8 @@ from .sms_codes import SmsCodes
 
 class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceApplication):
     service_name = "identity"
+    # Its answer follows the hand-off of the code to notify, after the box's save (sms_codes.py).
+    resumable_commands = frozenset({"request_sms_code"})
     # Users gain an event per login, SMS boxes one per request or wrong try: load from snapshots.
     snapshotting_intervals = {User: 20, SmsBox: 20}
 

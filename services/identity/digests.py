@@ -22,5 +22,11 @@ class Digests:
     def sms_code(self, mobile_digest, purpose, code):
         return self.of("sms_code", mobile_digest, purpose, code)
 
+    def sms_code_of(self, seed, command_id):
+        """The 6-digit SMS code that `seed` (random, stored with the code's digest) gives the command
+        `command_id` that asked for it: its retry hands the same code again (sms_codes.py). Knowing
+        it takes this key and the store's stored seed, as guessing the code from its digest does."""
+        return f"{int(self.of('sms_code_seed', seed, command_id or ''), 16) % 10 ** 6:06d}"
+
     def setup_token(self, token):
         return self.of("password_setup_token", token)

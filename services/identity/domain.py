@@ -298,13 +298,37 @@ class SmsBox(Aggregate):
             raise SmsQuotaExceeded("Too many codes for this mobile today.",
                                    seconds_left(oldest_counted + limits.sms_quota_window, now))
 
+    def issued_seed(self, purpose):
+        """The seed of the purpose's code while it may still be used (unused, not killed), else None;
+        None too for a code issued before codes had seeds."""
+        code = self.codes.get(purpose)
+        return code.get("seed") if code and not code["used"] else None
+
     # -- commands
-    @event("CodeIssued")
-    def issue(self, purpose, code_digest, at, expires_at):
+    class CodeIssued(Aggregate.Event):
+        """v2 adds `seed`: the random part the code is derived from (digests.py), so that a retry of
+        the request that died before the code reached notify can hand the same code again; a code
+        issued before has none (and is never handed again)."""
+        class_version = 2
+        purpose: str
+        code_digest: str | None
+        at: float
+        expires_at: float
+        seed: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["seed"] = None
+
+    def issue(self, purpose, code_digest, at, expires_at, seed=None):
         """`code_digest` None: the request was accepted but nothing was sent. Either way the previous
         code of this purpose is void; the failure count stays (a new code does not reset it)."""
+        self._issued(purpose=purpose, code_digest=code_digest, at=at, expires_at=expires_at, seed=seed)
+
+    @event(CodeIssued)
+    def _issued(self, *, purpose, code_digest, at, expires_at, seed):
         self.codes[purpose] = None if code_digest is None else {
-            "digest": code_digest, "expires_at": expires_at, "used": False}
+            "digest": code_digest, "expires_at": expires_at, "used": False, "seed": seed}
         self.last_request[purpose] = at
         self.requests = (self.requests + [at])[-self.KEEP_REQUESTS:]
 

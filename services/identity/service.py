@@ -28,6 +28,8 @@ class IdentityService(Operated):
     # -- called by the gateway -------------------------------------------------------------------
     @rpc
     def request_sms_code(self, mobile, purpose):
+        # The answer is remembered once this returns (a resumable command: services/common/commands.py),
+        # so a death before the hand-off is resumed by the retry, which hands the same code again.
         answer, delivery = self.app.request_sms_code(mobile, purpose)
         if delivery is not None:
             self._deliver(delivery)
@@ -36,7 +38,8 @@ class IdentityService(Operated):
     def _deliver(self, delivery):
         # The code goes to notify by RPC only. Not waiting for notify's reply keeps the answer as
         # fast for a number that gets an SMS as for one that does not (no account enumeration by
-        # timing); the request waits in notify's durable RPC queue if notify is restarting.
+        # timing); the request waits in notify's durable RPC queue if notify is restarting. It
+        # carries the command id, under which notify sends it once however often it is handed over.
         try:
             self.notify.send_sms.call_async(**delivery)
         except UnknownService:

@@ -4,9 +4,11 @@ import secrets
 
 from contracts import validators
 from contracts.validators import check_field
+from services.common import context
 from services.common.application import retry_on_conflict
 
-from .domain import ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_WRONG, MobileIndex, SmsAttemptsExceeded, SmsBox
+from .domain import (ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, MobileIndex, SmsAttemptsExceeded,
+                     SmsBox)
 from .inputs import purpose_input
 from .sms_text import sms_text
 
@@ -21,32 +23,55 @@ class SmsCodes:
         The answer is the same whether the mobile is registered or not. A code is sent for
         `register` always (registering a taken mobile then answers MOBILE_TAKEN to the holder of the
         code, and only to them), for `login` and `reset_password` only to a registered mobile.
+
+        Resumable (services/common/commands.py): the box's save is the command's first, its answer
+        follows once the code went to notify (service.py). A death between the two is resumed by
+        the retry with the same command id, which finds the box saved (`resuming()`) and hands the
+        same code again, derived from the seed stored with it; notify sends it once.
         """
         mobile = check_field("mobile", validators.mobile, mobile)
         purpose = check_field("purpose", purpose_input, purpose)
         mobile_digest = self.digests.mobile(mobile)
+        limits = self.limits
+        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
+        if self.resuming():
+            code = self._code_issued_by_this_command(mobile_digest, purpose)
+        else:
+            code = self._issue_code(mobile_digest, purpose)
+        delivery = None if code is None else {
+            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
+        return answer, delivery
+
+    def _issue_code(self, mobile_digest, purpose):
+        """Records the request in the mobile's box (the command's first save): the new code, or None
+        when nothing is to be sent."""
         send = purpose == "register" or \
             self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
         limits = self.limits
-        # Declared with the box's save (services/common/commands.py). The SMS goes to notify after
-        # that save: a death between the two leaves a retry with the same key answering this again
-        # with no SMS sent; the person asks again once `resend_after` has passed.
-        answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
 
         def attempt():
             now = self.clock()
             box = self._box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
             box.check_can_request(purpose, now, limits)
-            code = f"{secrets.randbelow(10 ** 6):06d}" if send else None
-            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl,
+            seed = secrets.token_hex(16) if send else None
+            code = None if seed is None else self.digests.sms_code_of(seed, context.command_id())
+            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl, seed=seed,
                       code_digest=None if code is None else self.digests.sms_code(mobile_digest, purpose, code))
-            self.save(box, answer=answer)
+            self.save(box)  # no answer yet: it follows the hand-off to notify
             return code
 
-        code = retry_on_conflict(attempt, message=ACCOUNT_BUSY)
-        delivery = None if code is None else {
-            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
-        return answer, delivery
+        return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _code_issued_by_this_command(self, mobile_digest, purpose):
+        """The code this command's first run issued, while the box holds it unused and valid; None
+        when it sent nothing, or its code was used, expired or replaced meanwhile."""
+        box = self._box(mobile_digest)
+        seed = None if box is None else box.issued_seed(purpose)
+        if seed is None:
+            return None
+        code = self.digests.sms_code_of(seed, context.command_id())
+        digest = self.digests.sms_code(mobile_digest, purpose, code)
+        return code if box.match(purpose, digest, self.clock()) == CODE_VALID else None
 
     def _present_code(self, box, purpose, code, now):
         """The outcome of presenting `code`; a wrong one is recorded on `box` (not saved here)."""

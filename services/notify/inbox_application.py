@@ -1,9 +1,15 @@
-"""The inbox's own event-sourced Application (its store: var/notify-inbox.db)."""
+"""The inbox's own event-sourced Application (its store: var/notify-inbox.db, notify's only one:
+it also holds the command records of the SMS that identity hands over)."""
 import time
+
+from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
+from contracts import errors as e
+from contracts.errors import ServiceError
+from services.common import commands
 from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
 
 from .inbox_domain import Inbox, MessageNotFound, message_id_of
@@ -18,6 +24,8 @@ class InboxConflict(Exception):
 
 class InboxApplication(ServiceApplication):
     service_name = "notify-inbox"
+    # An SMS is recorded before it goes out, answered after (sms_entrypoints.py).
+    resumable_commands = frozenset({"send_sms"})
 
     def __init__(self, env=None, *, clock=time.time):
         super().__init__(env)
@@ -47,6 +55,18 @@ class InboxApplication(ServiceApplication):
         if self.is_processed(CONSUMER, event_id):
             return 0  # the same event, delivered twice at once: the other delivery stored it
         raise InboxConflict(event_id)
+
+    def begin_sms(self):
+        """Before an SMS handed over under a command id goes out: its command record, so that a
+        repeat (identity's resumed hand-off, the broker's redelivery) finds it and does not send
+        again; the answer follows the send (services/common/commands.py). A run resuming one that
+        died after this save sends: the SMS may have gone, but once more is better than never."""
+        if commands.current(self) is None or self.resuming():
+            return
+        try:
+            self.save()  # the record alone
+        except IntegrityError:  # a twin of this hand-off recorded it first: its answer is this one's
+            raise ServiceError(e.IDEMPOTENCY_KEY_IN_USE, "This SMS is being sent.") from None
 
     def list_messages(self, user_id, unread_only=False):
         inbox = self._inbox(_user(user_id))

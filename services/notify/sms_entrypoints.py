@@ -1,4 +1,6 @@
-"""SMS entrypoints of the notify service: identity hands it each code by RPC, and only by RPC."""
+"""SMS entrypoints of the notify service: identity hands it each code by RPC, and only by RPC, under
+the command id of the request that asked for it: an SMS is sent once per command id (the record is
+kept in the inbox's store, notify's one store: InboxApplication.begin_sms)."""
 import re
 
 from nameko.extensions import DependencyProvider
@@ -43,4 +45,5 @@ class SmsEntrypoints:
             errors["text"] = [f"Must be a string of 1 to {MAX_TEXT} characters."]
         if errors:
             raise ValidationFailed(errors)
+        self.inbox.begin_sms()  # once per command id: identity may hand it over again (its retry)
         self.sms_sender.send(mobile, purpose, code, text)

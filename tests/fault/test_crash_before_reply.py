@@ -8,6 +8,7 @@ retries with its Idempotency-Key gets that answer too; never a second run, never
   association (EPORT_CRASH_AFTER_SAVE): their answers were stored in that save, so the retry gets
   them (when an answer followed in a second save, it was 409 IDEMPOTENCY_KEY_IN_USE for 24 h)."""
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,31 @@ def test_a_command_killed_right_after_its_save_answers_its_first_answer():
         error_of(api.post("/api/v1/associations", json=association, token=token), 409, "ENTERPRISE_HAS_ADMIN")
         mine = api.get("/api/v1/me", token=token).json()["associations"]
         assert [a["association_id"] for a in mine] == [retried.json()["association_id"]]
+
+
+def test_an_sms_code_request_killed_before_its_hand_off_sends_its_code_once():
+    """identity killed right after saving an SMS code request, before the code went to notify: the
+    redelivered request and the client's retry with its key resume it (resumable), answer 202 with
+    the same body, and exactly one SMS arrives (notify sends once per command id), whose code works.
+    It used to answer 202 with no SMS ever sent: the person waited out the cooldown."""
+    crash = "EPORT_CRASH_AFTER_SAVE"
+    with launched(only=["identity", "notify", "gateway"], env={crash: "request_sms_code"}) as p:
+        api = p.api
+        mobile = new_mobile()
+        body, key = {"mobile": mobile, "purpose": "register"}, {"Idempotency-Key": "sms-after-crash"}
+        lost_reply(p, "identity", crash_armed(p.var, "request_sms_code", crash), lambda timeout: api.http.post(
+            api.base + "/api/v1/sms-codes", json=body, timeout=timeout, headers=key))
+        retried = api.post("/api/v1/sms-codes", json=body, headers=key)
+        assert (retried.status_code, retried.json()) == (202, {"expires_in": 300, "resend_after": 60}), retried.text
+        again = api.post("/api/v1/sms-codes", json=body, headers=key)
+        assert (again.status_code, again.json()) == (202, retried.json())
+        code = sms.latest_code(mobile, "register", timeout=10)
+        time.sleep(1.0)  # a second SMS would be on its way by now
+        assert len(sms.messages(mobile)) == 1
+        error_of(api.post("/api/v1/sms-codes", json=body), 429, "SMS_COOLDOWN")  # one code was issued
+        user = api.post("/api/v1/users", json={"name": "赵六", "id_number": new_id_number(), "mobile": mobile,
+                                               "sms_code": code})
+        assert user.status_code == 201, user.text
 
 
 def test_a_card_command_killed_between_its_saves_is_resumed_by_its_retry():

@@ -11,6 +11,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.subscriptions import exchange
+from services.common import context
 from services.common.dependency import EventSourced
 from services.common.settings import var_dir
 from services.identity.passwords import Passwords
@@ -153,6 +154,25 @@ def test_outbox_lines_stay_whole_under_concurrent_sends(config, services):
         assert [r.result() for r in replies] == [None] * 40
     lines = sms.messages()
     assert {m["mobile"] for m in lines} >= set(mobiles)
+
+
+def test_an_sms_handed_over_again_under_its_command_id_is_sent_once(config, services):
+    """identity hands a code over under its request's command id; its resumed retry hands it over
+    again, maybe while the first is still queued: notify sends it once, twins at one moment included."""
+    first, twins, other = new_mobile(), new_mobile(), new_mobile()
+
+    def proxy(command_id):
+        return ClusterRpcProxy(config, context_data={context.COMMAND_ID: command_id})
+
+    with proxy("sms-once-1") as again:
+        assert [again.notify.send_sms(first, "login", "123456", "【电子口岸】一") for _ in range(2)] == [None, None]
+    with proxy("sms-once-2") as together:
+        replies = [together.notify.send_sms.call_async(twins, "login", "654321", "【电子口岸】二") for _ in range(4)]
+        assert [r.result() for r in replies] == [None] * 4
+    with proxy("sms-once-3") as another, ClusterRpcProxy(config) as without:
+        another.notify.send_sms(other, "login", "111111", "【电子口岸】三")
+        without.notify.send_sms(other, "login", "111111", "【电子口岸】三")  # no command id: sent
+    assert [len(sms.messages(m)) for m in (first, twins, other)] == [1, 1, 2]
 
 
 def test_notify_refuses_malformed_sms(config, services):
