@@ -192,3 +192,44 @@ def test_a_card_command_killed_between_its_saves_is_resumed_by_its_retry():
         me = api.get("/api/v1/me", token=session.json()["access_token"])
         assert me.status_code == 200 and me.json()["associations"][0]["card"]["card_no"] == card.card_no
         error_of(api.post("/api/v1/sessions", json=body), 400, "CHALLENGE_INVALID")
+
+
+def test_an_admin_claim_killed_between_its_saves_is_resumed_by_its_retry():
+    """claim_admin spends its challenge, then asks enterprise to claim, then saves the binding: card
+    killed right after the challenge's save, the retry with the same key resumes it and answers 201
+    with the same body twice; the uncertified administrator is superseded once, the claimant
+    certified once, each told once in the inbox."""
+    crash = "EPORT_CRASH_AFTER_SAVE"
+    with launched(only=["identity", "notify", "enterprise", "card", "gateway"], env={crash: "claim_admin"}) as p:
+        api = p.api
+        ca = load_ca(ensure_dev_ca(Path(p.var) / "card-ca"))
+        first, holder = people.register(api), people.register(api)
+        enterprise_id, uscc = people.register_enterprise(api, first, certify_role=False)
+        card = new_card(holder.name, holder.id_number, uscc, ca=ca)
+        body = dict(prove(api, holder.token, card), uscc=uscc)
+        key = {"Idempotency-Key": "claim-after-crash"}
+        as_holder = dict(key, Authorization=f"Bearer {holder.token}")
+        lost_reply(p, "card", crash_armed(p.var, "claim_admin", crash), lambda timeout: api.http.post(
+            api.base + "/api/v1/admin-claims", json=body, timeout=timeout, headers=as_holder))
+        claimed = api.post("/api/v1/admin-claims", json=body, token=holder.token, headers=key)
+        assert claimed.status_code == 201, claimed.text
+        answer = claimed.json()
+        assert (answer["enterprise_id"], answer["role_certified"], answer["superseded_user_id"]) == \
+            (enterprise_id, True, first.user_id)
+        again = api.post("/api/v1/admin-claims", json=body, token=holder.token, headers=key)
+        assert (again.status_code, again.json()) == (201, answer)
+        error_of(api.post("/api/v1/admin-claims", json=body, token=holder.token), 400, "CHALLENGE_INVALID")
+        enterprise = api.get(f"/api/v1/enterprises/{enterprise_id}", token=holder.token).json()
+        assert (enterprise["admin_user_id"], enterprise["admin_role_certified"]) == (holder.user_id, True)
+        [mine] = api.get("/api/v1/me", token=holder.token).json()["associations"]
+        assert (mine["association_id"], mine["card"]["card_no"]) == (answer["association_id"], card.card_no)
+        [former] = api.get("/api/v1/me", token=first.token).json()["associations"]
+        assert former["status"] == "removed"
+        wait_for(lambda: kinds(api, first) == ["admin_superseded"] and kinds(api, holder) == ["admin_claimed"],
+                 30, "one inbox message each")
+        time.sleep(1.0)  # a repeated claim's messages would be in by now
+        assert (kinds(api, first), kinds(api, holder)) == (["admin_superseded"], ["admin_claimed"])
+
+
+def kinds(api, person):
+    return [m["kind"] for m in people.messages(api, person)["items"]]
