@@ -7,7 +7,7 @@ import eventlet
 from .context import APPLICATION, RequestContext
 from .outages import Retrying
 from .relay import AmqpPublisher, NotificationRelay
-from .settings import relay_positions
+from .settings import published_log, relay_positions
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class EventSourced(RequestContext):
         self.relay_idle_seconds = relay_idle_seconds
         self.app = None
         self.relay = None
+        self.published = None  # the envelopes the relay published, for replays (services/common/published.py)
         self._wake = threading.Event()
         self._running = False
 
@@ -38,8 +39,9 @@ class EventSourced(RequestContext):
             config = self.container.config
             publisher = AmqpPublisher(config["AMQP_URI"], source, ssl=config.get("AMQP_SSL"))
             positions = relay_positions(source)
+            self.published = published_log(source, self.app, self.to_integration)
             self.relay = NotificationRelay(self.app, self.to_integration, publisher, positions,
-                                           name=f"{source}->amqp")
+                                           name=f"{source}->amqp", published=self.published)
             self.app.on_recorded(self._wake.set)
 
     def start(self):
@@ -53,6 +55,8 @@ class EventSourced(RequestContext):
         if self.relay is not None:
             self.relay.publisher.close()
             self.relay.positions.close()
+        if self.published is not None:
+            self.published.close()
         if self.app is not None:
             self.app.close()
 

@@ -15,7 +15,8 @@ from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
 
 from .correlation import with_correlation
-from .rpc import rpc
+from .published import text_of
+from .rpc import Encoded, rpc
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +55,23 @@ def _count(name, value, low, high):
     return value
 
 
-def read_events(app, to_integration, after=0, limit=100, event_type=None, until=None):
-    """The integration events of `app`'s notification log after position `after` (up to position
-    `until` included, when it is given).
-
-    Returns {"items": [envelope + "position"], "next": position to ask from next, "end": the
-    log's last position}; scans at most MAX_SCAN notifications, so a rare type may need more calls.
-    """
+def _window(app, after, limit, until):
+    """(after, limit, end, stop) of a read: checked, with the log's end and where the read stops."""
     after = _count("after", after, 0, 2 ** 62)
     limit = _count("limit", limit, 1, MAX_EVENTS)
     end = app.recorder.max_notification_id() or 0
     stop = end if until is None else min(_count("until", until, 0, 2 ** 62), end)
+    return after, limit, end, stop
+
+
+def read_events(app, to_integration, after=0, limit=100, event_type=None, until=None):
+    """The integration events of `app`'s notification log after position `after` (up to position
+    `until` included, when it is given), each mapped from its stored event.
+
+    Returns {"items": [envelope + "position"], "next": position to ask from next, "end": the
+    log's last position}; scans at most MAX_SCAN notifications, so a rare type may need more calls.
+    """
+    after, limit, end, stop = _window(app, after, limit, until)
     items, position = [], after
     while position < stop and len(items) < limit and position - after < MAX_SCAN:
         notifications = app.recorder.select_notifications(
@@ -83,6 +90,31 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None, until=
             if len(items) >= limit:
                 break
     return {"items": items, "next": position, "end": end}
+
+
+def events_page(app, to_integration, published, after=0, limit=100, event_type=None, until=None):
+    """`read_events`' answer, from the published log (services/common/published.py) where it holds
+    the positions asked: then as JSON text already (rpc.Encoded), with no event decoded or mapped.
+    Elsewhere the events are mapped, and the published log keeps what was mapped for the next read."""
+    if published is None or event_type is not None:  # a type filter is rare (`eport events --type`)
+        return read_events(app, to_integration, after, limit, event_type, until)
+    after, limit, end, stop = _window(app, after, limit, until)
+    if after >= stop:
+        return {"items": [], "next": after, "end": end}
+    held = published.read(after, stop, limit)
+    if held is None:
+        return _mapped_and_kept(app, to_integration, published, after, limit, stop)
+    texts, count, position = held
+    if position < stop and count < limit:  # the range held ended first: the rest mapped, as read_events would
+        rest = _mapped_and_kept(app, to_integration, published, position, limit - count, stop)
+        texts, position = texts + [text_of(item) for item in rest["items"]], rest["next"]
+    return Encoded(f'{{"items":[{",".join(texts)}],"next":{position},"end":{end}}}')
+
+
+def _mapped_and_kept(app, to_integration, published, after, limit, stop):
+    page = read_events(app, to_integration, after, limit, None, stop)
+    published.put(after, page["next"], page["items"])
+    return page
 
 
 def upstream_fetcher(config, caller, timeout=60):
@@ -178,7 +210,7 @@ class Operated:
     @rpc
     def ops_events(self, after=0, limit=100, event_type=None, until=None):
         sourced = self.operations.publisher()
-        return read_events(sourced.app, sourced.to_integration, after, limit, event_type, until)
+        return events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
 
     @rpc
     def ops_rebuild(self, projection, action="start", page=None):

@@ -6,6 +6,7 @@ after its saved position, maps each stored domain event to zero or more integrat
 anywhere in between republishes, never loses; consumers drop the repeat by its stable event_id.
 """
 import logging
+import sqlite3
 import time
 
 from kombu import Connection, Producer
@@ -111,8 +112,11 @@ class AmqpPublisher:
 
 
 class NotificationRelay:
-    def __init__(self, app, to_integration, publisher, positions, name=None, batch_size=100):
+    """`published`: a PublishedLog (published.py) that keeps what was published, or None."""
+
+    def __init__(self, app, to_integration, publisher, positions, name=None, batch_size=100, published=None):
         self.app = app
+        self.published = published
         self.to_integration = to_integration
         self.publisher = publisher
         self.positions = positions
@@ -126,15 +130,28 @@ class NotificationRelay:
             start=position, limit=self.batch_size, inclusive_of_start=False)
         if not notifications:
             return 0
-        envelopes = []
+        envelopes, positions = [], []
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
-            envelopes += [with_correlation(envelope, domain_event) for envelope in self.to_integration(domain_event)]
+            for envelope in self.to_integration(domain_event):
+                envelopes.append(with_correlation(envelope, domain_event))
+                positions.append(notification.id)
         if envelopes:
             self.publisher.publish_many(envelopes)  # raises unless the broker confirmed them all
         # Once per batch (a synced write per event stalled every service), after the confirms.
         self.positions.set(self.name, notifications[-1].id)
+        self._keep(position, notifications[-1].id, envelopes, positions)
         return len(notifications)
+
+    def _keep(self, after, upto, envelopes, positions):
+        """What was published, into the published log; a failure there costs a later replay its
+        speed only (it maps those events again), so it is logged and the relay goes on."""
+        if self.published is None:
+            return
+        try:
+            self.published.put(after, upto, [dict(e, position=p) for e, p in zip(envelopes, positions, strict=True)])
+        except sqlite3.Error as exc:
+            log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
 
     def pending(self):
         return (self.app.recorder.max_notification_id() or 0) - self.positions.get(self.name)

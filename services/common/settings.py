@@ -192,6 +192,17 @@ def relay_positions(service_name):
     return PositionStore(var_dir() / f"{service_name}-relay.db")
 
 
+def published_log(service_name, app, to_integration):
+    """The published log of a service (services/common/published.py), encrypted with its event
+    store's cipher; None for a store in memory, or one without a cipher (it would be in clear)."""
+    from .published import PublishedLog, code_fingerprint
+
+    if setting("EVENT_STORE") == "memory" or app.mapper.cipher is None:
+        return None
+    return PublishedLog(var_dir() / f"{service_name}-published.db", app.mapper.cipher,
+                        code_fingerprint(to_integration))
+
+
 def _positive(name, kind):
     raw = setting(name)
     try:

@@ -63,8 +63,8 @@ def test_a_log_written_before_encryption_still_reads(tmp_path):
 
 
 def test_a_rebuilt_log_is_the_same_log_once_adopted(tmp_path):
-    """The rebuild's store (`sibling`, bulk): rows staged without indexes, moved in at finish_bulk
-    with a repeat kept once, encrypted like the live log, then queried as the live one."""
+    """The rebuild's store (`sibling`, bulk): rows appended without a key or indexes, which
+    finish_bulk makes (a repeat kept once), encrypted like the live log, then queried as the live one."""
     import sqlite3
 
     live = AuditStore(tmp_path / "audit.db")
@@ -81,8 +81,32 @@ def test_a_rebuilt_log_is_the_same_log_once_adopted(tmp_path):
     live.close()
     with sqlite3.connect(tmp_path / "audit.db") as db:
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-    assert {"audit_by_enterprise", "audit_by_subject", "audit_by_seq", "audit_by_correlation"} <= names
-    assert "audit_staging" not in names
+    assert {"audit_event_ids", "audit_by_enterprise", "audit_by_subject", "audit_by_seq",
+            "audit_by_correlation"} <= names
     raw = raw_bytes(tmp_path)
     for secret in (NAME, CARD_NO, SESSION):
         assert secret.encode() not in raw
+
+
+def test_a_log_from_before_the_unique_index_keeps_its_primary_key_and_records_once(tmp_path):
+    """A log made when event_id was the table's primary key: opened by this release it gets no
+    second key, records a repeat once, and a rebuild replaces it by a log of the new form."""
+    import sqlite3
+
+    from services.audit import store as audit_store
+
+    old_tables = audit_store.TABLES.replace("event_id TEXT NOT NULL,", "event_id TEXT PRIMARY KEY,")
+    assert old_tables != audit_store.TABLES
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        db.executescript(old_tables + audit_store.INDEXES)
+    live = AuditStore(tmp_path / "audit.db")
+    events = envelopes(str(uuid.uuid4()), str(uuid.uuid4()))
+    assert live.record_many(events[:2]) == 2 and live.record_many(events) == 1
+    indexes = {r[1]: r[3] for r in live._run("PRAGMA index_list('audit_events')")}
+    assert "audit_event_ids" not in indexes and "pk" in indexes.values()
+    fresh = live.sibling()
+    fresh.record_many(events)
+    with live.held():
+        live.adopt(fresh)
+    assert live.record_many(events) == 0 and len(live.query(limit=10)) == 3
+    assert "audit_event_ids" in {r[1] for r in live._run("PRAGMA index_list('audit_events')")}

@@ -2,46 +2,19 @@
 with `until`, pages_of), on the in-memory store: every envelope once, in the log's order, whatever
 the window size, however many envelopes an event makes, and with events stored while it reads."""
 import pytest
-from eventsourcing.domain import Aggregate, event
-from marshmallow import Schema, fields
 
-from contracts.envelope import event_type, make_envelope
 from contracts.errors import ValidationFailed
 from services.common import operations
-from services.common.application import ServiceApplication
 from services.common.operations import pages_of, read_events
+from tests.tally import Tallies, Tally, to_integration
 
 pytestmark = pytest.mark.unit
-
-
-class CountedPayload(Schema):
-    n = fields.Integer(required=True)
-    copy = fields.Integer(required=True)
-
-
-COUNTED = event_type("pagesdemo", "Counted", CountedPayload, "test event")
-
-
-class Tally(Aggregate):
-    @event("Counted")
-    def __init__(self, n, copies):
-        self.n, self.copies = n, copies
-
-
-def to_integration(domain_event):
-    for copy in range(domain_event.copies):  # an event may make several envelopes, or none
-        yield make_envelope(COUNTED, aggregate_id=domain_event.originator_id, aggregate_version=copy + 1,
-                            occurred_at=domain_event.timestamp, payload={"n": domain_event.n, "copy": copy})
-
-
-class Demo(ServiceApplication):
-    service_name = "pagesdemo"
 
 
 @pytest.fixture
 def app(monkeypatch):
     monkeypatch.setenv("EVENT_STORE", "memory")
-    return Demo()
+    return Tallies()
 
 
 class Reply:

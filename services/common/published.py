@@ -1,0 +1,148 @@
+"""The published log: a service's integration events as its relay made them, kept encrypted by
+position beside its notification log, so that a replay or a rebuild reads them back in one scan
+instead of decoding and mapping every stored event again (docs/PERFORMANCE.md, "Replays").
+
+A cache, not a record: what it holds is what mapping the stored events gives, a function of the
+stored event and of the code alone. The relay puts in what it published, `ops_events` what it
+mapped; `ranges` says which positions it holds in full (a position with no row is a gap of the
+notification log, or an event nothing is published of). It holds the fingerprint of the code that
+made it (`code_fingerprint`): a service whose mapping code differs finds it empty, so a changed
+mapping or upcaster never serves an envelope that the running code would not make; after such a
+release the first replay maps and keeps, the next ones read. One SQLite file per instance of a
+service, whatever its event store (var/<service>-published.db): each instance fills its own.
+"""
+import hashlib
+import json
+import sqlite3
+import sys
+import threading
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS envelopes (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS ranges (after INTEGER PRIMARY KEY, upto INTEGER NOT NULL);
+"""
+_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+_fingerprints = {}
+
+
+def text_of(envelope):
+    """An envelope as the published log keeps it and a spliced reply carries it: compact JSON."""
+    return _TEXT.encode(envelope)
+
+
+def code_fingerprint(to_integration):
+    """A digest of the code that maps a service's stored events to envelopes: the modules of the
+    package that holds its `to_integration`, of contracts/ and of services/common/ (a service
+    imports no other service: tests/unit/test_code_fingerprint.py), and the eventsourcing release
+    that decodes the stored events."""
+    import contracts
+
+    from . import __file__ as common
+
+    folders = (Path(sys.modules[to_integration.__module__].__file__).parent, Path(contracts.__file__).parent,
+               Path(common).parent)
+    if folders not in _fingerprints:
+        digest = hashlib.sha256(version("eventsourcing").encode())
+        for folder in folders:
+            for path in sorted(folder.rglob("*.py")):
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+        _fingerprints[folders] = digest.hexdigest()
+    return _fingerprints[folders]
+
+
+class PublishedLog:
+    """`put(after, upto, items)` holds the envelopes of the positions (after, upto] (each item an
+    envelope with its "position"); `read(after, stop, limit)` gives back what it holds from `after`.
+
+    Several processes may share the file (instances of a service on one host, during an upgrade
+    too): each checks, in the transaction of every read and write, that the file is of its own
+    code; one of other code is neither read nor written (the last to open it makes it its own)."""
+
+    def __init__(self, path, cipher, fingerprint):
+        self._cipher = cipher
+        self._code = fingerprint
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # a cache: what a power cut takes is mapped again
+        self._db.executescript(SCHEMA)
+        with self._transaction("BEGIN IMMEDIATE"):
+            if not self._mine():
+                self._db.execute("DELETE FROM envelopes")
+                self._db.execute("DELETE FROM ranges")
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
+
+    @contextmanager
+    def _transaction(self, begin="BEGIN"):
+        with self._lock:
+            self._db.execute(begin)
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _mine(self):
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'code'").fetchone()
+        return row is not None and row[0] == self._code
+
+    def put(self, after, upto, items):
+        """The envelopes of (after, upto], in order, every one of those positions' (with "position")."""
+        if upto <= after:
+            return
+        rows, group = [], []
+        for item in items:
+            if group and group[-1]["position"] != item["position"]:
+                rows.append(self._row(group))
+                group = []
+            group.append(item)
+        if group:
+            rows.append(self._row(group))
+        with self._transaction("BEGIN IMMEDIATE"):
+            if self._mine():
+                self._db.executemany("INSERT OR REPLACE INTO envelopes VALUES (?, ?, ?)", rows)
+                self._cover(after, upto)
+
+    def _row(self, group):
+        text = ",".join(text_of(item) for item in group)
+        return group[0]["position"], len(group), self._cipher.encrypt(text.encode("utf-8"))
+
+    def _cover(self, after, upto):
+        """(after, upto] joins the ranges held, merged with those it touches."""
+        touching = self._db.execute("SELECT after, upto FROM ranges WHERE after <= ? AND upto >= ?",
+                                    (upto, after)).fetchall()
+        low = min([after] + [r[0] for r in touching])
+        high = max([upto] + [r[1] for r in touching])
+        self._db.executemany("DELETE FROM ranges WHERE after = ?", [(r[0],) for r in touching])
+        self._db.execute("INSERT INTO ranges VALUES (?, ?)", (low, high))
+
+    def read(self, after, stop, limit):
+        """None when position `after` is not held; else (texts, count, next): the `count` envelopes
+        held after `after` up to `stop` at most, as JSON texts of comma-separated envelopes, one per
+        position; at least `limit` of them unless the range held or `stop` ended first; `next` is
+        the last position they cover (to ask from next)."""
+        with self._transaction():
+            held = self._db.execute("SELECT upto FROM ranges WHERE after <= ? ORDER BY after DESC LIMIT 1",
+                                    (after,)).fetchone()
+            if held is None or held[0] <= after or not self._mine():
+                return None
+            stop = min(stop, held[0])
+            rows = self._db.execute("SELECT position, count, sealed FROM envelopes WHERE position > ? AND position <= ?"
+                                    " ORDER BY position LIMIT ?", (after, stop, limit)).fetchall()
+        texts, count = [], 0
+        for position, n, sealed in rows:
+            texts.append(self._cipher.decrypt(sealed).decode("utf-8"))
+            count += n
+            if count >= limit:
+                return texts, count, position
+        return texts, count, stop
+
+    def close(self):
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,177 @@
+"""The published log (services/common/published.py) on a real SQLite file: `ops_events` answers
+from it exactly what mapping the stored events answers, for any window, once it holds them; it
+holds what it was given and no more; it forgets itself for other code; it is encrypted at rest."""
+import json
+import random
+
+import pytest
+from eventsourcing.cryptography import AESCipher as LibraryCipher
+from eventsourcing.utils import Environment
+from nameko.standalone.rpc import ServiceRpcProxy
+
+from contracts.errors import ServiceError
+from services.common import operations
+from services.common.dependency import EventSourced
+from services.common.cipher import AESCipher
+from services.common.operations import Operated, events_page, read_events
+from services.common.published import PublishedLog, code_fingerprint
+from services.common.relay import NotificationRelay
+from services.common.rpc import Encoded, rpc
+from tests.support import wait_for
+from tests.tally import NOTE, Tallies, Tally, to_integration
+
+pytestmark = pytest.mark.integration
+
+
+def cipher():
+    return AESCipher(Environment(env={"CIPHER_KEY": LibraryCipher.create_key(16)}))
+
+
+def plain(answer):
+    """An answer as the caller gets it over RPC (JSON)."""
+    return json.loads(answer.text) if isinstance(answer, Encoded) else json.loads(json.dumps(answer))
+
+
+@pytest.fixture
+def app(monkeypatch, fresh_var):
+    monkeypatch.setenv("EVENT_STORE", "memory")
+    app = Tallies()
+    copies = [1, 0, 3, 1, 2, 0, 0, 1] * 30
+    app.save(*(Tally(n, c) for n, c in enumerate(copies)))
+    return app
+
+
+@pytest.fixture
+def published(fresh_var):
+    log = PublishedLog(fresh_var / "demo-published.db", cipher(), code_fingerprint(to_integration))
+    yield log
+    log.close()
+
+
+def test_every_window_answers_as_mapping_does_cold_and_then_held(app, published):
+    rng = random.Random(7)
+    end = app.recorder.max_notification_id()
+    windows = [(rng.randrange(0, end + 3), rng.randrange(1, 40), rng.choice([None, rng.randrange(0, end + 5)]))
+               for _ in range(300)]
+    for after, limit, until in windows * 2:  # the second time every position asked is held
+        expected = plain(read_events(app, to_integration, after, limit, None, until))
+        assert plain(events_page(app, to_integration, published, after, limit, None, until)) == expected
+    held = events_page(app, to_integration, published, 0, 1000)
+    assert isinstance(held, Encoded), "a held window is answered from the published log"
+
+
+def test_reading_it_page_by_page_gives_every_envelope_once(app, published, monkeypatch):
+    """Across held and unheld positions: held from 50 to 120, the rest mapped (and then held)."""
+    everything = plain(read_events(app, to_integration, 0, 1000))["items"]
+    monkeypatch.setattr(operations, "MAX_EVENTS", 10)
+    middle = [i for i in read_events(app, to_integration, 50, 10, None, 120)["items"]]
+    while middle[-1]["position"] < 120 and len(middle) < 500:
+        middle += read_events(app, to_integration, middle[-1]["position"], 10, None, 120)["items"]
+    published.put(50, 120, middle)
+    for _ in range(2):
+        items, position = [], 0
+        while True:
+            answer = plain(events_page(app, to_integration, published, position, 7))
+            items += answer["items"]
+            if answer["next"] >= answer["end"]:
+                break
+            assert answer["next"] > position
+            position = answer["next"]
+        assert items == everything and len(everything) > 200
+
+
+def test_it_holds_the_ranges_it_was_given_and_merges_them(published):
+    def item(position):
+        return {"position": position, "event_id": f"e{position}"}
+
+    published.put(0, 10, [item(3), item(9)])
+    published.put(20, 30, [item(25)])
+    assert published.read(10, 100, 100) is None and published.read(35, 100, 100) is None
+    assert published.read(0, 100, 100) == (['{"position":3,"event_id":"e3"}', '{"position":9,"event_id":"e9"}'], 2, 10)
+    published.put(10, 20, [item(15)])  # joins the two
+    texts, _, position = published.read(4, 100, 100)
+    assert [json.loads(t)["position"] for t in texts] == [9, 15, 25] and position == 30
+    assert published.read(0, 12, 100)[2] == 12  # no further than the stop asked
+    assert published.read(0, 100, 2) == (['{"position":3,"event_id":"e3"}', '{"position":9,"event_id":"e9"}'], 2, 9)
+
+
+def test_other_code_finds_it_empty_and_two_codes_never_serve_each_other(fresh_var):
+    path, key = fresh_var / "shared-published.db", cipher()
+    old = PublishedLog(path, key, fingerprint="old code")
+    old.put(0, 5, [{"position": 2, "event_id": "old"}])
+    assert old.read(0, 5, 10) is not None
+    new = PublishedLog(path, key, fingerprint="new code")  # an upgraded instance on the same file
+    assert new.read(0, 5, 10) is None, "what other code mapped is forgotten"
+    old.put(5, 10, [{"position": 7, "event_id": "old again"}])  # the old instance still running
+    assert new.read(5, 10, 10) is None and old.read(0, 10, 10) is None
+    new.put(0, 10, [{"position": 7, "event_id": "new"}])
+    assert new.read(0, 10, 10) == (['{"position":7,"event_id":"new"}'], 1, 10)
+    old.close()
+    new.close()
+
+
+def test_it_is_encrypted_at_rest(app, published, fresh_var):
+    events_page(app, to_integration, published, 0, 1000)
+    published.close()
+    raw = b"".join(p.read_bytes() for p in fresh_var.glob("demo-published.db*"))
+    assert len(raw) > 10_000 and NOTE.encode() not in raw and b"tallydemo" not in raw
+
+
+class Confirmed:
+    """A publisher the broker confirms everything of (the relay's own tests use the real broker)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def publish_many(self, envelopes):
+        self.sent += [json.loads(json.dumps(e)) for e in envelopes]
+
+
+class Positions:
+    def __init__(self):
+        self.value = 0
+
+    def get(self, name):
+        return self.value
+
+    def set(self, name, position):
+        self.value = position
+
+
+def test_the_relay_keeps_what_it_published_and_ops_events_serves_it(app, published):
+    relay = NotificationRelay(app, to_integration, Confirmed(), Positions(), batch_size=37, published=published)
+    while relay.run_once():
+        pass
+    end = app.recorder.max_notification_id()
+    answer = events_page(app, to_integration, published, 0, 1000)
+    assert isinstance(answer, Encoded)
+    items = plain(answer)["items"]
+    assert [{k: v for k, v in i.items() if k != "position"} for i in items] == relay.publisher.sent
+    assert items == plain(read_events(app, to_integration, 0, 1000))["items"] and plain(answer)["next"] == end
+
+
+class PublishedDemo(Operated):
+    """A service of its own store and relay, with the operators' RPCs."""
+    name = "publisheddemo"
+    app = EventSourced(Tallies, to_integration)
+
+    @rpc
+    def write(self, copies):
+        self.app.save(*(Tally(n, c) for n, c in enumerate(copies)))
+
+
+def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(container_factory, config, fresh_var):
+    container = container_factory(PublishedDemo, config)
+    container.start()
+    sourced = next(d for d in container.dependencies if isinstance(d, EventSourced))
+    with ServiceRpcProxy("publisheddemo", config, timeout=10) as demo:
+        demo.write([1, 0, 3, 1, 2] * 60)
+        wait_for(lambda: demo.ops_status()["stores"][0]["lag"] == 0, what="the relay to publish")
+        end = sourced.app.recorder.max_notification_id()
+        assert sourced.published.read(0, end, 1) is not None, "the relay kept what it published"
+        for after, limit, until in ((0, 1000, None), (0, 7, None), (13, 50, 200), (299, 5, None), (end, 10, None)):
+            expected = plain(read_events(sourced.app, to_integration, after, limit, None, until))
+            assert demo.ops_events(after=after, limit=limit, until=until) == expected
+        with pytest.raises(ServiceError) as refused:
+            demo.ops_events(after=-1)
+        assert refused.value.code == "VALIDATION_ERROR" and "after" in refused.value.details
