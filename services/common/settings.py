@@ -74,6 +74,9 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
     Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),
     Setting("EPORT_RETRY_DELAY", "1", "seconds before a failed event is retried, doubling up to 60"),
+    Setting("EPORT_PUBLISHED_LOG", "on", "on: each service keeps the envelopes its relay published, encrypted "
+                                         "(EPORT_VAR/<service>-published.db, about the size of its event store), and "
+                                         "replays and rebuilds read them; off: they map every stored event again"),
 )}
 
 
@@ -194,10 +197,14 @@ def relay_positions(service_name):
 
 def published_log(service_name, app, to_integration):
     """The published log of a service (services/common/published.py), encrypted with its event
-    store's cipher; None for a store in memory, or one without a cipher (it would be in clear)."""
+    store's cipher; None when EPORT_PUBLISHED_LOG is off, for a store in memory, or for one
+    without a cipher (it would be in clear)."""
     from .published import PublishedLog, code_fingerprint
 
-    if setting("EVENT_STORE") == "memory" or app.mapper.cipher is None:
+    keep = setting("EPORT_PUBLISHED_LOG")
+    if keep not in ("on", "off"):
+        raise StartRefused(f"EPORT_PUBLISHED_LOG={keep!r}: expected on or off")
+    if keep == "off" or setting("EVENT_STORE") == "memory" or app.mapper.cipher is None:
         return None
     return PublishedLog(var_dir() / f"{service_name}-published.db", app.mapper.cipher,
                         code_fingerprint(to_integration))

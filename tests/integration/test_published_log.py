@@ -17,6 +17,7 @@ from services.common.operations import Operated, events_page, read_events
 from services.common.published import PublishedLog, code_fingerprint
 from services.common.relay import NotificationRelay
 from services.common.rpc import Encoded, rpc
+from services.common.settings import StartRefused, published_log
 from tests.support import wait_for
 from tests.tally import NOTE, Tallies, Tally, to_integration
 
@@ -175,3 +176,16 @@ def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(contain
         with pytest.raises(ServiceError) as refused:
             demo.ops_events(after=-1)
         assert refused.value.code == "VALIDATION_ERROR" and "after" in refused.value.details
+
+
+def test_an_operator_can_turn_it_off_and_a_wrong_value_refuses_to_start(monkeypatch, fresh_var):
+    monkeypatch.setenv("EVENT_STORE", "sqlite")
+    app = Tallies()
+    assert isinstance(published_log("tallydemo", app, to_integration), PublishedLog)
+    monkeypatch.setenv("EPORT_PUBLISHED_LOG", "off")
+    assert published_log("tallydemo", app, to_integration) is None
+    monkeypatch.setenv("EPORT_PUBLISHED_LOG", "yes")
+    with pytest.raises(StartRefused) as refused:
+        published_log("tallydemo", app, to_integration)
+    assert "EPORT_PUBLISHED_LOG" in str(refused.value)
+    app.close()
