@@ -18,6 +18,9 @@ request. An owning service remembers, under that id, what the command answered, 
   (`resumable_commands` of its application): a repeat finding its record unanswered after
   ANSWER_WAIT runs it again, which finds its first save done (`ServiceApplication.resuming()`), and
   the later step, asked under the same command id, answers what it answered (or runs now);
+- runs of one command in one process take turns (turns.py): a repeat arriving while its twin runs
+  here (the broker's redelivery beside the client's retry) waits for it and answers its answer,
+  so a resumable command is not resumed twice at once;
 - a command that stores nothing records nothing (nothing to protect; asking again is harmless);
 - an error before any save is not remembered: the command did nothing, a retry runs it afresh; nor
   a passing one (503) after a save: the record is released and the retry runs it again.
@@ -42,11 +45,14 @@ from contracts.errors import ServiceError
 from . import context
 from .outages import OUTAGES
 from .settings import secret, setting, var_dir
+from .turns import Busy, Turns
 
 log = logging.getLogger(__name__)
 
 RECORD_TTL = 24 * 3600  # seconds a remembered answer is answered again
-ANSWER_WAIT = 3.0  # seconds a repeat waits for the answer of its twin still running
+ANSWER_WAIT = 3.0  # seconds a repeat waits for the answer of its twin still running (in another process)
+TURN_WAIT = 30.0  # seconds a repeat waits for its twin running in this process (a few peer deadlines)
+TURNS = Turns()
 NAMESPACE = uuid.UUID("a3c5e1f2-5b0d-4d8e-9c61-2f7b8e4d1a93")
 UNDECLARED = object()
 TRANSIENT = {e.SERVICE_UNAVAILABLE, e.SMS_DELIVERY_FAILED}  # a retry may succeed: not remembered
@@ -173,9 +179,13 @@ def _settled(app, record, fp):
 def _replay(app, record, fp):
     record = _settled(app, record, fp)
     if not record.answered:
-        raise ServiceError(e.IDEMPOTENCY_KEY_IN_USE,
-                           "A request with this Idempotency-Key is still being processed; try again.")
+        raise _in_use()
     return _answer_of(record)
+
+
+def _in_use():
+    return ServiceError(e.IDEMPOTENCY_KEY_IN_USE, "A request with this Idempotency-Key is still being processed; "
+                                                  "try again.")
 
 
 def _answer_of(record):
@@ -199,9 +209,18 @@ def _command(app, key, fp, method):
 
 
 def execute(app, command_id, method, args, kwargs, run):
-    """`run()` once per (command_id, method) on this service's store; the remembered answer after."""
+    """`run()` once per (command_id, method) on this service's store; the remembered answer after.
+    Runs of one command in this process take turns (turns.py): a repeat waits for its twin here."""
     key = _keyed(f"{command_id}:{method}")
     fp = fingerprint(method, args, kwargs)
+    try:  # per application: card's claim_admin asks enterprise's claim_admin under the same id
+        with TURNS.of((id(app), key), TURN_WAIT):
+            return _execute(app, key, fp, method, run)
+    except Busy:
+        raise _in_use() from None
+
+
+def _execute(app, key, fp, method, run):
     command, remembered = _command(app, key, fp, method)
     if command is None:
         return remembered

@@ -154,6 +154,7 @@ def test_an_sms_code_request_killed_before_its_hand_off_sends_its_code_once():
         code = sms.latest_code(mobile, "register", timeout=10)
         time.sleep(1.0)  # a second SMS would be on its way by now
         assert len(sms.messages(mobile)) == 1
+        assert resumptions(p, "identity", "request_sms_code") == 1  # the retry waited for the redelivery's turn
         error_of(api.post("/api/v1/sms-codes", json=body), 429, "SMS_COOLDOWN")  # one code was issued
         user = api.post("/api/v1/users", json={"name": "赵六", "id_number": new_id_number(), "mobile": mobile,
                                                "sms_code": code})
@@ -229,6 +230,14 @@ def test_an_admin_claim_killed_between_its_saves_is_resumed_by_its_retry():
                  30, "one inbox message each")
         time.sleep(1.0)  # a repeated claim's messages would be in by now
         assert (kinds(api, first), kinds(api, holder)) == (["admin_superseded"], ["admin_claimed"])
+        assert resumptions(p, "card", "claim_admin") == 1  # enterprise asked once more, not twice
+
+
+def resumptions(p, service, method):
+    """How often `service` resumed `method` (its log): the broker's redelivery and the client's retry
+    arrive together, and take turns (services/common/turns.py) instead of both resuming."""
+    with open(os.path.join(p.var, "logs", f"{service}.log"), encoding="utf-8") as log:
+        return sum(f"resuming {method}:" in line for line in log)
 
 
 def kinds(api, person):

@@ -1,4 +1,7 @@
 """A command runs once per command id: its answer is remembered with its effect (services/common/commands.py)."""
+import time
+
+import eventlet
 import pytest
 from eventsourcing.domain import Aggregate, event
 
@@ -32,7 +35,7 @@ class CounterApp(ServiceApplication):
         super().__init__()
         self.counter = Counter()
         self.save(self.counter)
-        self.runs = 0
+        self.runs = self.peer_calls = 0
 
     def bump(self, declare=True, die=False, fail_after_save=False, fail_before_save=False, unavailable=False):
         self.runs += 1
@@ -64,7 +67,7 @@ class CounterApp(ServiceApplication):
             if die:
                 raise Died()
 
-    def two_steps(self, die_between=False, unavailable=False):
+    def two_steps(self, die_between=False, unavailable=False, peer_takes=0.0):
         """Counts (its first save), then asks a peer for its answer (card login: identity makes
         the session), saved after: a resumed run finds its count made and does not count again."""
         self.runs += 1
@@ -76,6 +79,8 @@ class CounterApp(ServiceApplication):
             raise Died()
         if unavailable and self.runs == 1:
             raise ServiceError(e.SERVICE_UNAVAILABLE, "the peer is away")
+        self.peer_calls += 1
+        eventlet.sleep(peer_takes)
         return {"count": self.count(), "resumed": self.resuming()}
 
     def count(self):
@@ -214,3 +219,40 @@ def test_a_resumable_command_whose_peer_was_away_is_resumed_not_run_again(app, m
         run(app, "key:u", "two_steps", unavailable=True)
     assert run(app, "key:u", "two_steps", unavailable=True) == {"count": 1, "resumed": True}
     assert app.count() == 1
+
+
+def test_two_repeats_at_once_of_a_resumable_command_ask_its_peer_once(app, monkeypatch):
+    """The broker's redelivery and the client's retry of a command that died between its saves
+    arrive together: in one process the second waits for the first (turns.py) and answers its
+    answer, instead of resuming beside it and asking the peer again."""
+    monkeypatch.setattr(commands, "ANSWER_WAIT", 0.1)
+    args = dict(die_between=True, peer_takes=0.3)
+    with pytest.raises(Died):
+        run(app, "key:w", "two_steps", **args)
+    pool = eventlet.GreenPool()
+    repeats = [pool.spawn(run, app, "key:w", "two_steps", **args) for _ in range(2)]
+    assert [r.wait() for r in repeats] == [{"count": 1, "resumed": True}] * 2
+    assert (app.peer_calls, app.count(), len(commands.TURNS)) == (1, 1, 0)
+
+
+def test_a_repeat_waits_its_turn_no_longer_than_the_turn_wait(app, monkeypatch):
+    monkeypatch.setattr(commands, "TURN_WAIT", 0.1)
+    pool = eventlet.GreenPool()
+    first = pool.spawn(run, app, "key:x", "two_steps", peer_takes=0.5)
+    eventlet.sleep(0.05)
+    with pytest.raises(ServiceError) as busy:
+        run(app, "key:x", "two_steps", peer_takes=0.5)
+    assert busy.value.code == e.IDEMPOTENCY_KEY_IN_USE
+    assert first.wait() == {"count": 1, "resumed": False}
+    assert run(app, "key:x", "two_steps", peer_takes=0.5) == {"count": 1, "resumed": False}  # its answer
+    assert (app.peer_calls, len(commands.TURNS)) == (1, 0)
+
+
+def test_runs_of_other_commands_or_applications_do_not_wait_for_each_other(app):
+    other = CounterApp()  # another service in this process: card's claim_admin asks enterprise's under one id
+    pool = eventlet.GreenPool()
+    began = time.monotonic()
+    runs = [pool.spawn(run, a, k, "two_steps", peer_takes=0.3) for a, k in ((app, "k1"), (app, "k2"), (other, "k1"))]
+    [r.wait() for r in runs]
+    assert time.monotonic() - began < 0.6  # side by side, not one after another (0.9 s)
+    assert (app.peer_calls, app.count(), other.peer_calls, other.count()) == (2, 2, 1, 1)
