@@ -1,5 +1,6 @@
-"""`eport status`: per service, events stored and published and the relay's lag; per consumer
-queue, the messages waiting and the dead letters."""
+"""`eport status`: per service, events stored and published, the relay's lag and the positions its
+published log keeps (replays and rebuilds read those instead of mapping them); per consumer queue,
+the messages waiting and the dead letters."""
 import json
 
 from contracts.subscriptions import SUBSCRIPTIONS
@@ -53,10 +54,10 @@ def run(args, out):
     if args.json:
         print(json.dumps({"stores": stores, "queues": queues, "unavailable": down}), file=out)
     else:
-        print(f"{'service':<12}{'store':<14}{'stored':>9}{'published':>11}{'lag':>7}", file=out)
+        print(f"{'service':<12}{'store':<14}{'stored':>9}{'published':>11}{'lag':>7}{'kept':>9}", file=out)
         for s in stores:
             print(f"{s['service']:<12}{s['store']:<14}{_cell(s['stored']):>9}{_cell(s['published']):>11}"
-                  f"{_cell(s['lag']):>7}", file=out)
+                  f"{_cell(s['lag']):>7}{_cell(s.get('kept')):>9}", file=out)
         for d in down:
             print(f"{d['service']:<12}unavailable: {d['error']}", file=out)
         print(f"\n{'consumer queue':<32}{'waiting':>9}{'dead letters':>14}", file=out)

@@ -70,11 +70,13 @@ class EventSourced(RequestContext):
         return {APPLICATION: self.app}  # the application a command of this worker runs on (commands.py)
 
     def operations_status(self):
-        """What `eport status` shows of this store: events stored, published, the relay's lag."""
+        """What `eport status` shows of this store: events stored, published, the relay's lag, and
+        the positions its published log holds."""
         stored = self.app.recorder.max_notification_id() or 0
         published = self.relay.positions.get(self.relay.name) if self.relay is not None else None
         return {"store": self.app_cls.service_name, "stored": stored, "published": published,
-                "lag": None if published is None else max(stored - published, 0)}
+                "lag": None if published is None else max(stored - published, 0),
+                "kept": None if self.published is None else self.published.held()}
 
     def _relay_forever(self):
         retrying = Retrying(log, f"relay of {self.app_cls.service_name}")

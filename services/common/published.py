@@ -143,6 +143,13 @@ class PublishedLog:
                 return texts, count, position
         return texts, count, stop
 
+    def held(self):
+        """How many positions it holds (of this code's)."""
+        with self._transaction():
+            if not self._mine():
+                return 0
+            return self._db.execute("SELECT COALESCE(SUM(upto - after), 0) FROM ranges").fetchone()[0]
+
     def close(self):
         with self._lock:
             self._db.close()

@@ -170,6 +170,7 @@ def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(contain
         wait_for(lambda: demo.ops_status()["stores"][0]["lag"] == 0, what="the relay to publish")
         end = sourced.app.recorder.max_notification_id()
         assert sourced.published.read(0, end, 1) is not None, "the relay kept what it published"
+        assert demo.ops_status()["stores"][0]["kept"] == end
         for after, limit, until in ((0, 1000, None), (0, 7, None), (13, 50, 200), (299, 5, None), (end, 10, None)):
             expected = plain(read_events(sourced.app, to_integration, after, limit, None, until))
             assert demo.ops_events(after=after, limit=limit, until=until) == expected
@@ -189,3 +190,11 @@ def test_an_operator_can_turn_it_off_and_a_wrong_value_refuses_to_start(monkeypa
         published_log("tallydemo", app, to_integration)
     assert "EPORT_PUBLISHED_LOG" in str(refused.value)
     app.close()
+
+
+def test_it_says_how_many_positions_it_holds(published):
+    assert published.held() == 0
+    published.put(0, 10, [{"position": 3, "event_id": "a"}])
+    published.put(20, 25, [])
+    published.put(5, 12, [{"position": 11, "event_id": "b"}])
+    assert published.held() == 12 + 5
