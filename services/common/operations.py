@@ -15,7 +15,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
 
 from .correlation import with_correlation
-from .published import text_of
+from .published import mark_of, text_of
 from .rpc import Encoded, rpc
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,13 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None, until=
     Returns {"items": [envelope + "position"], "next": position to ask from next, "end": the
     log's last position}; scans at most MAX_SCAN notifications, so a rare type may need more calls.
     """
+    return _mapped(app, to_integration, after, limit, event_type, until)[0]
+
+
+def _mapped(app, to_integration, after, limit, event_type, until):
+    """read_events' answer, and the last notification it read (None if none)."""
     after, limit, end, stop = _window(app, after, limit, until)
-    items, position = [], after
+    items, position, last = [], after, None
     while position < stop and len(items) < limit and position - after < MAX_SCAN:
         notifications = app.recorder.select_notifications(
             start=position, limit=min(MAX_EVENTS, MAX_SCAN), stop=stop, inclusive_of_start=False)
@@ -86,10 +91,10 @@ def read_events(app, to_integration, after=0, limit=100, event_type=None, until=
                     item = with_correlation(envelope, domain_event)  # a dict of its own: to_integration makes each anew
                     item["position"] = n.id
                     items.append(item)
-            position = n.id
+            position, last = n.id, n
             if len(items) >= limit:
                 break
-    return {"items": items, "next": position, "end": end}
+    return {"items": items, "next": position, "end": end}, last
 
 
 def events_page(app, to_integration, published, after=0, limit=100, event_type=None, until=None):
@@ -112,8 +117,8 @@ def events_page(app, to_integration, published, after=0, limit=100, event_type=N
 
 
 def _mapped_and_kept(app, to_integration, published, after, limit, stop):
-    page = read_events(app, to_integration, after, limit, None, stop)
-    published.put(after, page["next"], page["items"])
+    page, last = _mapped(app, to_integration, after, limit, None, stop)
+    published.put(after, page["next"], page["items"], None if last is None else mark_of(last))
     return page
 
 

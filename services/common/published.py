@@ -13,6 +13,7 @@ service, whatever its event store (var/<service>-published.db): each instance fi
 """
 import hashlib
 import json
+import logging
 import sqlite3
 import sys
 import threading
@@ -23,11 +24,25 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS envelopes (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, sealed BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ranges (after INTEGER PRIMARY KEY, upto INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ranges (after INTEGER PRIMARY KEY, upto INTEGER NOT NULL,
+                                   last INTEGER NOT NULL, mark BLOB NOT NULL);
 """
+log = logging.getLogger(__name__)
 _TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 _fingerprints = {}
+
+
+def mark_of(notification):
+    """(position, mark) of a stored event: a digest of its stored bytes, which differ for every
+    event ever written (its state is encrypted with a nonce of its own)."""
+    return notification.id, hashlib.blake2b(notification.state, digest_size=16).digest()
+
+
+def stored_mark(app, position):
+    """The mark of the event `app`'s store holds at `position`, or None when it holds none there."""
+    found = app.recorder.select_notifications(start=position, limit=1)
+    return mark_of(found[0])[1] if found and found[0].id == position else None
 
 
 def text_of(envelope):
@@ -56,16 +71,22 @@ def code_fingerprint(to_integration):
 
 
 class PublishedLog:
-    """`put(after, upto, items)` holds the envelopes of the positions (after, upto] (each item an
-    envelope with its "position"); `read(after, stop, limit)` gives back what it holds from `after`.
+    """`put(after, upto, items, last)` holds the envelopes of the positions (after, upto] (each
+    item an envelope with its "position"; `last` the mark of the last event stored there);
+    `read(after, stop, limit)` gives back what it holds from `after`.
+
+    It must be of the event store beside it: a store restored from a backup, or replaced, holds
+    other events at positions it held. So each range held keeps the mark of its last event, and a
+    read checks it against the store (`stored(position)` gives the mark there); a range whose
+    last event is not there any more, or another, means another store: it forgets everything.
+    An event store only grows at its end, so the events before that last one are the same too.
 
     Several processes may share the file (instances of a service on one host, during an upgrade
     too): each checks, in the transaction of every read and write, that the file is of its own
     code; one of other code is neither read nor written (the last to open it makes it its own)."""
 
-    def __init__(self, path, cipher, fingerprint):
-        self._cipher = cipher
-        self._code = fingerprint
+    def __init__(self, path, cipher, fingerprint, stored):
+        self._cipher, self._code, self._stored = cipher, fingerprint, stored
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -73,9 +94,7 @@ class PublishedLog:
         self._db.executescript(SCHEMA)
         with self._transaction("BEGIN IMMEDIATE"):
             if not self._mine():
-                self._db.execute("DELETE FROM envelopes")
-                self._db.execute("DELETE FROM ranges")
-                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
+                self._forget()
 
     @contextmanager
     def _transaction(self, begin="BEGIN"):
@@ -92,9 +111,16 @@ class PublishedLog:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'code'").fetchone()
         return row is not None and row[0] == self._code
 
-    def put(self, after, upto, items):
-        """The envelopes of (after, upto], in order, every one of those positions' (with "position")."""
-        if upto <= after:
+    def _forget(self):
+        self._db.execute("DELETE FROM envelopes")
+        self._db.execute("DELETE FROM ranges")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
+
+    def put(self, after, upto, items, last):
+        """The envelopes of (after, upto], in order, every one of those positions' (with
+        "position"); `last`: (position, mark) of the last event stored in (after, upto], None
+        when there is none (then nothing is held: no mark to check it by)."""
+        if upto <= after or last is None:
             return
         rows, group = [], []
         for item in items:
@@ -107,20 +133,21 @@ class PublishedLog:
         with self._transaction("BEGIN IMMEDIATE"):
             if self._mine():
                 self._db.executemany("INSERT OR REPLACE INTO envelopes VALUES (?, ?, ?)", rows)
-                self._cover(after, upto)
+                self._cover(after, upto, last)
 
     def _row(self, group):
         text = ",".join(text_of(item) for item in group)
         return group[0]["position"], len(group), self._cipher.encrypt(text.encode("utf-8"))
 
-    def _cover(self, after, upto):
-        """(after, upto] joins the ranges held, merged with those it touches."""
-        touching = self._db.execute("SELECT after, upto FROM ranges WHERE after <= ? AND upto >= ?",
+    def _cover(self, after, upto, last):
+        """(after, upto] joins the ranges held, merged with those it touches; the merged range
+        keeps the mark of the last event of the range that ends last."""
+        touching = self._db.execute("SELECT after, upto, last, mark FROM ranges WHERE after <= ? AND upto >= ?",
                                     (upto, after)).fetchall()
         low = min([after] + [r[0] for r in touching])
-        high = max([upto] + [r[1] for r in touching])
+        end = max([(upto, *last)] + [r[1:] for r in touching])
         self._db.executemany("DELETE FROM ranges WHERE after = ?", [(r[0],) for r in touching])
-        self._db.execute("INSERT INTO ranges VALUES (?, ?)", (low, high))
+        self._db.execute("INSERT INTO ranges VALUES (?, ?, ?, ?)", (low, *end))
 
     def read(self, after, stop, limit):
         """None when position `after` is not held; else (texts, count, next): the `count` envelopes
@@ -128,13 +155,19 @@ class PublishedLog:
         position; at least `limit` of them unless the range held or `stop` ended first; `next` is
         the last position they cover (to ask from next)."""
         with self._transaction():
-            held = self._db.execute("SELECT upto FROM ranges WHERE after <= ? ORDER BY after DESC LIMIT 1",
-                                    (after,)).fetchone()
+            held = self._db.execute("SELECT upto, last, mark FROM ranges WHERE after <= ? ORDER BY after DESC"
+                                    " LIMIT 1", (after,)).fetchone()
             if held is None or held[0] <= after or not self._mine():
                 return None
             stop = min(stop, held[0])
             rows = self._db.execute("SELECT position, count, sealed FROM envelopes WHERE position > ? AND position <= ?"
                                     " ORDER BY position LIMIT ?", (after, stop, limit)).fetchall()
+        if self._stored(held[1]) != held[2]:
+            log.warning("the published log is not of the event store beside it (restored or replaced?): "
+                        "it starts again empty")
+            with self._transaction("BEGIN IMMEDIATE"):
+                self._forget()
+            return None
         texts, count = [], 0
         for position, n, sealed in rows:
             texts.append(self._cipher.decrypt(sealed).decode("utf-8"))

@@ -14,6 +14,7 @@ from kombu import Connection, Producer
 from contracts.subscriptions import exchange, queue, subscriptions_of_source
 
 from .correlation import with_correlation
+from .published import mark_of
 from .settings import consumer_queue_type
 
 log = logging.getLogger(__name__)
@@ -140,18 +141,19 @@ class NotificationRelay:
             self.publisher.publish_many(envelopes)  # raises unless the broker confirmed them all
         # Once per batch (a synced write per event stalled every service), after the confirms.
         self.positions.set(self.name, notifications[-1].id)
-        self._keep(position, notifications[-1].id, envelopes, positions)
+        self._keep(position, notifications[-1], envelopes, positions)
         return len(notifications)
 
-    def _keep(self, after, upto, envelopes, positions):
+    def _keep(self, after, last, envelopes, positions):
         """What was published, into the published log; a failure there costs a later replay its
         speed only (it maps those events again), so it is logged and the relay goes on."""
         if self.published is None:
             return
         try:
-            self.published.put(after, upto, [dict(e, position=p) for e, p in zip(envelopes, positions, strict=True)])
+            self.published.put(after, last.id, [dict(e, position=p) for e, p in zip(envelopes, positions, strict=True)],
+                               mark_of(last))
         except sqlite3.Error as exc:
-            log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
+            log.warning("the published log did not keep positions %d to %d (%s)", after + 1, last.id, exc)
 
     def pending(self):
         return (self.app.recorder.max_notification_id() or 0) - self.positions.get(self.name)

@@ -199,7 +199,7 @@ def published_log(service_name, app, to_integration):
     """The published log of a service (services/common/published.py), encrypted with its event
     store's cipher; None when EPORT_PUBLISHED_LOG is off, for a store in memory, or for one
     without a cipher (it would be in clear)."""
-    from .published import PublishedLog, code_fingerprint
+    from .published import PublishedLog, code_fingerprint, stored_mark
 
     keep = setting("EPORT_PUBLISHED_LOG")
     if keep not in ("on", "off"):
@@ -207,7 +207,7 @@ def published_log(service_name, app, to_integration):
     if keep == "off" or setting("EVENT_STORE") == "memory" or app.mapper.cipher is None:
         return None
     return PublishedLog(var_dir() / f"{service_name}-published.db", app.mapper.cipher,
-                        code_fingerprint(to_integration))
+                        code_fingerprint(to_integration), lambda position: stored_mark(app, position))
 
 
 def _positive(name, kind):

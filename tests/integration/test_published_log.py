@@ -14,7 +14,7 @@ from services.common import operations
 from services.common.dependency import EventSourced
 from services.common.cipher import AESCipher
 from services.common.operations import Operated, events_page, read_events
-from services.common.published import PublishedLog, code_fingerprint
+from services.common.published import PublishedLog, code_fingerprint, stored_mark
 from services.common.relay import NotificationRelay
 from services.common.rpc import Encoded, rpc
 from services.common.settings import StartRefused, published_log
@@ -43,10 +43,19 @@ def app(monkeypatch, fresh_var):
 
 
 @pytest.fixture
-def published(fresh_var):
-    log = PublishedLog(fresh_var / "demo-published.db", cipher(), code_fingerprint(to_integration))
+def published(app, fresh_var):
+    log = PublishedLog(fresh_var / "demo-published.db", cipher(), code_fingerprint(to_integration),
+                       lambda position: stored_mark(app, position))
     yield log
     log.close()
+
+
+MARK = b"mark"
+
+
+def synthetic(path, fingerprint="code", key=None):
+    """A published log beside a store that holds MARK at every position."""
+    return PublishedLog(path, key or cipher(), fingerprint, lambda position: MARK)
 
 
 def test_every_window_answers_as_mapping_does_cold_and_then_held(app, published):
@@ -68,7 +77,7 @@ def test_reading_it_page_by_page_gives_every_envelope_once(app, published, monke
     middle = [i for i in read_events(app, to_integration, 50, 10, None, 120)["items"]]
     while middle[-1]["position"] < 120 and len(middle) < 500:
         middle += read_events(app, to_integration, middle[-1]["position"], 10, None, 120)["items"]
-    published.put(50, 120, middle)
+    published.put(50, 120, middle, (120, stored_mark(app, 120)))
     for _ in range(2):
         items, position = [], 0
         while True:
@@ -81,15 +90,19 @@ def test_reading_it_page_by_page_gives_every_envelope_once(app, published, monke
         assert items == everything and len(everything) > 200
 
 
-def test_it_holds_the_ranges_it_was_given_and_merges_them(published):
+def test_it_holds_the_ranges_it_was_given_and_merges_them(fresh_var):
+    published = synthetic(fresh_var / "p.db")
+
     def item(position):
         return {"position": position, "event_id": f"e{position}"}
 
-    published.put(0, 10, [item(3), item(9)])
-    published.put(20, 30, [item(25)])
+    published.put(0, 10, [item(3), item(9)], (9, MARK))
+    published.put(20, 30, [item(25)], (25, MARK))
+    published.put(40, 50, [], None)  # no event stored there: nothing to check it by, not held
     assert published.read(10, 100, 100) is None and published.read(35, 100, 100) is None
+    assert published.read(40, 100, 100) is None
     assert published.read(0, 100, 100) == (['{"position":3,"event_id":"e3"}', '{"position":9,"event_id":"e9"}'], 2, 10)
-    published.put(10, 20, [item(15)])  # joins the two
+    published.put(10, 20, [item(15)], (15, MARK))  # joins the two
     texts, _, position = published.read(4, 100, 100)
     assert [json.loads(t)["position"] for t in texts] == [9, 15, 25] and position == 30
     assert published.read(0, 12, 100)[2] == 12  # no further than the stop asked
@@ -98,14 +111,14 @@ def test_it_holds_the_ranges_it_was_given_and_merges_them(published):
 
 def test_other_code_finds_it_empty_and_two_codes_never_serve_each_other(fresh_var):
     path, key = fresh_var / "shared-published.db", cipher()
-    old = PublishedLog(path, key, fingerprint="old code")
-    old.put(0, 5, [{"position": 2, "event_id": "old"}])
+    old = synthetic(path, "old code", key)
+    old.put(0, 5, [{"position": 2, "event_id": "old"}], (2, MARK))
     assert old.read(0, 5, 10) is not None
-    new = PublishedLog(path, key, fingerprint="new code")  # an upgraded instance on the same file
+    new = synthetic(path, "new code", key)  # an upgraded instance on the same file
     assert new.read(0, 5, 10) is None, "what other code mapped is forgotten"
-    old.put(5, 10, [{"position": 7, "event_id": "old again"}])  # the old instance still running
+    old.put(5, 10, [{"position": 7, "event_id": "old again"}], (7, MARK))  # the old instance still running
     assert new.read(5, 10, 10) is None and old.read(0, 10, 10) is None
-    new.put(0, 10, [{"position": 7, "event_id": "new"}])
+    new.put(0, 10, [{"position": 7, "event_id": "new"}], (7, MARK))
     assert new.read(0, 10, 10) == (['{"position":7,"event_id":"new"}'], 1, 10)
     old.close()
     new.close()
@@ -192,9 +205,43 @@ def test_an_operator_can_turn_it_off_and_a_wrong_value_refuses_to_start(monkeypa
     app.close()
 
 
-def test_it_says_how_many_positions_it_holds(published):
+def test_it_says_how_many_positions_it_holds(fresh_var):
+    published = synthetic(fresh_var / "p.db")
     assert published.held() == 0
-    published.put(0, 10, [{"position": 3, "event_id": "a"}])
-    published.put(20, 25, [])
-    published.put(5, 12, [{"position": 11, "event_id": "b"}])
+    published.put(0, 10, [{"position": 3, "event_id": "a"}], (3, MARK))
+    published.put(20, 25, [], (21, MARK))
+    published.put(5, 12, [{"position": 11, "event_id": "b"}], (11, MARK))
     assert published.held() == 12 + 5
+
+
+def test_a_store_restored_from_a_backup_is_answered_what_it_holds_not_what_was_kept(monkeypatch, fresh_var):
+    """Backed up at 60 events, 100 published (and kept), restored, 40 other events stored: positions
+    61 to 100 hold other events now, and what was kept for them must never be served."""
+    import sqlite3
+
+    monkeypatch.setenv("EVENT_STORE", "sqlite")
+    app = Tallies()
+    app.save(*(Tally(n, 1) for n in range(60)))
+    store_file, backup = fresh_var / "tallydemo.db", fresh_var / "backup.db"
+    with sqlite3.connect(store_file) as source, sqlite3.connect(backup) as copy:
+        source.backup(copy)
+    app.save(*(Tally(n, 1) for n in range(60, 100)))
+    published = published_log("tallydemo", app, to_integration)
+    relay = NotificationRelay(app, to_integration, Confirmed(), Positions(), batch_size=30, published=published)
+    while relay.run_once():
+        pass
+    assert published.held() == 100
+    app.close()
+    published.close()
+    for leftover in fresh_var.glob("tallydemo.db*"):
+        leftover.unlink()
+    backup.rename(store_file)
+    restored = Tallies()
+    restored.save(*(Tally(n, 1) for n in range(1000, 1040)))  # the same positions, other events
+    published = published_log("tallydemo", restored, to_integration)
+    answer = plain(events_page(restored, to_integration, published, 0, 1000))
+    assert [i["payload"]["n"] for i in answer["items"]] == list(range(60)) + list(range(1000, 1040))
+    assert answer == plain(read_events(restored, to_integration, 0, 1000))
+    assert isinstance(events_page(restored, to_integration, published, 0, 1000), Encoded)  # kept anew
+    published.close()
+    restored.close()
