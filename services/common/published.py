@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 
@@ -88,6 +88,16 @@ class PublishedLog:
     def __init__(self, path, cipher, fingerprint, stored):
         self._cipher, self._code, self._stored = cipher, fingerprint, stored
         self._lock = threading.Lock()
+        path = Path(path)
+        try:
+            self._open(path)
+        except sqlite3.DatabaseError as exc:  # damaged: a cache is thrown away, not a reason not to start
+            log.warning("the published log %s could not be opened (%s): it starts again empty", path.name, exc)
+            for leftover in path.parent.glob(path.name + "*"):
+                leftover.unlink()
+            self._open(path)
+
+    def _open(self, path):
         self._db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a cache: what a power cut takes is mapped again
@@ -130,10 +140,13 @@ class PublishedLog:
             group.append(item)
         if group:
             rows.append(self._row(group))
-        with self._transaction("BEGIN IMMEDIATE"):
-            if self._mine():
-                self._db.executemany("INSERT OR REPLACE INTO envelopes VALUES (?, ?, ?)", rows)
-                self._cover(after, upto, last)
+        try:
+            with self._transaction("BEGIN IMMEDIATE"):
+                if self._mine():
+                    self._db.executemany("INSERT OR REPLACE INTO envelopes VALUES (?, ?, ?)", rows)
+                    self._cover(after, upto, last)
+        except sqlite3.Error as exc:  # what it did not keep is mapped again when asked
+            log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
 
     def _row(self, group):
         text = ",".join(text_of(item) for item in group)
@@ -153,7 +166,17 @@ class PublishedLog:
         """None when position `after` is not held; else (texts, count, next): the `count` envelopes
         held after `after` up to `stop` at most, as JSON texts of comma-separated envelopes, one per
         position; at least `limit` of them unless the range held or `stop` ended first; `next` is
-        the last position they cover (to ask from next)."""
+        the last position they cover (to ask from next). A log it cannot read answers None too:
+        the caller maps the events instead."""
+        try:
+            return self._read(after, stop, limit)
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a sealed row that does not decrypt
+            log.warning("the published log could not be read (%s): it starts again empty", exc)
+            with suppress(sqlite3.Error), self._transaction("BEGIN IMMEDIATE"):
+                self._forget()
+            return None
+
+    def _read(self, after, stop, limit):
         with self._transaction():
             held = self._db.execute("SELECT upto, last, mark FROM ranges WHERE after <= ? ORDER BY after DESC"
                                     " LIMIT 1", (after,)).fetchone()

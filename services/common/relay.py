@@ -6,7 +6,6 @@ after its saved position, maps each stored domain event to zero or more integrat
 anywhere in between republishes, never loses; consumers drop the repeat by its stable event_id.
 """
 import logging
-import sqlite3
 import time
 
 from kombu import Connection, Producer
@@ -145,15 +144,11 @@ class NotificationRelay:
         return len(notifications)
 
     def _keep(self, after, last, envelopes, positions):
-        """What was published, into the published log; a failure there costs a later replay its
-        speed only (it maps those events again), so it is logged and the relay goes on."""
-        if self.published is None:
-            return
-        try:
+        """What was published, into the published log (which logs what it fails to keep: a later
+        replay maps those events again)."""
+        if self.published is not None:
             self.published.put(after, last.id, [dict(e, position=p) for e, p in zip(envelopes, positions, strict=True)],
                                mark_of(last))
-        except sqlite3.Error as exc:
-            log.warning("the published log did not keep positions %d to %d (%s)", after + 1, last.id, exc)
 
     def pending(self):
         return (self.app.recorder.max_notification_id() or 0) - self.positions.get(self.name)

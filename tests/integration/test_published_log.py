@@ -245,3 +245,17 @@ def test_a_store_restored_from_a_backup_is_answered_what_it_holds_not_what_was_k
     assert isinstance(events_page(restored, to_integration, published, 0, 1000), Encoded)  # kept anew
     published.close()
     restored.close()
+
+
+def test_a_damaged_or_unreadable_log_is_thrown_away_and_the_events_mapped(app, fresh_var):
+    path = fresh_var / "damaged-published.db"
+    path.write_bytes(b"not a database at all" * 100)
+    published = PublishedLog(path, cipher(), "code", lambda position: stored_mark(app, position))
+    expected = plain(read_events(app, to_integration, 0, 1000))
+    assert plain(events_page(app, to_integration, published, 0, 1000)) == expected  # mapped, then kept
+    assert published.held() > 0
+    other_key = PublishedLog(path, cipher(), "code", lambda position: stored_mark(app, position))
+    assert other_key.read(0, 10, 10) is None and other_key.held() == 0  # rows it cannot decrypt: forgotten
+    assert plain(events_page(app, to_integration, other_key, 0, 1000)) == expected
+    published.close()
+    other_key.close()
