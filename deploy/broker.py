@@ -2,12 +2,14 @@
 each allowed only what deploy/broker_policy.py says.
 
     python -m deploy.broker setup        # on this machine's RabbitMQ (rabbitmqctl, as root): users
-                                         # eport-<role> on AMQP_URI's vhost; their URIs in
-                                         # var/broker-users.json (what `make run` does)
+                                         # eport-<role> on AMQP_URI's vhost and the <source>.events
+                                         # exchanges; their URIs in var/broker-users.json (what
+                                         # `make run` and the e2e tests' platform do)
     python -m deploy.broker remove       # deletes the users of a namespace
     python -m deploy.broker generate --out deploy/broker --host rabbitmq --tls
                                          # for compose / Kubernetes: definitions.json (RabbitMQ's
-                                         # load_definitions), one <role>.env (AMQP_URI) per role, and
+                                         # load_definitions: the users and the exchanges), one
+                                         # <role>.env (AMQP_URI) per role, and
                                          # tls/ (a CA and the broker's certificate for --host)
 
 Passwords are random, made anew by each setup; RabbitMQ stores only their salted SHA-256.
@@ -24,9 +26,12 @@ import time
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+from kombu import Connection
+
+from contracts.subscriptions import exchange
 from services.common.settings import setting, var_dir
 
-from .broker_policy import ROLES, definitions, user_name
+from .broker_policy import ROLES, consumed_event_sources, definitions, user_name
 
 DEFAULT_NAMESPACE = "eport"
 
@@ -62,15 +67,19 @@ def _rabbitmqctl(*args, stdin=None, timeout=60):
     return done.stdout
 
 
-def _wait_imported(vhost, users, timeout=15):
-    """import_definitions returns before the import is done (RabbitMQ 3.10)."""
+def _listed(what, vhost, field):
+    return {entry[field] for entry in json.loads(_rabbitmqctl(what, "-p", vhost, "-q", "--formatter", "json") or "[]")}
+
+
+def _wait_imported(vhost, users, exchanges, timeout=15):
+    """import_definitions returns before the import is done (RabbitMQ 3.10); consumers may start
+    as soon as setup returns, and bind only to exchanges that exist."""
     deadline = time.monotonic() + timeout
-    while True:
-        listed = json.loads(_rabbitmqctl("list_topic_permissions", "-p", vhost, "-q", "--formatter", "json") or "[]")
-        if users <= {entry["user"] for entry in listed}:
-            return
+    while not (users <= _listed("list_topic_permissions", vhost, "user")
+               and exchanges <= _listed("list_exchanges", vhost, "name")):
         if time.monotonic() > deadline:
-            raise BrokerSetupFailed(f"the users of {sorted(users)} did not appear in {timeout}s")
+            raise BrokerSetupFailed(f"the users of {sorted(users)} and the exchanges {sorted(exchanges)} "
+                                    f"did not all appear in {timeout}s")
         time.sleep(0.1)
 
 
@@ -82,7 +91,8 @@ def namespace_for(amqp_uri):
 
 def setup(amqp_uri=None, namespace=None, credentials_file=None):
     """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
-    `amqp_uri`; returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
+    `amqp_uri`, and declares the `<source>.events` exchanges consumers bind to (they may not declare
+    them: deploy/broker_policy.py); returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
     amqp_uri = amqp_uri or setting("AMQP_URI")
     namespace = namespace or namespace_for(amqp_uri)
     vhost = vhost_of(amqp_uri)
@@ -90,11 +100,21 @@ def setup(amqp_uri=None, namespace=None, credentials_file=None):
     defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
     # on stdin: the node reads a file path itself, as its own user, and no file is left behind
     _rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(defs))
-    _wait_imported(vhost, {user["name"] for user in defs["users"]})
+    _wait_imported(vhost, {user["name"] for user in defs["users"]}, {ex["name"] for ex in defs["exchanges"]})
     uris = {role: with_credentials(amqp_uri, user_name(namespace, role), pw) for role, pw in passwords.items()}
     if credentials_file:
         _write_private(Path(credentials_file), json.dumps(uris, indent=1))
     return uris
+
+
+def declare_exchanges(amqp_uri, ssl=None):
+    """Declares the `<source>.events` exchanges consumers bind to over AMQP, as `amqp_uri`'s user
+    (one that may configure them: a development broker's guest), where setup cannot run: what
+    setup's definitions declare, before any service starts."""
+    with Connection(amqp_uri, ssl=ssl) as conn:
+        channel = conn.channel()
+        for source in consumed_event_sources():
+            exchange(source)(channel).declare()
 
 
 def remove(namespace=DEFAULT_NAMESPACE):

@@ -9,13 +9,19 @@ consumes from; its topic permissions say which routing keys it may publish:
   bound by a random UUID, which is also the routing key of the reply);
 - on `<service>.events`, only its owner publishes (the others have no write permission on it).
 
-A consumer declares the exchange it binds to (nameko and kombu do, idempotently), so it has
-configure and read permission on the exchanges of the sources it consumes, never write; its topic
-read permission there is limited to the routing keys it subscribes to.
+Only the owner of `<source>.events` has configure permission on it: configure is also what
+exchange.delete needs, and a consumer that deleted `identity.events` would make the relay's
+confirmed publishes unroutable, lost for every subscriber. The exchanges consumers bind to are
+declared by `python -m deploy.broker setup` (as the broker's admin: `exchange_definitions`) and
+again, idempotently, by their owner's relay; consumers bind without declaring them
+(services/common/bindings.py). A consumer has read permission on the exchanges of the sources it
+consumes (queue.bind needs it), never configure or write; its topic read permission there is
+limited to the routing keys it subscribes to. It keeps configure on its own queues, which it
+declares with their dead-letter queues.
 """
 import re
 
-from contracts.subscriptions import SUBSCRIPTIONS
+from contracts.subscriptions import SUBSCRIPTIONS, exchange
 from services.common.deadletters import dead_letter_queue_name
 
 from .launch import SERVICES as LAUNCHED
@@ -116,6 +122,18 @@ def consumed_sources(role):
     return sources
 
 
+def consumed_event_sources():
+    """The sources whose `<source>.events` some consumer of the platform binds to: every source that
+    publishes (audit consumes them all). The setup declares their exchanges before any service starts."""
+    return sorted({source for role in ROLES for source in consumed_sources(role)})
+
+
+def exchange_definitions(vhost):
+    """Those exchanges as RabbitMQ definitions, declared as their owners' relays declare them."""
+    return [{"name": ex.name, "vhost": vhost, "type": ex.type, "durable": ex.durable, "auto_delete": ex.auto_delete,
+             "internal": False, "arguments": {}} for ex in map(exchange, consumed_event_sources())]
+
+
 def vhost_permissions(role):
     """(configure, write, read) regexes of a role's broker user."""
     queues = _queues(role)
@@ -125,7 +143,8 @@ def vhost_permissions(role):
         replay = [re.escape(REPLAY_EXCHANGE)]
         return (_one_of(queues + own + replay), _one_of(queues + own + replay + [REPLAY_TARGETS]),
                 _one_of(queues + own + replay))
-    return _one_of(queues + own + consumed), _one_of(queues + own), _one_of(queues + own + consumed)
+    # consumed exchanges: read only (queue.bind); configure would let the consumer delete them
+    return _one_of(queues + own), _one_of(queues + own), _one_of(queues + own + consumed)
 
 
 def rpc_routing_keys(role):
@@ -153,7 +172,8 @@ def user_name(namespace, role):
 
 def definitions(vhost, namespace, password_hashes):
     """RabbitMQ definitions (the JSON of `rabbitmqctl import_definitions` and of `load_definitions`)
-    of every role's user; `password_hashes`: role -> rabbit_password_hashing_sha256 hash."""
+    of every role's user, and the exchanges consumers bind to; `password_hashes`: role ->
+    rabbit_password_hashing_sha256 hash."""
     users, permissions, topics = [], [], []
     for role in ROLES:
         name = user_name(namespace, role)
@@ -164,5 +184,5 @@ def definitions(vhost, namespace, password_hashes):
         topics += [{"user": name, "vhost": vhost, "exchange": exchange, "write": w, "read": r}
                    for exchange, w, r in topic_permissions(role)]
     return {"users": users, "vhosts": [{"name": vhost}], "permissions": permissions,
-            "topic_permissions": topics}
+            "topic_permissions": topics, "exchanges": exchange_definitions(vhost)}
 

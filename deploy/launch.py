@@ -145,10 +145,21 @@ def _broker_users():
     except (broker.BrokerSetupFailed, OSError, subprocess.SubprocessError) as exc:
         print(f"[launch] no per-service broker users ({exc}); every service connects as AMQP_URI's user",
               flush=True)
+        _declare_exchanges(broker)
         return None
     print(f"[launch] each service connects as its own broker user ({', '.join(sorted(uris))}; deploy/broker.py)",
           flush=True)
     return uris
+
+
+def _declare_exchanges(broker):
+    """What setup would have declared, as AMQP_URI's user; consumers cope without it (they bind
+    once the exchange appears), so a broker that refuses only costs a line."""
+    try:
+        broker.declare_exchanges(setting("AMQP_URI"))
+    except Exception as exc:  # the broker may not be up yet, or refuse this user
+        print(f"[launch] could not declare the <source>.events exchanges ({exc}); consumers bind once "
+              "their sources declare them", flush=True)
 
 
 def main(argv=None):

@@ -26,6 +26,7 @@ from nameko.extensions import DependencyProvider
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
+from services.common.bindings import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
 
 log = logging.getLogger(__name__)
@@ -120,13 +121,21 @@ class SessionCheck(DependencyProvider):
         _prune(self.revoked, lambda until: until < time.time())
 
 
-class RevocationFeed(QueueConsumer):
+class RevocationFeed(BindsWithoutDeclaring, QueueConsumer):
     """The connection of the gateway's revocation queues (broadcast: exclusive, deleted with the
     connection, so what is published while it is down never reaches this instance). On every
-    (re)connect, once the new queues consume, the SessionCheck loads the revocations again."""
+    (re)connect, once the new queues consume, the SessionCheck loads the revocations again; and
+    so it does when `identity.events`, missing when the gateway started, has appeared and the
+    queues are bound to it (services/common/bindings.py: the gateway may not declare it)."""
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         super().on_consume_ready(connection, channel, consumers, **kwargs)
+        self._reload_revocations()
+
+    def on_late_binding(self):
+        self._reload_revocations()  # what was published before the binding never reached this instance
+
+    def _reload_revocations(self):
         for dependency in self.container.dependencies:
             if isinstance(dependency, SessionCheck):
                 dependency.invalidate()

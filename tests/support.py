@@ -41,11 +41,16 @@ def rabbitmqctl(*args):
     return subprocess.run([exe, *args], capture_output=True, timeout=60).returncode == 0
 
 
-def create_vhost(prefix="eport-test", amqp_uri=None):
-    """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine)."""
+def create_vhost(prefix="eport-test", amqp_uri=None, exchanges=True):
+    """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine); with `exchanges`,
+    the `<source>.events` exchanges declared, as `python -m deploy.broker setup` declares them
+    before any service starts (consumers do not: services/common/bindings.py)."""
     vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
     user = urlparse(amqp_uri or base_amqp_uri()).username or "guest"
     if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+        if exchanges:
+            from deploy.broker import declare_exchanges
+            declare_exchanges(vhost_uri(vhost, amqp_uri))
         return vhost
     return None
 
@@ -61,12 +66,12 @@ def vhost_uri(vhost, amqp_uri=None):
 
 
 @contextmanager
-def own_vhost(prefix):
+def own_vhost(prefix, exchanges=True):
     """The AMQP URI of a vhost of the caller's own, deleted afterwards; the session's without
     rabbitmqctl. Why a module wants one: the session-scoped e2e platform may be consuming the
     session vhost's queues (rpc-identity, ...) while it runs, and would answer its calls."""
     amqp_uri = base_amqp_uri()
-    vhost = create_vhost(prefix, amqp_uri)
+    vhost = create_vhost(prefix, amqp_uri, exchanges)
     try:
         yield vhost_uri(vhost, amqp_uri)
     finally:

@@ -10,6 +10,7 @@ from nameko.messaging import Consumer
 from contracts.envelope import read_envelope
 from contracts.subscriptions import queue, subscription
 
+from .bindings import BindsWithoutDeclaring
 from .consuming import QueueConsumer
 from .context import CORRELATION_ID
 from .deadletters import Parker, failures_carried, traceback_summary
@@ -18,10 +19,11 @@ from .settings import consumer_max_failures, consumer_queue_type, consumer_retry
 log = logging.getLogger(__name__)
 
 
-class EventQueueConsumer(QueueConsumer):
+class EventQueueConsumer(BindsWithoutDeclaring, QueueConsumer):
     """nameko's queue consumer, but a message kombu cannot decode (not JSON, a content type
     nameko does not accept) is parked by its entrypoint instead of raising in the consume loop,
-    which would stop every consumer of the service."""
+    which would stop every consumer of the service; and its queues bind to their sources'
+    exchanges without declaring them (bindings.py)."""
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)

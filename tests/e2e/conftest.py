@@ -19,7 +19,7 @@ def platform():
     global in RabbitMQ, and other test sessions run beside this one.
     """
     port = free_port()
-    vhost = create_vhost("eport-e2e")
+    vhost = create_vhost("eport-e2e", exchanges=False)  # broker.setup declares them
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
     try:

@@ -13,7 +13,9 @@ from nameko.rpc import RpcProxy, get_rpc_exchange
 from nameko.testing.services import dummy, entrypoint_hook
 
 from deploy import broker
-from deploy.broker_policy import CALLS, GATEWAY
+from contracts import subscriptions
+from contracts.subscriptions import SUBSCRIPTIONS, queue, subscription
+from deploy.broker_policy import CALLS, EVENT_HANDLERS, GATEWAY, ROLES
 from services.common.rpc import rpc
 from tests.support import create_vhost, delete_vhost, vhost_uri
 
@@ -24,7 +26,7 @@ RPC = get_rpc_exchange({})
 
 @pytest.fixture(scope="module")
 def users():
-    vhost = create_vhost("eport-broker")
+    vhost = create_vhost("eport-broker", exchanges=False)  # setup declares them
     if vhost is None:
         pytest.skip("needs rabbitmqctl to make users")
     try:
@@ -141,7 +143,6 @@ def test_a_service_may_not_declare_another_services_queues(users):
 
 
 def test_a_consumer_puts_a_failed_message_back_through_its_queues_exchange_and_no_one_else_may(users):
-    from contracts.subscriptions import queue, subscription
     from services.common.deadletters import Parker, retry_exchange
 
     sub = subscription("audit", "identity")
@@ -153,3 +154,41 @@ def test_a_consumer_puts_a_failed_message_back_through_its_queues_exchange_and_n
         assert conn.default_channel.basic_get(queue=sub.queue_name, no_ack=True) is not None
     with pytest.raises(AccessRefused):
         publish(users["gateway"], retry_exchange(sub.queue_name), "UserRegistered")
+
+
+def consumed_pairs():
+    """(consumer, source) of every in-platform consumer, subscriptions and nameko handlers alike."""
+    pairs = {(sub.consumer, sub.source) for sub in SUBSCRIPTIONS if sub.consumer in ROLES}  # not the tests' own
+    pairs |= {(role, source) for role, handlers in EVENT_HANDLERS.items() for source, _ in handlers}
+    return sorted(pairs)
+
+
+def test_setup_declares_every_consumed_exchange_and_no_consumer_may_delete_one(users):
+    """exchange.delete needs configure: a consumer that could delete `identity.events` would make
+    the relay's confirmed publishes unroutable, lost for every subscriber."""
+    pairs = consumed_pairs()
+    assert ("notify", "enterprise") in pairs and ("gateway", "identity") in pairs
+    for consumer, source in [*pairs, ("notify", "identity")]:
+        with Connection(users[consumer]) as conn:
+            channel = conn.channel()
+            channel.exchange_declare(f"{source}.events", "topic", passive=True)  # setup declared it
+            with pytest.raises(AccessRefused):
+                channel.exchange_delete(f"{source}.events")
+    for source in {source for _, source in pairs}:  # still there; its owner declares it and publishes, as its relay
+        with Connection(users[source]) as conn:
+            subscriptions.exchange(source)(conn.default_channel).declare()
+        publish(users[source], subscriptions.exchange(source), "Noted")
+
+
+def test_a_consumer_binds_its_queue_without_declaring_the_exchange(users):
+    sub = subscription("notify", "enterprise")
+    with Connection(users["notify"]) as conn:
+        with pytest.raises(AccessRefused):  # configure on enterprise.events: refused
+            subscriptions.exchange("enterprise")(conn.channel()).declare()
+        consumer_queue = queue(sub)
+        for b in consumer_queue.bindings:
+            b.exchange.no_declare = True
+        consumer_queue(conn.channel()).declare()  # its own queue, bound to its routing keys
+    publish(users["enterprise"], subscriptions.exchange("enterprise"), sub.event_types[0], {"n": 1})
+    with Connection(users["notify"]) as conn:
+        assert conn.default_channel.basic_get(queue=sub.queue_name, no_ack=True) is not None

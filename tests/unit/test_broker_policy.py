@@ -10,8 +10,8 @@ import pytest
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.rpc import Rpc
 
-from deploy.broker_policy import CALLS, GATEWAY, OPERATOR, ROLES, SERVICES, rpc_routing_keys, topic_permissions, \
-    vhost_permissions
+from deploy.broker_policy import CALLS, GATEWAY, OPERATOR, ROLES, SERVICES, consumed_event_sources, \
+    exchange_definitions, rpc_routing_keys, topic_permissions, vhost_permissions
 from deploy.launch import SERVICES as LAUNCHED
 
 pytestmark = pytest.mark.unit
@@ -82,6 +82,21 @@ def test_only_the_owner_writes_its_events_exchange():
             assert bool(write.search(f"{service}.events")) == (service == role), (role, service)
         assert all(w == "^$" for exchange, w, r in topic_permissions(role)
                    if exchange.endswith(".events") and exchange != f"{role}.events")
+
+
+def test_only_the_owner_configures_its_events_exchange_and_consumers_read_the_ones_they_bind_to():
+    # configure is what exchange.delete needs: a consumer may not delete the exchange it consumes
+    for role in ROLES:
+        configure = re.compile(vhost_permissions(role)[0])
+        for service in SERVICES:
+            assert bool(configure.search(f"{service}.events")) == (service == role), (role, service)
+    assert re.search(vhost_permissions("notify")[2], "enterprise.events")
+    assert re.search(vhost_permissions(GATEWAY)[2], "identity.events")
+    assert consumed_event_sources() == ["authz", "card", "enterprise", "identity"]
+    declared = {ex["name"]: ex for ex in exchange_definitions("v")}
+    assert set(declared) == {f"{s}.events" for s in consumed_event_sources()}
+    assert declared["identity.events"] == {"name": "identity.events", "vhost": "v", "type": "topic", "durable": True,
+                                           "auto_delete": False, "internal": False, "arguments": {}}
 
 
 def test_the_operator_replays_into_subscriber_queues_only_through_its_own_exchange():

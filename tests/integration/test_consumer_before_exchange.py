@@ -1,0 +1,138 @@
+"""A consumer that starts before its source's exchange exists (a broker set up without
+`deploy.broker setup`, its owner never started): it never declares the exchange (its broker user may
+not: deploy/broker_policy.py), its service starts anyway, it says so once, and it gets the events
+once the owner declares the exchange (services/common/bindings.py). Real RabbitMQ, a vhost of this
+module's own, its guest user: allowed to declare, so the test sees that the consumer does not."""
+import logging
+
+import eventlet
+import pytest
+from eventsourcing.domain import Aggregate, event
+from kombu import Connection
+from marshmallow import Schema, fields
+from nameko.events import BROADCAST
+from nameko.testing.services import entrypoint_hook
+
+from contracts.envelope import event_type, make_envelope
+from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange
+from gateway.sessions import revocation_handler
+from services.common.application import ServiceApplication
+from services.common.bindings import exchange_exists
+from services.common.dependency import EventSourced
+from services.common.messaging import on_event
+from services.common.rpc import rpc
+from tests.support import base_amqp_uri, own_vhost, wait_for
+
+pytestmark = pytest.mark.integration
+
+SOURCE = "latesource"
+SINK = "latesink"
+SUBSCRIPTIONS.append(Subscription(SINK, SOURCE, ("Noted",)))
+
+
+class NotedPayload(Schema):
+    text = fields.String(required=True)
+
+
+NOTED = event_type(SOURCE, "Noted", NotedPayload, "test event")
+
+
+class Note(Aggregate):
+    @event("Written")
+    def __init__(self, text):
+        self.text = text
+
+
+class SourceApp(ServiceApplication):
+    service_name = SOURCE
+
+    def write(self, text):
+        self.save(Note(text))
+
+
+def to_integration(domain_event):
+    yield make_envelope(NOTED, aggregate_id=domain_event.originator_id,
+                        aggregate_version=domain_event.originator_version, occurred_at=domain_event.timestamp,
+                        payload={"text": domain_event.text})
+
+
+class SourceService:
+    name = SOURCE
+    app = EventSourced(SourceApp, to_integration, relay_idle_seconds=0.1)
+
+    @rpc
+    def write(self, text):
+        self.app.write(text)
+
+
+class SinkService:
+    name = SINK
+    heard = []
+
+    @on_event(SINK, SOURCE, retry_delay=0.1)
+    def on_noted(self, envelope):
+        SinkService.heard.append(envelope["payload"]["text"])
+
+
+class BroadcastListener:
+    """As the gateway hears identity's revocations: nameko's broadcast handler, exclusive queue."""
+    name = "latelistener"
+    heard = []
+
+    @revocation_handler(SOURCE, "Noted", handler_type=BROADCAST, reliable_delivery=False)
+    def on_noted(self, body):
+        BroadcastListener.heard.append(body)
+
+
+@pytest.fixture
+def vhost_config(config, fresh_var):
+    with own_vhost("eport-late", exchanges=False) as uri:
+        if uri == base_amqp_uri():
+            pytest.skip("needs a vhost of its own (rabbitmqctl), where no exchange exists yet")
+        yield dict(config, AMQP_URI=uri)
+
+
+def exists(uri, name):
+    with Connection(uri) as conn:
+        return exchange_exists(conn.default_channel, name)
+
+
+def started(container_factory, cls, config):
+    container = container_factory(cls, config)
+    with eventlet.Timeout(15):  # before the change, a consumer that may not declare never started
+        container.start()
+    return container
+
+
+def test_a_subscriber_started_first_neither_declares_nor_waits_and_gets_the_events(container_factory, vhost_config,
+                                                                                   caplog):
+    SinkService.heard.clear()
+    caplog.set_level(logging.INFO, logger="services.common.bindings")
+    started(container_factory, SinkService, vhost_config)
+    assert not exists(vhost_config["AMQP_URI"], f"{SOURCE}.events")  # guest could have: the consumer did not
+    waiting = [r for r in caplog.records if "waits for exchange latesource.events" in r.getMessage()]
+    assert len(waiting) == 1
+    source = started(container_factory, SourceService, vhost_config)
+    with entrypoint_hook(source, "write") as write:
+        write("after the exchange appeared")  # the relay declares it, and the sink's queue bound to it
+    wait_for(lambda: SinkService.heard == ["after the exchange appeared"], what="the event at the sink")
+    wait_for(lambda: any("bound to exchange latesource.events" in r.getMessage() for r in caplog.records),
+             what="the sink binding its queue itself")
+    eventlet.sleep(3)  # further rechecks: none, and no second warning
+    assert len([r for r in caplog.records if "waits for exchange" in r.getMessage()]) == 1
+
+
+def test_a_broadcast_handler_started_first_binds_once_the_owner_declares(container_factory, vhost_config):
+    BroadcastListener.heard.clear()
+    started(container_factory, BroadcastListener, vhost_config)
+    uri = vhost_config["AMQP_URI"]
+    assert not exists(uri, f"{SOURCE}.events")
+    with Connection(uri) as conn:  # as the owner's relay does before its first publish
+        exchange(SOURCE)(conn.default_channel).declare()
+        producer = conn.Producer(exchange=exchange(SOURCE), serializer="json")
+
+        def heard():
+            producer.publish({"n": 1}, routing_key="Noted")  # dropped until the queue is bound
+            return BroadcastListener.heard
+
+        wait_for(heard, timeout=10, interval=0.5, what="the broadcast queue bound to the new exchange")
