@@ -131,9 +131,11 @@ class Subscriber:
         conn = pika.BlockingConnection(pika.URLParameters(self.amqp_uri))
         try:
             ch = conn.channel()
-            # Same declaration as the platform's: a durable topic exchange. Our queue is durable and
-            # never auto-deleted, so events published while we are stopped wait for us in it.
-            ch.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+            # The exchange is the platform's: its broker setup declares it, and our broker user needs
+            # only read on it (configure would let us delete it). Asked passively: a platform not
+            # set up yet is an error, retried with back-off. Our queue is durable and never
+            # auto-deleted, so events published while we are stopped wait for us in it.
+            ch.exchange_declare(EXCHANGE, exchange_type="topic", passive=True)
             ch.queue_declare(self.queue, durable=True)
             for key in ROUTING_KEYS:
                 ch.queue_bind(self.queue, EXCHANGE, routing_key=key)

@@ -41,6 +41,17 @@ def exchange_exists(channel, name):
             probe.close()
 
 
+def exchange_lookup(channel):
+    """exists(name), asking the broker once per exchange name."""
+    known = {}
+
+    def exists(name):
+        if name not in known:
+            known[name] = exchange_exists(channel, name)
+        return known[name]
+    return exists
+
+
 def queue_bindings(queue):
     """(exchange, routing key, arguments) of every binding of a kombu Queue, its main one included."""
     found = [(b.exchange, b.routing_key, b.arguments) for b in queue.bindings]
@@ -75,12 +86,9 @@ class BindsWithoutDeclaring:
         return self._consumers.values()
 
     def _bound_to_existing(self, queue, channel):
-        exists = {}
-        kept = []
+        exists, kept = exchange_lookup(channel), []
         for exchange, routing_key, arguments in queue_bindings(queue):
-            if exchange.name not in exists:
-                exists[exchange.name] = exchange_exists(channel, exchange.name)
-            if exists[exchange.name]:
+            if exists(exchange.name):
                 kept.append(binding(undeclared(exchange), routing_key=routing_key, arguments=arguments))
                 continue
             self._awaited.append((queue.name, exchange.name, routing_key, arguments))
@@ -100,18 +108,18 @@ class BindsWithoutDeclaring:
 
     def _bind_awaited(self):
         # in the consume loop's own thread, on its channel: an error here is its error, and it reconnects
-        channel, exists, waiting = self._binding_channel, {}, []
+        channel = self._binding_channel
+        exists, waiting, bound = exchange_lookup(channel), [], False
         for queue_name, exchange_name, routing_key, arguments in self._awaited:
-            if exchange_name not in exists:
-                exists[exchange_name] = exchange_exists(channel, exchange_name)
-            if not exists[exchange_name]:
+            if not exists(exchange_name):
                 waiting.append((queue_name, exchange_name, routing_key, arguments))
                 continue
             channel.queue_bind(queue=queue_name, exchange=exchange_name, routing_key=routing_key,
                                arguments=arguments)
             log.info("%s bound to exchange %s (%s) now that it exists", queue_name, exchange_name, routing_key)
+            bound = True
         self._awaited = waiting
-        if any(exists.values()):
+        if bound:
             self.on_late_binding()
 
     def on_late_binding(self):
