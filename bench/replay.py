@@ -4,15 +4,18 @@ notification log, in one run; and its peak memory, for two sizes of history.
     .venv/bin/python bench/replay.py [--events 200000] [--small 50000] [--instances 2]
 
 Two upstream services of their own (temporary SQLite stores under EPORT_VAR, a RabbitMQ vhost of
-their own) hold `--small` and `--events` events; each is served by nameko containers in processes
-of their own with the `ops_events` RPC every service has: one instance, then `--instances`, as
-the platform runs several of a service (the broker shares the rebuild's windows among them). The
-rebuild (services/audit/rebuild.py, the audit service's own code path: windows of 1,000 positions
-asked three ahead over RPC, one transaction per page into a new audit log) runs in a process of
-its own per run, so its peak RSS is its own. The baselines: the raw scan of the notification log
-(select_notifications page by page, what any rebuild must read), and the scan with every
-notification decrypted and mapped to its integration event in one process (what the upstream
-must do).
+their own) hold `--small` and `--events` events, which their relay publishes (keeping them in the
+service's published log, services/common/published.py, as the platform does when they happen);
+each is served by nameko containers in processes of their own with the `ops_events` RPC every
+service has: one instance, then `--instances`, as the platform runs several of a service (the
+broker shares the rebuild's windows among them). A last run empties the published log first:
+events stored before it existed are mapped, then kept. The rebuild (services/audit/rebuild.py,
+the audit service's own code path: windows of 1,000 positions asked three ahead over RPC, one
+transaction per page into a new audit log) runs in a process of its own per run, so its peak RSS
+is its own. The baselines: the raw scan of the notification log (select_notifications page by
+page, what any rebuild must read), and the scan with every notification decrypted and mapped to
+its integration event in one process (what the upstream does for an event its published log does
+not hold).
 """
 import argparse
 import json
