@@ -1,6 +1,6 @@
 """The published log: a service's integration events as its relay made them, kept encrypted by
 position beside its notification log, so that a replay or a rebuild reads them back in one scan
-instead of decoding and mapping every stored event again (docs/PERFORMANCE.md, "Replays").
+instead of decoding and mapping every stored event again (docs/PERFORMANCE.md, bench/replay.py).
 
 A cache, not a record: what it holds is what mapping the stored events gives, a function of the
 stored event and of the code alone. The relay puts in what it published, `ops_events` what it
@@ -53,8 +53,8 @@ def text_of(envelope):
 def code_fingerprint(to_integration):
     """A digest of the code that maps a service's stored events to envelopes: the modules of the
     package that holds its `to_integration`, of contracts/ and of services/common/ (a service
-    imports no other service: tests/unit/test_code_fingerprint.py), and the eventsourcing release
-    that decodes the stored events."""
+    imports no other service: tests/unit/test_code_fingerprint.py), and the releases of
+    eventsourcing (it decodes the stored events) and marshmallow (it dumps some payloads)."""
     import contracts
 
     from . import __file__ as common
@@ -62,7 +62,7 @@ def code_fingerprint(to_integration):
     folders = (Path(sys.modules[to_integration.__module__].__file__).parent, Path(contracts.__file__).parent,
                Path(common).parent)
     if folders not in _fingerprints:
-        digest = hashlib.sha256(version("eventsourcing").encode())
+        digest = hashlib.sha256(f"{version('eventsourcing')} {version('marshmallow')}".encode())
         for folder in folders:
             for path in sorted(folder.rglob("*.py")):
                 digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
@@ -170,11 +170,13 @@ class PublishedLog:
         the caller maps the events instead."""
         try:
             return self._read(after, stop, limit)
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: a sealed row that does not decrypt
+        except sqlite3.OperationalError as exc:  # busy or locked: this once the events are mapped
+            log.warning("the published log could not be read (%s)", exc)
+        except (sqlite3.DatabaseError, ValueError) as exc:  # damaged, or sealed with another key
             log.warning("the published log could not be read (%s): it starts again empty", exc)
             with suppress(sqlite3.Error), self._transaction("BEGIN IMMEDIATE"):
                 self._forget()
-            return None
+        return None
 
     def _read(self, after, stop, limit):
         with self._transaction():

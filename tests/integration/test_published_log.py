@@ -259,3 +259,21 @@ def test_a_damaged_or_unreadable_log_is_thrown_away_and_the_events_mapped(app, f
     assert plain(events_page(app, to_integration, other_key, 0, 1000)) == expected
     published.close()
     other_key.close()
+
+
+def test_a_busy_log_answers_by_mapping_and_forgets_nothing(app, published, fresh_var):
+    import sqlite3
+
+    expected = plain(read_events(app, to_integration, 0, 1000))
+    published.put(0, 5, [i for i in expected["items"] if i["position"] <= 5], (5, stored_mark(app, 5)))
+    writer = sqlite3.connect(fresh_var / "demo-published.db", isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")  # another process writing it a while: readers go on (WAL), writers wait
+    published._db.execute("PRAGMA busy_timeout=50")
+    try:
+        assert plain(events_page(app, to_integration, published, 0, 1000)) == expected  # kept nothing more
+        assert published.held() == 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert plain(events_page(app, to_integration, published, 0, 1000)) == expected
+    assert published.held() == app.recorder.max_notification_id()
