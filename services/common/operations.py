@@ -15,7 +15,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
 
 from .correlation import with_correlation
-from .published import mark_of, text_of
+from .published import mark_of
 from .rpc import Encoded, rpc
 
 log = logging.getLogger(__name__)
@@ -98,28 +98,21 @@ def _mapped(app, to_integration, after, limit, event_type, until):
 
 
 def events_page(app, to_integration, published, after=0, limit=100, event_type=None, until=None):
-    """`read_events`' answer, from the published log (services/common/published.py) where it holds
-    the positions asked: then as JSON text already (rpc.Encoded), with no event decoded or mapped.
-    Elsewhere the events are mapped, and the published log keeps what was mapped for the next read."""
+    """`read_events`' answer as JSON text (rpc.Encoded), from the published log
+    (services/common/published.py) where it holds the positions asked, with no event decoded or
+    mapped; elsewhere the events are mapped, and the published log keeps them for the next read."""
     if published is None or event_type is not None:  # a type filter is rare (`eport events --type`)
         return read_events(app, to_integration, after, limit, event_type, until)
     after, limit, end, stop = _window(app, after, limit, until)
     if after >= stop:
         return {"items": [], "next": after, "end": end}
     held = published.read(after, stop, limit)
-    if held is None:
-        return _mapped_and_kept(app, to_integration, published, after, limit, stop)
-    texts, count, position = held
-    if position < stop and count < limit:  # the range held ended first: the rest mapped, as read_events would
-        rest = _mapped_and_kept(app, to_integration, published, position, limit - count, stop)
-        texts, position = texts + [text_of(item) for item in rest["items"]], rest["next"]
+    texts, count, position = ([], 0, after) if held is None else held
+    if position < stop and count < limit:  # not held, or the range held ended first: mapped, as read_events would
+        page, last = _mapped(app, to_integration, position, limit - count, None, stop)
+        texts = texts + published.put(position, page["next"], page["items"], None if last is None else mark_of(last))
+        position = page["next"]
     return Encoded(f'{{"items":[{",".join(texts)}],"next":{position},"end":{end}}}')
-
-
-def _mapped_and_kept(app, to_integration, published, after, limit, stop):
-    page, last = _mapped(app, to_integration, after, limit, None, stop)
-    published.put(after, page["next"], page["items"], None if last is None else mark_of(last))
-    return page
 
 
 def upstream_fetcher(config, caller, timeout=60):

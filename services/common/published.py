@@ -129,17 +129,19 @@ class PublishedLog:
     def put(self, after, upto, items, last):
         """The envelopes of (after, upto], in order, every one of those positions' (with
         "position"); `last`: (position, mark) of the last event stored in (after, upto], None
-        when there is none (then nothing is held: no mark to check it by)."""
-        if upto <= after or last is None:
-            return
-        rows, group = [], []
+        when there is none (then nothing is held: no mark to check it by). Returns their texts,
+        one per position, as `read` gives them back, kept or not."""
+        groups = []
         for item in items:
-            if group and group[-1]["position"] != item["position"]:
-                rows.append(self._row(group))
-                group = []
-            group.append(item)
-        if group:
-            rows.append(self._row(group))
+            if groups and groups[-1][0]["position"] == item["position"]:
+                groups[-1].append(item)
+            else:
+                groups.append([item])
+        texts = [",".join(text_of(item) for item in group) for group in groups]
+        if upto <= after or last is None:
+            return texts
+        rows = [(group[0]["position"], len(group), self._cipher.encrypt(text.encode("utf-8")))
+                for group, text in zip(groups, texts, strict=True)]
         try:
             with self._transaction("BEGIN IMMEDIATE"):
                 if self._mine():
@@ -147,10 +149,7 @@ class PublishedLog:
                     self._cover(after, upto, last)
         except sqlite3.Error as exc:  # what it did not keep is mapped again when asked
             log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
-
-    def _row(self, group):
-        text = ",".join(text_of(item) for item in group)
-        return group[0]["position"], len(group), self._cipher.encrypt(text.encode("utf-8"))
+        return texts
 
     def _cover(self, after, upto, last):
         """(after, upto] joins the ranges held, merged with those it touches; the merged range
