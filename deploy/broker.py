@@ -2,9 +2,10 @@
 each allowed only what deploy/broker_policy.py says.
 
     python -m deploy.broker setup        # on this machine's RabbitMQ (rabbitmqctl, as root): users
-                                         # eport-<role> on AMQP_URI's vhost and the <source>.events
-                                         # exchanges; their URIs in var/broker-users.json (what
-                                         # `make run` and the e2e tests' platform do)
+                                         # eport-<role> on AMQP_URI's vhost, nameko-rpc and the
+                                         # <source>.events exchanges; their URIs in
+                                         # var/broker-users.json (what `make run` and the e2e
+                                         # tests' platform do)
     python -m deploy.broker remove       # deletes the users of a namespace
     python -m deploy.broker generate --out deploy/broker --host rabbitmq --tls
                                          # for compose / Kubernetes: definitions.json (RabbitMQ's
@@ -28,10 +29,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from kombu import Connection
 
-from contracts.subscriptions import exchange
 from services.common.settings import setting, var_dir
 
-from .broker_policy import ROLES, consumed_event_sources, definitions, user_name
+from .broker_policy import ROLES, admin_exchanges, definitions, user_name
 
 DEFAULT_NAMESPACE = "eport"
 
@@ -91,8 +91,8 @@ def namespace_for(amqp_uri):
 
 def setup(amqp_uri=None, namespace=None, credentials_file=None):
     """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
-    `amqp_uri`, and declares the `<source>.events` exchanges consumers bind to (they may not declare
-    them: deploy/broker_policy.py); returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
+    `amqp_uri`, and declares `nameko-rpc` and the `<source>.events` exchanges consumers bind to (they
+    may not declare them: deploy/broker_policy.py); returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
     amqp_uri = amqp_uri or setting("AMQP_URI")
     namespace = namespace or namespace_for(amqp_uri)
     vhost = vhost_of(amqp_uri)
@@ -108,13 +108,13 @@ def setup(amqp_uri=None, namespace=None, credentials_file=None):
 
 
 def declare_exchanges(amqp_uri, ssl=None):
-    """Declares the `<source>.events` exchanges consumers bind to over AMQP, as `amqp_uri`'s user
-    (one that may configure them: a development broker's guest), where setup cannot run: what
-    setup's definitions declare, before any service starts."""
+    """Declares `nameko-rpc` and the `<source>.events` exchanges consumers bind to over AMQP, as
+    `amqp_uri`'s user (one that may configure them: a development broker's guest), where setup
+    cannot run: what setup's definitions declare, before any service starts."""
     with Connection(amqp_uri, ssl=ssl) as conn:
         channel = conn.channel()
-        for source in consumed_event_sources():
-            exchange(source)(channel).declare()
+        for ex in admin_exchanges():
+            ex(channel).declare()
 
 
 def remove(namespace=DEFAULT_NAMESPACE):

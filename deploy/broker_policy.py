@@ -9,24 +9,31 @@ consumes from; its topic permissions say which routing keys it may publish:
   bound by a random UUID, which is also the routing key of the reply);
 - on `<service>.events`, only its owner publishes (the others have no write permission on it).
 
-Only the owner of `<source>.events` has configure permission on it: configure is also what
-exchange.delete needs, and a consumer that deleted `identity.events` would make the relay's
-confirmed publishes unroutable, lost for every subscriber. The exchanges consumers bind to are
-declared by `python -m deploy.broker setup` (as the broker's admin: `exchange_definitions`) and
-again, idempotently, by their owner's relay; consumers bind without declaring them
-(services/common/bindings.py). A consumer has read permission on the exchanges of the sources it
-consumes (queue.bind needs it), never configure or write; its topic read permission there is
-limited to the routing keys it subscribes to. It keeps configure on its own queues, which it
-declares with their dead-letter queues.
+Configure permission is also what exchange.delete needs. No role has it on `nameko-rpc`: any one
+that deleted it would break every call of the platform. Only the owner of `<source>.events` has it
+there: a consumer that deleted `identity.events` would make the relay's confirmed publishes
+unroutable, lost for every subscriber. `python -m deploy.broker setup` declares both kinds as the
+broker's admin (`exchange_definitions`), before any service starts; an owner's relay declares its
+`<source>.events` again, idempotently. Everyone else binds without declaring them
+(services/common/bindings.py, services/common/rpc.py): write and read on `nameko-rpc` (requests
+and replies are published there, queue.bind needs read), read only on the consumed
+`<source>.events`, whose topic read permission is limited to the routing keys subscribed to. A role
+keeps configure on its own queues: its `rpc-<service>`, its reply queues, its consumer queues with
+their dead-letter queues.
+
+An owner still has configure on its subscribers' queues: its relay declares them before its first
+publish, so that events wait for a consumer that has not started yet (services/common/relay.py).
 """
 import re
+
+from nameko.rpc import get_rpc_exchange
 
 from contracts.subscriptions import SUBSCRIPTIONS, exchange
 from services.common.deadletters import dead_letter_queue_name
 
 from .launch import SERVICES as LAUNCHED
 
-RPC_EXCHANGE = "nameko-rpc"  # nameko's default RPC_EXCHANGE
+RPC_EXCHANGE = get_rpc_exchange({}).name  # nameko's default: "nameko-rpc"
 GATEWAY = "gateway"
 SERVICES = tuple(name for name in LAUNCHED if name != GATEWAY)
 OPERATOR = "operator"  # the `eport` tool (deploy/eport/): standalone RPC proxies
@@ -128,23 +135,31 @@ def consumed_event_sources():
     return sorted({source for role in ROLES for source in consumed_sources(role)})
 
 
+def admin_exchanges():
+    """The exchanges the broker's admin declares before any service starts, which no role may
+    declare (kombu Exchanges): nameko's RPC exchange, as nameko declares it, and the consumed
+    `<source>.events`, as their owners' relays declare them."""
+    return [get_rpc_exchange({}), *map(exchange, consumed_event_sources())]
+
+
 def exchange_definitions(vhost):
-    """Those exchanges as RabbitMQ definitions, declared as their owners' relays declare them."""
+    """Those exchanges as RabbitMQ definitions."""
     return [{"name": ex.name, "vhost": vhost, "type": ex.type, "durable": ex.durable, "auto_delete": ex.auto_delete,
-             "internal": False, "arguments": {}} for ex in map(exchange, consumed_event_sources())]
+             "internal": False, "arguments": {}} for ex in admin_exchanges()]
 
 
 def vhost_permissions(role):
     """(configure, write, read) regexes of a role's broker user."""
     queues = _queues(role)
-    own = [re.escape(RPC_EXCHANGE)] + ([re.escape(events_exchange(role))] if role in SERVICES else [])
+    own = [re.escape(events_exchange(role))] if role in SERVICES else []
+    rpc = [re.escape(RPC_EXCHANGE)]  # publish requests and replies, bind queues; configure would delete it
     consumed = [re.escape(events_exchange(source)) for source in consumed_sources(role)]
     if role == OPERATOR:  # declares its replay exchange and binds the target queue (write on it)
         replay = [re.escape(REPLAY_EXCHANGE)]
-        return (_one_of(queues + own + replay), _one_of(queues + own + replay + [REPLAY_TARGETS]),
-                _one_of(queues + own + replay))
+        return (_one_of(queues + replay), _one_of(queues + rpc + replay + [REPLAY_TARGETS]),
+                _one_of(queues + rpc + replay))
     # consumed exchanges: read only (queue.bind); configure would let the consumer delete them
-    return _one_of(queues + own), _one_of(queues + own), _one_of(queues + own + consumed)
+    return _one_of(queues + own), _one_of(queues + own + rpc), _one_of(queues + own + rpc + consumed)
 
 
 def rpc_routing_keys(role):

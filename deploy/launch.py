@@ -153,13 +153,15 @@ def _broker_users():
 
 
 def _declare_exchanges(broker):
-    """What setup would have declared, as AMQP_URI's user; consumers cope without it (they bind
-    once the exchange appears), so a broker that refuses only costs a line."""
+    """What setup would have declared, as AMQP_URI's user: nameko-rpc (no service declares it) and
+    the <source>.events. Services cope without them (their queues bind once the exchange appears),
+    so a broker that refuses only costs a line."""
     try:
         broker.declare_exchanges(setting("AMQP_URI"))
     except Exception as exc:  # the broker may not be up yet, or refuse this user
-        print(f"[launch] could not declare the <source>.events exchanges ({exc}); consumers bind once "
-              "their sources declare them", flush=True)
+        print(f"[launch] could not declare nameko-rpc and the <source>.events exchanges ({exc}); consumers bind "
+              "once their sources declare them, RPC works once `python -m deploy.broker setup` declared nameko-rpc",
+              flush=True)
 
 
 def main(argv=None):

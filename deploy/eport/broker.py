@@ -87,14 +87,25 @@ def replay_producer(channel, queue, serializer=None):
 
 @contextmanager
 def rpc(timeout=RPC_TIMEOUT):
-    """A nameko cluster proxy; an unknown or silent service becomes a one-line error."""
-    from nameko.standalone.rpc import ClusterRpcProxy
+    """A nameko cluster proxy (the platform's: it binds its reply queue without declaring
+    `nameko-rpc`, which the tool's broker user may not); an unknown or silent service, or a broker
+    without the RPC exchange, becomes a one-line error."""
+    from services.common.rpc import ClusterRpcProxy
 
     with connection():  # the broker first: its error says more than nameko's
         pass
-    with ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout) as proxy:
+    cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout)
+    try:
+        proxy = cluster.start()
+    except amqp.exceptions.NotFound:
+        cluster.stop()
+        raise unavailable("the broker has no exchange nameko-rpc: run `python -m deploy.broker setup` "
+                          "(or start the platform once)") from None
+    try:
         proxy.eport_timeout = timeout
         yield proxy
+    finally:
+        cluster.stop()
 
 
 def call(proxy, service, method, *args, **kwargs):

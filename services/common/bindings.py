@@ -1,11 +1,15 @@
-"""Consumers bind their queues to `<source>.events` and never declare that exchange.
+"""Consumers bind their queues to exchanges they never declare: another service's `<source>.events`,
+and nameko's RPC exchange `nameko-rpc`.
 
 Declaring needs configure permission, which is also what deleting needs: a consumer allowed to
 declare `identity.events` could delete it, and then every confirmed publish of identity's relay
-would go nowhere, lost for every subscriber. So only the owner may configure its exchange
-(deploy/broker_policy.py): `python -m deploy.broker setup` declares the consumed exchanges before any
-service starts, and the owner's relay declares its own again before its first publish, with its
-subscribers' queues bound to it.
+would go nowhere, lost for every subscriber; any one role allowed to declare `nameko-rpc` could
+delete it, and every call of the platform would fail. So no role may configure `nameko-rpc`, and
+only the owner its `<source>.events` (deploy/broker_policy.py): `python -m deploy.broker setup`
+declares them before any service starts, and the owner's relay declares its own again before its
+first publish, with its subscribers' queues bound to it. RPC request and reply queues (rpc.py) and
+event queues alike bind through `BindsWithoutDeclaring`; nameko's standalone proxies (the `eport`
+tool, a rebuild's) through `bound_without_declaring`.
 
 An exchange may still be missing when a consumer starts: on a broker set up without
 `deploy.broker` (a development broker, the in-process tests) before its owner ever published. The
@@ -66,9 +70,25 @@ def undeclared(exchange):
     return exchange
 
 
+def _with_bindings(queue, kept):
+    """A copy of `queue` with only the bindings `kept`, (exchange, routing key, arguments), none of
+    whose exchanges it declares."""
+    bound = copy(queue)
+    bound.exchange, bound.routing_key = None, ""
+    bound.bindings = {binding(undeclared(exchange), routing_key=routing_key, arguments=arguments)
+                      for exchange, routing_key, arguments in kept}
+    return bound
+
+
+def bound_without_declaring(queue):
+    """A copy of a kombu Queue that declares itself and its bindings, but not their exchanges (a
+    missing one is the broker's 404 at the binding)."""
+    return _with_bindings(queue, queue_bindings(queue))
+
+
 class BindsWithoutDeclaring:
-    """Mixin of a nameko QueueConsumer (before it in the bases) whose queues bind to exchanges of
-    other services: kombu declares every exchange a queue binds to, unless told not to."""
+    """Mixin of a nameko QueueConsumer (before it in the bases) whose queues bind to exchanges its
+    broker user may not configure: kombu declares every exchange a queue binds to, unless told not to."""
 
     _awaited = ()  # bindings whose exchange was missing: (queue, exchange, routing key, arguments)
     _next_check = 0.0
@@ -89,16 +109,15 @@ class BindsWithoutDeclaring:
         exists, kept = exchange_lookup(channel), []
         for exchange, routing_key, arguments in queue_bindings(queue):
             if exists(exchange.name):
-                kept.append(binding(undeclared(exchange), routing_key=routing_key, arguments=arguments))
+                kept.append((exchange, routing_key, arguments))
                 continue
             self._awaited.append((queue.name, exchange.name, routing_key, arguments))
             if (queue.name, exchange.name) not in _reported:
                 _reported.add((queue.name, exchange.name))
-                log.warning("%s waits for exchange %s: not declared yet (by `python -m deploy.broker setup` or its "
-                            "owner's relay); the queue is bound to it once it exists", queue.name, exchange.name)
-        bound = copy(queue)
-        bound.exchange, bound.routing_key, bound.bindings = None, "", set(kept)
-        return bound
+                log.warning("%s waits for exchange %s: not declared yet (by `python -m deploy.broker setup`, or a "
+                            "<source>.events by its owner's relay); the queue is bound to it once it exists",
+                            queue.name, exchange.name)
+        return _with_bindings(queue, kept)
 
     def on_iteration(self):
         super().on_iteration()

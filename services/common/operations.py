@@ -16,7 +16,7 @@ from contracts.errors import ServiceError, ValidationFailed
 
 from .correlation import with_correlation
 from .published import mark_of
-from .rpc import Encoded, rpc
+from .rpc import ClusterRpcProxy, Encoded, rpc
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ def upstream_fetcher(config, caller, timeout=60):
     """`fetch(source, after, limit, until=None)`: a page of `source`'s `ops_events`, asked from a
     green thread outside any worker (a rebuild); `fetch.ask(...)` the same without waiting (its
     `.result()` waits). Its reply queue is named after the calling service, as its broker user may
-    consume (deploy/broker_policy.py), not after nameko's standalone proxy."""
-    from nameko.standalone.rpc import ClusterRpcProxy
+    consume (deploy/broker_policy.py), not after nameko's standalone proxy, and bound to
+    `nameko-rpc` without declaring it, which that user may not (rpc.py)."""
 
     class Proxy(ClusterRpcProxy):
         class ServiceContainer(ClusterRpcProxy.ServiceContainer):

@@ -2,6 +2,11 @@
 whose replies go out without waiting for the broker's confirm; and a proxy whose requests do not
 wait for one either (the gateway's).
 
+Every queue here (a service's `rpc-<service>`, a proxy's reply queue, a standalone proxy's) binds
+to nameko's RPC exchange without declaring it: declaring needs configure permission, which also
+deletes the exchange, and a role that deleted `nameko-rpc` would break every call of the platform.
+`python -m deploy.broker setup` declares it as the broker's admin (services/common/bindings.py).
+
 Why no confirm on a reply: the caller waits for it under a deadline anyway, so a reply the broker
 lost ends the same way with or without one (a 503 at the gateway). Waiting for the confirm cost a
 broker round trip on every call: without it a bare call takes about 30% less server CPU
@@ -14,6 +19,7 @@ import sys
 
 import eventlet
 import kombu.serialization
+from amqp.exceptions import NotFound
 from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
@@ -22,17 +28,21 @@ from nameko.rpc import MethodProxy, Responder, RpcConsumer, ServiceProxy, get_rp
 from nameko.rpc import ReplyListener as NamekoReplyListener
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcProxy as NamekoRpcProxy
+from nameko.standalone.rpc import ClusterRpcProxy as NamekoClusterRpcProxy
+from nameko.standalone.rpc import PollingQueueConsumer, SingleThreadedReplyListener
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
+from .bindings import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
 
 log = logging.getLogger(__name__)
 
 RPC_DEADLINE = 10  # seconds; a service that does not answer becomes a 503, not a hung request
+RPC_EXCHANGE = get_rpc_exchange({}).name
 
 
 class UnconfirmedPublisher(Publisher):
@@ -81,6 +91,11 @@ class UnconfirmedResponder(Responder):
         return result, exc_info
 
 
+class RpcQueueConsumer(BindsWithoutDeclaring, QueueConsumer):
+    """The consume loop of a container's RPC requests and replies: their queues bind to
+    `nameko-rpc` without declaring it, and wait for it (one log line) when it does not exist yet."""
+
+
 class UnconfirmedReplies(RpcConsumer):
     """nameko's RpcConsumer, replying through UnconfirmedResponder (nameko builds its Responder
     inline in this method, so the method is nameko's own with that change), and retrying a request
@@ -88,7 +103,7 @@ class UnconfirmedReplies(RpcConsumer):
     503: a caller not waiting for the answer (an SMS to send) would otherwise lose its request."""
 
     OUTAGE_RETRIES = 8  # tries of one request, a second apart, before it is answered 503
-    queue_consumer = QueueConsumer()
+    queue_consumer = RpcQueueConsumer()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -121,7 +136,7 @@ class UnconfirmedReplies(RpcConsumer):
 
 
 class ReplyListener(NamekoReplyListener):
-    queue_consumer = QueueConsumer()
+    queue_consumer = RpcQueueConsumer()
 
 
 class RpcProxy(NamekoRpcProxy):
@@ -148,6 +163,28 @@ class UnconfirmedRpcProxy(RpcProxy):
 
     def get_dependency(self, worker_ctx):
         return _UnconfirmedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
+
+
+class _PollingConsumer(PollingQueueConsumer):
+    def register_provider(self, provider):
+        provider.queue = bound_without_declaring(provider.queue)
+        super().register_provider(provider)
+
+
+class StandaloneReplyListener(SingleThreadedReplyListener):
+    def __init__(self, timeout=None):
+        super().__init__(timeout=timeout)
+        self.queue_consumer = _PollingConsumer(timeout=timeout)
+
+
+class ClusterRpcProxy(NamekoClusterRpcProxy):
+    """nameko's standalone cluster proxy (use this one: the `eport` tool, a rebuild's reads), whose
+    reply queue binds to `nameko-rpc` without declaring it; a broker where it does not exist yet
+    (never set up) refuses the binding at `start()`: amqp's NotFound."""
+
+    def __init__(self, config, context_data=None, timeout=None):
+        super().__init__(config, context_data=context_data, timeout=timeout,
+                         reply_listener_cls=StandaloneReplyListener)
 
 
 class Rpc(NamekoRpc):
@@ -194,3 +231,7 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
     except BROKER_ERRORS:  # the request could not be sent: a broker outage costs a 503, not a 500
         raise unavailable() from None
+    except NotFound:  # no nameko-rpc to publish to: a broker not set up yet (bindings.py), no service reachable
+        log.warning("%s: the broker has no exchange %s yet (`python -m deploy.broker setup` declares it)",
+                    getattr(method, "method_name", "a call"), RPC_EXCHANGE)
+        raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} cannot be reached yet.") from None

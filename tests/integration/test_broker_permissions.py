@@ -9,19 +9,22 @@ import pytest
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
-from nameko.rpc import RpcProxy, get_rpc_exchange
+from nameko.rpc import get_rpc_exchange
+from nameko.standalone.rpc import ClusterRpcProxy as NamekoClusterRpcProxy
 from nameko.testing.services import dummy, entrypoint_hook
 
 from deploy import broker
 from contracts import subscriptions
 from contracts.subscriptions import SUBSCRIPTIONS, queue, subscription
 from deploy.broker_policy import CALLS, EVENT_HANDLERS, GATEWAY, ROLES
-from services.common.rpc import rpc
+from services.common.operations import upstream_fetcher
+from services.common.rpc import ClusterRpcProxy, RpcProxy, rpc
 from tests.support import create_vhost, delete_vhost, vhost_uri
 
 pytestmark = pytest.mark.integration
 
 RPC = get_rpc_exchange({})
+UNDECLARED_RPC = Exchange(RPC.name, type=RPC.type, durable=True, no_declare=True)
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +56,14 @@ class IdentityStandIn:
     @rpc
     def start_card_session(self, user_id, card_no):
         return {"user_id": user_id, "card_no": card_no}
+
+    @rpc
+    def ops_status(self):  # what the `eport` tool asks
+        return {"service": "identity"}
+
+    @rpc
+    def ops_events(self, after=0, limit=100, until=None, event_type=None):  # what a rebuild asks
+        return {"items": [], "next": after, "end": after}
 
 
 class Caller:
@@ -129,8 +140,9 @@ def test_the_gateway_may_neither_take_nor_copy_another_services_requests(users, 
         with pytest.raises(AccessRefused):  # consuming identity's RPC queue
             conn.default_channel.basic_get(queue="rpc-identity")
     with Connection(users["gateway"]) as conn:
-        # a reply queue of its own, bound to identity's requests (with everyone's passwords)
-        sniffer = Queue(f"rpc.reply-gateway-{uuid.uuid4()}", exchange=RPC, routing_key="identity.*",
+        # a reply queue of its own, bound to identity's requests (with everyone's passwords); the
+        # exchange not declared (no one may but the admin): the topic permission refuses the binding
+        sniffer = Queue(f"rpc.reply-gateway-{uuid.uuid4()}", exchange=UNDECLARED_RPC, routing_key="identity.*",
                         auto_delete=True)
         with pytest.raises(AccessRefused):
             sniffer(conn.default_channel).declare()
@@ -192,3 +204,38 @@ def test_a_consumer_binds_its_queue_without_declaring_the_exchange(users):
     publish(users["enterprise"], subscriptions.exchange("enterprise"), sub.event_types[0], {"n": 1})
     with Connection(users["notify"]) as conn:
         assert conn.default_channel.basic_get(queue=sub.queue_name, no_ack=True) is not None
+
+
+
+def test_setup_declares_the_rpc_exchange_and_no_role_may_delete_it(users, identity, container_factory):
+    """exchange.delete needs configure: any one role that could delete `nameko-rpc` would break
+    every call of the platform. `identity` runs (its RPC queue bound) before anyone tries."""
+    for role in ROLES:
+        with Connection(users[role]) as conn:
+            channel = conn.channel()
+            channel.exchange_declare(RPC.name, "topic", passive=True)  # setup declared it
+            with pytest.raises(AccessRefused):
+                channel.exchange_delete(RPC.name)
+        with Connection(users[role]) as conn:
+            with pytest.raises(AccessRefused):  # nor declare it: configure
+                RPC(conn.channel()).declare()
+    card = container_factory(caller("card"), config_of(users["card"]))
+    card.start()  # its reply queue bound without declaring the exchange
+    with entrypoint_hook(card, "start_card_session") as start:  # the exchange is still there
+        assert start("u-1", "8800000012345") == {"user_id": "u-1", "card_no": "8800000012345"}
+
+
+def test_the_operators_standalone_proxy_calls_without_declaring_the_rpc_exchange(users, identity):
+    with pytest.raises(AccessRefused):  # nameko's own declares it
+        with NamekoClusterRpcProxy(config_of(users["operator"]), timeout=10):
+            pass
+    with ClusterRpcProxy(config_of(users["operator"]), timeout=10) as cluster:  # what `eport` uses
+        assert cluster.identity.ops_status() == {"service": "identity"}
+
+
+def test_a_rebuild_asks_its_upstream_as_its_own_user(users, identity):
+    fetch = upstream_fetcher(config_of(users["audit"]), "audit", timeout=10)
+    try:
+        assert fetch("identity", 5, 100) == {"items": [], "next": 5, "end": 5}
+    finally:
+        fetch.close()

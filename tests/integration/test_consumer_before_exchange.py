@@ -2,7 +2,8 @@
 `deploy.broker setup`, its owner never started): it never declares the exchange (its broker user may
 not: deploy/broker_policy.py), its service starts anyway, it says so once, and it gets the events
 once the owner declares the exchange (services/common/bindings.py). Real RabbitMQ, a vhost of this
-module's own, its guest user: allowed to declare, so the test sees that the consumer does not."""
+module's own, its guest user: allowed to declare, so the test sees that the consumer does not.
+The same for RPC: a service and its callers started before `nameko-rpc` exists (no role may declare it)."""
 import logging
 
 import eventlet
@@ -11,16 +12,18 @@ from eventsourcing.domain import Aggregate, event
 from kombu import Connection
 from marshmallow import Schema, fields
 from nameko.events import BROADCAST
-from nameko.testing.services import entrypoint_hook
+from nameko.rpc import get_rpc_exchange
+from nameko.testing.services import dummy, entrypoint_hook
 
 from contracts.envelope import event_type, make_envelope
+from contracts.errors import ServiceError
 from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange
 from gateway.sessions import revocation_handler
 from services.common.application import ServiceApplication
 from services.common.bindings import exchange_exists
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, call_with_deadline, rpc
 from tests.support import base_amqp_uri, own_vhost, wait_for
 
 pytestmark = pytest.mark.integration
@@ -84,12 +87,37 @@ class BroadcastListener:
         BroadcastListener.heard.append(body)
 
 
+class Echo:
+    name = "lateecho"
+
+    @rpc
+    def echo(self, text):
+        return text
+
+
+class EchoCaller:
+    name = "latecaller"
+    echo_service = RpcProxy("lateecho")
+
+    @dummy
+    def call(self, text):
+        return call_with_deadline(self.echo_service.echo, text, deadline=5)
+
+
 @pytest.fixture
-def vhost_config(config, fresh_var):
+def bare_config(config, fresh_var):
+    """A vhost where no exchange exists yet, nameko-rpc included."""
     with own_vhost("eport-late", exchanges=False) as uri:
         if uri == base_amqp_uri():
             pytest.skip("needs a vhost of its own (rabbitmqctl), where no exchange exists yet")
         yield dict(config, AMQP_URI=uri)
+
+
+@pytest.fixture
+def vhost_config(bare_config):
+    with Connection(bare_config["AMQP_URI"]) as conn:  # as setup does: these tests are about <source>.events
+        get_rpc_exchange({})(conn.default_channel).declare()
+    return bare_config
 
 
 def exists(uri, name):
@@ -136,3 +164,23 @@ def test_a_broadcast_handler_started_first_binds_once_the_owner_declares(contain
             return BroadcastListener.heard
 
         wait_for(heard, timeout=10, interval=0.5, what="the broadcast queue bound to the new exchange")
+
+
+def test_an_rpc_service_and_its_caller_started_first_neither_declare_nor_crash_and_answer_once_it_exists(
+        container_factory, bare_config, caplog):
+    caplog.set_level(logging.INFO, logger="services.common.bindings")
+    started(container_factory, Echo, bare_config)
+    caller = started(container_factory, EchoCaller, bare_config)
+    uri = bare_config["AMQP_URI"]
+    assert not exists(uri, "nameko-rpc")  # guest could have: neither the service nor the proxy did
+    waiting = [r.getMessage() for r in caplog.records if "waits for exchange nameko-rpc" in r.getMessage()]
+    assert len(waiting) == 2 and any(m.startswith("rpc-lateecho ") for m in waiting), waiting
+    with entrypoint_hook(caller, "call") as call:
+        with pytest.raises(ServiceError):  # no exchange to publish to: a 503, not a crash
+            call("too early")
+    with Connection(uri) as conn:  # what `python -m deploy.broker setup` declares
+        get_rpc_exchange({})(conn.default_channel).declare()
+    wait_for(lambda: len([r for r in caplog.records if "bound to exchange nameko-rpc" in r.getMessage()]) == 2,
+             timeout=10, what="both queues bound")
+    with entrypoint_hook(caller, "call") as call:
+        assert call("in time") == "in time"

@@ -64,9 +64,9 @@ def test_the_gateway_pings_every_service_and_calls_no_internal_method():
 
 def test_the_regexes_take_the_names_nameko_makes_and_no_others():
     configure, write, read = (re.compile(rx) for rx in vhost_permissions(GATEWAY))
-    for name in (f"rpc.reply-gateway-{UUID}", "nameko-rpc",
-                 "evt-identity-SessionRevoked--gateway.on_session_revoked-" + "ab" * 16):
+    for name in (f"rpc.reply-gateway-{UUID}", "evt-identity-SessionRevoked--gateway.on_session_revoked-" + "ab" * 16):
         assert configure.search(name) and write.search(name) and read.search(name), name
+    assert write.search("nameko-rpc") and read.search("nameko-rpc") and not configure.search("nameko-rpc")
     for name in (f"rpc.reply-card-{UUID}", "rpc-identity", "identity.events", "audit.identity-events",
                  "evt-identity-SessionRevoked--card.on_session_revoked", f"rpc.reply-gateway-{UUID}x"):
         assert not write.search(name), name
@@ -94,9 +94,25 @@ def test_only_the_owner_configures_its_events_exchange_and_consumers_read_the_on
     assert re.search(vhost_permissions(GATEWAY)[2], "identity.events")
     assert consumed_event_sources() == ["authz", "card", "enterprise", "identity"]
     declared = {ex["name"]: ex for ex in exchange_definitions("v")}
-    assert set(declared) == {f"{s}.events" for s in consumed_event_sources()}
+    assert set(declared) == {"nameko-rpc", *(f"{s}.events" for s in consumed_event_sources())}
     assert declared["identity.events"] == {"name": "identity.events", "vhost": "v", "type": "topic", "durable": True,
                                            "auto_delete": False, "internal": False, "arguments": {}}
+
+
+def test_no_role_configures_the_rpc_exchange_and_each_its_own_rpc_queues():
+    # configure is what exchange.delete needs: any one role could break every call of the platform
+    for role in ROLES:
+        configure, write, read = (re.compile(rx) for rx in vhost_permissions(role))
+        assert not configure.search("nameko-rpc"), role
+        assert write.search("nameko-rpc") and read.search("nameko-rpc"), role  # requests, replies, queue.bind
+        owner = "standalone_rpc_proxy" if role == OPERATOR else role
+        assert configure.search(f"rpc.reply-{owner}-{UUID}"), role
+        assert bool(configure.search(f"rpc-{role}")) == (role in SERVICES), role
+    for other in ("rpc-identity", f"rpc.reply-identity-{UUID}"):
+        assert not re.search(vhost_permissions("notify")[0], other)
+    rpc = {ex["name"]: ex for ex in exchange_definitions("v")}["nameko-rpc"]
+    assert rpc == {"name": "nameko-rpc", "vhost": "v", "type": "topic", "durable": True, "auto_delete": False,
+                   "internal": False, "arguments": {}}  # as nameko declares it: get_rpc_exchange
 
 
 def test_the_operator_replays_into_subscriber_queues_only_through_its_own_exchange():

@@ -83,8 +83,9 @@ def test_compose_talks_tls_to_a_broker_loading_the_generated_definitions(tmp_pat
     out = generate(tmp_path, host="rabbitmq", port=5671)  # what the compose comment says to run
     definitions = json.loads((out / "definitions.json").read_text())
     assert {u["name"] for u in definitions["users"]} == {user_name("eport", role) for role in ROLES}
-    # the broker declares the exchanges consumers bind to: they may not (deploy/broker_policy.py)
-    assert {ex["name"] for ex in definitions["exchanges"]} == {f"{s}.events" for s in consumed_event_sources()}
+    # the broker declares the exchanges services bind to: they may not (deploy/broker_policy.py)
+    assert {ex["name"] for ex in definitions["exchanges"]} == {"nameko-rpc",
+                                                               *(f"{s}.events" for s in consumed_event_sources())}
     for name in SERVICES:
         uri = (out / f"{name}.env").read_text().strip().removeprefix("AMQP_URI=")
         assert uri.startswith(f"amqps://eport-{name}:") and uri.endswith("@rabbitmq:5671/"), uri
