@@ -69,6 +69,8 @@ class Platform:
         self.say(f"started {name} (pid {self.procs[name].pid})")
 
     def start(self, timeout=90):
+        if not self.broker_uris:  # every service connects as AMQP_URI's user: no setup declared the exchanges
+            declare_exchanges(self.env.get("AMQP_URI") or setting("AMQP_URI"))
         try:
             for name in self.services:
                 self.start_one(name)
@@ -145,19 +147,19 @@ def _broker_users():
     except (broker.BrokerSetupFailed, OSError, subprocess.SubprocessError) as exc:
         print(f"[launch] no per-service broker users ({exc}); every service connects as AMQP_URI's user",
               flush=True)
-        _declare_exchanges(broker)
         return None
     print(f"[launch] each service connects as its own broker user ({', '.join(sorted(uris))}; deploy/broker.py)",
           flush=True)
     return uris
 
 
-def _declare_exchanges(broker):
-    """What setup would have declared, as AMQP_URI's user: nameko-rpc (no service declares it) and
-    the <source>.events. Services cope without them (their queues bind once the exchange appears),
-    so a broker that refuses only costs a line."""
+def declare_exchanges(amqp_uri):
+    """What setup would have declared, as `amqp_uri`'s user (a development broker's, which may):
+    nameko-rpc, which no service declares, and the <source>.events. Services cope without them
+    (their queues bind once the exchange appears), so a broker that refuses only costs a line."""
+    from . import broker  # imports this module's SERVICES
     try:
-        broker.declare_exchanges(setting("AMQP_URI"))
+        broker.declare_exchanges(amqp_uri)
     except Exception as exc:  # the broker may not be up yet, or refuse this user
         print(f"[launch] could not declare nameko-rpc and the <source>.events exchanges ({exc}); consumers bind "
               "once their sources declare them, RPC works once `python -m deploy.broker setup` declared nameko-rpc",

@@ -18,6 +18,7 @@ from nameko.testing.services import dummy, entrypoint_hook
 from contracts.envelope import event_type, make_envelope
 from contracts.errors import ServiceError
 from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange
+from deploy.launch import Platform
 from gateway.sessions import revocation_handler
 from services.common.application import ServiceApplication
 from services.common.bindings import exchange_exists
@@ -184,3 +185,24 @@ def test_an_rpc_service_and_its_caller_started_first_neither_declare_nor_crash_a
              timeout=10, what="both queues bound")
     with entrypoint_hook(caller, "call") as call:
         assert call("in time") == "in time"
+
+
+def test_the_launcher_without_broker_users_declares_what_setup_would(bare_config):
+    """`make run` on a broker where setup cannot run, and the benchmarks' vhosts: every service
+    connects as AMQP_URI's user, and no service declares nameko-rpc any more."""
+    uri = bare_config["AMQP_URI"]
+    Platform(env={"AMQP_URI": uri}, only=("no service",), quiet=True).start()
+    assert exists(uri, "nameko-rpc") and exists(uri, "identity.events")
+
+
+def test_the_eport_tool_says_in_one_line_that_the_broker_has_no_rpc_exchange(bare_config, monkeypatch):
+    from deploy.eport.broker import rpc as eport_rpc
+    from deploy.eport.errors import UNAVAILABLE, CommandError
+
+    uri = bare_config["AMQP_URI"]
+    monkeypatch.setenv("EPORT_AMQP_URI", uri)
+    with pytest.raises(CommandError) as refused:
+        with eport_rpc(timeout=5):
+            pass
+    assert refused.value.code == UNAVAILABLE and "deploy.broker setup" in str(refused.value)
+    assert not exists(uri, "nameko-rpc")
