@@ -18,6 +18,15 @@ class Vhost:
         return subprocess.run([self.exe, *args], capture_output=True, timeout=60).returncode == 0
 
     def __enter__(self):
+        """The vhost's URI, with the exchanges `python -m deploy.broker setup` declares (services
+        bind to them without declaring them)."""
+        from deploy.broker import declare_exchanges
+
+        uri = self._vhost()
+        declare_exchanges(uri)
+        return uri
+
+    def _vhost(self):
         parsed = urlparse(self.base_uri)
         if self.exe:
             name = f"eport-bench-{uuid.uuid4().hex[:8]}"
