@@ -35,7 +35,7 @@ from bench.stats import free_port  # noqa: E402
 from bench.http_client import KeepAlive as Client  # noqa: E402
 from services.common.rpc import rpc  # noqa: E402
 
-SERVICES = ["identity", "notify", "enterprise", "authz", "gateway"]
+SERVICES = ["identity", "notify", "enterprise", "card", "authz", "gateway"]  # card: the admin certifies by card
 PASSWORD = "Eport#Bench2024strong"
 
 
@@ -63,17 +63,40 @@ def must(result, status, what):
 def register(client):
     from tests.factories import new_id_number, new_mobile
     from tests.sms import latest_code
-    mobile = new_mobile()
+    mobile, id_number = new_mobile(), new_id_number()
     must(client.call("POST", "/api/v1/sms-codes", body={"mobile": mobile, "purpose": "register"}), 202, "sms")
     user = must(client.call("POST", "/api/v1/users", body={
-        "name": "王基准", "id_type": "resident_id", "id_number": new_id_number(), "mobile": mobile,
+        "name": "王基准", "id_type": "resident_id", "id_number": id_number, "mobile": mobile,
         "sms_code": latest_code(mobile, "register")}), 201, "register")
     must(client.call("PUT", f"/api/v1/users/{user['user_id']}/password",
                      body={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}),
          204, "password")
     session = must(client.call("POST", "/api/v1/sessions", body={"method": "password", "account": mobile,
                                                                  "password": PASSWORD}), 201, "login")
-    return {"user_id": user["user_id"], "token": session["access_token"]}
+    return {"user_id": user["user_id"], "token": session["access_token"], "name": "王基准", "id_number": id_number}
+
+
+def certify(client, admin, eid, uscc):
+    """The administrator's role certified (角色认证): a legal-person card of the enterprise, issued
+    to the admin by the platform's development CA, bound through the API (an uncertified admin
+    may not approve or grant)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.e2e.certification import new_card
+
+    card = new_card(admin["name"], admin["id_number"], uscc)
+    challenge = must(client.call("POST", "/api/v1/card-challenges", admin["token"],
+                                 {"purpose": "bind", "card_no": card.card_no}), 201, "card challenge")
+    key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None)
+    signature = key.sign(base64.b64decode(challenge["nonce"]), ec.ECDSA(hashes.SHA256()))
+    bound = must(client.call("POST", f"/api/v1/enterprises/{eid}/card", admin["token"], {
+        "card_no": card.card_no, "challenge_id": challenge["challenge_id"], "certificate": card.certificate_pem,
+        "signature": base64.b64encode(signature).decode()}), 201, "bind the legal-person card")
+    if not bound.get("role_certified"):
+        raise SystemExit(f"set-up failed at bind: the legal-person card certified nothing: {bound}")
 
 
 def build_enterprise(client, members):
@@ -84,6 +107,7 @@ def build_enterprise(client, members):
     eid = must(client.call("POST", "/api/v1/associations", admin["token"], {
         "uscc": uscc, "role": "admin", "name": "宁波基准测试有限公司", "address": "宁波", "business_scope": "贸易"}),
         201, "register enterprise")["enterprise_id"]
+    certify(client, admin, eid, uscc)
     for p in people:
         a = must(client.call("POST", "/api/v1/associations", p["token"], {"uscc": uscc, "role": "user"}), 202, "apply")
         must(client.call("POST", f"/api/v1/association-requests/{a['association_id']}/approve", admin["token"]),

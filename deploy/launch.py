@@ -81,13 +81,20 @@ class Platform:
             raise
         return self
 
+    def _log_tail(self, name, lines=15):
+        """The end of a service's log, when it has one, to say why it stopped."""
+        if not self.log_dir or not (self.log_dir / f"{name}.log").exists():
+            return ""
+        tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
+        return ":\n  " + "\n  ".join(tail)
+
     def wait_healthy(self, timeout=90):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode} while starting")
+                    raise RuntimeError(f"{name} exited with {proc.returncode} while starting{self._log_tail(name)}")
             try:
                 r = requests.get(self.base_url + "/healthz", timeout=5)
                 state = r.json().get("services")
