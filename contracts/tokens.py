@@ -5,6 +5,8 @@ Identity issues them (Tokens, over its private keys: the first signs, every one 
 publishes the public keys as a JWK set; the gateway and any business system verify with that set
 alone (TokenVerifier), so nothing but identity can mint a token. Only ES256 with a known kid is
 accepted: not `none`, not HS256 (whose "secret" would be the public key), not an unknown kid.
+Every API token says `aud: "eport-api"` (API_AUDIENCE); a token without it or for another audience
+(single sign-on's tokens for business systems name their client_id) is refused by the API.
 Expiry is checked against the caller's clock (not PyJWT's) so that tests can move time;
 revocation is the caller's business (identity's RevokedSession aggregates, the gateway's set of
 revoked jtis fed by SessionRevoked events).
@@ -26,11 +28,14 @@ from jwt.algorithms import ECAlgorithm
 
 ALGORITHM = "ES256"
 ISSUER = "eport-identity"
+# The audience of this API's tokens: the gateway (and identity) accept no other, so that a token
+# single sign-on issues to a business system (its client_id as audience) cannot be replayed at the API.
+API_AUDIENCE = "eport-api"
 # The longest a token lives: identity issues tokens for it, and the gateway remembers a revocation
 # or a reset for as long, since a token revoked earlier has expired by itself.
 ACCESS_TOKEN_TTL = 30 * 60
 MAX_TOKEN_INPUT = 4096  # characters; a longer bearer token is refused before it is parsed
-REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "iss"]
+REQUIRED_CLAIMS = ["sub", "jti", "iat", "exp", "iss", "aud"]
 
 
 def _b64url(raw):
@@ -80,16 +85,19 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             return False
 
-    def claims(self, token):
-        """The verified claims of `token`, or None when it is not one of ours."""
+    def claims(self, token, audience=API_AUDIENCE):
+        """The verified claims of `token`, or None when it is not one of ours or not for `audience`
+        (a token without `aud` is for no one)."""
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(header.get("kid")) if header.get("alg") == ALGORITHM else None
             if key is None:
                 return None
-            claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=ISSUER,
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=ISSUER, audience=audience,
                                 options={"verify_exp": False, "verify_iat": False, "require": REQUIRED_CLAIMS})
         except (jwt.InvalidTokenError, TypeError, ValueError):
+            return None
+        if claims["aud"] != audience:  # exactly this audience: not a list that also names it
             return None
         if not all(isinstance(claims[k], str) for k in ("sub", "jti")) or \
                 not isinstance(claims["exp"], (int, float)) or not isinstance(claims["iat"], (int, float)):
@@ -106,9 +114,9 @@ class Tokens(TokenVerifier):
         self.ttl = ttl
         super().__init__({"keys": [public_jwk(k.public_key()) for k in private_keys]})
 
-    def issue(self, user_id, now):
+    def issue(self, user_id, now, audience=API_AUDIENCE):
         jti = secrets.token_urlsafe(18)  # 144 bits
         expires_at = int(now) + self.ttl
-        claims = {"sub": user_id, "jti": jti, "iat": int(now), "exp": expires_at, "iss": ISSUER}
+        claims = {"sub": user_id, "jti": jti, "iat": int(now), "exp": expires_at, "iss": ISSUER, "aud": audience}
         token = jwt.encode(claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, jti, expires_at

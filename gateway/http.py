@@ -6,7 +6,9 @@ must use this `http` (one web server per class of entrypoint).
 
 The request id is the client's X-Request-ID when it is 1 to 128 visible ASCII characters, else one
 made here; every answer echoes it, and it is the worker's correlation id (services/common/context.py),
-which nameko sends on with every RPC the request makes: the events they cause carry it."""
+which nameko sends on with every RPC the request makes: the events they cause carry it. Every answer
+under /api/ and /oauth2/, errors included, says `Cache-Control: no-store` and
+`X-Content-Type-Options: nosniff` (api_headers)."""
 import re
 import socket
 import time
@@ -31,6 +33,8 @@ from .errors import error_response
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_RE = re.compile(CORRELATION_ID_PATTERN.removeprefix("^").removesuffix("$"))
 _ENVIRON_KEY = "eport.request_id"
+API_PREFIXES = ("/api/", "/oauth2/")
+API_HEADERS = (("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"))
 LINGER_SECONDS = 2.0  # after refusing a body: how long, and how much of it, is read and dropped so
 LINGER_BYTES = 1 << 20  # that closing does not reset the connection before the client read the answer
 
@@ -40,6 +44,15 @@ def request_id(header_value):
     if header_value and _REQUEST_ID_RE.fullmatch(header_value):
         return header_value
     return str(uuid.uuid4())
+
+
+def api_headers(path):
+    """What every answer of the API says, errors included (a 413 refused before any route, a 404 no
+    route matched): personal data is never kept by a cache or a proxy, and a JSON body is never
+    sniffed into something a browser would run."""
+    if path.startswith(API_PREFIXES):
+        return API_HEADERS
+    return ()
 
 
 def unmatched_response(exc, request=None):
@@ -96,9 +109,12 @@ class JsonErrorsWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
         rid = environ[_ENVIRON_KEY] = request_id(environ.get("HTTP_X_REQUEST_ID"))
 
+        extra = [(REQUEST_ID_HEADER, rid), *api_headers(environ.get("PATH_INFO", ""))]
+        replaced = {name.lower() for name, _ in extra}
+
         def start_response_with_id(status, headers, exc_info=None):
-            headers = [(k, v) for k, v in headers if k.lower() != REQUEST_ID_HEADER.lower()]
-            return start_response(status, [*headers, (REQUEST_ID_HEADER, rid)], exc_info)
+            headers = [(k, v) for k, v in headers if k.lower() not in replaced]
+            return start_response(status, [*headers, *extra], exc_info)
 
         return self._respond(environ, start_response_with_id)
 

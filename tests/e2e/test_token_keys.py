@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jwt.algorithms import ECAlgorithm
 
-from contracts.tokens import ISSUER, load_private_keys, new_private_pem, public_jwk
+from contracts.tokens import API_AUDIENCE, ISSUER, load_private_keys, new_private_pem, public_jwk
 from tests.e2e.enterprise_people import register
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +49,8 @@ def test_the_keys_are_published_and_verify_the_platforms_tokens_as_a_business_sy
     header = jwt.get_unverified_header(person.token)
     assert header["alg"] == "ES256"
     key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
-    claims = jwt.decode(person.token, ECAlgorithm.from_jwk(json.dumps(key)), algorithms=["ES256"], issuer=ISSUER)
+    claims = jwt.decode(person.token, ECAlgorithm.from_jwk(json.dumps(key)), algorithms=["ES256"], issuer=ISSUER,
+                        audience=API_AUDIENCE)
     assert claims["sub"] == person.user_id
     assert "/.well-known/jwks.json" in api.get("/openapi.json").json()["paths"]
 
@@ -58,7 +59,8 @@ def test_tokens_identity_did_not_sign_are_refused(api, platform, person, jwks):
     assert api.get("/api/v1/me", token=person.token).status_code == 200
     real_kid = jwt.get_unverified_header(person.token)["kid"]
     now = int(time.time())
-    claims = {"sub": person.user_id, "jti": secrets.token_urlsafe(18), "iat": now, "exp": now + 600, "iss": ISSUER}
+    claims = {"sub": person.user_id, "jti": secrets.token_urlsafe(18), "iat": now, "exp": now + 600, "iss": ISSUER,
+              "aud": API_AUDIENCE}
     public = ECAlgorithm.from_jwk(json.dumps(next(k for k in jwks["keys"] if k["kid"] == real_kid)))
     public_pem = public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
     stranger, = load_private_keys(new_private_pem())

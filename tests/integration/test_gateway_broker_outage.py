@@ -53,6 +53,7 @@ def test_a_request_during_a_broker_outage_is_503_and_the_gateway_recovers(outage
     started = time.monotonic()
     r = ask_code(base)
     assert (r.status_code, r.json()["error"]["code"]) == (503, "SERVICE_UNAVAILABLE")
+    assert (r.headers["Cache-Control"], r.headers["X-Content-Type-Options"]) == ("no-store", "nosniff")
     assert time.monotonic() - started < 30  # within the RPC deadline, not hung
     link.open()
     deadline = time.monotonic() + 30

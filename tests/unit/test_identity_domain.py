@@ -6,7 +6,7 @@ from contracts.errors import ServiceError
 from services.identity.digests import Digests
 from services.identity.domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox, User)
 from services.identity.passwords import common_passwords, weaknesses
-from contracts.tokens import Tokens, load_private_keys, new_private_pem
+from contracts.tokens import API_AUDIENCE, Tokens, load_private_keys, new_private_pem
 
 pytestmark = pytest.mark.unit
 
@@ -181,3 +181,15 @@ def test_tokens_carry_a_jti_of_128_bits_at_least_and_refuse_a_foreign_signature(
     assert Tokens(load_private_keys(new_private_pem()), 1800).claims(token) is None
     assert tokens.claims(token[:-2] + "xx") is None
     assert tokens.claims("not a token") is None
+
+
+def test_tokens_are_for_the_api_alone():
+    """A token identity's key signed for a business system (its client_id) or for no audience is not
+    an API token: the API's check (the gateway's and identity's) refuses it."""
+    tokens = Tokens(load_private_keys(new_private_pem()), 1800)
+    api_token, _, _ = tokens.issue("user-1", T0)
+    assert tokens.claims(api_token)["aud"] == API_AUDIENCE
+    for audience in ("some-client", None, "", [API_AUDIENCE, "some-client"]):
+        other, _, _ = tokens.issue("user-1", T0, audience=audience)
+        assert tokens.claims(other) is None, audience
+    assert tokens.claims(tokens.issue("user-1", T0, audience="some-client")[0], audience="some-client")
