@@ -27,7 +27,8 @@ class CardRoutes:
     @route("POST", "/api/v1/enterprises/{enterprise_id}/card", summary="Bind an IC card (绑定)", status=201,
            body=CardBindRequestSchema, response=CardBindingSchema, tags=TAGS,
            errors=(e.CHALLENGE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CARD_SIGNATURE_INVALID, e.FORBIDDEN,
-                   e.CARD_ALREADY_BOUND, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH),
+                   e.CARD_ALREADY_BOUND, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH,
+                   e.CARD_REVOCATION_UNAVAILABLE),
            description="Binds the card to the caller's approved association with the enterprise. The card "
                        "proves itself by signing a `bind` challenge after its PIN; its holder must be the "
                        "account's registrant (else 422 提示信息不符), and it must have been issued to this "
@@ -47,7 +48,7 @@ class CardRoutes:
            status=201, body=AdminClaimRequestSchema, response=AdminClaimSchema, tags=TAGS,
            errors=(e.ENTERPRISE_HAS_ADMIN, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH, e.CARD_NOT_LEGAL_PERSON,
                    e.CARD_ALREADY_BOUND, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CHALLENGE_INVALID,
-                   e.CONFLICT),
+                   e.CONFLICT, e.CARD_REVOCATION_UNAVAILABLE),
            description="The holder of the enterprise's legal-person card (its certificate names the USCC, its "
                        "holder is the caller's registrant) proves it with a `bind` challenge, as for binding, and "
                        "becomes the certified administrator: the enterprise is registered if nobody has (manual "

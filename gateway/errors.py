@@ -46,6 +46,7 @@ mapped_errors = {
     e.CERTIFICATE_UNTRUSTED: 400,
     e.CHALLENGE_INVALID: 400,
     e.CARD_NOT_BOUND: 404,
+    e.CARD_REVOCATION_UNAVAILABLE: 503,
     # authz
     e.UNKNOWN_SYSTEM: 400,
     # retries

@@ -55,7 +55,8 @@ class IdentityRoutes:
     @route("POST", "/api/v1/sessions", summary="Log in", status=201, auth=False,
            body=SessionRequestSchema, response=SessionSchema, tags=TAGS,
            errors=(e.INVALID_CREDENTIALS, e.ACCOUNT_LOCKED, e.SMS_CODE_ATTEMPTS_EXCEEDED,
-                   e.CHALLENGE_INVALID, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED),
+                   e.CHALLENGE_INVALID, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED,
+                   e.CARD_REVOCATION_UNAVAILABLE),
            description="`method` password: `{account, password}` (account = mobile or ID number); "
                        "sms: `{mobile, sms_code}` (a `login` code); card: `{challenge_id, certificate, "
                        "signature}`. The same 401 for an unknown account and a wrong password; 5 "

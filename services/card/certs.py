@@ -63,10 +63,19 @@ class CardCertInfo:
 
 @dataclass(frozen=True)
 class Crl:
-    """A CA's certificate revocation list, its signature checked."""
+    """A CA's certificate revocation list, its signature checked. `number` (CRLNumber, None when the
+    list has none) and then `last_update` (thisUpdate) say which of two lists is newer."""
     revoked: frozenset
     last_update: datetime
-    next_update: datetime | None
+    next_update: datetime
+    number: int | None = None
+
+    def newer_than(self, other: Crl | None) -> bool:
+        if other is None:
+            return True
+        if self.number is not None and other.number is not None and self.number != other.number:
+            return self.number > other.number
+        return self.last_update > other.last_update
 
 
 def load_certificate(cert_pem: str | bytes, what: str = "certificate") -> x509.Certificate:
@@ -155,7 +164,8 @@ def verify_signature(cert_pem: str | bytes, nonce_bytes: bytes, signature_bytes:
 
 def load_crl(data: bytes, ca_cert_pem: str | bytes) -> Crl:
     """The revoked serial numbers of a CRL (PEM or DER) that the CA signed; CertificateUntrusted
-    for a CRL of another issuer or with a bad signature, CertificateMalformed for garbage."""
+    for a CRL of another issuer or with a bad signature, CertificateMalformed for garbage or a list
+    without nextUpdate (it would never go stale: a reader could not tell it is out of date)."""
     try:
         crl = (x509.load_pem_x509_crl if data.lstrip().startswith(b"-----") else x509.load_der_x509_crl)(data)
     except (ValueError, TypeError) as exc:
@@ -163,7 +173,13 @@ def load_crl(data: bytes, ca_cert_pem: str | bytes) -> Crl:
     ca = load_certificate(ca_cert_pem, "CA certificate")
     if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):
         raise CertificateUntrusted("the revocation list is not signed by the card CA")
-    return Crl(frozenset(entry.serial_number for entry in crl), crl.last_update_utc, crl.next_update_utc)
+    if crl.next_update_utc is None:
+        raise CertificateMalformed("the revocation list has no nextUpdate")
+    try:
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        number = None
+    return Crl(frozenset(entry.serial_number for entry in crl), crl.last_update_utc, crl.next_update_utc, number)
 
 
 def _check_signing_key(cert: x509.Certificate) -> None:

@@ -26,10 +26,11 @@ from contracts.validators import check_field
 
 from . import certs
 from .domain import (
-    BIND, LOGIN, CardCertificateUntrusted, CardSignatureInvalid, Challenge, ChallengeInvalid, LoginChallengeSpent,
-    Unauthenticated,
+    BIND, LOGIN, CardCertificateUntrusted, CardRevocationUnavailable, CardSignatureInvalid, Challenge,
+    ChallengeInvalid, LoginChallengeSpent, Unauthenticated,
 )
 from .inputs import purpose_input
+from .trust import RevocationUnavailable
 
 NONCE_BYTES = 32
 LOGIN_CHALLENGE_VERSION = "L1"  # the first part of a login challenge id: "L1.<expires ms>.<random>"
@@ -120,6 +121,10 @@ class Challenges:
             raise CardCertificateUntrusted(message=f"The card certificate is not valid now: {exc}") from None
         except certs.CardCertificateError as exc:
             raise CardCertificateUntrusted(message=f"The card certificate is not trusted: {exc}") from None
+        try:
+            self.trust.check_fresh(datetime.fromtimestamp(self.clock(), UTC))
+        except RevocationUnavailable as exc:
+            raise CardRevocationUnavailable(message=f"卡片吊销列表已过期，暂不能验证IC卡: {exc}") from None
         if self.trust.is_revoked(info.serial_number):
             raise CardCertificateUntrusted(message="The card certificate has been revoked by the CA (吊销).")
         return info

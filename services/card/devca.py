@@ -139,19 +139,28 @@ def issue_card(ca: DevCA, *, card_no: str, card_type: str, holder_name: str,
     )
 
 
+def current_crl(ca: DevCA, crl_path: str | Path):
+    """The CA's list at `crl_path` (certs.Crl), or None when it does not exist."""
+    path = Path(crl_path)
+    return load_crl(path.read_bytes(), ca.cert_pem) if path.exists() else None
+
+
 def revoked_serials(ca: DevCA, crl_path: str | Path) -> frozenset:
     """The serial numbers already on the CA's list at `crl_path` (none when it does not exist)."""
-    path = Path(crl_path)
-    if not path.exists():
-        return frozenset()
-    return load_crl(path.read_bytes(), ca.cert_pem).revoked
+    crl = current_crl(ca, crl_path)
+    return crl.revoked if crl is not None else frozenset()
 
 
-def write_crl(ca: DevCA, serials, crl_path: str | Path, *, now: datetime | None = None) -> None:
-    """A CRL signed by `ca` listing `serials`, written atomically to `crl_path` (PEM)."""
+def write_crl(ca: DevCA, serials, crl_path: str | Path, *, now: datetime | None = None,
+              next_update: datetime | None = None, number: int | None = None) -> None:
+    """A CRL signed by `ca` listing `serials`, written atomically to `crl_path` (PEM). `number` (the
+    CRLNumber extension) orders lists: a reader never lets a lower one replace a higher one.
+    `next_update` (default `now` + CRL_DAYS): when readers stop trusting it (past a grace)."""
     now = now or datetime.now(UTC)
     builder = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject)
-               .last_update(now).next_update(now + timedelta(days=CRL_DAYS)))
+               .last_update(now).next_update(next_update or now + timedelta(days=CRL_DAYS)))
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number), critical=False)
     for serial in sorted(serials):
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
@@ -159,10 +168,12 @@ def write_crl(ca: DevCA, serials, crl_path: str | Path, *, now: datetime | None 
     save_atomically(Path(crl_path), crl.public_bytes(serialization.Encoding.PEM).decode("ascii"), mode=0o644)
 
 
-def revoke(ca: DevCA, serial: int, crl_path: str | Path) -> frozenset:
-    """Adds `serial` to the CA's revocation list at `crl_path`; answers the serials now on it."""
-    serials = revoked_serials(ca, crl_path) | {serial}
-    write_crl(ca, serials, crl_path)
+def revoke(ca: DevCA, serial: int, crl_path: str | Path, *, now: datetime | None = None) -> frozenset:
+    """Adds `serial` to the CA's revocation list at `crl_path`, numbered one above the list there;
+    answers the serials now on it."""
+    before = current_crl(ca, crl_path)
+    serials = (before.revoked if before is not None else frozenset()) | {serial}
+    write_crl(ca, serials, crl_path, now=now, number=(before.number or 0) + 1 if before is not None else 1)
     return serials
 
 

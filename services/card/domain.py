@@ -89,6 +89,11 @@ class CardNotBound(ServiceError):
     code = e.CARD_NOT_BOUND
 
 
+class CardRevocationUnavailable(ServiceError):
+    """503: the CA's revocation list in force is out of date, so no card is taken on trust (fails closed)."""
+    code = e.CARD_REVOCATION_UNAVAILABLE
+
+
 class Forbidden(ServiceError):
     code = e.FORBIDDEN
 

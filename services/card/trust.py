@@ -6,10 +6,15 @@
                                      `python -m services.card.devca issue --ca var/card-ca ...`
                                      issues cards from.
     CARD_CRL=/path/ca-crl.pem        the CA's certificate revocation list (PEM or DER): a file,
-      or https://…/ca.crl            or an http(s) URL. Unset: with the development CA, its
+      or https://…/ca.crl            or an http(s) URL. Required outside EPORT_ENV=development
+                                     (the service refuses to start without one). Unset in
+                                     development: with the development CA, its
                                      $EPORT_VAR/card-ca/ca-crl.pem once `devca revoke` wrote one.
     CARD_CRL_REFRESH=300             seconds between two fetches of a CRL URL (a file is re-read
                                      whenever it changes).
+    CARD_CRL_GRACE=86400             seconds a list is still trusted past its nextUpdate; after
+                                     that, until a newer one is read, every card operation answers
+                                     503 CARD_REVOCATION_UNAVAILABLE (revocation fails closed).
     CARD_CHALLENGE_TTL=120           seconds a card challenge stays valid.
 """
 import logging
@@ -18,6 +23,7 @@ import shutil
 import tempfile
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 from services.common.settings import SETTINGS, StartRefused, development, setting, var_dir
@@ -30,6 +36,7 @@ log = logging.getLogger(__name__)
 DEV_CA_DIRNAME = "card-ca"
 DEFAULT_CRL_REFRESH = float(SETTINGS["CARD_CRL_REFRESH"].default)
 CRL_FETCH_TIMEOUT = 5
+MAX_CRL_GRACE = 7 * 86400  # a bounded grace: a CA that stops publishing stops card operations within a week
 MAX_CRL_BYTES = 16 << 20
 
 
@@ -70,15 +77,32 @@ def crl_refresh():
     return float(setting("CARD_CRL_REFRESH"))
 
 
+def crl_grace():
+    raw = setting("CARD_CRL_GRACE")
+    grace = int(raw)
+    if not 0 <= grace <= MAX_CRL_GRACE:
+        raise ValueError(f"CARD_CRL_GRACE={raw!r}: expected 0 to {MAX_CRL_GRACE} seconds")
+    return timedelta(seconds=grace)
+
+
+class RevocationUnavailable(Exception):
+    """The revocation list in force is past its nextUpdate and the grace: nobody can tell whether a
+    card was revoked since."""
+
+
 class RevocationList:
     """The CA's CRL from a file or an http(s) URL, its signature checked against the CA. A file
     is re-read whenever it changes, a URL fetched again every `refresh` seconds. One that cannot
-    be re-read (or fails its check) leaves the last good list in force, and the log says so; a
-    `required` one that cannot be read at all stops the service at start. A file that is not
-    `required` may not exist yet: then nothing is revoked."""
+    be re-read (or fails its check), or that is not newer than the list in force (its CRL number,
+    else its thisUpdate: an older signed list replayed by a mirror or an attacker), leaves the list
+    in force, and the log says so; a `required` one that cannot be read at all stops the service at
+    start. A file that is not `required` may not exist yet: then nothing is revoked. The list in
+    force past its nextUpdate plus `grace` makes `check_fresh` refuse (fail closed)."""
 
-    def __init__(self, source, anchor, *, refresh=DEFAULT_CRL_REFRESH, required=True, clock=time.monotonic):
+    def __init__(self, source, anchor, *, refresh=DEFAULT_CRL_REFRESH, required=True, clock=time.monotonic,
+                 grace=None):
         self.source, self.anchor, self.refresh, self.required = str(source), anchor, refresh, required
+        self.grace = grace if grace is not None else crl_grace()
         self.is_url = "://" in self.source
         self._clock = clock
         self._crl, self._stamp, self._fetched_at = None, None, None
@@ -86,17 +110,40 @@ class RevocationList:
             self._crl = self._read()  # raises: a configured list must be there
 
     def is_revoked(self, serial_number):
+        crl = self.current()
+        return crl is not None and serial_number in crl.revoked
+
+    def current(self):
+        """The list in force (certs.Crl), re-read when due; None while a list that is not required is absent."""
         self._refresh()
-        return self._crl is not None and serial_number in self._crl.revoked
+        return self._crl
+
+    def check_fresh(self, now):
+        """RevocationUnavailable when the list in force is past its nextUpdate plus the grace at `now`
+        (an aware datetime). No list (development, none written yet): nothing to be stale."""
+        crl = self.current()
+        if crl is not None and now > crl.next_update + self.grace:
+            raise RevocationUnavailable(
+                f"the card CA's revocation list was due again at {crl.next_update.isoformat()} and no newer "
+                f"one could be read from {self.source}")
 
     def _refresh(self):
         if self.is_url and self._fetched_at is not None and self._clock() - self._fetched_at < self.refresh:
             return
         try:
-            self._crl = self._read() or self._crl
+            fresh = self._read()
         except (OSError, ValueError, certs.CardCertificateError) as exc:
             log.warning("card CRL %s could not be re-read (%s); the list read before stays in force",
                         self.source, exc)
+            return
+        if fresh is None:
+            return
+        if fresh.newer_than(self._crl):
+            self._crl = fresh
+        elif fresh != self._crl:
+            log.warning("card CRL %s: the list read (number %s, thisUpdate %s) is not newer than the one in force "
+                        "(number %s, thisUpdate %s); kept the one in force", self.source, fresh.number,
+                        fresh.last_update.isoformat(), self._crl.number, self._crl.last_update.isoformat())
 
     def _read(self):
         """The list as it is now, or None when a file is unchanged (or absent and not required)."""
@@ -139,11 +186,15 @@ class TrustAnchor:
     def from_env(cls):
         configured = (setting("CARD_CA_CERT") or "").strip()
         crl = (setting("CARD_CRL") or "").strip() or None
+        if not development():
+            if not configured:
+                raise StartRefused("CARD_CA_CERT is not set: name the e-port card CA's certificate (PEM); a "
+                                   "development CA is made only with EPORT_ENV=development")
+            if not crl:
+                raise StartRefused("CARD_CRL is not set: name the e-port card CA's revocation list (a file or an "
+                                   "http(s) URL); without one no revoked card would ever be refused")
         if configured:
             return cls(configured, crl)
-        if not development():
-            raise StartRefused("CARD_CA_CERT is not set: name the e-port card CA's certificate (PEM); a "
-                               "development CA is made only with EPORT_ENV=development")
         ca_dir = ensure_dev_ca()
         if crl:
             return cls(ca_dir / CA_CERT_FILE, crl)
@@ -158,6 +209,15 @@ class TrustAnchor:
     def is_revoked(self, serial_number):
         return self.revocations is not None and self.revocations.is_revoked(serial_number)
 
+    def check_fresh(self, now):
+        """RevocationUnavailable when the revocation list in force is out of date at `now`."""
+        if self.revocations is not None:
+            self.revocations.check_fresh(now)
 
-__all__ = ["CA_CERT_FILE", "CA_CRL_FILE", "CA_KEY_FILE", "RevocationList", "TrustAnchor", "challenge_ttl",
-           "default_ca_dir", "ensure_dev_ca"]
+    def revocation_list(self):
+        """The list in force (certs.Crl) or None."""
+        return None if self.revocations is None else self.revocations.current()
+
+
+__all__ = ["CA_CERT_FILE", "CA_CRL_FILE", "CA_KEY_FILE", "RevocationList", "RevocationUnavailable", "TrustAnchor",
+           "challenge_ttl", "crl_grace", "default_ca_dir", "ensure_dev_ca"]

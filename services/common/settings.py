@@ -58,6 +58,8 @@ SETTINGS = {s.name: s for s in (
                                   "which makes a dev CA under EPORT_VAR)"),
     Setting("CARD_CRL", None, "the card CA's revocation list (PEM or DER): a file, or an http(s) URL"),
     Setting("CARD_CRL_REFRESH", "300", "seconds between two fetches of a CRL URL"),
+    Setting("CARD_CRL_GRACE", "86400", "seconds the revocation list is trusted past its nextUpdate (0 to 604800); "
+                                       "then card operations answer 503 CARD_REVOCATION_UNAVAILABLE"),
     Setting("CARD_CHALLENGE_TTL", "120", "seconds a card challenge is valid (1 to 3600)"),
     Setting("CARD_PIN", None, "the card agent's PIN when not given on its command line"),
     Setting("CARD_READER", None, "the reader the card agent uses (default: the first holding an e-port card)"),

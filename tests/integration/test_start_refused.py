@@ -10,13 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from services.card.devca import CA_CERT_FILE, create_ca, save_ca
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def serve(service, tmp_path, **env):
-    env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING", **env)
-    env.pop("CARD_CA_CERT", None)
+def serve(service, tmp_path, **extra):
+    env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING")
+    for name in ("CARD_CA_CERT", "CARD_CRL"):
+        env.pop(name, None)
+    env.update(extra)
     done = subprocess.run([sys.executable, "-m", "deploy.serve", service], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     return done.returncode, done.stdout + done.stderr
@@ -35,3 +39,11 @@ def test_card_refuses_to_start_without_a_ca_certificate(tmp_path):
     assert code != 0
     assert "CARD_CA_CERT is not set" in output, output[-2000:]
     assert not (tmp_path / "card-ca").exists()
+
+
+def test_card_refuses_to_start_without_a_revocation_list(tmp_path):
+    save_ca(create_ca(), tmp_path / "ca")
+    code, output = serve("card", tmp_path, EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                         EPORT_INDEX_KEY=secrets.token_hex(32), CARD_CA_CERT=str(tmp_path / "ca" / CA_CERT_FILE))
+    assert code != 0
+    assert "CARD_CRL is not set" in output, output[-2000:]

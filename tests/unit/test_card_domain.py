@@ -44,6 +44,12 @@ class Trust:
     def is_revoked(self, serial_number):
         return serial_number in self.revoked
 
+    def check_fresh(self, now):
+        """No list to go stale (tests/unit/test_card_revocation.py has real ones)."""
+
+    def revocation_list(self):
+        return None
+
 
 class FakePeers:
     """enterprise.membership and identity.holder_matches / start_card_session from dicts."""

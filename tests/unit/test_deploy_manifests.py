@@ -71,6 +71,20 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
     assert deployments["audit"]["spec"]["strategy"]["type"] == "Recreate"
 
 
+def test_both_manifests_give_the_card_service_a_revocation_list():
+    """Outside development the card service refuses to start without CARD_CRL (services/card/trust.py)."""
+    card = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["card"]
+    crl = card["environment"]["CARD_CRL"]
+    assert any(volume.endswith(f":{crl}:ro") for volume in card["volumes"]), card["volumes"]
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "platform.yaml").read_text()))
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert config["CARD_CRL"] == crl and config["CARD_CA_CERT"] == card["environment"]["CARD_CA_CERT"]
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["labels"]["service"] == "card")
+    container, = deployment["spec"]["template"]["spec"]["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert crl.startswith(mounts["card-ca"] + "/")
+
+
 def test_compose_talks_tls_to_a_broker_loading_the_generated_definitions(tmp_path):
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     conf = (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text()
