@@ -1,8 +1,14 @@
-"""Error codes shared by every service and the gateway.
+"""Error codes shared by every service and the gateway, and the errors more than one service raises.
 
-A service raises `ServiceError` (or a subclass in its `domain.py`); the RPC layer sends it as the
-base class so that the gateway gets back an instance with `code`, `message` and `details`, and
-maps the code to an HTTP status in its one `mapped_errors` table.
+Two shapes, one convention:
+- `ServiceError(code, message, details)`: the error as it crosses RPC (the gateway gets back this
+  base class, whatever a service raised) and the one to raise when the code is data (a recorded
+  answer replayed, a code the gateway decides).
+- `DomainError` and its subclasses: a named error whose code is its class attribute, built as
+  `Forbidden("Only its administrator may do this.")` or `NotAMember(details={"user_id": [...]})`:
+  always `(message="", details=None)`, so a message written positionally can never become the code.
+  A service's own errors subclass it in its `domain.py`; the ones several services raise live here.
+The gateway maps each code to an HTTP status in its one table (`gateway/errors.py`).
 """
 import json
 
@@ -31,20 +37,39 @@ class ServiceError(Exception):
         return ServiceError(self.code, self.message, self.details)
 
 
-class ValidationFailed(ServiceError):
+class DomainError(ServiceError):
+    """A named error: the code is the class's, the message and details the raiser's. A subclass gives
+    `default_message` / `default_details` for when the raiser gives none; it adds no constructor of its
+    own (an alternative way to build one is a classmethod, as `RetryLater.after`)."""
+    default_message = ""
+    default_details = None
+
+    def __init__(self, message="", details=None):
+        if not isinstance(message, str):
+            raise TypeError(f"{type(self).__name__}(message, details): the message comes first, as text")
+        if details is None and self.default_details is not None:
+            details = json.loads(json.dumps(self.default_details))  # a copy: a raiser may add to it
+        super().__init__(type(self).code, message or self.default_message, details)
+
+
+class ValidationFailed(DomainError):
     """Bad input: `details` maps each field at fault to its messages."""
     code = "VALIDATION_ERROR"
-
-    def __init__(self, details, message="Invalid input"):
-        super().__init__(self.code, message, details)
+    default_message = "Invalid input"
 
 
-class Conflict(ServiceError):
+class Conflict(DomainError):
     """Others kept changing the same aggregates: 409 CONFLICT, the caller may try again."""
     code = "CONFLICT"
+    default_message = "Changed by another request at the same moment; try again."
 
-    def __init__(self, message="Changed by another request at the same moment; try again.", details=None):
-        super().__init__(self.code, message, details)
+
+class RetryLater(DomainError):
+    """A refusal that ends: `details.retry_after` says in how many seconds (429, 423)."""
+
+    @classmethod
+    def after(cls, message, retry_after):
+        return cls(message, {"retry_after": int(retry_after)})
 
 
 # Every code of shared/API.md plus the ones added since. Kept as names so a typo fails at import.
@@ -95,3 +120,30 @@ UNKNOWN_SYSTEM = "UNKNOWN_SYSTEM"
 # retries (Idempotency-Key)
 IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+
+
+# -- errors several services raise ------------------------------------------------------------------
+ROLE_NOT_CERTIFIED_MESSAGE = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to your "
+                              "association with it (绑定) to certify your administrator role (角色认证) first.")
+
+
+class Forbidden(DomainError):
+    code = FORBIDDEN
+
+
+class Unauthenticated(DomainError):
+    code = UNAUTHENTICATED
+
+
+class InvalidCredentials(DomainError):
+    code = INVALID_CREDENTIALS
+
+
+class NotAMember(DomainError):
+    code = NOT_A_MEMBER
+
+
+class RoleNotCertified(DomainError):
+    code = ROLE_NOT_CERTIFIED
+    default_message = ROLE_NOT_CERTIFIED_MESSAGE
+    default_details = {"role_certified": [False]}

@@ -161,7 +161,7 @@ def check_field(name, check, value):
     try:
         return check(value)
     except ValueError as exc:
-        raise ValidationFailed({name: [str(exc)]}) from None
+        raise ValidationFailed(details={name: [str(exc)]}) from None
 
 
 def check_fields(checks, message="Invalid input"):
@@ -174,5 +174,5 @@ def check_fields(checks, message="Invalid input"):
         except ValueError as exc:
             errors[name] = [str(exc)]
     if errors:
-        raise ValidationFailed(errors, message=message)
+        raise ValidationFailed(message, errors)
     return values

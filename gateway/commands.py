@@ -27,7 +27,7 @@ def idempotency_key(request):
     if key is None:
         return None
     if not 1 <= len(key) <= 128 or not all("!" <= ch <= "~" for ch in key):
-        raise ValidationFailed({HEADER: ["Must be 1 to 128 visible ASCII characters."]})
+        raise ValidationFailed(details={HEADER: ["Must be 1 to 128 visible ASCII characters."]})
     return key
 
 

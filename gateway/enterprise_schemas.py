@@ -21,7 +21,7 @@ def check_uscc_param(value):
     try:
         return validators.uscc(value)
     except ValueError as exc:
-        raise ValidationFailed({"uscc": [str(exc)]}) from None
+        raise ValidationFailed(details={"uscc": [str(exc)]}) from None
 
 
 class Uscc(fields.String):

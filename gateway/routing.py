@@ -61,7 +61,7 @@ def _load(schema_cls, data, where):
         return _schema(schema_cls).load(data)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {where: exc.messages}
-        raise e.ValidationFailed(messages) from None
+        raise e.ValidationFailed(details=messages) from None
 
 
 def _json_body(request):
@@ -71,7 +71,7 @@ def _json_body(request):
     try:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise e.ValidationFailed({"body": ["Request body is not valid JSON."]}) from None
+        raise e.ValidationFailed(details={"body": ["Request body is not valid JSON."]}) from None
 
 
 def call(fn, *args, **kwargs):

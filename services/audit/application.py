@@ -1,10 +1,9 @@
 """The audit application: what the audit log answers, and who may ask (the store only records)."""
 from datetime import datetime, UTC
 
-from contracts import errors as e
 from contracts import validators
 from contracts.enterprise import ADMIN, APPROVED
-from contracts.errors import ServiceError
+from contracts.errors import Forbidden, RoleNotCertified
 from contracts.validators import check_field, check_fields
 from services.common.rpc import call_with_deadline
 
@@ -42,16 +41,16 @@ def _filters(event_type, user_id, since, until, limit, correlation_id):
                          "limit": (_limit, limit), "correlation_id": (_correlation_id, correlation_id)})
 
 
-ROLE_NOT_CERTIFIED_MESSAGE = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to certify your "
-                              "administrator role (角色认证) before reading the audit trail.")
+TRAIL_NOT_CERTIFIED = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to certify your "
+                       "administrator role (角色认证) before reading the audit trail.")
 
 
 def check_trail_reader(membership):
     """Only the enterprise's approved administrator reads its audit trail, once the role is certified."""
     if not membership or membership.get("role") != ADMIN or membership.get("status") != APPROVED:
-        raise ServiceError(e.FORBIDDEN, "Only the enterprise's administrator may read its audit trail.")
+        raise Forbidden("Only the enterprise's administrator may read its audit trail.")
     if not membership.get("role_certified"):
-        raise ServiceError(e.ROLE_NOT_CERTIFIED, ROLE_NOT_CERTIFIED_MESSAGE, {"role_certified": [False]})
+        raise RoleNotCertified(TRAIL_NOT_CERTIFIED)
 
 
 class AuditApplication:

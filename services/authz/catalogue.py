@@ -30,10 +30,10 @@ class Catalogue:
     def validate(self, codes):
         """The set of `codes`, or UnknownSystem naming the unknown ones."""
         if not isinstance(codes, (list, tuple, set, frozenset)) or not all(isinstance(c, str) for c in codes):
-            raise UnknownSystem([repr(codes)])
+            raise UnknownSystem.of([repr(codes)])
         unknown = sorted({c for c in codes if c not in self._rank})
         if unknown:
-            raise UnknownSystem(unknown)
+            raise UnknownSystem.of(unknown)
         return set(codes)
 
 

@@ -28,30 +28,18 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.enterprise import ADMIN, APPROVED, REMOVED
-from contracts.errors import ServiceError
+from contracts.errors import DomainError, Forbidden, NotAMember, RoleNotCertified  # noqa: F401 (shared)
 
 ACCESS_NAMESPACE = uuid.UUID("3c0b6c84-64a2-4f57-9d39-1b8f1f0c5a77")
 REGISTRATION = "registration:"  # membership key of the registrant, in case no association event names it
 
 
-class Forbidden(ServiceError):
-    code = e.FORBIDDEN
-
-
-class NotAMember(ServiceError):
-    code = e.NOT_A_MEMBER
-
-
-class RoleNotCertified(ServiceError):
-    code = e.ROLE_NOT_CERTIFIED
-
-
-class UnknownSystem(ServiceError):
+class UnknownSystem(DomainError):
     code = e.UNKNOWN_SYSTEM
 
-    def __init__(self, unknown):
-        super().__init__(self.code, "Unknown business system code.",
-                         {"systems": [f"Unknown system code: {c}" for c in unknown]})
+    @classmethod
+    def of(cls, unknown):
+        return cls("Unknown business system code.", {"systems": [f"Unknown system code: {c}" for c in unknown]})
 
 
 class EnterpriseAccess(Aggregate):

@@ -21,7 +21,7 @@ from eventsourcing.domain import Aggregate, event
 from contracts import errors as e
 from contracts.card import CARD_TYPES
 from contracts.enterprise import ADMIN, APPROVED, USER  # noqa: F401 (roles and status of memberships)
-from contracts.errors import ServiceError
+from contracts.errors import DomainError, Forbidden, InvalidCredentials, Unauthenticated  # noqa: F401 (shared)
 from services.common.aggregates import KeyedList
 
 BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
@@ -42,68 +42,50 @@ HOLDER_MISMATCH_MESSAGE = "提示信息不符: 绑定的IC卡持卡人信息与�
 
 
 # -- domain errors ------------------------------------------------------------------------------
-class ChallengeInvalid(ServiceError):
+class ChallengeInvalid(DomainError):
     code = e.CHALLENGE_INVALID
 
 
-class CardCertificateUntrusted(ServiceError):
+class CardCertificateUntrusted(DomainError):
     """The card service's answer (400 CERTIFICATE_UNTRUSTED); certs.CertificateUntrusted is the check's."""
     code = e.CERTIFICATE_UNTRUSTED
 
 
-class CardSignatureInvalid(ServiceError):
+class CardSignatureInvalid(DomainError):
     code = e.CARD_SIGNATURE_INVALID
 
 
-class CardHolderMismatch(ServiceError):
+class CardHolderMismatch(DomainError):
     code = e.CARD_HOLDER_MISMATCH
-
-    def __init__(self):
-        super().__init__(self.code, HOLDER_MISMATCH_MESSAGE,
-                         {"card": ["请插入与当前登录账号信息一致的电子口岸IC卡。"]})
+    default_message = HOLDER_MISMATCH_MESSAGE
+    default_details = {"card": ["请插入与当前登录账号信息一致的电子口岸IC卡。"]}
 
 
-class CardAlreadyBound(ServiceError):
+class CardAlreadyBound(DomainError):
     code = e.CARD_ALREADY_BOUND
 
 
-class CardEnterpriseMismatch(ServiceError):
+class CardEnterpriseMismatch(DomainError):
     """The card was issued to another enterprise (its certificate's USCC is not the enterprise's)."""
     code = e.CARD_ENTERPRISE_MISMATCH
-
-    def __init__(self):
-        super().__init__(self.code, "绑卡失败，卡片所属企业与关联企业不符。",
-                         {"card": ["请插入本企业的电子口岸IC卡 (the card's USCC is not this enterprise's)."]})
+    default_message = "绑卡失败，卡片所属企业与关联企业不符。"
+    default_details = {"card": ["请插入本企业的电子口岸IC卡 (the card's USCC is not this enterprise's)."]}
 
 
-class CardNotLegalPerson(ServiceError):
+class CardNotLegalPerson(DomainError):
     """Only the enterprise's legal-person card (法人卡) claims its administrator role."""
     code = e.CARD_NOT_LEGAL_PERSON
-
-    def __init__(self):
-        super().__init__(self.code, "认领企业管理员角色需使用本企业的法人卡 (an operator card cannot claim the role).",
-                         {"card": ["请插入本企业的法人卡 (the card is not a legal-person card)."]})
+    default_message = "认领企业管理员角色需使用本企业的法人卡 (an operator card cannot claim the role)."
+    default_details = {"card": ["请插入本企业的法人卡 (the card is not a legal-person card)."]}
 
 
-class CardNotBound(ServiceError):
+class CardNotBound(DomainError):
     code = e.CARD_NOT_BOUND
 
 
-class CardRevocationUnavailable(ServiceError):
+class CardRevocationUnavailable(DomainError):
     """503: the CA's revocation list in force is out of date, so no card is taken on trust (fails closed)."""
     code = e.CARD_REVOCATION_UNAVAILABLE
-
-
-class Forbidden(ServiceError):
-    code = e.FORBIDDEN
-
-
-class Unauthenticated(ServiceError):
-    code = e.UNAUTHENTICATED
-
-
-class InvalidCredentials(ServiceError):
-    code = e.INVALID_CREDENTIALS
 
 
 def card_type_warning(role, card_type):

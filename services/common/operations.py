@@ -51,7 +51,7 @@ class Operations(DependencyProvider):
 
 def _count(name, value, low, high):
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValidationFailed({name: [f"An integer from {low} to {high}."]})
+        raise ValidationFailed(details={name: [f"An integer from {low} to {high}."]})
     return value
 
 
@@ -215,6 +215,6 @@ class Operated:
         """`start` a rebuild of a read model (it runs in the service) or ask its `progress`;
         `page`: events per request to each upstream service."""
         if action not in ("start", "progress"):
-            raise ValidationFailed({"action": ["start or progress."]})
+            raise ValidationFailed(details={"action": ["start or progress."]})
         page = MAX_EVENTS if page is None else _count("page", page, 1, MAX_EVENTS)
         return self.operations.rebuildable(projection).operations_rebuild(projection, action, page)

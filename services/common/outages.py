@@ -16,7 +16,7 @@ import psycopg2
 import sqlalchemy.exc
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import DomainError
 
 BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError, OSError)
 STORE_ERRORS = (es.OperationalError, es.InterfaceError, sqlalchemy.exc.OperationalError,
@@ -24,16 +24,14 @@ STORE_ERRORS = (es.OperationalError, es.InterfaceError, sqlalchemy.exc.Operation
 OUTAGES = BROKER_ERRORS + STORE_ERRORS
 
 
-class Unavailable(ServiceError):
+class Unavailable(DomainError):
     """Raised by a service whose broker or store is away: its RPC consumer retries the request a
     while before answering it (services/common/rpc.py); callers get the plain ServiceError."""
-
-    def __init__(self, what):
-        super().__init__(e.SERVICE_UNAVAILABLE, f"The {what} is unreachable; try again shortly.")
+    code = e.SERVICE_UNAVAILABLE
 
 
 def unavailable(what="message broker"):
-    return Unavailable(what)
+    return Unavailable(f"The {what} is unreachable; try again shortly.")
 
 
 class Retrying:

@@ -23,7 +23,7 @@ class RoleCertification:
         def attempt():  # another decision on the enterprise meanwhile: decide again
             enterprise = self._enterprise(enterprise_id)
             if uscc != enterprise.uscc:
-                raise ValidationFailed({"uscc": ["The card was issued to another enterprise."]})
+                raise ValidationFailed(details={"uscc": ["The card was issued to another enterprise."]})
             changed = enterprise.certify_enterprise()
             if card_type == LEGAL_PERSON and enterprise.members.get(user_id) == association_id:
                 changed = enterprise.certify_role(user_id, via="legal_person_card", card_no=card_no) or changed

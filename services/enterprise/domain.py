@@ -23,7 +23,8 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.enterprise import ADMIN, APPROVED, PENDING, REJECTED, REMOVED, USER  # noqa: F401 (the domain's words)
-from contracts.errors import Conflict, ServiceError
+from contracts.errors import (ROLE_NOT_CERTIFIED_MESSAGE, Conflict, DomainError, Forbidden,  # noqa: F401 (shared)
+                             NotAMember, RoleNotCertified)
 from services.common.aggregates import KeyedList
 
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
@@ -34,47 +35,28 @@ LIVE = (PENDING, APPROVED)
 
 
 # -- domain errors ------------------------------------------------------------------------------
-class Forbidden(ServiceError):
-    code = e.FORBIDDEN
-
-
-class EnterpriseNotFound(ServiceError):
+class EnterpriseNotFound(DomainError):
     code = e.ENTERPRISE_NOT_FOUND
 
 
-class EnterpriseNotRegistered(ServiceError):
+class EnterpriseNotRegistered(DomainError):
     code = e.ENTERPRISE_NOT_REGISTERED
 
 
-class EnterpriseHasAdmin(ServiceError):
+class EnterpriseHasAdmin(DomainError):
     code = e.ENTERPRISE_HAS_ADMIN
 
 
-class AlreadyAssociated(ServiceError):
+class AlreadyAssociated(DomainError):
     code = e.ALREADY_ASSOCIATED
 
 
-class AssociationNotFound(ServiceError):
+class AssociationNotFound(DomainError):
     code = e.ASSOCIATION_NOT_FOUND
 
 
-class NotPending(ServiceError):
+class NotPending(DomainError):
     code = e.NOT_PENDING
-
-
-class NotAMember(ServiceError):
-    code = e.NOT_A_MEMBER
-
-
-ROLE_NOT_CERTIFIED_MESSAGE = ("企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) to your "
-                              "association with it (绑定) to certify your administrator role (角色认证) first.")
-
-
-class RoleNotCertified(ServiceError):
-    code = e.ROLE_NOT_CERTIFIED
-
-    def __init__(self, message=ROLE_NOT_CERTIFIED_MESSAGE):
-        super().__init__(self.code, message, {"role_certified": [False]})
 
 
 def enterprise_id_of(uscc):

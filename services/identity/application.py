@@ -117,7 +117,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
 
     def get_users(self, user_ids):
         if not isinstance(user_ids, (list, tuple)) or len(user_ids) > USERS_BATCH_MAX:
-            raise ValidationFailed({"user_ids": [f"Give a list of at most {USERS_BATCH_MAX} user ids."]})
+            raise ValidationFailed(details={"user_ids": [f"Give a list of at most {USERS_BATCH_MAX} user ids."]})
         found = {}
         for user_id in dict.fromkeys(u for u in user_ids if isinstance(u, str)):
             user = self._user(user_id)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
+                             Unauthenticated)
 
 # Fixed namespaces: the same digest always maps to the same aggregate id, across restarts.
 ID_NUMBER_INDEX_NS = uuid.UUID("4b0d6a52-86c4-4e0e-9a55-3c2f7e1f0a11")
@@ -54,18 +55,6 @@ ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."  # 
 
 
 # -- errors ---------------------------------------------------------------------------------------
-class IdentityError(ServiceError):
-    """A domain error: its class gives the code, the caller the message."""
-
-    def __init__(self, message="", details=None):
-        super().__init__(type(self).code, message, details)
-
-
-class RetryLater(IdentityError):
-    def __init__(self, message, retry_after):
-        super().__init__(message, {"retry_after": int(retry_after)})
-
-
 class SmsCooldown(RetryLater):
     code = e.SMS_COOLDOWN
 
@@ -82,40 +71,29 @@ class AccountLocked(RetryLater):
     code = e.ACCOUNT_LOCKED
 
 
-class SmsCodeInvalid(IdentityError):
+class SmsCodeInvalid(DomainError):
     code = e.SMS_CODE_INVALID
 
 
-class IdNumberTaken(IdentityError):
+class IdNumberTaken(DomainError):
     code = e.ID_NUMBER_TAKEN
 
 
-class MobileTaken(IdentityError):
+class MobileTaken(DomainError):
     code = e.MOBILE_TAKEN
 
 
-class WeakPassword(IdentityError):
+class WeakPassword(DomainError):
     code = e.WEAK_PASSWORD
 
-    def __init__(self, reasons, field="password"):
+    @classmethod
+    def of(cls, reasons, field="password"):
         # details.password always (what clients of the policy read), and the request's own field name
         details = {"password": list(reasons), field: list(reasons)}
-        super().__init__("The password is too weak: " + " ".join(reasons), details)
+        return cls("The password is too weak: " + " ".join(reasons), details)
 
 
-class InvalidCredentials(IdentityError):
-    code = e.INVALID_CREDENTIALS
-
-
-class Unauthenticated(IdentityError):
-    code = e.UNAUTHENTICATED
-
-
-class Forbidden(IdentityError):
-    code = e.FORBIDDEN
-
-
-class UserNotFound(IdentityError):
+class UserNotFound(DomainError):
     code = e.USER_NOT_FOUND
 
 
@@ -162,7 +140,7 @@ class User(Aggregate):
     # -- invariants
     def check_not_locked(self, now):
         if self.is_locked(now):
-            raise AccountLocked("Too many failed logins: the account is locked for a while.",
+            raise AccountLocked.after("Too many failed logins: the account is locked for a while.",
                                 seconds_left(self.locked_until, now))
 
     def check_setup_token(self, token_digest, now):
@@ -283,19 +261,19 @@ class SmsBox(Aggregate):
     # -- invariants
     def check_not_blocked(self, purpose, now):
         if self.is_blocked(purpose, now):
-            raise SmsAttemptsExceeded("Too many wrong codes: verification is blocked for a while.",
+            raise SmsAttemptsExceeded.after("Too many wrong codes: verification is blocked for a while.",
                                       seconds_left(self.blocked_until[purpose], now))
 
     def check_can_request(self, purpose, now, limits: Limits):
         self.check_not_blocked(purpose, now)
         last = self.last_request.get(purpose)
         if last is not None and now < last + limits.sms_resend_after:
-            raise SmsCooldown("A code was sent a moment ago; wait before asking again.",
+            raise SmsCooldown.after("A code was sent a moment ago; wait before asking again.",
                               seconds_left(last + limits.sms_resend_after, now))
         recent = sorted(t for t in self.requests if t > now - limits.sms_quota_window)
         if len(recent) >= limits.sms_quota:
             oldest_counted = recent[len(recent) - limits.sms_quota]
-            raise SmsQuotaExceeded("Too many codes for this mobile today.",
+            raise SmsQuotaExceeded.after("Too many codes for this mobile today.",
                                    seconds_left(oldest_counted + limits.sms_quota_window, now))
 
     def issued_seed(self, purpose):

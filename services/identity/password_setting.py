@@ -17,11 +17,11 @@ from .passwords import weaknesses
 
 def _check_form(password_setup_token, current_password, end_other_sessions):
     if password_setup_token is None and current_password is None:
-        raise ValidationFailed({"password_setup_token": [
+        raise ValidationFailed(details={"password_setup_token": [
             "Give the password_setup_token of registration, or current_password with a Bearer token."]})
     check_field("end_other_sessions", validators.boolean, end_other_sessions)
     if end_other_sessions and current_password is None:
-        raise ValidationFailed({"end_other_sessions": ["Only with current_password: a first password "
+        raise ValidationFailed(details={"end_other_sessions": ["Only with current_password: a first password "
                                                        "has no other sessions to end."]})
 
 
@@ -42,7 +42,7 @@ class PasswordSetting:
             user = self._user_knowing_password(user_id, current_password, actor_user_id)
         reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
         if reasons:
-            raise WeakPassword(reasons)
+            raise WeakPassword.of(reasons)
         password_hash = self.passwords.hash(password)
 
         def attempt():
@@ -121,7 +121,7 @@ class PasswordSetting:
                 self._refuse_code(box, "reset_password", outcome, now, SmsCodeInvalid)
             reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
             if reasons:  # the code stays valid: the user may try another password
-                raise WeakPassword(reasons, field="new_password")
+                raise WeakPassword.of(reasons, field="new_password")
             if "hash" not in hashed:
                 hashed["hash"] = self.passwords.hash(new_password)
             box.consume(purpose="reset_password", at=now)

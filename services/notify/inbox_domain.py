@@ -8,12 +8,12 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import DomainError
 
 INBOX_NAMESPACE = uuid.UUID("b4a7c1e2-5d3f-4e8a-9c6b-1f2d3e4a5b6c")
 
 
-class MessageNotFound(ServiceError):
+class MessageNotFound(DomainError):
     code = e.MESSAGE_NOT_FOUND
 
 

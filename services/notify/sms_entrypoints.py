@@ -44,6 +44,6 @@ class SmsEntrypoints:
         if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT:
             errors["text"] = [f"Must be a string of 1 to {MAX_TEXT} characters."]
         if errors:
-            raise ValidationFailed(errors)
+            raise ValidationFailed(details=errors)
         self.inbox.begin_sms()  # once per command id: identity may hand it over again (its retry)
         self.sms_sender.send(mobile, purpose, code, text)
