@@ -117,6 +117,8 @@ class Tokens(TokenVerifier):
     def issue(self, user_id, now, audience=API_AUDIENCE):
         jti = secrets.token_urlsafe(18)  # 144 bits
         expires_at = int(now) + self.ttl
-        claims = {"sub": user_id, "jti": jti, "iat": int(now), "exp": expires_at, "iss": ISSUER, "aud": audience}
+        # `iat` to the sub-second (a JWT NumericDate may have a fraction): a reset ends the sessions
+        # issued before it, also those of its own second; a client reading whole seconds truncates.
+        claims = {"sub": user_id, "jti": jti, "iat": now, "exp": expires_at, "iss": ISSUER, "aud": audience}
         token = jwt.encode(claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, jti, expires_at

@@ -37,9 +37,9 @@ class IdentityRoutes:
            auth=False, body=PasswordSchema, tags=TAGS,
            errors=(e.WEAK_PASSWORD, e.INVALID_CREDENTIALS, e.ACCOUNT_LOCKED, e.UNAUTHENTICATED, e.FORBIDDEN),
            description="First password: `{password, password_setup_token}` without a token. Later: "
-                       "`{password, current_password}` with the user's own Bearer token; add "
-                       "`end_other_sessions: true` to log out every other session of the account "
-                       "(the one making the request stays). A reset by SMS ends them all. A wrong "
+                       "`{password, current_password}` with the user's own Bearer token; it logs "
+                       "out every other session of the account (the one making the request stays) "
+                       "unless `end_other_sessions: false`. A reset by SMS ends them all. A wrong "
                        "`current_password` counts toward the lockout of logins (423 ACCOUNT_LOCKED).")
     def set_user_password(self, request, body, user_id):
         if "password_setup_token" in body:
@@ -49,7 +49,7 @@ class IdentityRoutes:
         actor = self.authenticate(request)
         call(self.identity.set_password, user_id, body["password"],
              current_password=body["current_password"], actor_user_id=actor.user_id,
-             end_other_sessions=body["end_other_sessions"], session_id=actor.session_id)
+             end_other_sessions=body.get("end_other_sessions"), session_id=actor.session_id)
         return None
 
     @route("POST", "/api/v1/sessions", summary="Log in", status=201, auth=False,

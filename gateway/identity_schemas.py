@@ -104,9 +104,10 @@ class PasswordSchema(Schema):
     password_setup_token = CheckedString(None, SETUP_TOKEN_MAX, metadata={"description": "first password"})
     current_password = CheckedString(None, PASSWORD_INPUT_MAX, metadata={
         "description": "later changes, with the Bearer token of the same user"})
-    end_other_sessions = fields.Boolean(load_default=False, metadata={
+    end_other_sessions = fields.Boolean(metadata={
         "description": "with current_password: also end every other session of the user (all but the "
-                       "one whose token made this request), at every gateway"})
+                       "one whose token made this request), at every gateway; true when left out "
+                       "(give false to keep them)"})
 
     @validates_schema
     def _one_proof(self, data, **kwargs):

@@ -43,7 +43,7 @@ class SessionCheck(DependencyProvider):
         self._keys_at = float("-inf")
         self._keys_lock = threading.Lock()
         self.revoked = {}  # jti -> epoch seconds after which it cannot matter any more
-        self.ended = {}  # user_id -> whole epoch seconds: that user's tokens issued before are void
+        self.ended = {}  # user_id -> epoch seconds: that user's tokens issued then or before are void
         self.loaded = False
         self._generation = 0  # counts invalidations: a load that raced one does not count
         self._load_lock = threading.Lock()
@@ -95,7 +95,7 @@ class SessionCheck(DependencyProvider):
             raise refused
         if not self.loaded:
             self._load(load_revoked)
-        if claims["jti"] in self.revoked or claims["iat"] < self.ended.get(claims["sub"], 0):
+        if claims["jti"] in self.revoked or claims["iat"] <= self.ended.get(claims["sub"], 0):
             raise refused
         return claims["sub"], claims["jti"]
 
@@ -111,7 +111,7 @@ class SessionCheck(DependencyProvider):
                 self.loaded = generation == self._generation
 
     def end_sessions_of(self, user_id, ended_at):
-        self.ended[user_id] = max(self.ended.get(user_id, 0), int(ended_at))
+        self.ended[user_id] = max(self.ended.get(user_id, 0), ended_at)  # to the sub-second, as iat is
         # A token issued before a reset older than a token's lifetime has expired by itself.
         _prune(self.ended, lambda ended: ended + TOKEN_TTL < time.time())
 

@@ -127,9 +127,28 @@ class User(Aggregate):
         return self.locked_until is not None and now < self.locked_until
 
     def session_ended(self, issued_at):
-        """A password reset ends every session begun before it (whole seconds: a token's iat is)."""
-        ended_at = getattr(self, "sessions_ended_at", None)  # absent from older snapshots
-        return ended_at is not None and issued_at < int(ended_at)
+        """A password reset ends every session begun at or before it. Compared to the sub-second:
+        a token's `iat` is the exact time of its login (older tokens' whole seconds, rounded down,
+        end with a reset in their second), and a login after the reset is issued later than it
+        (`session_start`)."""
+        ended_at = self.ended_mark
+        return ended_at is not None and issued_at <= ended_at
+
+    @property
+    def ended_mark(self):
+        return getattr(self, "sessions_ended_at", None)  # absent from older snapshots
+
+    def session_start(self, now):
+        """The issue time of a session begun `now`: after the last reset even when the clock reads
+        the same (or an instance's clock lags), so that the login the reset let through lives."""
+        ended_at = self.ended_mark
+        return now if ended_at is None or now > ended_at else math.nextafter(ended_at, math.inf)
+
+    def credentials(self):
+        """What a credential decision rests on: the password and the mark of the last reset. A
+        decision taken on one value must be taken again before it acts on another (a reset in
+        between wins)."""
+        return self.password_hash, self.ended_mark
 
     def consecutive_failures(self, now):
         # An expired lock starts the count afresh.

@@ -11,17 +11,19 @@ from .inputs import account_kind, password_input, sms_code_input
 
 class Logins:
     def login_password(self, account, password):
+        """A session for the right password. The session rests on the password it was checked
+        against: a reset or a change saved meanwhile makes it check again on the new state."""
         kind, account = check_field("account", account_kind, account)
         password = check_field("password", password_input, password)
         if kind == "mobile":
             user = self._user_by(MobileIndex, self.digests.mobile(account))
         else:
             user = self._user_by(IdNumberIndex, self.digests.id_number(account))
-        if user is None or not user.has_password:
+        if user is None:
             self.passwords.spend_dummy_verify(password)
             raise InvalidCredentials("The account or the password is wrong.")
         user.check_not_locked(self.clock())
-        verified = self.passwords.verify(user.password_hash, password)
+        decided = [user.credentials(), self._verify(user, password)]
         user_id = str(user.id)
         # Re-read only after a conflict: a lock set while we verified still shows up in check_not_locked.
         first = [user]
@@ -30,13 +32,22 @@ class Logins:
             fresh = first.pop() if first else self._user(user_id)
             now = self.clock()
             fresh.check_not_locked(now)  # others may have locked it while we verified
-            if verified:
+            if fresh.credentials() != decided[0]:  # a reset (or change) since the check: it wins
+                decided[:] = [fresh.credentials(), self._verify(fresh, password)]
+            if decided[1]:
                 answer = self._start_session(fresh, "password", now)
                 self.save(fresh, answer=answer)
                 return answer
             self._wrong_password(fresh, "The account or the password is wrong.")
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _verify(self, user, password):
+        """Whether `password` is the user's; as long to answer when the user has none yet."""
+        if not user.has_password:
+            self.passwords.spend_dummy_verify(password)
+            return False
+        return self.passwords.verify(user.password_hash, password)
 
     def _wrong_password(self, user, message):
         """Counts a wrong password (a login's, or a change's current_password) toward the lockout,
@@ -93,6 +104,6 @@ class Logins:
     def _start_session(self, user, method, now):
         """Records the login on `user` (the caller saves it) and answers the new access token."""
         user_id = str(user.id)
-        token, jti, _ = self.tokens.issue(user_id, now)
+        token, jti, _ = self.tokens.issue(user_id, user.session_start(now))
         user.logged_in(method=method, session_id=jti, at=now)
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.tokens.ttl, "user_id": user_id}

@@ -16,23 +16,30 @@ from .passwords import weaknesses
 
 
 def _check_form(password_setup_token, current_password, end_other_sessions):
+    """Whether the command ends the other sessions: a change does unless told not to (whoever
+    changes a password may be shutting someone out); a first password has none to end."""
     if password_setup_token is None and current_password is None:
         raise ValidationFailed(details={"password_setup_token": [
             "Give the password_setup_token of registration, or current_password with a Bearer token."]})
+    if end_other_sessions is None:
+        return current_password is not None
     check_field("end_other_sessions", validators.boolean, end_other_sessions)
     if end_other_sessions and current_password is None:
         raise ValidationFailed(details={"end_other_sessions": ["Only with current_password: a first password "
                                                        "has no other sessions to end."]})
+    return end_other_sessions
 
 
 class PasswordSetting:
     def set_password(self, user_id, password, password_setup_token=None, current_password=None,
-                     actor_user_id=None, end_other_sessions=False, session_id=None):
+                     actor_user_id=None, end_other_sessions=None, session_id=None):
         """First password with the setup token of registration; later ones as the logged-in user
-        with the current password. A change with `end_other_sessions` also revokes every other
-        session of the user (all but `session_id`, the caller's own), in the same transaction."""
+        with the current password. A change ends every other session of the user (all but
+        `session_id`, the caller's own) in the same transaction, unless `end_other_sessions` is false.
+        The change acts on the password it checked: a reset or another change saved meanwhile
+        makes it check again (`_check_again`)."""
         password = check_field("password", password_input, password)
-        _check_form(password_setup_token, current_password, end_other_sessions)
+        end_others = _check_form(password_setup_token, current_password, end_other_sessions)
         if password_setup_token is not None:
             token = check_field("password_setup_token", validators.string(SETUP_TOKEN_MAX), password_setup_token)
             token_digest, reason = self.digests.setup_token(token), "setup"
@@ -40,6 +47,7 @@ class PasswordSetting:
         else:
             token_digest, reason = None, "change"
             user = self._user_knowing_password(user_id, current_password, actor_user_id)
+        checked = [user.credentials()]
         reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
         if reasons:
             raise WeakPassword.of(reasons)
@@ -49,12 +57,24 @@ class PasswordSetting:
             fresh = self._user(user_id)
             if reason == "setup":  # single use, also against a concurrent setup
                 fresh.check_setup_token(token_digest, self.clock())
+            elif fresh.credentials() != checked[0]:
+                checked[0] = self._check_again(fresh, checked[0], current_password)
             now = self.clock()
             fresh.set_password(password_hash=password_hash, reason=reason, at=now)
-            ended = self._end_sessions(user_id, keep=session_id, now=now) if end_other_sessions else []
+            ended = self._end_sessions(user_id, keep=session_id, now=now) if end_others else []
             self.save(fresh, *ended, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _check_again(self, fresh, checked, current_password):
+        """A change whose account changed since its check: a reset ended the caller's session (the
+        reset wins); another change is checked against the password it set. Answers what it checked."""
+        if fresh.ended_mark != checked[1]:
+            raise InvalidCredentials(message="The password was reset meanwhile; log in again.")
+        fresh.check_not_locked(self.clock())
+        if not self.passwords.verify(fresh.password_hash, current_password):
+            self._wrong_password(fresh, "The current password is wrong.")
+        return fresh.credentials()
 
     def _user_with_setup_token(self, user_id, token_digest):
         user = self._user(user_id)

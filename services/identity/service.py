@@ -65,7 +65,7 @@ class IdentityService(Operated):
 
     @rpc
     def set_password(self, user_id, password, password_setup_token=None, current_password=None,
-                     actor_user_id=None, end_other_sessions=False, session_id=None):
+                     actor_user_id=None, end_other_sessions=None, session_id=None):
         self.app.set_password(user_id, password, password_setup_token=password_setup_token,
                               current_password=current_password, actor_user_id=actor_user_id,
                               end_other_sessions=end_other_sessions, session_id=session_id)

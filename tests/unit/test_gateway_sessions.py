@@ -73,7 +73,19 @@ def test_the_gateway_remembers_for_as_long_as_identity_issues_tokens(check, monk
     from services.identity.application import IdentityApplication
     monkeypatch.setenv("EVENT_STORE", "memory")
     claims = check.tokens.claims(IdentityApplication().tokens.issue("u4", time.time())[0])
-    lifetime = claims["exp"] - claims["iat"]
+    lifetime = claims["exp"] - int(claims["iat"])  # iat has a fraction, exp whole seconds
     assert lifetime == TOKEN_TTL == ACCESS_TOKEN_TTL
     check.revoke("j4", time.time() - lifetime + 5)
     assert check.revoked["j4"] > time.time()
+
+
+def test_a_token_of_the_second_of_a_reset_is_refused_and_one_after_it_is_not(check):
+    """Compared to the sub-second (identity issues `iat` with its fraction): a token issued in the
+    same whole second as a reset, before it, dies with it; one issued after it lives."""
+    second = int(time.time()) - 10
+    before, _, _ = check.tokens.issue("u5", second + 0.2)
+    after, _, _ = check.tokens.issue("u5", second + 0.9)
+    check.end_sessions_of("u5", second + 0.7)
+    with pytest.raises(ServiceError):
+        check.verify(before, None)
+    assert check.verify(after, None)[0] == "u5"

@@ -277,12 +277,18 @@ class TestPasswords:
         clock.advance(1801)  # past a token's lifetime the gateway need not know any more
         assert app.sessions_ended_by_reset() == []
 
-    def test_a_password_change_keeps_the_sessions(self, app, clock):
+    def test_a_password_change_ends_the_other_sessions_unless_told_not_to(self, app, clock):
         user_id, mobile, _ = registered(app, clock)
-        token = app.login_password(mobile, PASSWORD)["access_token"]
+        other, mine = (app.login_password(mobile, PASSWORD)["access_token"] for _ in range(2))
         clock.advance(5)
-        app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id)
-        assert app.authenticate(token)["user_id"] == user_id
+        app.set_password(user_id, "new passphrase here", current_password=PASSWORD, actor_user_id=user_id,
+                         session_id=app.authenticate(mine)["session_id"])
+        assert error(app.authenticate, other).code == e.UNAUTHENTICATED  # by default: whoever else held it is out
+        assert app.authenticate(mine)["user_id"] == user_id
+        kept = app.login_password(mobile, "new passphrase here")["access_token"]
+        app.set_password(user_id, "newer passphrase here", current_password="new passphrase here",
+                         actor_user_id=user_id, end_other_sessions=False)
+        assert app.authenticate(kept)["user_id"] == user_id
         assert app.sessions_ended_by_reset() == []
 
     def test_a_change_may_end_every_other_session_and_keeps_the_callers(self, app, clock):

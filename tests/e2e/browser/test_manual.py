@@ -140,5 +140,7 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     expect(page.get_by_text(f"{id_number[:6]}********{id_number[-4:]}")).to_be_visible()
     expect(page.get_by_text(f"{mobile[:3]}****{mobile[-4:]}")).to_be_visible()
     assert id_number not in page.content() and mobile not in page.content()
+    # 修改密码 ends the other sessions unless the person unticks it
+    expect(page.get_by_role("checkbox", name="同时退出其他已登录的设备")).to_be_checked()
     admin.shot("17-profile")
     assert PASSWORD not in page.content()
