@@ -5,6 +5,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.tokens import MAX_TOKEN_INPUT
+from services.common.timeline import recent_events, since_seconds_ago
 
 from .domain import RevokedSession, Unauthenticated, User, ends_sessions
 
@@ -35,20 +36,13 @@ class Sessions:
             pass  # a concurrent logout of the same token got there first
 
     def _recent(self, event_cls, at_attribute):
-        """Stored events of one type from within a token's lifetime, oldest first."""
+        """Stored events of one type from within a token's lifetime, oldest first: read from where
+        that time begins in the log (services/common/timeline.py), not from its start, so that a
+        gateway's load costs the last half hour, not every logout ever stored."""
         cutoff = self.clock() - self.tokens.ttl
-        topic = get_topic(event_cls)
-        position = 0
-        while True:
-            batch = self.recorder.select_notifications(start=position, limit=500, topics=[topic],
-                                                       inclusive_of_start=False)
-            for notification in batch:
-                domain_event = self.mapper.to_domain_event(notification)
-                if getattr(domain_event, at_attribute) >= cutoff:
-                    yield domain_event
-            if len(batch) < 500:
-                return
-            position = batch[-1].id
+        for domain_event in recent_events(self, [get_topic(event_cls)], since_seconds_ago(self.tokens.ttl)):
+            if getattr(domain_event, at_attribute) >= cutoff:
+                yield domain_event
 
     def revoked_sessions(self):
         """The sessions revoked within a token's lifetime, [{session_id, revoked_at}], oldest first.
