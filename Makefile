@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml deploy/apt-packages.txt | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml cardagent/pyproject.toml deploy/apt-packages.txt | cksum | cut -d' ' -f1)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 # The web console: npm ci when the lock changed, then the build when a source is newer than it.
@@ -34,11 +34,12 @@ $(CONSOLE_BUILD): $(CONSOLE_DEPS) $(CONSOLE_SRC)
 	@echo "[build] console"
 	@cd console && npm run --silent build
 
+# The card agent and tools are a distribution of their own (cardagent/), installed beside the platform.
 $(STAMP):
 	@echo "[install] Python packages into $(VENV)"
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # a venv cut short has no pip
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,card]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e ./cardagent -e '.[test,card]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # AsyncAPI's own parser, for tests/unit/test_asyncapi_lint.py

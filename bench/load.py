@@ -43,7 +43,7 @@ from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
 from bench.stats import free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
-from services.card.devca import create_ca, issue_card, save_ca  # noqa: E402
+from eport_card.devca import create_ca, issue_card, save_ca  # noqa: E402
 from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
 from tests.factories import new_id_number, new_mobile, new_uscc  # noqa: E402
 

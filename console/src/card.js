@@ -1,4 +1,4 @@
-// The card agent on this computer (`python -m services.card.agent serve`): it reads the card and
+// The card agent on this computer (`eport-card-agent serve`): it reads the card and
 // has it sign a challenge's nonce after the PIN, which it asks in a one-time prompt of its own
 // (a page of the agent's origin, shown in a frame: the PIN never passes through this page).
 import { ApiError } from './errors.js'
@@ -30,7 +30,13 @@ async function agent(method, path, body) {
 
 export const readCard = () => agent('GET', '/v1/card')
 
-export const startSigning = (nonce, cardNo) => agent('POST', '/v1/signatures', { nonce, card_no: cardNo || undefined })
+// What a signature is for: the agent names it in its PIN prompt (绑定, 登录, 法人认领, 实名认领) and
+// refuses any other; the gateway's challenge purpose for each (an administrator's claim proves the
+// card as a binding does).
+export const CHALLENGE_PURPOSES = { bind: 'bind', login: 'login', admin_claim: 'bind', identity: 'identity' }
+
+export const startSigning = (nonce, cardNo, purpose) =>
+  agent('POST', '/v1/signatures', { nonce, purpose, card_no: cardNo || undefined })
 
 export async function awaitSignature(requestId, { interval = 400, timeoutMs = 130000, cancelled = () => false } = {}) {
   const deadline = Date.now() + timeoutMs
@@ -46,10 +52,10 @@ export async function awaitSignature(requestId, { interval = 400, timeoutMs = 13
 }
 
 // A challenge from the gateway, signed by the card: the proof bind, login and claims send.
-// `prompt(signing)` shows the agent's PIN prompt and resolves when it is closed.
+// `purpose` is one of CHALLENGE_PURPOSES' keys; `onPrompt(signing)` shows the agent's PIN prompt.
 export async function proveCard({ purpose, cardNo, auth, onPrompt }) {
-  const challenge = await post('/card-challenges', { purpose, card_no: cardNo }, { auth })
-  const signing = await startSigning(challenge.nonce, cardNo)
+  const challenge = await post('/card-challenges', { purpose: CHALLENGE_PURPOSES[purpose], card_no: cardNo }, { auth })
+  const signing = await startSigning(challenge.nonce, cardNo, purpose)
   onPrompt(signing)
   const result = await awaitSignature(signing.request_id)
   return { card_no: result.card_no, challenge_id: challenge.challenge_id, certificate: result.certificate,

@@ -255,8 +255,8 @@ class CardChain:
 
     def insert(self, admin, uscc):
         from deploy import pcsc
-        from services.card.devca import issue_card, load_ca
-        from services.card.emulator import VirtualCard
+        from eport_card.devca import issue_card, load_ca
+        from eport_card.emulator import VirtualCard
         from services.card.trust import ensure_dev_ca
         try:
             self.daemon = pcsc.start(timeout=15)
@@ -272,12 +272,12 @@ class CardChain:
         return f"card {card_no} in {reader}"
 
     def bind(self, story, admin, enterprise_id):
-        from services.card.agent import bind
+        from eport_card.agent import bind
         bound = bind(story.api.rsplit("/api/v1", 1)[0], admin["token"], enterprise_id, PIN, card_timeout=self.timeout)
         return f"{bound['card_type']} card {bound['card_no']} bound"
 
     def login(self, story, admin):
-        from services.card.agent import login
+        from eport_card.agent import login
         session = login(story.api.rsplit("/api/v1", 1)[0], PIN, card_timeout=self.timeout)
         if session["user_id"] != admin["user_id"]:
             raise StepFailed("the card logged in someone else")

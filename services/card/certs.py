@@ -1,13 +1,7 @@
 """Reading and checking card certificates. Pure: no I/O, the caller supplies the time.
 
-How a card certificate carries the card's identity (written by devca.py, read back here):
-  subject serialNumber (2.5.4.5)            card number
-  subject commonName (2.5.4.3)              holder name
-  subject OID_CARD_TYPE (UTF8String)        "legal_person" or "operator"
-  subject OID_HOLDER_ID_NUMBER (UTF8String) holder's national ID number
-  subject OID_USCC (UTF8String)             the enterprise's unified social credit code
-The three private OIDs hang under a UUID arc (2.25.<uuid as integer>, ITU-T X.667), which
-needs no registration and cannot collide with anyone else's.
+How a card certificate carries the card's identity (the subject's fields, the OIDs) is the
+card CA's layout: cardagent/eport_card/certificate.py, beside the development CA that writes it.
 """
 from __future__ import annotations
 
@@ -20,12 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-EPORT_ARC = "2.25.274186378242396036936231471594943213670"
-OID_CARD_TYPE = x509.ObjectIdentifier(EPORT_ARC + ".1")
-OID_HOLDER_ID_NUMBER = x509.ObjectIdentifier(EPORT_ARC + ".2")
-OID_USCC = x509.ObjectIdentifier(EPORT_ARC + ".3")
-
-CARD_TYPES = ("legal_person", "operator")
+from eport_card.certificate import CARD_TYPES, OID_CARD_TYPE, OID_HOLDER_ID_NUMBER, OID_USCC
 
 
 class CardCertificateError(Exception):

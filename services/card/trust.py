@@ -3,7 +3,7 @@
     CARD_CA_CERT=/path/ca-cert.pem   the e-port card CA (PEM). Unset, with EPORT_ENV=development
                                      only: a development CA under
                                      $EPORT_VAR/card-ca, created on first use, which
-                                     `python -m services.card.devca issue --ca var/card-ca ...`
+                                     `python -m eport_card.devca issue --ca var/card-ca ...`
                                      issues cards from.
     CARD_CRL=/path/ca-crl.pem        the CA's certificate revocation list (PEM or DER): a file,
       or https://…/ca.crl            or an http(s) URL. Required outside EPORT_ENV=development
@@ -26,10 +26,10 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
+from eport_card.devca import CA_CERT_FILE, CA_CRL_FILE, CA_KEY_FILE, create_ca, save_ca
 from services.common.settings import SETTINGS, StartRefused, development, setting, var_dir
 
 from . import certs
-from .devca import CA_CERT_FILE, CA_CRL_FILE, CA_KEY_FILE, create_ca, save_ca
 
 log = logging.getLogger(__name__)
 

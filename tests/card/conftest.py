@@ -9,7 +9,7 @@ from datetime import datetime, UTC
 
 import pytest
 
-from services.card.devca import create_ca, issue_card
+from eport_card.devca import create_ca, issue_card
 
 CARD = {
     "card_no": "8800000012345",
@@ -113,7 +113,7 @@ def card_image(issue):
 
 @pytest.fixture
 def virtual_card(vpcd_reader):
-    from services.card.emulator import VirtualCard
+    from eport_card.emulator import VirtualCard
     reader, port = vpcd_reader
     card = VirtualCard(port=port)
     yield card
@@ -137,7 +137,7 @@ def insert(virtual_card, vpcd_reader):
 
 @pytest.fixture
 def session(insert, card_image):
-    from services.card.agent import find_card
+    from eport_card.agent import find_card
     insert(card_image)
     with find_card(timeout=5) as s:
         yield s

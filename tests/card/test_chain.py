@@ -11,10 +11,11 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from services.card import apdu, certs
-from services.card.agent import (CardNotFound, CardRemoved, PinBlocked, PinNotVerified, WrongPin,
-                                 find_card, list_readers, login)
-from services.card.cardimage import CardImage
+from eport_card import apdu
+from eport_card.agent import (CardNotFound, CardRemoved, PinBlocked, PinNotVerified, WrongPin,
+                              find_card, list_readers, login)
+from eport_card.cardimage import CardImage
+from services.card import certs
 from tests.json_http import JsonHandler, serving
 
 from .conftest import CARD, card_present, wait_until
@@ -200,17 +201,17 @@ def test_find_card_waits_for_insertion(virtual_card, card_image):
 def test_emulator_and_agent_command_lines(card_image, vpcd_reader):
     reader, port = vpcd_reader
     env = dict(os.environ, PYTHONPATH=os.getcwd())
-    emulator = subprocess.Popen([sys.executable, "-m", "services.card.emulator", "--image",
+    emulator = subprocess.Popen([sys.executable, "-m", "eport_card.emulator", "--image",
                                  str(card_image), "--port", str(port), "--once"], env=env)
     try:
         wait_until(lambda: card_present(reader), 10, "the emulator process's card")
-        out = subprocess.run([sys.executable, "-m", "services.card.agent", "info"], env=env,
+        out = subprocess.run([sys.executable, "-m", "eport_card.agent", "info"], env=env,
                              capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, out.stderr
         shown = json.loads(out.stdout)
         assert (shown["card_no"], shown["uscc"], shown["pin_tries_left"]) == (
             CARD["card_no"], CARD["uscc"], 5)
-        readers = subprocess.run([sys.executable, "-m", "services.card.agent", "readers"], env=env,
+        readers = subprocess.run([sys.executable, "-m", "eport_card.agent", "readers"], env=env,
                                  capture_output=True, text=True, timeout=30)
         assert f"{reader}: e-port card {CARD['card_no']}" in readers.stdout
     finally:
@@ -250,7 +251,7 @@ def test_login_with_the_card_in_the_reader(session, dev_ca, now):
 
 
 def test_second_card_in_the_same_slot_is_refused(session, issue, vpcd_reader):
-    from services.card.emulator import VirtualCard
+    from eport_card.emulator import VirtualCard
     _, port = vpcd_reader
     second = VirtualCard(port=port)
     with pytest.raises(ConnectionError, match="another card"):
@@ -263,7 +264,7 @@ def test_a_card_in_the_developers_slot_is_left_alone(session, issue, vpcd_reader
     """`make run`'s card (the README's walk-through) sits in vpcd's first slot: the tests' agent
     finds its own card in the second one, and the other card stays where it is."""
     from deploy.pcsc import vpcd_slot
-    from services.card.emulator import VirtualCard
+    from eport_card.emulator import VirtualCard
     session.close()
     demo_reader, demo_port = vpcd_slot(0)
     demo = VirtualCard(port=demo_port)

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.card.devca import issue_card, load_ca
+from eport_card.devca import issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 
 _card_numbers = itertools.count(int(time.time() * 1000) % 10**9 * 10 + os.getpid() % 10)

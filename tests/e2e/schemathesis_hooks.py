@@ -18,7 +18,7 @@ from contracts import validators
 from contracts.validators import PROVINCES, USCC_ALPHABET, id_check_digit, uscc_check_character
 from gateway.identity_schemas import _account
 from services.card.inputs import certificate_input, signature_input
-from services.card.devca import create_ca
+from eport_card.devca import create_ca
 
 DIGITS = "0123456789"
 # Data-dependent rules the document states in words: fields the service asks for only sometimes.

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.card.agent import GatewayError, PinBlocked, WrongPin, find_card
-from services.card.agent import bind as agent_bind
-from services.card.agent import login as agent_login
-from services.card.agent.gateway_client import GatewayClient
-from services.card.devca import create_ca, issue_card, load_ca
+from eport_card.agent import GatewayError, PinBlocked, WrongPin, find_card
+from eport_card.agent import bind as agent_bind
+from eport_card.agent import login as agent_login
+from eport_card.agent.gateway_client import GatewayClient
+from eport_card.devca import create_ca, issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
 from tests.e2e.certification import certify

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from deploy import pcsc
-from services.card.agent import AgentError, GatewayError
-from services.card.agent import login as agent_login
+from eport_card.agent import AgentError, GatewayError
+from eport_card.agent import login as agent_login
 from tests.card.conftest import card_present, insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
 from tests.e2e.test_card_binding import PIN, admin, base, ca, enterprise, issue  # noqa: F401 (fixtures)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from deploy.eport import audit
-from services.card.devca import load_ca
+from eport_card.devca import load_ca
 from services.card.trust import ensure_dev_ca
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import apply, approve, register, register_enterprise, wait_for

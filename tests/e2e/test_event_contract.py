@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.card.devca import issue_card, load_ca
+from eport_card.devca import issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.asyncapi_validation import FORMATS, MessageValidators, load_document
 from tests.e2e.certification import claim

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.card.agent import bind as agent_bind
-from services.card.agent import login as agent_login
-from services.card.devca import create_ca
+from eport_card.agent import bind as agent_bind
+from eport_card.agent import login as agent_login
+from eport_card.devca import create_ca
 from tests.card.conftest import card_present, insert, pcscd, virtual_card, vpcd_reader, wait_until  # noqa: F401
 from tests.e2e.certification import new_card, prove
 from tests.e2e.conftest import Api
@@ -183,10 +183,12 @@ def test_an_uncertified_admin_sees_but_cannot_act_until_the_legal_person_card(ba
 
 
 def claim_admin_cli(base_url, person, uscc, *extra):
-    """`python -m services.card.agent claim-admin`, as the README shows it: its JSON answer."""
-    out = subprocess.run([sys.executable, "-m", "services.card.agent", "--wait", "5", "claim-admin",
-                          "--gateway", base_url, "--token", person.token, "--uscc", uscc, *extra],
-                         env=dict(os.environ, CARD_PIN=PIN), capture_output=True, text=True, timeout=60)
+    """`eport-card-agent claim-admin`, as the README shows it (the token and the PIN in its
+    environment, never on its command line): its JSON answer."""
+    out = subprocess.run([sys.executable, "-m", "eport_card.agent", "--wait", "5", "claim-admin",
+                          "--gateway", base_url, "--uscc", uscc, *extra],
+                         env=dict(os.environ, CARD_PIN=PIN, EPORT_ACCESS_TOKEN=person.token),
+                         capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

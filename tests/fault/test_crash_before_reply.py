@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.card.devca import load_ca
+from eport_card.devca import load_ca
 from services.card.trust import ensure_dev_ca
 from tests import sms
 from tests.e2e import enterprise_people as people

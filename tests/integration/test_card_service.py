@@ -1,7 +1,7 @@
 """The card service against the real RabbitMQ and SQLite, driven over HTTP through the real
 gateway: stand-ins answer for identity (tokens from tests/tokens.py, holder check, card sessions) and
 enterprise (memberships), and MemberRemoved events are put on `enterprise.events` directly.
-Cards are signed in-process with keys from services.card.devca (tests/card and the e2e tests
+Cards are signed in-process with keys from eport_card.devca (tests/card and the e2e tests
 use the PC/SC chain)."""
 import base64
 import os
@@ -20,7 +20,7 @@ from contracts.errors import ServiceError
 from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange
 from gateway.service import GatewayService
-from services.card.devca import CA_CERT_FILE, create_ca, issue_card, load_ca
+from eport_card.devca import CA_CERT_FILE, create_ca, issue_card, load_ca
 from services.card.service import CardService
 from services.card.trust import ensure_dev_ca
 from services.common.dependency import EventSourced
@@ -292,7 +292,7 @@ def test_revoked_by_the_devca_command_a_bound_card_no_longer_logs_in(platform, f
     assert card_login(platform, card).status_code == 201
     for image in (card, spare):
         image.save(tmp_path / f"{image.card_no}.json")
-        subprocess.run([sys.executable, "-m", "services.card.devca", "revoke", "--ca", str(fresh_var / "card-ca"),
+        subprocess.run([sys.executable, "-m", "eport_card.devca", "revoke", "--ca", str(fresh_var / "card-ca"),
                         "--card", str(tmp_path / f"{image.card_no}.json")], check=True, capture_output=True,
                        timeout=60, env=dict(os.environ, EPORT_VAR=str(fresh_var)))
     r = card_login(platform, card)

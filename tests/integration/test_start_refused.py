@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.card.devca import CA_CERT_FILE, create_ca, save_ca
+from eport_card.devca import CA_CERT_FILE, create_ca, save_ca
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

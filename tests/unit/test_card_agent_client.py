@@ -7,10 +7,11 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.card import certs, devca
-from services.card.agent.errors import AgentError, GatewayError, WrongPin
-from services.card.agent.gateway_client import bind, login
-from services.card.agent.reader import CardInfo
+from eport_card import devca
+from eport_card.agent.errors import AgentError, GatewayError, WrongPin
+from eport_card.agent.gateway_client import bind, claim_admin, login
+from eport_card.agent.reader import CardInfo
+from services.card import certs
 from tests.json_http import JsonHandler, serving
 
 pytestmark = pytest.mark.unit
@@ -114,6 +115,23 @@ def test_login_follows_the_contract(gateway, image):
     assert p2 == "/api/v1/sessions" and auth2 is None
     assert set(b2) == {"method", "challenge_id", "certificate", "signature"} and b2["method"] == "card"
     assert certs.verify_signature(b2["certificate"], gateway.nonces["ch-1"], base64.b64decode(b2["signature"]))
+
+
+def test_the_pin_is_asked_naming_the_purpose_the_card_and_the_site(gateway, image):
+    """A PIN asker (the command line's prompt) is called once the card is read, with the sentence
+    it shows: what the signature is for, which card, which site."""
+    asked = []
+
+    def ask(question):
+        asked.append(question)
+        return "123456"
+    login(gateway.url, ask, card=MemoryCard(image))
+    claim_admin(gateway.url, "access-1", "91350100M000100Y43", ask, card=MemoryCard(image))
+    origin = gateway.url.rstrip("/")
+    assert asked == [f"{origin} 请求使用 IC 卡 8800000012345 进行「登录」",
+                     f"{origin} 请求使用 IC 卡 8800000012345 进行「法人认领」"]
+    # a claim proves the card with a bind challenge (shared/API.md)
+    assert [b["purpose"] for p, _, b in gateway.requests if p == "/api/v1/card-challenges"] == ["login", "bind"]
 
 
 def test_wrong_pin_stops_before_the_server(gateway, image):

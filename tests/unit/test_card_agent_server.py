@@ -1,6 +1,7 @@
-"""The card agent's local mode (`python -m services.card.agent serve`) over real HTTP on
-127.0.0.1, with a stand-in card: only the console's origin is answered, the PIN goes only to
-the agent's own one-time prompt, is used for one signature and kept nowhere."""
+"""The card agent's local mode (`eport-card-agent serve`) over real HTTP on 127.0.0.1, with a
+stand-in card: only the console's origin is answered, the PIN goes only to the agent's own
+one-time prompt, which names the purpose, the card and the site, and is used for one signature
+of a purpose the agent knows and kept nowhere."""
 import base64
 import threading
 from contextlib import contextmanager
@@ -8,8 +9,8 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-from services.card.agent.errors import CardNotFound, WrongPin
-from services.card.agent.local_server import AgentServer, CardSigner
+from eport_card.agent.errors import CardNotFound, WrongPin
+from eport_card.agent.local_server import AgentServer, CardSigner
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +66,7 @@ def running(card, **kwargs):
 
 
 def ask_signature(base, nonce=b"nonce-123", **extra):
+    extra.setdefault("purpose", "bind")
     r = requests.post(f"{base}/v1/signatures", json={"nonce": base64.b64encode(nonce).decode(), **extra},
                       headers={"Origin": CONSOLE}, timeout=5)
     assert r.status_code == 201, r.text
@@ -142,10 +144,15 @@ def test_bad_requests_and_a_missing_card_get_the_error_shape():
         r = requests.get(f"{base}/v1/card", headers={"Origin": CONSOLE}, timeout=5)
         assert r.status_code == 404 and r.json()["error"]["code"] == "CARD_NOT_FOUND"
         for body in ({"nonce": "not base64!"}, {}, {"nonce": base64.b64encode(b"x" * 65).decode()},
-                     {"nonce": "bm9uY2U=", "card_no": "12ab"}):
+                     {"nonce": "bm9uY2U=", "card_no": "12ab"}, [], {"nonce": 7}):
+            if isinstance(body, dict):
+                body = {"purpose": "login", **body}
             r = requests.post(f"{base}/v1/signatures", json=body, headers={"Origin": CONSOLE}, timeout=5)
             assert r.status_code == 400 and r.json()["error"]["code"] == "VALIDATION_ERROR", body
-        asked = ask_signature(base)
+        r = requests.post(f"{base}/v1/signatures", json={"nonce": "bm9uY2U=", "purpose": "login"},
+                          headers={"Origin": CONSOLE}, timeout=5)
+        assert r.status_code == 404 and r.json()["error"]["code"] == "CARD_NOT_FOUND"  # no card to name
+        asked = ask_signature(base, card_no=StandInCard.card_no)
         answer_prompt(base, asked["prompt_url"], PIN)
         assert state(base, asked["request_id"]).json()["error"]["code"] == "CARD_NOT_FOUND"
 
@@ -161,8 +168,13 @@ def test_a_card_with_another_number_is_not_signed_with():
 
 def test_terminal_mode_asks_the_pin_on_the_agents_terminal():
     card = StandInCard()
-    with running(card, pin_entry="terminal", ask_pin=lambda: PIN) as (_, base):
-        asked = ask_signature(base)
+    questions = []
+
+    def ask_pin(question):
+        questions.append(question)
+        return PIN
+    with running(card, pin_entry="terminal", ask_pin=ask_pin) as (_, base):
+        asked = ask_signature(base, purpose="identity")
         assert asked["pin_entry"] == "terminal" and "prompt_url" not in asked
         for _ in range(100):
             answer = state(base, asked["request_id"]).json()
@@ -170,3 +182,28 @@ def test_terminal_mode_asks_the_pin_on_the_agents_terminal():
                 break
             threading.Event().wait(0.02)
         assert answer["state"] == "done" and card.pins == [PIN]
+    assert questions == [f"{CONSOLE} 请求使用 IC 卡 {card.card_no} 进行「实名认领」"]
+
+
+@pytest.mark.parametrize("purpose, label", [("bind", "绑定"), ("login", "登录"), ("admin_claim", "法人认领"),
+                                            ("identity", "实名认领")])
+def test_the_prompt_names_the_purpose_the_card_and_the_site(purpose, label):
+    card = StandInCard()
+    with running(card) as (_, base):
+        asked = ask_signature(base, purpose=purpose)  # no card_no: the prompt names the card in the reader
+        page = requests.get(asked["prompt_url"], timeout=5).text
+        assert f"{CONSOLE} 请求使用 IC 卡 {card.card_no} 进行「{label}」" in page
+        assert '<label for="pin">' in page
+
+
+def test_a_purpose_the_agent_does_not_know_is_refused_before_any_prompt():
+    card = StandInCard()
+    with running(card) as (server, base):
+        for purpose in ("transfer", "", None, 1, "BIND", "bind "):
+            body = {"nonce": base64.b64encode(b"n").decode(), "card_no": card.card_no}
+            if purpose is not None:
+                body["purpose"] = purpose
+            r = requests.post(f"{base}/v1/signatures", json=body, headers={"Origin": CONSOLE}, timeout=5)
+            assert r.status_code == 400, purpose
+            assert r.json()["error"]["code"] == "VALIDATION_ERROR" and "purpose" in r.json()["error"]["details"]
+        assert not server.signings and card.pins == []

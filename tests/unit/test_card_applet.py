@@ -4,8 +4,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from services.card import apdu, certs, devca
-from services.card.emulator.applet import ATR, EportApplet
+from eport_card import apdu, devca
+from eport_card.emulator.applet import ATR, EportApplet
+from services.card import certs
 
 pytestmark = pytest.mark.unit
 

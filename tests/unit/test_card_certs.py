@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from services.card import certs, devca
-from services.card.cardimage import CardImage, CardImageError, pin_matches
+from eport_card import devca
+from eport_card.cardimage import CardImage, CardImageError, pin_matches
+from services.card import certs
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import pytest
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.card.application import CardApplication
-from services.card.devca import create_ca
+from eport_card.devca import create_ca
 from tests.unit.test_card_domain import USCC, Clock, FakePeers, Trust, new_card, sign
 
 pytestmark = pytest.mark.unit

@@ -1,6 +1,6 @@
 """Card binding rules on the in-memory store: challenges, certificate and signature checks, the
 holder check, one card per association and one association per card, unbinding, MemberRemoved,
-card login. Real certificates and signatures (services.card.devca); the peer services are fakes."""
+card login. Real certificates and signatures (eport_card.devca); the peer services are fakes."""
 import base64
 import threading
 import uuid
@@ -20,7 +20,7 @@ from contracts.errors import ServiceError
 from gateway.errors import status_of
 from services.card.application import CardApplication
 from services.card.certs import CardCertificateError
-from services.card.devca import CA_CERT_FILE, CA_CRL_FILE, create_ca, issue_card, revoke, save_ca
+from eport_card.devca import CA_CERT_FILE, CA_CRL_FILE, create_ca, issue_card, revoke, save_ca
 from services.card.domain import HOLDER_MISMATCH_MESSAGE, card_type_warning
 from services.card.integration import to_integration
 from services.card.trust import RevocationList, TrustAnchor, ensure_dev_ca

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts import errors as e
+from eport_card.devca import CA_CERT_FILE, write_crl
 from gateway.errors import status_of
 from services.card.application import CardApplication
-from services.card.devca import CA_CERT_FILE, write_crl
 from services.card.trust import RevocationList, TrustAnchor
 from services.common.settings import StartRefused
 from tests.unit import test_card_domain as cards

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from gateway.console import console_dir
-from services.card.devca import issue_card, load_ca
+from eport_card.devca import issue_card, load_ca
 from services.card.trust import ensure_dev_ca
 from tests.card.conftest import insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
 from tests.support import free_port
@@ -57,12 +57,12 @@ def console(platform):
 
 @pytest.fixture(scope="session")
 def agent_url(console, pcscd):  # noqa: F811
-    """`python -m services.card.agent serve` for the console's origin, on a port of its own."""
+    """`python -m eport_card.agent serve` for the console's origin, on a port of its own."""
     port = free_port()
     logs = Path(os.environ["EPORT_VAR"]) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = open(logs / "card-agent.log", "ab")  # beside the platform's logs
-    proc = subprocess.Popen([sys.executable, "-m", "services.card.agent", "--wait", "5", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "eport_card.agent", "--wait", "5", "serve", "--port", str(port),
                              "--origin", console], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15

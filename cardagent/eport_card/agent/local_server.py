@@ -1,4 +1,4 @@
-"""The agent's local mode for the web console: `python -m services.card.agent serve`.
+"""The agent's local mode for the web console: `eport-card-agent serve`.
 
 A small HTTP program on 127.0.0.1 that lets the console's page use the card in the reader, as
 real e-port pages reach theirs. It knows nothing of the platform: the console asks the gateway
@@ -11,13 +11,14 @@ gateway. The agent never sees an access token.
 - The PIN never passes through the console's page: each signature gets a one-time prompt, a page
   of the agent's own origin the console shows in a frame (or the agent's terminal asks, with
   --pin-entry terminal). The PIN is used for that one signature and not kept.
+- A signature names its purpose (purposes.py); the prompt says it, the card's number and the
+  origin asking, and a purpose the agent does not know is refused before any prompt.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import getpass
-import html
 import json
 import secrets
 import threading
@@ -27,7 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .. import apdu
-from .errors import AgentError, CardBusy, CardNotFound, CardRemoved, PcscUnavailable, PinBlocked, WrongPin
+from .errors import AgentError, CardBusy
+from .prompt_page import PROMPT_PAGE, pin_form
+from .purposes import UnknownPurpose, check_purpose, pin_question
+from .signer import CardNoMismatch, CardSigner, agent_error
 
 DEFAULT_PORT = 17380
 DEFAULT_ORIGINS = ("http://localhost:8000", "http://127.0.0.1:8000")
@@ -40,8 +44,10 @@ MAX_PENDING = 8
 class Signing:
     """One signature the console asked for: waits for its PIN, then holds the answer once."""
     nonce: bytes
-    card_no: str | None
+    card_no: str
     prompt_token: str
+    purpose: str
+    origin: str  # the site that asked, as its page's Origin said
     created: float = field(default_factory=time.monotonic)
     state: str = "waiting_pin"  # -> done | failed
     result: dict | None = None
@@ -50,46 +56,9 @@ class Signing:
     def expired(self, now: float) -> bool:
         return self.state == "waiting_pin" and now - self.created > PROMPT_TTL
 
-
-def agent_error(exc: Exception) -> dict:
-    """An agent failure in the API's error shape, with a code the console's table knows."""
-    if isinstance(exc, WrongPin):
-        return {"code": "WRONG_PIN", "message": str(exc), "details": {"tries_left": exc.tries_left}}
-    if isinstance(exc, PinBlocked):
-        return {"code": "PIN_BLOCKED", "message": str(exc), "details": {}}
-    if isinstance(exc, (CardNotFound, PcscUnavailable, CardRemoved)):
-        return {"code": "CARD_NOT_FOUND", "message": str(exc), "details": {}}
-    return {"code": "CARD_ERROR", "message": str(exc), "details": {}}
-
-
-class CardSigner:
-    """The card operations, one at a time (the card allows one exclusive session)."""
-
-    def __init__(self, card_timeout: float = 5.0, open_card=None):
-        from .reader import find_card
-        self._open = open_card or (lambda: find_card(timeout=card_timeout))
-        self._lock = threading.Lock()
-
-    def info(self) -> dict:
-        with self._lock, self._open() as session:
-            info = session.read_info()
-            return {"card_no": info.card_no, "card_type": info.card_type, "holder_name": info.holder_name,
-                    "reader": session.reader}
-
-    def sign(self, signing: Signing, pin: str) -> dict:
-        with self._lock, self._open() as session:
-            info = session.read_info()
-            if signing.card_no and info.card_no != signing.card_no:
-                raise CardNoMismatch(f"the card in the reader is {info.card_no}")
-            certificate = session.read_certificate()
-            session.verify_pin(pin)
-            signature = session.sign(signing.nonce)
-        return {"card_no": info.card_no, "card_type": info.card_type, "certificate": certificate,
-                "signature": base64.b64encode(signature).decode("ascii")}
-
-
-class CardNoMismatch(AgentError):
-    pass
+    @property
+    def question(self) -> str:
+        return pin_question(self.purpose, self.card_no, self.origin)
 
 
 class AgentServer(ThreadingHTTPServer):
@@ -101,7 +70,7 @@ class AgentServer(ThreadingHTTPServer):
         self.origins = {o.rstrip("/") for o in origins}
         self.signer = signer
         self.pin_entry = pin_entry
-        self.ask_pin = ask_pin or (lambda: getpass.getpass("IC 卡密码 (card PIN): "))
+        self.ask_pin = ask_pin or (lambda question: getpass.getpass(f"{question}\nIC 卡密码 (card PIN): "))
         self.log = log
         self.signings: dict[str, Signing] = {}
         self.lock = threading.Lock()
@@ -115,7 +84,7 @@ class AgentServer(ThreadingHTTPServer):
         port = self.server_address[1]
         return {f"127.0.0.1:{port}", f"localhost:{port}"}
 
-    def new_signing(self, nonce: bytes, card_no: str | None) -> tuple[str, Signing]:
+    def new_signing(self, nonce: bytes, card_no: str, purpose: str, origin: str) -> tuple[str, Signing]:
         with self.lock:
             now = time.monotonic()
             for key in [k for k, s in self.signings.items() if s.expired(now) or now - s.created > 2 * PROMPT_TTL]:
@@ -123,7 +92,7 @@ class AgentServer(ThreadingHTTPServer):
             if sum(s.state == "waiting_pin" for s in self.signings.values()) >= MAX_PENDING:
                 raise TooMany()
             request_id = secrets.token_urlsafe(16)
-            signing = Signing(nonce, card_no, secrets.token_urlsafe(24))
+            signing = Signing(nonce, card_no, secrets.token_urlsafe(24), purpose, origin)
             self.signings[request_id] = signing
         if self.pin_entry == "terminal":
             threading.Thread(target=self._terminal_pin, args=(signing,), daemon=True).start()
@@ -148,7 +117,7 @@ class AgentServer(ThreadingHTTPServer):
 
     def complete(self, signing: Signing, pin: str) -> None:
         try:
-            signing.result = self.signer.sign(signing, pin)
+            signing.result = self.signer.sign(signing.nonce, signing.card_no, pin)
             signing.state = "done"
         except CardNoMismatch as exc:
             signing.error = {"code": "CARD_NO_MISMATCH", "message": str(exc), "details": {}}
@@ -161,7 +130,7 @@ class AgentServer(ThreadingHTTPServer):
         with self.lock:
             signing.state = "signing"
         try:
-            pin = self.ask_pin()
+            pin = self.ask_pin(signing.question)
         except (EOFError, KeyboardInterrupt):
             signing.error = {"code": "PIN_TIMEOUT", "message": "no PIN entered", "details": {}}
             signing.state = "failed"
@@ -173,20 +142,33 @@ class TooMany(Exception):
     pass
 
 
-PROMPT_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>IC 卡身份验证</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font:14px/1.6 "Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;margin:12px;color:#303133}}
-label{{display:block;margin-bottom:6px}}input{{font-size:16px;padding:6px 8px;width:100%;max-width:260px;
-box-sizing:border-box;border:1px solid #dcdfe6;border-radius:4px}}button{{margin-top:10px;padding:6px 18px;
-background:#409eff;color:#fff;border:0;border-radius:4px;font-size:14px}}p.note{{color:#909399;font-size:12px}}</style>
-</head><body>{body}</body></html>"""
+class InvalidRequest(ValueError):
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
 
-PIN_FORM = """<form method="post" action="/pin/{token}" autocomplete="off">
-<label for="pin">请输入 IC 卡的登录密码</label>
-<input id="pin" name="pin" type="password" inputmode="numeric" maxlength="16" required autofocus>
-<div><button type="submit">确定</button></div>
-<p class="note">此密码只交给本机的 IC 卡代理程序，用于本次签名，不会保存或发送给网站。</p></form>"""
+
+def read_signature_request(raw: bytes | None) -> tuple[bytes, str | None, str]:
+    """(nonce, card_no or None, purpose) of a POST /v1/signatures body; InvalidRequest names the field."""
+    try:
+        body = json.loads(raw or b"")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body", "A JSON object: nonce, purpose and optionally card_no.")
+    try:
+        nonce = base64.b64decode(body["nonce"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise InvalidRequest("nonce", "Not base64.") from None
+    if not 1 <= len(nonce) <= apdu.MAX_CHALLENGE:
+        raise InvalidRequest("nonce", f"1 to {apdu.MAX_CHALLENGE} bytes.")
+    card_no = body.get("card_no")
+    if card_no is not None and not (isinstance(card_no, str) and card_no.isdigit() and len(card_no) <= 32):
+        raise InvalidRequest("card_no", "Digits, at most 32.")
+    try:
+        return nonce, card_no, check_purpose(body.get("purpose"))
+    except UnknownPurpose as exc:
+        raise InvalidRequest("purpose", str(exc)) from None
 
 
 class AgentHandler(BaseHTTPRequestHandler):
@@ -274,12 +256,8 @@ class AgentHandler(BaseHTTPRequestHandler):
         if path == "/v1/card":
             try:
                 return self._json(200, self.server.signer.info(), origin)
-            except CardBusy as exc:
-                return self._error(409, "CARD_ERROR", str(exc), origin)
             except AgentError as exc:
-                error = agent_error(exc)
-                return self._error(404 if error["code"] == "CARD_NOT_FOUND" else 500, error["code"],
-                                   error["message"], origin)
+                return self._card_failure(exc, origin)
         if path.startswith("/v1/signatures/"):
             return self._signing_state(path.removeprefix("/v1/signatures/"), origin)
         self._error(404, "NOT_FOUND", "No such endpoint.", origin)
@@ -293,27 +271,28 @@ class AgentHandler(BaseHTTPRequestHandler):
             return
         if path != "/v1/signatures":
             return self._error(404, "NOT_FOUND", "No such endpoint.", origin)
-        raw = self._body()
         try:
-            body = json.loads(raw or b"")
-            nonce = base64.b64decode(body["nonce"], validate=True)
-            card_no = body.get("card_no")
-            if card_no is not None and not (isinstance(card_no, str) and card_no.isdigit() and len(card_no) <= 32):
-                raise ValueError("card_no")
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            return self._error(400, "VALIDATION_ERROR", "Give nonce (base64) and optionally card_no (digits).",
-                               origin, {"nonce": ["Not base64."]})
-        if not 1 <= len(nonce) <= apdu.MAX_CHALLENGE:
-            return self._error(400, "VALIDATION_ERROR", "Bad nonce length.", origin,
-                               {"nonce": [f"1 to {apdu.MAX_CHALLENGE} bytes."]})
+            nonce, card_no, purpose = read_signature_request(self._body())
+            # The prompt names the card that will sign: when the page named none, the one in the reader.
+            card_no = card_no or self.server.signer.info()["card_no"]
+        except InvalidRequest as exc:
+            return self._error(400, "VALIDATION_ERROR", f"Bad {exc.field}.", origin, {exc.field: [exc.problem]})
+        except AgentError as exc:
+            return self._card_failure(exc, origin)
         try:
-            request_id, signing = self.server.new_signing(nonce, card_no)
+            request_id, signing = self.server.new_signing(nonce, card_no, purpose, origin)
         except TooMany:
             return self._error(429, "CARD_ERROR", "Too many signatures waiting for a PIN.", origin)
         answer = {"request_id": request_id, "pin_entry": self.server.pin_entry, "expires_in": int(PROMPT_TTL)}
         if self.server.pin_entry == "browser":
             answer["prompt_url"] = f"{self.server.own_origin}/pin/{signing.prompt_token}"
         self._json(201, answer, origin)
+
+    def _card_failure(self, exc: AgentError, origin: str) -> None:
+        if isinstance(exc, CardBusy):
+            return self._error(409, "CARD_ERROR", str(exc), origin)
+        error = agent_error(exc)
+        self._error(404 if error["code"] == "CARD_NOT_FOUND" else 500, error["code"], error["message"], origin)
 
     def _signing_state(self, request_id: str, origin: str) -> None:
         with self.server.lock:
@@ -347,7 +326,7 @@ class AgentHandler(BaseHTTPRequestHandler):
         signing = self.server.by_prompt(token)
         if signing is None or signing.state != "waiting_pin" or signing.expired(time.monotonic()):
             return self._page(404, "<p>此验证已失效，请在页面上重新操作。</p>")
-        self._page(200, PIN_FORM.format(token=html.escape(token)))
+        self._page(200, pin_form(token, signing.question))
 
     def _prompt_answer(self, token: str) -> None:
         # The form posts from the prompt page itself: its origin is the agent's own.

@@ -1,6 +1,6 @@
 """A virtual e-port card plugged into pcscd through the vpcd driver.
 
-    python -m services.card.emulator --image card.json [--host localhost --port 35963]
+    eport-card-emulator --image card.json  (or python -m eport_card.emulator) [--host localhost --port 35963]
 """
 from .applet import EportApplet
 from .virtual_card import VirtualCard

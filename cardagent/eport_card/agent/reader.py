@@ -2,13 +2,12 @@
 client and the server side must import without it."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
-from services.common.settings import setting
 
 from .. import apdu
 from ..cardimage import PIN_MAX_TRIES
@@ -53,7 +52,7 @@ def find_card(timeout: float = 0.0, reader: str | None = None, poll: float = 0.1
 
     Waits up to `timeout` seconds for one to appear.
     """
-    reader = reader if reader is not None else setting("CARD_READER")
+    reader = reader if reader is not None else (os.environ.get("CARD_READER") or None)
     deadline = time.monotonic() + timeout
     while True:
         names = list_readers()

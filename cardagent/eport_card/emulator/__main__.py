@@ -13,9 +13,9 @@ from .applet import EportApplet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.card.emulator",
+    parser = argparse.ArgumentParser(prog="eport-card-emulator",
                                      description="Plug a virtual e-port card into pcscd's vpcd reader.")
-    parser.add_argument("--image", required=True, help="card image JSON (python -m services.card.devca issue)")
+    parser.add_argument("--image", required=True, help="card image JSON (eport-devca issue)")
     parser.add_argument("--host", default=vpcd_link.DEFAULT_HOST)
     parser.add_argument("--port", type=int, default=vpcd_link.DEFAULT_PORT)
     parser.add_argument("--once", action="store_true", help="exit when vpcd drops the card")

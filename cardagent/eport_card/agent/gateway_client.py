@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import requests
 
 from .. import apdu
 from .errors import AgentError, GatewayError
+from .purposes import CHALLENGE_PURPOSES, pin_question
 
 DEFAULT_GATEWAY = "http://localhost:8000"
+
+# The PIN, or what asks for it: called with the question (purposes.pin_question) once the card is read.
+Pin = str | Callable[[str], str]
 
 
 class Card(Protocol):
@@ -29,6 +35,12 @@ class GatewayClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.http = http or requests.Session()
+
+    @property
+    def origin(self) -> str:
+        """The site the card proves itself to, as a PIN prompt names it."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def create_challenge(self, purpose: str, card_no: str, access_token: str | None = None) -> dict:
         # A bind challenge is issued to the logged-in account: it needs the bearer token.
@@ -68,7 +80,7 @@ class GatewayClient:
                            resp.text[:200] or resp.reason or "error without a body")
 
 
-def bind(base_url: str, access_token: str, enterprise_id: str, pin: str, *,
+def bind(base_url: str, access_token: str, enterprise_id: str, pin: Pin, *,
          card: Card | None = None, timeout: float = 10.0, card_timeout: float = 0.0) -> dict:
     """Bind the card in the reader to the enterprise; returns {card_no, card_type, bound_at}."""
     client = GatewayClient(base_url, timeout)
@@ -77,19 +89,19 @@ def bind(base_url: str, access_token: str, enterprise_id: str, pin: str, *,
         return client.bind_card(access_token, enterprise_id, proof)
 
 
-def claim_admin(base_url: str, access_token: str, uscc: str, pin: str, *, card: Card | None = None,
+def claim_admin(base_url: str, access_token: str, uscc: str, pin: Pin, *, card: Card | None = None,
                 timeout: float = 10.0, card_timeout: float = 0.0, **enterprise_details) -> dict:
     """Claim the administrator role of the enterprise `uscc` with its legal-person card in the
     reader (角色认证); `enterprise_details` (name, address, business_scope) register an enterprise
     nobody has registered and the registry does not know. Returns the claim's answer."""
     client = GatewayClient(base_url, timeout)
     with _card_in_use(card, card_timeout) as session:
-        proof = _prove_possession(client, session, "bind", pin, access_token)
+        proof = _prove_possession(client, session, "admin_claim", pin, access_token)
         details = {k: v for k, v in enterprise_details.items() if v is not None}
         return client.claim_admin(access_token, {"uscc": uscc, **proof, **details})
 
 
-def login(base_url: str, pin: str, *, card: Card | None = None, timeout: float = 10.0,
+def login(base_url: str, pin: Pin, *, card: Card | None = None, timeout: float = 10.0,
           card_timeout: float = 0.0) -> dict:
     """Log in with the card in the reader; returns {access_token, token_type, expires_in, user_id}."""
     client = GatewayClient(base_url, timeout)
@@ -99,13 +111,15 @@ def login(base_url: str, pin: str, *, card: Card | None = None, timeout: float =
         return client.create_card_session(proof)
 
 
-def _prove_possession(client: GatewayClient, card: Card, purpose: str, pin: str,
+def _prove_possession(client: GatewayClient, card: Card, purpose: str, pin: Pin,
                       access_token: str | None = None) -> dict:
     info = card.read_info()
     certificate = card.read_certificate()
+    if callable(pin):
+        pin = pin(pin_question(purpose, info.card_no, client.origin))
     # The PIN first: a wrong PIN should not leave a spent challenge behind on the server.
     card.verify_pin(pin)
-    challenge = client.create_challenge(purpose, info.card_no, access_token)
+    challenge = client.create_challenge(CHALLENGE_PURPOSES[purpose], info.card_no, access_token)
     try:
         challenge_id = challenge["challenge_id"]
         nonce = base64.b64decode(challenge["nonce"], validate=True)

@@ -4,7 +4,7 @@
   "format": "eport-card-image/1",
   "card_no", "card_type", "holder_name", "holder_id_number", "uscc",
   "private_key_pem":  the card's ECDSA P-256 key (PKCS#8 PEM; never leaves the card),
-  "certificate_pem":  its certificate from the CA (see certs.py for the subject layout),
+  "certificate_pem":  its certificate from the CA (see certificate.py for the subject layout),
   "pin": {"algorithm": "pbkdf2-sha256", "iterations", "salt", "hash"}  (base64),
   "pin_tries_left", "pin_max_tries"
 }
@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .certs import CARD_TYPES
+from .certificate import CARD_TYPES
 
 FORMAT = "eport-card-image/1"
 PIN_MAX_TRIES = 5
