@@ -16,6 +16,14 @@ LEGAL_PERSON, OPERATOR = CARD_TYPES = ("legal_person", "operator")  # 法人卡,
 CHALLENGE_PURPOSES = ("bind", "login")
 UNBIND_REASONS = ("unbound", "membership_ended")
 CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
+# A card's answers are checked for their shape only: whether a PEM block is a certificate of the e-port CA,
+# and whether the signature is the card's, is the card service's answer (400 CERTIFICATE_UNTRUSTED,
+# CARD_SIGNATURE_INVALID), so that every value the OpenAPI document calls valid passes the input checks.
+CERTIFICATE_MAX = 16384
+PEM_CERTIFICATE_RE = re.compile(r"-----BEGIN CERTIFICATE-----\r?\n(?:[A-Za-z0-9+/=]{1,76}\r?\n)+"
+                                r"-----END CERTIFICATE-----")
+SIGNATURE_MAX = 684  # characters of base64: 4 * ceil(512 / 3), a DER ECDSA signature has about 72 bytes
+SIGNATURE_RE = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})")
 
 
 def card_no(value):
@@ -25,6 +33,31 @@ def card_no(value):
     v = value.strip()
     if not CARD_NO_RE.fullmatch(v):
         raise ValueError("A card number is 1 to 64 letters, digits or '-'.")
+    return v
+
+
+def certificate(value):
+    """The PEM block, stripped, when it has a certificate's shape (the document's pattern)."""
+    v = _text(value, CERTIFICATE_MAX)
+    if not PEM_CERTIFICATE_RE.fullmatch(v):
+        raise ValueError("Not a PEM certificate block (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----).")
+    return v
+
+
+def signature(value):
+    """The base64 text, stripped, when it is strict base64 of at most SIGNATURE_MAX characters."""
+    v = _text(value, SIGNATURE_MAX)
+    if not SIGNATURE_RE.fullmatch(v):
+        raise ValueError("Not base64 (padded, without blanks inside).")
+    return v
+
+
+def _text(value, max_length):
+    if not isinstance(value, str):
+        raise ValueError("Must be a string.")
+    v = value.strip()
+    if not 0 < len(v) <= max_length:
+        raise ValueError(f"1 to {max_length} characters.")
     return v
 
 

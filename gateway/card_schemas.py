@@ -9,7 +9,7 @@ from contracts import card as contract
 
 from . import field_docs
 from .enterprise_schemas import CardSchema, EnterpriseDetailsSchema
-from .identity_schemas import CheckedString
+from .identity_schemas import Certificate, CheckedString, Signature
 
 
 def CardNo(**kw):
@@ -34,10 +34,8 @@ class CardBindRequestSchema(Schema):
     card_no = CardNo(required=True)
     challenge_id = CheckedString(None, 128, required=True, metadata={"description": "a `bind` challenge of this card",
                                                                     **field_docs.NOT_BLANK})
-    certificate = CheckedString(None, 16384, required=True, metadata={"description": "the card's certificate, PEM",
-                                                                     **field_docs.PEM_CERTIFICATE})
-    signature = CheckedString(None, 4096, required=True, metadata={
-        "description": "base64 of the card's DER ECDSA signature over SHA-256(nonce)", **field_docs.CARD_SIGNATURE})
+    certificate = Certificate(required=True)
+    signature = Signature(required=True)
 
 
 class AdminClaimRequestSchema(CardBindRequestSchema, EnterpriseDetailsSchema):

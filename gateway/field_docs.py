@@ -6,7 +6,7 @@ before they look at it (str.strip: BLANK), and compare digits as ASCII. What a p
 the document's own, described in it: `resident-id`, `uscc`. tests/unit/test_openapi_document.py
 holds the patterns to the checks.
 """
-from contracts.card import CARD_NO_RE
+from contracts.card import CARD_NO_RE, PEM_CERTIFICATE_RE, SIGNATURE_RE
 from contracts.envelope import CORRELATION_ID_PATTERN
 
 # what str.strip() removes: Python's whitespace, written out (JSON Schema's \s is not the same set)
@@ -27,8 +27,8 @@ SMS_CODE = {"pattern": stripped("[0-9]{6}"), "example": "950339"}
 CARD_NO = {"pattern": stripped(CARD_NO_RE.pattern), "example": "8800000012345"}
 ACCOUNT = {"anyOf": [{"pattern": MOBILE["pattern"]}, {"pattern": RESIDENT_ID["pattern"], "format": "resident-id"}]}
 NOT_BLANK = {"pattern": f"[^{_BLANKS}]"}  # a check that strips its input, then wants something left
-PEM_CERTIFICATE = {"pattern": NOT_BLANK["pattern"], "format": "pem-certificate"}
-CARD_SIGNATURE = {"pattern": stripped("[A-Za-z0-9+/]+={0,2}"), "format": "card-signature"}
+PEM_CERTIFICATE = {"pattern": stripped(PEM_CERTIFICATE_RE.pattern), "format": "pem-certificate"}
+CARD_SIGNATURE = {"pattern": stripped(SIGNATURE_RE.pattern), "format": "card-signature"}
 REQUEST_ID = {"pattern": CORRELATION_ID_PATTERN}
 ID = {"format": "uuid", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}  # canonical_uuid
 
@@ -38,6 +38,7 @@ FORMATS = {
                    "and whose last character is the check digit of the first 17",
     "uscc": "a unified social credit code (GB 32100-2015): 18 characters of 0-9 and A-Z but I, O, Z, S, V, "
             "the last the check character of the first 17",
-    "pem-certificate": "an X.509 certificate in PEM",
-    "card-signature": "base64 of 1 to 512 bytes: the card's DER ECDSA signature",
+    "pem-certificate": "an X.509 certificate in PEM (any block of this shape is taken; one that is no certificate "
+                       "of the e-port CA is 400 CERTIFICATE_UNTRUSTED)",
+    "card-signature": "strict base64 (padded) of the card's DER ECDSA signature",
 }

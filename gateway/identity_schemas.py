@@ -7,6 +7,7 @@ import functools
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from contracts import card as card_contract
 from contracts import validators
 from contracts.identity import ID_TYPES, PASSWORD_INPUT_MAX, SETUP_TOKEN_MAX, SMS_PURPOSES
 
@@ -35,6 +36,20 @@ class CheckedString(fields.String):
             return self.check(value)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
+
+
+class Certificate(CheckedString):
+    """A card's certificate, PEM: its shape here, whether the CA issued it in the card service."""
+
+    def __init__(self, description="the card's certificate, PEM", **kwargs):
+        super().__init__(card_contract.certificate, card_contract.CERTIFICATE_MAX,
+                         metadata={"description": description, **field_docs.PEM_CERTIFICATE}, **kwargs)
+
+
+class Signature(CheckedString):
+    def __init__(self, description="base64 of the card's DER ECDSA signature over SHA-256(nonce)", **kwargs):
+        super().__init__(card_contract.signature, card_contract.SIGNATURE_MAX,
+                         metadata={"description": description, **field_docs.CARD_SIGNATURE}, **kwargs)
 
 
 def _sms_code(value):
@@ -140,10 +155,8 @@ class SmsLoginSchema(_LoginSchema):
 
 class CardLoginSchema(_LoginSchema):
     challenge_id = CheckedString(None, 128, required=True, metadata=field_docs.NOT_BLANK)
-    certificate = CheckedString(None, 16384, required=True, metadata={"description": "PEM",
-                                                                     **field_docs.PEM_CERTIFICATE})
-    signature = CheckedString(None, 4096, required=True, metadata={"description": "base64",
-                                                                  **field_docs.CARD_SIGNATURE})
+    certificate = Certificate(required=True)
+    signature = Signature(required=True)
 
 
 LOGIN_SCHEMAS = {"password": PasswordLoginSchema, "sms": SmsLoginSchema, "card": CardLoginSchema}

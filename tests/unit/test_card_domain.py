@@ -350,6 +350,19 @@ def test_bad_input_is_a_validation_error_and_spends_nothing(app, peers, ca):
     assert app.bind(peers, "u1", "e1", **good)["card_no"] == card.card_no
 
 
+def test_a_block_of_a_certificate_s_shape_that_is_none_is_untrusted_not_invalid(app, peers, ca):
+    """What the OpenAPI pattern calls valid passes the input check (a fuzzer's valid values are valid);
+    that it is no certificate of the e-port CA is the business answer."""
+    peers.add("u1", "e1")
+    card = new_card(ca)
+    challenge = app.create_challenge("bind", card.card_no, "u1")
+    shaped = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"
+    with pytest.raises(ServiceError) as exc:
+        app.bind(peers, "u1", "e1", card_no=card.card_no, challenge_id=challenge["challenge_id"],
+                 certificate_pem=shaped, signature_b64=sign(card, challenge["nonce"]))
+    assert code_of(exc) == e.CERTIFICATE_UNTRUSTED
+
+
 def test_one_account_per_card_and_one_card_per_association(app, peers, ca):
     peers.add("u1", "e1")
     peers.add("u1", "e2")
