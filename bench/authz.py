@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.broker import Vhost  # noqa: E402
-from bench.stats import free_port  # noqa: E402
+from bench.stats import capacity_env, free_port  # noqa: E402
 from bench.http_client import KeepAlive as Client  # noqa: E402
 from services.common.rpc import rpc  # noqa: E402
 
@@ -315,7 +315,7 @@ def main(argv=None):
     port = free_port()
     env = {"AMQP_URI": amqp_uri, "EPORT_VAR": var, "SMS_PROVIDER": "outbox",
            "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "GATEWAY_PORT": str(port),
-           "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING"}
+           "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", **capacity_env()}
     os.environ.update(env)  # this process reads the SMS outbox and the same secrets
     platform = Platform(env=env, only=SERVICES, log_dir=os.path.join(var, "logs"), quiet=True)
     missing = set(SERVICES) - set(platform.services)

@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
-from bench.stats import free_port, percentile  # noqa: E402
+from bench.stats import capacity_env, free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from eport_card.devca import create_ca, issue_card, save_ca  # noqa: E402
 from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
@@ -260,7 +260,7 @@ def main(argv=None):
         port = free_port()
         env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "EPORT_VAR": var, "SMS_OUTBOX": outbox,
                "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING",
-               "EPORT_ENV": "development"}
+               "EPORT_ENV": "development", **capacity_env()}
         platform = Platform(env=env, log_dir=os.path.join(var, "logs"), quiet=True)
         print(f"platform: {', '.join(platform.services)} on {platform.base_url}")
         try:

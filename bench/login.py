@@ -34,7 +34,7 @@ warnings.simplefilter("ignore")  # eventlet's deprecation notice, on importing t
 
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
-from bench.stats import free_port, percentile  # noqa: E402
+from bench.stats import capacity_env, free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.identity.passwords import ARGON2  # noqa: E402
 from tests.factories import new_id_number, new_mobile  # noqa: E402
@@ -191,7 +191,7 @@ def main(argv=None):
     with Vhost(base_amqp) as amqp_uri:
         port = free_port()
         env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "EPORT_VAR": var, "SMS_OUTBOX": outbox,
-               "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING"}
+               "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING", **capacity_env()}
         only = None if args.services == "all" else args.services.split(",")
         platform = Platform(env=env, only=only, log_dir=os.path.join(var, "logs"), quiet=True)
         print(f"platform: {', '.join(platform.services)} on {platform.base_url}, var {var}, "

@@ -11,3 +11,10 @@ def free_port():
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def capacity_env():
+    """The settings of a capacity benchmark: it acts from one address as fast as it is answered,
+    which the budgets (gateway/budgets.py) are there to refuse; so they are set out of its way."""
+    from tests.support import generous_budgets
+    return {**generous_budgets(), "GATEWAY_HASH_ROUTES": "20"}

@@ -83,6 +83,7 @@ SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # the body did not arrive within the gateway's socket timeout
 CONFLICT = "CONFLICT"
+RATE_LIMITED = "RATE_LIMITED"  # over a budget (gateway/budgets.py): details.retry_after, Retry-After
 # identity
 SMS_COOLDOWN = "SMS_COOLDOWN"
 SMS_QUOTA_EXCEEDED = "SMS_QUOTA_EXCEEDED"

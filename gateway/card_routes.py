@@ -2,6 +2,7 @@
 Card login is `POST /api/v1/sessions` with method `card` (identity_routes.py -> card.login)."""
 from contracts import errors as e
 
+from . import budgets
 from .card_schemas import (
     AdminClaimRequestSchema, AdminClaimSchema, CardBindRequestSchema, CardBindingSchema, CardChallengeRequestSchema,
     CardChallengeSchema,
@@ -15,7 +16,7 @@ class CardRoutes:
     # auth=False: a login challenge is anonymous; a bind challenge authenticates inside.
     @route("POST", "/api/v1/card-challenges", summary="Ask for a nonce for the card to sign", status=201,
            auth=False, body=CardChallengeRequestSchema, response=CardChallengeSchema, tags=TAGS,
-           errors=(e.UNAUTHENTICATED,),
+           errors=(e.UNAUTHENTICATED,), budget=budgets.CARD_CHALLENGE,
            description="`bind` needs the Bearer token of the account that will bind the card (the "
                        "challenge is bound to it); `login` is anonymous and stores nothing (its nonce "
                        "is derived from the challenge id and the card number). The challenge is valid "
@@ -48,7 +49,7 @@ class CardRoutes:
            status=201, body=AdminClaimRequestSchema, response=AdminClaimSchema, tags=TAGS,
            errors=(e.ENTERPRISE_HAS_ADMIN, e.CARD_HOLDER_MISMATCH, e.CARD_ENTERPRISE_MISMATCH, e.CARD_NOT_LEGAL_PERSON,
                    e.CARD_ALREADY_BOUND, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED, e.CHALLENGE_INVALID,
-                   e.CONFLICT, e.CARD_REVOCATION_UNAVAILABLE),
+                   e.CONFLICT, e.CARD_REVOCATION_UNAVAILABLE), budget=budgets.ADMIN_CLAIM,
            description="The holder of the enterprise's legal-person card (its certificate names the USCC, its "
                        "holder is the caller's registrant) proves it with a `bind` challenge, as for binding, and "
                        "becomes the certified administrator: the enterprise is registered if nobody has (manual "

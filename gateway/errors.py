@@ -15,6 +15,7 @@ mapped_errors = {
     e.SERVICE_UNAVAILABLE: 503,
     e.PAYLOAD_TOO_LARGE: 413,
     e.REQUEST_TIMEOUT: 408,
+    e.RATE_LIMITED: 429,
     # identity
     e.SMS_COOLDOWN: 429,
     e.SMS_QUOTA_EXCEEDED: 429,
@@ -67,5 +68,9 @@ def json_response(status, body=None, headers=None):
 
 
 def error_response(code, message, details=None, status=None):
+    """The API's error body; an error that says when to come back (`details.retry_after`, seconds)
+    says it in `Retry-After` too, which HTTP clients and proxies understand."""
+    retry_after = (details or {}).get("retry_after")
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) and retry_after >= 0 else None
     return json_response(status or status_of(code),
-                         {"error": {"code": code, "message": message, "details": details or {}}})
+                         {"error": {"code": code, "message": message, "details": details or {}}}, headers)

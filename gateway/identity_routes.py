@@ -4,6 +4,7 @@ import time
 
 from contracts import errors as e
 
+from . import budgets
 from .identity_schemas import (PasswordResetSchema, PasswordSchema, RegisteredSchema, RegistrationSchema,
                                SessionRequestSchema, SessionSchema, SmsCodeAcceptedSchema,
                                SmsCodeRequestSchema)
@@ -16,17 +17,20 @@ class IdentityRoutes:
     @route("POST", "/api/v1/sms-codes", summary="Send an SMS code", status=202, auth=False,
            body=SmsCodeRequestSchema, response=SmsCodeAcceptedSchema, tags=TAGS,
            errors=(e.SMS_COOLDOWN, e.SMS_QUOTA_EXCEEDED, e.SMS_CODE_ATTEMPTS_EXCEEDED, e.SMS_DELIVERY_FAILED),
+           budget=budgets.SMS_SEND,
            description="Always 202 for a well-formed request, registered mobile or not; `login` and "
                        "`reset_password` codes are only sent to registered mobiles. Codes are valid 5 "
                        "minutes and single use; one request per mobile and purpose every 60 s; 10 per "
                        "mobile in 24 h; 5 wrong tries block verification for 15 minutes. 429 errors "
                        "carry `details.retry_after` (seconds).")
     def create_sms_code(self, request, body):
-        return call(self.identity.request_sms_code, body["mobile"], body["purpose"])
+        return call(self.identity.request_sms_code, body["mobile"], body["purpose"],
+                    **budgets.sms_request_options(request))
 
     @route("POST", "/api/v1/users", summary="Register an account", status=201, auth=False,
            body=RegistrationSchema, response=RegisteredSchema, tags=TAGS,
            errors=(e.SMS_CODE_INVALID, e.ID_NUMBER_TAKEN, e.MOBILE_TAKEN, e.SMS_CODE_ATTEMPTS_EXCEEDED),
+           budget=budgets.REGISTRATION,
            description="Needs a `register` SMS code of the mobile. Answers a single-use "
                        "`password_setup_token` (valid 30 minutes) for setting the first password.")
     def create_user(self, request, body):
@@ -36,6 +40,7 @@ class IdentityRoutes:
     @route("PUT", "/api/v1/users/{user_id}/password", summary="Set or change the password", status=204,
            auth=False, body=PasswordSchema, tags=TAGS,
            errors=(e.WEAK_PASSWORD, e.INVALID_CREDENTIALS, e.ACCOUNT_LOCKED, e.UNAUTHENTICATED, e.FORBIDDEN),
+           budget=budgets.PASSWORD_CHANGE,
            description="First password: `{password, password_setup_token}` without a token. Later: "
                        "`{password, current_password}` with the user's own Bearer token; it logs "
                        "out every other session of the account (the one making the request stays) "
@@ -57,6 +62,7 @@ class IdentityRoutes:
            errors=(e.INVALID_CREDENTIALS, e.ACCOUNT_LOCKED, e.SMS_CODE_ATTEMPTS_EXCEEDED,
                    e.CHALLENGE_INVALID, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED,
                    e.CARD_REVOCATION_UNAVAILABLE),
+           budget=budgets.LOGIN,
            description="`method` password: `{account, password}` (account = mobile or ID number); "
                        "sms: `{mobile, sms_code}` (a `login` code); card: `{challenge_id, certificate, "
                        "signature}`. The same 401 for an unknown account and a wrong password; 5 "
@@ -80,7 +86,7 @@ class IdentityRoutes:
 
     @route("POST", "/api/v1/password-resets", summary="Reset the password with an SMS code", status=204,
            auth=False, body=PasswordResetSchema, tags=TAGS,
-           errors=(e.SMS_CODE_INVALID, e.WEAK_PASSWORD, e.SMS_CODE_ATTEMPTS_EXCEEDED),
+           errors=(e.SMS_CODE_INVALID, e.WEAK_PASSWORD, e.SMS_CODE_ATTEMPTS_EXCEEDED), budget=budgets.PASSWORD_RESET,
            description="Needs a `reset_password` SMS code of the mobile. Also lifts a lock.")
     def create_password_reset(self, request, body):
         call(self.identity.reset_password, body["mobile"], body["sms_code"], body["new_password"])

@@ -12,6 +12,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.rpc import call_with_deadline
 
+from .budgets import spending
 from .errors import error_response, json_response
 from .http import http
 from .ids import check_path_ids
@@ -88,13 +89,16 @@ def bearer_token(request):
 
 
 def route(method, path, *, summary, status=200, auth=True, body=None, query=None, response=None,
-          errors=(), tags=(), description=""):
+          errors=(), tags=(), description="", budget=None):
     """Declare an HTTP endpoint on a gateway mixin.
 
     The handler is called as `fn(self, request, actor=..., body=..., query=..., **path_params)`
     (only the keywords that apply) and returns the response body (a dict), or None for 204,
-    or a `(status, body)` pair.
+    or a `(status, body)` pair. `budget` (gateway/budgets.py) is charged once the input is read,
+    before the handler: over it, 429 RATE_LIMITED and the handler never runs.
     """
+    if budget is not None:
+        errors = (*errors, e.RATE_LIMITED)
     ROUTES.append(Route(method, path, summary, status, auth, body, query, response, tuple(errors),
                         tuple(tags), description))
 
@@ -110,8 +114,9 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
                     kwargs["body"] = _load(body, _json_body(request), "body")
                 if query is not None:
                     kwargs["query"] = _load(query, request.args.to_dict(), "query")
-                self.commands.begin(request, method, path, kwargs.get("actor"), kwargs.get("body"), path_params)
-                result = fn(self, request, **kwargs)
+                with spending(budget, request, kwargs):
+                    self.commands.begin(request, method, path, kwargs.get("actor"), kwargs.get("body"), path_params)
+                    result = fn(self, request, **kwargs)
             except ServiceError as exc:
                 return error_response(exc.code, exc.message, exc.details)
             except Exception:  # a bug: say so without leaking internals

@@ -17,6 +17,7 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.support import generous_budgets  # noqa: E402
 from tests.support import create_vhost, delete_vhost, vhost_uri  # noqa: E402,F401 (suites import them from here)
 
 
@@ -27,6 +28,8 @@ def pytest_configure(config):
     os.environ["EPORT_ENV"] = "development"  # generated secrets, the development card CA
     os.environ.setdefault("SMS_PROVIDER", "outbox")
     os.environ["SMS_OUTBOX"] = os.path.join(var, "sms-outbox.jsonl")
+    for name, value in generous_budgets().items():  # processes started by the tests inherit them
+        os.environ.setdefault(name, value)
     vhost = create_vhost()
     os.environ["AMQP_URI"] = vhost_uri(vhost)
     config._eport = {"var": var, "vhost": vhost}

@@ -14,6 +14,13 @@ import requests
 from tests.tokens import token_for
 
 
+def generous_budgets():
+    """Every budget (gateway/budgets.py) far above what a test run asks from its one address: the
+    suites register and log in hundreds of people from 127.0.0.1. Tests of the budgets set their own."""
+    from services.common.settings import SETTINGS
+    return {name: "100000/minute" for name in SETTINGS if name.startswith("BUDGET_")}
+
+
 class Clock:
     """Epoch seconds for an application's `clock=`: fixed at `now`, or the wall clock (`now=None`);
     `advance(seconds)` or `clock.now += seconds` moves it."""
@@ -103,6 +110,30 @@ def wait_for(predicate, timeout=10, what="condition", interval=0.02):
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
+class FromAddress:
+    """HTTP to a gateway on loopback from one source address (127.x.y.z): a client of its own for
+    the gateway's budgets. `call` answers (status, decoded JSON or None, headers)."""
+
+    def __init__(self, port, address="127.0.0.2", timeout=15):
+        self.port, self.address, self.timeout = port, address, timeout
+
+    def call(self, method, path, body=None, headers=None, token=None):
+        import http.client
+        import json
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout,
+                                          source_address=(self.address, 0))
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None), dict(response.getheaders())
+        finally:
+            conn.close()
+
+
 class Http:
     """Requests to an in-process gateway, as `who` (a user id: a token signed like identity's)."""
 

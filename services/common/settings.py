@@ -52,6 +52,33 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_CRASH_AFTER_SAVE", None, "fault tests only: RPC methods (comma-separated) after whose command's "
                                             "first save the process dies"),
     Setting("IDENTITY_HASH_THREADS", None, "argon2 hashes at once (default: cores + 1)"),
+    Setting("RATE_LIMIT_URL", "memory://", "where budgets are counted: memory:// (this gateway alone) or "
+                                           "redis://host:port/db (shared by every gateway)"),
+    Setting("RATE_LIMIT_PREFIX", "eport", "prefix of the budgets' keys in Redis"),
+    Setting("EPORT_TRUSTED_PROXIES", None, "proxies whose X-Forwarded-For names the client (addresses or CIDR "
+                                           "blocks, comma-separated; none by default)"),
+    # Budgets (gateway/budgets.py), in the notation of the `limits` package: "60/minute", "20/15 minutes"
+    Setting("BUDGET_LOGIN_PER_CLIENT", "60/minute", "logins by password or SMS code per client address"),
+    Setting("BUDGET_LOGIN_PER_ACCOUNT", "20/15 minutes", "logins by password or SMS code per account or mobile"),
+    Setting("BUDGET_LOGIN_GLOBAL", "6000/minute", "logins by password or SMS code, all clients together"),
+    Setting("BUDGET_SMS_PER_CLIENT", "30/hour", "SMS codes asked for per client address"),
+    Setting("BUDGET_SMS_PER_MOBILE", "10/hour", "SMS codes asked for per mobile"),
+    Setting("BUDGET_SMS_GLOBAL", "20000/hour", "SMS codes asked for, all clients together"),
+    Setting("BUDGET_REGISTRATION_PER_CLIENT", "30/hour", "registrations and identity claims per client address"),
+    Setting("BUDGET_REGISTRATION_PER_MOBILE", "10/hour", "registrations and identity claims per mobile"),
+    Setting("BUDGET_REGISTRATION_GLOBAL", "10000/hour", "registrations and identity claims, all clients together"),
+    Setting("BUDGET_CARD_CHALLENGE_PER_CLIENT", "60/minute", "card challenges per client address"),
+    Setting("BUDGET_CARD_CHALLENGE_PER_CARD", "30/minute", "card challenges per card number"),
+    Setting("BUDGET_CARD_CHALLENGE_GLOBAL", "6000/minute", "card challenges, all clients together"),
+    Setting("BUDGET_PASSWORD_PER_CLIENT", "30/hour", "password settings and resets per client address"),
+    Setting("BUDGET_PASSWORD_PER_ACCOUNT", "10/hour", "password settings and resets per account or mobile"),
+    Setting("BUDGET_PASSWORD_GLOBAL", "6000/hour", "password settings and resets, all clients together"),
+    Setting("BUDGET_ADMIN_CLAIM_PER_CLIENT", "20/hour", "administrator claims per client address"),
+    Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account"),
+    Setting("BUDGET_ADMIN_CLAIM_GLOBAL", "2000/hour", "administrator claims, all clients together"),
+    Setting("GATEWAY_HASH_ROUTES", "6", "requests at once, per gateway, on routes that wait for a password hash "
+                                        "(more: 503 at once)"),
+    Setting("IDENTITY_HASH_QUEUE", "8", "hashes that may wait for a thread in identity (more: 503 at once)"),
     Setting("ENTERPRISE_REGISTRY", "file", "the enterprise credit registry: file"),
     Setting("ENTERPRISE_REGISTRY_FILE", None, "with file: its CSV (default: the sample in services/enterprise/data)"),
     Setting("CARD_CA_CERT", None, "PEM of the CA card certificates chain to (required unless EPORT_ENV=development, "

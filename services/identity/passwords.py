@@ -8,6 +8,8 @@ import eventlet.tpool
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from contracts import errors as e
+from contracts.errors import ServiceError
 from services.common.settings import setting
 
 # OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
@@ -18,8 +20,20 @@ MAX_LENGTH = 64
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("data") / "common-passwords.txt"
 
 
+HASHES_BUSY_RETRY = 1  # seconds: a hash takes tens of milliseconds, the queue empties within one
+
+
 def _default_parallel_hashes():
     return int(setting("IDENTITY_HASH_THREADS") or (os.cpu_count() or 1) + 1)
+
+
+class HashesBusy(ServiceError):
+    """Every hash thread is busy and IDENTITY_HASH_QUEUE hashes already wait: 503 at once, the
+    caller comes back in `retry_after` seconds."""
+    code = e.SERVICE_UNAVAILABLE
+
+    def __init__(self, message="Too many password checks at once; try again shortly.", details=None):
+        super().__init__(self.code, message, details if details is not None else {"retry_after": HASHES_BUSY_RETRY})
 
 
 class Passwords:
@@ -32,17 +46,32 @@ class Passwords:
     core the machine was 88 to 90 % busy under logins, with one more 96 to 97 % (bench/login.py).
     Many more would not go faster, would take 19 MiB each, and would crowd the hub's thread out of
     the CPU, so that requests that need no hash would wait behind them.
+
+    At most `queue` more wait for a thread (IDENTITY_HASH_QUEUE); one beyond that is refused at once
+    (HashesBusy, 503) before anything is hashed or stored: under a login flood, waiting would only
+    hold the service's workers until the caller's deadline, and every other request behind them.
     """
 
-    def __init__(self, hasher=ARGON2, offload=eventlet.tpool.execute, parallel=None):
+    def __init__(self, hasher=ARGON2, offload=eventlet.tpool.execute, parallel=None, queue=None):
         self.hasher = hasher
         self._offload = offload
         self._slots = eventlet.semaphore.Semaphore(parallel or _default_parallel_hashes())
+        self._queue = int(setting("IDENTITY_HASH_QUEUE")) if queue is None else queue
+        self._waiting = 0  # green threads: no lock needed around the count
         self._dummy_hash = None
 
     def offload(self, fn, *args):
-        with self._slots:
+        if self._slots.locked() and self._waiting >= self._queue:
+            raise HashesBusy()
+        self._waiting += 1
+        try:
+            self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             return self._offload(fn, *args)
+        finally:
+            self._slots.release()
 
     def hash(self, password):
         return self.offload(self.hasher.hash, password)

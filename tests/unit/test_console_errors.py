@@ -34,7 +34,8 @@ def test_every_message_is_chinese_and_names_only_details_the_api_sends():
         assert any("\u4e00" <= ch <= "\u9fff" for ch in message), code
         for placeholder in ("{retry_after}", "{tries_left}"):
             if placeholder in message:
-                assert code in {"SMS_COOLDOWN", "SMS_QUOTA_EXCEEDED", "ACCOUNT_LOCKED", "WRONG_PIN"}, code
+                assert code in {"SMS_COOLDOWN", "SMS_QUOTA_EXCEEDED", "ACCOUNT_LOCKED", "WRONG_PIN",
+                                "RATE_LIMITED"}, code
         assert isinstance(entry.get("field", []), list), code
 
 

@@ -1,0 +1,194 @@
+"""Budgets in front of every costly or guessable step (shared/API.md "General rules, added").
+
+A route declares `budget=` (gateway/routing.py) with one of the budgets below. Before the route
+runs, its request is counted per client (gateway/client_address.py), per subject (the account,
+mobile, card or user it names) and globally; over any of them it is answered 429 `RATE_LIMITED`
+with `details.retry_after` and a `Retry-After` header at once, before any RPC, so before any
+hash, SMS or store write. The counting is the `limits` package's moving window: in this process's
+memory by default (one gateway), in Redis with `RATE_LIMIT_URL=redis://…` (every gateway shares
+the counts). When that store does not answer the request is refused, 503 `SERVICE_UNAVAILABLE`:
+a budget nobody can count is not a reason to let a flood through.
+
+Subjects are counted under an HMAC keyed with EPORT_INDEX_KEY, so Redis never holds a mobile or
+an ID number; a refusal says the same whatever the account, existing or not.
+
+Routes that wait for a password hash (`hashes=True`) also take one of GATEWAY_HASH_ROUTES slots
+of this gateway while they run; when all are taken the request is 503 at once. So a login flood
+holds at most that many of the gateway's workers, and checks, /me and the console keep the rest.
+"""
+import contextlib
+import functools
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import eventlet.semaphore
+from limits import parse
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import RedisError
+
+from contracts import errors as e
+from contracts.errors import ServiceError
+from services.common.settings import secret, setting
+
+from .client_address import client_of
+
+log = logging.getLogger(__name__)
+
+STORE_TIMEOUT = 1.0  # seconds a Redis call may take before the request is refused (503)
+HASH_BUSY_RETRY = 1  # seconds a client refused for want of a hash slot is told to wait
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one kind of request spends. Its limits are the settings BUDGET_<NAME>_PER_CLIENT,
+    BUDGET_<NAME>_PER_<SUBJECT> and BUDGET_<NAME>_GLOBAL ("30/hour", "20/15 minutes": limits' notation)."""
+    name: str
+    subject: str  # what the per-subject budget counts: ACCOUNT, MOBILE or CARD
+    subject_of: Callable[[dict], str | None]  # from the route's keywords (body, path parameters, actor)
+    hashes: bool = False
+    counted_as: str = ""  # the subject budget's own counts, when routes share the settings but not the counts
+
+    def of(self, kwargs):
+        return self
+
+    def setting_names(self):
+        stem = f"BUDGET_{self.name.upper()}"
+        return f"{stem}_PER_CLIENT", f"{stem}_PER_{self.subject}", f"{stem}_GLOBAL"
+
+
+@dataclass(frozen=True)
+class ByMethod:
+    """The budget of a route whose body's `method` says what it does (POST /sessions); None: no budget."""
+    budgets: dict
+
+    def of(self, kwargs):
+        return self.budgets.get(kwargs["body"].get("method"))
+
+
+def _body(field):
+    return lambda kwargs: kwargs["body"].get(field)
+
+
+def _actor(kwargs):
+    return kwargs["actor"].user_id
+
+
+PASSWORD_LOGIN = Budget("login", "ACCOUNT", _body("account"), hashes=True)
+SMS_LOGIN = Budget("login", "ACCOUNT", _body("mobile"), counted_as="sms_login")
+LOGIN = ByMethod({"password": PASSWORD_LOGIN, "sms": SMS_LOGIN})  # card: its challenge is budgeted
+SMS_SEND = Budget("sms", "MOBILE", _body("mobile"))
+REGISTRATION = Budget("registration", "MOBILE", _body("mobile"))  # registrations and identity claims
+CARD_CHALLENGE = Budget("card_challenge", "CARD", _body("card_no"))
+PASSWORD_CHANGE = Budget("password", "ACCOUNT", lambda kwargs: kwargs["user_id"], hashes=True)
+PASSWORD_RESET = Budget("password", "ACCOUNT", _body("mobile"), hashes=True, counted_as="password_reset")
+ADMIN_CLAIM = Budget("admin_claim", "ACCOUNT", _actor)
+
+
+# -- counting -------------------------------------------------------------------------------------
+@functools.cache
+def _limiter(url, prefix):
+    options = {}
+    if not url.startswith("memory"):
+        options = {"key_prefix": prefix, "socket_timeout": STORE_TIMEOUT, "socket_connect_timeout": STORE_TIMEOUT}
+    return MovingWindowRateLimiter(storage_from_string(url, **options))
+
+
+def limiter():
+    """The moving-window limiter on RATE_LIMIT_URL's store (one per URL and prefix, kept)."""
+    return _limiter(setting("RATE_LIMIT_URL"), setting("RATE_LIMIT_PREFIX"))
+
+
+@functools.cache
+def _item(text):
+    return parse(text)
+
+
+def limit(name):
+    """The rate of a budget setting, as limits reads it."""
+    return _item(setting(name))
+
+
+def pseudonym(kind, subject):
+    """The name a subject is counted under: an HMAC, so the store holds no mobile or ID number."""
+    key = secret("EPORT_INDEX_KEY").encode()
+    return hmac.new(key, f"{kind}:{subject.strip().upper()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _counts(budget, client, subject):
+    per_client, per_subject, overall = budget.setting_names()
+    yield limit(per_client), ("client", budget.name, client)
+    if subject:
+        kind = budget.counted_as or budget.name
+        yield limit(per_subject), ("subject", kind, pseudonym(kind, subject))
+    yield limit(overall), ("global", budget.name)
+
+
+def _over_budget(store, item, ids):
+    reset_at = store.get_window_stats(item, *ids).reset_time
+    retry_after = max(1, math.ceil(reset_at - time.time()))
+    return ServiceError(e.RATE_LIMITED, f"Too many requests; try again in {retry_after} s.",
+                        {"retry_after": retry_after})
+
+
+def charge(budget, client, subject):
+    """Count one request of `client` on `subject` (None: none named): 429 RATE_LIMITED when it is over
+    any of the budget's three limits (a refused request spends none of the limits after the one it
+    is over), 503 when the counts' store does not answer."""
+    try:
+        store = limiter()
+        for item, ids in _counts(budget, client, subject):
+            if not store.hit(item, *ids):
+                raise _over_budget(store, item, ids)
+    except (StorageError, RedisError, OSError) as exc:
+        log.error("budget store unreachable (%s): refusing %s requests", type(exc).__name__, budget.name)
+        raise ServiceError(e.SERVICE_UNAVAILABLE, "The request budget cannot be counted; try again shortly.",
+                           {"retry_after": HASH_BUSY_RETRY}) from None
+
+
+# -- workers waiting for hashes -------------------------------------------------------------------
+@functools.cache
+def _slots(size):
+    return eventlet.semaphore.Semaphore(size)
+
+
+@contextlib.contextmanager
+def hash_slot():
+    """One of GATEWAY_HASH_ROUTES slots while the request runs, or 503 at once when none is free."""
+    slots = _slots(int(setting("GATEWAY_HASH_ROUTES")))
+    if not slots.acquire(blocking=False):
+        raise ServiceError(e.SERVICE_UNAVAILABLE, "Too many logins at once; try again shortly.",
+                           {"retry_after": HASH_BUSY_RETRY})
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@contextlib.contextmanager
+def spending(budget, request, kwargs):
+    """The hook of gateway/routing.py: around a route's work, its budget charged first."""
+    budget = budget.of(kwargs) if budget is not None else None
+    if budget is None:
+        yield
+        return
+    charge(budget, client_of(request), budget.subject_of(kwargs))
+    with hash_slot() if budget.hashes else contextlib.nullcontext():
+        yield
+
+
+# -- what identity learns of the client -----------------------------------------------------------
+# HOOK for identity's count of third-party SMS requests per client (issue 22, item 3): once
+# identity's `request_sms_code` takes the keyword `client`, set this True and the gateway passes it.
+IDENTITY_SMS_REQUEST_TAKES_CLIENT = False
+
+
+def sms_request_options(request):
+    """The keywords the gateway adds to identity.request_sms_code: the requesting client, when taken."""
+    return {"client": client_of(request)} if IDENTITY_SMS_REQUEST_TAKES_CLIENT else {}

@@ -1,0 +1,225 @@
+"""Budgets (gateway/budgets.py) over real HTTP, in-process, with stand-in identity, card and authz
+that record every call: over a budget the gateway answers 429 RATE_LIMITED with Retry-After
+before any RPC. Each test runs on the embedded default (memory) and on Redis (a db and key prefix
+of the test's own, emptied after it). Clients are 127.x addresses: each is a client of its own."""
+import uuid
+
+import eventlet
+import pytest
+import redis
+from nameko.runners import ServiceRunner
+
+from gateway.service import GatewayService
+from services.common.rpc import rpc
+from tests.factories import new_id_number, new_mobile
+from tests.support import FromAddress, free_port
+from tests.tokens import IdentityStandIn
+
+pytestmark = pytest.mark.integration
+
+REDIS_URL = "redis://127.0.0.1:6379/13"  # the tests' own Redis db
+CALLS = []  # (service, method) of every RPC the stand-ins answered
+LOGIN_SECONDS = 0.5  # how long the stand-in takes over a password login, as a hash would
+
+
+class CountingIdentity(IdentityStandIn):
+    @rpc
+    def request_sms_code(self, mobile, purpose):
+        CALLS.append(("identity", "request_sms_code"))
+        return {"expires_in": 300, "resend_after": 60}
+
+    @rpc
+    def login_password(self, account, password):
+        CALLS.append(("identity", "login_password"))
+        eventlet.sleep(LOGIN_SECONDS)
+        raise_invalid()
+
+    @rpc
+    def login_sms(self, mobile, sms_code):
+        CALLS.append(("identity", "login_sms"))
+        raise_invalid()
+
+    @rpc
+    def reset_password(self, mobile, sms_code, new_password):
+        CALLS.append(("identity", "reset_password"))
+
+    @rpc
+    def register(self, name, id_type, id_number, mobile, sms_code):
+        CALLS.append(("identity", "register"))
+        return {"user_id": str(uuid.uuid4()), "password_setup_token": "t" * 43}
+
+
+class CountingCard:
+    name = "card"
+
+    @rpc
+    def create_challenge(self, purpose, card_no, actor_user_id):
+        CALLS.append(("card", "create_challenge"))
+        return {"challenge_id": str(uuid.uuid4()), "nonce": "bm9uY2U=", "expires_in": 120}
+
+
+class CountingAuthz:
+    name = "authz"
+
+    @rpc
+    def check_as(self, actor_user_id, user_id, enterprise_id, system):
+        return True
+
+
+def raise_invalid():
+    from contracts import errors as e
+    from contracts.errors import ServiceError
+    raise ServiceError(e.INVALID_CREDENTIALS, "Wrong account or password.")
+
+
+@pytest.fixture(scope="module")
+def gateway_port(amqp_uri):
+    port = free_port()
+    runner = ServiceRunner({"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 10,
+                            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
+    for service in (GatewayService, CountingIdentity, CountingCard, CountingAuthz):
+        runner.add_service(service)
+    runner.start()
+    yield port
+    runner.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request, monkeypatch):
+    """The counts' store of this test alone: a memory store of its own, or a key prefix in the tests' Redis db."""
+    prefix = f"eport-test-{uuid.uuid4().hex}"
+    url = f"memory://{prefix}" if request.param == "memory" else REDIS_URL
+    monkeypatch.setenv("RATE_LIMIT_URL", url)
+    monkeypatch.setenv("RATE_LIMIT_PREFIX", prefix)
+    CALLS.clear()
+    yield request.param
+    if request.param == "redis":
+        r = redis.Redis.from_url(REDIS_URL)
+        keys = list(r.scan_iter(f"{prefix}*"))
+        if keys:
+            r.delete(*keys)
+        assert not list(r.scan_iter(f"{prefix}*"))
+
+
+class Client(FromAddress):
+    def sms(self, mobile=None, **kw):
+        return self.call("POST", "/api/v1/sms-codes", {"mobile": mobile or new_mobile(), "purpose": "register"}, **kw)
+
+    def login(self, account, password="Wrong#Password1"):
+        return self.call("POST", "/api/v1/sessions", {"method": "password", "account": account, "password": password})
+
+
+def assert_rate_limited(answer):
+    status, body, headers = answer
+    assert status == 429, body
+    assert body["error"]["code"] == "RATE_LIMITED"
+    retry_after = body["error"]["details"]["retry_after"]
+    assert isinstance(retry_after, int) and retry_after >= 1
+    assert headers["Retry-After"] == str(retry_after)
+    return body
+
+
+def test_over_the_client_budget_is_429_before_identity_is_asked(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_SMS_PER_CLIENT", "3/hour")
+    client = Client(gateway_port, "127.0.0.2")
+    assert [client.sms()[0] for _ in range(3)] == [202] * 3
+    asked = len(CALLS)
+    body = assert_rate_limited(client.sms())
+    assert 3500 <= body["error"]["details"]["retry_after"] <= 3600
+    assert len(CALLS) == asked == 3  # the refused request never reached identity
+
+
+def test_two_loopback_clients_have_budgets_of_their_own(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_SMS_PER_CLIENT", "2/hour")
+    first, second = Client(gateway_port, "127.0.0.2"), Client(gateway_port, "127.0.0.3")
+    assert [first.sms()[0] for _ in range(2)] == [202, 202]
+    assert_rate_limited(first.sms())
+    assert [second.sms()[0] for _ in range(2)] == [202, 202]
+    assert_rate_limited(second.sms())
+
+
+def test_x_forwarded_for_is_ignored_unless_a_trusted_proxy_sent_it(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_SMS_PER_CLIENT", "2/hour")
+    client = Client(gateway_port, "127.0.0.4")
+    for n in range(2):
+        assert client.sms(headers={"X-Forwarded-For": f"203.0.113.{n}"})[0] == 202
+    assert_rate_limited(client.sms(headers={"X-Forwarded-For": "203.0.113.99"}))  # a forged hop buys nothing
+
+    monkeypatch.setenv("EPORT_TRUSTED_PROXIES", "127.0.0.5")
+    proxy = Client(gateway_port, "127.0.0.5")
+    for _ in range(2):  # one proxy, two clients behind it: each its own budget
+        assert proxy.sms(headers={"X-Forwarded-For": "203.0.113.7"})[0] == 202
+        assert proxy.sms(headers={"X-Forwarded-For": "203.0.113.8"})[0] == 202
+    # the client behind the proxy forged a first hop; the proxy's own (right-most) entry counts
+    assert_rate_limited(proxy.sms(headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}))
+
+
+def test_the_global_budget_trips_from_many_addresses(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_SMS_GLOBAL", "5/hour")
+    answers = [Client(gateway_port, f"127.0.1.{n}").sms()[0] for n in range(1, 6)]
+    assert answers == [202] * 5
+    assert_rate_limited(Client(gateway_port, "127.0.1.6").sms())
+    assert len(CALLS) == 5
+
+
+def test_the_account_budget_holds_across_clients_and_says_nothing_of_the_account(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_LOGIN_PER_ACCOUNT", "2/hour")
+    monkeypatch.setattr("tests.integration.test_budgets.LOGIN_SECONDS", 0)
+    bodies = []
+    for account in (new_mobile(), new_id_number()):
+        clients = [Client(gateway_port, f"127.0.2.{n}") for n in range(1, 4)]
+        assert [c.login(account)[0] for c in clients[:2]] == [401, 401]
+        asked = len(CALLS)
+        bodies.append(assert_rate_limited(clients[2].login(account)))
+        assert len(CALLS) == asked
+    for body in bodies:
+        body["error"]["details"].pop("retry_after")
+    assert bodies[0] == bodies[1]
+    # another account from the same clients is not refused: the budget is the account's
+    assert Client(gateway_port, "127.0.2.1").login(new_mobile())[0] == 401
+
+
+def test_card_challenges_and_password_resets_are_budgeted_before_any_call(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_CARD_CHALLENGE_PER_CARD", "1/minute")
+    monkeypatch.setenv("BUDGET_PASSWORD_PER_CLIENT", "1/hour")
+    client = Client(gateway_port, "127.0.0.6")
+    challenge = {"purpose": "login", "card_no": "EP0001"}
+    assert client.call("POST", "/api/v1/card-challenges", challenge)[0] == 201
+    assert_rate_limited(client.call("POST", "/api/v1/card-challenges", challenge))
+    reset = {"mobile": new_mobile(), "sms_code": "123456", "new_password": "Another#Strong9"}
+    assert client.call("POST", "/api/v1/password-resets", reset)[0] == 204
+    assert_rate_limited(client.call("POST", "/api/v1/password-resets", reset))
+    assert CALLS == [("card", "create_challenge"), ("identity", "reset_password")]
+
+
+def test_an_unreachable_budget_store_refuses_with_503_never_500(gateway_port, store, monkeypatch):
+    if store == "memory":
+        pytest.skip("the embedded store cannot be unreachable")
+    monkeypatch.setenv("RATE_LIMIT_URL", f"redis://127.0.0.1:{free_port()}/13")  # nothing listens there
+    status, body, headers = Client(gateway_port, "127.0.0.7").sms()
+    assert status == 503 and body["error"]["code"] == "SERVICE_UNAVAILABLE", body
+    assert headers["Retry-After"] == "1"
+    assert CALLS == []
+
+
+def test_logins_waiting_for_hashes_never_take_every_worker(gateway_port, store, monkeypatch):
+    """10 workers, 3 hash slots: 9 logins at once, 3 reach identity, the others are 503 at once,
+    and a permission check is answered meanwhile without waiting for any of them."""
+    from tests.tokens import token_for
+    monkeypatch.setenv("GATEWAY_HASH_ROUTES", "3")
+    pool = eventlet.GreenPool()
+    logins = [pool.spawn(Client(gateway_port, f"127.0.3.{n}").login, new_mobile()) for n in range(1, 10)]
+    eventlet.sleep(0.15)  # the logins have taken their workers
+    started = eventlet.hubs.get_hub().clock()
+    user = str(uuid.uuid4())
+    check = Client(gateway_port, "127.0.3.20").call(
+        "GET", f"/api/v1/authz/check?user_id={user}&enterprise_id={uuid.uuid4()}&system=manifest",
+        token=token_for(user))
+    waited = eventlet.hubs.get_hub().clock() - started
+    assert check[0] == 200 and waited < LOGIN_SECONDS / 2, (check, waited)
+    answers = [g.wait() for g in logins]
+    assert sorted(a[0] for a in answers) == [401] * 3 + [503] * 6
+    for status, body, headers in answers:
+        if status == 503:
+            assert body["error"]["code"] == "SERVICE_UNAVAILABLE" and headers["Retry-After"] == "1"
+    assert CALLS.count(("identity", "login_password")) == 3
