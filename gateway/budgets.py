@@ -133,8 +133,8 @@ def _counts(budget, client, subject):
 def _over_budget(store, item, ids):
     reset_at = store.get_window_stats(item, *ids).reset_time
     retry_after = max(1, math.ceil(reset_at - time.time()))
-    return ServiceError(e.RATE_LIMITED, f"Too many requests; try again in {retry_after} s.",
-                        {"retry_after": retry_after})
+    return ServiceError(code=e.RATE_LIMITED, message=f"Too many requests; try again in {retry_after} s.",
+                        details={"retry_after": retry_after})
 
 
 def charge(budget, client, subject):
@@ -148,8 +148,8 @@ def charge(budget, client, subject):
                 raise _over_budget(store, item, ids)
     except (StorageError, RedisError, OSError) as exc:
         log.error("budget store unreachable (%s): refusing %s requests", type(exc).__name__, budget.name)
-        raise ServiceError(e.SERVICE_UNAVAILABLE, "The request budget cannot be counted; try again shortly.",
-                           {"retry_after": HASH_BUSY_RETRY}) from None
+        raise ServiceError(code=e.SERVICE_UNAVAILABLE, message="The request budget cannot be counted; try again "
+                           "shortly.", details={"retry_after": HASH_BUSY_RETRY}) from None
 
 
 # -- workers waiting for hashes -------------------------------------------------------------------
@@ -163,8 +163,8 @@ def hash_slot():
     """One of GATEWAY_HASH_ROUTES slots while the request runs, or 503 at once when none is free."""
     slots = _slots(int(setting("GATEWAY_HASH_ROUTES")))
     if not slots.acquire(blocking=False):
-        raise ServiceError(e.SERVICE_UNAVAILABLE, "Too many logins at once; try again shortly.",
-                           {"retry_after": HASH_BUSY_RETRY})
+        raise ServiceError(code=e.SERVICE_UNAVAILABLE, message="Too many logins at once; try again shortly.",
+                           details={"retry_after": HASH_BUSY_RETRY})
     try:
         yield
     finally:

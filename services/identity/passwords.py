@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import DomainError
 from services.common.settings import setting
 
 # OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
@@ -27,13 +27,12 @@ def _default_parallel_hashes():
     return int(setting("IDENTITY_HASH_THREADS") or (os.cpu_count() or 1) + 1)
 
 
-class HashesBusy(ServiceError):
+class HashesBusy(DomainError):
     """Every hash thread is busy and IDENTITY_HASH_QUEUE hashes already wait: 503 at once, the
     caller comes back in `retry_after` seconds."""
     code = e.SERVICE_UNAVAILABLE
-
-    def __init__(self, message="Too many password checks at once; try again shortly.", details=None):
-        super().__init__(self.code, message, details if details is not None else {"retry_after": HASHES_BUSY_RETRY})
+    default_message = "Too many password checks at once; try again shortly."
+    default_details = {"retry_after": HASHES_BUSY_RETRY}
 
 
 class Passwords:
