@@ -14,7 +14,7 @@ SOURCE = "card"
 
 LEGAL_PERSON, OPERATOR = CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
 CHALLENGE_PURPOSES = ("bind", "login")
-UNBIND_REASONS = ("unbound", "membership_ended")
+UNBIND_REASONS = ("unbound", "membership_ended", "revoked", "expired")
 CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
 # A card's answers are checked for their shape only: whether a PEM block is a certificate of the e-port CA,
 # and whether the signature is the card's, is the card service's answer (400 CERTIFICATE_UNTRUSTED,
@@ -84,7 +84,10 @@ class CardBoundPayload(CardPayload):
 class CardUnboundPayload(CardPayload):
     reason = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(UNBIND_REASONS),
                            metadata={"description": "unbound: the member unbound it (解除绑定); "
-                                                    "membership_ended: the member was removed from the enterprise"})
+                                                    "membership_ended: the member was removed from the enterprise; "
+                                                    "revoked: the CA revoked the card's certificate (CRL); "
+                                                    "expired: the certificate's validity ended (notAfter); "
+                                                    "revoked and expired added after v1"})
 
 
 CARD_BOUND = event_type(SOURCE, "CardBound", CardBoundPayload,

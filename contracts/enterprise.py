@@ -17,6 +17,9 @@ REMOVAL_REASONS = ("removed", "superseded")
 # handover: a certified administrator handed the role to them (变更企业管理员);
 # claim: they claimed the role with the legal-person card (POST /api/v1/admin-claims).
 CERTIFIED_VIA = ("legal_person_card", "handover", "claim")
+# Why a certification that rested on a legal-person card ended: that card was unbound (解除绑定), the CA
+# revoked its certificate (CRL), or its certificate expired (notAfter). A handover's never ends so.
+CERTIFICATION_LOST_REASONS = ("unbound", "revoked", "expired")
 
 # Lengths of what people type, checked by the gateway's schemas and again by the enterprise service.
 NAME_MAX = 100  # 企业名称
@@ -82,6 +85,18 @@ class RoleCertifiedPayload(Schema):
     enterprise_name = fields.String(allow_none=True, load_default=None, metadata={"description": "for messages"})
 
 
+class RoleCertificationLostPayload(Schema):
+    enterprise_id = Id(required=True)
+    user_id = Id(required=True, metadata={"description": "the administrator whose role is no longer certified"})
+    association_id = Id(required=True, metadata={"description": "the administrator's association"})
+    card_no = fields.String(required=True, metadata={
+        "description": "the legal-person card the certification rested on"})
+    reason = fields.String(required=True, validate=validate.OneOf(CERTIFICATION_LOST_REASONS), metadata={
+        "description": "unbound: the card was unbound (解除绑定); revoked: the CA revoked its certificate (CRL); "
+                       "expired: its certificate's validity ended"})
+    enterprise_name = fields.String(allow_none=True, load_default=None, metadata={"description": "for messages"})
+
+
 class AdminSupersededPayload(Schema):
     enterprise_id = Id(required=True)
     from_user_id = Id(required=True, metadata={
@@ -117,6 +132,11 @@ MEMBER_REMOVED = event_type(SOURCE, "MemberRemoved", MemberRemovedPayload,
 ROLE_CERTIFIED = event_type(SOURCE, "RoleCertified", RoleCertifiedPayload,
                             "The administrator's role is certified (角色认证): from now on they may approve, grant, "
                             "hand over and read the audit trail, and are allowed every business system.")
+ROLE_CERTIFICATION_LOST = event_type(
+    SOURCE, "RoleCertificationLost", RoleCertificationLostPayload,
+    "The legal-person card the administrator's role certification rested on was unbound, revoked or expired: the "
+    "role is no longer certified (角色认证: 未认证). The administrator acts on nothing and is allowed no system "
+    "until certified again, and the holder of a valid legal-person card may claim the role.")
 ADMIN_SUPERSEDED = event_type(SOURCE, "AdminSuperseded", AdminSupersededPayload,
                               "The holder of the enterprise's legal-person card claimed the administrator role "
                               "from an uncertified administrator; a RoleCertified (via claim) follows.")

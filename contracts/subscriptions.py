@@ -54,13 +54,14 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("audit", "authz", (ALL,)),
     Subscription("notify", "enterprise", ("AssociationRequested", "AssociationApproved",
                                           "AssociationRejected", "AdminTransferred", "AdminSuperseded",
-                                          "RoleCertified")),
+                                          "RoleCertified", "RoleCertificationLost")),
     Subscription("authz", "enterprise", ("EnterpriseRegistered", "AssociationApproved",
                                          "AdminTransferred", "MemberRemoved", "RoleCertified",
-                                         "AdminSuperseded")),
+                                         "AdminSuperseded", "RoleCertificationLost")),
     Subscription("card", "enterprise", ("MemberRemoved",)),
-    # 角色认证 of bindings stored before it existed, when the card history is replayed
-    Subscription("enterprise", "card", ("CardBound",)),
+    # 角色认证 of bindings stored before it existed, when the card history is replayed; its end when
+    # the legal-person card it rests on is unbound, revoked or expired
+    Subscription("enterprise", "card", ("CardBound", "CardUnbound")),
 ]
 
 

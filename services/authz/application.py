@@ -14,7 +14,7 @@ LOCK_STRIPES = 64
 
 _LEARNT = {et.name: et for et in (ent.ENTERPRISE_REGISTERED, ent.ASSOCIATION_APPROVED,
                                   ent.ADMIN_TRANSFERRED, ent.MEMBER_REMOVED, ent.ROLE_CERTIFIED,
-                                  ent.ADMIN_SUPERSEDED)}
+                                  ent.ADMIN_SUPERSEDED, ent.ROLE_CERTIFICATION_LOST)}
 LEARNT_TYPES = frozenset(_LEARNT)
 
 
@@ -117,6 +117,8 @@ class AuthzApplication(ServiceApplication):
                 access.learn_certified(p["user_id"], *src)
             elif et is ent.ADMIN_SUPERSEDED:
                 access.learn_superseded(p["from_user_id"], p["to_user_id"], *src)
+            elif et is ent.ROLE_CERTIFICATION_LOST:
+                access.learn_uncertified(p["user_id"], *src)
             else:
                 access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"))
             return [access]

@@ -13,10 +13,10 @@ back after later ones):
   the removal of the same association changes nothing (a user who joins again gets a new
   association_id);
 - the administrator, and whether their role is certified (角色认证), are set by the events of the
-  enterprise's own aggregate (EnterpriseRegistered, AdminTransferred, AdminSuperseded: uncertified;
-  RoleCertified: certified), each only when it is newer than the one applied before (the enterprise
-  aggregate's version in the envelope; events of different source aggregates cannot be compared
-  and are applied in the order handled).
+  enterprise's own aggregate (EnterpriseRegistered, AdminTransferred, AdminSuperseded,
+  RoleCertificationLost: uncertified; RoleCertified: certified), each only when it is newer than
+  the one applied before (the enterprise aggregate's version in the envelope; events of different
+  source aggregates cannot be compared and are applied in the order handled).
 
 An administrator whose role is not certified is allowed no system and grants nothing. Enterprises
 learnt before certification existed replay as uncertified: AdminChanged v1 is upcast to
@@ -143,6 +143,10 @@ class EnterpriseAccess(Aggregate):
 
     def learn_certified(self, user_id, source_aggregate_id, source_version):
         self._learn_admin("certified", user_id, True, source_aggregate_id, source_version)
+
+    def learn_uncertified(self, user_id, source_aggregate_id, source_version):
+        """The legal-person card the administrator's certification rested on is gone: allowed nothing."""
+        self._learn_admin("uncertified", user_id, False, source_aggregate_id, source_version)
 
     def learn_superseded(self, from_user_id, to_user_id, source_aggregate_id, source_version):
         """The card's holder replaced an uncertified administrator: every grant that one made is

@@ -3,7 +3,8 @@ gateway needs. Commands and queries take and return simple types (str ids, dicts
 
 The commands live in mixins by subject: challenges.py (challenges and the proof of a card),
 bindings.py (binding and unbinding), admin_claims.py (角色认证 with the legal-person card),
-logins.py (card login); the input checks in inputs.py.
+logins.py (card login), validity.py (bound legal-person cards revoked or expired are unbound);
+the input checks in inputs.py.
 
 Retries (services/common/commands.py): binding, claiming and card login spend their challenge
 first, then ask other services (enterprise certifies or claims, identity makes the session), then
@@ -25,11 +26,12 @@ from .challenges import Challenges
 from .domain import BindingList, CardBinding, CardIndex
 from .logins import Logins
 from .trust import TrustAnchor, challenge_ttl
+from .validity import Validity
 
 CONSUMER = "card"
 
 
-class CardApplication(Challenges, Bindings, AdminClaims, Logins, ServiceApplication):
+class CardApplication(Challenges, Bindings, AdminClaims, Logins, Validity, ServiceApplication):
     service_name = "card"
     resumable_commands = frozenset({"bind", "claim_admin", "login"})
     snapshotting_intervals = {CardIndex: 20, CardBinding: 20, BindingList: 50}
@@ -39,6 +41,7 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, ServiceApplicat
         self.clock = clock
         self.trust = trust if trust is not None else TrustAnchor.from_env()
         self.ttl = ttl if ttl is not None else challenge_ttl()
+        self._start_validity()
         # Its own key, derived from the index key: no new secret to distribute.
         self._login_key = hmac.new(secret("EPORT_INDEX_KEY").encode(), b"card login challenges",
                                    hashlib.sha256).digest()

@@ -60,7 +60,8 @@ class Bindings:
             index = self._index(card_no) or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=association_id, role=role,
-                         bound_at=iso_of_epoch(self.clock()), by_user_id=user_id, uscc=info.uscc)
+                         bound_at=iso_of_epoch(self.clock()), by_user_id=user_id, uscc=info.uscc,
+                         serial_number=f"{info.serial_number:x}", not_after=info.not_after.isoformat())
             index.claim(binding_id=binding.id, user_id=user_id, enterprise_id=enterprise_id,
                         cert_sha256=info.fingerprint)
             by_user = self._list(f"user:{user_id}")

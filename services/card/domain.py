@@ -159,6 +159,7 @@ class CardBinding(Aggregate):
         self.card_type = None
         self.bound_at = None
         self.association_id = None
+        self.serial_number = None
 
     @property
     def bound(self):
@@ -175,18 +176,20 @@ class CardBinding(Aggregate):
         if not self.bound:
             raise CardNotBound(message="No card is bound to this enterprise association.")
 
-    def bind(self, *, card_no, card_type, association_id, role, bound_at, by_user_id, uscc):
+    def bind(self, *, card_no, card_type, association_id, role, bound_at, by_user_id, uscc, serial_number=None,
+             not_after=None):
         self.check_free()
         if card_type not in CARD_TYPES:
             raise ValueError(f"unknown card type {card_type!r}")
         self._bound(user_id=self.user_id, enterprise_id=self.enterprise_id, card_no=card_no,
                     card_type=card_type, association_id=association_id, role=role, bound_at=bound_at,
-                    by_user_id=by_user_id, uscc=uscc)
+                    by_user_id=by_user_id, uscc=uscc, serial_number=serial_number, not_after=not_after)
 
     class Bound(Aggregate.Event):
-        """v2 adds `uscc`, the enterprise the certificate names (角色认证 is learnt from it); a binding
-        stored before has none."""
-        class_version = 2
+        """v2 adds `uscc`, the enterprise the certificate names (角色认证 is learnt from it); v3 the
+        certificate's `serial_number` (hex) and `not_after` (ISO 8601), which the card's later
+        revocation or expiry is checked against (validity.py). A binding stored before has none."""
+        class_version = 3
         user_id: str
         enterprise_id: str
         card_no: str
@@ -196,18 +199,26 @@ class CardBinding(Aggregate):
         bound_at: str
         by_user_id: str
         uscc: str
+        serial_number: str
+        not_after: str
 
         @staticmethod
         def upcast_v1_v2(state):
             state["uscc"] = None
 
+        @staticmethod
+        def upcast_v2_v3(state):
+            state["serial_number"] = None
+            state["not_after"] = None
+
     @event(Bound)
     def _bound(self, *, user_id, enterprise_id, card_no, card_type, association_id, role, bound_at, by_user_id,
-               uscc):
+               uscc, serial_number, not_after):
         self.card_no = card_no
         self.card_type = card_type
         self.association_id = association_id
         self.bound_at = bound_at
+        self.serial_number = serial_number  # the certificate bound (hex); None for a binding stored before v3
 
     def unbind(self, *, reason, by_user_id):
         self.check_bound()
@@ -216,6 +227,7 @@ class CardBinding(Aggregate):
 
     @event("Unbound")
     def _unbound(self, *, user_id, enterprise_id, card_no, card_type, reason, by_user_id):
+        self.serial_number = None
         self.card_no = None
         self.card_type = None
         self.association_id = None

@@ -5,6 +5,8 @@ Callers pass `actor_user_id` (the authenticated user, from the gateway); the ser
 it what that user may do. Card login (`login`) is anonymous: the card is the credential.
 """
 
+from nameko.timer import timer
+
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
@@ -61,6 +63,11 @@ class CardService(Operated):
     @rpc
     def cards_of_enterprise(self, enterprise_id):
         return self.app.cards_of_enterprise(enterprise_id)
+
+    # -- the validity of bound legal-person cards (validity.py) ----------------------------------
+    @timer(interval=1)
+    def check_validity(self):
+        self.app.check_validity()
 
     # -- events ----------------------------------------------------------------------------------
     @on_event("card", "enterprise")

@@ -1,9 +1,11 @@
 """Role certification (角色认证) of the enterprise application, asked by the card service once a
 card has proved itself: certifying a card's enterprise and its administrator's role, the replay of
-card bindings, and the legal person's claim of the role. A mixin of EnterpriseApplication."""
+card bindings, the end of a certification whose legal-person card was unbound, revoked or expired
+(CardUnbound), and the legal person's claim of the role. A mixin of EnterpriseApplication."""
 from contracts import card as card_contract
 from contracts import validators
 from contracts.card import LEGAL_PERSON
+from contracts.enterprise import CERTIFICATION_LOST_REASONS
 from contracts.errors import ValidationFailed
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
@@ -35,13 +37,35 @@ class RoleCertification:
         return retry_on_conflict(attempt, message="The enterprise changed while certifying; try again.")
 
     def learn(self, envelope):
+        """A card event: CardBound certifies (as certify_card did), CardUnbound un-certifies. False
+        for a repeat, another event or no change."""
+        if envelope.get("source") != card_contract.SOURCE:
+            return False
+        if envelope.get("event_type") == card_contract.CARD_UNBOUND.name:
+            return self._learn_unbound(envelope)
+        if envelope.get("event_type") == card_contract.CARD_BOUND.name:
+            return self._learn_bound(envelope)
+        return False
+
+    def _learn_unbound(self, envelope):
+        """The legal-person card a certification rests on was unbound (by its holder, or by the card
+        service because the CA revoked it or it expired): the role is no longer certified, and the
+        holder of a valid legal-person card may claim it. A handover's certification rests on no card."""
+        def effect(p):
+            enterprise = self.find(p["enterprise_id"], Enterprise)
+            reason = p["reason"] if p["reason"] in CERTIFICATION_LOST_REASONS else "unbound"
+            if enterprise is None or not enterprise.lose_certification(p["user_id"], p["card_no"], reason):
+                return []
+            return [enterprise]
+
+        return self.consume(CONSUMER, envelope, card_contract.CardUnboundPayload, effect)
+
+    def _learn_bound(self, envelope):
         """A CardBound of the card service: what certify_card did when it was bound. It matters for
         bindings made before role certification existed, which the card service's history holds:
         replaying it (`eport replay card --to-queue enterprise.card-events`) certifies the
-        administrators who had bound their legal-person card. False for a repeat or no change."""
-        bound = card_contract.CARD_BOUND
-        if envelope.get("source") != bound.source or envelope.get("event_type") != bound.name:
-            return False
+        administrators who had bound their legal-person card; and after an unbinding handled late
+        (a card unbound and another bound at once), it certifies again."""
 
         def effect(p):
             enterprise = self.find(p["enterprise_id"], Enterprise)

@@ -8,7 +8,9 @@ concurrency. No I/O here: the application loads and saves.
 
 Role certification: only the e-port CA's legal-person card (法人卡) vouches for an administrator. A
 role starts uncertified; binding the enterprise's legal-person card, a handover by a certified
-administrator, or a claim with that card certifies it. Until then the administrator sees but does
+administrator, or a claim with that card certifies it. A certification by a card rests on it
+(`certifying_card`): that card unbound, revoked or expired ends it (RoleCertificationLost); a
+handover's rests on no card and stays as given. Until then the administrator sees but does
 not act (`check_certified_admin`), and the card's holder may supersede them (`check_claim`).
 Enterprises stored before certification existed replay as uncertified: their events never set it.
 - `Association`: one application of one user to one enterprise (a rejected user applies again with
@@ -78,6 +80,7 @@ class Enterprise(Aggregate):
         self.certified = certified
         self.admin_user_id = admin_user_id
         self.admin_role_certified = False  # 角色认证 of admin_user_id's role
+        self.certifying_card = None  # the legal-person card it rests on (None: a handover's, or none)
         self.members = {admin_user_id: admin_association_id}  # approved members: user_id -> association_id
 
     def is_member(self, user_id):
@@ -147,14 +150,40 @@ class Enterprise(Aggregate):
     def _admin_transferred(self, from_user_id, to_user_id, enterprise_name):
         self.admin_user_id = to_user_id
         self.admin_role_certified = False  # until a RoleCertified says otherwise (not so before 角色认证)
+        self.certifying_card = None
 
     def certify_role(self, user_id, *, via, card_no=None):
         """Certify the role of `user_id` if they are the administrator and not certified yet;
-        whether it changed anything."""
-        if user_id != self.admin_user_id or self.admin_role_certified:
+        whether it changed anything. Certified already by another legal-person card (unbound since:
+        one card per association), the certification rests on this one from now on."""
+        if user_id != self.admin_user_id:
             return False
+        if self.admin_role_certified:
+            if card_no is None or self.certifying_card in (None, card_no):  # a handover's stays as given
+                return False
+            self._certifying_card_changed(card_no=card_no)
+            return True
         self._certify(via=via, card_no=card_no)
         return True
+
+    @event("CertifyingCardChanged")
+    def _certifying_card_changed(self, card_no):
+        self.certifying_card = card_no
+
+    def lose_certification(self, user_id, card_no, reason):
+        """The legal-person card `card_no` of `user_id` was unbound, revoked or expired: the
+        administrator's certification ends if it rested on that card; whether it did."""
+        if user_id != self.admin_user_id or not self.admin_role_certified or card_no is None \
+                or getattr(self, "certifying_card", None) != card_no:
+            return False
+        self._role_certification_lost(user_id=user_id, association_id=self.members[user_id], card_no=card_no,
+                                      reason=reason, enterprise_name=self.name)
+        return True
+
+    @event("RoleCertificationLost")
+    def _role_certification_lost(self, user_id, association_id, card_no, reason, enterprise_name):
+        self.admin_role_certified = False
+        self.certifying_card = None
 
     def _certify(self, *, via, card_no):
         self._role_certified(user_id=self.admin_user_id, association_id=self.members[self.admin_user_id],
@@ -163,6 +192,7 @@ class Enterprise(Aggregate):
     @event("RoleCertified")
     def _role_certified(self, user_id, association_id, via, card_no, enterprise_name):
         self.admin_role_certified = True
+        self.certifying_card = card_no  # None for a handover: it rests on no card
 
     def certify_enterprise(self):
         """企业认证 of an enterprise entered by hand: a card of the e-port CA names its USCC."""
@@ -188,6 +218,7 @@ class Enterprise(Aggregate):
         self.members[to_user_id] = to_association_id
         self.admin_user_id = to_user_id
         self.admin_role_certified = False
+        self.certifying_card = None
 
     @event("MemberLeft")
     def release(self, user_id):

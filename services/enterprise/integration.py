@@ -1,13 +1,14 @@
 """Stored domain events of the enterprise service -> integration events of contracts/enterprise.py.
 
 Indexes, lists, admissions and role changes stay private: AdminTransferred, AdminSuperseded,
-RoleCertified and the association events say all that subscribers need. Person names appear only
+RoleCertified, RoleCertificationLost and the association events say all that subscribers need
+(CertifyingCardChanged stays private: the certification goes on). Person names appear only
 as the applicant's name in AssociationRequested (the administrator's inbox shows it); no ID
 numbers or mobiles exist here.
 """
 from contracts.enterprise import (
     ADMIN_SUPERSEDED, ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCIATION_REJECTED, ASSOCIATION_REQUESTED,
-    ENTERPRISE_CERTIFIED, ENTERPRISE_REGISTERED, MEMBER_REMOVED, ROLE_CERTIFIED,
+    ENTERPRISE_CERTIFIED, ENTERPRISE_REGISTERED, MEMBER_REMOVED, ROLE_CERTIFICATION_LOST, ROLE_CERTIFIED,
 )
 from contracts.envelope import make_envelope
 
@@ -34,6 +35,10 @@ def to_integration(domain_event):
         yield _envelope(ROLE_CERTIFIED, ev, {
             "enterprise_id": str(ev.originator_id), "user_id": ev.user_id, "association_id": ev.association_id,
             "via": ev.via, "card_no": ev.card_no, "enterprise_name": ev.enterprise_name}, ev.user_id)
+    elif isinstance(ev, Enterprise.RoleCertificationLost):
+        yield _envelope(ROLE_CERTIFICATION_LOST, ev, {
+            "enterprise_id": str(ev.originator_id), "user_id": ev.user_id, "association_id": ev.association_id,
+            "card_no": ev.card_no, "reason": ev.reason, "enterprise_name": ev.enterprise_name})
     elif isinstance(ev, Enterprise.AdminSuperseded):
         yield _envelope(ADMIN_SUPERSEDED, ev, {
             "enterprise_id": str(ev.originator_id), "from_user_id": ev.from_user_id,

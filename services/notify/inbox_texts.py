@@ -12,6 +12,8 @@ ASSOCIATION_REJECTED = "association_rejected"
 ADMIN_TRANSFERRED = "admin_transferred"
 ADMIN_SUPERSEDED = "admin_superseded"
 ADMIN_CLAIMED = "admin_claimed"
+ROLE_CERTIFICATION_LOST = "role_certification_lost"
+LOST_BECAUSE = {"unbound": "已解除绑定", "revoked": "已被发卡机构吊销", "expired": "证书已过期"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ def notes_for(envelope):
                      "您与该企业的关联已解除，您所做的授权已撤销。",
                      {"enterprise_id": p["enterprise_id"], "association_id": p["from_association_id"],
                       "to_user_id": p["to_user_id"]})]
+    if kind == "RoleCertificationLost":
+        because = LOST_BECAUSE.get(p.get("reason"), "已失效")
+        return [Note(p["user_id"], ROLE_CERTIFICATION_LOST, "企业管理员角色认证已失效",
+                     f"您在企业{ent}的角色认证所依据的法人卡{because}，您的企业管理员角色"
+                     "现为未认证：在重新认证前不能审核、授权或变更管理员，该企业法人卡的持卡人可认领企业管理员角色。"
+                     "请绑定有效的本企业法人卡重新完成角色认证。",
+                     {"enterprise_id": p["enterprise_id"], "association_id": p["association_id"],
+                      "reason": p.get("reason")})]
     if kind == "RoleCertified" and p.get("via") == "claim":
         # Binding the card says so in its answer, a handover in its own message; a claim is told here.
         return [Note(p["user_id"], ADMIN_CLAIMED, "已认领企业管理员角色",

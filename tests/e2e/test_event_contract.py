@@ -91,7 +91,10 @@ def drive_every_event_type(api, platform):
     eid, uscc = register_enterprise(api, admin)
     squatter, holder = register(api), register(api)
     _, squatted = register_enterprise(api, squatter, certify_role=False)
-    claim(api, holder.token, squatted, holder.name, holder.id_number)  # AdminSuperseded, MemberRemoved, RoleCertified
+    claimed = claim(api, holder.token, squatted, holder.name, holder.id_number)  # AdminSuperseded, MemberRemoved,
+    # RoleCertified; the card it rests on unbound: CardUnbound, RoleCertificationLost
+    r = api.delete(f"/api/v1/enterprises/{claimed['enterprise_id']}/card", token=holder.token)
+    assert r.status_code == 204, r.text
     approve(api, admin, apply(api, member, uscc))  # AssociationRequested, AssociationApproved
     r = api.post(f"/api/v1/association-requests/{apply(api, refused, uscc)}/reject", token=admin.token,
                  json={"reason": "不认识"})

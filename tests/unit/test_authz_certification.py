@@ -131,3 +131,22 @@ def test_an_admin_learnt_before_certification_reads_uncertified(app):
             access = app.mapper.to_domain_event(old).mutate(access)
     assert access.admin_user_id == SQUATTER and access.admin_certified is False
     assert access.allows(SQUATTER, "manifest") is False
+
+
+def certification_lost(user, version, reason="revoked"):
+    return envelope(ent.ROLE_CERTIFICATION_LOST, version, user_id=user, association_id=f"a-{user}", card_no="88",
+                    reason=reason)
+
+
+def test_an_admin_whose_certifying_card_is_gone_is_allowed_nothing_until_certified_again(app):
+    for env in (registered(HOLDER), approved(HOLDER, "a-u-holder", "admin"), approved(MEMBER, "a-member"),
+                certified(HOLDER, 2)):
+        app.learn(env)
+    assert app.check(HOLDER, E, "manifest")
+    app.learn(certification_lost(HOLDER, 3))
+    assert not any(app.check(HOLDER, E, s) for s in catalogue().codes)
+    assert code(app.set_permissions, HOLDER, E, MEMBER, ["manifest"]) == "ROLE_NOT_CERTIFIED"
+    app.learn(certified(HOLDER, 2))  # an older certification handled late changes nothing
+    assert not app.check(HOLDER, E, "manifest")
+    app.learn(certified(HOLDER, 4))  # bound a valid legal-person card again
+    assert app.check(HOLDER, E, "manifest")

@@ -133,3 +133,16 @@ def test_a_claim_tells_the_superseded_admin_and_the_claimant_once_each(inbox):
     for via in ("legal_person_card", "handover"):  # said by the bind's answer, or the handover's message
         certified = {"enterprise_id": ent, "user_id": holder, "association_id": uid(), "via": via, "card_no": None}
         assert inbox.deliver(envelope(ROLE_CERTIFIED, certified)) == 0
+
+
+def test_a_lost_certification_tells_the_administrator(inbox):
+    from contracts.enterprise import ROLE_CERTIFICATION_LOST
+    admin, ent, association = uid(), uid(), uid()
+    lost = envelope(ROLE_CERTIFICATION_LOST, {"enterprise_id": ent, "user_id": admin, "association_id": association,
+                                              "card_no": "8800000000001", "reason": "revoked",
+                                              "enterprise_name": "宁波某某有限公司"}, version=5)
+    assert inbox.deliver(lost) == 1 and inbox.deliver(lost) == 0  # once
+    [told] = inbox.list_messages(admin)["items"]
+    assert told["kind"] == "role_certification_lost" and "吊销" in told["body"] and "宁波某某有限公司" in told["body"]
+    assert told["data"] == {"enterprise_id": ent, "association_id": association, "reason": "revoked"}
+    assert "8800000000001" not in told["body"]  # the card number is the holder's: not in the inbox
