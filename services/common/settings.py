@@ -88,7 +88,6 @@ SETTINGS = {s.name: s for s in (
     Setting("CARD_CRL_GRACE", "86400", "seconds the revocation list is trusted past its nextUpdate (0 to 604800); "
                                        "then card operations answer 503 CARD_REVOCATION_UNAVAILABLE"),
     Setting("CARD_CHALLENGE_TTL", "120", "seconds a card challenge is valid (1 to 3600)"),
-    Setting("CARD_PIN", None, "the card agent's PIN when not given on its command line"),
     Setting("CARD_READER", None, "the reader the card agent uses (default: the first holding an e-port card)"),
     Setting("AUTHZ_FOLLOW_SECONDS", "0.05", "how stale authz checks may be about other instances' saves (0: off)"),
     Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox"),

@@ -3,6 +3,7 @@ platform), `eport-card-agent serve` from it, a card in the reader through the re
 and a signature the console's page asks for, after the PIN typed into the agent's prompt."""
 import base64
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -32,8 +33,12 @@ def pip(*args, cwd):
 def installed(tmp_path_factory):
     """A fresh venv holding the agent's wheel and what that wheel declares, nothing else."""
     where = tmp_path_factory.mktemp("agent-wheel")
-    # the main venv's setuptools builds it (no isolated build environment to download)
-    pip("wheel", "--no-deps", "--no-build-isolation", str(ROOT / "cardagent"), "-w", str(where / "dist"), cwd=where)
+    # Built from a copy: setuptools leaves build/ beside the sources, and a module deleted since
+    # would stay in the next wheel. The main venv's setuptools builds it (no isolated build
+    # environment to download).
+    source = shutil.copytree(ROOT / "cardagent", where / "cardagent",
+                             ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    pip("wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(where / "dist"), cwd=where)
     wheel, = (where / "dist").glob("eport_card_agent-*.whl")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where / "venv")], check=True, timeout=60)
     pip("--python", str(where / "venv" / "bin" / "python"), "install", str(wheel), cwd=where)
