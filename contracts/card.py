@@ -13,7 +13,7 @@ from .envelope import Id, Timestamp, event_type
 SOURCE = "card"
 
 LEGAL_PERSON, OPERATOR = CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
-CHALLENGE_PURPOSES = ("bind", "login")
+CHALLENGE_PURPOSES = ("bind", "login", "identity")  # identity: a claim of the ID number (实名认证)
 UNBIND_REASONS = ("unbound", "membership_ended", "revoked", "expired")
 CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
 # A card's answers are checked for their shape only: whether a PEM block is a certificate of the e-port CA,

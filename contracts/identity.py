@@ -10,6 +10,7 @@ SMS_PURPOSES = ("register", "login", "reset_password")
 ID_TYPES = ("resident_id",)  # the only identity document supported for now
 LOGIN_METHODS = ("password", "sms", "card")
 PASSWORD_REASONS = ("setup", "change", "reset")
+VERIFIED_VIA = ("card", "claim")  # how an account's holder proved the ID number (实名认证)
 # Longer input is refused before any hashing; the password policy (8 to 64) is identity's, as WEAK_PASSWORD.
 PASSWORD_INPUT_MAX = 256
 SETUP_TOKEN_MAX = 256
@@ -59,6 +60,21 @@ class SessionRevokedPayload(Schema):
     session_id = fields.String(required=True)
 
 
+class IdentityVerifiedPayload(Schema):
+    user_id = Id(required=True)
+    via = fields.String(required=True, validate=validate.OneOf(VERIFIED_VIA), metadata={
+        "description": "card: the holder bound a card of the e-port CA naming their name and ID number; claim: "
+                       "the account was made by a claim with such a card (POST /api/v1/identity-claims)"})
+
+
+class UserSupersededPayload(Schema):
+    user_id = Id(required=True, metadata={
+        "description": "the unverified account that held the ID number: its sessions have ended, it can no longer "
+                       "log in, its memberships end (reason superseded)"})
+    by_user_id = Id(required=True, metadata={"description": "the card holder's new account, which holds the ID "
+                                                            "number from now on"})
+
+
 USER_REGISTERED = event_type(SOURCE, "UserRegistered", UserRegisteredPayload,
                              "A person registered an account (ID number and mobile masked).")
 PASSWORD_SET = event_type(SOURCE, "PasswordSet", PasswordSetPayload,
@@ -70,3 +86,8 @@ LOGIN_FAILED = event_type(SOURCE, "LoginFailed", LoginFailedPayload,
                           "A login of a known account failed (unknown accounts are not recorded).")
 SESSION_REVOKED = event_type(SOURCE, "SessionRevoked", SessionRevokedPayload,
                              "The user logged out; the session's token is refused from then on.")
+IDENTITY_VERIFIED = event_type(SOURCE, "IdentityVerified", IdentityVerifiedPayload,
+                               "The account's holder proved the ID number with a card of the e-port CA (实名认证).")
+USER_SUPERSEDED = event_type(SOURCE, "UserSuperseded", UserSupersededPayload,
+                             "The holder of the ID number's card claimed it: this unverified account holding it is "
+                             "superseded (sessions ended, no login), and the ID number belongs to `by_user_id`.")

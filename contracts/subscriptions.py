@@ -62,6 +62,10 @@ SUBSCRIPTIONS: list[Subscription] = [
     # 角色认证 of bindings stored before it existed, when the card history is replayed; its end when
     # the legal-person card it rests on is unbound, revoked or expired
     Subscription("enterprise", "card", ("CardBound", "CardUnbound")),
+    # 实名认证: a bound card's holder is the account's registrant; a claim supersedes an unproved account
+    Subscription("identity", "card", ("CardBound",)),
+    Subscription("enterprise", "identity", ("UserSuperseded",)),
+    Subscription("notify", "identity", ("UserSuperseded",)),
 ]
 
 

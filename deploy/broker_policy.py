@@ -48,8 +48,8 @@ CALLS = {
         "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
                        "remove_member", "get_enterprise", "members", "association_requests",
                        "associations_of_user"),
-        "card": ("ping", "create_challenge", "bind", "claim_admin", "unbind", "login", "cards_of_user",
-                 "cards_of_enterprise"),
+        "card": ("ping", "create_challenge", "bind", "claim_admin", "claim_identity", "unbind", "login",
+                 "cards_of_user", "cards_of_enterprise"),
         "authz": ("ping", "list_systems", "check_as", "get_permissions", "set_permissions", "systems_of_members"),
         "notify": ("ping", "list_messages", "mark_read"),
         "audit": ("ping", "enterprise_events"),
@@ -59,7 +59,8 @@ CALLS = {
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
     # only the card service, once a card proved itself, certifies a role or claims one (角色认证)
-    "card": {"identity": ("holder_matches", "start_card_session"),
+    # only the card service, once a card answered an identity challenge, claims an ID number (实名认证)
+    "card": {"identity": ("holder_matches", "start_card_session", "claim_identity"),
              "enterprise": ("membership", "certify_card", "check_admin_claim", "claim_admin")},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`
               **{s: ("ops_events",) for s in ("identity", "card", "authz")}},
@@ -75,7 +76,7 @@ REPLAY_TARGETS = r"(?!rpc[-.]|nameko-rpc$|amq\.|.*\.events$).+"
 # nameko @event_handler entrypoints (queues named by nameko, not in contracts/subscriptions.py):
 # consumer -> (source, event type) pairs
 EVENT_HANDLERS = {
-    GATEWAY: (("identity", "SessionRevoked"), ("identity", "PasswordSet")),
+    GATEWAY: (("identity", "SessionRevoked"), ("identity", "PasswordSet"), ("identity", "UserSuperseded")),
 }
 
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

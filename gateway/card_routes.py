@@ -1,11 +1,13 @@
 """HTTP routes of the card area (see shared/API.md): challenges, binding and unbinding a card.
 Card login is `POST /api/v1/sessions` with method `card` (identity_routes.py -> card.login)."""
+import time
+
 from contracts import errors as e
 
 from . import budgets
 from .card_schemas import (
     AdminClaimRequestSchema, AdminClaimSchema, CardBindRequestSchema, CardBindingSchema, CardChallengeRequestSchema,
-    CardChallengeSchema,
+    CardChallengeSchema, IdentityClaimRequestSchema, IdentityClaimSchema,
 )
 from .routing import call, route
 
@@ -61,6 +63,26 @@ class CardRoutes:
         return 201, call(self.card.claim_admin, actor.user_id, body["uscc"], body["card_no"], body["challenge_id"],
                          body["certificate"], body["signature"], body.get("name"), body.get("address"),
                          body.get("business_scope"))
+
+    @route("POST", "/api/v1/identity-claims", summary="Claim an ID number with its card (实名认证)", status=201,
+           auth=False, body=IdentityClaimRequestSchema, response=IdentityClaimSchema, tags=TAGS,
+           errors=(e.CARD_HOLDER_MISMATCH, e.ID_NUMBER_VERIFIED, e.MOBILE_TAKEN, e.SMS_CODE_INVALID,
+                   e.SMS_CODE_ATTEMPTS_EXCEEDED, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED,
+                   e.CHALLENGE_INVALID, e.CONFLICT),
+           description="The holder of a card of the e-port CA whose certificate names this name and ID number "
+                       "proves it with an `identity` challenge (anonymous, spent by its first valid answer) and a "
+                       "`register` SMS code of the mobile, and gets a new account (set its password with "
+                       "`password_setup_token`). An unverified account that held the ID number is superseded: its "
+                       "sessions end, it can no longer log in, its memberships end (reason superseded), its grants "
+                       "are revoked and it gets an inbox message; the ID number belongs to the new account. 422 "
+                       "CARD_HOLDER_MISMATCH (decided first) when the certificate names another person; 409 "
+                       "ID_NUMBER_VERIFIED when the holding account was proved with a card already.")
+    def claim_identity(self, request, body):
+        claimed = call(self.card.claim_identity, body["name"], body["id_type"], body["id_number"], body["mobile"],
+                       body["sms_code"], body["card_no"], body["challenge_id"], body["certificate"], body["signature"])
+        if claimed.get("superseded_user_id"):  # refused here at once; other instances by UserSuperseded
+            self.sessions.end_sessions_of(claimed["superseded_user_id"], time.time() + 1)
+        return 201, claimed
 
     @route("DELETE", "/api/v1/enterprises/{enterprise_id}/card", summary="Unbind the IC card (解除绑定)",
            status=204, errors=(e.CARD_NOT_BOUND,), tags=TAGS,

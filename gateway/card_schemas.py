@@ -9,7 +9,7 @@ from contracts import card as contract
 
 from . import field_docs
 from .enterprise_schemas import CardSchema, EnterpriseDetailsSchema
-from .identity_schemas import Certificate, CheckedString, Signature
+from .identity_schemas import Certificate, CheckedString, RegisteredSchema, RegistrationSchema, Signature
 
 
 def CardNo(**kw):
@@ -19,7 +19,8 @@ def CardNo(**kw):
 
 class CardChallengeRequestSchema(Schema):
     purpose = fields.String(required=True, validate=validate.OneOf(contract.CHALLENGE_PURPOSES), metadata={
-        "description": "bind (with the Bearer token of the account binding the card) or login (anonymous)"})
+        "description": "bind (with the Bearer token of the account binding the card), login or identity (a claim "
+                       "of the ID number, POST /api/v1/identity-claims): both anonymous"})
     card_no = CardNo(required=True)
 
 
@@ -41,6 +42,18 @@ class CardBindRequestSchema(Schema):
 class AdminClaimRequestSchema(CardBindRequestSchema, EnterpriseDetailsSchema):
     """A `bind` challenge answered by the enterprise's legal-person card, and the enterprise's USCC
     (with its details, should the claim register it)."""
+
+
+class IdentityClaimRequestSchema(CardBindRequestSchema, RegistrationSchema):
+    """The person as registration names them (the SMS code a `register` one of that mobile), and an
+    `identity` challenge answered by the card whose certificate names that name and ID number."""
+
+
+class IdentityClaimSchema(RegisteredSchema):
+    identity_verified = fields.Boolean(required=True, metadata={"description": "true: 实名认证 已认证"})
+    superseded_user_id = fields.String(allow_none=True, required=True, metadata={
+        "description": "the unverified account that held the ID number, superseded (its sessions ended, no login, "
+                       "memberships removed with reason superseded, grants revoked), else null"})
 
 
 class AdminClaimSchema(Schema):

@@ -158,4 +158,7 @@ class MeSchema(Schema):
     id_type = fields.String()
     id_number_masked = fields.String(required=True)
     mobile_masked = fields.String(required=True)
+    identity_verified = fields.Boolean(required=True, metadata={
+        "description": "实名认证: true once the holder proved the ID number with a card of the e-port CA (by binding "
+                       "a card whose certificate names them, or by POST /api/v1/identity-claims)"})
     associations = fields.List(fields.Nested(MeAssociationSchema), required=True)

@@ -13,6 +13,7 @@ class MeRoutes:
         associations = call(self.enterprise.associations_of_user, actor.user_id)
         cards = optional_rpc(self, "card", "cards_of_user", actor.user_id, default={}) or {}
         me = {k: user.get(k) for k in ("user_id", "name", "id_type", "id_number_masked", "mobile_masked")}
+        me["identity_verified"] = bool(user.get("identity_verified"))
         me["associations"] = [
             {k: a.get(k) for k in ("association_id", "enterprise_id", "enterprise_name", "uscc", "certified",
                                    "role", "status", "role_certified")} | {"card": cards.get(a["enterprise_id"])}

@@ -67,6 +67,13 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
         revoked_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp()
         self.sessions.revoke(envelope["payload"]["session_id"], revoked_at)
 
+    @revocation_handler("identity", "UserSuperseded", handler_type=BROADCAST, reliable_delivery=False)
+    def on_user_superseded(self, envelope):
+        # every session of the account has ended and it gets no new one (services/identity/claims.py):
+        # a mark a second past the event leaves no token of it, whatever the issuing clocks said
+        ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp() + 1
+        self.sessions.end_sessions_of(envelope["payload"]["user_id"], ended_at)
+
     @revocation_handler("identity", "PasswordSet", handler_type=BROADCAST, reliable_delivery=False)
     def on_password_set(self, envelope):
         if envelope["payload"].get("ends_sessions") is True:  # identity says so (a reset): not our rule

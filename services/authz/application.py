@@ -120,7 +120,8 @@ class AuthzApplication(ServiceApplication):
             elif et is ent.ROLE_CERTIFICATION_LOST:
                 access.learn_uncertified(p["user_id"], *src)
             else:
-                access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"))
+                access.learn_removed(p["association_id"], p["user_id"], envelope.get("actor_user_id"),
+                                     p.get("reason"), envelope["aggregate_version"])
             return [access]
 
         # One writer per enterprise here too; a payload without one is only recorded as processed.

@@ -152,12 +152,20 @@ class EnterpriseAccess(Aggregate):
         """The card's holder replaced an uncertified administrator: every grant that one made is
         revoked (what they held goes with their membership, by MemberRemoved)."""
         self._learn_admin("superseded", to_user_id, False, source_aggregate_id, source_version)
+        self._revoke_grants_by(from_user_id, to_user_id)
+
+    def _revoke_grants_by(self, from_user_id, actor_user_id):
         for user_id in sorted(self.granted_by):
             for system in sorted(s for s, by in self.granted_by[user_id].items() if by == from_user_id):
                 self._revoked(enterprise_id=self.enterprise_id, user_id=user_id, system=system,
-                              actor_user_id=to_user_id, reason="admin_superseded")
+                              actor_user_id=actor_user_id, reason="admin_superseded")
 
-    def learn_removed(self, association_id, user_id, actor_user_id=None):
+    def learn_removed(self, association_id, user_id, actor_user_id=None, reason=None, source_version=0):
+        if reason == "superseded" and self.is_admin(user_id):
+            # The administrator's account was superseded by the ID number's card holder (实名认证):
+            # they stay recorded, certified no more, until the legal person claims the role.
+            self._learn_admin("identity_superseded", user_id, False, association_id, source_version)
+            self._revoke_grants_by(user_id, actor_user_id)
         # The registrant's own membership may be known only by its registration: it ends too.
         for key in (association_id, REGISTRATION + user_id):
             if self.memberships.get(key, {}).get("state") != REMOVED:

@@ -3,8 +3,8 @@ gateway needs. Commands and queries take and return simple types (str ids, dicts
 
 The commands live in mixins by subject: challenges.py (challenges and the proof of a card),
 bindings.py (binding and unbinding), admin_claims.py (角色认证 with the legal-person card),
-logins.py (card login), validity.py (bound legal-person cards revoked or expired are unbound);
-the input checks in inputs.py.
+logins.py (card login), validity.py (bound legal-person cards revoked or expired are unbound),
+identity_claims.py (实名认证: a claim of the ID number); the input checks in inputs.py.
 
 Retries (services/common/commands.py): binding, claiming and card login spend their challenge
 first, then ask other services (enterprise certifies or claims, identity makes the session), then
@@ -24,6 +24,7 @@ from .admin_claims import AdminClaims
 from .bindings import Bindings
 from .challenges import Challenges
 from .domain import BindingList, CardBinding, CardIndex
+from .identity_claims import IdentityClaims
 from .logins import Logins
 from .trust import TrustAnchor, challenge_ttl
 from .validity import Validity
@@ -31,9 +32,9 @@ from .validity import Validity
 CONSUMER = "card"
 
 
-class CardApplication(Challenges, Bindings, AdminClaims, Logins, Validity, ServiceApplication):
+class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims, Validity, ServiceApplication):
     service_name = "card"
-    resumable_commands = frozenset({"bind", "claim_admin", "login"})
+    resumable_commands = frozenset({"bind", "claim_admin", "login", "claim_identity"})
     snapshotting_intervals = {CardIndex: 20, CardBinding: 20, BindingList: 50}
 
     def __init__(self, env=None, *, clock=time.time, trust=None, ttl=None):

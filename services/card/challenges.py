@@ -7,10 +7,11 @@ CA and be valid now, carry the card number the challenge was issued for, and its
 signed the nonce. A challenge is spent by the first attempt that presents it validly, whatever
 that attempt's outcome, so a signature can never be replayed.
 
-Login challenges are asked for anonymously, so asking must not write: a login challenge is not
-stored. Its id carries its expiry and a random part, and its nonce is HMAC(key, id, card number);
-the login recomputes the nonce from the id and the certificate's card number, so only the card
-the challenge was issued for, within its lifetime, can answer it. The first valid answer saves a
+Login challenges (and identity challenges, for a claim of the ID number, made alike) are asked for
+anonymously, so asking must not write: a login challenge is not stored. Its id carries its expiry
+and a random part, and its nonce is HMAC(key, id, card number); the login recomputes the nonce from
+the id and the certificate's card number, so only the card the challenge was issued for, within its
+lifetime, can answer it. The first valid answer saves a
 `LoginChallengeSpent`; the next one fails on that save.
 """
 import base64
@@ -26,7 +27,7 @@ from contracts.validators import check_field
 
 from . import certs
 from .domain import (
-    BIND, LOGIN, CardCertificateUntrusted, CardRevocationUnavailable, CardSignatureInvalid, Challenge,
+    BIND, IDENTITY, LOGIN, CardCertificateUntrusted, CardRevocationUnavailable, CardSignatureInvalid, Challenge,
     ChallengeInvalid, LoginChallengeSpent, Unauthenticated,
 )
 from .inputs import purpose_input
@@ -34,14 +35,17 @@ from .trust import RevocationUnavailable
 
 NONCE_BYTES = 32
 LOGIN_CHALLENGE_VERSION = "L1"  # the first part of a login challenge id: "L1.<expires ms>.<random>"
+# An identity challenge (a claim of the ID number, 实名认证) is anonymous too, made the same way; its own
+# first part keeps the two apart: one presented for the other is unknown there.
+ANONYMOUS_CHALLENGE_VERSIONS = {LOGIN: LOGIN_CHALLENGE_VERSION, IDENTITY: "I1"}
 
 
 class Challenges:
     def create_challenge(self, purpose, card_no, actor_user_id=None):
         purpose = check_field("purpose", purpose_input, purpose)
         card_no = check_field("card_no", contract.card_no, card_no)
-        if purpose == LOGIN:
-            return self._login_challenge(card_no)
+        if purpose in ANONYMOUS_CHALLENGE_VERSIONS:
+            return self._login_challenge(card_no, ANONYMOUS_CHALLENGE_VERSIONS[purpose])
         if not actor_user_id:
             raise Unauthenticated(message="A bind challenge is for a logged-in account: send its bearer token.")
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -53,23 +57,23 @@ class Challenges:
         self.save(challenge, answer=answer)
         return answer
 
-    def _login_challenge(self, card_no):
+    def _login_challenge(self, card_no, version=LOGIN_CHALLENGE_VERSION):
         expires_ms = int((self.clock() + self.ttl) * 1000)
-        challenge_id = f"{LOGIN_CHALLENGE_VERSION}.{expires_ms}.{secrets.token_urlsafe(16)}"
+        challenge_id = f"{version}.{expires_ms}.{secrets.token_urlsafe(16)}"
         nonce = self._login_nonce(challenge_id, card_no)
         return {"challenge_id": challenge_id, "nonce": base64.b64encode(nonce).decode("ascii"), "expires_in": self.ttl}
 
     def _login_nonce(self, challenge_id, card_no):
         return hmac.new(self._login_key, f"{challenge_id}\x1f{card_no}".encode(), hashlib.sha256).digest()
 
-    def _answer_login_challenge(self, challenge_id, certificate_pem, signature):
+    def _answer_login_challenge(self, challenge_id, certificate_pem, signature, purpose=LOGIN):
         """The certificate's card fields, once the card has signed this login challenge within its
         lifetime and the challenge is marked spent; else CHALLENGE_INVALID (unknown, expired, used),
         CERTIFICATE_UNTRUSTED or CARD_SIGNATURE_INVALID (also for another card than the challenge's)."""
         version, _, rest = challenge_id.partition(".")
         expires_ms, _, random_part = rest.partition(".")
-        if version != LOGIN_CHALLENGE_VERSION or not expires_ms.isdigit() or not random_part:
-            raise ChallengeInvalid(message="Unknown login challenge; ask for a new one.")
+        if version != ANONYMOUS_CHALLENGE_VERSIONS[purpose] or not expires_ms.isdigit() or not random_part:
+            raise ChallengeInvalid(message=f"Unknown {purpose} challenge; ask for a new one.")
         now = self.clock()
         resumed = self.resuming()  # this command spent it, in time, and died before answering
         if now * 1000 >= int(expires_ms) and not resumed:

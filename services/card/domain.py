@@ -29,7 +29,7 @@ CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
 LIST_NAMESPACE = uuid.UUID("2e8b6c14-9a7f-4d35-8c0e-f1a5b3d7c962")
 LOGIN_CHALLENGE_NAMESPACE = uuid.UUID("8f1d2b6e-4c7a-4e59-a3d0-6b9e1f7c2a84")
 
-BIND, LOGIN = "bind", "login"
+BIND, LOGIN, IDENTITY = "bind", "login", "identity"  # IDENTITY: a claim of the ID number (实名认证)
 LEGAL_PERSON, OPERATOR = CARD_TYPES
 
 # The manual: 建议企业管理员账号请绑定企业的法人卡, 企业用户账号请绑定企业的操作员卡.

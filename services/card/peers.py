@@ -30,6 +30,10 @@ class PeerServices(Protocol):
         """enterprise.claim_admin: {enterprise_id, association_id, role, status, role_certified,
         superseded_user_id}."""
 
+    def claim_identity(self, card_no: str, holder_name: str, holder_id_number: str, name, id_type, id_number, mobile,
+                       sms_code) -> dict:
+        """identity.claim_identity: {user_id, password_setup_token, identity_verified, superseded_user_id}."""
+
 
 class Peers:
     def __init__(self, identity, enterprise, timeout=RPC_DEADLINE):
@@ -55,6 +59,10 @@ class Peers:
 
     def claim_admin(self, user_id, uscc, card_no, name, address, business_scope):
         return self._call(self.enterprise.claim_admin, user_id, uscc, card_no, name, address, business_scope)
+
+    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code):
+        return self._call(self.identity.claim_identity, card_no, holder_name, holder_id_number, name, id_type,
+                          id_number, mobile, sms_code)
 
     def _call(self, method, *args):
         return call_with_deadline(method, *args, deadline=self.timeout)

@@ -48,6 +48,12 @@ class CardService(Operated):
                                     signature_b64, name, address, business_scope)
 
     @rpc
+    def claim_identity(self, name, id_type, id_number, mobile, sms_code, card_no, challenge_id, certificate_pem,
+                       signature_b64):
+        return self.app.claim_identity(self._peers(), name, id_type, id_number, mobile, sms_code, card_no,
+                                       challenge_id, certificate_pem, signature_b64)
+
+    @rpc
     def unbind(self, actor_user_id, enterprise_id):
         self.app.unbind(actor_user_id, enterprise_id)
 

@@ -24,6 +24,7 @@ from .domain import (
 from .certification import RoleCertification
 from .inputs import check_manual_fields, reason_input, role_input, status_input, user_id_input
 from .registry import registry_from_env
+from .supersession import Supersession
 
 def _iso_or_none(dt):
     return dt.isoformat() if dt is not None else None
@@ -40,7 +41,7 @@ def _role_certified(association, enterprise):
                 and enterprise.is_certified_admin(association.user_id))
 
 
-class EnterpriseApplication(RoleCertification, ServiceApplication):
+class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication):
     service_name = "enterprise"
 
     def __init__(self, env=None, registry=None, *, clock=time.time):

@@ -122,7 +122,8 @@ class RoleCertification:
                 superseded = enterprise.admin_user_id
                 former = self._association(enterprise.members[superseded])
                 association, more = self._claimant_association(actor_user_id, enterprise)
-                former.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), reason=SUPERSEDED)
+                if former.live:  # else it ended already: its account was superseded (supersession.py)
+                    former.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), reason=SUPERSEDED)
                 enterprise.supersede(actor_user_id, str(association.id))
                 aggregates = [enterprise, former, association, *more]
         enterprise.certify_role(actor_user_id, via="claim", card_no=card_no)

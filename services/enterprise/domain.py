@@ -220,6 +220,15 @@ class Enterprise(Aggregate):
         self.admin_role_certified = False
         self.certifying_card = None
 
+    def admin_identity_superseded(self):
+        """The administrator's account was superseded by the ID number's card holder (实名认证,
+        supersession.py): the role is certified no more, so the legal-person card's holder may claim it."""
+        self._admin_identity_superseded(user_id=self.admin_user_id)
+
+    @event("AdminIdentitySuperseded")
+    def _admin_identity_superseded(self, user_id):
+        self.admin_role_certified = False
+
     @event("MemberLeft")
     def release(self, user_id):
         self.members.pop(user_id, None)

@@ -66,6 +66,10 @@ class EnterpriseService(Operated):
     def on_card_event(self, envelope):
         self.app.learn(envelope)
 
+    @on_event("enterprise", "identity")
+    def on_identity_event(self, envelope):
+        self.app.learn_identity(envelope)
+
     @rpc
     def get_enterprise(self, enterprise_id, actor_user_id=None):
         return self.app.get_enterprise(enterprise_id, actor_user_id)

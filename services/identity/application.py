@@ -3,8 +3,8 @@
 Commands and queries take and return simple types. Every command that reads aggregates and then
 saves retries on `IntegrityError` (another request saved the same aggregate first) by reading
 again, so counters and single-use codes hold under concurrent requests. The commands live in
-mixins by subject: sms_codes.py, password_setting.py, logins.py, sessions.py; the input checks in
-inputs.py.
+mixins by subject: sms_codes.py, password_setting.py, logins.py, sessions.py, claims.py (实名认证);
+the input checks in inputs.py.
 """
 import secrets
 import time
@@ -18,6 +18,7 @@ from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret, token_signing_keys
 
+from .claims import IdentityClaims
 from .digests import Digests
 from .domain import (ACCOUNT_BUSY, CODE_VALID, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
                      MobileTaken, SmsBox, SmsCodeInvalid, User, UserNotFound)
@@ -29,7 +30,7 @@ from .sessions import Sessions
 from .sms_codes import SmsCodes
 
 
-class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceApplication):
+class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, ServiceApplication):
     service_name = "identity"
     # Its answer follows the hand-off of the code to notify, after the box's save (sms_codes.py).
     resumable_commands = frozenset({"request_sms_code"})
@@ -53,7 +54,8 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
 
     def _user_by(self, index_cls, digest):
         entry = self.find(index_cls.create_id(digest), index_cls)
-        return None if entry is None else self._user(entry.user_id)
+        user = None if entry is None else self._user(entry.user_id)
+        return None if user is None or user.superseded else user  # a superseded account logs in no more
 
     def _user_by_mobile(self, mobile):
         return self._user_by(MobileIndex, self.digests.mobile(mobile))
@@ -77,12 +79,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
 
         def attempt():
             now = self.clock()
-            box = self._box(mobile_digest)
-            outcome = self._present_code(box, "register", values["sms_code"], now)
-            if outcome != CODE_VALID:
-                self._refuse_code(box, "register", outcome, now, SmsCodeInvalid)
-            # Every answer after the code was checked spends it: else one code probes ID numbers.
-            box.consume(purpose="register", at=now)
+            box = self._spend_register_code(mobile_digest, values["sms_code"], now)
             try:
                 self._taken(id_digest, mobile_digest)
             except (IdNumberTaken, MobileTaken) as taken:
@@ -102,12 +99,22 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
+    def _spend_register_code(self, mobile_digest, code, now):
+        """The mobile's SMS box with its register code spent (unsaved), else the refusal. Every answer
+        after the code was checked spends it (registration, a claim): else one code probes ID numbers."""
+        box = self._box(mobile_digest)
+        outcome = self._present_code(box, "register", code, now)
+        if outcome != CODE_VALID:
+            self._refuse_code(box, "register", outcome, now, SmsCodeInvalid)
+        box.consume(purpose="register", at=now)
+        return box
+
     # -- queries for other services --------------------------------------------------------------
     @staticmethod
     def _public(user):
         return {"user_id": str(user.id), "name": user.name, "id_type": user.id_type,
                 "id_number_masked": mask_id_number(user.id_number),
-                "mobile_masked": mask_mobile(user.mobile)}
+                "mobile_masked": mask_mobile(user.mobile), "identity_verified": user.identity_verified}
 
     def get_user(self, user_id):
         user = self._user(user_id)
@@ -128,7 +135,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, ServiceAp
     def holder_matches(self, user_id, holder_name, holder_id_number):
         """Whether the card holder is the registrant: normalised name and ID number compared."""
         user = self._user(user_id)
-        if user is None or not isinstance(holder_name, str) or not isinstance(holder_id_number, str):
+        if user is None or user.superseded or not isinstance(holder_name, str) or not isinstance(holder_id_number, str):
             return False
         try:
             id_number = validators.resident_id(holder_id_number)

@@ -126,11 +126,23 @@ class User(Aggregate):
     def is_locked(self, now):
         return self.locked_until is not None and now < self.locked_until
 
+    @property
+    def identity_verified(self):
+        """实名认证: the holder proved the ID number with a card of the e-port CA (claims.py)."""
+        return getattr(self, "verified_via", None) is not None  # absent from older snapshots
+
+    @property
+    def superseded(self):
+        """A card holder's claim took the ID number: no session and no login any more (claims.py)."""
+        return getattr(self, "superseded_by", None) is not None
+
     def session_ended(self, issued_at):
         """A password reset ends every session begun at or before it. Compared to the sub-second:
         a token's `iat` is the exact time of its login (older tokens' whole seconds, rounded down,
         end with a reset in their second), and a login after the reset is issued later than it
         (`session_start`)."""
+        if self.superseded:  # a card holder's claim took its ID number (claims.py): every session
+            return True
         ended_at = self.ended_mark
         return ended_at is not None and issued_at <= ended_at
 
@@ -203,6 +215,15 @@ class User(Aggregate):
     def _locked(self, locked_until, failures, at):
         self.locked_until = locked_until
 
+    @event("IdentityVerified")
+    def verify_identity(self, via, card_no, at):
+        self.verified_via = via
+
+    @event("Superseded")
+    def supersede(self, by_user_id, at):
+        self.superseded_by = by_user_id
+        self.sessions_ended_at = at
+
 
 class IdNumberIndex(Aggregate):
     """Claims one ID number for one user: its id is derived from the ID number's keyed digest, so a
@@ -217,6 +238,11 @@ class IdNumberIndex(Aggregate):
         self.digest = digest
         self.user_id = user_id
 
+    @event("Moved")
+    def move_to(self, user_id):
+        """A card holder's claim (claims.py) takes the value from the account that held it."""
+        self.user_id = user_id
+
 
 class MobileIndex(Aggregate):
     """Claims one mobile for one user (as IdNumberIndex)."""
@@ -228,6 +254,10 @@ class MobileIndex(Aggregate):
     @event("Claimed")
     def __init__(self, digest, user_id):
         self.digest = digest
+        self.user_id = user_id
+
+    @event("Moved")
+    def move_to(self, user_id):
         self.user_id = user_id
 
 

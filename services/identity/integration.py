@@ -6,14 +6,12 @@ token's jti) travels in UserLoggedIn and SessionRevoked.
 """
 
 from contracts.envelope import make_envelope
-from contracts.identity import (LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED, USER_LOCKED,
-                                USER_LOGGED_IN, USER_REGISTERED)
+from contracts.identity import (IDENTITY_VERIFIED, LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED, USER_LOCKED,
+                                USER_LOGGED_IN, USER_REGISTERED, USER_SUPERSEDED)
 from contracts.masking import mask_id_number, mask_mobile
 from contracts.times import iso_of_epoch
 
 from .domain import RevokedSession, User, ends_sessions
-
-
 
 
 def _payload(domain_event):
@@ -35,6 +33,10 @@ def _payload(domain_event):
     if isinstance(domain_event, User.Locked):
         return USER_LOCKED, user_id, {"user_id": user_id, "locked_until": iso_of_epoch(domain_event.locked_until),
                                       "failures": domain_event.failures}
+    if isinstance(domain_event, User.IdentityVerified):  # ids only: never the card's holder fields
+        return IDENTITY_VERIFIED, user_id, {"user_id": user_id, "via": domain_event.via}
+    if isinstance(domain_event, User.Superseded):
+        return USER_SUPERSEDED, domain_event.by_user_id, {"user_id": user_id, "by_user_id": domain_event.by_user_id}
     if isinstance(domain_event, RevokedSession.Revoked):
         return SESSION_REVOKED, domain_event.user_id, {"user_id": domain_event.user_id,
                                                        "session_id": domain_event.jti}

@@ -103,6 +103,8 @@ class Logins:
 
     def _start_session(self, user, method, now):
         """Records the login on `user` (the caller saves it) and answers the new access token."""
+        if user.superseded:  # a card holder's claim took its ID number (claims.py): no session, however asked
+            raise InvalidCredentials("The account or the password is wrong.")
         user_id = str(user.id)
         token, jti, _ = self.tokens.issue(user_id, user.session_start(now))
         user.logged_in(method=method, session_id=jti, at=now)

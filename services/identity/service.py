@@ -6,6 +6,7 @@ from nameko.exceptions import UnknownService
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
+from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
 
@@ -106,3 +107,13 @@ class IdentityService(Operated):
     @rpc
     def start_card_session(self, user_id, card_no):
         return self.app.start_card_session(user_id, card_no)
+
+    # -- called by the card service only, once a card answered an identity challenge (实名认证) ------
+    @rpc
+    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code):
+        return self.app.claim_identity(card_no, holder_name, holder_id_number, name, id_type, id_number, mobile,
+                                       sms_code)
+
+    @on_event("identity", "card")
+    def on_card_event(self, envelope):
+        self.app.learn(envelope)

@@ -7,6 +7,7 @@ from eventsourcing.utils import get_topic
 from contracts.tokens import MAX_TOKEN_INPUT
 from services.common.timeline import recent_events, since_seconds_ago
 
+from .claims import superseded_sessions
 from .domain import RevokedSession, Unauthenticated, User, ends_sessions
 
 
@@ -55,5 +56,6 @@ class Sessions:
     def sessions_ended_by_reset(self):
         """The users whose password reset within a token's lifetime ended every earlier session,
         [{user_id, ended_at}]; after that a gateway learns them from PasswordSet events."""
-        return [{"user_id": str(reset.originator_id), "ended_at": reset.at}
-                for reset in self._recent(User.PasswordSet, "at") if ends_sessions(reset.reason)]
+        resets = [{"user_id": str(reset.originator_id), "ended_at": reset.at}
+                  for reset in self._recent(User.PasswordSet, "at") if ends_sessions(reset.reason)]
+        return resets + superseded_sessions(self._recent(User.Superseded, "at"))

@@ -1,4 +1,4 @@
-"""Inbox entrypoints of the notify service: enterprise events in, the users' messages out."""
+"""Inbox entrypoints of the notify service: enterprise (and identity) events in, the users' messages out."""
 from services.common.messaging import on_event
 from services.common.operations import Rebuilding
 from services.common.rpc import rpc
@@ -22,6 +22,10 @@ class InboxEntrypoints:
 
     @on_event("notify", "enterprise")
     def on_enterprise_event(self, envelope):
+        self.inbox.deliver(envelope)
+
+    @on_event("notify", "identity")
+    def on_identity_event(self, envelope):  # UserSuperseded (实名认证)
         self.inbox.deliver(envelope)
 
     @rpc

@@ -14,6 +14,7 @@ ADMIN_SUPERSEDED = "admin_superseded"
 ADMIN_CLAIMED = "admin_claimed"
 ROLE_CERTIFICATION_LOST = "role_certification_lost"
 LOST_BECAUSE = {"unbound": "已解除绑定", "revoked": "已被发卡机构吊销", "expired": "证书已过期"}
+IDENTITY_SUPERSEDED = "identity_superseded"
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ def _enterprise(p):
 
 
 def notes_for(envelope):
-    """The messages one integration event of the enterprise service makes; [] for the others."""
+    """The messages one integration event of the enterprise service (or identity's UserSuperseded)
+    makes; [] for the others."""
     p = envelope["payload"]
     kind = envelope["event_type"]
+    if envelope.get("source") == "identity":
+        return _identity_notes(kind, p)
     ent = _enterprise(p)
     if kind == "AssociationRequested" and p.get("admin_user_id"):
         who = p.get("user_name") or "一位用户"
@@ -79,4 +83,12 @@ def notes_for(envelope):
         return [Note(p["user_id"], ADMIN_CLAIMED, "已认领企业管理员角色",
                      f"您已凭法人卡成为企业{ent}的企业管理员（角色认证：已认证）。",
                      {"enterprise_id": p["enterprise_id"], "association_id": p["association_id"]})]
+    return []
+
+
+def _identity_notes(kind, p):
+    if kind == "UserSuperseded":  # no data: the claimant's account is not the superseded one's business
+        return [Note(p["user_id"], IDENTITY_SUPERSEDED, "账户已由证件持有人认领",
+                     "持有本账户所登记证件号码的电子口岸IC卡持卡人已完成实名认证并认领该证件号码；本账户已停用，"
+                     "登录已失效，与企业的关联已解除，所获授权已撤销。", {})]
     return []

@@ -415,7 +415,7 @@ class TestQueries:
         user = app.get_user(user_id)
         assert user == {"user_id": user_id, "name": "张三", "id_type": "resident_id",
                         "id_number_masked": id_number[:6] + "********" + id_number[-4:],
-                        "mobile_masked": mobile[:3] + "****" + mobile[-4:]}
+                        "mobile_masked": mobile[:3] + "****" + mobile[-4:], "identity_verified": False}
         assert app.get_users([user_id, "nobody", user_id, 7]) == {user_id: user}
         assert error(app.get_user, "nobody").code == e.USER_NOT_FOUND
         token = app.login_password(mobile, PASSWORD)["access_token"]
