@@ -17,18 +17,18 @@ from contracts import validators
 from contracts.validators import check_field, check_fields
 from services.common.application import retry_on_conflict
 
-from .domain import ACCOUNT_BUSY, IdentityError, IdNumberIndex, MobileIndex, MobileTaken, User
+from .domain import ACCOUNT_BUSY, DomainError, IdNumberIndex, MobileIndex, MobileTaken, User
 from .inputs import id_type_input, normalised_name, sms_code_input
 
 CONSUMER = "identity"
 HOLDER_MISMATCH_MESSAGE = "认领失败，信息不符: the card's holder is not the person named in the claim."
 
 
-class CardHolderMismatch(IdentityError):
+class CardHolderMismatch(DomainError):
     code = e.CARD_HOLDER_MISMATCH
 
 
-class IdNumberVerified(IdentityError):
+class IdNumberVerified(DomainError):
     code = e.ID_NUMBER_VERIFIED
 
 

@@ -25,7 +25,11 @@ from services.card.trust import ensure_dev_ca
 from tests.asyncapi_validation import FORMATS, MessageValidators, load_document
 from tests.e2e.certification import claim
 from tests.e2e.conftest import skip_unless_deployed
-from tests.e2e.enterprise_people import PASSWORD, apply, approve, register, register_enterprise, wait_for
+from tests.e2e.enterprise_people import (
+    PASSWORD, apply, approve, person_name, register, register_enterprise, wait_for,
+)
+from tests.e2e.test_identity_claims import card_of, claim_body, register_as
+from tests.factories import new_id_number
 from tests.sms import latest_code
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -104,7 +108,11 @@ def drive_every_event_type(api, platform):
         r = api.put(permissions, token=admin.token, json={"systems": systems})
         assert r.status_code == 200, r.text
     ca = load_ca(ensure_dev_ca(Path(platform.env["EPORT_VAR"]) / "card-ca"))
-    bind_card(api, member, eid, uscc, ca)  # CardBound
+    bind_card(api, member, eid, uscc, ca)  # CardBound, IdentityVerified (via card)
+    name, id_number = person_name(), new_id_number()
+    register_as(api, name, id_number)
+    r = api.post("/api/v1/identity-claims", json=claim_body(api, card_of(name, id_number), name, id_number))
+    assert r.status_code == 201, r.text  # UserRegistered, IdentityVerified (via claim), UserSuperseded
     r = api.delete(f"/api/v1/enterprises/{eid}/card", token=member.token)
     assert r.status_code == 204, r.text  # CardUnbound
     r = api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json={"user_id": member.user_id})
