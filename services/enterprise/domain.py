@@ -228,6 +228,7 @@ class Enterprise(Aggregate):
     @event("AdminIdentitySuperseded")
     def _admin_identity_superseded(self, user_id):
         self.admin_role_certified = False
+        self.certifying_card = None
 
     @event("MemberLeft")
     def release(self, user_id):
