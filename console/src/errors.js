@@ -40,8 +40,9 @@ function firstMessage(value) {
 }
 
 // -> {form: string|null, fields: {field: message}}; `fields` are the form's own field names,
-// `aliases` maps an API field name to the form's (e.g. account -> mobile).
-export function describeError(error, fields = [], aliases = {}) {
+// `aliases` maps an API field name to the form's (e.g. account -> mobile), and `readAs` a code to the
+// one it means on this form (手机号登录: INVALID_CREDENTIALS is a wrong or expired code, its only credential).
+export function describeError(error, fields = [], aliases = {}, readAs = {}) {
   if (!(error instanceof ApiError)) return { form: messageOf('AGENT_UNREACHABLE'), fields: {} }
   const inForm = (name) => fields.includes(aliases[name] || name)
   const formName = (name) => aliases[name] || name
@@ -57,8 +58,9 @@ export function describeError(error, fields = [], aliases = {}) {
     }
     return out
   }
-  const message = messageOf(error.code, error.details)
-  const target = (table.codes[error.code]?.field || []).find(inForm)
+  const code = readAs[error.code] || error.code
+  const message = messageOf(code, error.details)
+  const target = (table.codes[code]?.field || []).find(inForm)
   if (target) out.fields[formName(target)] = message
   else out.form = message
   return out

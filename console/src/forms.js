@@ -1,9 +1,10 @@
 // One form's state: a message under each field, one above the form for the rest, and whether
-// it is being sent. run(action) clears the messages, sends, and shows what went wrong.
+// it is being sent. run(action) clears the messages, sends, and shows what went wrong. `aliases` and
+// `readAs` as in describeError.
 import { reactive, ref } from 'vue'
 import { describeError } from './errors.js'
 
-export function useFormErrors(fields, aliases = {}) {
+export function useFormErrors(fields, aliases = {}, readAs = {}) {
   const state = reactive({ form: '', fields: Object.fromEntries(fields.map((f) => [f, ''])) })
   const busy = ref(false)
   const form = {
@@ -14,7 +15,7 @@ export function useFormErrors(fields, aliases = {}) {
       for (const f of fields) state.fields[f] = ''
     },
     show(error) {
-      const shown = describeError(error, fields, aliases)
+      const shown = describeError(error, fields, aliases, readAs)
       state.form = shown.form || ''
       for (const f of fields) state.fields[f] = shown.fields[f] || ''
       return shown

@@ -4,7 +4,8 @@ import { reactive } from 'vue'
 
 const KEY = 'eport.session'
 
-export const session = reactive({ token: null, userId: null, expiresAt: 0, notice: '' })
+// `notice`: what 登录 tells the person on arrival, in the style `noticeType` says (a success, or a warning)
+export const session = reactive({ token: null, userId: null, expiresAt: 0, notice: '', noticeType: 'warning' })
 
 function load() {
   try {
@@ -20,11 +21,16 @@ export function signIn({ access_token, user_id, expires_in }, now = Date.now()) 
 }
 
 export function signOut(notice = '') {
-  Object.assign(session, { token: null, userId: null, expiresAt: 0, notice })
+  Object.assign(session, { token: null, userId: null, expiresAt: 0, notice, noticeType: 'warning' })
   sessionStorage.removeItem(KEY)
 }
 
 export function isSignedIn(now = Date.now()) {
   if (session.token && session.expiresAt && now >= session.expiresAt) signOut('登录已过期，请重新登录')
   return Boolean(session.token)
+}
+
+// A success 登录 announces (注册成功, 密码已重置).
+export function announce(text) {
+  Object.assign(session, { notice: text, noticeType: 'success' })
 }

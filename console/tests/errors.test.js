@@ -23,6 +23,12 @@ describe('error messages', () => {
     expect(shown.fields).toEqual({})
   })
 
+  it('reads a code as the form means it: a refused SMS login is a wrong code', () => {
+    const shown = describeError(new ApiError(401, 'INVALID_CREDENTIALS', 'no', {}), ['mobile', 'sms_code'], {},
+      { INVALID_CREDENTIALS: 'SMS_CODE_INVALID' })
+    expect(shown).toEqual({ form: null, fields: { sms_code: '验证码错误或已过期' } })
+  })
+
   it('puts each 400 detail under its field, in Chinese', () => {
     const error = new ApiError(400, 'VALIDATION_ERROR', 'Invalid input', {
       id_number: ['The check digit of the ID number is wrong.'],
