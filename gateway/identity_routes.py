@@ -20,8 +20,9 @@ class IdentityRoutes:
            budget=budgets.SMS_SEND,
            description="Always 202 for a well-formed request, registered mobile or not; `login` and "
                        "`reset_password` codes are only sent to registered mobiles. Codes are valid 5 "
-                       "minutes and single use; one request per mobile and purpose every 60 s; 10 per "
-                       "mobile in 24 h; 5 wrong tries block verification for 15 minutes. 429 errors "
+                       "minutes and single use; one request per mobile and purpose every 60 s and 10 per "
+                       "mobile in 24 h, counted for each asking client apart (others never use up "
+                       "the owner's); 5 wrong tries block verification for 15 minutes. 429 errors "
                        "carry `details.retry_after` (seconds).")
     def create_sms_code(self, request, body):
         return call(self.identity.request_sms_code, body["mobile"], body["purpose"],
@@ -66,7 +67,8 @@ class IdentityRoutes:
            description="`method` password: `{account, password}` (account = mobile or ID number); "
                        "sms: `{mobile, sms_code}` (a `login` code); card: `{challenge_id, certificate, "
                        "signature}`. The same 401 for an unknown account and a wrong password; 5 "
-                       "failures in a row lock the account for 15 minutes (423 with `details.retry_after`).")
+                       "failures in a row lock the account's password logins for 15 minutes (423 with "
+                       "`details.retry_after`), an unknown account's alike; SMS and card logins stay open.")
     def create_session(self, request, body):
         method = body["method"]
         if method == "password":

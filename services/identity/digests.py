@@ -28,5 +28,9 @@ class Digests:
         it takes this key and the store's stored seed, as guessing the code from its digest does."""
         return f"{int(self.of('sms_code_seed', seed, command_id or ''), 16) % 10 ** 6:06d}"
 
+    def client(self, address):
+        """Who asked, kept per mobile (sms_clients.py): 64 bits of the keyed digest, not the address."""
+        return self.of("client", address)[:16]
+
     def setup_token(self, token):
         return self.of("password_setup_token", token)

@@ -13,6 +13,8 @@ from contracts import errors as e
 from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
                              Unauthenticated)
 
+from .sms_clients import requests_of, with_request
+
 # Fixed namespaces: the same digest always maps to the same aggregate id, across restarts.
 ID_NUMBER_INDEX_NS = uuid.UUID("4b0d6a52-86c4-4e0e-9a55-3c2f7e1f0a11")
 MOBILE_INDEX_NS = uuid.UUID("a3c1e9d0-5f27-4b8e-8f0b-0e6f4d2b7c22")
@@ -98,7 +100,39 @@ class UserNotFound(DomainError):
 
 
 # -- aggregates -----------------------------------------------------------------------------------
-class User(Aggregate):
+class Lockout:
+    """The password lockout of an account: `failures` in a row and `locked_until`. A mixin of User
+    and of AccountLock (lockout.py: an account no one holds locks alike), each with its own
+    `_login_failed` and `_locked` events."""
+
+    def is_locked(self, now):
+        return self.locked_until is not None and now < self.locked_until
+
+    def consecutive_failures(self, now):
+        # An expired lock starts the count afresh.
+        if self.locked_until is not None and now >= self.locked_until:
+            return 0
+        return self.failures
+
+    def check_not_locked(self, now):
+        if self.is_locked(now):
+            raise AccountLocked.after("Too many failed logins: the account is locked for a while.",
+                                      seconds_left(self.locked_until, now))
+
+    def _count(self, consecutive_failures, at):
+        self.failures = consecutive_failures
+        if self.locked_until is not None and at >= self.locked_until:
+            self.locked_until = None
+
+    def login_failed(self, method, now, limits: Limits):
+        """Records one failed login; the one that reaches the limit locks the account."""
+        failures = self.consecutive_failures(now) + 1
+        self._login_failed(method=method, consecutive_failures=failures, at=now)
+        if failures >= limits.login_max_failures:
+            self._locked(locked_until=now + limits.lock, failures=failures, at=now)
+
+
+class User(Lockout, Aggregate):
     """A registered person. ID number and mobile are held in clear here: the event store encrypts
     every stored event (AES cipher), and they leave the service masked only."""
 
@@ -122,9 +156,6 @@ class User(Aggregate):
     @property
     def has_password(self):
         return self.password_hash is not None
-
-    def is_locked(self, now):
-        return self.locked_until is not None and now < self.locked_until
 
     @property
     def identity_verified(self):
@@ -162,18 +193,7 @@ class User(Aggregate):
         between wins)."""
         return self.password_hash, self.ended_mark
 
-    def consecutive_failures(self, now):
-        # An expired lock starts the count afresh.
-        if self.locked_until is not None and now >= self.locked_until:
-            return 0
-        return self.failures
-
     # -- invariants
-    def check_not_locked(self, now):
-        if self.is_locked(now):
-            raise AccountLocked.after("Too many failed logins: the account is locked for a while.",
-                                seconds_left(self.locked_until, now))
-
     def check_setup_token(self, token_digest, now):
         if self.has_password or self.setup_token_digest is None:
             raise InvalidCredentials("The password setup token has already been used.")
@@ -198,18 +218,9 @@ class User(Aggregate):
         self.locked_until = None
         self.last_login_at = at
 
-    def login_failed(self, method, now, limits: Limits):
-        """Records one failed login; the one that reaches the limit locks the account."""
-        failures = self.consecutive_failures(now) + 1
-        self._login_failed(method=method, consecutive_failures=failures, at=now)
-        if failures >= limits.login_max_failures:
-            self._locked(locked_until=now + limits.lock, failures=failures, at=now)
-
     @event("LoginFailed")
     def _login_failed(self, method, consecutive_failures, at):
-        self.failures = consecutive_failures
-        if self.locked_until is not None and at >= self.locked_until:
-            self.locked_until = None
+        self._count(consecutive_failures, at)
 
     @event("Locked")
     def _locked(self, locked_until, failures, at):
@@ -313,17 +324,25 @@ class SmsBox(Aggregate):
             raise SmsAttemptsExceeded.after("Too many wrong codes: verification is blocked for a while.",
                                       seconds_left(self.blocked_until[purpose], now))
 
-    def check_can_request(self, purpose, now, limits: Limits):
+    def check_can_request(self, purpose, now, limits: Limits, client=None):
+        """Cooldown and quota of the requesting `client` (sms_clients.py); None: of every caller
+        that names none, together (as all were before clients were counted)."""
         self.check_not_blocked(purpose, now)
-        last = self.last_request.get(purpose)
+        last_request, requests = self._requests_of(client)
+        last = last_request.get(purpose)
         if last is not None and now < last + limits.sms_resend_after:
             raise SmsCooldown.after("A code was sent a moment ago; wait before asking again.",
-                              seconds_left(last + limits.sms_resend_after, now))
-        recent = sorted(t for t in self.requests if t > now - limits.sms_quota_window)
+                                    seconds_left(last + limits.sms_resend_after, now))
+        recent = sorted(t for t in requests if t > now - limits.sms_quota_window)
         if len(recent) >= limits.sms_quota:
             oldest_counted = recent[len(recent) - limits.sms_quota]
             raise SmsQuotaExceeded.after("Too many codes for this mobile today.",
-                                   seconds_left(oldest_counted + limits.sms_quota_window, now))
+                                         seconds_left(oldest_counted + limits.sms_quota_window, now))
+
+    def _requests_of(self, client):
+        if client is None:
+            return self.last_request, self.requests
+        return requests_of(getattr(self, "clients", {}), client)  # absent from older snapshots
 
     def issued_seed(self, purpose):
         """The seed of the purpose's code while it may still be used (unused, not killed), else None;
@@ -335,29 +354,39 @@ class SmsBox(Aggregate):
     class CodeIssued(Aggregate.Event):
         """v2 adds `seed`: the random part the code is derived from (digests.py), so that a retry of
         the request that died before the code reached notify can hand the same code again; a code
-        issued before has none (and is never handed again)."""
-        class_version = 2
+        issued before has none (and is never handed again). v3 adds `client`: who asked (the keyed
+        digest of its address), None before and for callers that name none."""
+        class_version = 3
         purpose: str
         code_digest: str | None
         at: float
         expires_at: float
         seed: str | None
+        client: str | None
 
         @staticmethod
         def upcast_v1_v2(state):
             state["seed"] = None
 
-    def issue(self, purpose, code_digest, at, expires_at, seed=None):
+        @staticmethod
+        def upcast_v2_v3(state):
+            state["client"] = None
+
+    def issue(self, purpose, code_digest, at, expires_at, seed=None, client=None):
         """`code_digest` None: the request was accepted but nothing was sent. Either way the previous
         code of this purpose is void; the failure count stays (a new code does not reset it)."""
-        self._issued(purpose=purpose, code_digest=code_digest, at=at, expires_at=expires_at, seed=seed)
+        self._issued(purpose=purpose, code_digest=code_digest, at=at, expires_at=expires_at, seed=seed,
+                     client=client)
 
     @event(CodeIssued)
-    def _issued(self, *, purpose, code_digest, at, expires_at, seed):
+    def _issued(self, *, purpose, code_digest, at, expires_at, seed, client):
         self.codes[purpose] = None if code_digest is None else {
             "digest": code_digest, "expires_at": expires_at, "used": False, "seed": seed}
-        self.last_request[purpose] = at
-        self.requests = (self.requests + [at])[-self.KEEP_REQUESTS:]
+        if client is None:
+            self.last_request[purpose] = at
+            self.requests = (self.requests + [at])[-self.KEEP_REQUESTS:]
+        else:
+            self.clients = with_request(getattr(self, "clients", {}), client, purpose, at)
 
     @event("CodeUsed")
     def consume(self, purpose, at):

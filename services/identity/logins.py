@@ -4,8 +4,9 @@ from contracts import validators
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
-from .domain import (ACCOUNT_BUSY, CODE_VALID, CODE_WRONG, AccountLocked, IdNumberIndex, InvalidCredentials,
-                     MobileIndex, UserNotFound)
+from .domain import (ACCOUNT_BUSY, CODE_VALID, AccountLocked, IdNumberIndex, InvalidCredentials, MobileIndex,
+                     UserNotFound)
+from .lockout import AccountLock
 from .inputs import account_kind, password_input, sms_code_input
 
 
@@ -16,12 +17,13 @@ class Logins:
         kind, account = check_field("account", account_kind, account)
         password = check_field("password", password_input, password)
         if kind == "mobile":
-            user = self._user_by(MobileIndex, self.digests.mobile(account))
+            digest = self.digests.mobile(account)
+            user = self._user_by(MobileIndex, digest)
         else:
-            user = self._user_by(IdNumberIndex, self.digests.id_number(account))
+            digest = self.digests.id_number(account)
+            user = self._user_by(IdNumberIndex, digest)
         if user is None:
-            self.passwords.spend_dummy_verify(password)
-            raise InvalidCredentials("The account or the password is wrong.")
+            return self._no_such_account(digest, password)
         user.check_not_locked(self.clock())
         decided = [user.credentials(), self._verify(user, password)]
         user_id = str(user.id)
@@ -41,6 +43,21 @@ class Logins:
             self._wrong_password(fresh, "The account or the password is wrong.")
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
+
+    def _no_such_account(self, digest, password):
+        """An account no one holds answers as a held one does to a wrong password, step for step:
+        one verify, the failure written (on its AccountLock), 423 ACCOUNT_LOCKED from the fifth."""
+        lock_id = AccountLock.create_id(digest)
+
+        def lock():
+            return self.find(lock_id, AccountLock) or AccountLock(account_digest=digest)
+
+        first = [lock()]
+        first[0].check_not_locked(self.clock())
+        self.passwords.spend_dummy_verify(password)
+        retry_on_conflict(lambda: self._wrong_password(first.pop() if first else lock(),
+                                                       "The account or the password is wrong."),
+                          message=ACCOUNT_BUSY)
 
     def _verify(self, user, password):
         """Whether `password` is the user's; as long to answer when the user has none yet."""
@@ -73,11 +90,9 @@ class Logins:
             outcome = self._present_code(box, "login", code, now)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                counted = [user] if outcome == CODE_WRONG and user is not None and not user.is_locked(now) else []
-                for wronged in counted:
-                    wronged.login_failed("sms", now, self.limits)
-                self._refuse_code(box, "login", outcome, now, InvalidCredentials, *counted)
-            user.check_not_locked(now)  # the code stays valid until the lock is over
+                # A wrong code counts on the box alone (its own block), never toward the password
+                # lock: others' guesses must not lock the owner out, whom the right code proves.
+                self._refuse_code(box, "login", outcome, now, InvalidCredentials)
             box.consume(purpose="login", at=now)
             answer = self._start_session(user, "sms", now)
             self.save(box, user, answer=answer)
@@ -93,8 +108,7 @@ class Logins:
             user = self._user(user_id)
             if user is None:
                 raise UserNotFound("No such user.")
-            now = self.clock()
-            user.check_not_locked(now)
+            now = self.clock()  # a password lock does not stop the card: it proves its holder
             answer = self._start_session(user, "card", now)
             self.save(user, answer=answer)
             return answer

@@ -28,18 +28,20 @@ class IdentityService(Operated):
 
     # -- called by the gateway -------------------------------------------------------------------
     @rpc
-    def request_sms_code(self, mobile, purpose):
+    def request_sms_code(self, mobile, purpose, client=None):
         # The answer is remembered once this returns (a resumable command: services/common/commands.py),
         # so a death before the hand-off is resumed by the retry, which hands the same code again.
-        answer, delivery = self.app.request_sms_code(mobile, purpose)
+        # `client`: the caller's address (the gateway's), which has its own quota per mobile.
+        answer, delivery = self.app.request_sms_code(mobile, purpose, client)
         if delivery is not None:
             self._deliver(delivery)
         return answer
 
     def _deliver(self, delivery):
-        # The code goes to notify by RPC only. Not waiting for notify's reply keeps the answer as
-        # fast for a number that gets an SMS as for one that does not (no account enumeration by
-        # timing); the request waits in notify's durable RPC queue if notify is restarting. It
+        # The code goes to notify by RPC only, a registered mobile's or not (`deliver` says whether
+        # notify sends it): the same publish either way, and not waiting for notify's reply, keep the
+        # answer as fast for a number that gets an SMS as for one that does not (no account
+        # enumeration by timing); the request waits in notify's durable RPC queue if notify is restarting. It
         # carries the command id, under which notify sends it once however often it is handed over.
         try:
             self.notify.send_sms.call_async(**delivery)

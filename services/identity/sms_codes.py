@@ -12,17 +12,22 @@ from .domain import (ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRO
 from .inputs import purpose_input
 from .sms_text import sms_text
 
+CLIENT_MAX = 128  # characters of the caller's address the gateway names (IPv6 with a zone fits)
+
 
 class SmsCodes:
     def _box(self, mobile_digest):
         return self.find(SmsBox.create_id(mobile_digest), SmsBox)
 
-    def request_sms_code(self, mobile, purpose):
-        """Returns (answer for the caller, delivery for notify or None).
+    def request_sms_code(self, mobile, purpose, client=None):
+        """Returns (answer for the caller, hand-off for notify or None).
 
-        The answer is the same whether the mobile is registered or not. A code is sent for
-        `register` always (registering a taken mobile then answers MOBILE_TAKEN to the holder of the
-        code, and only to them), for `login` and `reset_password` only to a registered mobile.
+        The answer, and the work behind it, are the same whether the mobile is registered or not:
+        every request issues a code, stored as its digest, and hands it to notify, which sends it
+        only when `deliver` (`register` codes always: registering a taken mobile then answers
+        MOBILE_TAKEN to the holder of the code, and only to them; `login` and `reset_password`
+        codes only to a registered mobile). `client` (the caller's address, from the gateway) has
+        its own cooldown and quota per mobile, so that others' requests never use up the owner's.
 
         Resumable (services/common/commands.py): the box's save is the command's first, its answer
         follows once the code went to notify (service.py). A death between the two is resumed by
@@ -31,32 +36,33 @@ class SmsCodes:
         """
         mobile = check_field("mobile", validators.mobile, mobile)
         purpose = check_field("purpose", purpose_input, purpose)
+        if client is not None:
+            client = self.digests.client(check_field("client", validators.string(CLIENT_MAX), client))
         mobile_digest = self.digests.mobile(mobile)
         limits = self.limits
         answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
         if self.resuming():
             code = self._code_issued_by_this_command(mobile_digest, purpose)
         else:
-            code = self._issue_code(mobile_digest, purpose)
+            code = self._issue_code(mobile_digest, purpose, client)
+        registered = self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
         delivery = None if code is None else {
-            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits)}
+            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits),
+            "deliver": purpose == "register" or registered}
         return answer, delivery
 
-    def _issue_code(self, mobile_digest, purpose):
-        """Records the request in the mobile's box (the command's first save): the new code, or None
-        when nothing is to be sent."""
-        send = purpose == "register" or \
-            self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None
+    def _issue_code(self, mobile_digest, purpose, client):
+        """Records the request in the mobile's box (the command's first save) and answers its code."""
         limits = self.limits
 
         def attempt():
             now = self.clock()
             box = self._box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
-            box.check_can_request(purpose, now, limits)
-            seed = secrets.token_hex(16) if send else None
-            code = None if seed is None else self.digests.sms_code_of(seed, context.command_id())
-            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl, seed=seed,
-                      code_digest=None if code is None else self.digests.sms_code(mobile_digest, purpose, code))
+            box.check_can_request(purpose, now, limits, client)
+            seed = secrets.token_hex(16)
+            code = self.digests.sms_code_of(seed, context.command_id())
+            box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl, seed=seed, client=client,
+                      code_digest=self.digests.sms_code(mobile_digest, purpose, code))
             self.save(box)  # no answer yet: it follows the hand-off to notify
             return code
 

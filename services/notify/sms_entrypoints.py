@@ -30,8 +30,11 @@ class SmsEntrypoints:
     sms_sender = SmsSender()
 
     @rpc
-    def send_sms(self, mobile, purpose, code, text):
-        """Sends one SMS. Returns nothing (the code is never echoed back) and logs nothing of it."""
+    def send_sms(self, mobile, purpose, code, text, deliver=True):
+        """Sends one SMS. Returns nothing (the code is never echoed back) and logs nothing of it.
+        `deliver` false: identity's hand-off of a code no one may use (a login or reset code of an
+        unregistered mobile), made as every other so that its timing tells nothing: checked and
+        recorded alike, not sent."""
         errors = {}
         try:
             mobile = validators.mobile(mobile)
@@ -45,5 +48,8 @@ class SmsEntrypoints:
             errors["text"] = [f"Must be a string of 1 to {MAX_TEXT} characters."]
         if errors:
             raise ValidationFailed(details=errors)
+        if not isinstance(deliver, bool):
+            raise ValidationFailed(details={"deliver": ["Not a boolean."]})
         self.inbox.begin_sms()  # once per command id: identity may hand it over again (its retry)
-        self.sms_sender.send(mobile, purpose, code, text)
+        if deliver:
+            self.sms_sender.send(mobile, purpose, code, text)

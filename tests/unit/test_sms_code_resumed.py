@@ -33,7 +33,7 @@ def ask(app, command_id, mobile, purpose="register", die=False):
         answer, delivery = app.request_sms_code(mobile, purpose)
         if die:
             raise Died()
-        if delivery is not None:
+        if delivery is not None and delivery["deliver"]:
             handed.append(delivery["code"])
         return answer
 
