@@ -184,9 +184,9 @@ def spending(budget, request, kwargs):
 
 
 # -- what identity learns of the client -----------------------------------------------------------
-# HOOK for identity's count of third-party SMS requests per client (issue 22, item 3): once
-# identity's `request_sms_code` takes the keyword `client`, set this True and the gateway passes it.
-IDENTITY_SMS_REQUEST_TAKES_CLIENT = False
+# Identity counts SMS requests per mobile for each asking client apart (issue 22, item 3:
+# services/identity/sms_clients.py), so that others' requests never use up the owner's quota.
+IDENTITY_SMS_REQUEST_TAKES_CLIENT = True
 
 
 def sms_request_options(request):

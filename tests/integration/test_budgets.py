@@ -24,7 +24,7 @@ LOGIN_SECONDS = 0.5  # how long the stand-in takes over a password login, as a h
 
 class CountingIdentity(IdentityStandIn):
     @rpc
-    def request_sms_code(self, mobile, purpose):
+    def request_sms_code(self, mobile, purpose, client=None):
         CALLS.append(("identity", "request_sms_code"))
         return {"expires_in": 300, "resend_after": 60}
 

@@ -23,7 +23,7 @@ SOCKET_TIMEOUT = 1.0
 
 class SmsIdentity(IdentityStandIn):
     @rpc
-    def request_sms_code(self, mobile, purpose):
+    def request_sms_code(self, mobile, purpose, client=None):
         return {"expires_in": 300, "resend_after": 60}
 
 
