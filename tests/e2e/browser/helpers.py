@@ -61,9 +61,14 @@ def login_with_password(screens, account, shoot=False):
     return page
 
 
-def enter_pin(page, pin=PIN, screens=None, shot=None):
-    """The agent's one-time PIN prompt, framed in the console's dialog."""
+def enter_pin(page, pin=PIN, screens=None, shot=None, asks=None):
+    """The agent's one-time PIN prompt, framed in the console's dialog. `asks`: (what for, card
+    number), which the prompt must name with the console's origin before the PIN goes in."""
     prompt = page.frame_locator("iframe[title^='IC 卡密码输入']")
+    if asks:
+        purpose, card_no = asks
+        origin = page.evaluate("location.origin")
+        expect(prompt.get_by_text(f"{origin} 请求使用 IC 卡 {card_no} 进行「{purpose}」")).to_be_visible()
     prompt.get_by_label("请输入 IC 卡的登录密码").fill(pin)
     if screens and shot:
         screens.shot(shot)
@@ -86,7 +91,7 @@ def bind_card(screens, enterprise_name, card_no, shots=()):
     if shots:
         screens.shot(shots[0])
     dialog.get_by_role("button", name="确定").click()
-    enter_pin(page, screens=screens, shot=shots[1] if shots else None)
+    enter_pin(page, screens=screens, shot=shots[1] if shots else None, asks=("绑定", card_no))
     return dialog
 
 

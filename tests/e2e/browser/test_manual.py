@@ -89,7 +89,7 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     # the administrator logs in with the card (ICKey 设备登录) and finds the request in 消息提醒
     page = admin.open("/login")
     page.get_by_role("button", name="ICKey 设备登录").click()
-    enter_pin(page)
+    enter_pin(page, asks=("登录", card_no))
     expect(page.get_by_role("button", name="退出")).to_be_visible()
     inbox = page.get_by_role("link", name=re.compile(r"^消息提醒，[1-9]\d*条未读$"))
     expect(inbox).to_be_visible()

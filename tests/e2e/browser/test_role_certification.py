@@ -98,7 +98,7 @@ def test_the_legal_person_claims_the_role_from_an_uncertified_administrator(brow
     expect(dialog.get_by_label("法人卡卡号")).to_have_value(card_no)
     screens.shot("35-claim-administrator")
     dialog.get_by_role("button", name="确定").click()
-    enter_pin(page)
+    enter_pin(page, asks=("法人认领", card_no))
     expect(page.get_by_role("status").filter(has_text="已通过法人卡认证为企业管理员")).to_be_visible()
     claimed = panel(page, MANUAL["name"])
     expect(claimed.locator("tr", has_text="角色认证")).to_contain_text("已认证")
