@@ -55,6 +55,8 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("notify", "enterprise", ("AssociationRequested", "AssociationApproved",
                                           "AssociationRejected", "AdminTransferred", "AdminSuperseded",
                                           "RoleCertified", "RoleCertificationLost")),
+    # a member is told of each business system granted or taken away (消息提醒)
+    Subscription("notify", "authz", ("PermissionGranted", "PermissionRevoked")),
     Subscription("authz", "enterprise", ("EnterpriseRegistered", "AssociationApproved",
                                          "AdminTransferred", "MemberRemoved", "RoleCertified",
                                          "AdminSuperseded", "RoleCertificationLost")),

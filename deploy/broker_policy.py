@@ -55,7 +55,8 @@ CALLS = {
         "audit": ("ping", "enterprise_events"),
     },
     "identity": {"notify": ("send_sms",)},
-    "notify": {"enterprise": ("ops_events",)},  # `eport rebuild inbox`
+    # get_enterprise: the name a permission message gives; ops_events: `eport rebuild inbox`
+    "notify": {"enterprise": ("ops_events", "get_enterprise"), "authz": ("ops_events",), "identity": ("ops_events",)},
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
     # only the card service, once a card proved itself, certifies a role or claims one (角色认证)

@@ -135,7 +135,7 @@ def upstream_fetcher(config, caller, timeout=60):
     def fetch(source, after, limit, until=None):
         return ask(source, after, limit, until).result()
 
-    fetch.ask, fetch.close = ask, cluster.stop
+    fetch.ask, fetch.close, fetch.proxy = ask, cluster.stop, proxy  # proxy: other calls a rebuild makes
     return fetch
 
 

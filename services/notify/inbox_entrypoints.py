@@ -1,10 +1,12 @@
-"""Inbox entrypoints of the notify service: enterprise (and identity) events in, the users' messages out."""
+"""Inbox entrypoints of the notify service: enterprise (identity, authz) events in, the users' messages out."""
+from contracts import errors as e
+from contracts.errors import ServiceError
 from services.common.messaging import on_event
 from services.common.operations import Rebuilding
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, call_with_deadline, rpc
 from services.common.swap import SwappableEventSourced
 
-from .inbox_application import InboxApplication
+from .inbox_application import InboxApplication, named
 from .inbox_rebuild import InboxRebuild
 
 
@@ -14,15 +16,31 @@ class InboxStore(Rebuilding, SwappableEventSourced):
     rebuildable_projections = ("inbox",)
 
     def make_rebuild(self, fetch, page):
-        return InboxRebuild(self, fetch, page)
+        return InboxRebuild(self, fetch, page, lambda eid: enterprise_name(fetch.proxy.enterprise.get_enterprise, eid))
+
+
+def enterprise_name(get_enterprise, enterprise_id):
+    """The enterprise's name from its service (its RPC `get_enterprise`), None when it has none;
+    an enterprise service that does not answer fails the delivery, which comes again later."""
+    try:
+        return call_with_deadline(get_enterprise, enterprise_id)["name"]
+    except ServiceError as error:
+        if error.code == e.ENTERPRISE_NOT_FOUND:
+            return None
+        raise
 
 
 class InboxEntrypoints:
     inbox = InboxStore(InboxApplication, to_integration=None)
+    enterprise = RpcProxy("enterprise")
 
     @on_event("notify", "enterprise")
     def on_enterprise_event(self, envelope):
         self.inbox.deliver(envelope)
+
+    @on_event("notify", "authz")
+    def on_authz_event(self, envelope):
+        self.inbox.deliver(named(envelope, lambda eid: enterprise_name(self.enterprise.get_enterprise, eid)))
 
     @on_event("notify", "identity")
     def on_identity_event(self, envelope):  # UserSuperseded (实名认证)

@@ -1,30 +1,34 @@
-"""Rebuilding the message inbox from the enterprise stream while notify runs (`eport rebuild inbox`).
+"""Rebuilding the message inbox from its sources' streams while notify runs (`eport rebuild inbox`).
 
-A new inbox store is built beside the live one (services/common/swap.py): every enterprise event
-the inbox consumes, read page by page from enterprise's `ops_events`, is delivered to it as the
-consumer would, and the messages people marked read in the live inbox are marked read there too
-(read marks are the inbox's own facts: no upstream has them). Then the inbox's calls pause for a
-last catch-up of both, and the new store takes the live one's place. Message ids derive from the
-event and the recipient, so the same event makes the same message in both.
+A new inbox store is built beside the live one (services/common/swap.py): every enterprise, authz
+and identity event the inbox consumes, read page by page from each source's `ops_events`, is delivered to it as
+the consumer would (a permission message named with its enterprise's name, `name_of`), and the
+messages people marked read in the live inbox are marked read there too (read marks are the inbox's
+own facts: no upstream has them). Then the inbox's calls pause for a last catch-up of all, and the
+new store takes the live one's place. Message ids derive from the event and the recipient, so the
+same event makes the same message in both. The rebuilt inbox lists one source's messages after
+another's (enterprise, authz, identity), not interleaved by time as they arrived.
 """
 import logging
 import time
 
 from contracts.subscriptions import subscription
 
+from .inbox_application import named
+
 log = logging.getLogger(__name__)
 
-SOURCE = "enterprise"
+SOURCES = ("enterprise", "authz", "identity")
 READS = 1000  # notifications of the live store read at a time for its read marks
 
 
 class InboxRebuild:
-    def __init__(self, sourced, fetch, page):
-        self.sourced, self.fetch, self.page = sourced, fetch, page
-        self.kinds = set(subscription("notify", SOURCE).event_types)
+    def __init__(self, sourced, fetch, page, name_of=lambda enterprise_id: None):
+        self.sourced, self.fetch, self.page, self.name_of = sourced, fetch, page, name_of
+        self.kinds = {source: set(subscription("notify", source).event_types) for source in SOURCES}
         self.state, self.error, self.applied = "running", None, 0
-        self.positions = {SOURCE: 0, "read-marks": 0}
-        self.ends = {SOURCE: None, "read-marks": None}
+        self.positions = {**dict.fromkeys(SOURCES, 0), "read-marks": 0}
+        self.ends = {**dict.fromkeys(SOURCES), "read-marks": None}
         self.started, self.finished = time.monotonic(), None
 
     def progress(self):
@@ -51,18 +55,19 @@ class InboxRebuild:
         return self.progress()
 
     def _catch_up(self, fresh):
-        self._deliver_upstream(fresh)
+        for source in SOURCES:
+            self._deliver_upstream(fresh, source)
         self._copy_read_marks(fresh)
 
-    def _deliver_upstream(self, fresh):
+    def _deliver_upstream(self, fresh, source):
         while True:
-            page = self.fetch(SOURCE, self.positions[SOURCE], self.page)
+            page = self.fetch(source, self.positions[source], self.page)
             for envelope in page["items"]:
-                if envelope["event_type"] in self.kinds:
-                    fresh.deliver({k: v for k, v in envelope.items() if k != "position"})
+                if envelope["event_type"] in self.kinds[source]:
+                    fresh.deliver(named({k: v for k, v in envelope.items() if k != "position"}, self.name_of))
                 self.applied += 1
-            moved = page["next"] > self.positions[SOURCE]
-            self.positions[SOURCE], self.ends[SOURCE] = page["next"], page["end"]
+            moved = page["next"] > self.positions[source]
+            self.positions[source], self.ends[source] = page["next"], page["end"]
             if not moved or page["next"] >= page["end"]:
                 return
 

@@ -1,4 +1,4 @@
-"""What each enterprise event tells whom: (recipient, kind, title, body, data), in the manual's words.
+"""What each enterprise or authz event tells whom: (recipient, kind, title, body, data), in the manual's words.
 
 企业用户 / 企业管理员 / 关联企业 / 审核通过 / 变更企业管理员 / 法人卡 / 角色认证 are the manual's terms.
 """
@@ -13,6 +13,8 @@ ADMIN_TRANSFERRED = "admin_transferred"
 ADMIN_SUPERSEDED = "admin_superseded"
 ADMIN_CLAIMED = "admin_claimed"
 ROLE_CERTIFICATION_LOST = "role_certification_lost"
+PERMISSION_GRANTED = "permission_granted"
+PERMISSION_REVOKED = "permission_revoked"
 LOST_BECAUSE = {"unbound": "已解除绑定", "revoked": "已被发卡机构吊销", "expired": "证书已过期"}
 IDENTITY_SUPERSEDED = "identity_superseded"
 
@@ -31,12 +33,14 @@ def _enterprise(p):
 
 
 def notes_for(envelope):
-    """The messages one integration event of the enterprise service (or identity's UserSuperseded)
-    makes; [] for the others."""
+    """The messages one integration event of the enterprise service (or identity's UserSuperseded,
+    authz's PermissionGranted and PermissionRevoked) makes; [] for the others."""
     p = envelope["payload"]
     kind = envelope["event_type"]
     if envelope.get("source") == "identity":
         return _identity_notes(kind, p)
+    if envelope.get("source") == "authz":
+        return _permission_notes(envelope)
     ent = _enterprise(p)
     if kind == "AssociationRequested" and p.get("admin_user_id"):
         who = p.get("user_name") or "一位用户"
@@ -91,4 +95,29 @@ def _identity_notes(kind, p):
         return [Note(p["user_id"], IDENTITY_SUPERSEDED, "账户已由证件持有人认领",
                      "持有本账户所登记证件号码的电子口岸IC卡持卡人已完成实名认证并认领该证件号码；本账户已停用，"
                      "登录已失效，与企业的关联已解除，所获授权已撤销。", {})]
+    return []
+
+
+# Why a member lost a system (contracts/authz.py REVOKE_REASONS), said to them.
+REVOKED_BECAUSE = {
+    "revoked": "企业管理员已撤销您在企业{ent}的业务系统“{system}”的操作权限。",
+    "membership_ended": "您与企业{ent}的关联已结束，您在该企业的业务系统“{system}”的操作权限随之撤销。",
+    "admin_superseded": "为您授权的企业{ent}原企业管理员未经角色认证，其角色已由法人卡持卡人认领，"
+                        "您在该企业的业务系统“{system}”的操作权限已撤销。",
+}
+
+
+def _permission_notes(envelope):
+    """A grant or a revocation, told to the member it concerns and nobody else. `enterprise_name` is
+    not authz's: the consumer adds it to the payload (inbox_entrypoints.py)."""
+    p = envelope["payload"]
+    ent, system = _enterprise(p), p.get("system_name") or p["system"]
+    data = {"enterprise_id": p["enterprise_id"], "system": p["system"], "system_name": system}
+    if envelope["event_type"] == "PermissionGranted":
+        return [Note(p["user_id"], PERMISSION_GRANTED, "已获得业务系统权限",
+                     f"企业管理员已为您开通企业{ent}的业务系统“{system}”的操作权限，可在“关联企业”中查看。", data)]
+    if envelope["event_type"] == "PermissionRevoked":
+        text = REVOKED_BECAUSE.get(p.get("reason"), REVOKED_BECAUSE["revoked"])
+        return [Note(p["user_id"], PERMISSION_REVOKED, "业务系统权限已撤销", text.format(ent=ent, system=system),
+                     dict(data, reason=p.get("reason")))]
     return []

@@ -7,7 +7,10 @@ import pytest
 from kombu import Connection, Producer
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from contracts import errors as e
+from contracts.authz import PERMISSION_GRANTED
 from contracts.enterprise import ASSOCIATION_APPROVED, ASSOCIATION_REQUESTED
+from contracts.errors import ServiceError
 from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange, queue, subscription
 from services.common.operations import Operated
@@ -29,9 +32,8 @@ class RebuiltNotify(InboxEntrypoints, Operated):
         return "pong"
 
 
-class UpstreamEnterprise:
-    """Enterprise's `ops_events` over a list of envelopes at positions 1, 2, ..."""
-    name = "enterprise"
+class Upstream:
+    """A source's `ops_events` over a list of envelopes at positions 1, 2, ..."""
     history = []
 
     @rpc
@@ -41,6 +43,25 @@ class UpstreamEnterprise:
         items = [dict(envelope, position=n) for n, envelope in enumerate(self.history, 1) if after < n <= stop]
         items = items[:limit]
         return {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
+
+
+class UpstreamEnterprise(Upstream):
+    name = "enterprise"
+    names = {}  # enterprise_id -> name
+
+    @rpc
+    def get_enterprise(self, enterprise_id, actor_user_id=None):
+        if enterprise_id not in self.names:
+            raise ServiceError(e.ENTERPRISE_NOT_FOUND, "No such enterprise.")
+        return {"enterprise_id": enterprise_id, "name": self.names[enterprise_id]}
+
+
+class UpstreamAuthz(Upstream):
+    name = "authz"
+
+
+class UpstreamIdentity(Upstream):
+    name = "identity"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -81,12 +102,19 @@ def approved(user):
                              "enterprise_name": "杭州重建测试有限公司"})
 
 
-def publish(amqp_uri, *envelopes):
+def granted(user, enterprise_id):
+    return make_envelope(PERMISSION_GRANTED, aggregate_id=uid(), aggregate_version=3,
+                         occurred_at="2026-12-01T08:10:00+00:00", payload={
+                             "enterprise_id": enterprise_id, "user_id": user, "system": "manifest",
+                             "system_name": "舱单申报"})
+
+
+def publish(amqp_uri, *envelopes, source="enterprise"):
     """To notify's queue alone: the live inbox gets them, the upstream's history need not have them."""
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
-        queue(subscription("notify", "enterprise"))(channel).declare()
-        producer = Producer(channel, exchange=exchange("enterprise"), serializer="json")
+        queue(subscription("notify", source))(channel).declare()
+        producer = Producer(channel, exchange=exchange(source), serializer="json")
         for envelope in envelopes:
             producer.publish(envelope, routing_key=envelope["event_type"], delivery_mode=2,
                              message_id=envelope["event_id"])
@@ -106,7 +134,12 @@ def test_the_inbox_is_rebuilt_from_upstream_on_each_store(store, container_facto
     admin, member, missed = uid(), uid(), uid()
     kept, forged, learnt = requested(admin, member), requested(admin, uid()), approved(missed)
     UpstreamEnterprise.history = [kept, approved(member), learnt]
+    enterprise_id = uid()
+    UpstreamEnterprise.names = {enterprise_id: "杭州重建授权有限公司"}
+    UpstreamAuthz.history = [granted(missed, enterprise_id)]  # the live inbox never got it either
     container_factory(UpstreamEnterprise, config).start()
+    container_factory(UpstreamAuthz, config).start()
+    container_factory(UpstreamIdentity, config).start()
     live = container_factory(RebuiltNotify, config)
     live.start()
     with ServiceRpcProxy("notify", config, timeout=RPC_TIMEOUT) as notify:
@@ -122,7 +155,9 @@ def test_the_inbox_is_rebuilt_from_upstream_on_each_store(store, container_facto
         rebuilt = {p: inbox(notify, p) for p in (admin, member, missed)}
         assert len(rebuilt[admin]) == 1 and rebuilt[admin].get(request) == ("association_requested", True)
         assert rebuilt[member] == member_before
-        assert list(rebuilt[missed].values()) == [("association_approved", False)]
+        assert sorted(rebuilt[missed].values()) == [("association_approved", False), ("permission_granted", False)]
+        [told] = [m for m in notify.list_messages(missed)["items"] if m["kind"] == "permission_granted"]
+        assert "“杭州重建授权有限公司”" in told["body"] and "“舱单申报”" in told["body"], told
 
         later = approved(admin)  # the rebuilt inbox records on
         publish(amqp_uri, later)
