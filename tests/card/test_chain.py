@@ -220,9 +220,10 @@ def test_emulator_and_agent_command_lines(card_image, vpcd_reader):
     wait_until(lambda: not card_present(reader), 5, "the card to leave with its process")
 
 
-def test_login_with_the_card_in_the_reader(session, dev_ca, now):
+def test_login_with_the_card_in_the_reader(session, dev_ca, now, tmp_path):
     """The agent's login flow with the real card against a stand-in gateway that checks it the
-    way the card service will: chain to the dev CA, then the signature over its own nonce."""
+    way the card service will: chain to the dev CA, then the signature over its own nonce. Then
+    its command line, the PIN read from --pin-file (no terminal to ask on, no $CARD_PIN)."""
     session.close()  # login() finds the card itself
     nonces = {}
 
@@ -248,6 +249,13 @@ def test_login_with_the_card_in_the_reader(session, dev_ca, now):
         result = login(url, "123456")
         assert result["access_token"] == "t-" + CARD["card_no"]
         assert time.monotonic() - began < 5
+        (tmp_path / "pin").write_text(CARD["pin"] + "\n")
+        env = {k: v for k, v in os.environ.items() if k != "CARD_PIN"}
+        out = subprocess.run([sys.executable, "-m", "eport_card.agent", "login", "--gateway", url,
+                              "--pin-file", str(tmp_path / "pin")], env=env, stdin=subprocess.DEVNULL,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["access_token"] == "t-" + CARD["card_no"]
 
 
 def test_second_card_in_the_same_slot_is_refused(session, issue, vpcd_reader):

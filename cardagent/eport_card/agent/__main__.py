@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         _report(exc)
     except OSError as exc:  # a --pin-file or --token-file that cannot be read
         print(f"error: {exc}", file=sys.stderr)
+    except EOFError:  # no terminal to ask on, and nothing on standard input
+        print(f"error: no PIN or token to read: use --pin-file or ${PIN_ENV}, --token-file or ${TOKEN_ENV}",
+              file=sys.stderr)
     except KeyboardInterrupt:
         pass
     return 1
