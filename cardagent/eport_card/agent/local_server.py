@@ -13,6 +13,14 @@ gateway. The agent never sees an access token.
   --pin-entry terminal). The PIN is used for that one signature and not kept.
 - A signature names its purpose (purposes.py); the prompt says it, the card's number and the
   origin asking, and a purpose the agent does not know is refused before any prompt.
+
+  GET  /v1/card                      200 {card_no, card_type, holder_name, reader}; 404 CARD_NOT_FOUND
+  POST /v1/signatures                {nonce (base64, 1-64 bytes), purpose (bind | login | admin_claim |
+                                     identity), card_no?} -> 201 {request_id, pin_entry, expires_in,
+                                     prompt_url (browser entry)}; 400 VALIDATION_ERROR naming the field
+  GET  /v1/signatures/{request_id}   {state: waiting_pin | signing | done | failed, result? {card_no,
+                                     card_type, certificate, signature}, error?}; done or failed once
+  GET, POST /pin/{token}             the one-time prompt page, and its form (the agent's own origin)
 """
 from __future__ import annotations
 
