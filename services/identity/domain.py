@@ -13,6 +13,7 @@ from contracts import errors as e
 from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
                              Unauthenticated)
 
+from .lockout import AccountLocked, Lockout, seconds_left  # noqa: F401 (AccountLocked re-exported)
 from .sms_clients import requests_of, with_request
 
 # Fixed namespaces: the same digest always maps to the same aggregate id, across restarts.
@@ -49,10 +50,6 @@ def ends_sessions(reason):
     return reason == "reset"
 
 
-def seconds_left(until, now):
-    return max(1, math.ceil(until - now))
-
-
 ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."  # 409 CONFLICT's message
 
 
@@ -67,10 +64,6 @@ class SmsQuotaExceeded(RetryLater):
 
 class SmsAttemptsExceeded(RetryLater):
     code = e.SMS_CODE_ATTEMPTS_EXCEEDED
-
-
-class AccountLocked(RetryLater):
-    code = e.ACCOUNT_LOCKED
 
 
 class SmsCodeInvalid(DomainError):
@@ -100,38 +93,6 @@ class UserNotFound(DomainError):
 
 
 # -- aggregates -----------------------------------------------------------------------------------
-class Lockout:
-    """The password lockout of an account: `failures` in a row and `locked_until`. A mixin of User
-    and of AccountLock (lockout.py: an account no one holds locks alike), each with its own
-    `_login_failed` and `_locked` events."""
-
-    def is_locked(self, now):
-        return self.locked_until is not None and now < self.locked_until
-
-    def consecutive_failures(self, now):
-        # An expired lock starts the count afresh.
-        if self.locked_until is not None and now >= self.locked_until:
-            return 0
-        return self.failures
-
-    def check_not_locked(self, now):
-        if self.is_locked(now):
-            raise AccountLocked.after("Too many failed logins: the account is locked for a while.",
-                                      seconds_left(self.locked_until, now))
-
-    def _count(self, consecutive_failures, at):
-        self.failures = consecutive_failures
-        if self.locked_until is not None and at >= self.locked_until:
-            self.locked_until = None
-
-    def login_failed(self, method, now, limits: Limits):
-        """Records one failed login; the one that reaches the limit locks the account."""
-        failures = self.consecutive_failures(now) + 1
-        self._login_failed(method=method, consecutive_failures=failures, at=now)
-        if failures >= limits.login_max_failures:
-            self._locked(locked_until=now + limits.lock, failures=failures, at=now)
-
-
 class User(Lockout, Aggregate):
     """A registered person. ID number and mobile are held in clear here: the event store encrypts
     every stored event (AES cipher), and they leave the service masked only."""

@@ -1,14 +1,56 @@
 """The lock of an account no one holds. Five wrong passwords for any account, existing or not,
 lock its password logins (API.md, "General rules, added"): a known account counts on its User, an
 unknown one here, so that 401 against 423 tells nobody which ID numbers and mobiles have accounts.
-No I/O; keyed like the indexes, by the keyed digest of the normalised account."""
+Both lock alike (Lockout). No I/O; an AccountLock is keyed like the indexes, by the keyed digest of
+the normalised account."""
+import math
 import uuid
 
 from eventsourcing.domain import Aggregate, event
 
-from .domain import Lockout
+from contracts import errors as e
+from contracts.errors import RetryLater
 
 ACCOUNT_LOCK_NS = uuid.UUID("0c5e7a3d-2f41-4b6a-9d8e-6a1b3c5d7e55")
+
+
+def seconds_left(until, now):
+    return max(1, math.ceil(until - now))
+
+
+class AccountLocked(RetryLater):
+    code = e.ACCOUNT_LOCKED
+
+
+class Lockout:
+    """The password lockout of an account: `failures` in a row and `locked_until`. A mixin of User
+    (domain.py) and of AccountLock, each with its own `_login_failed` and `_locked` events."""
+
+    def is_locked(self, now):
+        return self.locked_until is not None and now < self.locked_until
+
+    def consecutive_failures(self, now):
+        # An expired lock starts the count afresh.
+        if self.locked_until is not None and now >= self.locked_until:
+            return 0
+        return self.failures
+
+    def check_not_locked(self, now):
+        if self.is_locked(now):
+            raise AccountLocked.after("Too many failed logins: the account is locked for a while.",
+                                      seconds_left(self.locked_until, now))
+
+    def _count(self, consecutive_failures, at):
+        self.failures = consecutive_failures
+        if self.locked_until is not None and at >= self.locked_until:
+            self.locked_until = None
+
+    def login_failed(self, method, now, limits):
+        """Records one failed login; the one that reaches the limit locks the account."""
+        failures = self.consecutive_failures(now) + 1
+        self._login_failed(method=method, consecutive_failures=failures, at=now)
+        if failures >= limits.login_max_failures:
+            self._locked(locked_until=now + limits.lock, failures=failures, at=now)
 
 
 class AccountLock(Lockout, Aggregate):
