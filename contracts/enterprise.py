@@ -20,6 +20,13 @@ CERTIFIED_VIA = ("legal_person_card", "handover", "claim")
 # Why a certification that rested on a legal-person card ended: that card was unbound (解除绑定), the CA
 # revoked its certificate (CRL), or its certificate expired (notAfter). A handover's never ends so.
 CERTIFICATION_LOST_REASONS = ("unbound", "revoked", "expired")
+# Who replaced the details of an enterprise entered by hand (the registry's are never edited):
+# admin: its certified administrator (PUT /api/v1/enterprises/{id}); claim: the holder of its legal-person card
+# claiming the role, whose details replace what an uncertified administrator typed.
+DETAILS_VIA = ("admin", "claim")
+# Enterprises registered by hand (the registry does not know them) one account may hold as an
+# uncertified administrator; one more is 409 TOO_MANY_UNCERTIFIED.
+UNCERTIFIED_BY_HAND_MAX = 3
 
 # Lengths of what people type, checked by the gateway's schemas and again by the enterprise service.
 NAME_MAX = 100  # 企业名称
@@ -50,8 +57,10 @@ class AssociationPayload(Schema):
 class AssociationRequestedPayload(AssociationPayload):
     admin_user_id = Id(required=True, metadata={
         "description": "the enterprise's administrator when the request was made: who is asked to approve it"})
-    user_name = fields.String(allow_none=True, load_default=None,
-                              metadata={"description": "the applicant's name as registered (no other PII)"})
+    user_name = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "always null since 2026-12-07: an applicant's name is no event's business (an uncertified "
+                       "administrator must not learn it); the certified administrator reads it in "
+                       "GET /api/v1/enterprises/{id}/association-requests"})
     requested_at = Timestamp(allow_none=True, load_default=None, metadata={"description": "ISO 8601"})
 
 
@@ -114,6 +123,15 @@ class EnterpriseCertifiedPayload(Schema):
     name = fields.String(required=True)
 
 
+class EnterpriseDetailsChangedPayload(Schema):
+    enterprise_id = Id(required=True)
+    uscc = fields.String(required=True, metadata={"pattern": r"^[0-9A-HJ-NPQRTUWXY]{18}$"})
+    name = fields.String(required=True, metadata={"description": "企业名称 from now on"})
+    via = fields.String(required=True, validate=validate.OneOf(DETAILS_VIA), metadata={
+        "description": "admin: its certified administrator edited them; claim: the holder of the legal-person card "
+                       "claimed the role and their details replaced the ones typed before"})
+
+
 ENTERPRISE_REGISTERED = event_type(SOURCE, "EnterpriseRegistered", EnterpriseRegisteredPayload,
                                    "An administrator registered the enterprise (from the registry or by hand).")
 ASSOCIATION_REQUESTED = event_type(SOURCE, "AssociationRequested", AssociationRequestedPayload,
@@ -143,3 +161,6 @@ ADMIN_SUPERSEDED = event_type(SOURCE, "AdminSuperseded", AdminSupersededPayload,
 ENTERPRISE_CERTIFIED = event_type(SOURCE, "EnterpriseCertified", EnterpriseCertifiedPayload,
                                   "An enterprise entered by hand is certified (企业认证): a card of the e-port CA "
                                   "names its USCC.")
+ENTERPRISE_DETAILS_CHANGED = event_type(SOURCE, "EnterpriseDetailsChanged", EnterpriseDetailsChangedPayload,
+                                        "The name, address or business scope of an enterprise entered by hand "
+                                        "changed (the registry's details never change here).")

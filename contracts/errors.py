@@ -106,6 +106,8 @@ ASSOCIATION_NOT_FOUND = "ASSOCIATION_NOT_FOUND"
 NOT_PENDING = "NOT_PENDING"
 NOT_A_MEMBER = "NOT_A_MEMBER"
 ROLE_NOT_CERTIFIED = "ROLE_NOT_CERTIFIED"  # 角色认证: the administrator has not proved the role with the 法人卡
+ENTERPRISE_FROM_REGISTRY = "ENTERPRISE_FROM_REGISTRY"  # the registry's details are not edited on the platform
+TOO_MANY_UNCERTIFIED = "TOO_MANY_UNCERTIFIED"  # an account holds its most enterprises registered by hand, uncertified
 MESSAGE_NOT_FOUND = "MESSAGE_NOT_FOUND"
 # card
 CARD_HOLDER_MISMATCH = "CARD_HOLDER_MISMATCH"

@@ -46,7 +46,7 @@ CALLS = {
                      "login_password", "login_sms", "revoke_session", "revoked_sessions",
                      "sessions_ended_by_reset", "get_user", "get_users", "token_keys"),
         "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
-                       "remove_member", "get_enterprise", "members", "association_requests",
+                       "remove_member", "get_enterprise", "update_details", "members", "association_requests",
                        "associations_of_user"),
         "card": ("ping", "create_challenge", "bind", "claim_admin", "claim_identity", "unbind", "login",
                  "cards_of_user", "cards_of_enterprise"),

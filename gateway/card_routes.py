@@ -55,7 +55,9 @@ class CardRoutes:
            description="The holder of the enterprise's legal-person card (its certificate names the USCC, its "
                        "holder is the caller's registrant) proves it with a `bind` challenge, as for binding, and "
                        "becomes the certified administrator: the enterprise is registered if nobody has (manual "
-                       "fields when the registry does not know it), an uncertified administrator is superseded "
+                       "fields when the registry does not know it), the details an uncertified administrator typed "
+                       "are replaced by the claimant's (required then: 400 VALIDATION_ERROR naming them), an "
+                       "uncertified administrator is superseded "
                        "(association removed, reason superseded; their grants revoked; both get an inbox message) "
                        "and the card is bound. 409 ENTERPRISE_HAS_ADMIN when the administrator is certified (they "
                        "hand over with PUT …/admin). A refused claim changes nothing, not even the challenge.")

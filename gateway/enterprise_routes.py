@@ -14,8 +14,8 @@ from services.common.deployment import deployed_services
 
 from .enterprise_schemas import (
     AdminSchema, AdminTransferBodySchema, AssociationBodySchema, AssociationCreatedSchema, AssociationRequestsSchema,
-    DecisionSchema, EnterpriseSchema, MembersSchema, RegistryEntrySchema, RejectBodySchema, RequestsQuerySchema,
-    check_uscc_param,
+    DecisionSchema, EnterpriseEditSchema, EnterpriseSchema, MembersSchema, RegistryEntrySchema, RejectBodySchema,
+    RequestsQuerySchema, check_uscc_param,
 )
 from .routing import call, route
 
@@ -60,9 +60,12 @@ class EnterpriseRoutes:
 
     @route("POST", "/api/v1/associations", summary="Associate with an enterprise (关联企业)", status=201,
            body=AssociationBodySchema, response=AssociationCreatedSchema,
-           errors=(e.ENTERPRISE_NOT_REGISTERED, e.ENTERPRISE_HAS_ADMIN, e.ALREADY_ASSOCIATED, e.CONFLICT), tags=TAGS,
+           errors=(e.ENTERPRISE_NOT_REGISTERED, e.ENTERPRISE_HAS_ADMIN, e.ALREADY_ASSOCIATED, e.TOO_MANY_UNCERTIFIED,
+                   e.CONFLICT), tags=TAGS,
            description="Role admin registers the enterprise and answers 201 (approved); role user applies and "
-                       "answers 202 (pending) until the administrator approves.")
+                       "answers 202 (pending) until the administrator approves. An account may hold at most 3 "
+                       "enterprises registered by hand (the registry does not know them) whose administrator role "
+                       "is not certified: one more is 409 TOO_MANY_UNCERTIFIED.")
     def associate(self, request, actor, body):
         result = call(self.enterprise.associate, actor.user_id, body["uscc"], body["role"], body.get("name"),
                       body.get("address"), body.get("business_scope"))
@@ -74,10 +77,22 @@ class EnterpriseRoutes:
     def get_enterprise(self, request, actor, enterprise_id):
         return call(self.enterprise.get_enterprise, enterprise_id, actor.user_id)
 
+    @route("PUT", "/api/v1/enterprises/{enterprise_id}", summary="Edit an enterprise's details (企业资料)",
+           body=EnterpriseEditSchema, response=EnterpriseSchema, tags=TAGS,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND, e.ENTERPRISE_FROM_REGISTRY, e.CONFLICT),
+           description="Only its certified administrator (403 ROLE_NOT_CERTIFIED while the role is uncertified), "
+                       "and only for an enterprise entered by hand: 409 ENTERPRISE_FROM_REGISTRY when the "
+                       "enterprise credit registry knows the USCC (its details are not edited here). Answers the "
+                       "enterprise as GET does.")
+    def update_enterprise(self, request, actor, enterprise_id, body):
+        return call(self.enterprise.update_details, actor.user_id, enterprise_id, body.get("name"),
+                    body.get("address"), body.get("business_scope"))
+
     @route("GET", "/api/v1/enterprises/{enterprise_id}/members", summary="The enterprise's approved members",
-           response=MembersSchema, errors=(e.FORBIDDEN, e.ENTERPRISE_NOT_FOUND), tags=TAGS,
-           description="Only for its administrator. `card` is null while none is bound; `systems` are the "
-                       "business systems granted.")
+           response=MembersSchema, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND), tags=TAGS,
+           description="Only for its certified administrator (403 ROLE_NOT_CERTIFIED while the role is "
+                       "uncertified). `card` is null while none is bound; `systems` are the business systems "
+                       "granted.")
     def members(self, request, actor, enterprise_id):
         members = call(self.enterprise.members, actor.user_id, enterprise_id)
         people = _people(self, [m["user_id"] for m in members])
@@ -95,8 +110,9 @@ class EnterpriseRoutes:
 
     @route("GET", "/api/v1/enterprises/{enterprise_id}/association-requests",
            summary="Applications to join the enterprise (消息提醒 → 审核)", query=RequestsQuerySchema,
-           response=AssociationRequestsSchema, errors=(e.FORBIDDEN, e.ENTERPRISE_NOT_FOUND), tags=TAGS,
-           description="Only for its administrator; newest first; `?status=pending` for the ones to decide.")
+           response=AssociationRequestsSchema, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND),
+           tags=TAGS, description="Only for its certified administrator (403 ROLE_NOT_CERTIFIED while the role is "
+                                  "uncertified); newest first; `?status=pending` for the ones to decide.")
     def association_requests(self, request, actor, enterprise_id, query):
         requests_ = call(self.enterprise.association_requests, actor.user_id, enterprise_id, query.get("status"))
         people = _people(self, [r["user_id"] for r in requests_])

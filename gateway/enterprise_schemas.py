@@ -65,6 +65,19 @@ class AssociationCreatedSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
 
 
+def _typed(max_length, label):
+    """A detail typed by hand: at most `max_length` characters, not blank (the service strips it)."""
+    return fields.String(allow_none=True, validate=[validate.Length(max=max_length), validate.Regexp(r"\S")],
+                         metadata={"description": f"{label}; absent or null: unchanged", "pattern": r"\S"})
+
+
+class EnterpriseEditSchema(Schema):
+    """PUT /api/v1/enterprises/{id}: new details of an enterprise entered by hand."""
+    name = _typed(NAME_MAX, "企业名称")
+    address = _typed(ADDRESS_MAX, "注册地址")
+    business_scope = _typed(BUSINESS_SCOPE_MAX, "经营范围")
+
+
 class EnterpriseSchema(Schema):
     enterprise_id = fields.String(required=True)
     uscc = fields.String(required=True)

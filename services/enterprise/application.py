@@ -22,6 +22,7 @@ from .domain import (
     MembershipIndex, enterprise_id_of,
 )
 from .certification import RoleCertification
+from .hand_entered import HandEntered
 from .inputs import check_manual_fields, reason_input, role_input, status_input, user_id_input
 from .registry import registry_from_env
 from .supersession import Supersession
@@ -41,7 +42,7 @@ def _role_certified(association, enterprise):
                 and enterprise.is_certified_admin(association.user_id))
 
 
-class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication):
+class EnterpriseApplication(RoleCertification, Supersession, HandEntered, ServiceApplication):
     service_name = "enterprise"
 
     def __init__(self, env=None, registry=None, *, clock=time.time):
@@ -104,9 +105,11 @@ class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication)
         if self.find(enterprise_id, Enterprise) is not None:
             raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
                                              "enterprise user (企业用户) instead.")
-        aggregates = self._new_enterprise(actor_user_id, uscc, self._details(uscc, name, address, business_scope),
-                                          user_name)
+        details = self._details(uscc, name, address, business_scope)
+        aggregates = self._new_enterprise(actor_user_id, uscc, details, user_name)
         enterprise, association = aggregates[:2]
+        if not details["certified"]:  # typed by hand: counted (and serialised) per account
+            aggregates.append(self._hand_quota(actor_user_id, enterprise_id))
         answer = {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
                   "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
         try:
@@ -186,7 +189,7 @@ class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
-        association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
+        association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
         enterprise.admit(association.user_id, str(association.id))
         return self._save_decision(_decided(association), association, enterprise)
 
@@ -196,7 +199,7 @@ class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
-                           at=iso_of_epoch(self.clock()))
+                           at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
         return self._save_decision(_decided(association), association)
 
     def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
@@ -245,18 +248,18 @@ class EnterpriseApplication(RoleCertification, Supersession, ServiceApplication)
                 "role_certified": _role_certified(association, enterprise)}
 
     def members(self, actor_user_id, enterprise_id):
-        """The approved members, the administrator first; only for the administrator."""
+        """The approved members, the administrator first; only for the certified administrator."""
         enterprise = self._enterprise(enterprise_id)
-        enterprise.check_admin(actor_user_id)
+        enterprise.check_certified_admin(actor_user_id)
         items = [self._association_dict(self._association(a), enterprise) for a in enterprise.members.values()]
         items.sort(key=lambda m: (m["role"] != ADMIN, m["requested_at"]))
         return items
 
     def association_requests(self, actor_user_id, enterprise_id, status=None):
-        """Applications to join as a user, newest first; only for the administrator."""
+        """Applications to join as a user, newest first; only for the certified administrator."""
         status = check_field("status", status_input, status)
         enterprise = self._enterprise(enterprise_id)
-        enterprise.check_admin(actor_user_id)
+        enterprise.check_certified_admin(actor_user_id)
         roster = self.find(AssociationList.create_id(AssociationList.roster_key(enterprise.id)), AssociationList)
         items = []
         for association_id in reversed(roster.items if roster else []):

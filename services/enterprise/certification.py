@@ -93,6 +93,7 @@ class RoleCertification:
             self._details(uscc, name, address, business_scope)
         else:
             enterprise.check_claim(actor_user_id)
+            self._claimed_details(enterprise, actor_user_id, name, address, business_scope)  # hand_entered.py
         return {"enterprise_id": str(enterprise_id_of(uscc)), "registered": enterprise is not None}
 
     def claim_admin(self, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
@@ -115,6 +116,7 @@ class RoleCertification:
             enterprise, association = aggregates[:2]
         else:
             enterprise.check_claim(actor_user_id)
+            self._replace_typed_details(enterprise, actor_user_id, name, address, business_scope)
             enterprise.certify_enterprise()
             if enterprise.admin_user_id == actor_user_id:  # the uncertified administrator themself
                 association, aggregates = self._association(enterprise.members[actor_user_id]), [enterprise]

@@ -61,6 +61,14 @@ class NotPending(DomainError):
     code = e.NOT_PENDING
 
 
+class EnterpriseFromRegistry(DomainError):
+    code = e.ENTERPRISE_FROM_REGISTRY
+
+
+class TooManyUncertified(DomainError):
+    code = e.TOO_MANY_UNCERTIFIED
+
+
 def enterprise_id_of(uscc):
     return uuid.uuid5(ENTERPRISE_NAMESPACE, uscc)
 
@@ -90,12 +98,14 @@ class Enterprise(Aggregate):
         return user_id is not None and user_id == self.admin_user_id and self.admin_role_certified
 
     def check_admin(self, actor_user_id):
-        """The administrator, certified or not: enough to see the members and the requests."""
+        """The administrator, certified or not: enough to see the enterprise as a member does."""
         if actor_user_id is None or actor_user_id != self.admin_user_id:
             raise Forbidden(message="Only the administrator of this enterprise may do this.")
 
     def check_certified_admin(self, actor_user_id):
-        """The administrator whose role is certified: needed to approve, reject, remove, hand over."""
+        """The administrator whose role is certified: needed to approve, reject, remove, hand over, edit
+        the details, and to see the members and the requests (people's names are not for an account
+        that only typed a USCC)."""
         self.check_admin(actor_user_id)
         if not self.admin_role_certified:
             raise RoleNotCertified()
@@ -230,6 +240,21 @@ class Enterprise(Aggregate):
         self.admin_role_certified = False
         self.certifying_card = None
 
+    def change_details(self, *, by_user_id, via, **details):
+        """New name, address or business scope (None: unchanged); whether anything changed."""
+        current = {"name": self.name, "address": self.address, "business_scope": self.business_scope}
+        new = {k: (details.get(k) if details.get(k) is not None else v) for k, v in current.items()}
+        if new == current:
+            return False
+        self._details_changed(uscc=self.uscc, **new, by_user_id=by_user_id, via=via)
+        return True
+
+    @event("DetailsChanged")
+    def _details_changed(self, uscc, name, address, business_scope, by_user_id, via):
+        self.name = name
+        self.address = address
+        self.business_scope = business_scope
+
     @event("MemberLeft")
     def release(self, user_id):
         self.members.pop(user_id, None)
@@ -261,11 +286,12 @@ class Association(Aggregate):
             raise NotPending(message=f"The request is {self.status}, not pending.",
                              details={"status": [self.status]})
 
-    def approve(self, by_user_id, *, at):
-        """`at`: the decision's ISO 8601 time (from the application's clock)."""
+    def approve(self, by_user_id, *, at, enterprise_name=None):
+        """`at`: the decision's ISO 8601 time (from the application's clock); `enterprise_name`: its
+        name now, for the applicant's message (it may have changed since the request)."""
         self.check_pending()
         self._approved(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                       role=self.role, enterprise_name=self.enterprise_name, decided_at=at)
+                       role=self.role, enterprise_name=enterprise_name or self.enterprise_name, decided_at=at)
 
     @event("Approved")
     def _approved(self, by_user_id, enterprise_id, user_id, role, enterprise_name, decided_at):
@@ -273,10 +299,10 @@ class Association(Aggregate):
         self.decided_by = by_user_id
         self.decided_at = decided_at
 
-    def reject(self, by_user_id, reason=None, *, at):
+    def reject(self, by_user_id, reason=None, *, at, enterprise_name=None):
         self.check_pending()
-        self._rejected(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id,
-                       role=self.role, enterprise_name=self.enterprise_name, reason=reason, decided_at=at)
+        self._rejected(by_user_id=by_user_id, enterprise_id=self.enterprise_id, user_id=self.user_id, role=self.role,
+                       enterprise_name=enterprise_name or self.enterprise_name, reason=reason, decided_at=at)
 
     @event("Rejected")
     def _rejected(self, by_user_id, enterprise_id, user_id, role, enterprise_name, reason, decided_at):
@@ -330,6 +356,16 @@ class MembershipIndex(Aggregate):
     @event("Moved")
     def point_to(self, association_id):
         self.association_id = association_id
+
+
+class HandRegistrations(KeyedList):
+    """The enterprises one account registered by hand (`hand:<user_id>`): saved with each new one, so
+    that parallel registrations by one account conflict and count again (UNCERTIFIED_BY_HAND_MAX)."""
+    namespace = uuid.UUID("6f3d2b19-8a4c-4e57-b0d1-95c7e2a4f816")
+
+    @staticmethod
+    def key_of(user_id):
+        return f"hand:{user_id}"
 
 
 class AssociationList(KeyedList):

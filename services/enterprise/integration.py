@@ -2,13 +2,14 @@
 
 Indexes, lists, admissions and role changes stay private: AdminTransferred, AdminSuperseded,
 RoleCertified, RoleCertificationLost and the association events say all that subscribers need
-(CertifyingCardChanged stays private: the certification goes on). Person names appear only
-as the applicant's name in AssociationRequested (the administrator's inbox shows it); no ID
-numbers or mobiles exist here.
+(CertifyingCardChanged stays private: the certification goes on). No person's name, ID number or
+mobile leaves here: AssociationRequested's `user_name` stays null (its administrator may be an
+uncertified stranger who typed the USCC; the certified one reads names in the requests list).
 """
 from contracts.enterprise import (
     ADMIN_SUPERSEDED, ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCIATION_REJECTED, ASSOCIATION_REQUESTED,
-    ENTERPRISE_CERTIFIED, ENTERPRISE_REGISTERED, MEMBER_REMOVED, ROLE_CERTIFICATION_LOST, ROLE_CERTIFIED,
+    ENTERPRISE_CERTIFIED, ENTERPRISE_DETAILS_CHANGED, ENTERPRISE_REGISTERED, MEMBER_REMOVED, ROLE_CERTIFICATION_LOST,
+    ROLE_CERTIFIED,
 )
 from contracts.envelope import make_envelope
 
@@ -47,6 +48,9 @@ def to_integration(domain_event):
     elif isinstance(ev, Enterprise.EnterpriseCertified):
         yield _envelope(ENTERPRISE_CERTIFIED, ev, {"enterprise_id": str(ev.originator_id), "uscc": ev.uscc,
                                                    "name": ev.name})
+    elif isinstance(ev, Enterprise.DetailsChanged):
+        yield _envelope(ENTERPRISE_DETAILS_CHANGED, ev, {"enterprise_id": str(ev.originator_id), "uscc": ev.uscc,
+                                                         "name": ev.name, "via": ev.via}, ev.by_user_id)
     elif isinstance(ev, Association.Created):
         common = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
                   "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
@@ -54,7 +58,7 @@ def to_integration(domain_event):
             yield _envelope(ASSOCIATION_APPROVED, ev, common, ev.user_id)
         else:
             yield _envelope(ASSOCIATION_REQUESTED, ev, dict(
-                common, admin_user_id=ev.admin_user_id, user_name=ev.user_name,
+                common, admin_user_id=ev.admin_user_id, user_name=None,
                 requested_at=ev.timestamp.isoformat()), ev.user_id)
     elif isinstance(ev, (Association.Approved, Association.Rejected, Association.Removed)):
         et = {Association.Approved: ASSOCIATION_APPROVED, Association.Rejected: ASSOCIATION_REJECTED,

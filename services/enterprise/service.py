@@ -42,6 +42,10 @@ class EnterpriseService(Operated):
         return self.app.reject(actor_user_id, association_id, reason)
 
     @rpc
+    def update_details(self, actor_user_id, enterprise_id, name=None, address=None, business_scope=None):
+        return self.app.update_details(actor_user_id, enterprise_id, name, address, business_scope)
+
+    @rpc
     def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
         return self.app.transfer_admin(actor_user_id, enterprise_id, to_user_id)
 

@@ -43,11 +43,12 @@ def notes_for(envelope):
         return _permission_notes(envelope)
     ent = _enterprise(p)
     if kind == "AssociationRequested" and p.get("admin_user_id"):
-        who = p.get("user_name") or "一位用户"
+        # Only that a request waits: its administrator may be an uncertified account that typed the
+        # USCC, and learns who applied (name, mobile, user id) from the requests list once certified.
+        # Events stored before carried the name; it is ignored, so a rebuilt inbox shows none either.
         return [Note(p["admin_user_id"], ASSOCIATION_REQUESTED, "企业关联申请待审核",
-                     f"{who}申请以企业用户身份关联企业{ent}，请审核。",
-                     {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"],
-                      "user_id": p["user_id"], "user_name": p.get("user_name")})]
+                     f"有用户申请以企业用户身份关联企业{ent}，请审核（完成角色认证的企业管理员可查看申请人并审核）。",
+                     {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"]})]
     if kind == "AssociationApproved" and p.get("role") == USER:
         # The administrator's own association is approved by registering: nothing to tell.
         return [Note(p["user_id"], ASSOCIATION_APPROVED, "企业关联申请已审核通过",

@@ -56,6 +56,9 @@ def unknown_uscc():
 
 MANUAL = {"name": "杭州手工录入贸易有限公司", "address": "浙江省杭州市西湖区文三路90号",
           "business_scope": "货物进出口；技术进出口"}
+# What the holder of the legal-person card types when claiming an enterprise someone else typed in by hand
+CLAIMED = {"name": "杭州法人认领贸易有限公司", "address": "浙江省杭州市滨江区江南大道3888号",
+           "business_scope": "报关代理；货物进出口"}
 
 
 def register_enterprise(api, admin, uscc=None, certify_role=True, **manual):

@@ -26,7 +26,7 @@ from tests.asyncapi_validation import FORMATS, MessageValidators, load_document
 from tests.e2e.certification import claim
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import (
-    PASSWORD, apply, approve, person_name, register, register_enterprise, wait_for,
+    CLAIMED, PASSWORD, apply, approve, person_name, register, register_enterprise, wait_for,
 )
 from tests.e2e.test_identity_claims import card_of, claim_body, register_as
 from tests.factories import new_id_number
@@ -95,10 +95,14 @@ def drive_every_event_type(api, platform):
     eid, uscc = register_enterprise(api, admin)
     squatter, holder = register(api), register(api)
     _, squatted = register_enterprise(api, squatter, certify_role=False)
-    claimed = claim(api, holder.token, squatted, holder.name, holder.id_number)  # AdminSuperseded, MemberRemoved,
-    # RoleCertified; the card it rests on unbound: CardUnbound, RoleCertificationLost
+    # AdminSuperseded, MemberRemoved, RoleCertified; the claimant's details replace the squatter's:
+    # EnterpriseDetailsChanged (via claim), EnterpriseCertified
+    claimed = claim(api, holder.token, squatted, holder.name, holder.id_number, **CLAIMED)
+    # the card it rests on unbound: CardUnbound, RoleCertificationLost
     r = api.delete(f"/api/v1/enterprises/{claimed['enterprise_id']}/card", token=holder.token)
     assert r.status_code == 204, r.text
+    r = api.put(f"/api/v1/enterprises/{eid}", token=admin.token, json={"business_scope": "报关代理；货物进出口"})
+    assert r.status_code == 200, r.text  # EnterpriseDetailsChanged (via admin)
     approve(api, admin, apply(api, member, uscc))  # AssociationRequested, AssociationApproved
     r = api.post(f"/api/v1/association-requests/{apply(api, refused, uscc)}/reject", token=admin.token,
                  json={"reason": "不认识"})

@@ -135,17 +135,16 @@ def test_an_uncertified_admin_sees_but_cannot_act_until_the_legal_person_card(ba
     detail = admin.call("GET", f"/api/v1/enterprises/{eid}").json()
     assert (detail["certified"], detail["admin_role_certified"]) == (False, False)
     assert membership(admin, eid)["role_certified"] is False
-    # Seeing is allowed: the members, the pending requests.
-    assert admin.call("GET", f"/api/v1/enterprises/{eid}/members").status_code == 200
-    pending = admin.call("GET", f"/api/v1/enterprises/{eid}/association-requests?status=pending").json()["items"]
-    assert [p["association_id"] for p in pending] == [request]
-    # Acting is not, and the answer says how to be certified.
-    refused = [admin.call("POST", f"/api/v1/association-requests/{request}/approve"),
+    # Seeing the enterprise is allowed, not the people: the members and the requests wait for the role.
+    # Acting is not allowed either, and the answer says how to be certified.
+    refused = [admin.call("GET", f"/api/v1/enterprises/{eid}/members"),
+               admin.call("GET", f"/api/v1/enterprises/{eid}/association-requests?status=pending"),
+               admin.call("POST", f"/api/v1/association-requests/{request}/approve"),
                admin.call("POST", f"/api/v1/association-requests/{request}/reject", json={}),
                admin.call("PUT", f"/api/v1/enterprises/{eid}/admin", json={"user_id": member.user_id}),
                admin.call("DELETE", f"/api/v1/enterprises/{eid}/members/{member.user_id}"),
                admin.call("GET", f"/api/v1/enterprises/{eid}/audit-events")]
-    assert [code(r) for r in refused] == [(403, "ROLE_NOT_CERTIFIED")] * 5, [r.text for r in refused]
+    assert [code(r) for r in refused] == [(403, "ROLE_NOT_CERTIFIED")] * 7, [r.text for r in refused]
     assert all("法人卡" in r.json()["error"]["message"] for r in refused)
     grant = f"/api/v1/enterprises/{eid}/members/{member.user_id}/permissions"
     eventually(lambda: code(admin.call("PUT", grant, json={"systems": ["manifest"]})) == (403, "ROLE_NOT_CERTIFIED"),
@@ -200,12 +199,14 @@ def test_the_card_holder_supersedes_a_squatter(base, ca, tmp_path, card):  # noq
     assert not any(check(squatter, squatter.user_id, eid, s) for s in SYSTEMS)
 
     card(issue(ca, tmp_path, holder, card_type="legal_person", enterprise=eid))
-    claimed = claim_admin_cli(base, holder, USCC_OF[eid])
+    claimed = claim_admin_cli(base, holder, USCC_OF[eid], "--name", DETAILS["name"], "--address", DETAILS["address"],
+                              "--business-scope", DETAILS["business_scope"])  # the squatter's are dropped
     assert (claimed["enterprise_id"], claimed["role"], claimed["status"], claimed["role_certified"]) == \
         (eid, "admin", "approved", True)
     assert claimed["superseded_user_id"] == squatter.user_id and claimed["card"]["card_type"] == "legal_person"
     detail = holder.call("GET", f"/api/v1/enterprises/{eid}").json()
     assert (detail["admin_user_id"], detail["admin_role_certified"]) == (holder.user_id, True)
+    assert {k: detail[k] for k in DETAILS} == DETAILS and detail["certified"] is True
     assert membership(holder, eid)["card"]["card_no"] == claimed["card"]["card_no"]
 
     # The squatter's association ended (removed, superseded): no enterprise, no system, no grant.
@@ -259,7 +260,7 @@ def test_every_refused_claim_leaves_every_store_unchanged(base, ca, tmp_path, ca
     refused_without_a_trace(var, claimant, claim_with_the_card_in_the_reader(claimant, uscc),
                             (400, "CERTIFICATE_UNTRUSTED"))
     card(issue(ca, tmp_path, claimant, card_type="legal_person", enterprise=eid))
-    body = claim_with_the_card_in_the_reader(claimant, uscc)
+    body = claim_with_the_card_in_the_reader(claimant, uscc, **DETAILS)  # the squatter's details are not vouched for
     forged = dict(body, signature=claim_with_the_card_in_the_reader(claimant, uscc)["signature"])  # another nonce's
     refused_without_a_trace(var, claimant, forged, (400, "CARD_SIGNATURE_INVALID"))
     refused_without_a_trace(var, someone_else, body, (400, "CHALLENGE_INVALID"))  # asked for by another account

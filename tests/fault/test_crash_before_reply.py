@@ -207,7 +207,7 @@ def test_an_admin_claim_killed_between_its_saves_is_resumed_by_its_retry():
         first, holder = people.register(api), people.register(api)
         enterprise_id, uscc = people.register_enterprise(api, first, certify_role=False)
         card = new_card(holder.name, holder.id_number, uscc, ca=ca)
-        body = dict(prove(api, holder.token, card), uscc=uscc)
+        body = dict(prove(api, holder.token, card), uscc=uscc, **people.CLAIMED)  # replacing what `first` typed
         key = {"Idempotency-Key": "claim-after-crash"}
         as_holder = dict(key, Authorization=f"Bearer {holder.token}")
         lost_reply(p, "card", crash_armed(p.var, "claim_admin", crash), lambda timeout: api.http.post(

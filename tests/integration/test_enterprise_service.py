@@ -57,7 +57,7 @@ def test_the_association_story_reaches_the_inbox(services):
     inbox = wait_for(lambda: notify.list_messages(admin, True)["items"])
     assert [m["kind"] for m in inbox] == ["association_requested"]
     assert inbox[0]["data"]["association_id"] == request["association_id"]
-    assert "李申请" in inbox[0]["body"] and MANUAL["name"] in inbox[0]["body"]
+    assert "李申请" not in inbox[0]["body"] and MANUAL["name"] in inbox[0]["body"]  # who applied: in the list
 
     assert enterprise.approve(admin, inbox[0]["data"]["association_id"])["status"] == "approved"
     told = wait_for(lambda: notify.list_messages(applicant, False)["items"])

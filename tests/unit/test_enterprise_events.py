@@ -46,7 +46,8 @@ def test_the_whole_story_publishes_valid_envelopes(app):
         schema = REGISTRY[("enterprise", loaded["event_type"])].payload()
         assert schema.validate(loaded["payload"]) == {}
     requested = envelopes[4]["payload"]
-    assert requested["admin_user_id"] == admin and requested["user_name"] == "李四"
+    assert requested["admin_user_id"] == admin and requested["user_name"] is None  # names stay out of events
+    assert "李四" not in json.dumps(envelopes, ensure_ascii=False)
     assert requested["association_id"] == req["association_id"]
     assert envelopes[7]["payload"]["reason"] == "不是本企业员工"
     assert envelopes[8]["payload"] == {"enterprise_id": ent["enterprise_id"], "from_user_id": admin,
