@@ -38,6 +38,9 @@ class RegistryEntrySchema(Schema):
     business_scope = fields.String(required=True)
     registered = fields.Boolean(required=True, metadata={"description": "an administrator has registered it here"})
     certified = fields.Boolean(metadata={"description": "the registry knows it (企业认证)"})
+    from_registry = fields.Boolean(metadata={
+        "description": "the details are the enterprise credit registry's; false: typed by hand (an admin claim "
+                       "replaces them, its certified administrator may edit them)"})
     enterprise_id = fields.String(allow_none=True, metadata={"description": "set once registered"})
 
 
@@ -88,6 +91,9 @@ class EnterpriseSchema(Schema):
     admin_user_id = fields.String(required=True)
     admin_role_certified = fields.Boolean(required=True, metadata={
         "description": "角色认证 of the administrator: until true they may look but not act (403 ROLE_NOT_CERTIFIED)"})
+    from_registry = fields.Boolean(metadata={
+        "description": "the details are the enterprise credit registry's (not edited here: PUT answers 409 "
+                       "ENTERPRISE_FROM_REGISTRY); false: typed by hand, editable by its certified administrator"})
     registered_at = fields.String(metadata={"description": "ISO 8601"})
 
 

@@ -74,11 +74,12 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         if enterprise is not None:
             return {"uscc": uscc, "name": enterprise.name, "address": enterprise.address,
                     "business_scope": enterprise.business_scope, "registered": True,
-                    "certified": enterprise.certified, "enterprise_id": str(enterprise.id)}
+                    "certified": enterprise.certified, "from_registry": entry is not None,
+                    "enterprise_id": str(enterprise.id)}
         if entry is None:
             raise EnterpriseNotFound(message="未查询到企业, 可手动填写信息 (no registry entry for this USCC).",
                                      details={"uscc": ["No enterprise with this USCC in the registry."]})
-        return dict(entry.as_dict(), registered=False, certified=True, enterprise_id=None)
+        return dict(entry.as_dict(), registered=False, certified=True, from_registry=True, enterprise_id=None)
 
     # -- association --------------------------------------------------------------------------
     def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
@@ -224,12 +225,12 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return self._save_decision(_decided(association), enterprise, association)
 
     # -- queries ------------------------------------------------------------------------------
-    @staticmethod
-    def _enterprise_dict(enterprise):
+    def _enterprise_dict(self, enterprise):
         return {"enterprise_id": str(enterprise.id), "uscc": enterprise.uscc, "name": enterprise.name,
                 "address": enterprise.address, "business_scope": enterprise.business_scope,
                 "certified": enterprise.certified, "admin_user_id": enterprise.admin_user_id,
                 "admin_role_certified": enterprise.admin_role_certified,
+                "from_registry": self.registry.lookup(enterprise.uscc) is not None,
                 "registered_at": _iso_or_none(enterprise.created_on)}
 
     def get_enterprise(self, enterprise_id, actor_user_id=None):

@@ -89,6 +89,8 @@ def test_typed_details_are_never_certified_by_typing(app):
     admin, eid, uscc = registered(app, certify=False)
     assert app.get_enterprise(eid)["certified"] is False
     assert app.lookup_registry(uscc)["certified"] is False
+    assert app.get_enterprise(eid)["from_registry"] is app.lookup_registry(uscc)["from_registry"] is False
+    assert app.lookup_registry(KNOWN)["from_registry"] is True
 
 
 # -- the certified administrator edits them --------------------------------------------------------
@@ -121,6 +123,7 @@ def test_the_registrys_details_are_not_edited_here(app):
     admin = uid()
     out = app.associate(admin, KNOWN, "admin")
     bind_card(app, admin, out["enterprise_id"], KNOWN)
+    assert app.get_enterprise(out["enterprise_id"])["from_registry"] is True
     before = stored(app)
     assert code_of(app.update_details, admin, out["enterprise_id"], name="改名") == e.ENTERPRISE_FROM_REGISTRY
     assert stored(app) == before
