@@ -29,3 +29,8 @@ export function adminAssociations(me = account.me) {
 export const ROLE_LABEL = { admin: '企业管理员', user: '企业用户' }
 export const STATUS_LABEL = { pending: '待审核', approved: '已审核通过', rejected: '已拒绝', removed: '已解除' }
 export const CARD_TYPE_LABEL = { legal_person: '法人卡', operator: '操作员卡' }
+
+// The person's approved administrator association with the enterprise, or undefined.
+export function adminOf(enterpriseId, me = account.me) {
+  return adminAssociations(me).find((a) => a.enterprise_id === enterpriseId)
+}
