@@ -6,8 +6,9 @@ legal-person card replaces them. A mixin of EnterpriseApplication.
   while its role there is uncertified. Its `HandRegistrations` list is saved with every new one, so
   two registrations in parallel conflict and the second counts again (retry_on_conflict).
 - Edit (PUT /api/v1/enterprises/{id}): only its certified administrator, never the registry's details.
-- Claim: the holder of the legal-person card vouches for what they type; what the superseded
-  administrator typed is dropped (the claimant must give the details unless the registry knows them).
+- Claim: the holder of the legal-person card vouches for what they type, which replaces what was
+  typed before; they must type it when nobody vouched for the details yet (企业认证 false: neither the
+  registry nor a card of the e-port CA naming the USCC), unless they typed those themselves.
 """
 from contracts.enterprise import UNCERTIFIED_BY_HAND_MAX
 from contracts.validators import check_fields, optional
@@ -69,13 +70,13 @@ class HandEntered:
     # -- a claim replaces them -------------------------------------------------------------------
     def _claimed_details(self, enterprise, actor_user_id, name, address, business_scope):
         """The details a claim of the existing `enterprise` gives it, or None to keep its own: the
-        registry's when it knows the USCC; else the claimant's (all three), which are required unless
-        the claimant is the uncertified administrator who typed the current ones."""
+        registry's when it knows the USCC; else the claimant's (all three), required (400 naming them)
+        while the enterprise is not certified, unless the claimant is the administrator who typed them."""
         entry = self.registry.lookup(enterprise.uscc)
         if entry is not None:
             return {"name": entry.name, "address": entry.address, "business_scope": entry.business_scope}
         if name is None and address is None and business_scope is None \
-                and actor_user_id == enterprise.admin_user_id:
+                and (enterprise.certified or actor_user_id == enterprise.admin_user_id):
             return None
         return check_manual_fields(name, address, business_scope)
 

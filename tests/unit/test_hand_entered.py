@@ -85,6 +85,20 @@ def test_the_administrator_who_typed_them_keeps_or_replaces_them_when_claiming(a
     assert app.get_enterprise(other_eid)["name"] == CLAIMED["name"]
 
 
+def test_a_claim_of_a_certified_enterprise_keeps_its_details_unless_it_gives_its_own(app):
+    """企业认证 by a card of the e-port CA naming the USCC (here an operator card the administrator bound)
+    vouches for the enterprise: a claim then needs no details, and those it gives replace them."""
+    admin, eid, uscc = registered(app, certify=False)
+    bind_card(app, admin, eid, uscc, card_type="operator")
+    assert app.get_enterprise(eid)["certified"] is True
+    app.claim_admin(uid(), uscc, "88006")
+    assert app.get_enterprise(eid)["name"] == MANUAL["name"]
+    other, other_eid, other_uscc = registered(app, certify=False)
+    bind_card(app, other, other_eid, other_uscc, card_type="operator")
+    app.claim_admin(uid(), other_uscc, "88007", **CLAIMED)
+    assert app.get_enterprise(other_eid)["name"] == CLAIMED["name"]
+
+
 def test_typed_details_are_never_certified_by_typing(app):
     admin, eid, uscc = registered(app, certify=False)
     assert app.get_enterprise(eid)["certified"] is False
