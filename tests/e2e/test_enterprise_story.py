@@ -29,7 +29,7 @@ def test_the_manual_s_story(api):
     ent = api.get(f"/api/v1/enterprises/{eid}", token=admin.token).json()
     assert ent == {"enterprise_id": eid, "uscc": KNOWN, "name": "浙江电子口岸有限公司", "address": "杭州市上城区",
                    "business_scope": "信息服务", "certified": True, "admin_user_id": admin.user_id,
-                   "admin_role_certified": False, "registered_at": ent["registered_at"]}
+                   "admin_role_certified": False, "from_registry": True, "registered_at": ent["registered_at"]}
     # 1.3: the administrator binds the enterprise's legal-person card (法人卡): 角色认证 已认证.
     certify(api, admin.token, admin.user_id, eid, KNOWN, admin.name, admin.id_number)
     assert api.get(f"/api/v1/enterprises/{eid}", token=admin.token).json()["admin_role_certified"] is True
