@@ -73,7 +73,8 @@ def register(client):
          204, "password")
     session = must(client.call("POST", "/api/v1/sessions", body={"method": "password", "account": mobile,
                                                                  "password": PASSWORD}), 201, "login")
-    return {"user_id": user["user_id"], "token": session["access_token"], "name": "王基准", "id_number": id_number}
+    return {"user_id": user["user_id"], "token": session["access_token"], "name": "王基准", "id_number": id_number,
+            "mobile": mobile}
 
 
 def certify(client, admin, eid, uscc):
@@ -196,14 +197,14 @@ def http_closed_loop(port, requests_of, concurrency, seconds):
     return summary(latencies, time.perf_counter() - start), errors
 
 
-def http_open_loop(port, requests_of, rate, seconds, connections=16):
+def http_open_loop(port, requests_of, rate, seconds, connections=16, source=None):
     """Requests started on a fixed schedule (not when the previous one answered); each latency is
     measured from its scheduled start, so a stall shows up instead of slowing the sender down."""
     import eventlet
     from eventlet.queue import LightQueue
     idle = LightQueue()
     for _ in range(connections):
-        c = Client(port)
+        c = Client(port, source=source)
         path, token, params = requests_of(0)
         c.call("GET", path, token, params=params)  # opens the connection
         idle.put(c)

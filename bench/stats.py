@@ -17,4 +17,4 @@ def capacity_env():
     """The settings of a capacity benchmark: it acts from one address as fast as it is answered,
     which the budgets (gateway/budgets.py) are there to refuse; so they are set out of its way."""
     from tests.support import generous_budgets
-    return {**generous_budgets(), "GATEWAY_HASH_ROUTES": "20"}
+    return {**generous_budgets(), "GATEWAY_HASH_ROUTES": "20"}  # and GATEWAY_CLIENT_CONCURRENCY

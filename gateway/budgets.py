@@ -37,7 +37,8 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.settings import secret, setting
 
-from .client_address import client_of
+from .client_address import client_of, client_of_environ
+from .client_turns import refused
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +66,19 @@ class Budget:
 
 @dataclass(frozen=True)
 class ByMethod:
-    """The budget of a route whose body's `method` says what it does (POST /sessions); None: no budget."""
+    """The budget of a route whose body's `method` says what it does (POST /sessions); None: no budget.
+    Its budgets share their name, so their per-client count too."""
     budgets: dict
 
     def of(self, kwargs):
         return self.budgets.get(kwargs["body"].get("method"))
+
+    @property
+    def name(self):
+        return next(iter(self.budgets.values())).name
+
+    def setting_names(self):
+        return next(iter(self.budgets.values())).setting_names()
 
 
 def _body(field):
@@ -137,6 +146,30 @@ def _over_budget(store, item, ids):
                         details={"retry_after": retry_after})
 
 
+ROUTE_BUDGETS = {}  # (method, werkzeug rule) -> the route's budget: routing.route fills it
+
+
+def early_refusal(method, rule, environ):
+    """Before a worker is taken for the request: the refusal (RATE_LIMITED) of a client already over
+    the per-client budget of the route, else None. A peek: nothing is counted, and a store that does
+    not answer leaves the answer to the route's own charge. A flood from one client is so refused
+    for about a third of what a full request costs the gateway (bench/abuse.py)."""
+    budget = ROUTE_BUDGETS.get((method, rule))
+    if budget is None:
+        return None
+    client = client_of_environ(environ)
+    item, ids = limit(budget.setting_names()[0]), ("client", budget.name, client)
+    try:
+        store = limiter()
+        if store.test(item, *ids):
+            return None
+        refusal = _over_budget(store, item, ids)
+    except (StorageError, RedisError, OSError):
+        return None
+    refused(client)
+    return refusal
+
+
 def charge(budget, client, subject):
     """Count one request of `client` on `subject` (None: none named): 429 RATE_LIMITED when it is over
     any of the budget's three limits (a refused request spends none of the limits after the one it
@@ -145,6 +178,8 @@ def charge(budget, client, subject):
         store = limiter()
         for item, ids in _counts(budget, client, subject):
             if not store.hit(item, *ids):
+                if ids[0] == "client":
+                    refused(client)  # fewer turns for it a while (gateway/client_turns.py)
                 raise _over_budget(store, item, ids)
     except (StorageError, RedisError, OSError) as exc:
         log.error("budget store unreachable (%s): refusing %s requests", type(exc).__name__, budget.name)

@@ -31,14 +31,14 @@ def trusted_proxies():
     return _networks(setting("EPORT_TRUSTED_PROXIES"))
 
 
-def _address(text):
+def ip_of(text):
     try:
         return ipaddress.ip_address(text.strip().removeprefix("[").split("]")[0])
     except ValueError:
         return None
 
 
-def _trusted(address, networks):
+def trusted(address, networks):
     return address is not None and any(address in network for network in networks)
 
 
@@ -56,25 +56,28 @@ def client_address(peer, forwarded=None, networks=None):
     untrusted hop of `forwarded` (an X-Forwarded-For value). A hop that is not an address ends the
     walk at the proxy that reported it."""
     networks = trusted_proxies() if networks is None else networks
-    current = _address(peer or "")
+    current = ip_of(peer or "")
     if current is None:
         return peer or "unknown"
-    if not _trusted(current, networks) or not forwarded:
+    if not trusted(current, networks) or not forwarded:
         return client_key(current)
     for hop in reversed(forwarded.split(",")):
-        address = _address(hop)
+        address = ip_of(hop)
         if address is None:
             break
         current = address
-        if not _trusted(address, networks):
+        if not trusted(address, networks):
             break
     return client_key(current)
 
 
-def client_of(request):
-    """The client of a werkzeug request (cached on it: several budgets ask)."""
-    environ = request.environ
-    if "eport.client" not in environ:
-        forwarded = ",".join(request.headers.getlist(FORWARDED_HEADER))  # several headers read as one list
-        environ["eport.client"] = client_address(environ.get("REMOTE_ADDR"), forwarded)
+def client_of_environ(environ):
+    """The client of a WSGI request (cached in its environ: several budgets ask)."""
+    if "eport.client" not in environ:  # the server joins several X-Forwarded-For headers into one list
+        environ["eport.client"] = client_address(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"))
     return environ["eport.client"]
+
+
+def client_of(request):
+    """The client of a werkzeug request."""
+    return client_of_environ(request.environ)

@@ -27,6 +27,8 @@ from contracts.envelope import CORRELATION_ID_PATTERN
 from services.common.context import CORRELATION_ID
 
 from .body import BodyRefused, buffer_body, socket_timeout
+from .budgets import early_refusal
+from .client_turns import client_turn, direct_client, proxied_turn
 from .console import console_response
 from .errors import error_response
 
@@ -75,6 +77,25 @@ class BoundedProtocol(HttpOnlyProtocol):
     """Lets the app close the connection after its answer (`environ["eport.close"]()`), and then
     closes it gently."""
     lingering = False
+    _turn = None
+
+    def _read_request_line(self):
+        # The client's turn (gateway/client_turns.py), once a request has begun to arrive: a client's
+        # requests beyond its few at once wait here, before their headers are parsed.
+        line = super()._read_request_line()
+        client = direct_client((self.client_address or ("",))[0]) if line else None
+        if client is not None:
+            self._turn = client_turn(client)
+            self._turn.__enter__()
+        return line
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        finally:
+            turn, self._turn = self._turn, None
+            if turn is not None:
+                turn.__exit__(None, None, None)
 
     def get_environ(self):
         environ = super().get_environ()
@@ -127,12 +148,15 @@ class JsonErrorsWsgiApp(WsgiApp):
         # nameko's WsgiApp.__call__, with unmatched requests answered by unmatched_response
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
-        try:
-            provider, values = adapter.match()
-            request.path_values = values
-            rv = provider.handle_request(request)
-        except HTTPException as exc:
-            rv = unmatched_response(exc, request)
+        with proxied_turn(environ):  # a direct client's turn is taken by the protocol (client_turns.py)
+            try:
+                provider, values = adapter.match()
+                request.path_values = values
+                refused = early_refusal(provider.method, provider.url, environ)
+                rv = provider.handle_request(request) if refused is None else \
+                    error_response(refused.code, refused.message, refused.details)
+            except HTTPException as exc:
+                rv = unmatched_response(exc, request)
         return rv(environ, start_response)
 
 

@@ -12,7 +12,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common.rpc import call_with_deadline
 
-from .budgets import spending
+from .budgets import ROUTE_BUDGETS, spending
 from .errors import error_response, json_response
 from .http import http
 from .ids import check_path_ids
@@ -99,6 +99,7 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
     """
     if budget is not None:
         errors = (*errors, e.RATE_LIMITED)
+        ROUTE_BUDGETS[(method, _werkzeug_path(path))] = budget
     ROUTES.append(Route(method, path, summary, status, auth, body, query, response, tuple(errors),
                         tuple(tags), description))
 

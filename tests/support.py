@@ -15,10 +15,12 @@ from tests.tokens import token_for
 
 
 def generous_budgets():
-    """Every budget (gateway/budgets.py) far above what a test run asks from its one address: the
-    suites register and log in hundreds of people from 127.0.0.1. Tests of the budgets set their own."""
+    """Every budget (gateway/budgets.py) far above what a test run asks from its one address, and as
+    many requests at once as it likes (gateway/client_turns.py): the suites register and log in
+    hundreds of people from 127.0.0.1, some at once. Tests of the budgets set their own."""
     from services.common.settings import SETTINGS
-    return {name: "100000/minute" for name in SETTINGS if name.startswith("BUDGET_")}
+    return {**{name: "100000/minute" for name in SETTINGS if name.startswith("BUDGET_")},
+            "GATEWAY_CLIENT_CONCURRENCY": "1000"}
 
 
 class Clock:

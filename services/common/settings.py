@@ -76,6 +76,8 @@ SETTINGS = {s.name: s for s in (
     Setting("BUDGET_ADMIN_CLAIM_PER_CLIENT", "20/hour", "administrator claims per client address"),
     Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account"),
     Setting("BUDGET_ADMIN_CLAIM_GLOBAL", "2000/hour", "administrator claims, all clients together"),
+    Setting("GATEWAY_CLIENT_CONCURRENCY", "16", "requests of one client a gateway works on at once (more wait "
+                                                "their turn)"),
     Setting("GATEWAY_HASH_ROUTES", "6", "requests at once, per gateway, on routes that wait for a password hash "
                                         "(more: 503 at once)"),
     Setting("IDENTITY_HASH_QUEUE", "8", "hashes that may wait for a thread in identity (more: 503 at once)"),

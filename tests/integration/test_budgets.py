@@ -9,6 +9,7 @@ import pytest
 import redis
 from nameko.runners import ServiceRunner
 
+from gateway.budgets import early_refusal
 from gateway.service import GatewayService
 from services.common.rpc import rpc
 from tests.factories import new_id_number, new_mobile
@@ -127,6 +128,10 @@ def test_over_the_client_budget_is_429_before_identity_is_asked(gateway_port, st
     body = assert_rate_limited(client.sms())
     assert 3500 <= body["error"]["details"]["retry_after"] <= 3600
     assert len(CALLS) == asked == 3  # the refused request never reached identity
+    # and the client's next ones are refused before a worker is even taken (a peek: nothing counted)
+    early = early_refusal("POST", "/api/v1/sms-codes", {"REMOTE_ADDR": "127.0.0.2"})
+    assert early.code == "RATE_LIMITED" and early.details["retry_after"] >= 1
+    assert early_refusal("POST", "/api/v1/sms-codes", {"REMOTE_ADDR": "127.0.0.9"}) is None
 
 
 def test_two_loopback_clients_have_budgets_of_their_own(gateway_port, store, monkeypatch):
@@ -223,3 +228,50 @@ def test_logins_waiting_for_hashes_never_take_every_worker(gateway_port, store, 
         if status == 503:
             assert body["error"]["code"] == "SERVICE_UNAVAILABLE" and headers["Retry-After"] == "1"
     assert CALLS.count(("identity", "login_password")) == 3
+
+
+def test_a_client_has_a_few_turns_at_once_and_others_do_not_wait_for_it(gateway_port, store, monkeypatch):
+    """GATEWAY_CLIENT_CONCURRENCY 2: four slow logins of one client run two at a time, while
+    another client's check is answered at once."""
+    from tests.tokens import token_for
+    monkeypatch.setenv("GATEWAY_CLIENT_CONCURRENCY", "2")
+    clock = eventlet.hubs.get_hub().clock
+    started = clock()
+    pool = eventlet.GreenPool()
+    logins = [pool.spawn(Client(gateway_port, "127.0.8.1").login, new_mobile()) for _ in range(4)]
+    eventlet.sleep(0.2)
+    assert CALLS.count(("identity", "login_password")) == 2  # the other two wait their turn
+    user = str(uuid.uuid4())
+    t0 = clock()
+    check = Client(gateway_port, "127.0.8.2").call(
+        "GET", f"/api/v1/authz/check?user_id={user}&enterprise_id={uuid.uuid4()}&system=manifest",
+        token=token_for(user))
+    assert check[0] == 200 and clock() - t0 < LOGIN_SECONDS / 2
+    assert [g.wait()[0] for g in logins] == [401] * 4
+    assert clock() - started >= 2 * LOGIN_SECONDS  # two rounds of two
+
+
+def test_a_client_refused_for_its_budget_is_paced_and_others_are_not(gateway_port, store, monkeypatch):
+    from gateway.client_turns import REFUSED_PACE
+    monkeypatch.setenv("BUDGET_SMS_PER_CLIENT", "1/hour")
+    clock = eventlet.hubs.get_hub().clock
+    flooder = Client(gateway_port, "127.0.8.3")
+    assert flooder.sms()[0] == 202
+    assert_rate_limited(flooder.sms())
+    answered = []
+
+    def one():
+        answer = flooder.sms()
+        answered.append(clock())
+        return answer
+
+    pool = eventlet.GreenPool()
+    started = clock()
+    flood = [pool.spawn(one) for _ in range(10)]
+    t0 = clock()
+    assert Client(gateway_port, "127.0.8.4").sms()[0] == 202  # another client: not paced
+    assert clock() - t0 < 5 * REFUSED_PACE
+    for g in flood:
+        assert_rate_limited(g.wait())
+    assert clock() - started >= 9 * REFUSED_PACE  # one at a time, REFUSED_PACE apart
+    assert CALLS.count(("identity", "request_sms_code")) == 2
