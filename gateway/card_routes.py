@@ -70,7 +70,7 @@ class CardRoutes:
            auth=False, body=IdentityClaimRequestSchema, response=IdentityClaimSchema, tags=TAGS,
            errors=(e.CARD_HOLDER_MISMATCH, e.ID_NUMBER_VERIFIED, e.MOBILE_TAKEN, e.SMS_CODE_INVALID,
                    e.SMS_CODE_ATTEMPTS_EXCEEDED, e.CARD_SIGNATURE_INVALID, e.CERTIFICATE_UNTRUSTED,
-                   e.CHALLENGE_INVALID, e.CONFLICT),
+                   e.CHALLENGE_INVALID, e.CONFLICT), budget=budgets.REGISTRATION,
            description="The holder of a card of the e-port CA whose certificate names this name and ID number "
                        "proves it with an `identity` challenge (anonymous, spent by its first valid answer) and a "
                        "`register` SMS code of the mobile, and gets a new account (set its password with "

@@ -59,6 +59,14 @@ class CountingCard:
         return {"challenge_id": str(uuid.uuid4()), "nonce": "bm9uY2U=", "expires_in": 120}
 
 
+    @rpc
+    def claim_identity(self, name, id_type, id_number, mobile, sms_code, card_no, challenge_id, certificate,
+                       signature):
+        CALLS.append(("card", "claim_identity"))
+        return {"user_id": str(uuid.uuid4()), "password_setup_token": "t" * 43, "identity_verified": True,
+                "superseded_user_id": None}
+
+
 class CountingAuthz:
     name = "authz"
 
@@ -275,3 +283,17 @@ def test_a_client_refused_for_its_budget_is_paced_and_others_are_not(gateway_por
         assert_rate_limited(g.wait())
     assert clock() - started >= 9 * REFUSED_PACE  # one at a time, REFUSED_PACE apart
     assert CALLS.count(("identity", "request_sms_code")) == 2
+
+
+def test_registrations_and_identity_claims_share_the_mobiles_budget(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_REGISTRATION_PER_MOBILE", "1/hour")
+    mobile, client = new_mobile(), Client(gateway_port, "127.0.0.8")
+    person = {"name": "王测试", "id_type": "resident_id", "id_number": new_id_number(), "mobile": mobile,
+              "sms_code": "123456"}
+    card = {"card_no": "EP0002", "challenge_id": str(uuid.uuid4()), "signature": "c2lnbmF0dXJl",
+            "certificate": "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----"}
+    status, body, _ = client.call("POST", "/api/v1/identity-claims", {**person, **card})
+    assert status == 201, body
+    assert_rate_limited(client.call("POST", "/api/v1/users", person))
+    assert_rate_limited(client.call("POST", "/api/v1/identity-claims", {**person, **card}))
+    assert CALLS == [("card", "claim_identity")]
