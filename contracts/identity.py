@@ -52,7 +52,8 @@ class LoginFailedPayload(Schema):
     user_id = Id(required=True)
     method = fields.String(required=True, validate=validate.OneOf(LOGIN_METHODS))
     consecutive_failures = fields.Integer(required=True, metadata={
-        "description": "failed logins of the account in a row, any method; the 5th locks it"})
+        "description": "wrong passwords for the account in a row (a login's or a change's current "
+                       "password; wrong SMS codes count on the code alone); the 5th locks password logins"})
 
 
 class SessionRevokedPayload(Schema):
@@ -83,7 +84,8 @@ USER_LOCKED = event_type(SOURCE, "UserLocked", UserLockedPayload,
                          "Too many consecutive failed logins locked the account until `locked_until`.")
 USER_LOGGED_IN = event_type(SOURCE, "UserLoggedIn", UserLoggedInPayload, "A login succeeded.")
 LOGIN_FAILED = event_type(SOURCE, "LoginFailed", LoginFailedPayload,
-                          "A login of a known account failed (unknown accounts are not recorded).")
+                          "A password login of a known account failed (an unknown account's failures "
+                          "lock it alike but are not published).")
 SESSION_REVOKED = event_type(SOURCE, "SessionRevoked", SessionRevokedPayload,
                              "The user logged out; the session's token is refused from then on.")
 IDENTITY_VERIFIED = event_type(SOURCE, "IdentityVerified", IdentityVerifiedPayload,
