@@ -123,6 +123,7 @@ def test_the_manual_from_registration_to_a_new_administrator(browser_of, api, in
     page.locator(".el-select-dropdown__item", has_text="李四").click()
     admin.shot("15-change-administrator")
     dialog.get_by_role("button", name="确定").click()
+    page.get_by_role("dialog", name="确认变更企业管理员").get_by_role("button", name="确定变更").click()  # asked first
     expect(page.get_by_text("企业管理员账号已变更")).to_be_visible()
     expect(panel(page, ENTERPRISE)).to_contain_text("企业用户")
     assert api.get(f"/api/v1/enterprises/{enterprise_id}", token=member.token).json()["admin_user_id"] == member.user_id
