@@ -28,8 +28,10 @@ def test_the_image_runs_deploy_serve_and_holds_every_package_a_service_imports()
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["python", "-m", "deploy.serve"]' in dockerfile
     copied = set(re.findall(r"^COPY (\w+) \1$", dockerfile, flags=re.M))
-    needed = {target.split(".")[0] for target in SERVICES.values()} | {"contracts", "deploy"}
+    needed = {target.split(".")[0] for target in SERVICES.values()} | {"contracts", "deploy", "cardagent"}
     assert needed <= copied, needed - copied
+    # the card service imports eport_card (certificate layout, development CA), never its pyscard
+    assert "pip install --no-cache-dir --no-deps ./cardagent" in dockerfile
 
 
 def test_compose_runs_every_service_with_the_shared_configuration():
