@@ -22,7 +22,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 import contracts
 from contracts.envelope import REGISTRY, EnvelopeSchema
 
-NOT_EVENT_MODULES = {"asyncapi", "envelope", "errors", "masking", "subscriptions", "tokens", "validators"}
+NOT_EVENT_MODULES = {"asyncapi", "envelope", "errors", "masking", "signatures", "subscriptions", "tokens", "validators"}
 AMQP_BINDING_VERSION = "0.3.0"
 DOCUMENT_ID = "urn:cn:chinaport:eport:identity-platform:events"
 
@@ -59,7 +59,7 @@ def _message(et, payload_name):
                     "properties": {"event_version": {"type": "integer", "const": et.version}}},
         "payload": {"allOf": [
             {"$ref": "#/components/schemas/Envelope"},
-            {"type": "object", "properties": {
+            {"type": "object", "required": ["signature"], "properties": {
                 "event_type": {"const": et.name},
                 "event_version": {"const": et.version},
                 "source": {"const": et.source},
@@ -118,7 +118,11 @@ def build():
                 "holds the event's own fields, PII masked or left out. Delivery is at least once: "
                 "dedupe by `event_id`, which stays the same across redeliveries. Bind a durable queue "
                 "of your own to `<source>.events` with the event type as routing key (`#` for all); "
-                "see docs/subscribers.md."),
+                "see docs/subscribers.md. Every event is signed by its source service (`signature`: "
+                "Ed25519 over the RFC 8785 canonical JSON of the envelope's other members); believe one "
+                "only when a key of the published key set (the gateway's /.well-known/event-keys.json, "
+                "a JWK set) whose `eport_source` is the event's `source` verifies it: anyone who may put "
+                "a message on your queue could otherwise speak for a service."),
             "contact": {"name": "e-port identity and permission platform team",
                         "url": "https://www.chinaport.gov.cn/"},
             "license": {"name": "Apache 2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},

@@ -34,6 +34,12 @@ def Timestamp(**kwargs):
     return fields.String(**_with_format("date-time", kwargs))
 
 
+class SignatureSchema(Schema):
+    kid = fields.String(required=True, metadata={"description": "the key's id in the published key set "
+                                                               "(/.well-known/event-keys.json)"})
+    sig = fields.String(required=True, metadata={"description": "base64url of the 64-byte Ed25519 signature"})
+
+
 class EnvelopeSchema(Schema):
     event_id = Id(required=True, metadata={"description": "stable across redeliveries: dedupe by it"})
     event_type = fields.String(required=True, metadata={"description": "also the AMQP routing key"})
@@ -49,6 +55,9 @@ class EnvelopeSchema(Schema):
     actor_user_id = Id(allow_none=True, load_default=None, metadata={
         "description": "the user who acted, when one did"})
     payload = fields.Dict(required=True)
+    signature = fields.Nested(SignatureSchema, allow_none=True, load_default=None, metadata={"description": (
+        "Ed25519 signature of the source service over the other members (contracts/signatures.py): "
+        "believe an event only when a key published for its `source` verifies it (docs/subscribers.md)")})
 
 
 @dataclass(frozen=True)

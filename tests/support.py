@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import urlparse
 
 import requests
@@ -170,3 +170,49 @@ def stored_before(mapper, stored, *added_fields):
         state.pop(field)
     return StoredEvent(originator_id=stored.originator_id, originator_version=stored.originator_version,
                        topic=stored.topic, state=encode(state))
+
+
+def signed(envelope):
+    """An envelope signed by its source's development key, as its relay would publish it
+    (services/common/event_keys.py): consumers believe nothing else."""
+    from services.common.event_keys import signed as sign
+    return sign(envelope)
+
+
+def signing_publisher(amqp_uri, source):
+    """services.common.relay.AmqpPublisher that signs what a test publishes, as the relay does."""
+    from services.common.relay import AmqpPublisher
+
+    class Signing(AmqpPublisher):
+        def publish_many(self, envelopes):
+            super().publish_many([signed(e) for e in envelopes])
+
+    return Signing(amqp_uri, source)
+
+
+def replay_into(amqp_uri, queue_name, envelopes):
+    """Put envelopes on one queue through `eport.replay`, as `eport replay` and `eport dead-letters
+    replay` do (what an operator's broker user may do with any consumer queue)."""
+    from kombu import Connection
+
+    from deploy.eport.broker import replay_producer
+    with Connection(amqp_uri) as conn, conn.channel() as channel:
+        producer = replay_producer(channel, queue_name, serializer="json")
+        for env in envelopes:
+            producer.publish(env, routing_key=queue_name, delivery_mode=2, message_id=env["event_id"])
+
+
+def dead_letters_of(amqp_uri, queue_name):
+    """The reasons of the messages parked in `queue_name`'s dead-letter queue (left there)."""
+    import json
+
+    from amqp.exceptions import NotFound
+    from kombu import Connection, Queue
+
+    from services.common.deadletters import REASON, dead_letter_queue_name
+    reasons = []
+    with Connection(amqp_uri) as conn, conn.channel() as channel, suppress(NotFound):  # none ever parked
+        parked = Queue(dead_letter_queue_name(queue_name), channel=channel, no_declare=True)
+        while (message := parked.get(no_ack=False)) is not None:
+            reasons.append((json.loads(message.body).get("event_id"), message.headers.get(REASON)))
+    return reasons  # unacknowledged: back in the queue when the channel closes

@@ -5,6 +5,7 @@ import threading
 import eventlet
 
 from .context import APPLICATION, RequestContext
+from .event_keys import signer
 from .outages import Retrying
 from .relay import AmqpPublisher, NotificationRelay
 from .settings import published_log, relay_positions
@@ -36,6 +37,7 @@ class EventSourced(RequestContext):
         self.app = self.app_cls()
         if self.to_integration is not None:
             source = self.app_cls.service_name
+            signer(source)  # refuses to start without its key, rather than at the first event
             config = self.container.config
             publisher = AmqpPublisher(config["AMQP_URI"], source, ssl=config.get("AMQP_SSL"))
             positions = relay_positions(source)

@@ -8,12 +8,14 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from contracts.envelope import read_envelope
+from contracts.signatures import OriginNotProven
 from contracts.subscriptions import queue, subscription
 
 from .bindings import BindsWithoutDeclaring
 from .consuming import QueueConsumer
 from .context import CORRELATION_ID
 from .deadletters import Parker, failures_carried, traceback_summary
+from .event_keys import key_set, verified
 from .settings import consumer_max_failures, consumer_queue_type, consumer_retry_delay
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class EventConsumer(Consumer):
     not reset it; only when the broker does not take the republished message is it requeued as it
     was, its count then kept here.
     `eport dead-letters` lists, replays and drops them.
+
+    Only an envelope whose source's published key verifies its signature reaches the handler
+    (contracts/signatures.py): whoever may put a message on the queue (an operator's replay, a
+    dead letter put back) cannot speak for a service. Any other is parked, with why, unapplied.
     """
 
     queue_consumer = EventQueueConsumer()
@@ -59,11 +65,13 @@ class EventConsumer(Consumer):
         self.max_failures = max_failures
         self._failures = {}  # event_id -> consecutive failures of its handler
         self.parker = None
+        self.source = source
         super().__init__(queue(subscription(consumer, source), consumer_queue_type()), requeue_on_error=True, **kwargs)
 
     def setup(self):
         self.retry_delay = self.retry_delay or consumer_retry_delay()
         self.max_failures = self.max_failures or consumer_max_failures()
+        key_set()  # refuses to start without the published keys, rather than park every event
         config = self.container.config
         self.parker = Parker(config["AMQP_URI"], self.queue.name, ssl=config.get("AMQP_SSL"))
         super().setup()
@@ -81,10 +89,15 @@ class EventConsumer(Consumer):
 
     def handle_message(self, body, message):
         try:
-            body = read_envelope(body)
+            envelope = read_envelope(body)
+            verified(body, self.source)  # as it came, before marshmallow read it
         except ValidationError as exc:
             self.park_malformed(message, f"not an envelope: {exc.messages}")
             return
+        except OriginNotProven as exc:  # forged, altered or unsigned: never applied
+            self.park_malformed(message, f"origin not proven: {exc}")
+            return
+        body = envelope
         # nameko's Consumer.handle_message, with the event's correlation id as the worker's: the
         # events the handler causes carry it on
         context_data = self.unpack_message_headers(message)

@@ -13,8 +13,9 @@ from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
+from contracts.signatures import OriginNotProven
 
-from .correlation import with_correlation
+from .event_keys import as_published, verified
 from .published import mark_of
 from .rpc import ClusterRpcProxy, Encoded, rpc
 
@@ -88,7 +89,7 @@ def _mapped(app, to_integration, after, limit, event_type, until):
             domain_event = app.mapper.to_domain_event(n)
             for envelope in to_integration(domain_event):
                 if event_type is None or envelope["event_type"] == event_type:
-                    item = with_correlation(envelope, domain_event)  # a dict of its own: to_integration makes each anew
+                    item = as_published(envelope, domain_event)  # a dict of its own, signed
                     item["position"] = n.id
                     items.append(item)
             position, last = n.id, n
@@ -130,13 +131,23 @@ def upstream_fetcher(config, caller, timeout=60):
     proxy = cluster.start()
 
     def ask(source, after, limit, until=None):
-        return getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until)
+        return _Proven(getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until), source)
 
     def fetch(source, after, limit, until=None):
         return ask(source, after, limit, until).result()
 
     fetch.ask, fetch.close, fetch.proxy = ask, cluster.stop, proxy  # proxy: other calls a rebuild makes
     return fetch
+
+
+class _Proven:
+    """A page asked of `source`: its `result()` holds only what `source` signed (`proven`)."""
+
+    def __init__(self, reply, source):
+        self.reply, self.source = reply, source
+
+    def result(self):
+        return proven(self.reply.result(), self.source)
 
 
 READ_AHEAD = 3  # windows asked for ahead of the one being written
@@ -167,6 +178,20 @@ def pages_of(fetch, source, after, page, depth=READ_AHEAD):
             if result["next"] <= before:
                 raise RuntimeError(f"{source}'s events did not move past position {before}")
             yield result
+
+
+def proven(page, source):
+    """The page with only the envelopes `source` signed (contracts/signatures.py): a rebuild
+    believes its upstream's history no more than a consumer believes the bus (the name of a reply
+    queue is all it takes to publish into it). What it leaves out is logged, without the payload."""
+    kept = []
+    for item in page["items"]:
+        try:
+            kept.append(verified(item, source))
+        except OriginNotProven as exc:
+            log.error("left out %s %s at position %s of %s's history: origin not proven (%s)",
+                      item.get("event_type"), item.get("event_id"), item.get("position"), source, exc)
+    return page if len(kept) == len(page["items"]) else {**page, "items": kept}
 
 
 class Rebuilding:

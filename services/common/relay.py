@@ -12,7 +12,7 @@ from kombu import Connection, Producer
 
 from contracts.subscriptions import exchange, queue, subscriptions_of_source
 
-from .correlation import with_correlation
+from .event_keys import as_published
 from .published import mark_of
 from .settings import consumer_queue_type
 
@@ -134,7 +134,7 @@ class NotificationRelay:
         for notification in notifications:
             domain_event = self.app.mapper.to_domain_event(notification)
             for envelope in self.to_integration(domain_event):
-                envelopes.append(with_correlation(envelope, domain_event))
+                envelopes.append(as_published(envelope, domain_event))
                 positions.append(notification.id)
         if envelopes:
             self.publisher.publish_many(envelopes)  # raises unless the broker confirmed them all

@@ -2,7 +2,8 @@
 and not the same as another secret. Each refusal names the secret and says why (never its value).
 
 - HMAC keys (EPORT_INDEX_KEY): hex or strict base64 of at least 32 random bytes;
-- the event-store cipher key (EPORT_CIPHER_KEY): strict base64 of 16, 24 or 32 random bytes (AES).
+- the event-store cipher key (EPORT_CIPHER_KEY): strict base64 of 16, 24 or 32 random bytes (AES);
+- a service's event-signing key (EPORT_EVENT_KEY): strict base64 of a 32-byte Ed25519 seed.
 """
 import base64
 import binascii
@@ -10,6 +11,7 @@ import re
 
 MIN_HMAC_BYTES = 32
 AES_KEY_BYTES = (16, 24, 32)
+SEED_BYTES = {"EPORT_EVENT_KEY": 32}  # Ed25519 seeds
 # what the examples and the usual templates say instead of a value
 PLACEHOLDER = re.compile(r"replace|change-?me|example|placeholder|<[^>]*>|\.\.\.", re.IGNORECASE)
 GENERATE = 'python -c "import secrets,base64; print(base64.b64encode(secrets.token_bytes(32)).decode())"'
@@ -58,6 +60,10 @@ def key_bytes(name, value):
             raise SecretRefused(name, "it is not strict base64")
         if len(raw) not in AES_KEY_BYTES:
             raise SecretRefused(name, f"it decodes to {len(raw)} bytes; an AES key has 16, 24 or 32")
+    elif name in SEED_BYTES:
+        raw = _strict_base64(value)
+        if raw is None or len(raw) != SEED_BYTES[name]:
+            raise SecretRefused(name, f"it is not strict base64 of {SEED_BYTES[name]} bytes")
     else:
         raw = _hmac_key_bytes(value)
         if raw is None:
@@ -70,9 +76,10 @@ def key_bytes(name, value):
 
 
 def check_secret(name, values):
-    """Checks secret `name` among all configured `values` (name -> value or None)."""
+    """Checks secret `name` among all configured `values` (name -> value or None); its key bytes."""
     raw = key_bytes(name, values.get(name))
     for other, value in values.items():
         if other != name and value and (value == values[name] or _hmac_key_bytes(value) == raw
                                         or _strict_base64(value) == raw):
             raise SecretRefused(name, f"it is the same key as {other}; every secret needs its own")
+    return raw

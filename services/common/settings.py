@@ -45,6 +45,10 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_INDEX_KEY", None, "secret: HMAC key of PII-derived index ids (32+ bytes)"),
     Setting("EPORT_TOKEN_KEYS", None, "identity only: PEM file of its P-256 token keys, the first signs "
                                       "(python -m deploy.token_keys)"),
+    Setting("EPORT_EVENT_KEY", None, "secret: the event-signing key of the service this process runs (base64 of a "
+                                     "32-byte Ed25519 seed; python -m deploy.event_keys generate)"),
+    Setting("EPORT_EVENT_KEYS", None, "the file of every source's published event keys (a JWK set), which consumers "
+                                      "verify events with and the gateway serves (python -m deploy.event_keys)"),
     Setting("EPORT_SERVICES", None, "services of this deployment, comma-separated (set by the launcher; default: all)"),
     Setting("EPORT_QUEUE_TYPE", "classic", "consumer queues and their dead-letter queues: classic, or quorum "
                                            "(x-queue-type, replicated over a RabbitMQ cluster)"),
@@ -122,6 +126,8 @@ _SECRET_NAMES = {
     "EPORT_INDEX_KEY": lambda: secrets.token_hex(32),
 }
 TOKEN_KEYS = "EPORT_TOKEN_KEYS"
+# secrets each process holds of its own, checked for reuse against the shared ones (event_keys.py)
+_OWN_SECRETS = ("EPORT_EVENT_KEY",)
 
 
 def var_dir():
@@ -130,7 +136,7 @@ def var_dir():
     return path
 
 
-def _created_once(path, make_text):
+def created_once(path, make_text):
     """The text of `path`, which the first process to get there writes (mode 0600) with `make_text()`."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -151,7 +157,7 @@ def _dev_secrets():
     def generate():
         return json.dumps({name: make() for name, make in _SECRET_NAMES.items()})
 
-    return json.loads(_created_once(var_dir() / "dev-secrets.json", generate))
+    return json.loads(created_once(var_dir() / "dev-secrets.json", generate))
 
 
 def development():
@@ -163,8 +169,13 @@ def secret(name):
     value = setting(name)
     if development():
         return value or _dev_secrets()[name]
-    check_secret(name, {other: setting(other) for other in _SECRET_NAMES})
+    check_secret(name, secret_values())
     return value
+
+
+def secret_values():
+    """Every secret's configured value (None when unset): no two may be the same."""
+    return {name: setting(name) for name in (*_SECRET_NAMES, *_OWN_SECRETS)}
 
 
 def token_signing_keys():
@@ -175,7 +186,7 @@ def token_signing_keys():
         if not development():
             raise SecretRefused(TOKEN_KEYS, "it is not set: name the PEM file of identity's token keys "
                                             "(python -m deploy.token_keys new --file …)")
-        return load_private_keys(_created_once(var_dir() / "token-keys.pem", new_private_pem))
+        return load_private_keys(created_once(var_dir() / "token-keys.pem", new_private_pem))
     try:
         return load_private_keys(Path(path).read_text(encoding="ascii"))
     except (OSError, ValueError, TypeError) as exc:
@@ -229,6 +240,7 @@ def published_log(service_name, app, to_integration):
     """The published log of a service (services/common/published.py), encrypted with its event
     store's cipher; None when EPORT_PUBLISHED_LOG is off, for a store in memory, or for one
     without a cipher (it would be in clear)."""
+    from .event_keys import signer
     from .published import PublishedLog, code_fingerprint, stored_mark
 
     keep = setting("EPORT_PUBLISHED_LOG")
@@ -237,7 +249,9 @@ def published_log(service_name, app, to_integration):
     if keep == "off" or setting("EVENT_STORE") == "memory" or app.mapper.cipher is None:
         return None
     return PublishedLog(var_dir() / f"{service_name}-published.db", app.mapper.cipher,
-                        code_fingerprint(to_integration), lambda position: stored_mark(app, position))
+                        # signed with another key, its envelopes would not verify any more
+                        f"{code_fingerprint(to_integration)} {signer(service_name).jwk['kid']}",
+                        lambda position: stored_mark(app, position))
 
 
 def _positive(name, kind):

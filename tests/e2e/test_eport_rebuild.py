@@ -191,6 +191,7 @@ def forge_a_message_no_source_has(broker, recipient_user_id):
     from contracts.enterprise import ASSOCIATION_REQUESTED
     from contracts.envelope import make_envelope
     from services.common.deadletters import DEFAULT_EXCHANGE
+    from tests.support import signed  # with the development key of enterprise: only no history has it
     envelope = make_envelope(ASSOCIATION_REQUESTED, aggregate_id=uuid.uuid4(), aggregate_version=1,
                              occurred_at=datetime.now(UTC), payload={
                                  "association_id": str(uuid.uuid4()), "enterprise_id": str(uuid.uuid4()),
@@ -198,7 +199,7 @@ def forge_a_message_no_source_has(broker, recipient_user_id):
                                  "enterprise_name": "伪造测试有限公司", "user_name": "李四"})
     with Connection(broker) as conn:
         Producer(conn.channel(), exchange=DEFAULT_EXCHANGE, serializer="json").publish(
-            envelope, routing_key="notify.enterprise-events", message_id=envelope["event_id"])
+            signed(envelope), routing_key="notify.enterprise-events", message_id=envelope["event_id"])
 
 
 def test_an_inbox_rebuild_during_traffic_keeps_every_message_and_read_mark_once(api, platform):

@@ -11,6 +11,7 @@ from contracts.enterprise import ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCI
 from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange, queue, subscription
 from tests.e2e.enterprise_people import messages, register, wait_for
+from tests.support import signed
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +21,7 @@ def publish_twice(envelope):
         channel = conn.channel()
         producer = Producer(channel, exchange=exchange("enterprise"), serializer="json")
         for _ in range(2):
-            producer.publish(envelope, routing_key=envelope["event_type"], delivery_mode=2)
+            producer.publish(signed(envelope), routing_key=envelope["event_type"], delivery_mode=2)
 
 
 def queue_drained(timeout=15):

@@ -19,6 +19,7 @@ from services.common.dependency import EventSourced
 from services.common.rpc import rpc
 from tests.support import free_port, wait_for  # noqa: F401 (the authz tests import them from here)
 from tests.tokens import IdentityStandIn
+from tests.support import signed
 
 NOW = "2024-05-01T08:00:00+00:00"
 
@@ -130,7 +131,7 @@ def publish_enterprise_events(amqp_uri, envelopes):
         ex(channel).declare()
         producer = Producer(channel, exchange=ex, serializer="json")
         for env in envelopes:
-            producer.publish(env, routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
+            producer.publish(signed(env), routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
 
 
 def enterprise_story(enterprise_id, admin, member, association_id="assoc-m1"):

@@ -15,9 +15,9 @@ from contracts import asyncapi
 from contracts.envelope import REGISTRY, make_envelope
 from contracts.errors import ServiceError
 from services.audit.service import AuditService
-from services.common.relay import AmqpPublisher
 from services.common.rpc import rpc
 from tests.eport_cli import EPORT
+from tests.support import signing_publisher
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def wait_count(container, n, timeout=10):
 
 
 def test_events_are_recorded_once_and_listed_newest_first(audit, amqp_uri):
-    publisher = AmqpPublisher(amqp_uri, "enterprise")
+    publisher = signing_publisher(amqp_uri, "enterprise")
     first = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00")
     second = approved(MEMBER, 2, "2026-11-02T08:00:00+00:00")
     for env in (first, second, first, second):  # redelivered
@@ -120,7 +120,7 @@ def login(user_id, when):
 
 
 def test_the_trail_shows_members_account_events_only_while_they_were_members(audit, amqp_uri):
-    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    identity, enterprise = signing_publisher(amqp_uri, "identity"), signing_publisher(amqp_uri, "enterprise")
     outsider = str(uuid.uuid4())
     before = login(MEMBER, "2026-11-01T07:00:00+00:00")  # not yet a member
     joined = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00")
@@ -147,7 +147,7 @@ def test_the_trail_shows_members_account_events_only_while_they_were_members(aud
 
 
 def test_a_member_who_rejoins_is_followed_again(audit, amqp_uri):
-    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    identity, enterprise = signing_publisher(amqp_uri, "identity"), signing_publisher(amqp_uri, "enterprise")
     first, gone = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00"), removed(MEMBER, "2026-11-02T08:00:00+00:00")
     back = approved(MEMBER, 4, "2026-11-03T08:00:00+00:00")
     away, again = login(MEMBER, "2026-11-02T12:00:00+00:00"), login(MEMBER, "2026-11-03T12:00:00+00:00")
@@ -167,7 +167,7 @@ OTHER_ENTERPRISE = str(uuid.uuid4())
 
 
 def test_operators_query_the_whole_log_and_the_cli_prints_it(audit, amqp_uri):
-    enterprise = AmqpPublisher(amqp_uri, "enterprise")
+    enterprise = signing_publisher(amqp_uri, "enterprise")
     ours = approved(MEMBER, 1, "2026-11-01T08:00:00+00:00")
     theirs = make_envelope(REGISTRY[("enterprise", "AssociationApproved")], aggregate_id=str(uuid.uuid4()),
                            aggregate_version=1, occurred_at="2026-11-02T08:00:00+00:00", actor_user_id=ADMIN,
@@ -209,7 +209,7 @@ def test_operators_query_the_whole_log_and_the_cli_prints_it(audit, amqp_uri):
 def test_a_removal_that_came_before_its_approval_still_ends_the_membership(audit, amqp_uri):
     """An approval that failed and came back after the removal (a consumer puts a failed message
     back at the end of its queue): the former member's later logins stay out of the trail."""
-    identity, enterprise = AmqpPublisher(amqp_uri, "identity"), AmqpPublisher(amqp_uri, "enterprise")
+    identity, enterprise = signing_publisher(amqp_uri, "identity"), signing_publisher(amqp_uri, "enterprise")
     joined, left = approved(MEMBER, 1, "2026-11-05T08:00:00+00:00"), removed(MEMBER, "2026-11-05T11:00:00+00:00")
     during, after = login(MEMBER, "2026-11-05T09:00:00+00:00"), login(MEMBER, "2026-11-05T12:00:00+00:00")
     enterprise.publish(left)

@@ -9,8 +9,8 @@ from nameko.testing.services import entrypoint_hook
 
 from services.audit.service import AuditLog, AuditService
 from services.audit.store import PostgresAuditStore
-from services.common.relay import AmqpPublisher
 from tests.integration.test_audit import ADMIN, ENTERPRISE, FakeEnterprise, approved
+from tests.support import signing_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def test_two_audit_instances_on_postgres_record_each_event_once(on_postgres, con
     second.start()
     assert isinstance(store_of(first), PostgresAuditStore)
     sent = [approved(str(uuid.uuid4()), 1, f"2026-11-01T08:{n:02d}:00+00:00") for n in range(30)]
-    publisher = AmqpPublisher(amqp_uri, "enterprise")
+    publisher = signing_publisher(amqp_uri, "enterprise")
     for envelope in sent + sent:  # every one delivered twice, to whichever instance takes it
         publisher.publish(envelope)
     with eventlet.Timeout(30):

@@ -20,7 +20,7 @@ from contracts.subscriptions import exchange, queue, subscription
 from services.common.messaging import on_event
 from services.common.rpc import rpc
 from tests.fault.broker_link import BrokerLink
-from tests.support import own_vhost, wait_for
+from tests.support import own_vhost, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -82,11 +82,11 @@ def died(container):
 
 
 def publish_event(amqp_uri):
-    envelope = make_envelope(ASSOCIATION_REQUESTED, aggregate_id=str(uuid.uuid4()), aggregate_version=1,
+    envelope = signed(make_envelope(ASSOCIATION_REQUESTED, aggregate_id=str(uuid.uuid4()), aggregate_version=1,
                              occurred_at="2026-12-01T08:00:00+00:00",
                              payload={"association_id": str(uuid.uuid4()), "enterprise_id": str(uuid.uuid4()),
                                       "user_id": str(uuid.uuid4()), "role": "user",
-                                      "admin_user_id": str(uuid.uuid4()), "enterprise_name": "重置测试有限公司"})
+                                      "admin_user_id": str(uuid.uuid4()), "enterprise_name": "重置测试有限公司"}))
     with Connection(amqp_uri) as conn:
         channel = conn.channel()
         queue(subscription("notify", "enterprise"))(channel).declare()

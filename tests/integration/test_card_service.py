@@ -27,6 +27,7 @@ from services.common.dependency import EventSourced
 from services.common.rpc import rpc
 from tests.support import Http, free_port, own_vhost, wait_for
 from tests.tokens import IdentityStandIn
+from tests.support import signed
 
 pytestmark = pytest.mark.integration
 
@@ -256,7 +257,7 @@ def test_member_removed_on_the_bus_unbinds_and_card_events_are_published(platfor
                                          "enterprise_id": ENTERPRISE, "user_id": "u-zhang", "role": "user"})
         producer = Producer(conn.channel(), exchange=exchange(ent.SOURCE), serializer="json")
         for _ in range(2):  # delivered twice: handled once
-            producer.publish(removed, routing_key=removed["event_type"], delivery_mode=2)
+            producer.publish(signed(removed), routing_key=removed["event_type"], delivery_mode=2)
         wait_for(lambda: platform.app.cards_of_user("u-zhang") == {}, what="MemberRemoved to unbind the card")
 
         got = []

@@ -12,9 +12,13 @@ from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity
 from tests.unit.test_role_certification import card_bound_history
+from contracts.subscriptions import subscription
+from services.common.event_keys import signer
+from tests.support import dead_letters_of, replay_into, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
+QUEUE = subscription("enterprise", "card").queue_name
 MANUAL = ("宁波旧数据贸易有限公司", "浙江省宁波市", "货物进出口")
 
 
@@ -26,7 +30,7 @@ def publish_card_events(amqp_uri, envelopes):
         ex(channel).declare()
         producer = Producer(channel, exchange=ex, serializer="json")
         for env in envelopes:
-            producer.publish(env, routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
+            producer.publish(signed(env), routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
 
 
 def test_a_replayed_legal_person_binding_certifies_the_admin_it_was_bound_by(fresh_var, runner_factory, config):
@@ -52,3 +56,28 @@ def test_a_replayed_legal_person_binding_certifies_the_admin_it_was_bound_by(fre
         certified = [n for n in app.recorder.select_notifications(start=1, limit=1000)
                      if n.topic.endswith("Enterprise.RoleCertified")]
         assert len(certified) == 1
+
+
+def test_a_forged_card_binding_replayed_into_enterprise_certifies_nobody(fresh_var, runner_factory, config):
+    """CardBound of a legal-person card that the card service never bound, put on enterprise's queue
+    through `eport.replay` (what an operator's broker user may do): unsigned, signed by another
+    service's key, or a genuine signature over another user: each parked, the squatter uncertified."""
+    runner = runner_factory(config, EnterpriseService, FakeIdentity)
+    runner.start()
+    with ServiceRpcProxy("enterprise", config) as enterprise:
+        squatter, uscc = FakeIdentity.add("赵冒充"), new_uscc()
+        theirs = enterprise.associate(squatter, uscc, "admin", *MANUAL)
+        forged = card_bound_history(uscc, squatter, theirs["enterprise_id"], theirs["association_id"])
+        by_enterprise = {**signer("enterprise").sign(dict(forged, source="enterprise")), "source": "card"}
+        someone_else = signed(card_bound_history(uscc, FakeIdentity.add("钱某"), theirs["enterprise_id"],
+                                                 theirs["association_id"]))
+        altered = {**someone_else, "payload": {**someone_else["payload"], "user_id": squatter}}
+        forgeries = [forged, by_enterprise, altered]
+        replay_into(config["AMQP_URI"], QUEUE, forgeries)
+        app = next(d for d in runner.service_map["enterprise"].dependencies if isinstance(d, EventSourced)).app
+        wait_for(lambda: len(dead_letters_of(config["AMQP_URI"], QUEUE)) >= 3
+                 or all(app.is_processed("enterprise", env["event_id"]) for env in forgeries), timeout=15)
+        assert enterprise.get_enterprise(theirs["enterprise_id"])["admin_role_certified"] is False
+        assert not any(app.is_processed("enterprise", env["event_id"]) for env in forgeries)
+        assert not [n for n in app.recorder.select_notifications(start=1, limit=1000)
+                    if n.topic.endswith("Enterprise.RoleCertified")]

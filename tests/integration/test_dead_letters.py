@@ -17,6 +17,7 @@ from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from tests.eport_cli import eport, json_lines
 from tests.support import wait_for
+from tests.support import signed
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,7 @@ def publish(amqp_uri, envelopes):
         queue(subscription(CONSUMER, SOURCE))(channel).declare()
         producer = Producer(channel, exchange=exchange(SOURCE), serializer="json")
         for env in envelopes:
-            producer.publish(env, routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
+            producer.publish(signed(env), routing_key=env["event_type"], delivery_mode=2, message_id=env["event_id"])
 
 
 def parked(amqp_uri):

@@ -18,6 +18,7 @@ from services.common.rpc import rpc
 from services.notify.inbox_domain import message_id_of
 from services.notify.inbox_entrypoints import InboxEntrypoints
 from tests.support import wait_for
+from tests.support import signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 RPC_TIMEOUT = 10  # a service that died answers nothing: the test fails instead of waiting
@@ -40,7 +41,8 @@ class Upstream:
     def ops_events(self, after=0, limit=100, event_type=None, until=None):
         end = len(self.history)
         stop = end if until is None else min(until, end)
-        items = [dict(envelope, position=n) for n, envelope in enumerate(self.history, 1) if after < n <= stop]
+        items = [dict(envelope if "signature" in envelope else signed(envelope), position=n)
+                 for n, envelope in enumerate(self.history, 1) if after < n <= stop]
         items = items[:limit]
         return {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
 
@@ -116,7 +118,7 @@ def publish(amqp_uri, *envelopes, source="enterprise"):
         queue(subscription("notify", source))(channel).declare()
         producer = Producer(channel, exchange=exchange(source), serializer="json")
         for envelope in envelopes:
-            producer.publish(envelope, routing_key=envelope["event_type"], delivery_mode=2,
+            producer.publish(signed(envelope), routing_key=envelope["event_type"], delivery_mode=2,
                              message_id=envelope["event_id"])
 
 
@@ -131,9 +133,10 @@ def rebuild(notify):
 
 
 def test_the_inbox_is_rebuilt_from_upstream_on_each_store(store, container_factory, config, amqp_uri):
-    admin, member, missed = uid(), uid(), uid()
+    admin, member, missed, intruder = uid(), uid(), uid(), uid()
     kept, forged, learnt = requested(admin, member), requested(admin, uid()), approved(missed)
-    UpstreamEnterprise.history = [kept, approved(member), learnt]
+    unproven = {**approved(intruder), "signature": {"kid": "not-published", "sig": "AAAA"}}  # in a page: left out
+    UpstreamEnterprise.history = [kept, approved(member), learnt, unproven]
     enterprise_id = uid()
     UpstreamEnterprise.names = {enterprise_id: "杭州重建授权有限公司"}
     UpstreamAuthz.history = [granted(missed, enterprise_id)]  # the live inbox never got it either
@@ -158,6 +161,7 @@ def test_the_inbox_is_rebuilt_from_upstream_on_each_store(store, container_facto
         assert sorted(rebuilt[missed].values()) == [("association_approved", False), ("permission_granted", False)]
         [told] = [m for m in notify.list_messages(missed)["items"] if m["kind"] == "permission_granted"]
         assert "“杭州重建授权有限公司”" in told["body"] and "“舱单申报”" in told["body"], told
+        assert inbox(notify, intruder) == {}
 
         later = approved(admin)  # the rebuilt inbox records on
         publish(amqp_uri, later)

@@ -10,6 +10,7 @@ from contracts.enterprise import ADMIN_TRANSFERRED, ASSOCIATION_APPROVED, ASSOCI
 from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange, queue, subscription
 from tests.integration.enterprise_fakes import InboxOnlyNotify
+from tests.support import signed
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def publish(amqp_uri, envelope, times):
         queue(subscription("notify", "enterprise"))(channel).declare()
         producer = Producer(channel, exchange=exchange("enterprise"), serializer="json")
         for _ in range(times):
-            producer.publish(envelope, routing_key=envelope["event_type"], delivery_mode=2)
+            producer.publish(signed(envelope), routing_key=envelope["event_type"], delivery_mode=2)
 
 
 def cases():

@@ -9,6 +9,7 @@ import pytest
 
 from contracts.asyncapi import declared_event_types, message_key
 from contracts.envelope import make_envelope
+from services.common.event_keys import signed
 from tests.asyncapi_validation import DOCUMENT, MessageValidators, load_document
 
 pytestmark = pytest.mark.unit
@@ -60,11 +61,16 @@ def _envelope(**overrides):
     user = "4b0e6a57-6c36-4f55-8c41-5c2b8f7d9e01"
     kwargs = dict(aggregate_id=user, aggregate_version=2, occurred_at="2026-01-01T00:00:00+00:00",
                   payload={"user_id": user, "reason": "setup"}, actor_user_id=None, correlation_id=None)
-    return make_envelope(et, **(kwargs | overrides))
+    return signed(make_envelope(et, **(kwargs | overrides)))
 
 
 def test_null_correlation_and_actor_are_valid_json_schema():
     assert MessageValidators().errors("identity", "PasswordSet", _envelope()) == []
+
+
+def test_a_published_event_must_carry_its_signature():
+    unsigned = {k: v for k, v in _envelope().items() if k != "signature"}
+    assert MessageValidators().errors("identity", "PasswordSet", unsigned)
 
 
 def test_validator_refuses_what_the_document_forbids():

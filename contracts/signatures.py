@@ -1,0 +1,117 @@
+"""The origin of an integration event: an Ed25519 signature of its source service (docs/subscribers.md).
+
+Anyone who may put a message on a queue (an operator's replay, a dead-letter return, a stray
+publisher) could otherwise speak for a service. So each source signs every envelope it publishes
+with a key only it holds, and a consumer believes an envelope only when a public key published
+for that very source verifies it. The signature is in the envelope's body, so it survives every
+re-publishing: a replay, a dead letter put back, a page of `ops_events` read by a rebuild.
+
+What is signed: the JSON canonical form (RFC 8785, JCS) of the envelope's ten members, all but
+`signature`. For these envelopes (strings, integers, booleans, null, objects; ASCII member names)
+it is Python's `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)` in UTF-8.
+`signature` is {"kid": the key's id in the published key set, "sig": base64url of the 64 bytes}.
+
+The published key set is a JWK set (RFC 8037 OKP keys, `crv` Ed25519, `alg` EdDSA), each key with
+`eport_source`: the one service whose events it verifies. Served by the gateway at
+/.well-known/event-keys.json.
+"""
+import base64
+import hashlib
+import json
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .envelope import EnvelopeSchema
+
+SIGNATURE = "signature"
+SOURCE_MEMBER = "eport_source"
+SIGNED_MEMBERS = tuple(name for name in EnvelopeSchema._declared_fields if name != SIGNATURE)
+SEED_BYTES = 32
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class OriginNotProven(ValueError):
+    """The envelope is unsigned, signed by a key not published for its source, or altered."""
+
+
+def _b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def canonical(envelope):
+    """The bytes a signature covers: the JCS form of the envelope's members but `signature`."""
+    return _CANONICAL.encode({name: envelope.get(name) for name in SIGNED_MEMBERS}).encode("utf-8")
+
+
+def _raw_public(public_key):
+    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_jwk(source, public_key):
+    """The JWK of a source's Ed25519 public key; its kid is the RFC 7638 thumbprint."""
+    jwk = {"crv": "Ed25519", "kty": "OKP", "x": _b64url(_raw_public(public_key))}
+    kid = _b64url(hashlib.sha256(json.dumps(jwk, separators=(",", ":"), sort_keys=True).encode()).digest())
+    return {**jwk, "kid": kid, "alg": "EdDSA", "use": "sig", SOURCE_MEMBER: source}
+
+
+def private_key_of(seed):
+    """The Ed25519 private key of 32 seed bytes."""
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+class Signer:
+    """Signs the envelopes of one source with its private key."""
+
+    def __init__(self, source, private_key):
+        self.source = source
+        self._key = private_key
+        self.jwk = public_jwk(source, private_key.public_key())
+
+    def sign(self, envelope):
+        """The envelope (a new dict) with its signature; an envelope of another source is refused."""
+        if envelope.get("source") != self.source:
+            raise OriginNotProven(f"the key of {self.source} does not sign events of {envelope.get('source')}")
+        sig = self._key.sign(canonical(envelope))
+        return {**envelope, SIGNATURE: {"kid": self.jwk["kid"], "sig": _b64url(sig)}}
+
+
+class KeySet:
+    """The published public keys: kid -> (source, key). A key published for two sources, or two
+    sources sharing one key, is refused: a key speaks for one service."""
+
+    def __init__(self, jwks):
+        self.keys = {}
+        seen = {}
+        for jwk in jwks.get("keys", ()):
+            if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or not jwk.get(SOURCE_MEMBER):
+                raise ValueError(f"key {jwk.get('kid')!r}: not an Ed25519 key of a source")
+            raw = _unb64url(jwk["x"])
+            if seen.setdefault(raw, jwk[SOURCE_MEMBER]) != jwk[SOURCE_MEMBER]:
+                raise ValueError(f"one key is published for both {seen[raw]} and {jwk[SOURCE_MEMBER]}")
+            self.keys[jwk["kid"]] = (jwk[SOURCE_MEMBER], Ed25519PublicKey.from_public_bytes(raw))
+        self.document = {"keys": list(jwks.get("keys", ()))}
+
+    def verify(self, envelope, source=None):
+        """Returns the envelope when a key published for its source (and for `source`, when given)
+        verifies its signature; raises OriginNotProven otherwise."""
+        signature = envelope.get(SIGNATURE)
+        if not isinstance(signature, dict) or not isinstance(signature.get("sig"), str):
+            raise OriginNotProven("unsigned")
+        if source is not None and envelope.get("source") != source:
+            raise OriginNotProven(f"an event of {envelope.get('source')!r} where only {source}'s are expected")
+        key_source, key = self.keys.get(signature.get("kid"), (None, None))
+        if key is None:
+            raise OriginNotProven("signed with a key not published")
+        if key_source != envelope.get("source"):
+            raise OriginNotProven(f"signed with a key of {key_source}, not of {envelope.get('source')!r}")
+        try:
+            key.verify(_unb64url(signature["sig"]), canonical(envelope))
+        except (InvalidSignature, ValueError):
+            raise OriginNotProven("the signature does not match the envelope") from None
+        return envelope

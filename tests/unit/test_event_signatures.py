@@ -1,0 +1,138 @@
+"""The origin of an event (contracts/signatures.py, services/common/event_keys.py): only the key
+published for a source verifies that source's envelopes, and nothing of them may change."""
+import base64
+import json
+import secrets
+
+import pytest
+
+from contracts.envelope import make_envelope, read_envelope
+from contracts.identity import PASSWORD_SET
+from contracts.signatures import KeySet, OriginNotProven, Signer, canonical, private_key_of
+from services.common import event_keys
+from services.common.secret_rules import SecretRefused
+
+pytestmark = pytest.mark.unit
+
+USER = "4b0e6a57-6c36-4f55-8c41-5c2b8f7d9e01"
+
+
+def envelope(**overrides):
+    kwargs = dict(aggregate_id=USER, aggregate_version=2, occurred_at="2026-01-01T00:00:00+00:00",
+                  payload={"user_id": USER, "reason": "setup"})
+    return make_envelope(PASSWORD_SET, **(kwargs | overrides))
+
+
+def test_a_signed_envelope_verifies_through_json_and_with_its_position():
+    signed = event_keys.signed(envelope())
+    again = json.loads(json.dumps(signed, ensure_ascii=True, indent=2))  # any JSON encoding of it
+    assert event_keys.verified(again, "identity") == again
+    assert event_keys.verified({**again, "position": 7}) and read_envelope(again)["signature"] == signed["signature"]
+
+
+@pytest.mark.parametrize("change", [
+    lambda e: e.pop("signature"),
+    lambda e: e.update(aggregate_version=2 ** 40),
+    lambda e: e["payload"].update(user_id="00000000-0000-4000-8000-000000000000"),
+    lambda e: e.update(actor_user_id=USER),
+    lambda e: e["signature"].update(sig=e["signature"]["sig"][:-4] + "AAAA"),
+    lambda e: e["signature"].update(kid="unknown"),
+])
+def test_an_unsigned_or_altered_envelope_is_refused(change):
+    forged = json.loads(json.dumps(event_keys.signed(envelope())))
+    change(forged)
+    with pytest.raises(OriginNotProven):
+        event_keys.verified(forged)
+
+
+def test_one_service_cannot_speak_for_another():
+    """enterprise's own key, on an envelope that says it is identity's (or re-labelled enterprise's)."""
+    as_enterprise = dict(envelope(), source="enterprise")
+    by_enterprise = event_keys.signer("enterprise").sign(as_enterprise)
+    with pytest.raises(OriginNotProven, match="key of enterprise"):
+        event_keys.verified({**by_enterprise, "source": "identity"})
+    with pytest.raises(OriginNotProven):
+        event_keys.verified(by_enterprise, source="identity")  # a genuine event on the wrong subscription
+    with pytest.raises(OriginNotProven):
+        event_keys.signer("enterprise").sign(envelope())  # a signer signs its own source only
+
+
+def test_canonical_form_is_sorted_compact_utf8():
+    e = envelope(correlation_id="r-1")
+    text = canonical({**e, "signature": {"kid": "k", "sig": "s"}, "position": 3}).decode()
+    assert text.startswith('{"actor_user_id":null,"aggregate_id":') and "signature" not in text
+    assert "position" not in text and ", " not in text
+
+
+def test_a_key_set_refuses_one_key_for_two_sources():
+    key = private_key_of(secrets.token_bytes(32))
+    jwks = [Signer("identity", key).jwk, Signer("enterprise", key).jwk]
+    with pytest.raises(ValueError, match="both"):
+        KeySet({"keys": jwks})
+
+
+def _seed():
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _production(monkeypatch, tmp_path, **env):
+    monkeypatch.setenv("EPORT_ENV", "production")
+    monkeypatch.setenv("EPORT_VAR", str(tmp_path))
+    monkeypatch.setenv("EPORT_CIPHER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
+    monkeypatch.setenv("EPORT_INDEX_KEY", secrets.token_hex(32))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def _key_file(tmp_path, **seeds):
+    path = tmp_path / "event-keys.json"
+    path.write_text(json.dumps({"keys": [Signer(s, private_key_of(base64.b64decode(seed))).jwk
+                                         for s, seed in seeds.items()]}))
+    return str(path)
+
+
+def test_outside_development_a_publisher_needs_its_own_published_key(monkeypatch, tmp_path):
+    identity, card = _seed(), _seed()
+    keys = _key_file(tmp_path, identity=identity, card=card)
+    _production(monkeypatch, tmp_path, EPORT_EVENT_KEYS=keys, EPORT_EVENT_KEY=identity)
+    assert event_keys.verified(event_keys.signed(envelope()), "identity")
+    with pytest.raises(SecretRefused, match="publishes for card"):
+        event_keys.signer("card")  # this process holds identity's key, not card's
+    for refused in ("", "REPLACE-ME", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode()):
+        monkeypatch.setenv("EPORT_EVENT_KEY", refused)
+        with pytest.raises(SecretRefused, match="EPORT_EVENT_KEY"):
+            event_keys.signer("identity")
+
+
+def test_outside_development_a_reused_or_unpublished_key_is_refused(monkeypatch, tmp_path):
+    cipher = base64.b64encode(secrets.token_bytes(32)).decode()
+    _production(monkeypatch, tmp_path, EPORT_EVENT_KEYS=_key_file(tmp_path, identity=cipher))
+    monkeypatch.setenv("EPORT_CIPHER_KEY", cipher)
+    monkeypatch.setenv("EPORT_EVENT_KEY", cipher)
+    with pytest.raises(SecretRefused, match="same key"):
+        event_keys.signer("identity")
+    monkeypatch.setenv("EPORT_CIPHER_KEY", base64.b64encode(secrets.token_bytes(32)).decode())
+    monkeypatch.setenv("EPORT_EVENT_KEY", _seed())
+    with pytest.raises(SecretRefused, match="publishes for identity"):
+        event_keys.signer("identity")
+
+
+def test_outside_development_a_consumer_needs_the_published_keys(monkeypatch, tmp_path):
+    _production(monkeypatch, tmp_path)
+    with pytest.raises(SecretRefused, match="EPORT_EVENT_KEYS"):
+        event_keys.key_set()
+    (tmp_path / "bad.json").write_text("{not json")
+    monkeypatch.setenv("EPORT_EVENT_KEYS", str(tmp_path / "bad.json"))
+    with pytest.raises(SecretRefused, match="EPORT_EVENT_KEYS"):
+        event_keys.key_set()
+
+
+def test_a_rebuild_leaves_out_what_its_upstream_did_not_sign():
+    from services.common.operations import proven
+    genuine = {**event_keys.signed(envelope()), "position": 1}
+    forged = {**envelope(aggregate_version=9), "position": 2}
+    by_card = {**event_keys.signer("card").sign(dict(envelope(aggregate_version=3), source="card")),
+               "source": "identity", "position": 3}
+    page = {"items": [genuine, forged, by_card], "next": 3, "end": 3}
+    assert proven(page, "identity") == {"items": [genuine], "next": 3, "end": 3}
+    assert proven({"items": [genuine], "next": 1, "end": 3}, "identity")["items"] == [genuine]
