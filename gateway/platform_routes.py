@@ -28,6 +28,20 @@ class JwksSchema(Schema):
     keys = fields.List(fields.Nested(JwkSchema), required=True)
 
 
+class EventJwkSchema(Schema):
+    kty = fields.String(required=True, metadata={"description": "OKP"})
+    crv = fields.String(required=True, metadata={"description": "Ed25519"})
+    x = fields.String(required=True, metadata={"description": "the public key, base64url"})
+    kid = fields.String(required=True, metadata={"description": "RFC 7638 thumbprint; an envelope's signature.kid"})
+    alg = fields.String(required=True, metadata={"description": "EdDSA"})
+    use = fields.String(required=True, metadata={"description": "sig"})
+    eport_source = fields.String(required=True, metadata={"description": "the one service whose events it verifies"})
+
+
+class EventJwksSchema(Schema):
+    keys = fields.List(fields.Nested(EventJwkSchema), required=True)
+
+
 class PlatformRoutes:
     @route("GET", "/healthz", summary="Health of the gateway and every service", auth=False,
            response=HealthSchema, tags=("platform",),
@@ -53,6 +67,15 @@ class PlatformRoutes:
                        "rotation the set holds both keys.")
     def jwks(self, request):
         return self.sessions.keys(self._token_keys)
+
+    @route("GET", "/.well-known/event-keys.json", summary="The public keys that verify integration events",
+           auth=False, response=EventJwksSchema, tags=("platform",),
+           description="Ed25519 keys as a JWK set, each for one source service (`eport_source`): believe an event "
+                       "only when the key its signature names is published here for the event's `source` "
+                       "(docs/subscribers.md).")
+    def event_keys(self, request):
+        from services.common.event_keys import key_set
+        return key_set().document
 
     @route("GET", "/openapi.json", summary="This OpenAPI document", auth=False, tags=("platform",))
     def openapi(self, request):

@@ -17,16 +17,17 @@ class AESCipher(LibraryAESCipher):
         super().__init__(environment)
         self._aesgcm = AESGCM(self.key)
 
-    def encrypt(self, plaintext: bytes) -> bytes:
+    def encrypt(self, plaintext: bytes, associated: bytes | None = None) -> bytes:
+        """`associated`: what the ciphertext is bound to (not in it): decrypting needs the same."""
         nonce = self.random_bytes(NONCE)
-        sealed = self._aesgcm.encrypt(nonce, plaintext, None)
+        sealed = self._aesgcm.encrypt(nonce, plaintext, associated)
         return nonce + sealed[-TAG:] + sealed[:-TAG]
 
-    def decrypt(self, ciphertext: bytes) -> bytes:
+    def decrypt(self, ciphertext: bytes, associated: bytes | None = None) -> bytes:
         if len(ciphertext) < NONCE + TAG:
             raise ValueError("Damaged cipher text: too short for its nonce and tag")
         nonce, tag, encrypted = ciphertext[:NONCE], ciphertext[NONCE:NONCE + TAG], ciphertext[NONCE + TAG:]
         try:
-            return self._aesgcm.decrypt(nonce, encrypted + tag, None)
+            return self._aesgcm.decrypt(nonce, encrypted + tag, associated)
         except InvalidTag as exc:
             raise ValueError("Invalid cipher tag") from exc

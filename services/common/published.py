@@ -21,9 +21,16 @@ from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 
+# Each row is sealed with its place as AEAD associated data: its position, its count, and its
+# neighbours in the range it was put with (`previous`, `following`: a row's position, or -1 - the
+# bound of that range where it has none). A row moved to another position, or one whose
+# neighbour was deleted, breaks the chain or fails to decrypt: the log is then forgotten, like a
+# damaged one, and the events are mapped again (a replay or a rebuild never misses one unnoticed).
 SCHEMA = """
+DROP TABLE IF EXISTS envelopes;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS envelopes (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS chained (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, previous INTEGER NOT NULL,
+                                    following INTEGER NOT NULL, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ranges (after INTEGER PRIMARY KEY, upto INTEGER NOT NULL,
                                    last INTEGER NOT NULL, mark BLOB NOT NULL);
 """
@@ -43,6 +50,28 @@ def stored_mark(app, position):
     """The mark of the event `app`'s store holds at `position`, or None when it holds none there."""
     found = app.recorder.select_notifications(start=position, limit=1)
     return mark_of(found[0])[1] if found and found[0].id == position else None
+
+
+def _bound(position):
+    return -1 - position
+
+
+def _place(position, count, previous, following):
+    """The associated data of a row: where it is, and what is next to it."""
+    return f"eport-published:{position}:{count}:{previous}:{following}".encode()
+
+
+def _chained(before, after):
+    """Whether row `after` (position, count, previous, following) may follow row `before` in the table."""
+    if before is None:
+        return after[2] < 0  # the first row held: put first of its range
+    # neighbours when either was put with the other (ranges put again overlap the ones held), or
+    # each ends the range it was put with and the next one began there
+    return after[2] == before[0] or before[3] == after[0] or (before[3] < 0 and before[3] == after[2])
+
+
+class BrokenChain(ValueError):
+    """A row is not where it was put, or one next to it is gone."""
 
 
 def text_of(envelope):
@@ -122,7 +151,7 @@ class PublishedLog:
         return row is not None and row[0] == self._code
 
     def _forget(self):
-        self._db.execute("DELETE FROM envelopes")
+        self._db.execute("DELETE FROM chained")
         self._db.execute("DELETE FROM ranges")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
 
@@ -140,12 +169,16 @@ class PublishedLog:
         texts = [",".join(text_of(item) for item in group) for group in groups]
         if upto <= after or last is None:
             return texts
-        rows = [(group[0]["position"], len(group), self._cipher.encrypt(text.encode("utf-8")))
-                for group, text in zip(groups, texts, strict=True)]
+        positions = [group[0]["position"] for group in groups]
+        previous = [_bound(after), *positions[:-1]][:len(positions)]
+        following = [*positions[1:], _bound(upto)][-len(positions):] if positions else []
+        places = [(p, len(g), b, f) for p, g, b, f in zip(positions, groups, previous, following, strict=True)]
+        rows = [(*place, self._cipher.encrypt(text.encode("utf-8"), _place(*place)))
+                for place, text in zip(places, texts, strict=True)]
         try:
             with self._transaction("BEGIN IMMEDIATE"):
                 if self._mine():
-                    self._db.executemany("INSERT OR REPLACE INTO envelopes VALUES (?, ?, ?)", rows)
+                    self._db.executemany("INSERT OR REPLACE INTO chained VALUES (?, ?, ?, ?, ?)", rows)
                     self._cover(after, upto, last)
         except sqlite3.Error as exc:  # what it did not keep is mapped again when asked
             log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
@@ -171,7 +204,7 @@ class PublishedLog:
             return self._read(after, stop, limit)
         except sqlite3.OperationalError as exc:  # busy or locked: this once the events are mapped
             log.warning("the published log could not be read (%s)", exc)
-        except (sqlite3.DatabaseError, ValueError) as exc:  # damaged, or sealed with another key
+        except (sqlite3.DatabaseError, ValueError) as exc:  # damaged, moved, cut, or sealed with another key
             log.warning("the published log could not be read (%s): it starts again empty", exc)
             with suppress(sqlite3.Error), self._transaction("BEGIN IMMEDIATE"):
                 self._forget()
@@ -179,13 +212,16 @@ class PublishedLog:
 
     def _read(self, after, stop, limit):
         with self._transaction():
-            held = self._db.execute("SELECT upto, last, mark FROM ranges WHERE after <= ? ORDER BY after DESC"
+            held = self._db.execute("SELECT upto, last, mark, after FROM ranges WHERE after <= ? ORDER BY after DESC"
                                     " LIMIT 1", (after,)).fetchone()
             if held is None or held[0] <= after or not self._mine():
                 return None
             stop = min(stop, held[0])
-            rows = self._db.execute("SELECT position, count, sealed FROM envelopes WHERE position > ? AND position <= ?"
-                                    " ORDER BY position LIMIT ?", (after, stop, limit)).fetchall()
+            before = self._db.execute("SELECT position, count, previous, following FROM chained WHERE position <= ?"
+                                      " AND position > ? ORDER BY position DESC LIMIT 1", (after, held[3])).fetchone()
+            rows = self._db.execute("SELECT position, count, previous, following, sealed FROM chained"
+                                    " WHERE position > ? AND position <= ? ORDER BY position LIMIT ?",
+                                    (after, stop, limit)).fetchall()
         if self._stored(held[1]) != held[2]:
             log.warning("the published log is not of the event store beside it (restored or replaced?): "
                         "it starts again empty")
@@ -193,11 +229,15 @@ class PublishedLog:
                 self._forget()
             return None
         texts, count = [], 0
-        for position, n, sealed in rows:
-            texts.append(self._cipher.decrypt(sealed).decode("utf-8"))
-            count += n
+        for row in rows:
+            if not _chained(before, row):
+                raise BrokenChain(f"the row at position {row[0]} is not where it was put, or one next to it is gone")
+            texts.append(self._cipher.decrypt(row[4], _place(*row[:4])).decode("utf-8"))
+            count, before = count + row[1], row
             if count >= limit:
-                return texts, count, position
+                return texts, count, row[0]
+        if before is not None and 0 <= before[3] <= stop:  # the row after the last one held is gone
+            raise BrokenChain(f"the row after position {before[0]} is gone")
         return texts, count, stop
 
     def held(self):

@@ -276,3 +276,33 @@ def test_a_busy_log_answers_by_mapping_and_forgets_nothing(app, published, fresh
         writer.close()
     assert plain(events_page(app, to_integration, published, 0, 1000)) == expected
     assert published.held() == app.recorder.max_notification_id()
+
+
+@pytest.mark.parametrize("tamper", [
+    # a row moved to another free position, or swapped with another (its sealed text with it)
+    "UPDATE chained SET position = position + 1000 WHERE position = (SELECT MIN(position) FROM chained WHERE count = 3)",
+    "UPDATE chained SET sealed = (SELECT sealed FROM chained ORDER BY position LIMIT 1 OFFSET 1)"
+    " WHERE position = (SELECT position FROM chained ORDER BY position LIMIT 1 OFFSET 2)",
+    # a row taken out: the first, one inside, the last
+    "DELETE FROM chained WHERE position = (SELECT MIN(position) FROM chained)",
+    "DELETE FROM chained WHERE position = (SELECT position FROM chained ORDER BY position LIMIT 1 OFFSET 40)",
+    "DELETE FROM chained WHERE position = (SELECT MAX(position) FROM chained WHERE position < 240)",
+    # a neighbour's mark rewritten in clear
+    "UPDATE chained SET previous = -1 - previous WHERE position = (SELECT position FROM chained ORDER BY position"
+    " LIMIT 1 OFFSET 41)",
+])
+def test_a_row_moved_or_taken_out_is_noticed_and_the_events_mapped_again(app, published, fresh_var, tamper):
+    import sqlite3
+
+    expected = plain(read_events(app, to_integration, 0, 1000))
+    end = app.recorder.max_notification_id()
+    for after in range(0, end, 60):  # in the relay's way: a range after another
+        upto = min(after + 60, end)
+        published.put(after, upto, [i for i in expected["items"] if after < i["position"] <= upto],
+                      (upto, stored_mark(app, upto)))
+    assert plain(events_page(app, to_integration, published, 0, 1000)) == expected
+    with sqlite3.connect(fresh_var / "demo-published.db", isolation_level=None) as other:
+        other.execute(tamper)
+    assert published.read(0, end, 1000) is None  # noticed: forgotten, like a damaged log
+    assert published.held() == 0
+    assert plain(events_page(app, to_integration, published, 0, 1000)) == expected  # mapped, and kept again

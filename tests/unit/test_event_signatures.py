@@ -136,3 +136,16 @@ def test_a_rebuild_leaves_out_what_its_upstream_did_not_sign():
     page = {"items": [genuine, forged, by_card], "next": 3, "end": 3}
     assert proven(page, "identity") == {"items": [genuine], "next": 3, "end": 3}
     assert proven({"items": [genuine], "next": 1, "end": 3}, "identity")["items"] == [genuine]
+
+
+def test_the_generated_keys_are_what_a_production_service_signs_and_verifies_with(monkeypatch, tmp_path):
+    from deploy.event_keys import add, generate
+    out = generate(tmp_path / "keys")
+    identity = (out / "identity.env").read_text().strip().split("=", 1)[1]
+    _production(monkeypatch, tmp_path, EPORT_EVENT_KEYS=str(out / "public.json"), EPORT_EVENT_KEY=identity)
+    event = event_keys.signed(envelope())
+    add(out, "identity")  # rotation: the new key is published beside the old one
+    rotated = (out / "identity.env").read_text().strip().split("=", 1)[1]
+    monkeypatch.setenv("EPORT_EVENT_KEY", rotated)
+    assert event_keys.verified(event) and event_keys.verified(event_keys.signed(envelope()))
+    assert event["signature"]["kid"] != event_keys.signed(envelope())["signature"]["kid"]
