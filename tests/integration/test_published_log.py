@@ -280,7 +280,8 @@ def test_a_busy_log_answers_by_mapping_and_forgets_nothing(app, published, fresh
 
 @pytest.mark.parametrize("tamper", [
     # a row moved to another free position, or swapped with another (its sealed text with it)
-    "UPDATE chained SET position = position + 1000 WHERE position = (SELECT MIN(position) FROM chained WHERE count = 3)",
+    "UPDATE chained SET position = position + 1000"
+    " WHERE position = (SELECT MIN(position) FROM chained WHERE count = 3)",
     "UPDATE chained SET sealed = (SELECT sealed FROM chained ORDER BY position LIMIT 1 OFFSET 1)"
     " WHERE position = (SELECT position FROM chained ORDER BY position LIMIT 1 OFFSET 2)",
     # a row taken out: the first, one inside, the last
