@@ -34,12 +34,18 @@ def test_the_image_runs_deploy_serve_and_holds_every_package_a_service_imports()
     assert "pip install --no-cache-dir --no-deps ./cardagent" in dockerfile
 
 
+PUBLISHERS = ("identity", "enterprise", "card", "authz")  # services/common/event_keys.py
+
+
 def test_compose_runs_every_service_with_the_shared_configuration():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
     for name in SERVICES:
         assert services[name]["command"] == [name], name
-        assert services[name]["env_file"] == ["secrets.env", f"broker/{name}.env"]  # its own broker user
+        # its own broker user, and a publisher its own event-signing key
+        own_key = [f"event-keys/{name}.env"] if name in PUBLISHERS else []
+        assert services[name]["env_file"] == ["secrets.env", f"broker/{name}.env", *own_key]
+        assert any(v.endswith(f":{compose['x-environment']['EPORT_EVENT_KEYS']}:ro") for v in services[name]["volumes"])
         assert set(services[name]["environment"]) <= documented_variables()
         assert "AMQP_URI" not in services[name]["environment"]
     assert services["gateway"]["ports"] == ["8000:8000"]
@@ -64,9 +70,11 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
         container, = deployment["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [name]
         sources = {next(iter(src.values()))["name"] for src in container["envFrom"]}
-        assert sources == {"eport-config", "eport-secrets", f"eport-broker-{name}"}, name
+        own_key = {f"eport-event-key-{name}"} if name in PUBLISHERS else set()
+        assert sources == {"eport-config", "eport-secrets", f"eport-broker-{name}", *own_key}, name
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         assert mounts["broker-ca"] == "/etc/eport/broker", name
+        assert config["data"]["EPORT_EVENT_KEYS"].startswith(mounts["event-keys"] + "/"), name
         for var in container.get("env", []):
             assert var["name"] in documented_variables(), var
     assert deployments["audit"]["spec"]["replicas"] == 1
