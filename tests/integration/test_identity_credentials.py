@@ -77,28 +77,47 @@ def within(samples, tolerance_ms, ratio):
     return abs(statistics.median(differences)) <= max(tolerance_ms, ratio * typical)
 
 
+def equal_cost(sample, tolerance_ms, ratio, rounds=3):
+    """`sample()` -> two interleaved series; passes on the first round within the tolerance (a
+    busy moment of the shared machine may spoil one; a skipped hash or round trip spoils every
+    one), and always asks the same answers of both. The medians of each round, in ms."""
+    seen = []
+    for _ in range(rounds):
+        samples = sample()
+        medians, answers = compare(samples)
+        seen.append(medians)
+        (one, *rest), (other, *more) = answers.values()
+        assert (one, rest) == (other, more) == (one, [])  # every answer the same, for both
+        if within(samples, tolerance_ms, ratio):
+            return seen
+    raise AssertionError(f"not within {tolerance_ms} ms or {ratio:.0%} in {rounds} rounds: {seen}")
+
+
 def test_a_wrong_password_costs_the_same_for_known_and_unknown_accounts(rpc, services):
-    known = [register(rpc)[1] for _ in range(SAMPLES // 4 + 1)]  # four tries each: the fifth would lock
-    unknown = [new_mobile() for _ in known]
-    samples = {"known": [], "unknown": []}
-    for i in range(SAMPLES):
-        for name in sorted(samples, reverse=i % 2 == 1):  # each first half the time: the work one leaves
-            accounts = known if name == "known" else unknown  # behind (a publish) may slow the next
-            samples[name].append(timed(rpc.login_password, accounts[i // 4], "not the password"))
-    medians, answers = compare(samples)
-    print(f"\nwrong password, median ms: {medians}")
-    assert answers["known"] == answers["unknown"] and len(answers["known"]) == 1
-    assert within(samples, tolerance_ms=5, ratio=0.15), medians
+    def sample():
+        known = [register(rpc)[1] for _ in range(SAMPLES // 4 + 1)]  # four tries each: the fifth would lock
+        unknown = [new_mobile() for _ in known]
+        samples = {"known": [], "unknown": []}
+        for i in range(SAMPLES):
+            for name in sorted(samples, reverse=i % 2 == 1):  # each first half the time: the work one
+                accounts = known if name == "known" else unknown  # leaves behind may slow the next
+                samples[name].append(timed(rpc.login_password, accounts[i // 4], "not the password"))
+        return samples
+
+    print(f"\nwrong password, median ms: {equal_cost(sample, tolerance_ms=5, ratio=0.15)}")
 
 
 def test_an_sms_code_request_costs_the_same_for_registered_and_unregistered_mobiles(rpc, services):
-    registered = [register(rpc, password=None)[1] for _ in range(SAMPLES)]
-    samples = {"registered": [], "unregistered": []}
-    for i, mobile in enumerate(registered):
-        for name in sorted(samples, reverse=i % 2 == 1):
-            samples[name].append(timed(rpc.request_sms_code, mobile if name == "registered" else new_mobile(), "login"))
-    medians, answers = compare(samples)
-    print(f"\nSMS code request, median ms: {medians}")
-    assert answers["registered"] == answers["unregistered"] and len(answers["registered"]) == 1
-    assert within(samples, tolerance_ms=2, ratio=0.25), medians
+    registered = []
+
+    def sample():
+        registered[:] = [register(rpc, password=None)[1] for _ in range(SAMPLES)]
+        samples = {"registered": [], "unregistered": []}
+        for i, mobile in enumerate(registered):
+            for name in sorted(samples, reverse=i % 2 == 1):
+                number = mobile if name == "registered" else new_mobile()
+                samples[name].append(timed(rpc.request_sms_code, number, "login"))
+        return samples
+
+    print(f"\nSMS code request, median ms: {equal_cost(sample, tolerance_ms=2, ratio=0.25)}")
     assert sms.latest_code(registered[-1], "login")  # the registered ones were sent, the others not
