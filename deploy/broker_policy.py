@@ -36,8 +36,10 @@ from .launch import SERVICES as LAUNCHED
 RPC_EXCHANGE = get_rpc_exchange({}).name  # nameko's default: "nameko-rpc"
 GATEWAY = "gateway"
 SERVICES = tuple(name for name in LAUNCHED if name != GATEWAY)
-OPERATOR = "operator"  # the `eport` tool (deploy/eport/): standalone RPC proxies
-ROLES = (*SERVICES, GATEWAY, OPERATOR)
+OPERATOR = "operator"  # the `eport` tool (deploy/eport/): replays, rebuilds, dead letters
+AUDITOR = "auditor"  # `eport audit`: reads the whole audit trail, and nothing else
+ROLES = (*SERVICES, GATEWAY, OPERATOR, AUDITOR)
+TOOLS = (OPERATOR, AUDITOR)  # standalone RPC proxies of the `eport` tool
 
 # caller -> callee -> the RPC methods it calls. Nothing else reaches the callee from that caller.
 CALLS = {
@@ -65,8 +67,12 @@ CALLS = {
              "enterprise": ("membership", "certify_card", "check_admin_claim", "claim_admin")},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`
               **{s: ("ops_events",) for s in ("identity", "card", "authz")}},
-    OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("ping", "events") if s == "audit" else ()))
+    # operators repair (status, history, rebuilds; replays and dead letters below) but do not read the
+    # audit trail; auditors read it and change nothing
+    # (and record each change they make in the audit trail first: audit.record_operation)
+    OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("record_operation",) if s == "audit" else ()))
                for s in SERVICES},
+    AUDITOR: {"audit": ("ping", "events")},
 }
 # The exchange `eport replay` and `eport dead-letters replay` publish through (deploy/eport/broker.py)
 REPLAY_EXCHANGE = "eport.replay"
@@ -95,7 +101,7 @@ def events_exchange(service):
 def reply_queue_owner(role):
     # nameko names a reply queue rpc.reply-<container's service name>-<uuid>; standalone proxies
     # (the operators' tools) call themselves standalone_rpc_proxy
-    return "standalone_rpc_proxy" if role == OPERATOR else role
+    return "standalone_rpc_proxy" if role in TOOLS else role
 
 
 def _queues(role):

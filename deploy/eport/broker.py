@@ -1,6 +1,6 @@
 """The broker as `eport` sees it: connections, queue depths, RPC to the services."""
 from contextlib import contextmanager
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import amqp.exceptions
 import kombu.exceptions
@@ -94,7 +94,10 @@ def rpc(timeout=RPC_TIMEOUT):
 
     with connection():  # the broker first: its error says more than nameko's
         pass
-    cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout)
+    # requests carry the tool's broker user as AMQP user_id, which RabbitMQ checks: what the audit
+    # trail records as who acted (services/audit/operations.py)
+    cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout,
+                              user_id=broker_user())
     try:
         proxy = cluster.start()
     except amqp.exceptions.NotFound:
@@ -106,6 +109,20 @@ def rpc(timeout=RPC_TIMEOUT):
         yield proxy
     finally:
         cluster.stop()
+
+
+def broker_user():
+    """The user of the tool's broker URI (RabbitMQ's default is guest)."""
+    return unquote(urlparse(amqp_uri()).username or "guest")
+
+
+def record_operation(action, target, details=None, proxy=None):
+    """Records in the audit trail what the tool is about to change, before it does: no record, no
+    change (the audit service not answering stops the command)."""
+    if proxy is None:
+        with rpc() as proxy:
+            return record_operation(action, target, details, proxy)
+    return call(proxy, "audit", "record_operation", action, target, details)
 
 
 def call(proxy, service, method, *args, **kwargs):

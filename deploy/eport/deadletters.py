@@ -6,7 +6,7 @@ from kombu import Queue
 from contracts.subscriptions import SUBSCRIPTIONS
 from services.common import deadletters as dl
 
-from .broker import connection, queue_depth, replay_producer
+from .broker import connection, queue_depth, record_operation, replay_producer
 from .errors import FAILED, OK, CommandError, usage
 from .progress import Progress
 
@@ -154,6 +154,9 @@ def run(args, out):
         if not 1 <= args.limit <= MAX_LIST:
             raise usage(f"--limit must be from 1 to {MAX_LIST}")
         return list_queue(args.queue, args.limit, out, args.json)
+    if args.verb == "drop" and not args.ids and not args.drop_all:
+        raise usage("say which: --id EVENT_ID (repeatable) or --all")
+    record_operation(f"dead-letters-{args.verb}", args.queue, {"ids": args.ids[:100], "all": not args.ids})
     if args.verb == "replay":
         return replay(args.queue, args.ids, out)
     return drop(args.queue, args.ids, args.drop_all, out)

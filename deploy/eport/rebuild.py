@@ -3,7 +3,7 @@ platform runs; the service that keeps it does the work (e.g. services/audit/rebu
 command starts it and follows it to the end."""
 import time
 
-from .broker import call, rpc
+from .broker import call, record_operation, rpc
 from .errors import FAILED, OK, CommandError, usage
 from .progress import Progress
 
@@ -34,6 +34,7 @@ def run(args, out):
     if args.page is not None and not 1 <= args.page <= 1000:
         raise usage("--page must be from 1 to 1000")
     with rpc() as proxy:
+        record_operation("rebuild", args.projection, {"page": args.page}, proxy)
         state = follow(proxy, PROJECTIONS[args.projection], args.projection, out, args.page)
     if state["state"] != "done":
         raise CommandError(f"the rebuild of {args.projection} failed: {state.get('error')}", FAILED)

@@ -5,7 +5,7 @@ RabbitMQ's default exchange): the message reaches that queue and no other, whate
 the service's exchange. Each message is what the
 relay publishes (same body, `message_id` = event_id), so the subscriber drops what it already has.
 """
-from .broker import call, connection, replay_producer, require_queue, rpc
+from .broker import call, connection, record_operation, replay_producer, require_queue, rpc
 from .errors import OK, usage
 from .events import PUBLISHERS, stream
 from .progress import Progress
@@ -35,6 +35,7 @@ def run(args, out):
     if args.start < 0:
         raise usage("--from must be 0 or more")
     with rpc() as proxy:
+        record_operation("replay", args.to_queue, {"service": args.service, "after": args.start}, proxy)
         sent, position = publish_history(proxy, args.service, args.to_queue, args.start, out)
     print(f"replayed {sent} {args.service} event(s) after position {args.start} to {args.to_queue} "
           f"(up to position {position})", file=out)

@@ -14,10 +14,23 @@ import time
 
 from services.common.operations import pages_of
 
+from .operations import SOURCE as OPERATIONS
+from .store import INSERT
+
 log = logging.getLogger(__name__)
 
 SOURCES = ("identity", "enterprise", "card", "authz")
 PAGE = 1000  # events per ops_events call
+
+
+def keep_operations(live, fresh):
+    """The operators' records (services/audit/operations.py) of the live log into the rebuilt one,
+    as they are (sealed with the same key): no upstream's history holds them."""
+    rows = live._run("SELECT * FROM audit_events WHERE source = ?", (OPERATIONS,)).fetchall()
+    if rows:
+        fresh._begin()
+        fresh._run_many(INSERT, [tuple(row) for row in rows])
+        fresh._run("COMMIT")
 
 
 class AuditRebuild:
@@ -44,6 +57,7 @@ class AuditRebuild:
             self._catch_up(fresh, until_within=self.page)  # what came meanwhile, so that the pause is short
             with self.store.held():
                 self._catch_up(fresh)
+                keep_operations(self.store, fresh)
                 self.store.adopt(fresh)
         except Exception as exc:  # the live log stays as it was
             log.exception("audit log rebuild failed")

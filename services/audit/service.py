@@ -1,12 +1,14 @@
 """The audit service: records every integration event of the platform and answers audit queries."""
 from nameko.extensions import DependencyProvider
 
-from services.common.context import RequestContext
+from services.common import context as worker_context
+from services.common.context import BROKER_USER, RequestContext
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.rpc import RpcProxy, rpc
 
 from .application import AuditApplication
+from .operations import operation_record
 from .rebuild import AuditRebuild
 from .store import open_store
 
@@ -63,6 +65,14 @@ class AuditService(Operated):
         """The whole platform's audit log, newest first (`python -m deploy.audit`). Not routed by the
         gateway: only what reaches the broker asks."""
         return self._app().events(event_type, user_id, enterprise_id, since, until, limit, correlation_id)
+
+    @rpc
+    def record_operation(self, action, target, details=None):
+        """An operator's action, recorded before it acts (services/audit/operations.py); only the
+        operators' broker user reaches it, and it is recorded under the request's broker user."""
+        record = operation_record(worker_context.value(BROKER_USER), action, target, details)
+        self.log.record(record)
+        return {"event_id": record["event_id"], "occurred_at": record["occurred_at"]}
 
     @rpc
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,

@@ -23,6 +23,9 @@ from nameko.extensions import DependencyProvider
 
 CORRELATION_ID = "correlation_id"  # the X-Request-ID that caused this work
 COMMAND_ID = "eport_command"  # the gateway's command id of the request (its header name: keep it)
+# the broker user that published the request: its AMQP user_id, which RabbitMQ checks against the
+# connection's user (rpc.py sets it from the message alone, so no header can claim it)
+BROKER_USER = "eport_broker_user"
 APPLICATION = "application"  # own: the event-sourced application serving this worker
 COMMAND = "command"  # own: the command this worker is running (commands.Command)
 

@@ -28,6 +28,7 @@ from nameko.rpc import MethodProxy, Responder, RpcConsumer, ServiceProxy, get_rp
 from nameko.rpc import ReplyListener as NamekoReplyListener
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.rpc import RpcProxy as NamekoRpcProxy
+from nameko.standalone.rpc import ClusterProxy
 from nameko.standalone.rpc import ClusterRpcProxy as NamekoClusterRpcProxy
 from nameko.standalone.rpc import PollingQueueConsumer, SingleThreadedReplyListener
 
@@ -35,6 +36,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import commands
+from .context import BROKER_USER
 from .bindings import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
@@ -182,15 +184,37 @@ class ClusterRpcProxy(NamekoClusterRpcProxy):
     reply queue binds to `nameko-rpc` without declaring it; a broker where it does not exist yet
     (never set up) refuses the binding at `start()`: amqp's NotFound."""
 
-    def __init__(self, config, context_data=None, timeout=None):
+    def __init__(self, config, context_data=None, timeout=None, **options):
+        """`options`: publish options of every request, e.g. `user_id` (the `eport` tool's broker user)."""
         super().__init__(config, context_data=context_data, timeout=timeout,
                          reply_listener_cls=StandaloneReplyListener)
+        self._proxy = _ClusterProxy(self._worker_ctx, self._reply_listener, options)
+
+
+class _ClusterProxy(ClusterProxy):
+    """nameko's, passing publish options to every method proxy (nameko's drops them)."""
+
+    def __init__(self, worker_ctx, reply_listener, options):
+        super().__init__(worker_ctx, reply_listener)
+        self._options = options
+
+    def __getattr__(self, name):
+        if name not in self._proxies:
+            self._proxies[name] = ServiceProxy(self._worker_ctx, name, self._reply_listener, **self._options)
+        return self._proxies[name]
 
 
 class Rpc(NamekoRpc):
     # One consumer per container for every entrypoint of this class: a service must not mix these
     # with nameko's own @rpc, or two consumers would share its queue.
     rpc_consumer = UnconfirmedReplies()
+
+    def unpack_message_headers(self, message):
+        """nameko's, and the request's AMQP user_id as context.BROKER_USER (None without one),
+        over any header of that name: RabbitMQ refuses a user_id that is not the publisher's."""
+        data = super().unpack_message_headers(message)
+        data[BROKER_USER] = message.properties.get("user_id")
+        return data
 
 
 def rpc(fn):

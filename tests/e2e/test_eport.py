@@ -2,6 +2,7 @@
 import json
 import os
 import uuid
+from urllib.parse import urlparse
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -28,6 +29,12 @@ def broker(platform):
 def operator(platform):
     """The tool's own broker user where the platform runs with per-service users."""
     return (platform.broker_uris or {}).get("operator", platform.env["AMQP_URI"])
+
+
+@pytest.fixture(scope="module")
+def auditor(platform):
+    """The auditors' broker user: reads the whole audit log, and nothing else."""
+    return (platform.broker_uris or {}).get("auditor", platform.env["AMQP_URI"])
 
 
 def platform_subscriptions():
@@ -83,7 +90,7 @@ def test_status_shows_every_store_and_queue_and_the_relay_catching_up(api, opera
     assert len(page) == 2 and all(e["position"] > events[0]["position"] for e in page)
 
 
-def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker, operator):
+def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker, operator, auditor):
     register(api)
     ours, theirs = f"crm-{uuid.uuid4().hex[:6]}.identity", f"other-{uuid.uuid4().hex[:6]}.identity"
     history = json_lines(run(operator, "events", "identity", "--limit", "100000", "--json"))
@@ -103,12 +110,20 @@ def test_replay_reaches_the_one_queue_and_not_a_second_bound_queue(api, broker, 
     assert [m.properties["message_id"] for m in got] == [e["event_id"] for e in history]
     assert [json.loads(m.body)["event_id"] for m in got] == [e["event_id"] for e in history]
     assert "position" not in json.loads(got[0].body)
+    assert json.loads(got[0].body)["signature"] == history[0]["signature"]  # the source's, as it published
+    # the replay is in the audit trail: who (the tool's broker user), what, when; auditors read it
+    recorded = [i["payload"] for i in json_lines(run(auditor, "audit", "--type", "OperatorActed", "--json"))]
+    assert {"action": "replay", "target": ours, "details": {"service": "identity", "after": 0}} | {
+        "operator": urlparse(operator).username or "guest"} in recorded
+    if auditor != operator:  # with per-role broker users: an operator does not read the audit trail
+        refused = run(operator, "audit", "--type", "OperatorActed", check=False)
+        assert refused.returncode == 4 and "refused" in refused.stderr
     missing = run(operator, "replay", "identity", "--to-queue", "nosuch.queue", check=False)
     assert missing.returncode == 2 and "no queue 'nosuch.queue'" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
-def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashes(api, broker, operator):
+def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashes(api, broker, operator, auditor):
     before = {r["queue"]: r["dead_letters"] for r in json_lines(run(operator, "dead-letters", "list", "--json"))}
     with Connection(broker) as conn:
         producer = Producer(conn.channel(), exchange=DEFAULT_EXCHANGE)
@@ -142,27 +157,27 @@ def test_a_malformed_message_on_each_consumer_queue_is_parked_and_nothing_crashe
             assert "not an envelope" in reasons[f"no-envelope-{sub.queue_name}"]
     # Every consumer still runs: a new person's registration reaches the audit log, all answer.
     person = register(api)
-    wait_for(lambda: json_lines(run(operator, "audit", "--user", person.user_id, "--json")), timeout=20)
+    wait_for(lambda: json_lines(run(auditor, "audit", "--user", person.user_id, "--json")), timeout=20)
     assert status(operator)["unavailable"] == []
 
 
-def test_audit_finds_what_one_request_caused_by_its_correlation_id(api, operator):
+def test_audit_finds_what_one_request_caused_by_its_correlation_id(api, auditor):
     person = register(api)
     request_id = f"eport-{uuid.uuid4()}"
     r = api.post("/api/v1/sessions", json={"method": "password", "account": person.mobile, "password": PASSWORD},
                  headers={"X-Request-ID": request_id})
     assert r.status_code == 201, r.text
-    found = wait_for(lambda: json_lines(run(operator, "audit", "--correlation", request_id, "--json")), timeout=20)
+    found = wait_for(lambda: json_lines(run(auditor, "audit", "--correlation", request_id, "--json")), timeout=20)
     assert [(i["event_type"], i["subject"]) for i in found] == [("UserLoggedIn", person.user_id)]
 
 
-def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(operator):
+def test_mistakes_and_outages_exit_with_a_line_and_a_code_not_a_traceback(operator, auditor):
     mistakes = ((["events", "nosuch"], 2, "invalid choice"),
                 (["events", "identity", "--limit", "0"], 2, "--limit"),
                 (["audit", "--since", "yesterday"], 2, "since"),
                 (["dead-letters", "list", "nosuch.queue"], 2, "no dead-letter queue"))
     *done, away, empty = concurrently(
-        *(partial(run, operator, *args, check=False) for args, _, _ in mistakes),
+        *(partial(run, auditor if args[0] == "audit" else operator, *args, check=False) for args, _, _ in mistakes),
         partial(eport, "status", amqp_uri="amqp://guest:guest@127.0.0.1:1/", check=False),
         partial(eport, "status", amqp_uri=os.environ["AMQP_URI"], check=False))  # a broker with no platform on it
     for (args, code, says), one in zip(mistakes, done, strict=True):

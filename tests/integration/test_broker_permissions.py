@@ -6,7 +6,7 @@ RabbitMQ; other test sessions run beside this one)."""
 import uuid
 
 import pytest
-from amqp.exceptions import AccessRefused
+from amqp.exceptions import AccessRefused, PreconditionFailed
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.rpc import get_rpc_exchange
@@ -112,11 +112,45 @@ def test_the_gateway_may_not_call_start_card_session_but_may_ping(users, identit
             start("u-1", "8800000012345")
 
 
-def test_the_gateway_may_not_ask_audit_for_the_whole_log_and_operators_may(users):
-    with pytest.raises(AccessRefused):
-        publish(users["gateway"], RPC, "audit.events")
-    publish(users["operator"], RPC, "audit.events")
+def test_only_auditors_read_the_whole_audit_log_and_only_operators_record_operations(users):
+    for role in ("gateway", "operator", "identity"):
+        with pytest.raises(AccessRefused):
+            publish(users[role], RPC, "audit.events")
+    publish(users["auditor"], RPC, "audit.events")
     publish(users["gateway"], RPC, "audit.enterprise_events")
+    publish(users["operator"], RPC, "audit.record_operation")
+    for role in ("auditor", "gateway", "audit", "enterprise"):
+        with pytest.raises(AccessRefused):
+            publish(users[role], RPC, "audit.record_operation")
+
+
+def test_an_auditor_may_not_replay_rebuild_or_touch_dead_letters(users):
+    from deploy.eport.broker import replay_producer
+    sub = SUBSCRIPTIONS[0]
+    with Connection(users[sub.source]) as conn, conn.channel() as channel:
+        queue(sub)(channel).declare()  # as its publisher does
+    with Connection(users["operator"]) as conn, conn.channel() as channel:
+        replay_producer(channel, sub.queue_name)  # the operator may
+    with Connection(users["auditor"]) as conn, conn.channel() as channel:
+        with pytest.raises(AccessRefused):
+            replay_producer(channel, sub.queue_name)
+    for call in (f"{sub.source}.ops_rebuild", f"{sub.source}.ops_events", "audit.ops_status"):
+        with pytest.raises(AccessRefused):
+            publish(users["auditor"], RPC, call)
+    from services.common.deadletters import dead_letter_queue
+    with Connection(users[sub.consumer]) as conn, conn.channel() as channel:
+        dead_letter_queue(sub.queue_name)(channel).declare()  # as its consumer does
+    with Connection(users["auditor"]) as conn, conn.channel() as channel:
+        with pytest.raises(AccessRefused):  # neither lists, takes back nor drops a dead letter
+            channel.basic_get(f"{sub.queue_name}.dead-letters")
+
+
+def test_a_request_cannot_claim_another_broker_user(users):
+    """The broker user audit records as who acted is the request's AMQP user_id, which RabbitMQ
+    checks against the connection's user."""
+    with pytest.raises(PreconditionFailed):
+        Publisher(users["operator"], serializer="json").publish(
+            {}, exchange=RPC, routing_key="audit.record_operation", user_id="eport-somebody-else")
 
 
 def test_only_the_owner_publishes_to_its_events_exchange(users):

@@ -18,6 +18,8 @@ from services.common.messaging import on_event
 from tests.eport_cli import eport, json_lines
 from tests.support import wait_for
 from tests.support import signed
+from nameko.testing.services import entrypoint_hook
+from services.audit.service import AuditService
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +121,15 @@ def nothing_parked(fresh_var, config):
 def sink(nothing_parked, container_factory, config):
     container = container_factory(SinkService, config)
     container.start()
+    audit = container_factory(AuditService, config)  # `eport dead-letters replay|drop` records there first
+    audit.start()
+    container.audit = audit
     return container
+
+
+def operations(audit):
+    with entrypoint_hook(audit, "events") as events:
+        return [i["payload"] for i in events(event_type="OperatorActed")["items"]]
 
 
 def test_an_always_failing_event_is_parked_after_n_tries_while_the_others_flow(sink, amqp_uri, caplog):
@@ -148,7 +158,10 @@ def test_after_the_fix_a_replay_from_the_dead_letters_applies_the_event_exactly_
     SinkApp.broken = set()  # the fix
     done = eport("dead-letters", "replay", QUEUE, amqp_uri=amqp_uri)
     assert "replayed 1 message(s)" in done.stdout
-    wait_for(lambda: SinkApp.applied == ["poison"])
+    wait_for(lambda: SinkApp.applied == ["poison"])  # a genuine event returned from the dead letters
+    [recorded] = operations(sink.audit)  # who (the broker user RabbitMQ checked), what, where
+    assert recorded == {"operator": "guest", "action": "dead-letters-replay", "target": QUEUE,
+                        "details": {"ids": [], "all": True}}
     assert parked_count(amqp_uri) == 0
     assert "replayed 0 message(s)" in eport("dead-letters", "replay", QUEUE, amqp_uri=amqp_uri).stdout
     publish(amqp_uri, [poison])  # the same event once more: its processed mark keeps it out

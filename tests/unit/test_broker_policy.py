@@ -10,14 +10,15 @@ import pytest
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from nameko.rpc import Rpc
 
-from deploy.broker_policy import CALLS, GATEWAY, OPERATOR, ROLES, SERVICES, consumed_event_sources, \
+from deploy.broker_policy import AUDITOR, CALLS, GATEWAY, OPERATOR, ROLES, SERVICES, TOOLS, consumed_event_sources, \
     exchange_definitions, rpc_routing_keys, topic_permissions, vhost_permissions
 from deploy.launch import SERVICES as LAUNCHED
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 CALLEES = "|".join(SERVICES)
-SOURCES = {GATEWAY: ["gateway"], OPERATOR: ["deploy/eport"], **{s: [f"services/{s}"] for s in SERVICES}}
+SOURCES = {GATEWAY: ["gateway"], OPERATOR: ["deploy/eport"], AUDITOR: ["deploy/eport/audit.py"],
+           **{s: [f"services/{s}"] for s in SERVICES}}
 UUID = "3f2b1c4e-9a8d-4e7f-b6a5-0c1d2e3f4a5b"
 
 
@@ -39,7 +40,7 @@ def rpc_methods(service):
             if any(isinstance(ext, Rpc) for ext in getattr(fn, ENTRYPOINT_EXTENSIONS_ATTR, ()))}
 
 
-@pytest.mark.parametrize("role", [GATEWAY, OPERATOR, *SERVICES])
+@pytest.mark.parametrize("role", [GATEWAY, OPERATOR, AUDITOR, *SERVICES])
 def test_every_call_in_the_code_is_in_the_table(role):
     table = {(callee, m) for callee, methods in CALLS.get(role, {}).items() for m in methods}
     assert calls_in_code(role) - table == set()
@@ -105,7 +106,7 @@ def test_no_role_configures_the_rpc_exchange_and_each_its_own_rpc_queues():
         configure, write, read = (re.compile(rx) for rx in vhost_permissions(role))
         assert not configure.search("nameko-rpc"), role
         assert write.search("nameko-rpc") and read.search("nameko-rpc"), role  # requests, replies, queue.bind
-        owner = "standalone_rpc_proxy" if role == OPERATOR else role
+        owner = "standalone_rpc_proxy" if role in TOOLS else role
         assert configure.search(f"rpc.reply-{owner}-{UUID}"), role
         assert bool(configure.search(f"rpc-{role}")) == (role in SERVICES), role
     for other in ("rpc-identity", f"rpc.reply-identity-{UUID}"):
