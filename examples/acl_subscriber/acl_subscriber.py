@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """An access-control cache kept by another system from the platform's authz events.
 
-A standalone program: plain pika and the standard library, nothing from the platform's code.
+A standalone program: pika, cryptography and the standard library, nothing from the platform's code.
 It consumes its own durable queue bound to the topic exchange `authz.events`, applies each event
 to a small SQLite file, and acknowledges only after the change is committed, so a stop (or a
 crash) at any point loses nothing: what was not acknowledged is delivered again, and what was
 already applied is recognised by its `event_id` and skipped. While it is stopped, the queue keeps
-collecting events; on restart it catches up.
+collecting events; on restart it catches up. It believes only events that authz signed: a key of
+the published set (--keys: the gateway's /.well-known/event-keys.json, or a copy of it) whose
+`eport_source` is authz verifies the envelope's signature; any other event is logged and dropped.
 
-    python examples/acl_subscriber/acl_subscriber.py run   --db acl.sqlite3
+    python examples/acl_subscriber/acl_subscriber.py run   --db acl.sqlite3 --keys http://localhost:8000/.well-known/event-keys.json
     python examples/acl_subscriber/acl_subscriber.py check --db acl.sqlite3 USER_ID ENTERPRISE_ID SYSTEM
     python examples/acl_subscriber/acl_subscriber.py dump  --db acl.sqlite3
 
@@ -21,16 +23,57 @@ import os
 import signal
 import sqlite3
 import sys
+import base64
 import time
+import urllib.request
 from datetime import datetime, UTC
 
 import pika
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 EXCHANGE = "authz.events"
 ROUTING_KEYS = ("PermissionGranted", "PermissionRevoked", "EnterpriseAdminChanged")
 DEFAULT_QUEUE = "acl-example.authz-events"
 
+SOURCE = "authz"
 log = logging.getLogger("acl_subscriber")
+
+
+def _b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class EventKeys:
+    """The platform's published event keys (docs/subscribers.md), fetched again for an unknown kid."""
+
+    def __init__(self, where):
+        self.where, self.keys = where, {}
+        self.load()
+
+    def load(self):
+        if self.where.startswith(("http://", "https://")):
+            with urllib.request.urlopen(self.where, timeout=10) as answer:
+                document = json.load(answer)
+        else:
+            with open(self.where, encoding="utf-8") as f:
+                document = json.load(f)
+        self.keys = {k["kid"]: k for k in document["keys"] if k.get("crv") == "Ed25519"}
+
+    def genuine(self, envelope):
+        """Whether the source the envelope names signed it (RFC 8785 form of the other members)."""
+        sig = envelope.get("signature") or {}
+        if sig.get("kid") not in self.keys and sig.get("kid"):
+            self.load()  # a key rotated in since we started
+        key = self.keys.get(sig.get("kid"))
+        if key is None or key.get("eport_source") != envelope.get("source") or envelope.get("source") != SOURCE:
+            return False
+        signed = {k: v for k, v in envelope.items() if k != "signature"}
+        text = json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            Ed25519PublicKey.from_public_bytes(_b64url(key["x"])).verify(_b64url(sig.get("sig", "")), text)
+        except Exception:  # InvalidSignature, or a sig that is not base64url of 64 bytes
+            return False
+        return True
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, applied_at TEXT NOT NULL);
@@ -106,8 +149,9 @@ class AclCache:
 
 
 class Subscriber:
-    def __init__(self, amqp_uri, queue, cache, prefetch=50):
+    def __init__(self, amqp_uri, queue, cache, keys, prefetch=50):
         self.amqp_uri = amqp_uri
+        self.keys = keys
         self.queue = queue
         self.cache = cache
         self.prefetch = prefetch
@@ -160,6 +204,10 @@ class Subscriber:
             log.error("dropping a malformed message: %r", body[:200])
             ch.basic_ack(method.delivery_tag)  # it would fail forever
             return
+        if not self.keys.genuine(envelope):  # forged, altered or unsigned: never applied
+            log.error("dropping %s %s: not signed by %s", envelope.get("event_type"), envelope["event_id"], SOURCE)
+            ch.basic_ack(method.delivery_tag)
+            return
         try:
             applied = self.cache.apply(envelope)
         except sqlite3.Error:
@@ -179,6 +227,8 @@ def main(argv=None):
     parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"))
     parser.add_argument("--queue", default=DEFAULT_QUEUE, help="this system's own durable queue")
     parser.add_argument("--db", default="acl.sqlite3", help="the SQLite file of the cache")
+    parser.add_argument("--keys", default=os.environ.get("EPORT_EVENT_KEYS_URL"),
+                        help="run: the platform's event keys, a URL (…/.well-known/event-keys.json) or a file")
     args = parser.parse_intermixed_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -192,7 +242,9 @@ def main(argv=None):
     if args.command == "dump":
         print(json.dumps(cache.dump(), ensure_ascii=False, indent=2))
         return 0
-    subscriber = Subscriber(args.amqp_uri, args.queue, cache)
+    if not args.keys:
+        parser.error("run needs --keys: the platform's /.well-known/event-keys.json (or a copy)")
+    subscriber = Subscriber(args.amqp_uri, args.queue, cache, EventKeys(args.keys))
     signal.signal(signal.SIGTERM, subscriber.stop)
     signal.signal(signal.SIGINT, subscriber.stop)
     subscriber.run()

@@ -16,6 +16,8 @@ from nameko.testing.services import entrypoint_hook
 
 from contracts.subscriptions import exchange
 from services.common.dependency import EventSourced
+from services.common.event_keys import key_set
+from tests.support import signed
 
 from .authz_support import (AuthzService, app_of,
                                  enterprise_story, publish_enterprise_events, wait_for)
@@ -28,7 +30,10 @@ ADMIN, MEMBER, OTHER = "u-admin", "u-member", "u-other"
 
 class SubscriberProcess:
     def __init__(self, amqp_uri, db, queue, log_path):
-        self.args = [sys.executable, str(SCRIPT), "run", "--amqp-uri", amqp_uri, "--db", str(db), "--queue", queue]
+        keys = db.parent / "event-keys.json"  # what the gateway serves at /.well-known/event-keys.json
+        keys.write_text(json.dumps(key_set().document))
+        self.args = [sys.executable, str(SCRIPT), "run", "--amqp-uri", amqp_uri, "--db", str(db), "--queue", queue,
+                     "--keys", str(keys)]
         self.log_path = log_path
         self.proc = None
 
@@ -115,11 +120,15 @@ def test_subscriber_catches_up_after_a_stop(container_factory, authz_config, aut
         from services.authz.integration import to_integration
         first_grant = next(env for n in replay for env in to_integration(app.mapper.to_domain_event(n))
                            if env["event_type"] == "PermissionGranted")
-        Producer(conn.channel(), exchange=exchange("authz"), serializer="json").publish(
-            first_grant, routing_key="PermissionGranted")
+        producer = Producer(conn.channel(), exchange=exchange("authz"), serializer="json")
+        producer.publish(signed(first_grant), routing_key="PermissionGranted")
+        forged = {**signed(first_grant), "event_id": str(uuid.uuid4())}  # a signature over another event
+        producer.publish(forged, routing_key="PermissionGranted")
+        producer.publish({**first_grant, "event_id": str(uuid.uuid4())}, routing_key="PermissionGranted")
     eventlet.sleep(1.0)
     assert acl(db) == (expected_grants, expected_admins, processed)
     assert "repeat skipped PermissionGranted" in sub.log_path.read_text()
+    assert sub.log_path.read_text().count("not signed by authz") == 2  # the forged and the unsigned one
     sub.stop()
 
     check = subprocess.run([sys.executable, str(SCRIPT), "check", "--db", str(db), MEMBER, eid, "transport_vehicle"],
