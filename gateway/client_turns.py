@@ -16,7 +16,7 @@ the client is named by X-Forwarded-For, in the headers: its turn is taken once t
 the proxy itself bounds its connections.
 
 A client refused for being over its own budget (429) is paced for REFUSED_FOR seconds after its
-last such refusal: one request at a time, at most one every REFUSED_PACE seconds. Turns alone did
+last such refusal: one request at a time, at most one every REFUSED_PACE (0.05) seconds. Turns alone did
 not bound what a flood costs: with two requests in flight, refused at once, a client on loopback
 sent 1,700 a second and held 57% of the gateway's core (bench/abuse.py). A client that sends one
 request at a time and reads Retry-After never waits; one refused by mistake is back to its turns
@@ -32,7 +32,7 @@ from services.common.settings import setting
 from .client_address import client_key, client_of_environ, ip_of, trusted, trusted_proxies
 
 REFUSED_FOR = 10.0  # seconds
-REFUSED_PACE = 0.02  # seconds between two requests of a refused client: 50 a second
+REFUSED_PACE = 0.05  # seconds between two requests of a refused client: 20 a second
 _turns = {}  # client -> its Semaphore of turns, while it has requests here
 _refused_turn = {}  # client -> its Semaphore of one turn, while it has requests here
 _refused_until = {}  # client -> time.monotonic() until which it is paced

@@ -46,3 +46,18 @@ def test_a_refused_hash_leaves_the_slots_as_they_were():
             passwords.hash("b")
     assert first.wait() == "hashed:a"
     assert passwords.hash("c") == "hashed:c"
+
+
+def test_hashes_run_in_threads_that_yield_the_cpu_to_everything_else():
+    import os
+
+    from services.identity.passwords import HASH_NICENESS
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, 0)
+
+    mine = niceness()
+    passwords = Passwords(hasher=Hasher(), parallel=1, queue=0)
+    seen = passwords.offload(niceness)
+    assert seen >= HASH_NICENESS and seen > mine
+    assert niceness() == mine  # the service's own thread keeps its priority
