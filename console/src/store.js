@@ -16,6 +16,15 @@ export async function refreshUnread() {
   return inbox
 }
 
+// The business systems' names by code (GET /systems), asked once per page load.
+let catalogue = null
+export function systemNames() {
+  catalogue = catalogue || get('/systems', { auth: false })
+    .then((answer) => Object.fromEntries(answer.items.map((s) => [s.code, s.name])))
+    .catch((error) => { catalogue = null; throw error })
+  return catalogue
+}
+
 export function clearAccount() {
   account.me = null
   account.unread = 0
