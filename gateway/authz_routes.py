@@ -15,8 +15,9 @@ class AuthzRoutes:
         return {"items": call(self.authz.list_systems)}
 
     @route("GET", PERMISSIONS, summary="The systems a member may use", response=PermissionsSchema,
-           errors=(e.FORBIDDEN,), tags=("permissions",),
-           description="Only the enterprise's administrator or that user.")
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED), tags=("permissions",),
+           description="Only that user, or the enterprise's administrator once certified (403 "
+                       "ROLE_NOT_CERTIFIED while the role is uncertified).")
     def get_permissions(self, request, actor, enterprise_id, user_id):
         return call(self.authz.get_permissions, actor.user_id, enterprise_id, user_id)
 
@@ -29,8 +30,10 @@ class AuthzRoutes:
         return call(self.authz.set_permissions, actor.user_id, enterprise_id, user_id, body["systems"])
 
     @route("GET", "/api/v1/authz/check", summary="May a user use a system of an enterprise?",
-           query=CheckQuerySchema, response=CheckSchema, errors=(e.FORBIDDEN, e.UNKNOWN_SYSTEM),
-           tags=("permissions",), description="Only for oneself or as the enterprise's administrator.")
+           query=CheckQuerySchema, response=CheckSchema,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.UNKNOWN_SYSTEM), tags=("permissions",),
+           description="Only for oneself, or as the enterprise's certified administrator (403 ROLE_NOT_CERTIFIED "
+                       "while the role is uncertified).")
     def check(self, request, actor, query):
         return {"allowed": call(self.authz.check_as, actor.user_id, query["user_id"],
                                 query["enterprise_id"], query["system"])}

@@ -5,7 +5,7 @@ from contracts import enterprise as ent
 from services.common.application import ServiceApplication, retry_on_conflict
 
 from .catalogue import catalogue
-from .domain import EnterpriseAccess, Forbidden
+from .domain import ADMIN_OR_SELF, EnterpriseAccess, Forbidden
 from .projection import AccessProjection
 
 CONSUMER = "authz"
@@ -134,20 +134,21 @@ class AuthzApplication(ServiceApplication):
 
     def check_as(self, actor_user_id, user_id, enterprise_id, system):
         """The HTTP check: only for oneself or as the enterprise's administrator."""
-        access = self.projection.get(enterprise_id)
-        if actor_user_id != user_id and (access is None or not access.is_admin(actor_user_id)):
-            raise Forbidden(message="Only the user themself or the enterprise's administrator may check.")
+        access = self._readable_by(actor_user_id, enterprise_id, user_id)
         self.catalogue.validate([system])
         return access is not None and access.allows(user_id, system)
 
     def get_permissions(self, actor_user_id, enterprise_id, user_id):
+        return self._view(self._readable_by(actor_user_id, enterprise_id, user_id), user_id)
+
+    def _readable_by(self, actor_user_id, enterprise_id, user_id):
+        """The enterprise's access (None: unknown here), once `actor_user_id` may read `user_id`'s in it."""
         access = self.projection.get(enterprise_id)
-        if access is None:
-            if actor_user_id != user_id:
-                raise Forbidden(message="Only the user themself or the enterprise's administrator may see this.")
-        else:
+        if access is not None:
             access.check_admin_or_self(actor_user_id, user_id)
-        return self._view(access, user_id)
+        elif actor_user_id != user_id:
+            raise Forbidden(message=ADMIN_OR_SELF)
+        return access
 
     def systems_of_members(self, enterprise_id):
         access = self.projection.get(enterprise_id)

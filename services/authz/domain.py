@@ -31,6 +31,7 @@ from contracts.enterprise import ADMIN, APPROVED, REMOVED
 from contracts.errors import DomainError, Forbidden, NotAMember, RoleNotCertified  # noqa: F401 (shared)
 
 ACCESS_NAMESPACE = uuid.UUID("3c0b6c84-64a2-4f57-9d39-1b8f1f0c5a77")
+ADMIN_OR_SELF = "Only the user themself or the enterprise's administrator may see this."
 REGISTRATION = "registration:"  # membership key of the registrant, in case no association event names it
 
 
@@ -85,12 +86,13 @@ class EnterpriseAccess(Aggregate):
         return system in self.grants.get(user_id, ())
 
     # -- invariants ----------------------------------------------------------------------------
-    def check_admin(self, actor_user_id):
+    def check_admin(self, actor_user_id, refusal="Only the enterprise's administrator manages its permissions."):
         if not self.is_admin(actor_user_id):
-            raise Forbidden(message="Only the enterprise's administrator manages its permissions.")
+            raise Forbidden(message=refusal)
         if not self.admin_certified:
             raise RoleNotCertified(message="企业管理员角色未认证: bind the enterprise's legal-person card (法人卡) "
-                                           "to certify your administrator role (角色认证) before granting.",
+                                           "to certify your administrator role (角色认证) before granting or "
+                                           "reading others' permissions.",
                                    details={"role_certified": [False]})
 
     def check_member(self, user_id):
@@ -98,8 +100,10 @@ class EnterpriseAccess(Aggregate):
             raise NotAMember(message="The user is not an approved member of the enterprise.")
 
     def check_admin_or_self(self, actor_user_id, user_id):
-        if actor_user_id != user_id and not self.is_admin(actor_user_id):
-            raise Forbidden(message="Only the user themself or the enterprise's administrator may see this.")
+        """Anyone reads their own permissions; another person's only the certified administrator (an
+        uncertified one is 403 ROLE_NOT_CERTIFIED, as for granting)."""
+        if actor_user_id != user_id:
+            self.check_admin(actor_user_id, ADMIN_OR_SELF)
 
     # -- commands ------------------------------------------------------------------------------
     def set_grants(self, user_id, systems, actor_user_id):

@@ -295,6 +295,21 @@ def test_get_permissions_for_self_or_admin_only(app):
     assert app.get_permissions(OUTSIDER, "unknown-ent", OUTSIDER)["systems"] == []
 
 
+def test_an_uncertified_administrator_reads_no_one_elses_permissions(app):
+    with_members(app)
+    app.set_permissions(ADMIN, E, MEMBER, ["manifest"])
+    assert app.learn(envelope(ent.ROLE_CERTIFICATION_LOST, {
+        "enterprise_id": E, "user_id": ADMIN, "association_id": "a-admin", "card_no": "LP0001",
+        "reason": "unbound"}, 5))
+    for read in (lambda: app.get_permissions(ADMIN, E, MEMBER), lambda: app.check_as(ADMIN, MEMBER, E, "manifest")):
+        refusal = error_code(read)
+        assert (refusal.code, refusal.details) == ("ROLE_NOT_CERTIFIED", {"role_certified": [False]})
+    assert app.get_permissions(ADMIN, E, ADMIN)["role_certified"] is False  # themself: always
+    assert app.check_as(ADMIN, ADMIN, E, "manifest") is False
+    assert app.get_permissions(MEMBER, E, MEMBER)["systems"] == ["manifest"]
+    assert error_code(app.get_permissions, OTHER, E, MEMBER).code == "FORBIDDEN"  # not the admin: as before
+
+
 def test_check_as_rules(app):
     with_members(app)
     app.set_permissions(ADMIN, E, MEMBER, ["manifest"])
