@@ -26,8 +26,10 @@ from nameko.extensions import DependencyProvider
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
+from contracts.signatures import OriginNotProven
 from services.common.bindings import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
+from services.common.event_keys import verified
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,20 @@ class RevocationFeed(BindsWithoutDeclaring, QueueConsumer):
 
 
 class RevocationHandler(EventHandler):
+    """What identity says about sessions, believed only when identity signed it
+    (contracts/signatures.py): a forged SessionRevoked or PasswordSet would log people out."""
     queue_consumer = RevocationFeed()
+
+    def handle_message(self, body, message):
+        envelope = body if isinstance(body, dict) else {}
+        try:
+            verified(envelope, "identity")
+        except OriginNotProven as exc:
+            log.error("dropped %s %s on %s: origin not proven (%s)", envelope.get("event_type"),
+                      envelope.get("event_id"), self.queue.name, exc)
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
 
 
 revocation_handler = RevocationHandler.decorator

@@ -9,7 +9,11 @@
     eport demo                                     the manual's story against the running platform
 
 The broker is EPORT_AMQP_URI (the tool's own broker user), else AMQP_URI (default
-amqp://guest:guest@localhost:5672/). Exit codes: 0 done, 1 failed, 2 a mistake in the command
+amqp://guest:guest@localhost:5672/). With per-role broker users (deploy/broker.py) `eport audit`
+runs as the auditor (it reads the audit trail and changes nothing), everything else as the
+operator; each command that changes something (replay, rebuild, dead-letters replay|drop) is first
+recorded in the audit trail under the tool's broker user, and does nothing when it cannot be.
+Exit codes: 0 done, 1 failed, 2 a mistake in the command
 (unknown queue, service, bad argument), 3 the broker or a service did not answer, 4 the broker
 refused the tool's user, 130 interrupted.
 """
