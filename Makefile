@@ -76,6 +76,7 @@ bench: install
 	$(PY) bench/relay.py
 	$(PY) bench/replay.py
 	$(PY) bench/load.py
+	$(PY) bench/abuse.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml
