@@ -155,7 +155,7 @@ def early_refusal(method, rule, environ):
     not answer leaves the answer to the route's own charge. A flood from one client is so refused
     for about a third of what a full request costs the gateway (bench/abuse.py)."""
     budget = ROUTE_BUDGETS.get((method, rule))
-    if budget is None:
+    if not isinstance(budget, Budget):  # none, or one the body decides (a card login spends no login budget)
         return None
     client = client_of_environ(environ)
     item, ids = limit(budget.setting_names()[0]), ("client", budget.name, client)

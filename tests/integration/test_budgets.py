@@ -60,6 +60,11 @@ class CountingCard:
 
 
     @rpc
+    def login(self, challenge_id, certificate, signature):
+        CALLS.append(("card", "login"))
+        return {"access_token": "a.b.c", "token_type": "Bearer", "expires_in": 900, "user_id": str(uuid.uuid4())}
+
+    @rpc
     def claim_identity(self, name, id_type, id_number, mobile, sms_code, card_no, challenge_id, certificate,
                        signature):
         CALLS.append(("card", "claim_identity"))
@@ -297,3 +302,18 @@ def test_registrations_and_identity_claims_share_the_mobiles_budget(gateway_port
     assert_rate_limited(client.call("POST", "/api/v1/users", person))
     assert_rate_limited(client.call("POST", "/api/v1/identity-claims", {**person, **card}))
     assert CALLS == [("card", "claim_identity")]
+
+
+def test_over_its_login_budget_a_client_still_logs_in_with_a_card(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_LOGIN_PER_CLIENT", "1/hour")
+    monkeypatch.setattr("tests.integration.test_budgets.LOGIN_SECONDS", 0)
+    client = Client(gateway_port, "127.0.0.9")
+    assert client.login(new_mobile())[0] == 401
+    assert_rate_limited(client.login(new_mobile()))
+    assert_rate_limited(client.call("POST", "/api/v1/sessions", {"method": "sms", "mobile": new_mobile(),
+                                                                 "sms_code": "123456"}))
+    card = {"method": "card", "challenge_id": str(uuid.uuid4()), "signature": "c2lnbmF0dXJl",
+            "certificate": "-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----"}
+    status, body, _ = client.call("POST", "/api/v1/sessions", card)
+    assert status == 201, body
+    assert CALLS == [("identity", "login_password"), ("card", "login")]
