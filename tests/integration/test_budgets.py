@@ -13,7 +13,7 @@ from gateway.budgets import early_refusal
 from gateway.service import GatewayService
 from services.common.rpc import rpc
 from tests.factories import new_id_number, new_mobile
-from tests.support import FromAddress, free_port
+from tests.support import FromAddress, free_port, own_vhost
 from tests.tokens import IdentityStandIn
 
 pytestmark = pytest.mark.integration
@@ -87,15 +87,18 @@ def raise_invalid():
 
 
 @pytest.fixture(scope="module")
-def gateway_port(amqp_uri):
-    port = free_port()
-    runner = ServiceRunner({"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 10,
-                            "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-    for service in (GatewayService, CountingIdentity, CountingCard, CountingAuthz):
-        runner.add_service(service)
-    runner.start()
-    yield port
-    runner.stop()
+def gateway_port():
+    # a vhost of its own: its stand-ins' durable RPC queues (rpc-card, ...) would otherwise outlive
+    # the module and swallow later modules' calls to services they do not run (503 after the deadline)
+    with own_vhost("eport-budgets") as amqp_uri:
+        port = free_port()
+        runner = ServiceRunner({"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 10,
+                                "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
+        for service in (GatewayService, CountingIdentity, CountingCard, CountingAuthz):
+            runner.add_service(service)
+        runner.start()
+        yield port
+        runner.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
