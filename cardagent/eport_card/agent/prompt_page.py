@@ -9,7 +9,7 @@ PROMPT_PAGE = """<!doctype html>
 <style>body{{font:14px/1.6 "Microsoft YaHei","WenQuanYi Micro Hei",sans-serif;margin:12px;color:#303133}}
 label{{display:block;margin-bottom:6px}}input{{font-size:16px;padding:6px 8px;width:100%;max-width:260px;
 box-sizing:border-box;border:1px solid #dcdfe6;border-radius:4px}}button{{margin-top:10px;padding:6px 18px;
-background:#409eff;color:#fff;border:0;border-radius:4px;font-size:14px}}p.note{{color:#909399;font-size:12px}}
+background:#1f5fa8;color:#fff;border:0;border-radius:4px;font-size:14px}}p.note{{color:#5c5f66;font-size:12px}}
 p.purpose{{margin:0 0 8px;font-weight:600}}</style>
 </head><body>{body}</body></html>"""
 

@@ -3,8 +3,9 @@
 `platform` fixture, shared with the HTTP suites of tests/e2e).
 
 `Screens.shot(name)` saves a screenshot of the screen at 1280×800 and at 390×844 under
-var/screenshots/, and checks on the way that the phone layout does not scroll sideways and that
-every visible input has a label.
+var/screenshots/, and checks on the way that the phone layout does not scroll sideways, that
+every visible input has a label, and that axe-core (console/node_modules, pinned in
+console/package.json) finds no serious or critical violation on the screen and in its frames.
 """
 import os
 import shutil
@@ -126,12 +127,14 @@ class Screens:
         page = self.page
         page.wait_for_timeout(150)  # Element Plus's transitions
         check_labels(page, name)
+        check_accessibility(page, name)
         page.screenshot(path=SCREENSHOTS / f"{name}-1280x800.png", full_page=True)
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(150)
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{name}: the phone layout scrolls sideways ({width} px)"
         check_labels(page, name)
+        check_accessibility(page, name)
         page.screenshot(path=SCREENSHOTS / f"{name}-390x844.png", full_page=True)
         page.set_viewport_size(DESKTOP)
 
@@ -148,6 +151,33 @@ LABELLESS_INPUTS = """() => [...document.querySelectorAll('input, textarea, sele
 def check_labels(page, name):
     missing = page.evaluate(LABELLESS_INPUTS)
     assert not missing, f"{name}: inputs without a label: {missing}"
+
+
+AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+# axe's own script, evaluated in the page's frames (evaluation is the browser's, not the page's: the
+# console's Content-Security-Policy allows no inline script, and nothing is fetched at run time)
+RUN_AXE = """async () => {
+  // what a person reads is the screen at rest: a tag fading in or out has no contrast to judge yet
+  const settling = document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity)
+  await Promise.race([Promise.allSettled(settling.map((a) => a.finished)), new Promise((r) => setTimeout(r, 2000))])
+  const result = await axe.run(document, { resultTypes: ['violations'] })
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => n.target.join(' ') + ' ' + n.failureSummary.split('\\n').slice(1, 2).join('')) }))
+}"""
+
+
+def check_accessibility(page, name):
+    """No serious or critical axe-core violation on the page, nor in a frame of it (the agent's PIN prompt)."""
+    source = AXE.read_text(encoding="utf-8")
+    found = []
+    for frame in page.frames:
+        if frame.is_detached() or frame.url in ("", "about:blank"):
+            continue
+        if not frame.evaluate("typeof window.axe !== 'undefined'"):
+            frame.evaluate(source)
+        found += [dict(v, frame=frame.url) for v in frame.evaluate(RUN_AXE) if v["impact"] in SERIOUS]
+    assert not found, f"{name}: accessibility violations (axe-core): {found}"
 
 
 @pytest.fixture
