@@ -7,6 +7,8 @@ SOURCE = "identity"
 
 # Shared by the gateway's schemas, the identity service and notify's send_sms.
 SMS_PURPOSES = ("register", "login", "reset_password")
+# How long an SMS code is valid (identity's Limits); notify's outbox keeps no code longer than this.
+SMS_CODE_TTL = 300
 ID_TYPES = ("resident_id",)  # the only identity document supported for now
 LOGIN_METHODS = ("password", "sms", "card")
 PASSWORD_REASONS = ("setup", "change", "reset")

@@ -56,6 +56,10 @@ def run(args, out):
     else:
         print(f"{'service':<12}{'store':<14}{'stored':>9}{'published':>11}{'lag':>7}{'kept':>9}", file=out)
         for s in stores:
+            if s["store"] == "sms":  # notify's deliveries (services/notify/sms_delivery.py), not a store
+                print(f"{s['service']:<12}SMS sent {s['sms_sent']}, retried {s['sms_retried']}, parked "
+                      f"{s['sms_parked']} since start (EPORT_VAR/sms-parked.jsonl)", file=out)
+                continue
             print(f"{s['service']:<12}{s['store']:<14}{_cell(s['stored']):>9}{_cell(s['published']):>11}"
                   f"{_cell(s['lag']):>7}{_cell(s.get('kept')):>9}", file=out)
         for d in down:

@@ -96,8 +96,22 @@ SETTINGS = {s.name: s for s in (
     Setting("CARD_CHALLENGE_TTL", "120", "seconds a card challenge is valid (1 to 3600)"),
     Setting("CARD_READER", None, "the reader the card agent uses (default: the first holding an e-port card)"),
     Setting("AUTHZ_FOLLOW_SECONDS", "0.05", "how stale authz checks may be about other instances' saves (0: off)"),
-    Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox"),
+    Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox (a file, for development) or tencent (Tencent Cloud SMS)"),
     Setting("SMS_OUTBOX", None, "the outbox file (default: EPORT_VAR/sms-outbox.jsonl)"),
+    Setting("SMS_OUTBOX_ALLOWED", "false", "true: notify starts with the outbox provider outside EPORT_ENV=development "
+                                           "(a staging platform that sends no SMS); else it refuses to"),
+    Setting("SMS_SIGN_NAME", None, "the SMS signature (短信签名) the provider approved"),
+    Setting("SMS_TEMPLATES", None, "the provider's template id per purpose: register=…,login=…,reset_password=…"),
+    Setting("SMS_TEMPLATE_PARAMS", "code,minutes", "what fills a template's {1}, {2}…: code, minutes (of validity)"),
+    Setting("SMS_ENDPOINT", "https://sms.tencentcloudapi.com", "the provider's API (a test's local server)"),
+    Setting("SMS_TENCENT_REGION", "ap-guangzhou", "the Tencent Cloud region of the SMS application"),
+    Setting("SMS_TENCENT_APP_ID", None, "the SmsSdkAppId of the Tencent Cloud SMS application"),
+    Setting("SMS_TENCENT_SECRET_ID", None, "secret: the SecretId of a CAM user allowed sms:SendSms only"),
+    Setting("SMS_TENCENT_SECRET_KEY", None, "secret: that user's SecretKey"),
+    Setting("SMS_ATTEMPTS", "3", "tries of one SMS (a network error, the provider's internal error or rate limit) "
+                                 "before it is parked"),
+    Setting("SMS_RETRY_DELAY", "0.5", "seconds before the second try, doubling"),
+    Setting("SMS_TIMEOUT", "5", "seconds one request to the provider may take"),
     Setting("GATEWAY_SOCKET_TIMEOUT", "10", "seconds one socket operation, and reading a whole body, may take"),
     Setting("CONSOLE_DIST", None, "the built web console (default: console/dist)"),
     Setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", "the broker, for the operators' tools "

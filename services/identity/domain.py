@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
+from contracts.identity import SMS_CODE_TTL
 from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
                              Unauthenticated)
 
@@ -32,7 +33,7 @@ CODE_WRONG = "wrong"  # a guess: counts towards the block
 @dataclass(frozen=True)
 class Limits:
     """Every number that bounds abuse, in one place (tests shorten nothing: they move the clock)."""
-    sms_code_ttl: int = 300  # a code is valid 5 minutes
+    sms_code_ttl: int = SMS_CODE_TTL  # a code is valid 5 minutes (contracts/identity.py)
     sms_resend_after: int = 60  # per mobile and purpose
     sms_max_failures: int = 5  # wrong tries per mobile and purpose before verification is blocked
     sms_block: int = 900  # how long verification stays blocked after that (15 minutes)

@@ -1,18 +1,30 @@
 """SMS providers of the notify service.
 
-`SMS_PROVIDER` picks one (default `outbox`). The outbox provider is what development and the tests
-use instead of a real SMS gateway: one JSON line per SMS, {mobile, purpose, code, text, sent_at},
-appended to $SMS_OUTBOX or var/sms-outbox.jsonl. A real gateway is one more SmsProvider subclass
-registered in PROVIDERS.
+`SMS_PROVIDER` picks one (default `outbox`): `tencent` (sms_tencent.py, Tencent Cloud SMS) sends
+real texts. The outbox provider is what development and the tests use instead: one JSON line per
+SMS, {mobile, purpose, code, text, sent_at}, appended to $SMS_OUTBOX or var/sms-outbox.jsonl, and
+never kept longer than a code is valid (each send drops the lines older than SMS_CODE_TTL). Outside
+EPORT_ENV=development notify refuses to start with it unless SMS_OUTBOX_ALLOWED=true: a production
+platform that writes codes to a file instead of sending them is a mistake, not a choice.
 """
 import fcntl
 import json
 import os
 import threading
-from datetime import datetime, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.common.settings import setting, var_dir
+from contracts.identity import SMS_CODE_TTL
+from services.common.settings import StartRefused, development, setting, var_dir
+
+
+class SmsFailed(Exception):
+    """The provider did not send it: its error `code` (never the SMS's), `request_id`, and whether
+    another try may succeed."""
+
+    def __init__(self, code, request_id=None, retry=False):
+        super().__init__(f"{code} (request {request_id})")
+        self.code, self.request_id, self.retry = code, request_id, retry
 
 
 def outbox_path():
@@ -43,15 +55,17 @@ class OutboxProvider(SmsProvider):
         return outbox_path()
 
     def send(self, mobile, purpose, code, text):
+        now = datetime.now(UTC)
         line = json.dumps({"mobile": mobile, "purpose": purpose, "code": code, "text": text,
-                           "sent_at": datetime.now(UTC).isoformat()}, ensure_ascii=False) + "\n"
+                           "sent_at": now.isoformat()}, ensure_ascii=False) + "\n"
         data = line.encode("utf-8")
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+                _prune(fd, (now - timedelta(seconds=SMS_CODE_TTL)).isoformat())
                 written = 0
                 while written < len(data):  # one write in practice; O_APPEND keeps lines whole
                     written += os.write(fd, data[written:])
@@ -60,12 +74,44 @@ class OutboxProvider(SmsProvider):
                 os.close(fd)
 
 
-PROVIDERS = {"outbox": OutboxProvider}
+def _prune(fd, oldest):
+    """Drops the outbox's lines sent before `oldest` (ISO, UTC), under the caller's flock. Lines are
+    in the order they were sent, so only the first one is read when nothing is due."""
+    with os.fdopen(os.dup(fd), "rb") as f:
+        f.seek(0)
+        first = f.readline()
+        if not first or _sent_at(first) >= oldest:
+            return
+        kept = [line for line in [first, *f] if _sent_at(line) >= oldest]
+    os.ftruncate(fd, 0)
+    data = b"".join(kept)
+    written = 0
+    while written < len(data):
+        written += os.write(fd, data[written:])
+
+
+def _sent_at(line):
+    try:
+        return json.loads(line)["sent_at"]
+    except (ValueError, KeyError, TypeError):
+        return ""  # a damaged line holds nothing worth keeping
+
+
+def _providers():
+    from .sms_tencent import TencentProvider  # the SDK is loaded only where it is used
+    return {"outbox": OutboxProvider, "tencent": TencentProvider}
+
+
+PROVIDER_NAMES = ("outbox", "tencent")
 
 
 def provider_from_env():
+    """The provider SMS_PROVIDER names, or StartRefused saying why notify must not start with it."""
     name = setting("SMS_PROVIDER")
-    try:
-        return PROVIDERS[name]()
-    except KeyError:
-        raise ValueError(f"SMS_PROVIDER={name!r}: expected one of {', '.join(PROVIDERS)}") from None
+    if name not in PROVIDER_NAMES:
+        raise StartRefused(f"SMS_PROVIDER={name!r}: expected one of {', '.join(PROVIDER_NAMES)}")
+    if name == "outbox" and not development() and setting("SMS_OUTBOX_ALLOWED") != "true":
+        raise StartRefused("SMS_PROVIDER=outbox writes SMS codes to a file instead of sending them: refused outside "
+                           "EPORT_ENV=development (set SMS_PROVIDER=tencent, or SMS_OUTBOX_ALLOWED=true for a "
+                           "platform that must send no SMS)")
+    return _providers()[name]()

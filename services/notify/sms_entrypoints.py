@@ -11,19 +11,24 @@ from contracts.identity import SMS_PURPOSES
 from services.common.rpc import rpc
 
 from .sms import provider_from_env
+from .sms_delivery import Delivery
 
 MAX_TEXT = 500
 CODE_RE = re.compile(r"\d{6}")
 
 
 class SmsSender(DependencyProvider):
-    """The SMS provider chosen by SMS_PROVIDER, made once per container."""
+    """The SMS provider chosen by SMS_PROVIDER, made once per container (a provider refused here
+    stops the service at its start), with its retries and its parked failures (sms_delivery.py)."""
 
     def setup(self):
-        self.provider = provider_from_env()
+        self.delivery = Delivery(provider_from_env())
 
     def get_dependency(self, worker_ctx):
-        return self.provider
+        return self.delivery
+
+    def operations_status(self):
+        return self.delivery.operations_status()
 
 
 class SmsEntrypoints:

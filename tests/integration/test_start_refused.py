@@ -47,3 +47,10 @@ def test_card_refuses_to_start_without_a_revocation_list(tmp_path):
                          EPORT_INDEX_KEY=secrets.token_hex(32), CARD_CA_CERT=str(tmp_path / "ca" / CA_CERT_FILE))
     assert code != 0
     assert "CARD_CRL is not set" in output, output[-2000:]
+
+
+def test_notify_refuses_the_outbox_outside_development(tmp_path):
+    code, output = serve("notify", tmp_path, EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+                         EPORT_INDEX_KEY=secrets.token_hex(32), SMS_PROVIDER="outbox", SMS_OUTBOX_ALLOWED="")
+    assert code != 0
+    assert "SMS_PROVIDER=outbox writes SMS codes to a file instead of sending them" in output, output[-2000:]
