@@ -2,6 +2,8 @@
 
     python bench/load.py                          # what `make bench` runs
     python bench/load.py --users 8 --stories 48 --time-cap 180
+    python bench/load.py --users 8 --duration 600   # ten minutes of load: is identity's RSS stable?
+    python bench/load.py --users 8 --stories 100 --compare-malloc   # glibc defaults, then MALLOC_ENV
 
 Each story: an administrator asks for an SMS code, registers, sets a password, logs in, associates
 as the administrator of a new enterprise and certifies the role by binding a legal-person card of
@@ -13,7 +15,9 @@ Starts the whole platform (deploy.launch.Platform) on a free loopback port, with
 (its development card CA made there first, so the benchmark can issue cards of it) and a temporary
 RabbitMQ vhost. Baseline, in the same run: the same stories by one virtual user, one at a time; then
 --users at once. Prints per step p50/p95/p99, throughput, errors by step and status, the ratios
-against the baseline, and the RSS of every process idle and under load (the highest sample).
+against the baseline, and the RSS of every process idle and under load (the highest sample), against
+the targets: the whole platform idle <= 600 MiB, under load <= 750 MiB, identity's peak <= its hash
+threads times argon2's 19 MiB plus a fixed margin.
 Every loop is bounded (counts and a time cap); it only talks to 127.0.0.1.
 """
 import argparse
@@ -42,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
 from bench.stats import capacity_env, free_port, percentile  # noqa: E402
-from deploy.launch import Platform  # noqa: E402
+from deploy.launch import MALLOC_ENV, Platform  # noqa: E402
 from eport_card.devca import create_ca, issue_card, save_ca  # noqa: E402
 from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
 from tests.factories import new_id_number, new_mobile, new_uscc  # noqa: E402
@@ -179,7 +183,8 @@ class Stories:
 
 
 def run_phase(stories, users, count, time_cap):
-    """`count` stories by `users` threads; (durations of the completed ones, seconds, failures)."""
+    """`count` stories (None: as many as `time_cap` allows) by `users` threads; (durations of the
+    completed ones, seconds, failures)."""
     stories.reset()
     deadline = time.perf_counter() + time_cap
     failures = collections.Counter()
@@ -193,9 +198,18 @@ def run_phase(stories, users, count, time_cap):
             failures[exc.args[0]] += 1
             return None
 
+    def endless(_):  # count None: each user tells stories until the time cap
+        finished = []
+        while time.perf_counter() < deadline:
+            finished.append(guarded(None))
+        return finished
+
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=users) as pool:
-        done = [d for d in pool.map(guarded, range(count)) if d is not None]
+        if count is None:
+            done = [d for each in pool.map(endless, range(users)) for d in each if d is not None]
+        else:
+            done = [d for d in pool.map(guarded, range(count)) if d is not None]
     return done, time.perf_counter() - started, failures
 
 
@@ -217,11 +231,16 @@ class RssSampler(threading.Thread):
     def __init__(self, platform):
         super().__init__(daemon=True)
         self.platform, self.peak, self.stop = platform, {}, threading.Event()
+        self.minutes = []  # identity's RSS at the end of each minute: stable, or growing?
 
     def run(self):
+        began = time.monotonic()
         while not self.stop.wait(0.5):
-            for name, mib in rss_mib(self.platform).items():
+            sample = rss_mib(self.platform)
+            for name, mib in sample.items():
                 self.peak[name] = max(self.peak.get(name, 0), mib)
+            if time.monotonic() - began >= 60 * (len(self.minutes) + 1):
+                self.minutes.append(sample.get("identity", 0))
 
 
 def report(label, done, took, stories, failures):
@@ -242,16 +261,25 @@ def report(label, done, took, stories, failures):
     return len(done) / took if done else 0.0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--users", type=int, default=6, help="concurrent virtual users")
-    parser.add_argument("--stories", type=int, default=36, help="stories of the concurrent phase")
-    parser.add_argument("--baseline-stories", type=int, default=6, help="stories of the one-user phase")
-    parser.add_argument("--time-cap", type=float, default=180.0, help="seconds per phase at most")
-    args = parser.parse_args(argv)
-    cores = os.cpu_count() or 1
-    print(f"machine: {cores} cores (os.cpu_count()), load average {os.getloadavg()[0]:.2f} "
-          f"(other work on the machine lowers every figure)")
+IDLE_TARGET_MIB, LOAD_TARGET_MIB, ARGON2_MIB, IDENTITY_MARGIN_MIB = 600, 750, 19, 128
+
+
+def identity_bound():
+    """Identity's RSS bound: its hash threads (IDENTITY_HASH_THREADS, default cores + 1) times
+    argon2's 19 MiB, plus a fixed margin for the interpreter, its libraries and caches."""
+    threads = int(os.environ.get("IDENTITY_HASH_THREADS") or (os.cpu_count() or 1) + 1)
+    return threads * ARGON2_MIB + IDENTITY_MARGIN_MIB
+
+
+# --compare-malloc: the same run under each, glibc's defaults first
+MALLOC_VARIANTS = {"glibc defaults": {}, "MALLOC_ARENA_MAX=2 alone": {"MALLOC_ARENA_MAX": "2"},
+                   "MALLOC_MMAP_THRESHOLD_ alone": {"MALLOC_MMAP_THRESHOLD_": "1048576"},
+                   "the launcher's MALLOC_ENV": MALLOC_ENV}
+
+
+def measure(args, malloc):
+    """One platform, its baseline and concurrent phases, with the malloc settings `malloc` instead
+    of the launcher's MALLOC_ENV. Answers the figures main() prints."""
     var = tempfile.mkdtemp(prefix="eport-bench-load-")
     ca = create_ca()
     save_ca(ca, Path(var) / DEV_CA_DIRNAME)  # the card service trusts the CA it finds there
@@ -262,38 +290,88 @@ def main(argv=None):
                "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING",
                "EPORT_ENV": "development", **capacity_env()}
         platform = Platform(env=env, log_dir=os.path.join(var, "logs"), quiet=True)
-        print(f"platform: {', '.join(platform.services)} on {platform.base_url}")
+        for name in MALLOC_ENV:
+            platform.env.pop(name, None)
+        platform.env.update(malloc)
+        print(f"platform: {', '.join(platform.services)} on {platform.base_url}; malloc: "
+              f"{', '.join(f'{k}={platform.env[k]}' for k in MALLOC_ENV if k in platform.env) or 'glibc defaults'}")
         try:
-            try:
-                platform.start(timeout=120)
-            except RuntimeError:  # say why before the var/ with the logs goes
-                for log in sorted(Path(var, "logs").glob("*.log")):
-                    print(f"--- {log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n")
-                raise
-            stories = Stories(port, outbox, ca)
-            run_phase(stories, 1, 1, args.time_cap)  # warm-up: every connection and code path once
-            time.sleep(2)
-            idle = rss_mib(platform)
-            done, took, failures = run_phase(stories, 1, args.baseline_stories, args.time_cap)
-            base_rate = report("baseline, 1 virtual user", done, took, stories, failures)
-            base_p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
-            sampler = RssSampler(platform)
-            sampler.start()
-            done, took, failures = run_phase(stories, args.users, args.stories, args.time_cap)
-            sampler.stop.set()
-            sampler.join()
-            rate = report(f"{args.users} virtual users", done, took, stories, failures)
-            p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
+            return run_platform(args, platform, var, port, outbox, ca)
         finally:
             platform.stop()
             shutil.rmtree(var, ignore_errors=True)
-    if base_rate:
-        print(f"throughput ratio, {args.users} users / 1 user: {rate / base_rate:.2f}x "
-              f"(stories/s); p50 ratio per step: " +
-              ", ".join(f"{s} {p50[s] / base_p50[s]:.1f}x" for s in STEPS if s in p50 and s in base_p50))
+
+
+def run_platform(args, platform, var, port, outbox, ca):
+    try:
+        platform.start(timeout=120)
+    except RuntimeError:  # say why before the var/ with the logs goes
+        for log in sorted(Path(var, "logs").glob("*.log")):
+            print(f"--- {log.name}:", *log.read_text(errors="replace").splitlines()[-15:], sep="\n")
+        raise
+    stories = Stories(port, outbox, ca)
+    run_phase(stories, 1, 1, args.time_cap)  # warm-up: every connection and code path once
+    time.sleep(2)
+    idle = rss_mib(platform)
+    done, took, failures = run_phase(stories, 1, args.baseline_stories, args.time_cap)
+    base_rate = report("baseline, 1 virtual user", done, took, stories, failures)
+    base_p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
+    sampler = RssSampler(platform)
+    sampler.start()
+    count, cap = (None, args.duration) if args.duration else (args.stories, args.time_cap)
+    done, took, failures = run_phase(stories, args.users, count, cap)
+    sampler.stop.set()
+    sampler.join()
+    rate = report(f"{args.users} virtual users", done, took, stories, failures)
+    p50 = {s: statistics.median(v) for s, v in stories.latencies.items() if v}
+    return {"services": list(platform.services), "idle": idle, "peak": sampler.peak, "rate": rate,
+            "base_rate": base_rate, "p50": p50, "base_p50": base_p50, "minutes": sampler.minutes}
+
+
+def print_memory(figures):
+    idle, peak = figures["idle"], figures["peak"]
     print("RSS MiB idle -> under load (peak): " +
-          ", ".join(f"{n} {idle.get(n, 0):.0f} -> {sampler.peak.get(n, 0):.0f}" for n in platform.services) +
-          f"; total {sum(idle.values()):.0f} -> {sum(sampler.peak.values()):.0f}")
+          ", ".join(f"{n} {idle.get(n, 0):.0f} -> {peak.get(n, 0):.0f}" for n in figures["services"]) +
+          f"; total {sum(idle.values()):.0f} -> {sum(peak.values()):.0f}")
+    if figures["minutes"]:
+        print("identity's RSS at the end of each minute of load (MiB): " +
+              ", ".join(f"{m:.0f}" for m in figures["minutes"]))
+    bound = identity_bound()
+    for what, value, target in (("idle total", sum(idle.values()), IDLE_TARGET_MIB),
+                                ("under load total", sum(peak.values()), LOAD_TARGET_MIB),
+                                ("identity peak", peak.get("identity", 0), bound)):
+        print(f"  target {what}: {value:.0f} <= {target:.0f} MiB: {'met' if value <= target else 'MISSED'}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=6, help="concurrent virtual users")
+    parser.add_argument("--stories", type=int, default=36, help="stories of the concurrent phase")
+    parser.add_argument("--baseline-stories", type=int, default=6, help="stories of the one-user phase")
+    parser.add_argument("--time-cap", type=float, default=180.0, help="seconds per phase at most")
+    parser.add_argument("--duration", type=float, default=0.0,
+                        help="seconds of concurrent load, stories without end (instead of --stories)")
+    parser.add_argument("--compare-malloc", action="store_true",
+                        help="the same run under each of MALLOC_VARIANTS, glibc's defaults first")
+    args = parser.parse_args(argv)
+    cores = os.cpu_count() or 1
+    print(f"machine: {cores} cores (os.cpu_count()), load average {os.getloadavg()[0]:.2f} "
+          f"(other work on the machine lowers every figure)")
+    runs = MALLOC_VARIANTS if args.compare_malloc else {"the launcher's MALLOC_ENV": MALLOC_ENV}
+    results = {label: measure(args, malloc) for label, malloc in runs.items()}
+    for label, figures in results.items():
+        print(f"--- malloc: {label}:")
+        if figures["base_rate"]:
+            print(f"throughput ratio, {args.users} users / 1 user: {figures['rate'] / figures['base_rate']:.2f}x "
+                  f"(stories/s); p50 ratio per step: " + ", ".join(
+                      f"{s} {figures['p50'][s] / figures['base_p50'][s]:.1f}x" for s in STEPS
+                      if s in figures["p50"] and s in figures["base_p50"]))
+        print_memory(figures)
+    first = next(iter(results.values()))["rate"]
+    for label, figures in list(results.items())[1:] if first else ():
+        print(f"throughput, {label} / glibc defaults, same run: {figures['rate']:.2f} / {first:.2f} stories/s "
+              f"= {figures['rate'] / first:.2f}x")
+    print(f"load average now {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

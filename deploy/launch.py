@@ -28,9 +28,19 @@ def service_command(name):
     return [str(nameko), "run", "--config", str(CONFIG), SERVICES[name]]
 
 
+# glibc's malloc for every service process. argon2 (identity) allocates 19 MiB blocks: by default the
+# first one freed lifts glibc's mmap threshold past them, and from then on each hashing thread's arena
+# keeps its block (identity 140 -> 500 MB under load). A fixed threshold returns them to the system at
+# each free, and two arenas bound what the other threads keep (DESIGN.md "Where identity's memory goes";
+# bench/load.py --compare-malloc measures the cost in one run). The manifests set the same.
+MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+
+
 def service_env(env):
     """`env` with the defaults every service process runs with."""
     env = dict(env)
+    for name, value in MALLOC_ENV.items():
+        env.setdefault(name, value)
     env.setdefault("SMS_PROVIDER", "outbox")
     # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")

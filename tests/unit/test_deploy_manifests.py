@@ -114,3 +114,14 @@ def test_compose_talks_tls_to_a_broker_loading_the_generated_definitions(tmp_pat
         uri = (out / f"{name}.env").read_text().strip().removeprefix("AMQP_URI=")
         assert uri.startswith(f"amqps://eport-{name}:") and uri.endswith("@rabbitmq:5671/"), uri
     assert {p.name for p in (out / "tls").iterdir()} == {"ca.pem", "server.pem", "server.key"}
+
+
+def test_every_manifest_bounds_malloc_as_the_launcher_does():
+    from deploy.launch import MALLOC_ENV
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "ENV " + " ".join(f"{k}={v}" for k, v in MALLOC_ENV.items()) in dockerfile
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    config = next(d for d in yaml.safe_load_all((DEPLOY / "k8s" / "platform.yaml").read_text())
+                  if d["kind"] == "ConfigMap")
+    for environment in (compose["x-environment"], config["data"]):
+        assert {k: environment.get(k) for k in MALLOC_ENV} == MALLOC_ENV
