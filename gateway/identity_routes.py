@@ -22,7 +22,8 @@ class IdentityRoutes:
                        "`reset_password` codes are only sent to registered mobiles. Codes are valid 5 "
                        "minutes and single use; one request per mobile and purpose every 60 s and 10 per "
                        "mobile in 24 h, counted for each asking client apart (others never use up "
-                       "the owner's); 5 wrong tries block verification for 15 minutes. 429 errors "
+                       "the owner's); a code has 5 tries, then it is void (ask a new one), and "
+                       "5 wrong tries by one client block that client's verification for 15 minutes. 429 errors "
                        "carry `details.retry_after` (seconds).")
     def create_sms_code(self, request, body):
         return call(self.identity.request_sms_code, body["mobile"], body["purpose"],
@@ -36,7 +37,7 @@ class IdentityRoutes:
                        "`password_setup_token` (valid 30 minutes) for setting the first password.")
     def create_user(self, request, body):
         return call(self.identity.register, body["name"], body["id_type"], body["id_number"],
-                    body["mobile"], body["sms_code"])
+                    body["mobile"], body["sms_code"], **budgets.sms_request_options(request))
 
     @route("PUT", "/api/v1/users/{user_id}/password", summary="Set or change the password", status=204,
            auth=False, body=PasswordSchema, tags=TAGS,
@@ -74,7 +75,8 @@ class IdentityRoutes:
         if method == "password":
             return call(self.identity.login_password, body["account"], body["password"])
         if method == "sms":
-            return call(self.identity.login_sms, body["mobile"], body["sms_code"])
+            return call(self.identity.login_sms, body["mobile"], body["sms_code"],
+                        **budgets.sms_request_options(request))
         # The card service verifies the challenge's signature and the certificate, then asks
         # identity for the session (identity.start_card_session).
         return call(self.card.login, body["challenge_id"], body["certificate"], body["signature"])
@@ -91,5 +93,6 @@ class IdentityRoutes:
            errors=(e.SMS_CODE_INVALID, e.WEAK_PASSWORD, e.SMS_CODE_ATTEMPTS_EXCEEDED), budget=budgets.PASSWORD_RESET,
            description="Needs a `reset_password` SMS code of the mobile. Also lifts a lock.")
     def create_password_reset(self, request, body):
-        call(self.identity.reset_password, body["mobile"], body["sms_code"], body["new_password"])
+        call(self.identity.reset_password, body["mobile"], body["sms_code"], body["new_password"],
+             **budgets.sms_request_options(request))
         return None

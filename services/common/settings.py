@@ -56,6 +56,8 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_CRASH_AFTER_SAVE", None, "fault tests only: RPC methods (comma-separated) after whose command's "
                                             "first save the process dies"),
     Setting("IDENTITY_HASH_THREADS", None, "argon2 hashes at once (default: cores + 1)"),
+    Setting("IDENTITY_SMS_CODES_PER_MOBILE_DAY", "100", "SMS codes issued per mobile in 24 h, every client together: "
+                                                        "bounds guessing (5 tries a code); only a flood reaches it"),
     Setting("RATE_LIMIT_URL", "memory://", "where budgets are counted: memory:// (this gateway alone) or "
                                            "redis://host:port/db (shared by every gateway)"),
     Setting("RATE_LIMIT_PREFIX", "eport", "prefix of the budgets' keys in Redis"),

@@ -70,16 +70,16 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
             raise MobileTaken("This mobile number is already registered.")
 
     # -- registration ----------------------------------------------------------------------------
-    def register(self, name, id_type, id_number, mobile, sms_code):
+    def register(self, name, id_type, id_number, mobile, sms_code, client=None):
         values = check_fields({"name": (validators.person_name, name), "id_type": (id_type_input, id_type),
                                "id_number": (validators.resident_id, id_number),
                                "mobile": (validators.mobile, mobile), "sms_code": (sms_code_input, sms_code)})
         id_digest = self.digests.id_number(values["id_number"])
-        mobile_digest = self.digests.mobile(values["mobile"])
+        mobile_digest, client = self.digests.mobile(values["mobile"]), self._client_key(client)
 
         def attempt():
             now = self.clock()
-            box = self._spend_register_code(mobile_digest, values["sms_code"], now)
+            box = self._spend_register_code(mobile_digest, values["sms_code"], now, client)
             try:
                 self._taken(id_digest, mobile_digest)
             except (IdNumberTaken, MobileTaken) as taken:
@@ -99,14 +99,14 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _spend_register_code(self, mobile_digest, code, now):
+    def _spend_register_code(self, mobile_digest, code, now, client=None):
         """The mobile's SMS box with its register code spent (unsaved), else the refusal. Every answer
         after the code was checked spends it (registration, a claim): else one code probes ID numbers."""
         box = self._box(mobile_digest)
-        outcome = self._present_code(box, "register", code, now)
+        outcome = self._present_code(box, "register", code, now, client)
         if outcome != CODE_VALID:
-            self._refuse_code(box, "register", outcome, now, SmsCodeInvalid)
-        box.consume(purpose="register", at=now)
+            self._refuse_code(box, "register", outcome, now, SmsCodeInvalid, client=client)
+        box.consume(purpose="register", at=now, client=client)
         return box
 
     # -- queries for other services --------------------------------------------------------------

@@ -5,16 +5,17 @@ application's clock), digests are computed by the application.
 import hmac
 import math
 import uuid
-from dataclasses import dataclass
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts import errors as e
-from contracts.identity import SMS_CODE_TTL
 from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
                              Unauthenticated)
 
 from .lockout import AccountLocked, Lockout, seconds_left  # noqa: F401 (AccountLocked re-exported)
+from .rules import (ACCOUNT_BUSY, CODE_BURNT, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG,  # noqa: F401 (re-exported)
+                    IdNumberTaken, Limits, MobileTaken, SmsAttemptsExceeded, SmsCodeInvalid, SmsCooldown,
+                    SmsQuotaExceeded, UserNotFound, WeakPassword, ends_sessions)
+from .sms_attempts import ANYONE, count_of, is_live, issued_in_last_day, with_count, with_issue
 from .sms_clients import requests_of, with_request
 
 # Fixed namespaces: the same digest always maps to the same aggregate id, across restarts.
@@ -22,75 +23,6 @@ ID_NUMBER_INDEX_NS = uuid.UUID("4b0d6a52-86c4-4e0e-9a55-3c2f7e1f0a11")
 MOBILE_INDEX_NS = uuid.UUID("a3c1e9d0-5f27-4b8e-8f0b-0e6f4d2b7c22")
 SMS_BOX_NS = uuid.UUID("d2e8f3a4-1b6c-4c9d-a07e-5b3f9e8c1d33")
 SESSION_NS = uuid.UUID("7f4a2c1e-9d3b-4e8a-b6c5-2a1d0e9f8b44")
-
-# Outcomes of presenting an SMS code.
-CODE_VALID = "valid"
-CODE_USED = "used"  # the right code, but already spent
-CODE_EXPIRED = "expired"  # the right code, too late
-CODE_WRONG = "wrong"  # a guess: counts towards the block
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Every number that bounds abuse, in one place (tests shorten nothing: they move the clock)."""
-    sms_code_ttl: int = SMS_CODE_TTL  # a code is valid 5 minutes (contracts/identity.py)
-    sms_resend_after: int = 60  # per mobile and purpose
-    sms_max_failures: int = 5  # wrong tries per mobile and purpose before verification is blocked
-    sms_block: int = 900  # how long verification stays blocked after that (15 minutes)
-    sms_quota: int = 10  # codes per mobile (all purposes) ...
-    sms_quota_window: int = 86400  # ... in any 24 hours
-    login_max_failures: int = 5  # consecutive failed logins that lock the account
-    lock: int = 900  # for 15 minutes
-    setup_token_ttl: int = 1800
-    # The access token's lifetime is contracts/tokens.py ACCESS_TOKEN_TTL: the gateway must know it too.
-
-
-def ends_sessions(reason):
-    """Whether setting a password for `reason` ends every earlier session of the user: a reset
-    does (whoever holds the phone takes the account back); a change ends others only when asked."""
-    return reason == "reset"
-
-
-ACCOUNT_BUSY = "Too many concurrent changes of the same account; try again."  # 409 CONFLICT's message
-
-
-# -- errors ---------------------------------------------------------------------------------------
-class SmsCooldown(RetryLater):
-    code = e.SMS_COOLDOWN
-
-
-class SmsQuotaExceeded(RetryLater):
-    code = e.SMS_QUOTA_EXCEEDED
-
-
-class SmsAttemptsExceeded(RetryLater):
-    code = e.SMS_CODE_ATTEMPTS_EXCEEDED
-
-
-class SmsCodeInvalid(DomainError):
-    code = e.SMS_CODE_INVALID
-
-
-class IdNumberTaken(DomainError):
-    code = e.ID_NUMBER_TAKEN
-
-
-class MobileTaken(DomainError):
-    code = e.MOBILE_TAKEN
-
-
-class WeakPassword(DomainError):
-    code = e.WEAK_PASSWORD
-
-    @classmethod
-    def of(cls, reasons, field="password"):
-        # details.password always (what clients of the policy read), and the request's own field name
-        details = {"password": list(reasons), field: list(reasons)}
-        return cls("The password is too weak: " + " ".join(reasons), details)
-
-
-class UserNotFound(DomainError):
-    code = e.USER_NOT_FOUND
 
 
 # -- aggregates -----------------------------------------------------------------------------------
@@ -239,8 +171,12 @@ class SmsBox(Aggregate):
 
     Holds only the keyed digest of the mobile and of each code. Every accepted request is recorded,
     whether a code was sent or not (login/reset to an unregistered number sends nothing), so that
-    cooldown and quota answer the same for registered and unregistered numbers.
+    cooldown and quota answer the same for registered and unregistered numbers. Wrong tries count
+    against the code (5, then it is burnt) and against the presenting client (5, then that client
+    alone is blocked a while): sms_attempts.py. v2 (snapshots): `tries`, `blocks` and `issued_hours`
+    replace the per-purpose `failures` and `blocked_until`, which become those of ANYONE.
     """
+    class_version = 2
 
     # Request times kept for the quota; more than any quota we configure.
     KEEP_REQUESTS = 32
@@ -249,29 +185,38 @@ class SmsBox(Aggregate):
     def create_id(mobile_digest):
         return uuid.uuid5(SMS_BOX_NS, mobile_digest)
 
+    @staticmethod
+    def upcast_v1_v2(state):
+        state["tries"] = {p: {ANYONE: n} for p, n in state.pop("failures", {}).items()}
+        state["blocks"] = {p: {ANYONE: t} for p, t in state.pop("blocked_until", {}).items()}
+        state["issued_hours"] = {}
+
     @event("Opened")
     def __init__(self, mobile_digest):
         self.mobile_digest = mobile_digest
-        self.codes = {}  # purpose -> {"digest", "expires_at", "used"} or None (nothing was sent)
+        self.codes = {}  # purpose -> {"digest", "expires_at", "used", "seed", "tries", "burnt"} or None
         self.last_request = {}  # purpose -> time
         self.requests = []  # times of recent requests, every purpose
-        self.failures = {}  # purpose -> wrong tries since the last success or block
-        self.blocked_until = {}  # purpose -> time
+        self.tries = {}  # purpose -> {client: wrong tries since its last success or block}
+        self.blocks = {}  # purpose -> {client: blocked until}
+        self.issued_hours = {}  # hour -> codes issued in it, every client (the daily ceiling)
 
     # -- queries
-    def is_blocked(self, purpose, now):
-        until = self.blocked_until.get(purpose)
+    def is_blocked(self, purpose, now, client=None):
+        until = count_of(self.blocks, purpose, client)
         return until is not None and now < until
 
-    def failures_of(self, purpose, now):
-        until = self.blocked_until.get(purpose)
+    def failures_of(self, purpose, now, client=None):
+        until = count_of(self.blocks, purpose, client)
         if until is not None and now >= until:
             return 0  # the block is over: a fresh count
-        return self.failures.get(purpose, 0)
+        return count_of(self.tries, purpose, client, 0)
 
     def match(self, purpose, code_digest, now):
-        """CODE_VALID, CODE_USED, CODE_EXPIRED or CODE_WRONG for the presented code's digest."""
+        """CODE_VALID, CODE_USED, CODE_EXPIRED, CODE_BURNT or CODE_WRONG for the presented code's digest."""
         code = self.codes.get(purpose)
+        if code and code.get("burnt"):
+            return CODE_BURNT  # right or wrong alike: nothing to learn, nothing to count
         if not code or not hmac.compare_digest(code["digest"], code_digest):
             return CODE_WRONG
         if code["used"]:
@@ -281,15 +226,16 @@ class SmsBox(Aggregate):
         return CODE_VALID
 
     # -- invariants
-    def check_not_blocked(self, purpose, now):
-        if self.is_blocked(purpose, now):
+    def check_not_blocked(self, purpose, now, client=None):
+        if self.is_blocked(purpose, now, client):
             raise SmsAttemptsExceeded.after("Too many wrong codes: verification is blocked for a while.",
-                                      seconds_left(self.blocked_until[purpose], now))
+                                            seconds_left(count_of(self.blocks, purpose, client), now))
 
     def check_can_request(self, purpose, now, limits: Limits, client=None):
         """Cooldown and quota of the requesting `client` (sms_clients.py); None: of every caller
-        that names none, together (as all were before clients were counted)."""
-        self.check_not_blocked(purpose, now)
+        that names none, together (as all were before clients were counted). Then the mobile's
+        daily ceiling, every client together: only a flood from many addresses reaches it."""
+        self.check_not_blocked(purpose, now, client)
         last_request, requests = self._requests_of(client)
         last = last_request.get(purpose)
         if last is not None and now < last + limits.sms_resend_after:
@@ -300,6 +246,9 @@ class SmsBox(Aggregate):
             oldest_counted = recent[len(recent) - limits.sms_quota]
             raise SmsQuotaExceeded.after("Too many codes for this mobile today.",
                                          seconds_left(oldest_counted + limits.sms_quota_window, now))
+        issued, frees_in = issued_in_last_day(getattr(self, "issued_hours", {}), now)
+        if issued >= limits.sms_codes_per_mobile_day:
+            raise SmsQuotaExceeded.after("Too many codes for this mobile today.", seconds_left(now + frees_in, now))
 
     def _requests_of(self, client):
         if client is None:
@@ -307,10 +256,10 @@ class SmsBox(Aggregate):
         return requests_of(getattr(self, "clients", {}), client)  # absent from older snapshots
 
     def issued_seed(self, purpose):
-        """The seed of the purpose's code while it may still be used (unused, not killed), else None;
+        """The seed of the purpose's code while it may still be used (unused, not burnt), else None;
         None too for a code issued before codes had seeds."""
         code = self.codes.get(purpose)
-        return code.get("seed") if code and not code["used"] else None
+        return code.get("seed") if is_live(code) else None
 
     # -- commands
     class CodeIssued(Aggregate.Event):
@@ -336,40 +285,91 @@ class SmsBox(Aggregate):
 
     def issue(self, purpose, code_digest, at, expires_at, seed=None, client=None):
         """`code_digest` None: the request was accepted but nothing was sent. Either way the previous
-        code of this purpose is void; the failure count stays (a new code does not reset it)."""
+        code of this purpose is void; the clients' counts of wrong tries stay."""
         self._issued(purpose=purpose, code_digest=code_digest, at=at, expires_at=expires_at, seed=seed,
                      client=client)
 
     @event(CodeIssued)
     def _issued(self, *, purpose, code_digest, at, expires_at, seed, client):
         self.codes[purpose] = None if code_digest is None else {
-            "digest": code_digest, "expires_at": expires_at, "used": False, "seed": seed}
+            "digest": code_digest, "expires_at": expires_at, "used": False, "seed": seed, "tries": 0}
+        self.issued_hours = with_issue(getattr(self, "issued_hours", {}), at)
         if client is None:
             self.last_request[purpose] = at
             self.requests = (self.requests + [at])[-self.KEEP_REQUESTS:]
         else:
             self.clients = with_request(getattr(self, "clients", {}), client, purpose, at)
 
-    @event("CodeUsed")
-    def consume(self, purpose, at):
+    class CodeUsed(Aggregate.Event):
+        """v2 adds `client`: who used it, whose count of wrong tries starts afresh (None before)."""
+        class_version = 2
+        purpose: str
+        at: float
+        client: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["client"] = None
+
+    def consume(self, purpose, at, client=None):
+        self._used(purpose=purpose, at=at, client=client)
+
+    @event(CodeUsed)
+    def _used(self, purpose, at, client):
         self.codes[purpose] = dict(self.codes[purpose], used=True)
-        self.failures[purpose] = 0
+        self.tries = with_count(self.tries, purpose, client, None)
 
-    def reject(self, purpose, now, limits: Limits):
-        """Records a wrong try; the one that reaches the limit kills the code and blocks verification."""
-        failures = self.failures_of(purpose, now) + 1
-        self._rejected(purpose=purpose, failures=failures, at=now)
+    def reject(self, purpose, now, limits: Limits, client=None):
+        """Records a wrong try of `client`: the one that reaches the limit of the code's tries burns
+        it, the one that reaches the limit of the client's blocks that client's verification."""
+        code = self.codes.get(purpose)
+        failures = self.failures_of(purpose, now, client) + 1
+        self._rejected(purpose=purpose, failures=failures, at=now, client=client)
+        if is_live(code) and code.get("tries", 0) + 1 >= limits.sms_max_failures:
+            self._burnt(purpose=purpose, at=now)
         if failures >= limits.sms_max_failures:
-            self._blocked(purpose=purpose, blocked_until=now + limits.sms_block, at=now)
+            self._blocked(purpose=purpose, blocked_until=now + limits.sms_block, at=now, client=client)
 
-    @event("CodeRejected")
-    def _rejected(self, purpose, failures, at):
-        self.failures[purpose] = failures
+    class CodeRejected(Aggregate.Event):
+        """v2 adds `client`: whose wrong try it was (None before: every caller together)."""
+        class_version = 2
+        purpose: str
+        failures: int
+        at: float
+        client: str | None
 
-    @event("VerificationBlocked")
-    def _blocked(self, purpose, blocked_until, at):
-        self.blocked_until[purpose] = blocked_until
-        self.codes[purpose] = None
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["client"] = None
+
+    @event(CodeRejected)
+    def _rejected(self, purpose, failures, at, client):
+        self.tries = with_count(self.tries, purpose, client, failures)
+        code = self.codes.get(purpose)
+        if is_live(code):
+            self.codes[purpose] = dict(code, tries=code.get("tries", 0) + 1)
+
+    @event("CodeBurnt")
+    def _burnt(self, purpose, at):
+        self.codes[purpose] = dict(self.codes[purpose], burnt=True)
+
+    class VerificationBlocked(Aggregate.Event):
+        """v2 adds `client`: the one client blocked (None before: every caller together, and the code
+        was killed with it; since v2 a code is burnt by its own tries, CodeBurnt)."""
+        class_version = 2
+        purpose: str
+        blocked_until: float
+        at: float
+        client: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state):
+            state["client"] = None
+
+    @event(VerificationBlocked)
+    def _blocked(self, purpose, blocked_until, at, client):
+        self.blocks = with_count(self.blocks, purpose, client, blocked_until)
+        self.tries = with_count(self.tries, purpose, client, 0)
 
 
 class RevokedSession(Aggregate):

@@ -79,21 +79,22 @@ class Logins:
             refusal = locked
         self.refuse(refusal, user)
 
-    def login_sms(self, mobile, sms_code):
+    def login_sms(self, mobile, sms_code, client=None):
+        """`client`: the caller's address, from the gateway: its wrong codes block it alone."""
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
-        mobile_digest = self.digests.mobile(mobile)
+        mobile_digest, client = self.digests.mobile(mobile), self._client_key(client)
 
         def attempt():
             now = self.clock()
             box = self._box(mobile_digest)
-            outcome = self._present_code(box, "login", code, now)
+            outcome = self._present_code(box, "login", code, now, client)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
                 # A wrong code counts on the box alone (its own block), never toward the password
                 # lock: others' guesses must not lock the owner out, whom the right code proves.
-                self._refuse_code(box, "login", outcome, now, InvalidCredentials)
-            box.consume(purpose="login", at=now)
+                self._refuse_code(box, "login", outcome, now, InvalidCredentials, client=client)
+            box.consume(purpose="login", at=now, client=client)
             answer = self._start_session(user, "sms", now)
             self.save(box, user, answer=answer)
             return answer

@@ -125,26 +125,27 @@ class PasswordSetting:
                 return
             lte = page[-1].originator_version - 1
 
-    def reset_password(self, mobile, sms_code, new_password):
+    def reset_password(self, mobile, sms_code, new_password, client=None):
+        """`client`: the caller's address, from the gateway: its wrong codes block it alone."""
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
         new_password = check_field("new_password", password_input, new_password)
-        mobile_digest = self.digests.mobile(mobile)
+        mobile_digest, client = self.digests.mobile(mobile), self._client_key(client)
         hashed = {}
 
         def attempt():
             now = self.clock()
             box = self._box(mobile_digest)
-            outcome = self._present_code(box, "reset_password", code, now)
+            outcome = self._present_code(box, "reset_password", code, now, client)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                self._refuse_code(box, "reset_password", outcome, now, SmsCodeInvalid)
+                self._refuse_code(box, "reset_password", outcome, now, SmsCodeInvalid, client=client)
             reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
             if reasons:  # the code stays valid: the user may try another password
                 raise WeakPassword.of(reasons, field="new_password")
             if "hash" not in hashed:
                 hashed["hash"] = self.passwords.hash(new_password)
-            box.consume(purpose="reset_password", at=now)
+            box.consume(purpose="reset_password", at=now, client=client)
             user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
             self.save(box, user, answer=None)
 

@@ -63,8 +63,8 @@ class IdentityService(Operated):
         return self.app.sessions_ended_by_reset()
 
     @rpc
-    def register(self, name, id_type, id_number, mobile, sms_code):
-        return self.app.register(name, id_type, id_number, mobile, sms_code)
+    def register(self, name, id_type, id_number, mobile, sms_code, client=None):
+        return self.app.register(name, id_type, id_number, mobile, sms_code, client)
 
     @rpc
     def set_password(self, user_id, password, password_setup_token=None, current_password=None,
@@ -74,16 +74,16 @@ class IdentityService(Operated):
                               end_other_sessions=end_other_sessions, session_id=session_id)
 
     @rpc
-    def reset_password(self, mobile, sms_code, new_password):
-        self.app.reset_password(mobile, sms_code, new_password)
+    def reset_password(self, mobile, sms_code, new_password, client=None):
+        self.app.reset_password(mobile, sms_code, new_password, client)
 
     @rpc
     def login_password(self, account, password):
         return self.app.login_password(account, password)
 
     @rpc
-    def login_sms(self, mobile, sms_code):
-        return self.app.login_sms(mobile, sms_code)
+    def login_sms(self, mobile, sms_code, client=None):
+        return self.app.login_sms(mobile, sms_code, client)
 
     @rpc
     def revoke_session(self, token):

@@ -16,6 +16,12 @@ CLIENT_MAX = 128  # characters of the caller's address the gateway names (IPv6 w
 
 
 class SmsCodes:
+    def _client_key(self, client):
+        """The keyed digest of the caller's address the gateway names (None: the caller named none)."""
+        if client is None:
+            return None
+        return self.digests.client(check_field("client", validators.string(CLIENT_MAX), client))
+
     def _box(self, mobile_digest):
         return self.find(SmsBox.create_id(mobile_digest), SmsBox)
 
@@ -36,8 +42,7 @@ class SmsCodes:
         """
         mobile = check_field("mobile", validators.mobile, mobile)
         purpose = check_field("purpose", purpose_input, purpose)
-        if client is not None:
-            client = self.digests.client(check_field("client", validators.string(CLIENT_MAX), client))
+        client = self._client_key(client)
         mobile_digest = self.digests.mobile(mobile)
         limits = self.limits
         answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
@@ -79,22 +84,25 @@ class SmsCodes:
         digest = self.digests.sms_code(mobile_digest, purpose, code)
         return code if box.match(purpose, digest, self.clock()) == CODE_VALID else None
 
-    def _present_code(self, box, purpose, code, now):
-        """The outcome of presenting `code`; a wrong one is recorded on `box` (not saved here)."""
+    def _present_code(self, box, purpose, code, now, client=None):
+        """The outcome of presenting `code` by `client` (a key, _client_key); a wrong one is recorded
+        on `box` (not saved here): against the code's tries and the client's. Only that client's own
+        block refuses it (SMS_CODE_ATTEMPTS_EXCEEDED): others' wrong tries never keep it out."""
         if box is None:
             return None
-        box.check_not_blocked(purpose, now)
+        box.check_not_blocked(purpose, now, client)
         outcome = box.match(purpose, self.digests.sms_code(box.mobile_digest, purpose, code), now)
         if outcome == CODE_WRONG:
-            box.reject(purpose, now, self.limits)
+            box.reject(purpose, now, self.limits, client)
         return outcome
 
-    def _refuse_code(self, box, purpose, outcome, now, error, *counted):
+    def _refuse_code(self, box, purpose, outcome, now, error, *counted, client=None):
         """Raise the refusal of a code that is not CODE_VALID (an `error`, or the block the wrong
-        try reached); a wrong one was counted on `box` (and on `counted`): saved with the refusal."""
+        try reached); a wrong one was counted on `box` (and on `counted`): saved with the refusal.
+        A burnt code's tries are answered as wrong ones and change nothing."""
         try:
             if box is not None:
-                box.check_not_blocked(purpose, now)  # the wrong try that reached the limit says so
+                box.check_not_blocked(purpose, now, client)  # the wrong try that reached the limit says so
             refusal = error(_REFUSALS.get(outcome, "The SMS code is wrong."))
         except SmsAttemptsExceeded as blocked:
             refusal = blocked

@@ -54,3 +54,33 @@ def test_a_third_partys_wrong_passwords_lock_password_logins_only_and_tell_nothi
     status, body, _ = owner.call("POST", "/api/v1/sessions", {
         "method": "sms", "mobile": person.mobile, "sms_code": newest_code(person.mobile, "login", 1)})
     assert status == 201 and body["user_id"] == person.user_id
+
+
+def present(client, mobile, purpose, code):
+    """(status, error code or None) of an SMS code presented for `purpose`: a reset or a login."""
+    if purpose == "login":
+        status, body, _ = client.call("POST", "/api/v1/sessions", {"method": "sms", "mobile": mobile,
+                                                                    "sms_code": code})
+    else:
+        status, body, _ = client.call("POST", "/api/v1/password-resets", {
+            "mobile": mobile, "sms_code": code, "new_password": "a brand new passphrase"})
+    return status, (body or {}).get("error", {}).get("code")
+
+
+@pytest.mark.parametrize("purpose, wrong", [("reset_password", (400, "SMS_CODE_INVALID")),
+                                            ("login", (401, "INVALID_CREDENTIALS"))])
+def test_a_third_partys_wrong_sms_codes_never_keep_the_owner_out(api, platform, purpose, wrong):
+    """Five wrong codes burn the code they were tried against and block the third party alone: the
+    owner asks a new code from the owner's own address and uses it at once."""
+    person = register(api)
+    third, owner = clients(platform)
+    ask = {"mobile": person.mobile, "purpose": purpose}
+    assert third.call("POST", "/api/v1/sms-codes", ask)[0] == 202
+    code = newest_code(person.mobile, purpose, 1)
+    guesses = [f"{(int(code) + k) % 10 ** 6:06d}" for k in range(1, 6)]
+    answers = [present(third, person.mobile, purpose, guess) for guess in guesses]
+    assert answers == [wrong] * 4 + [(429, "SMS_CODE_ATTEMPTS_EXCEEDED")]
+    assert present(owner, person.mobile, purpose, code) == wrong  # burnt: told apart from no wrong code
+    assert owner.call("POST", "/api/v1/sms-codes", ask)[0] == 202
+    assert present(owner, person.mobile, purpose, newest_code(person.mobile, purpose, 2))[0] in (201, 204)
+    assert third.call("POST", "/api/v1/sms-codes", ask)[1]["error"]["code"] == "SMS_CODE_ATTEMPTS_EXCEEDED"

@@ -4,7 +4,8 @@ import pytest
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.identity.digests import Digests
-from services.identity.domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox, User)
+from services.identity.domain import (CODE_BURNT, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox,
+                                     User)
 from services.identity.passwords import common_passwords, weaknesses
 from contracts.tokens import API_AUDIENCE, Tokens, load_private_keys, new_private_pem
 
@@ -70,7 +71,7 @@ class TestSmsBox:
         with pytest.raises(Exception) as err:
             box.check_not_blocked("login", T0 + 11)
         assert code_of(err) == e.SMS_CODE_ATTEMPTS_EXCEEDED and err.value.details == {"retry_after": 899}
-        assert box.match("login", "right", T0 + 11) == CODE_WRONG  # the code is dead
+        assert box.match("login", "right", T0 + 11) == CODE_BURNT  # the code is dead: answered as a wrong one
         with pytest.raises(Exception) as err:
             box.check_can_request("login", T0 + 100, LIMITS)  # no new code while blocked either
         assert code_of(err) == e.SMS_CODE_ATTEMPTS_EXCEEDED
@@ -193,3 +194,32 @@ def test_tokens_are_for_the_api_alone():
         other, _, _ = tokens.issue("user-1", T0, audience=audience)
         assert tokens.claims(other) is None, audience
     assert tokens.claims(tokens.issue("user-1", T0, audience="some-client")[0], audience="some-client")
+
+
+class TestSmsBoxVersions:
+    """Stores written before codes counted their own tries and clients their own blocks read as meant."""
+
+    def test_a_v1_snapshot_keeps_its_counts_as_those_of_callers_that_named_no_client(self):
+        state = {"failures": {"login": 3}, "blocked_until": {"reset_password": T0 + 900}, "codes": {}}
+        SmsBox.upcast_v1_v2(state)
+        assert state == {"codes": {}, "tries": {"login": {"-": 3}},
+                         "blocks": {"reset_password": {"-": T0 + 900}}, "issued_hours": {}}
+
+    @pytest.mark.parametrize("event_class", [SmsBox.CodeRejected, SmsBox.CodeUsed, SmsBox.VerificationBlocked])
+    def test_v1_events_name_no_client(self, event_class):
+        state = {"purpose": "login", "at": T0}
+        event_class.upcast_v1_v2(state)
+        assert state["client"] is None and event_class.class_version == 2
+
+    def test_a_client_blocks_itself_alone_and_a_code_has_five_tries_whoever_makes_them(self):
+        box = box_with_code(digest="right")
+        for _ in range(4):
+            box.reject("login", T0 + 10, LIMITS, client="third")
+        box.reject("login", T0 + 10, LIMITS, client="other")
+        assert box.is_blocked("login", T0 + 11, "third") is False  # four tries of its own
+        assert box.match("login", "right", T0 + 11) == CODE_BURNT  # the code's fifth
+        box.reject("login", T0 + 11, LIMITS, client="third")
+        assert box.is_blocked("login", T0 + 11, "third") and not box.is_blocked("login", T0 + 11, "owner")
+        box.check_can_request("login", T0 + 60, LIMITS, client="owner")
+        box.issue(purpose="login", code_digest="new", at=T0 + 60, expires_at=T0 + 360, client="owner")
+        assert box.match("login", "new", T0 + 61) == CODE_VALID

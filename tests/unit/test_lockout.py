@@ -115,3 +115,44 @@ def test_a_client_is_kept_as_a_keyed_digest_never_its_address(app, clock):
     records = app.recorder.select_notifications(start=1, limit=1000)
     assert not any(THIRD_PARTY.encode() in r.state for r in records)
     assert error(app.request_sms_code, new_mobile(), "register", "x" * 129).details.keys() == {"client"}
+
+
+def guesses_beside(code, count):
+    """`count` wrong codes: none is `code`."""
+    return [f"{(int(code) + k) % 10 ** 6:06d}" for k in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("purpose, wrong", [("reset_password", e.SMS_CODE_INVALID), ("login", e.INVALID_CREDENTIALS)])
+def test_a_third_partys_wrong_codes_burn_one_code_and_block_the_third_party_alone(app, clock, purpose, wrong):
+    user_id, mobile, _ = registered(app, clock)
+
+    def use(code, client):
+        if purpose == "login":
+            return app.login_sms(mobile, code, client)
+        return app.reset_password(mobile, code, "brand new passphrase", client)
+
+    for third_party in (THIRD_PARTY, "198.51.100.24", "198.51.100.25"):  # as often as the attacker likes
+        owners = code_of(app, mobile, purpose, client=OWNER)
+        tries = [error(use, guess, third_party) for guess in guesses_beside(owners, 5)]
+        assert [t.code for t in tries] == [wrong] * 4 + [e.SMS_CODE_ATTEMPTS_EXCEEDED]
+        assert tries[4].details == {"retry_after": 900}
+        burnt = error(use, owners, OWNER)  # the code's 5 tries are spent: its right code is told apart from nothing
+        assert (burnt.code, burnt.message, burnt.details) == (tries[0].code, tries[0].message, tries[0].details)
+        assert error(use, owners, third_party).code == e.SMS_CODE_ATTEMPTS_EXCEEDED  # the burner stays blocked
+        assert error(app.request_sms_code, mobile, purpose, third_party).code == e.SMS_CODE_ATTEMPTS_EXCEEDED
+        clock.advance(60)  # the owner's own cooldown, then a new code works at once
+        answer = use(code_of(app, mobile, purpose, client=OWNER), OWNER)
+        assert purpose != "login" or answer["user_id"] == user_id
+        clock.advance(60)
+
+
+def test_guessing_is_bounded_by_the_codes_a_mobile_is_sent_a_day(app, clock):
+    from services.identity.domain import Limits
+    app.limits = Limits(sms_codes_per_mobile_day=3)
+    _, mobile, _ = registered(app, clock)  # its register code is the first of the day
+    for n in range(2):
+        code_of(app, mobile, "login", client=f"198.51.100.{n}")
+    refusal = error(app.request_sms_code, mobile, "login", OWNER)
+    assert refusal.code == e.SMS_QUOTA_EXCEEDED and 0 < refusal.details["retry_after"] <= 86400
+    clock.advance(refusal.details["retry_after"])
+    assert code_of(app, mobile, "login", client=OWNER) is not None
