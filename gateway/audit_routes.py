@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 from contracts import errors as e
 from contracts.envelope import CORRELATION_ID_PATTERN
 
+from .pages import PageQuerySchema, PageSchema
 from .routing import call, route
 
 
@@ -11,12 +12,11 @@ from .routing import call, route
 INSTANT = {"description": "ISO 8601 with time zone", "anyOf": [{"format": "date-time"}, {"enum": [""]}]}
 
 
-class AuditQuerySchema(Schema):
+class AuditQuerySchema(PageQuerySchema):
     event_type = fields.String(validate=validate.Length(max=64))
     user_id = fields.String(validate=validate.Length(max=64))
     since = fields.String(validate=validate.Length(max=40), metadata=INSTANT)
     until = fields.String(validate=validate.Length(max=40), metadata=INSTANT)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
     correlation_id = fields.String(validate=validate.Regexp(CORRELATION_ID_PATTERN), metadata={
         "description": "only the events caused by the request with this X-Request-ID"})
 
@@ -32,7 +32,7 @@ class AuditItemSchema(Schema):
     correlation_id = fields.String(allow_none=True, metadata={"description": "the X-Request-ID that caused it"})
 
 
-class AuditListSchema(Schema):
+class AuditListSchema(PageSchema):
     items = fields.List(fields.Nested(AuditItemSchema))
 
 
@@ -42,6 +42,7 @@ class AuditRoutes:
            tags=("audit",),
            description="Every integration event about the enterprise, and its members' account events "
                        "(logins, failed logins, locks, logouts, password changes) from while they were "
-                       "members; newest first; its administrator only, once the role is certified (角色认证).")
+                       "members; newest first, a page at a time; its administrator only, once the role is "
+                       "certified (角色认证).")
     def audit_events(self, request, actor, query, enterprise_id):
         return call(self.audit.enterprise_events, actor.user_id, enterprise_id, **query)

@@ -17,6 +17,7 @@ from .enterprise_schemas import (
     DecisionSchema, EnterpriseEditSchema, EnterpriseSchema, MembersSchema, RegistryEntrySchema, RejectBodySchema,
     RequestsQuerySchema, check_uscc_param,
 )
+from .pages import PageQuerySchema, page_query
 from .routing import call, route
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,14 @@ class EnterpriseRoutes:
                     body.get("address"), body.get("business_scope"))
 
     @route("GET", "/api/v1/enterprises/{enterprise_id}/members", summary="The enterprise's approved members",
-           response=MembersSchema, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND), tags=TAGS,
+           query=PageQuerySchema, response=MembersSchema,
+           errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND), tags=TAGS,
            description="Only for its certified administrator (403 ROLE_NOT_CERTIFIED while the role is "
-                       "uncertified). `card` is null while none is bound; `systems` are the business systems "
-                       "granted.")
-    def members(self, request, actor, enterprise_id):
-        members = call(self.enterprise.members, actor.user_id, enterprise_id)
+                       "uncertified); the administrator first, then oldest first, a page at a time. `card` is "
+                       "null while none is bound; `systems` are the business systems granted.")
+    def members(self, request, actor, enterprise_id, query):
+        page = call(self.enterprise.members, actor.user_id, enterprise_id, **page_query(query))
+        members = page["items"]
         people = _people(self, [m["user_id"] for m in members])
         cards = optional_rpc(self, "card", "cards_of_enterprise", enterprise_id, default={}) or {}
         systems = optional_rpc(self, "authz", "systems_of_members", enterprise_id, default={}) or {}
@@ -106,15 +109,18 @@ class EnterpriseRoutes:
                           "mobile_masked": person.get("mobile_masked"), "role": m["role"], "status": m["status"],
                           "role_certified": m.get("role_certified", False),
                           "card": cards.get(m["user_id"]), "systems": systems.get(m["user_id"], [])})
-        return {"items": items}
+        return {"items": items, "next_cursor": page["next_cursor"]}
 
     @route("GET", "/api/v1/enterprises/{enterprise_id}/association-requests",
            summary="Applications to join the enterprise (消息提醒 → 审核)", query=RequestsQuerySchema,
            response=AssociationRequestsSchema, errors=(e.FORBIDDEN, e.ROLE_NOT_CERTIFIED, e.ENTERPRISE_NOT_FOUND),
            tags=TAGS, description="Only for its certified administrator (403 ROLE_NOT_CERTIFIED while the role is "
-                                  "uncertified); newest first; `?status=pending` for the ones to decide.")
+                                  "uncertified); newest first, a page at a time; `?status=pending` for the ones "
+                                  "to decide.")
     def association_requests(self, request, actor, enterprise_id, query):
-        requests_ = call(self.enterprise.association_requests, actor.user_id, enterprise_id, query.get("status"))
+        page = call(self.enterprise.association_requests, actor.user_id, enterprise_id, query.get("status"),
+                    **page_query(query))
+        requests_ = page["items"]
         people = _people(self, [r["user_id"] for r in requests_])
         items = []
         for r in requests_:
@@ -123,7 +129,7 @@ class EnterpriseRoutes:
                           "name": person.get("name") or r.get("user_name"),
                           "mobile_masked": person.get("mobile_masked"), "requested_at": r["requested_at"],
                           "status": r["status"], "decided_at": r.get("decided_at")})
-        return {"items": items}
+        return {"items": items, "next_cursor": page["next_cursor"]}
 
     @route("POST", "/api/v1/association-requests/{association_id}/approve", summary="Approve an application (审核通过)",
            response=DecisionSchema, tags=TAGS,

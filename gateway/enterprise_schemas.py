@@ -6,6 +6,7 @@ from contracts.enterprise import ADDRESS_MAX, BUSINESS_SCOPE_MAX, NAME_MAX, REJE
 
 from . import field_docs
 from .ids import Uuid
+from .pages import PageQuerySchema, PageSchema
 
 
 def _uscc(value):
@@ -117,11 +118,11 @@ class MemberSchema(Schema):
                        "or claim); always false for a user"})
 
 
-class MembersSchema(Schema):
+class MembersSchema(PageSchema):
     items = fields.List(fields.Nested(MemberSchema), required=True)
 
 
-class RequestsQuerySchema(Schema):
+class RequestsQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(STATUSES), metadata={"description": "e.g. pending; all when absent"})
 
 
@@ -135,7 +136,7 @@ class AssociationRequestSchema(Schema):
     decided_at = fields.String(allow_none=True)
 
 
-class AssociationRequestsSchema(Schema):
+class AssociationRequestsSchema(PageSchema):
     items = fields.List(fields.Nested(AssociationRequestSchema), required=True)
 
 

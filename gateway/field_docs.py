@@ -30,6 +30,7 @@ NOT_BLANK = {"pattern": f"[^{_BLANKS}]"}  # a check that strips its input, then 
 PEM_CERTIFICATE = {"pattern": stripped(PEM_CERTIFICATE_RE.pattern), "format": "pem-certificate"}
 CARD_SIGNATURE = {"pattern": stripped(SIGNATURE_RE.pattern), "format": "card-signature"}
 REQUEST_ID = {"pattern": CORRELATION_ID_PATTERN}
+PAGE_CURSOR = {"format": "page-cursor"}
 ID = {"format": "uuid", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}  # canonical_uuid
 
 FORMATS = {
@@ -41,4 +42,6 @@ FORMATS = {
     "pem-certificate": "an X.509 certificate in PEM (any block of this shape is taken; one that is no certificate "
                        "of the e-port CA is 400 CERTIFICATE_UNTRUSTED)",
     "card-signature": "strict base64 (padded) of the card's DER ECDSA signature",
+    "page-cursor": "a next_cursor this same list answered the same caller (opaque); any other is 400 "
+                   "VALIDATION_ERROR naming `cursor`",
 }

@@ -3,12 +3,13 @@ from marshmallow import Schema, fields
 
 from contracts import errors as e
 
+from .pages import PageQuerySchema, PageSchema, page_query
 from .routing import call, route
 
 TAGS = ("messages",)
 
 
-class MessagesQuerySchema(Schema):
+class MessagesQuerySchema(PageQuerySchema):
     unread = fields.Boolean(load_default=False, metadata={"description": "true: only unread messages"})
 
 
@@ -23,16 +24,16 @@ class MessageSchema(Schema):
     read = fields.Boolean(required=True)
 
 
-class MessagesSchema(Schema):
+class MessagesSchema(PageSchema):
     items = fields.List(fields.Nested(MessageSchema), required=True)
-    unread_count = fields.Integer(required=True)
+    unread_count = fields.Integer(required=True, metadata={"description": "all unread messages, not the page's"})
 
 
 class MessagesRoutes:
-    @route("GET", "/api/v1/messages", summary="My messages, newest first", query=MessagesQuerySchema,
-           response=MessagesSchema, tags=TAGS)
+    @route("GET", "/api/v1/messages", summary="My messages, newest first, a page at a time",
+           query=MessagesQuerySchema, response=MessagesSchema, tags=TAGS)
     def list_messages(self, request, actor, query):
-        return call(self.notify.list_messages, actor.user_id, query["unread"])
+        return call(self.notify.list_messages, actor.user_id, query["unread"], **page_query(query))
 
     @route("POST", "/api/v1/messages/{message_id}/read", summary="Mark one of my messages read", status=204,
            errors=(e.MESSAGE_NOT_FOUND,), tags=TAGS, description="404 for a message that is not the caller's.")

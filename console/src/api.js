@@ -3,6 +3,7 @@
 import { ApiError, messageOf } from './errors.js'
 import { session, signOut } from './session.js'
 import { navigate } from './router.js'
+import { PAGE_MAX, PAGE_SIZE, pagePath } from './pages.js'
 
 export async function request(method, path, { body, auth = true } = {}) {
   const headers = { Accept: 'application/json' }
@@ -30,3 +31,17 @@ export const get = (path, opts) => request('GET', path, opts)
 export const post = (path, body, opts = {}) => request('POST', path, { ...opts, body: body ?? {} })
 export const put = (path, body, opts = {}) => request('PUT', path, { ...opts, body })
 export const del = (path, opts) => request('DELETE', path, opts)
+
+// One page of a list (pages.js), and every item of one, page after page (a choice among all the members).
+export const getPage = (path, cursor = null, limit = PAGE_SIZE) => get(pagePath(path, cursor, limit))
+
+export async function getAll(path) {
+  const items = []
+  let cursor = null
+  do {
+    const page = await getPage(path, cursor, PAGE_MAX)
+    items.push(...page.items)
+    cursor = page.next_cursor
+  } while (cursor)
+  return items
+}

@@ -11,7 +11,7 @@ export async function refreshMe() {
 }
 
 export async function refreshUnread() {
-  const inbox = await get('/messages?unread=true')
+  const inbox = await get('/messages?unread=true&limit=1') // the count is of them all
   account.unread = inbox.unread_count
   return inbox
 }

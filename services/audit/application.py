@@ -4,6 +4,7 @@ from datetime import datetime, UTC
 from contracts import validators
 from contracts.enterprise import ADMIN, APPROVED
 from contracts.errors import Forbidden, RoleNotCertified
+from contracts.pages import NOT_A_CURSOR, make_cursor, page_args, scope_tag
 from contracts.validators import check_field, check_fields
 from services.common.rpc import call_with_deadline
 
@@ -66,12 +67,32 @@ class AuditApplication:
         """The whole platform's audit log, newest first, for its operators and auditors."""
         filters = _filters(event_type, user_id, since, until, limit, correlation_id)
         enterprise_id = check_field("enterprise_id", _filter_text, enterprise_id)
-        return {"items": self.store.query(enterprise_id=enterprise_id, **filters)}
+        return {"items": [_without_seq(i) for i in self.store.query(enterprise_id=enterprise_id, **filters)]}
 
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
-                          since=None, until=None, limit=100, correlation_id=None):
-        """The audit trail of one enterprise, newest first, with its members' account events from
-        while they were members (store.py); for its administrator only."""
+                          since=None, until=None, limit=None, correlation_id=None, cursor=None):
+        """A page of the audit trail of one enterprise, newest first (keyset on the log's order:
+        occurred_at, seq; contracts/pages.py), with its members' account events from while they
+        were members (store.py); for its administrator only."""
         check_trail_reader(call_with_deadline(self.enterprise.membership, actor_user_id, enterprise_id))
-        filters = _filters(event_type, user_id, since, until, limit, correlation_id)
-        return {"items": self.store.query(enterprise_id=enterprise_id, **filters)}
+        scope = scope_tag("audit-events", enterprise_id)
+        limit, after = page_args(scope, limit, cursor)
+        before = check_field("cursor", _position, after)
+        filters = dict(_filters(event_type, user_id, since, until, limit, correlation_id), limit=limit + 1)
+        items = self.store.query(enterprise_id=enterprise_id, before=before, **filters)
+        more, items = len(items) > limit, items[:limit]
+        next_cursor = make_cursor(scope, (items[-1]["occurred_at"], str(items[-1]["seq"]))) if more else None
+        return {"items": [_without_seq(i) for i in items], "next_cursor": next_cursor}
+
+
+def _position(key):
+    """(occurred_at, seq) of an audit cursor's key, None for none."""
+    if key is None:
+        return None
+    if len(key) != 2 or not key[1].isdigit() or len(key[1]) > 18:
+        raise ValueError(NOT_A_CURSOR)
+    return key[0], int(key[1])
+
+
+def _without_seq(item):
+    return {k: v for k, v in item.items() if k != "seq"}

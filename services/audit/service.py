@@ -76,9 +76,9 @@ class AuditService(Operated):
 
     @rpc
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
-                          since=None, until=None, limit=100, correlation_id=None):
+                          since=None, until=None, limit=None, correlation_id=None, cursor=None):
         return self._app().enterprise_events(actor_user_id, enterprise_id, event_type, user_id, since, until, limit,
-                                             correlation_id)
+                                             correlation_id, cursor)
 
     def _app(self):
         return AuditApplication(self.log, self.enterprise)

@@ -255,8 +255,13 @@ class AuditStore:
                 " AND since <= ?", (at, payload["enterprise_id"], payload["user_id"], at))
 
     def query(self, enterprise_id=None, event_type=None, user_id=None, since=None, until=None, limit=100,
-              correlation_id=None):
+              correlation_id=None, before=None):
+        """The events that match, newest first; `before` (occurred_at, seq): only those that sort
+        after it (a page's keyset, contracts/pages.py). Each item keeps its `seq` (the log's order)."""
         filters, args = [], []
+        if before is not None:
+            filters.append("(a.occurred_at < ? OR (a.occurred_at = ? AND a.seq < ?))")
+            args += [before[0], before[0], before[1]]
         if correlation_id:
             filters.append("a.correlation_id = ?")
             args.append(correlation_id)
@@ -286,8 +291,8 @@ class AuditStore:
         with self._lock:
             rows = self._run(sql, [*sql_args, int(limit)]).fetchall()
         return [{"event_id": r[0], "event_type": r[1], "occurred_at": r[2], "actor_user_id": r[3],
-                 "subject": r[4], "payload": self._cipher.open(r[5]), "source": r[6], "correlation_id": r[7]}
-                for r in rows]
+                 "subject": r[4], "payload": self._cipher.open(r[5]), "source": r[6], "correlation_id": r[7],
+                 "seq": r[8]} for r in rows]
 
     @staticmethod
     def _select(source, where):

@@ -12,6 +12,7 @@ import time
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
+from contracts.pages import page_of, scope_tag, sortable_time
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
 from services.common.application import ServiceApplication, as_uuid, retry_on_conflict
@@ -29,6 +30,14 @@ from .supersession import Supersession
 
 def _iso_or_none(dt):
     return dt.isoformat() if dt is not None else None
+
+
+def _admin_then_oldest(member):
+    return "0" if member["role"] == ADMIN else "1", sortable_time(member["requested_at"]), member["association_id"]
+
+
+def _by_time(request):
+    return sortable_time(request["requested_at"]), request["association_id"]
 
 
 def _decided(association):
@@ -248,16 +257,18 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
                 "decided_at": association.decided_at,
                 "role_certified": _role_certified(association, enterprise)}
 
-    def members(self, actor_user_id, enterprise_id):
-        """The approved members, the administrator first; only for the certified administrator."""
+    def members(self, actor_user_id, enterprise_id, limit=None, cursor=None):
+        """A page of the approved members, the administrator first, then oldest first
+        (contracts/pages.py); only for the certified administrator."""
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         items = [self._association_dict(self._association(a), enterprise) for a in enterprise.members.values()]
-        items.sort(key=lambda m: (m["role"] != ADMIN, m["requested_at"]))
-        return items
+        return page_of(items, _admin_then_oldest, scope=scope_tag("members", str(enterprise.id)), limit=limit,
+                       cursor=cursor)
 
-    def association_requests(self, actor_user_id, enterprise_id, status=None):
-        """Applications to join as a user, newest first; only for the certified administrator."""
+    def association_requests(self, actor_user_id, enterprise_id, status=None, limit=None, cursor=None):
+        """A page of the applications to join as a user, newest first (contracts/pages.py); only
+        for the certified administrator."""
         status = check_field("status", status_input, status)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
@@ -267,7 +278,8 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
             association = self._association(association_id)
             if association.applied and (status is None or association.status == status):
                 items.append(self._association_dict(association))
-        return items
+        return page_of(items, _by_time, scope=scope_tag("association-requests", str(enterprise.id)), limit=limit,
+                       cursor=cursor, newest_first=True)
 
     def associations_of_user(self, user_id):
         """The live or last association of the user with each enterprise, oldest first."""

@@ -79,12 +79,12 @@ class EnterpriseService(Operated):
         return self.app.get_enterprise(enterprise_id, actor_user_id)
 
     @rpc
-    def members(self, actor_user_id, enterprise_id):
-        return self.app.members(actor_user_id, enterprise_id)
+    def members(self, actor_user_id, enterprise_id, limit=None, cursor=None):
+        return self.app.members(actor_user_id, enterprise_id, limit, cursor)
 
     @rpc
-    def association_requests(self, actor_user_id, enterprise_id, status=None):
-        return self.app.association_requests(actor_user_id, enterprise_id, status)
+    def association_requests(self, actor_user_id, enterprise_id, status=None, limit=None, cursor=None):
+        return self.app.association_requests(actor_user_id, enterprise_id, status, limit, cursor)
 
     @rpc
     def associations_of_user(self, user_id):

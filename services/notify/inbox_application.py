@@ -5,6 +5,7 @@ import time
 from eventsourcing.persistence import IntegrityError
 
 from contracts import validators
+from contracts.pages import page_of, scope_tag, sortable_time
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from contracts import errors as e
@@ -68,13 +69,16 @@ class InboxApplication(ServiceApplication):
         except IntegrityError:  # a twin of this hand-off recorded it first: its answer is this one's
             raise ServiceError(e.IDEMPOTENCY_KEY_IN_USE, "This SMS is being sent.") from None
 
-    def list_messages(self, user_id, unread_only=False):
-        inbox = self._inbox(_user(user_id))
-        messages = list(inbox.messages.values()) if inbox else []
-        items = [dict(m) for m in reversed(messages) if not (unread_only and m["read"])]
-        for item in items:
-            item.pop("read_at", None)
-        return {"items": items, "unread_count": inbox.unread_count if inbox else 0}
+    def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):
+        """One page of the user's messages, newest first (contracts/pages.py); `unread_count`
+        counts every unread one, not the page's."""
+        user_id = _user(user_id)
+        inbox = self._inbox(user_id)
+        messages = [m for m in (inbox.messages.values() if inbox else ()) if not (unread_only and m["read"])]
+        page = page_of(messages, _newest_first, scope=scope_tag("messages", user_id), limit=limit, cursor=cursor,
+                       newest_first=True)
+        page["items"] = [{k: v for k, v in m.items() if k != "read_at"} for m in page["items"]]
+        return {**page, "unread_count": inbox.unread_count if inbox else 0}
 
     def mark_read(self, user_id, message_id):
         user_id = _user(user_id)
@@ -100,6 +104,10 @@ def named(envelope, name_of):
 
 
 _user_id = validators.string(MAX_ID_INPUT)
+
+
+def _newest_first(message):
+    return sortable_time(message["created_at"]), message["message_id"]
 
 
 def _user(user_id):

@@ -47,8 +47,8 @@ class InboxEntrypoints:
         self.inbox.deliver(envelope)
 
     @rpc
-    def list_messages(self, user_id, unread_only=False):
-        return self.inbox.list_messages(user_id, bool(unread_only))
+    def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):
+        return self.inbox.list_messages(user_id, bool(unread_only), limit, cursor)
 
     @rpc
     def mark_read(self, user_id, message_id):

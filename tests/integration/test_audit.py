@@ -58,7 +58,7 @@ def wait_count(container, n, timeout=10):
     with eventlet.Timeout(timeout):
         while True:
             with entrypoint_hook(container, "enterprise_events") as query:
-                items = query(ADMIN, ENTERPRISE, limit=500)["items"]
+                items = query(ADMIN, ENTERPRISE, limit=200)["items"]
             if len(items) >= n:
                 return items
             eventlet.sleep(0.05)
@@ -158,7 +158,7 @@ def test_a_member_who_rejoins_is_followed_again(audit, amqp_uri):
     items = wait_count(audit, 4)
     eventlet.sleep(0.5)
     with entrypoint_hook(audit, "enterprise_events") as query:
-        items = query(ADMIN, ENTERPRISE, limit=500)["items"]
+        items = query(ADMIN, ENTERPRISE, limit=200)["items"]
     assert [i["event_id"] for i in items] == [again["event_id"], back["event_id"], gone["event_id"],
                                               first["event_id"]]
 
@@ -222,3 +222,39 @@ def test_a_removal_that_came_before_its_approval_still_ends_the_membership(audit
     with entrypoint_hook(audit, "enterprise_events") as query:
         logins = query(ADMIN, ENTERPRISE, event_type="UserLoggedIn")["items"]
     assert [i["event_id"] for i in logins] == [during["event_id"]]
+
+
+def test_the_trail_comes_a_page_at_a_time_each_event_once_in_order(audit, amqp_uri):
+    """Keyset pages on the log's order (occurred_at, then the order recorded): events recorded while
+    the administrator pages appear once, where their time puts them; a cursor serves its own trail only."""
+    from contracts.pages import make_cursor, scope_tag
+    publisher = signing_publisher(amqp_uri, "enterprise")
+    same_time = [approved(MEMBER, n + 1, "2026-11-05T08:00:00+00:00") for n in range(60)]  # ties: the log's order
+    spread = [approved(MEMBER, n + 1, f"2026-11-0{1 + n % 4}T09:{n % 60:02d}:00+00:00") for n in range(60)]
+    for env in same_time + spread:
+        publisher.publish(env)
+    everything = wait_count(audit, 120)
+    pages, cursor, newer, older = [], None, approved(MEMBER, 1, "2026-12-01T00:00:00+00:00"), None
+    with entrypoint_hook(audit, "enterprise_events") as query:
+        while True:
+            page = query(ADMIN, ENTERPRISE, limit=50, cursor=cursor)
+            pages.append(page["items"])
+            if len(pages) == 1:  # recorded meanwhile: one newer than the first page, one older than all
+                older = approved(MEMBER, 2, "2026-10-01T00:00:00+00:00")
+                publisher.publish(newer), publisher.publish(older)
+                wait_count(audit, 122)
+            if (cursor := page["next_cursor"]) is None:
+                break
+        got = [i["event_id"] for p in pages for i in p]
+        assert [len(p) for p in pages] == [50, 50, 21]
+        assert got == [i["event_id"] for i in everything] + [older["event_id"]]
+        assert newer["event_id"] not in got
+        for bad in (make_cursor(scope_tag("audit-events", str(uuid.uuid4())), ("2026-11-05", "1")),
+                    make_cursor(scope_tag("audit-events", ENTERPRISE), ("2026-11-05", "x")), "%%%"):
+            with pytest.raises(ServiceError) as err:
+                query(ADMIN, ENTERPRISE, cursor=bad)
+            assert err.value.code == "VALIDATION_ERROR" and "cursor" in err.value.details
+        for limit in (0, 201, "x"):
+            with pytest.raises(ServiceError) as err:
+                query(ADMIN, ENTERPRISE, limit=limit)
+            assert err.value.code == "VALIDATION_ERROR" and "limit" in err.value.details

@@ -155,11 +155,11 @@ def test_requests_and_members_lists(app):
     a = app.associate(uid(), uscc, "user", user_name="甲乙")
     b = app.associate(uid(), uscc, "user", user_name="丙丁")
     app.approve(admin, a["association_id"])
-    pending = app.association_requests(admin, eid, "pending")
+    pending = app.association_requests(admin, eid, "pending")["items"]
     assert [r["association_id"] for r in pending] == [b["association_id"]]
-    everyone = app.association_requests(admin, eid)
+    everyone = app.association_requests(admin, eid)["items"]
     assert [r["association_id"] for r in everyone] == [b["association_id"], a["association_id"]]
-    members = app.members(admin, eid)
+    members = app.members(admin, eid)["items"]
     assert [m["role"] for m in members] == ["admin", "user"]
     assert code_of(app.association_requests, admin, eid, "maybe") == e.VALIDATION_ERROR
 
@@ -218,7 +218,7 @@ def test_concurrent_approvals_of_one_enterprise_cannot_both_save(app):
     app.save = save_later
     assert code_of(app.approve, admin, reqs[0]) == e.CONFLICT
     app.save = real_save
-    statuses = sorted(r["status"] for r in app.association_requests(admin, eid))
+    statuses = sorted(r["status"] for r in app.association_requests(admin, eid)["items"])
     assert statuses == ["approved", "pending"]
 
 
@@ -247,7 +247,7 @@ def test_racing_applications_of_one_user_to_one_enterprise(app):
 
     app.save = save_after_rival
     assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
-    assert len(app.association_requests(admin, eid, "pending")) == 1
+    assert len(app.association_requests(admin, eid, "pending")["items"]) == 1
 
 
 def test_racing_applications_of_two_users_both_succeed(app):
@@ -261,4 +261,37 @@ def test_racing_applications_of_two_users_both_succeed(app):
 
     app.save = save_after_rival
     assert app.associate(uid(), uscc, "user")["status"] == "pending"  # retried after the roster moved
-    assert len(app.association_requests(admin, eid, "pending")) == 2
+    assert len(app.association_requests(admin, eid, "pending")["items"]) == 2
+
+
+def test_members_and_requests_come_a_page_at_a_time_and_a_cursor_serves_its_own_enterprise_only(app):
+    admin, eid, uscc = registered(app)
+    joined = [member(app, admin, uscc, f"成员{chr(0x4e00 + n)}")[0] for n in range(5)]
+    pending = [app.associate(uid(), uscc, "user", user_name="申请人")["association_id"] for _ in range(3)]
+
+    def every_page(fetch, limit):
+        items, cursor = [], None
+        while True:
+            page = fetch(limit=limit, cursor=cursor)
+            assert len(page["items"]) <= limit
+            items += page["items"]
+            if (cursor := page["next_cursor"]) is None:
+                return items
+
+    members = every_page(lambda **kw: app.members(admin, eid, **kw), 2)
+    assert [m["user_id"] for m in members] == [admin, *joined]  # the administrator first, then oldest first
+    requests_ = every_page(lambda **kw: app.association_requests(admin, eid, **kw), 3)
+    assert len(requests_) == 8 and [r["association_id"] for r in requests_[:3]] == pending[::-1]  # newest first
+    assert every_page(lambda **kw: app.association_requests(admin, eid, "pending", **kw), 1) == requests_[:3]
+
+    other_admin, other_eid, other_uscc = registered(app)
+    for _ in range(2):
+        member(app, other_admin, other_uscc)
+    theirs = app.members(other_admin, other_eid, limit=1)["next_cursor"]
+    mine = app.members(admin, eid, limit=1)["next_cursor"]
+    for fetch, cursor in ((app.members, theirs), (app.association_requests, mine),
+                          (app.members, app.association_requests(other_admin, other_eid, limit=1)["next_cursor"])):
+        assert code_of(fetch, admin, eid, cursor=cursor) == e.VALIDATION_ERROR
+    for limit in (0, 201, "x"):
+        assert code_of(app.members, admin, eid, limit=limit) == e.VALIDATION_ERROR
+    assert code_of(app.members, other_admin, eid, cursor=mine) == e.FORBIDDEN  # the cursor opens nothing

@@ -1,6 +1,8 @@
 """The inbox on the in-memory store: who gets which message, once per event, and reading them."""
+import itertools
 import json
 import uuid
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -27,8 +29,13 @@ def uid():
     return str(uuid.uuid4())
 
 
+_SECONDS = itertools.count()
+
+
 def envelope(et, payload, version=1):
-    return make_envelope(et, aggregate_id=uid(), aggregate_version=version, occurred_at=NOW, payload=payload)
+    """An event a second after the one made before it (an inbox lists by time, newest first)."""
+    occurred_at = (datetime.fromisoformat(NOW) + timedelta(seconds=next(_SECONDS))).isoformat()
+    return make_envelope(et, aggregate_id=uid(), aggregate_version=version, occurred_at=occurred_at, payload=payload)
 
 
 def test_request_goes_to_the_admin_with_the_association_id_and_nothing_about_the_applicant(inbox):
@@ -47,8 +54,8 @@ def test_request_goes_to_the_admin_with_the_association_id_and_nothing_about_the
     assert "浙江电子口岸有限公司" in msg["body"] and msg["read"] is False
     assert msg["data"] == {"association_id": assoc, "enterprise_id": ent}
     assert "李四" not in json.dumps(msg, ensure_ascii=False) and user not in json.dumps(msg)
-    assert msg["created_at"] == NOW
-    assert inbox.list_messages(user) == {"items": [], "unread_count": 0}
+    assert msg["created_at"] == env["occurred_at"]
+    assert inbox.list_messages(user) == {"items": [], "unread_count": 0, "next_cursor": None}
 
 
 def test_decisions_go_to_the_applicant(inbox):
@@ -151,3 +158,76 @@ def test_a_lost_certification_tells_the_administrator(inbox):
     assert told["kind"] == "role_certification_lost" and "吊销" in told["body"] and "宁波某某有限公司" in told["body"]
     assert told["data"] == {"enterprise_id": ent, "association_id": association, "reason": "revoked"}
     assert "8800000000001" not in told["body"]  # the card number is the holder's: not in the inbox
+
+
+def requested_of(admin):
+    return envelope(ASSOCIATION_REQUESTED, {"association_id": uid(), "enterprise_id": uid(), "user_id": uid(),
+                                            "role": "user", "enterprise_name": "某公司", "admin_user_id": admin,
+                                            "user_name": "李四"})
+
+
+def all_pages(inbox, user, limit, between=lambda n: None, **kw):
+    """Every page of the user's messages, following next_cursor; `between(n)` runs after page n."""
+    pages, cursor = [], None
+    while True:
+        page = inbox.list_messages(user, limit=limit, cursor=cursor, **kw)
+        pages.append(page["items"])
+        between(len(pages))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_paging_through_120_messages_gives_each_once_newest_first_even_as_more_arrive(inbox):
+    admin = uid()
+    sent = [requested_of(admin) for _ in range(120)]
+    for env in sent:
+        inbox.deliver(env)
+    later = []
+
+    def more_arrive(n):  # new messages while the user pages: on no page they were not asked for
+        later.append(requested_of(admin))
+        inbox.deliver(later[-1])
+
+    pages = all_pages(inbox, admin, 50, between=more_arrive)
+    assert [len(p) for p in pages] == [50, 50, 20]
+    got = [m["data"]["association_id"] for p in pages for m in p]
+    assert got == [env["payload"]["association_id"] for env in reversed(sent)]  # each once, in order
+    first = inbox.list_messages(admin)
+    assert len(first["items"]) == 50 and first["unread_count"] == 123  # all of them, not the page's
+    assert first["items"][0]["data"]["association_id"] == later[-1]["payload"]["association_id"]
+
+
+def test_a_message_older_than_the_page_read_appears_on_a_later_page_once(inbox):
+    admin = uid()
+    for _ in range(4):
+        inbox.deliver(requested_of(admin))
+    page = inbox.list_messages(admin, limit=2)
+    late = requested_of(admin)  # delivered late, dated before the second page's messages
+    late["occurred_at"] = "2000-01-01T00:00:00+00:00"
+    inbox.deliver(late)
+    rest = inbox.list_messages(admin, limit=10, cursor=page["next_cursor"])
+    assert [m["created_at"] for m in rest["items"]][-1] == late["occurred_at"] and len(rest["items"]) == 3
+
+
+@pytest.mark.parametrize("limit", [0, 201, "x", -1, True, 2.5])
+def test_a_limit_out_of_range_is_refused_naming_it(inbox, limit):
+    with pytest.raises(ServiceError) as err:
+        inbox.list_messages(uid(), limit=limit)
+    assert err.value.code == e.VALIDATION_ERROR and "limit" in err.value.details
+
+
+def test_a_cursor_of_another_user_or_list_or_made_up_is_refused_naming_it(inbox):
+    from contracts.pages import make_cursor, scope_tag
+    mine, theirs = uid(), uid()
+    for user in (mine, theirs):
+        for _ in range(3):
+            inbox.deliver(requested_of(user))
+    their_cursor = inbox.list_messages(theirs, limit=1)["next_cursor"]
+    my_cursor = inbox.list_messages(mine, limit=1)["next_cursor"]
+    for bad in (their_cursor, make_cursor(scope_tag("members", mine), ("0", "x")), "not a cursor", "e30",
+                my_cursor[:-3], "x" * 600, my_cursor + "A"):
+        with pytest.raises(ServiceError) as err:
+            inbox.list_messages(mine, cursor=bad)
+        assert err.value.code == e.VALIDATION_ERROR and "cursor" in err.value.details, bad
+    assert len(inbox.list_messages(mine, cursor=my_cursor)["items"]) == 2

@@ -71,7 +71,7 @@ def test_the_legal_person_card_certifies_the_role_and_then_the_admin_acts(app):
     assert app.membership(admin, eid)["role_certified"] is True
     user, request = applied(app, uscc)
     assert app.approve(admin, request)["status"] == "approved"
-    assert {m["user_id"]: m["role_certified"] for m in app.members(admin, eid)} == {admin: True, user: False}
+    assert {m["user_id"]: m["role_certified"] for m in app.members(admin, eid)["items"]} == {admin: True, user: False}
     types = [env["event_type"] for env in published(app)]
     assert types.count("RoleCertified") == 1 and types.count("EnterpriseCertified") == 1
     assert bind_card(app, admin, eid, uscc)["role_certified"] is True  # again: nothing new
@@ -140,7 +140,7 @@ def test_the_holder_supersedes_an_uncertified_squatter(app):
     gone = app.membership(squatter, eid)
     assert gone["status"] == "removed" and gone["association_id"] == squatter_association
     assert code_of(app.get_enterprise, eid, squatter) == e.FORBIDDEN
-    assert [m["user_id"] for m in app.members(holder, eid)] == [holder]
+    assert [m["user_id"] for m in app.members(holder, eid)["items"]] == [holder]
     envelopes = published(app)
     removed = next(env for env in envelopes if env["event_type"] == "MemberRemoved")
     assert removed["payload"]["reason"] == "superseded" and removed["payload"]["user_id"] == squatter
