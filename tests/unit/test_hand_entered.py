@@ -35,9 +35,9 @@ def test_only_the_certified_administrator_sees_members_and_requests(app):
         assert code_of(app.members, actor, eid) == code
         assert code_of(app.association_requests, actor, eid, "pending") == code
     bind_card(app, admin, eid, uscc)
-    requests = app.association_requests(admin, eid, "pending")
+    requests = app.association_requests(admin, eid, "pending")["items"]
     assert [(r["association_id"], r["user_name"]) for r in requests] == [(request, "李四")]
-    assert [m["user_id"] for m in app.members(admin, eid)] == [admin]
+    assert [m["user_id"] for m in app.members(admin, eid)["items"]] == [admin]
     other_admin, other_eid, _ = registered(app)  # certified, but of another enterprise
     assert code_of(app.members, other_admin, eid) == e.FORBIDDEN
     assert code_of(app.association_requests, other_admin, eid) == e.FORBIDDEN
