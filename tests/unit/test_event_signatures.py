@@ -149,3 +149,18 @@ def test_the_generated_keys_are_what_a_production_service_signs_and_verifies_wit
     monkeypatch.setenv("EPORT_EVENT_KEY", rotated)
     assert event_keys.verified(event) and event_keys.verified(event_keys.signed(envelope()))
     assert event["signature"]["kid"] != event_keys.signed(envelope())["signature"]["kid"]
+
+
+def test_an_operator_record_names_the_broker_user_and_is_refused_without_one():
+    from contracts.errors import ServiceError, ValidationFailed
+    from services.audit.operations import operation_record
+    record = operation_record("eport-operator", "replay", "crm.identity-events", {"service": "identity"}, now=0)
+    assert record["source"] == "eport" and record["event_type"] == "OperatorActed"
+    assert record["payload"] == {"operator": "eport-operator", "action": "replay", "target": "crm.identity-events",
+                                 "details": {"service": "identity"}}
+    assert record["occurred_at"] == "1970-01-01T00:00:00+00:00"
+    with pytest.raises(ServiceError) as refused:
+        operation_record(None, "replay", "q")  # a request RabbitMQ vouched for no user of
+    assert refused.value.code == "FORBIDDEN"
+    with pytest.raises(ValidationFailed):
+        operation_record("eport-operator", "delete-everything", "q", {"x": "y" * 5000})
