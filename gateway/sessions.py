@@ -29,7 +29,7 @@ from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
 from contracts.signatures import OriginNotProven
 from services.common.bindings import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
-from services.common.event_keys import verified
+from services.common.event_keys import key_set, verified
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,10 @@ class RevocationHandler(EventHandler):
     """What identity says about sessions, believed only when identity signed it
     (contracts/signatures.py): a forged SessionRevoked or PasswordSet would log people out."""
     queue_consumer = RevocationFeed()
+
+    def setup(self):
+        key_set()  # refuses to start without the published event keys, rather than drop every event
+        super().setup()
 
     def handle_message(self, body, message):
         envelope = body if isinstance(body, dict) else {}
