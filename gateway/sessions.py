@@ -144,7 +144,7 @@ class RevocationFeed(BindsWithoutDeclaring, QueueConsumer):
 
 
 class RevocationHandler(EventHandler):
-    """What identity says about sessions, believed only when identity signed it
+    """What identity says about sessions, believed only when its source signed it
     (contracts/signatures.py): a forged SessionRevoked or PasswordSet would log people out."""
     queue_consumer = RevocationFeed()
 
@@ -155,7 +155,7 @@ class RevocationHandler(EventHandler):
     def handle_message(self, body, message):
         envelope = body if isinstance(body, dict) else {}
         try:
-            verified(envelope, "identity")
+            verified(envelope, self.source_service)
         except OriginNotProven as exc:
             log.error("dropped %s %s on %s: origin not proven (%s)", envelope.get("event_type"),
                       envelope.get("event_id"), self.queue.name, exc)

@@ -5,6 +5,7 @@ once the owner declares the exchange (services/common/bindings.py). Real RabbitM
 module's own, its guest user: allowed to declare, so the test sees that the consumer does not.
 The same for RPC: a service and its callers started before `nameko-rpc` exists (no role may declare it)."""
 import logging
+import uuid
 
 import eventlet
 import pytest
@@ -25,7 +26,7 @@ from services.common.bindings import exchange_exists
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.rpc import RpcProxy, call_with_deadline, rpc
-from tests.support import base_amqp_uri, own_vhost, wait_for
+from tests.support import base_amqp_uri, own_vhost, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -160,8 +161,11 @@ def test_a_broadcast_handler_started_first_binds_once_the_owner_declares(contain
         exchange(SOURCE)(conn.default_channel).declare()
         producer = conn.Producer(exchange=exchange(SOURCE), serializer="json")
 
+        noted = signed(make_envelope(NOTED, aggregate_id=uuid.uuid4(), aggregate_version=1,
+                                     occurred_at="2026-12-07T08:00:00+00:00", payload={"text": "n"}))
+
         def heard():
-            producer.publish({"n": 1}, routing_key="Noted")  # dropped until the queue is bound
+            producer.publish(noted, routing_key="Noted")  # dropped until the queue is bound
             return BroadcastListener.heard
 
         wait_for(heard, timeout=10, interval=0.5, what="the broadcast queue bound to the new exchange")
