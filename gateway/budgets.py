@@ -2,12 +2,19 @@
 
 A route declares `budget=` (gateway/routing.py) with one of the budgets below. Before the route
 runs, its request is counted per client (gateway/client_address.py), per subject (the account,
-mobile, card or user it names) and globally; over any of them it is answered 429 `RATE_LIMITED`
+mobile, card or user it names) for that client, and globally; over any of them it is answered 429 `RATE_LIMITED`
 with `details.retry_after` and a `Retry-After` header at once, before any RPC, so before any
 hash, SMS or store write. The counting is the `limits` package's moving window: in this process's
 memory by default (one gateway), in Redis with `RATE_LIMIT_URL=redis://…` (every gateway shares
 the counts). When that store does not answer the request is refused, 503 `SERVICE_UNAVAILABLE`:
 a budget nobody can count is not a reason to let a flood through.
+
+A subject's budget is counted per (subject, client), so that requests by others never spend the
+owner's (API.md, "General rules, added"). Only SMS sends have a ceiling per subject across
+clients as well (BUDGET_SMS_PER_MOBILE_ALL_CLIENTS, high): it stops the bombing of one number from
+many addresses, and refuses sending only, never the use of a code. Password guessing across
+addresses is stopped by identity's lockout, SMS-code guessing by each code's 5 tries and the daily
+ceiling of codes per mobile (docs/RELIABILITY.md).
 
 Subjects are counted under an HMAC keyed with EPORT_INDEX_KEY, so Redis never holds a mobile or
 an ID number; a refusal says the same whatever the account, existing or not.
@@ -49,12 +56,14 @@ HASH_BUSY_RETRY = 1  # seconds a client refused for want of a hash slot is told 
 @dataclass(frozen=True)
 class Budget:
     """What one kind of request spends. Its limits are the settings BUDGET_<NAME>_PER_CLIENT,
-    BUDGET_<NAME>_PER_<SUBJECT> and BUDGET_<NAME>_GLOBAL ("30/hour", "20/15 minutes": limits' notation)."""
+    BUDGET_<NAME>_PER_<SUBJECT> (per subject and client) and BUDGET_<NAME>_GLOBAL ("30/hour",
+    "20/15 minutes": limits' notation); with `ceiling`, BUDGET_<NAME>_PER_<SUBJECT>_ALL_CLIENTS too."""
     name: str
     subject: str  # what the per-subject budget counts: ACCOUNT, MOBILE or CARD
     subject_of: Callable[[dict], str | None]  # from the route's keywords (body, path parameters, actor)
     hashes: bool = False
     counted_as: str = ""  # the subject budget's own counts, when routes share the settings but not the counts
+    ceiling: bool = False  # a per-subject limit across clients as well
 
     def of(self, kwargs):
         return self
@@ -62,6 +71,9 @@ class Budget:
     def setting_names(self):
         stem = f"BUDGET_{self.name.upper()}"
         return f"{stem}_PER_CLIENT", f"{stem}_PER_{self.subject}", f"{stem}_GLOBAL"
+
+    def ceiling_name(self):
+        return f"BUDGET_{self.name.upper()}_PER_{self.subject}_ALL_CLIENTS" if self.ceiling else None
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,9 @@ class ByMethod:
     def setting_names(self):
         return next(iter(self.budgets.values())).setting_names()
 
+    def ceiling_name(self):
+        return next(iter(self.budgets.values())).ceiling_name()
+
 
 def _body(field):
     return lambda kwargs: kwargs["body"].get(field)
@@ -92,7 +107,7 @@ def _actor(kwargs):
 PASSWORD_LOGIN = Budget("login", "ACCOUNT", _body("account"), hashes=True)
 SMS_LOGIN = Budget("login", "ACCOUNT", _body("mobile"), counted_as="sms_login")
 LOGIN = ByMethod({"password": PASSWORD_LOGIN, "sms": SMS_LOGIN})  # card: its challenge is budgeted
-SMS_SEND = Budget("sms", "MOBILE", _body("mobile"))
+SMS_SEND = Budget("sms", "MOBILE", _body("mobile"), ceiling=True)
 REGISTRATION = Budget("registration", "MOBILE", _body("mobile"))  # registrations and identity claims
 CARD_CHALLENGE = Budget("card_challenge", "CARD", _body("card_no"))
 PASSWORD_CHANGE = Budget("password", "ACCOUNT", lambda kwargs: kwargs["user_id"], hashes=True)
@@ -131,11 +146,15 @@ def pseudonym(kind, subject):
 
 
 def _counts(budget, client, subject):
+    """(limit, counted ids) of each count a request spends, in order: a refused one spends no later one."""
     per_client, per_subject, overall = budget.setting_names()
     yield limit(per_client), ("client", budget.name, client)
     if subject:
         kind = budget.counted_as or budget.name
-        yield limit(per_subject), ("subject", kind, pseudonym(kind, subject))
+        name = pseudonym(kind, subject)
+        yield limit(per_subject), ("subject", kind, name, client)  # the owner's never spent by others
+        if budget.ceiling:
+            yield limit(budget.ceiling_name()), ("subject", kind, name)
     yield limit(overall), ("global", budget.name)
 
 

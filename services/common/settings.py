@@ -65,22 +65,28 @@ SETTINGS = {s.name: s for s in (
                                            "blocks, comma-separated; none by default)"),
     # Budgets (gateway/budgets.py), in the notation of the `limits` package: "60/minute", "20/15 minutes"
     Setting("BUDGET_LOGIN_PER_CLIENT", "60/minute", "logins by password or SMS code per client address"),
-    Setting("BUDGET_LOGIN_PER_ACCOUNT", "20/15 minutes", "logins by password or SMS code per account or mobile"),
+    Setting("BUDGET_LOGIN_PER_ACCOUNT", "20/15 minutes", "logins by password or SMS code per account or mobile and "
+                                                         "client address"),
     Setting("BUDGET_LOGIN_GLOBAL", "6000/minute", "logins by password or SMS code, all clients together"),
     Setting("BUDGET_SMS_PER_CLIENT", "30/hour", "SMS codes asked for per client address"),
-    Setting("BUDGET_SMS_PER_MOBILE", "10/hour", "SMS codes asked for per mobile"),
+    Setting("BUDGET_SMS_PER_MOBILE", "10/hour", "SMS codes asked for per mobile and client address"),
+    Setting("BUDGET_SMS_PER_MOBILE_ALL_CLIENTS", "60/hour", "SMS codes asked for per mobile, every client together: "
+                                                            "stops bombing one number from many addresses"),
     Setting("BUDGET_SMS_GLOBAL", "20000/hour", "SMS codes asked for, all clients together"),
     Setting("BUDGET_REGISTRATION_PER_CLIENT", "30/hour", "registrations and identity claims per client address"),
-    Setting("BUDGET_REGISTRATION_PER_MOBILE", "10/hour", "registrations and identity claims per mobile"),
+    Setting("BUDGET_REGISTRATION_PER_MOBILE", "10/hour", "registrations and identity claims per mobile and client "
+                                                         "address"),
     Setting("BUDGET_REGISTRATION_GLOBAL", "10000/hour", "registrations and identity claims, all clients together"),
     Setting("BUDGET_CARD_CHALLENGE_PER_CLIENT", "60/minute", "card challenges per client address"),
-    Setting("BUDGET_CARD_CHALLENGE_PER_CARD", "30/minute", "card challenges per card number"),
+    Setting("BUDGET_CARD_CHALLENGE_PER_CARD", "30/minute", "card challenges per card number and client address"),
     Setting("BUDGET_CARD_CHALLENGE_GLOBAL", "6000/minute", "card challenges, all clients together"),
     Setting("BUDGET_PASSWORD_PER_CLIENT", "30/hour", "password settings and resets per client address"),
-    Setting("BUDGET_PASSWORD_PER_ACCOUNT", "10/hour", "password settings and resets per account or mobile"),
+    Setting("BUDGET_PASSWORD_PER_ACCOUNT", "10/hour", "password settings and resets per account or mobile and "
+                                                      "client address"),
     Setting("BUDGET_PASSWORD_GLOBAL", "6000/hour", "password settings and resets, all clients together"),
     Setting("BUDGET_ADMIN_CLAIM_PER_CLIENT", "20/hour", "administrator claims per client address"),
-    Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account"),
+    Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account and client "
+                                                         "address"),
     Setting("BUDGET_ADMIN_CLAIM_GLOBAL", "2000/hour", "administrator claims, all clients together"),
     Setting("GATEWAY_CLIENT_CONCURRENCY", "16", "requests of one client a gateway works on at once (more wait "
                                                 "their turn)"),

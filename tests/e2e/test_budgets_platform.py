@@ -77,7 +77,7 @@ def test_a_refusal_says_nothing_of_whether_the_account_exists(api, tight):
     answers = {}
     for name, account in (("known", known), ("unknown", new_mobile())):
         body = {"method": "password", "account": account, "password": "Wrong#Password-1"}
-        tries = [FromAddress(tight, f"127.0.5.{n}").call("POST", "/api/v1/sessions", body) for n in range(1, 5)]
+        tries = [FromAddress(tight, "127.0.5.1").call("POST", "/api/v1/sessions", body) for _ in range(4)]
         assert [t[0] for t in tries] == [401, 401, 401, 429], [t[1] for t in tries]
         answers[name] = tries
     for n in range(4):

@@ -36,16 +36,16 @@ class CountingIdentity(IdentityStandIn):
         raise_invalid()
 
     @rpc
-    def login_sms(self, mobile, sms_code):
+    def login_sms(self, mobile, sms_code, client=None):
         CALLS.append(("identity", "login_sms"))
         raise_invalid()
 
     @rpc
-    def reset_password(self, mobile, sms_code, new_password):
+    def reset_password(self, mobile, sms_code, new_password, client=None):
         CALLS.append(("identity", "reset_password"))
 
     @rpc
-    def register(self, name, id_type, id_number, mobile, sms_code):
+    def register(self, name, id_type, id_number, mobile, sms_code, client=None):
         CALLS.append(("identity", "register"))
         return {"user_id": str(uuid.uuid4()), "password_setup_token": "t" * 43}
 
@@ -183,21 +183,53 @@ def test_the_global_budget_trips_from_many_addresses(gateway_port, store, monkey
     assert len(CALLS) == 5
 
 
-def test_the_account_budget_holds_across_clients_and_says_nothing_of_the_account(gateway_port, store, monkeypatch):
+def test_the_account_budget_is_each_clients_and_says_nothing_of_the_account(gateway_port, store, monkeypatch):
     monkeypatch.setenv("BUDGET_LOGIN_PER_ACCOUNT", "2/hour")
     monkeypatch.setattr("tests.integration.test_budgets.LOGIN_SECONDS", 0)
     bodies = []
     for account in (new_mobile(), new_id_number()):
-        clients = [Client(gateway_port, f"127.0.2.{n}") for n in range(1, 4)]
-        assert [c.login(account)[0] for c in clients[:2]] == [401, 401]
+        third, owner = Client(gateway_port, "127.0.2.1"), Client(gateway_port, "127.0.2.2")
+        assert [third.login(account)[0] for _ in range(2)] == [401, 401]
         asked = len(CALLS)
-        bodies.append(assert_rate_limited(clients[2].login(account)))
+        bodies.append(assert_rate_limited(third.login(account)))
         assert len(CALLS) == asked
+        assert owner.login(account)[0] == 401  # the third party spent its own budget, not the owner's
     for body in bodies:
         body["error"]["details"].pop("retry_after")
     assert bodies[0] == bodies[1]
-    # another account from the same clients is not refused: the budget is the account's
+    # another account from the same client is not refused: the budget is the account's
     assert Client(gateway_port, "127.0.2.1").login(new_mobile())[0] == 401
+
+
+def test_a_third_party_never_spends_the_owners_subject_budgets(gateway_port, store, monkeypatch):
+    """SMS sends, SMS logins and resets of one mobile from 127.0.3.1 up to their per-mobile budgets:
+    the owner at 127.0.3.2 is not refused any of them."""
+    for name in ("BUDGET_SMS_PER_MOBILE", "BUDGET_LOGIN_PER_ACCOUNT", "BUDGET_PASSWORD_PER_ACCOUNT"):
+        monkeypatch.setenv(name, "1/hour")
+    mobile = new_mobile()
+    requests = [("/api/v1/sms-codes", {"mobile": mobile, "purpose": "login"}),
+                ("/api/v1/sessions", {"method": "sms", "mobile": mobile, "sms_code": "123456"}),
+                ("/api/v1/password-resets", {"mobile": mobile, "sms_code": "123456",
+                                             "new_password": "Another#Strong9"})]
+    third, owner = Client(gateway_port, "127.0.3.1"), Client(gateway_port, "127.0.3.2")
+    for path, body in requests:
+        assert third.call("POST", path, body)[0] != 429
+        assert_rate_limited(third.call("POST", path, body))
+        assert owner.call("POST", path, body)[0] != 429, path
+
+
+def test_sms_sends_to_one_mobile_have_a_ceiling_across_clients_and_codes_stay_usable(gateway_port, store,
+                                                                                    monkeypatch):
+    monkeypatch.setenv("BUDGET_SMS_PER_MOBILE_ALL_CLIENTS", "3/hour")
+    mobile = new_mobile()
+    ask = {"mobile": mobile, "purpose": "login"}
+    assert [Client(gateway_port, f"127.0.3.{n}").call("POST", "/api/v1/sms-codes", ask)[0]
+            for n in range(10, 13)] == [202] * 3
+    owner = Client(gateway_port, "127.0.3.13")
+    assert_rate_limited(owner.call("POST", "/api/v1/sms-codes", ask))  # a flood: sending stops
+    assert owner.call("POST", "/api/v1/sessions", {"method": "sms", "mobile": mobile, "sms_code": "123456"}
+                      )[0] == 401  # the owner's use of a code is not refused (the stand-in says wrong)
+    assert Client(gateway_port, "127.0.3.13").sms()[0] == 202  # another mobile: not refused
 
 
 def test_card_challenges_and_password_resets_are_budgeted_before_any_call(gateway_port, store, monkeypatch):

@@ -18,6 +18,13 @@ def test_each_budget_has_its_three_settings_with_defaults(budget):
     assert rate[2] >= 50 * rate[0] and rate[0] >= rate[1] / 3
 
 
+def test_only_sms_sends_have_a_ceiling_across_clients_and_it_is_above_a_clients():
+    assert [b for b in ROUTE_BUDGETS if b.ceiling_name()] == [budgets.SMS_SEND]
+    per_subject, ceiling = (budgets._item(SETTINGS[n].default) for n in ("BUDGET_SMS_PER_MOBILE",
+                                                                          "BUDGET_SMS_PER_MOBILE_ALL_CLIENTS"))
+    assert ceiling.amount / ceiling.get_expiry() >= 5 * per_subject.amount / per_subject.get_expiry()
+
+
 def test_every_budget_setting_is_used_by_a_budget():
-    used = {n for b in ROUTE_BUDGETS for n in b.setting_names()}
+    used = {n for b in ROUTE_BUDGETS for n in (*b.setting_names(), b.ceiling_name()) if n}
     assert {n for n in SETTINGS if n.startswith("BUDGET_")} == used
