@@ -16,9 +16,9 @@ def print_table(items, out):
               f"actor {item['actor_user_id'] or '-'}  {payload}", file=out)
 
 
-def fetch(**filters):
+def fetch(auditor=False, **filters):
     filters = {k: v for k, v in filters.items() if v is not None}
-    with rpc() as proxy:
+    with rpc(auditor=auditor) as proxy:
         return call(proxy, "audit", "events", **filters)["items"]
 
 

@@ -12,10 +12,11 @@ from .errors import CommandError, unavailable, usage
 RPC_TIMEOUT = 30  # seconds a service has to answer one call
 
 
-def amqp_uri():
-    """EPORT_AMQP_URI (the tool's own broker user) or else AMQP_URI."""
+def amqp_uri(auditor=False):
+    """EPORT_AMQP_URI (the tool's own broker user) or else AMQP_URI; for what only an auditor may do
+    (`eport demo` reading the trail as the operator who runs it cannot), EPORT_AUDITOR_AMQP_URI first."""
     from services.common.settings import setting
-    return setting("EPORT_AMQP_URI") or setting("AMQP_URI")
+    return (auditor and setting("EPORT_AUDITOR_AMQP_URI")) or setting("EPORT_AMQP_URI") or setting("AMQP_URI")
 
 
 def amqp_ssl():
@@ -34,8 +35,8 @@ BROKER_ERRORS = (OSError, amqp.exceptions.ConnectionError, kombu.exceptions.Oper
 
 
 @contextmanager
-def connection():
-    uri = amqp_uri()
+def connection(auditor=False):
+    uri = amqp_uri(auditor)
     conn = Connection(uri, connect_timeout=5, ssl=amqp_ssl())
     try:
         conn.ensure_connection(max_retries=1)
@@ -86,18 +87,18 @@ def replay_producer(channel, queue, serializer=None):
 
 
 @contextmanager
-def rpc(timeout=RPC_TIMEOUT):
+def rpc(timeout=RPC_TIMEOUT, auditor=False):
     """A nameko cluster proxy (the platform's: it binds its reply queue without declaring
     `nameko-rpc`, which the tool's broker user may not); an unknown or silent service, or a broker
     without the RPC exchange, becomes a one-line error."""
     from services.common.rpc import ClusterRpcProxy
 
-    with connection():  # the broker first: its error says more than nameko's
+    with connection(auditor):  # the broker first: its error says more than nameko's
         pass
     # requests carry the tool's broker user as AMQP user_id, which RabbitMQ checks: what the audit
     # trail records as who acted (services/audit/operations.py)
-    cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(), "AMQP_SSL": amqp_ssl()}, timeout=timeout,
-                              user_id=broker_user())
+    cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(auditor), "AMQP_SSL": amqp_ssl()}, timeout=timeout,
+                              user_id=broker_user(auditor))
     try:
         proxy = cluster.start()
     except amqp.exceptions.NotFound:
@@ -111,9 +112,9 @@ def rpc(timeout=RPC_TIMEOUT):
         cluster.stop()
 
 
-def broker_user():
+def broker_user(auditor=False):
     """The user of the tool's broker URI (RabbitMQ's default is guest)."""
-    return unquote(urlparse(amqp_uri()).username or "guest")
+    return unquote(urlparse(amqp_uri(auditor)).username or "guest")
 
 
 def record_operation(action, target, details=None, proxy=None):

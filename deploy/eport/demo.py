@@ -232,9 +232,9 @@ def logout(story, person):
 
 def audit_trail(story, enterprise):
     from .audit import fetch
-    items = story.eventually("the trail", lambda: [i for i in fetch(enterprise_id=enterprise["id"], limit=100)
+    items = story.eventually("the trail", lambda: [i for i in fetch(True, enterprise_id=enterprise["id"], limit=100)
                                                    if i["event_type"] == "AdminTransferred"])
-    kinds = [i["event_type"] for i in reversed(fetch(enterprise_id=enterprise["id"], limit=100))]
+    kinds = [i["event_type"] for i in reversed(fetch(True, enterprise_id=enterprise["id"], limit=100))]
     return f"{len(kinds)} events: {', '.join(dict.fromkeys(kinds))}" if items else None
 
 

@@ -127,6 +127,8 @@ SETTINGS = {s.name: s for s in (
     Setting("AMQP_SSL", None, "TLS options of an amqps:// broker (py-amqp's ssl, YAML/JSON: ca_certs, cert_reqs, "
                               "server_hostname); services get it from the nameko config"),
     Setting("EPORT_AMQP_URI", None, "the broker and user of the eport tool (default: AMQP_URI)"),
+    Setting("EPORT_AUDITOR_AMQP_URI", None, "an auditor's broker user, for `eport demo` reading the audit trail "
+                                            "(default: EPORT_AMQP_URI)"),
     Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
     Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),
     Setting("EPORT_RETRY_DELAY", "1", "seconds before a failed event is retried, doubling up to 60"),
