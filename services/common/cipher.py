@@ -1,5 +1,8 @@
 """The AES-GCM cipher of every event store and of the audit log's payloads.
 
+Its key, EPORT_CIPHER_KEY, is each service's own, and may name several, comma-separated, for a
+rotation (docs/RELIABILITY.md "Store keys"): the first encrypts, each decrypts what it encrypted.
+
 eventsourcing's AESCipher, with its key schedule made once: the library builds a new AESGCM
 object for every event it encrypts or decrypts, which was a fifth of the cost of reading an event
 back (a rebuild or a replay reads every event of a store). The bytes are the library's own
@@ -14,8 +17,11 @@ NONCE, TAG = 12, 16
 
 class AESCipher(LibraryAESCipher):
     def __init__(self, environment):
-        super().__init__(environment)
+        keys = [k.strip() for k in (environment.get(self.CIPHER_KEY) or "").split(",") if k.strip()]
+        super().__init__({self.CIPHER_KEY: keys[0] if keys else ""})  # the library checks the first
         self._aesgcm = AESGCM(self.key)
+        # the keys being retired: events they sealed stay readable
+        self._older = [AESGCM(LibraryAESCipher({self.CIPHER_KEY: k}).key) for k in keys[1:]]
 
     def encrypt(self, plaintext: bytes, associated: bytes | None = None) -> bytes:
         """`associated`: what the ciphertext is bound to (not in it): decrypting needs the same."""
@@ -27,7 +33,9 @@ class AESCipher(LibraryAESCipher):
         if len(ciphertext) < NONCE + TAG:
             raise ValueError("Damaged cipher text: too short for its nonce and tag")
         nonce, tag, encrypted = ciphertext[:NONCE], ciphertext[NONCE:NONCE + TAG], ciphertext[NONCE + TAG:]
-        try:
-            return self._aesgcm.decrypt(nonce, encrypted + tag, associated)
-        except InvalidTag as exc:
-            raise ValueError("Invalid cipher tag") from exc
+        for aesgcm in (self._aesgcm, *self._older):
+            try:
+                return aesgcm.decrypt(nonce, encrypted + tag, associated)
+            except InvalidTag:
+                continue
+        raise ValueError("Invalid cipher tag")

@@ -76,8 +76,18 @@ def key_bytes(name, value):
 
 
 def check_secret(name, values):
-    """Checks secret `name` among all configured `values` (name -> value or None); its key bytes."""
-    raw = key_bytes(name, values.get(name))
+    """Checks secret `name` among all configured `values` (name -> value or None); its key bytes.
+    The store key may list several, comma-separated (a rotation: services/common/cipher.py): each
+    is checked, and the first's bytes are answered."""
+    value = values.get(name)
+    if name == "EPORT_CIPHER_KEY" and value and "," in value:
+        keys = [k.strip() for k in value.split(",")]
+        if len(set(keys)) != len(keys):
+            raise SecretRefused(name, "it lists the same key twice")
+        for key in reversed(keys):  # the first's last: its bytes are the answer
+            raw = check_secret(name, {**values, name: key})
+        return raw
+    raw = key_bytes(name, value)
     for other, value in values.items():
         if other != name and value and (value == values[name] or _hmac_key_bytes(value) == raw
                                         or _strict_base64(value) == raw):

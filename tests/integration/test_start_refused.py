@@ -28,9 +28,17 @@ def serve(service, tmp_path, **extra):
 
 def test_identity_refuses_the_secrets_example(tmp_path):
     example = dict(re.findall(r"^(\w+)=(.*)$", (ROOT / "deploy" / "secrets.env.example").read_text(), flags=re.M))
-    code, output = serve("identity", tmp_path, **example)
+    # and the store key of its own (deploy/store_secrets.py), a proper one: the example's are refused
+    code, output = serve("identity", tmp_path, **example,
+                         EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
     assert code != 0
-    assert "EPORT_CIPHER_KEY refused: it is a placeholder, not a key" in output, output[-2000:]
+    assert "EPORT_INDEX_KEY refused: it is a placeholder, not a key" in output, output[-2000:]
+
+
+def test_identity_refuses_to_start_without_its_store_key(tmp_path):
+    code, output = serve("identity", tmp_path, EPORT_INDEX_KEY=secrets.token_hex(32), EPORT_CIPHER_KEY="")
+    assert code != 0
+    assert "EPORT_CIPHER_KEY refused: it is not set" in output, output[-2000:]
 
 
 def test_card_refuses_to_start_without_a_ca_certificate(tmp_path):

@@ -12,6 +12,7 @@ import yaml
 from deploy.broker import generate
 from deploy.broker_policy import ROLES, consumed_event_sources, user_name
 from deploy.launch import SERVICES
+from deploy.store_secrets import STORES
 from services.common.settings import _SECRET_NAMES
 
 pytestmark = pytest.mark.unit
@@ -44,7 +45,8 @@ def test_compose_runs_every_service_with_the_shared_configuration():
         assert services[name]["command"] == [name], name
         # its own broker user, and a publisher its own event-signing key
         own_key = [f"event-keys/{name}.env"] if name in PUBLISHERS else []
-        assert services[name]["env_file"] == ["secrets.env", f"broker/{name}.env", *own_key]
+        own_store = [f"stores/{name}.env"] if name in STORES else []  # its database role and store key
+        assert services[name]["env_file"] == ["secrets.env", f"broker/{name}.env", *own_key, *own_store]
         assert any(v.endswith(f":{compose['x-environment']['EPORT_EVENT_KEYS']}:ro") for v in services[name]["volumes"])
         assert set(services[name]["environment"]) <= documented_variables()
         assert "AMQP_URI" not in services[name]["environment"]
@@ -55,7 +57,8 @@ def test_compose_runs_every_service_with_the_shared_configuration():
 def test_the_secrets_example_names_every_secret():
     example = (DEPLOY / "secrets.env.example").read_text()
     names = set(re.findall(r"^(\w+)=", example, flags=re.M))
-    assert names == set(_SECRET_NAMES) | {"SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY"}  # notify's provider
+    # the store key is each service's own (deploy/store_secrets.py), the SMS provider's two notify's
+    assert names == set(_SECRET_NAMES) - {"EPORT_CIPHER_KEY"} | {"SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY"}
 
 
 def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration():
@@ -71,7 +74,8 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
         assert container["args"] == [name]
         sources = {next(iter(src.values()))["name"] for src in container["envFrom"]}
         own_key = {f"eport-event-key-{name}"} if name in PUBLISHERS else set()
-        assert sources == {"eport-config", "eport-secrets", f"eport-broker-{name}", *own_key}, name
+        own_store = {f"eport-store-{name}"} if name in STORES else set()
+        assert sources == {"eport-config", "eport-secrets", f"eport-broker-{name}", *own_key, *own_store}, name
         mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
         assert mounts["broker-ca"] == "/etc/eport/broker", name
         assert config["data"]["EPORT_EVENT_KEYS"].startswith(mounts["event-keys"] + "/"), name
@@ -125,3 +129,39 @@ def test_every_manifest_bounds_malloc_as_the_launcher_does():
                   if d["kind"] == "ConfigMap")
     for environment in (compose["x-environment"], config["data"]):
         assert {k: environment.get(k) for k in MALLOC_ENV} == MALLOC_ENV
+
+
+def test_no_service_runs_as_root_or_as_the_database_superuser_and_none_shares_a_store_key():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "\nUSER 10001:10001\n" in dockerfile
+    texts = [(DEPLOY / "compose.yaml").read_text(), (DEPLOY / "k8s" / "platform.yaml").read_text()]
+    assert not [t for t in texts if "postgres@" in t or "postgres:eport@" in t]  # the superuser's URL
+    assert "EPORT_CIPHER_KEY" not in (DEPLOY / "secrets.env.example").read_text().split("EPORT_INDEX_KEY")[1]
+    compose = yaml.safe_load(texts[0])
+    assert "EVENT_STORE_URL" not in compose["x-environment"]
+    volumes = set()
+    for name in SERVICES:
+        service = compose["services"][name]
+        assert service["user"] == "10001:10001" and service["read_only"] is True and "/tmp" in service["tmpfs"]
+        own_var = next(v for v in service["volumes"] if v.endswith(":/app/var"))
+        volumes.add(own_var)
+    assert len(volumes) == len(SERVICES)  # a var/ of its own each
+    docs = list(yaml.safe_load_all(texts[1]))
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+        container, = pod["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/app/var", "/tmp"}
+    job = next(d for d in docs if d["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["volumes"][0]["secret"]["secretName"] == "eport-store-init"
+
+
+def test_the_kubernetes_manifests_pass_strict_validation():
+    import subprocess
+    import sys
+    tool = Path(sys.executable).with_name("kubernetes-validate")
+    done = subprocess.run([str(tool), "--strict", "--quiet", str(DEPLOY / "k8s" / "platform.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
