@@ -93,6 +93,28 @@ def _operation(et, key):
     }
 
 
+def _info():
+    return {
+        "title": "e-port identity and permission platform: integration events",
+        "version": "1.0.0",
+        "description": (
+            "Every event travels in the same envelope (components.schemas.Envelope); `payload` "
+            "holds the event's own fields, PII masked or left out. Delivery is at least once: "
+            "dedupe by `event_id`, which stays the same across redeliveries. Bind a durable queue "
+            "of your own to `<source>.events` with the event type as routing key (`#` for all); "
+            "see docs/subscribers.md. Every event is signed by its source service (`signature`: "
+            "Ed25519 over the RFC 8785 canonical JSON of the envelope's other members); believe one "
+            "only when a key of the published key set (the gateway's /.well-known/event-keys.json, "
+            "a JWK set) whose `eport_source` is the event's `source` verifies it: anyone who may put "
+            "a message on your queue could otherwise speak for a service."),
+        "contact": {"name": "e-port identity and permission platform team",
+                    "url": "https://www.chinaport.gov.cn/"},
+        "license": {"name": "Apache 2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
+        "tags": [{"name": source, "description": f"events of the {source} service"}
+                 for source in sorted({s for s, _ in declared_event_types()})],
+    }
+
+
 def build():
     spec = APISpec(title="x", version="1", openapi_version="3.1.0",
                    plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)])
@@ -110,25 +132,7 @@ def build():
     return {
         "asyncapi": "3.1.0",
         "id": DOCUMENT_ID,
-        "info": {
-            "title": "e-port identity and permission platform: integration events",
-            "version": "1.0.0",
-            "description": (
-                "Every event travels in the same envelope (components.schemas.Envelope); `payload` "
-                "holds the event's own fields, PII masked or left out. Delivery is at least once: "
-                "dedupe by `event_id`, which stays the same across redeliveries. Bind a durable queue "
-                "of your own to `<source>.events` with the event type as routing key (`#` for all); "
-                "see docs/subscribers.md. Every event is signed by its source service (`signature`: "
-                "Ed25519 over the RFC 8785 canonical JSON of the envelope's other members); believe one "
-                "only when a key of the published key set (the gateway's /.well-known/event-keys.json, "
-                "a JWK set) whose `eport_source` is the event's `source` verifies it: anyone who may put "
-                "a message on your queue could otherwise speak for a service."),
-            "contact": {"name": "e-port identity and permission platform team",
-                        "url": "https://www.chinaport.gov.cn/"},
-            "license": {"name": "Apache 2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
-            "tags": [{"name": source, "description": f"events of the {source} service"}
-                     for source in sorted({s for s, _ in declared_event_types()})],
-        },
+        "info": _info(),
         "defaultContentType": "application/json",
         "servers": {"local": {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1",
                               "description": "RabbitMQ of `make run`"}},

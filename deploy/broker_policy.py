@@ -30,12 +30,10 @@ from nameko.rpc import get_rpc_exchange
 
 from contracts.subscriptions import SUBSCRIPTIONS, exchange
 from services.common.deadletters import dead_letter_queue_name
-
-from .launch import SERVICES as LAUNCHED
+from services.common.deployment import BACKENDS as SERVICES
 
 RPC_EXCHANGE = get_rpc_exchange({}).name  # nameko's default: "nameko-rpc"
 GATEWAY = "gateway"
-SERVICES = tuple(name for name in LAUNCHED if name != GATEWAY)
 OPERATOR = "operator"  # the `eport` tool (deploy/eport/): replays, rebuilds, dead letters
 AUDITOR = "auditor"  # `eport audit`: reads the whole audit trail, and nothing else
 ROLES = (*SERVICES, GATEWAY, OPERATOR, AUDITOR)

@@ -158,7 +158,7 @@ class Platform:
 def _broker_users():
     """Per-service broker users when this machine's RabbitMQ lets us make them (rabbitmqctl as
     root); else every service connects as AMQP_URI's user, as before."""
-    from . import broker  # imports this module's SERVICES
+    from . import broker
     try:
         uris = broker.setup(credentials_file=var_dir() / "broker-users.json")
     except (broker.BrokerSetupFailed, OSError, subprocess.SubprocessError) as exc:
@@ -174,7 +174,7 @@ def declare_exchanges(amqp_uri):
     """What setup would have declared, as `amqp_uri`'s user (a development broker's, which may):
     nameko-rpc, which no service declares, and the <source>.events. Services cope without them
     (their queues bind once the exchange appears), so a broker that refuses only costs a line."""
-    from . import broker  # imports this module's SERVICES
+    from . import broker
     try:
         broker.declare_exchanges(amqp_uri)
     except Exception as exc:  # the broker may not be up yet, or refuse this user

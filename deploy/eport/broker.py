@@ -3,9 +3,10 @@ from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
 import amqp.exceptions
-import kombu.exceptions
 import yaml
 from kombu import Connection, Exchange, Producer
+
+from services.common.outages import BROKER_ERRORS
 
 from .errors import CommandError, unavailable, usage
 
@@ -31,7 +32,6 @@ def safe_uri(uri):
     return parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 5672}").geturl()
 
 
-BROKER_ERRORS = (OSError, amqp.exceptions.ConnectionError, kombu.exceptions.OperationalError)
 
 
 @contextmanager

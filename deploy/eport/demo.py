@@ -14,6 +14,8 @@ import time
 import uuid
 from pathlib import Path
 
+from deploy.sample_identifiers import new_id_number, new_mobile, new_uscc
+
 from .errors import FAILED, OK, CommandError, unavailable
 
 PIN = "123456"
@@ -45,20 +47,10 @@ def sms_code(mobile, purpose, timeout=10):
 
 
 def new_person():
-    from contracts.validators import id_check_digit
     rng = random.SystemRandom()
-    first17 = f"110105{rng.randrange(1960, 2000)}{rng.randrange(1, 13):02d}{rng.randrange(1, 29):02d}" \
-              f"{rng.randrange(1000):03d}"
     return {"name": rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(_GIVEN),
-            "id_number": first17 + id_check_digit(first17),
-            "mobile": "13" + f"{rng.randrange(10 ** 9):09d}", "password": f"Demo-{uuid.uuid4().hex[:12]}"}
-
-
-def new_uscc():
-    from contracts.validators import USCC_ALPHABET, uscc_check_character
-    rng = random.SystemRandom()
-    first17 = "91330000" + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
-    return first17 + uscc_check_character(first17)
+            "id_number": new_id_number(born=f"{rng.randrange(1960, 2000)}{rng.randrange(1, 13):02d}01"),
+            "mobile": new_mobile(), "password": f"Demo-{uuid.uuid4().hex[:12]}"}
 
 
 class Story:

@@ -1,10 +1,11 @@
 """`eport events SERVICE`: a service's integration events, as its relay publishes them."""
 import json
 
+from services.common.deployment import PUBLISHERS
+
 from .broker import call, rpc
 from .errors import OK, usage
 
-PUBLISHERS = ("identity", "enterprise", "card", "authz")
 PAGE = 500
 
 

@@ -5,11 +5,11 @@ import json
 
 from contracts.subscriptions import SUBSCRIPTIONS
 from services.common.deadletters import dead_letter_queue_name
+from services.common.deployment import BACKENDS as SERVICES
 
 from .broker import answer, call_async, connection, queue_depth, rpc
 from .errors import OK, UNAVAILABLE, CommandError
 
-SERVICES = ("identity", "enterprise", "card", "authz", "notify", "audit")
 TIMEOUT = 5  # seconds: a running service answers at once; one that is down must not hold the rest
 
 

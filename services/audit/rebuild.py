@@ -12,6 +12,7 @@ the complete old log until the swap.
 import logging
 import time
 
+from services.common.deployment import PUBLISHERS as SOURCES
 from services.common.operations import pages_of
 
 from .operations import SOURCE as OPERATIONS
@@ -19,7 +20,6 @@ from .store import INSERT
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("identity", "enterprise", "card", "authz")
 PAGE = 1000  # events per ops_events call
 
 

@@ -15,6 +15,9 @@ SERVICES = {
     "gateway": "gateway.service:GatewayService",
 }
 BACKENDS = tuple(name for name in SERVICES if name != "gateway")  # what the gateway calls
+# the services whose relay publishes integration events (`<name>.events`): `eport events` reads
+# them, the audit log records and rebuilds from them
+PUBLISHERS = ("identity", "enterprise", "card", "authz")
 
 
 def available_services():

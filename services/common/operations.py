@@ -197,7 +197,7 @@ def proven(page, source):
 class Rebuilding:
     """Mix-in of a dependency provider keeping a read model that `eport rebuild` rebuilds: one
     rebuild at a time in a managed thread; `make_rebuild(fetch, page)` returns an object with
-    `run()`, `state` and `progress()` (services/audit/rebuild.py, services/notify/inbox_rebuild.py)."""
+    `run()`, `state` and `progress()` (services/audit/rebuild.py, services/notify/rebuild.py)."""
 
     rebuild = None
 

@@ -23,7 +23,11 @@ def _envelope(et, domain_event, payload, actor_user_id=None):
 
 
 def to_integration(domain_event):
-    ev = domain_event
+    yield from _of_enterprise(domain_event)  # each yields for its own aggregate's events only
+    yield from _of_association(domain_event)
+
+
+def _of_enterprise(ev):
     if isinstance(ev, Enterprise.Registered):
         yield _envelope(ENTERPRISE_REGISTERED, ev, {
             "enterprise_id": str(ev.originator_id), "uscc": ev.uscc, "name": ev.name,
@@ -51,7 +55,10 @@ def to_integration(domain_event):
     elif isinstance(ev, Enterprise.DetailsChanged):
         yield _envelope(ENTERPRISE_DETAILS_CHANGED, ev, {"enterprise_id": str(ev.originator_id), "uscc": ev.uscc,
                                                          "name": ev.name, "via": ev.via}, ev.by_user_id)
-    elif isinstance(ev, Association.Created):
+
+
+def _of_association(ev):
+    if isinstance(ev, Association.Created):
         common = {"association_id": str(ev.originator_id), "enterprise_id": ev.enterprise_id,
                   "user_id": ev.user_id, "role": ev.role, "enterprise_name": ev.enterprise_name}
         if ev.status == APPROVED:  # the administrator's own association, made when registering

@@ -42,6 +42,10 @@ def notes_for(envelope):
     if envelope.get("source") == "authz":
         return _permission_notes(envelope)
     ent = _enterprise(p)
+    return _association_notes(kind, p, ent) or _admin_notes(kind, p, ent)
+
+
+def _association_notes(kind, p, ent):
     if kind == "AssociationRequested" and p.get("admin_user_id"):
         # Only that a request waits: its administrator may be an uncertified account that typed the
         # USCC, and learns who applied (name, mobile, user id) from the requests list once certified.
@@ -60,6 +64,10 @@ def notes_for(envelope):
                      f"您关联企业{ent}的申请未通过审核。{reason}",
                      {"association_id": p["association_id"], "enterprise_id": p["enterprise_id"],
                       "reason": p.get("reason")})]
+    return []
+
+
+def _admin_notes(kind, p, ent):
     if kind == "AdminTransferred":
         data = {"enterprise_id": p["enterprise_id"], "from_user_id": p["from_user_id"],
                 "to_user_id": p["to_user_id"]}
@@ -110,7 +118,7 @@ REVOKED_BECAUSE = {
 
 def _permission_notes(envelope):
     """A grant or a revocation, told to the member it concerns and nobody else. `enterprise_name` is
-    not authz's: the consumer adds it to the payload (inbox_entrypoints.py)."""
+    not authz's: the consumer adds it to the payload (service.py)."""
     p = envelope["payload"]
     ent, system = _enterprise(p), p.get("system_name") or p["system"]
     data = {"enterprise_id": p["enterprise_id"], "system": p["system"], "system_name": system}

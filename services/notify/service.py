@@ -1,9 +1,60 @@
-"""The notify service: SMS delivery (RPC from identity only) and the users' message inbox."""
-from services.common.operations import Operated
-from services.common.rpc import rpc
+"""The notify service: SMS delivery (RPC from identity only, sms_entrypoints.py) and the users'
+message inbox: enterprise (identity, authz) events in, the users' messages out."""
+from contracts import errors as e
+from contracts.errors import ServiceError
+from services.common.messaging import on_event
+from services.common.operations import Operated, Rebuilding
+from services.common.rpc import RpcProxy, call_with_deadline, rpc
+from services.common.swap import SwappableEventSourced
 
+from .application import InboxApplication, named
+from .rebuild import InboxRebuild
 from .sms_entrypoints import SmsEntrypoints
-from .inbox_entrypoints import InboxEntrypoints
+
+
+class InboxStore(Rebuilding, SwappableEventSourced):
+    """The inbox's own store (it publishes nothing, so no relay), rebuilt by `eport rebuild inbox`."""
+
+    rebuildable_projections = ("inbox",)
+
+    def make_rebuild(self, fetch, page):
+        return InboxRebuild(self, fetch, page, lambda eid: enterprise_name(fetch.proxy.enterprise.get_enterprise, eid))
+
+
+def enterprise_name(get_enterprise, enterprise_id):
+    """The enterprise's name from its service (its RPC `get_enterprise`), None when it has none;
+    an enterprise service that does not answer fails the delivery, which comes again later."""
+    try:
+        return call_with_deadline(get_enterprise, enterprise_id)["name"]
+    except ServiceError as error:
+        if error.code == e.ENTERPRISE_NOT_FOUND:
+            return None
+        raise
+
+
+class InboxEntrypoints:
+    inbox = InboxStore(InboxApplication, to_integration=None)
+    enterprise = RpcProxy("enterprise")
+
+    @on_event("notify", "enterprise")
+    def on_enterprise_event(self, envelope):
+        self.inbox.deliver(envelope)
+
+    @on_event("notify", "authz")
+    def on_authz_event(self, envelope):
+        self.inbox.deliver(named(envelope, lambda eid: enterprise_name(self.enterprise.get_enterprise, eid)))
+
+    @on_event("notify", "identity")
+    def on_identity_event(self, envelope):  # UserSuperseded (实名认证)
+        self.inbox.deliver(envelope)
+
+    @rpc
+    def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):
+        return self.inbox.list_messages(user_id, bool(unread_only), limit, cursor)
+
+    @rpc
+    def mark_read(self, user_id, message_id):
+        return self.inbox.mark_read(user_id, message_id)
 
 
 class NotifyService(SmsEntrypoints, InboxEntrypoints, Operated):

@@ -10,7 +10,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.masking import mask_mobile
 from services.common.rpc import rpc
-from services.notify.inbox_entrypoints import InboxEntrypoints
+from services.notify.service import InboxEntrypoints
 from tests.tokens import IdentityStandIn, token_for
 
 

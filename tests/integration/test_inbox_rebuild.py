@@ -15,8 +15,8 @@ from contracts.envelope import make_envelope
 from contracts.subscriptions import exchange, queue, subscription
 from services.common.operations import Operated
 from services.common.rpc import rpc
-from services.notify.inbox_domain import message_id_of
-from services.notify.inbox_entrypoints import InboxEntrypoints
+from services.notify.domain import message_id_of
+from services.notify.service import InboxEntrypoints
 from tests.support import wait_for
 from tests.support import signed
 

@@ -12,7 +12,7 @@ from contracts.enterprise import (
 )
 from contracts.envelope import make_envelope
 from contracts.errors import ServiceError
-from services.notify.inbox_application import InboxApplication
+from services.notify.application import InboxApplication
 
 pytestmark = pytest.mark.unit
 
@@ -106,7 +106,7 @@ def test_mark_read_only_my_own_message(inbox):
 
 
 def test_a_rival_delivery_to_the_same_inbox_makes_the_event_retry(inbox):
-    from services.notify.inbox_application import InboxConflict
+    from services.notify.application import InboxConflict
     user = uid()
     first = envelope(ASSOCIATION_APPROVED, {"association_id": uid(), "enterprise_id": uid(), "user_id": user,
                                             "role": "user"})

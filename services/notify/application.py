@@ -13,7 +13,7 @@ from contracts.errors import ServiceError
 from services.common import commands
 from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
 
-from .inbox_domain import Inbox, MessageNotFound, message_id_of
+from .domain import Inbox, MessageNotFound, message_id_of
 from .inbox_texts import notes_for
 
 CONSUMER = "notify-inbox"

@@ -14,7 +14,7 @@ import time
 
 from contracts.subscriptions import subscription
 
-from .inbox_application import named
+from .application import named
 
 log = logging.getLogger(__name__)
 
