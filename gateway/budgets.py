@@ -245,5 +245,5 @@ IDENTITY_SMS_REQUEST_TAKES_CLIENT = True
 
 def sms_request_options(request):
     """The keywords the gateway adds to identity's SMS-code commands (request_sms_code, login_sms,
-    reset_password, register): the requesting client, when taken."""
+    reset_password, register, and claim_identity through card): the requesting client, when taken."""
     return {"client": client_of(request)} if IDENTITY_SMS_REQUEST_TAKES_CLIENT else {}

@@ -81,7 +81,8 @@ class CardRoutes:
                        "ID_NUMBER_VERIFIED when the holding account was proved with a card already.")
     def claim_identity(self, request, body):
         claimed = call(self.card.claim_identity, body["name"], body["id_type"], body["id_number"], body["mobile"],
-                       body["sms_code"], body["card_no"], body["challenge_id"], body["certificate"], body["signature"])
+                       body["sms_code"], body["card_no"], body["challenge_id"], body["certificate"], body["signature"],
+                       **budgets.sms_request_options(request))
         if claimed.get("superseded_user_id"):  # refused here at once; other instances by UserSuperseded
             self.sessions.end_sessions_of(claimed["superseded_user_id"], time.time() + 1)
         return 201, claimed

@@ -16,10 +16,11 @@ from .inputs import certificate_input, id_input, signature_input
 
 class IdentityClaims:
     def claim_identity(self, peers, name, id_type, id_number, mobile, sms_code, card_no, challenge_id,
-                       certificate_pem, signature_b64):
+                       certificate_pem, signature_b64, client=None):
         """{user_id, password_setup_token, identity_verified, superseded_user_id} of the card holder's
         new account; the person's fields are identity's to check (it answers 422 CARD_HOLDER_MISMATCH
-        when the certificate does not name them)."""
+        when the certificate does not name them). `client`: the claimant's address, for identity's count
+        of wrong SMS codes (it names only what the gateway told)."""
         card_no = check_field("card_no", contract.card_no, card_no)
         challenge_id = check_field("challenge_id", id_input, challenge_id)
         certificate_pem = check_field("certificate", certificate_input, certificate_pem)
@@ -29,6 +30,6 @@ class IdentityClaims:
             raise ChallengeInvalid(message="The certificate is of another card than the one named.",
                                    details={"card_no": ["Not the card whose certificate is given."]})
         answer = peers.claim_identity(card_no, info.holder_name, info.holder_id_number, name, id_type, id_number,
-                                      mobile, sms_code)
+                                      mobile, sms_code, client)
         self.save(answer=answer)  # the command's answer alone: the challenge's save came first
         return answer

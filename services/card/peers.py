@@ -31,7 +31,7 @@ class PeerServices(Protocol):
         superseded_user_id}."""
 
     def claim_identity(self, card_no: str, holder_name: str, holder_id_number: str, name, id_type, id_number, mobile,
-                       sms_code) -> dict:
+                       sms_code, client: str | None = None) -> dict:
         """identity.claim_identity: {user_id, password_setup_token, identity_verified, superseded_user_id}."""
 
 
@@ -60,9 +60,10 @@ class Peers:
     def claim_admin(self, user_id, uscc, card_no, name, address, business_scope):
         return self._call(self.enterprise.claim_admin, user_id, uscc, card_no, name, address, business_scope)
 
-    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code):
+    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
+                       client=None):
         return self._call(self.identity.claim_identity, card_no, holder_name, holder_id_number, name, id_type,
-                          id_number, mobile, sms_code)
+                          id_number, mobile, sms_code, client)
 
     def _call(self, method, *args):
         return call_with_deadline(method, *args, deadline=self.timeout)

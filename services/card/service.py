@@ -49,9 +49,9 @@ class CardService(Operated):
 
     @rpc
     def claim_identity(self, name, id_type, id_number, mobile, sms_code, card_no, challenge_id, certificate_pem,
-                       signature_b64):
+                       signature_b64, client=None):
         return self.app.claim_identity(self._peers(), name, id_type, id_number, mobile, sms_code, card_no,
-                                       challenge_id, certificate_pem, signature_b64)
+                                       challenge_id, certificate_pem, signature_b64, client)
 
     @rpc
     def unbind(self, actor_user_id, enterprise_id):

@@ -56,23 +56,25 @@ def superseded_sessions(supersessions):
 
 
 class IdentityClaims:
-    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code):
+    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
+                       client=None):
         """{user_id, password_setup_token, identity_verified, superseded_user_id}: a new account of the
         card's holder (`holder_*`: what the proved certificate says). 422 CARD_HOLDER_MISMATCH first;
         then the register SMS code (spent by every later answer, as in registration); 409
         ID_NUMBER_VERIFIED when the holding account proved it already; 409 MOBILE_TAKEN when another
-        account than the superseded one holds the mobile (the superseded one's moves with the ID)."""
+        account than the superseded one holds the mobile (the superseded one's moves with the ID).
+        `client`: the claimant's address, from the gateway through card: its wrong codes block it alone."""
         card_no = check_field("card_no", card_contract.card_no, card_no)
         values = claim_values(name, id_type, id_number, mobile, sms_code)
         if not names_holder(values, holder_name, holder_id_number):
             raise CardHolderMismatch(message=HOLDER_MISMATCH_MESSAGE,
                                      details={"card": ["请插入证件号码与姓名均为本人的电子口岸IC卡。"]})
         id_digest = self.digests.id_number(values["id_number"])
-        mobile_digest = self.digests.mobile(values["mobile"])
+        mobile_digest, client = self.digests.mobile(values["mobile"]), self._client_key(client)
 
         def attempt():
             now = self.clock()
-            box = self._spend_register_code(mobile_digest, values["sms_code"], now)
+            box = self._spend_register_code(mobile_digest, values["sms_code"], now, client)
             return self._claim(values, card_no, id_digest, mobile_digest, box, now)
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)

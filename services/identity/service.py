@@ -112,9 +112,10 @@ class IdentityService(Operated):
 
     # -- called by the card service only, once a card answered an identity challenge (实名认证) ------
     @rpc
-    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code):
+    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
+                       client=None):
         return self.app.claim_identity(card_no, holder_name, holder_id_number, name, id_type, id_number, mobile,
-                                       sms_code)
+                                       sms_code, client)
 
     @on_event("identity", "card")
     def on_card_event(self, envelope):

@@ -66,7 +66,7 @@ class CountingCard:
 
     @rpc
     def claim_identity(self, name, id_type, id_number, mobile, sms_code, card_no, challenge_id, certificate,
-                       signature):
+                       signature, client=None):
         CALLS.append(("card", "claim_identity"))
         return {"user_id": str(uuid.uuid4()), "password_setup_token": "t" * 43, "identity_verified": True,
                 "superseded_user_id": None}

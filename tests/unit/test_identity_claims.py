@@ -103,3 +103,17 @@ def test_superseded_user_is_not_verified_by_a_late_binding(app, clock):
     claim(app, id_number)
     assert app.learn(bound(squatter_id)) is False
     assert isinstance(app._user(squatter_id), User) and not app._user(squatter_id).identity_verified
+
+
+def test_a_third_partys_wrong_codes_on_claims_block_the_third_party_alone(app, clock):
+    mobile, id_number = new_mobile(), new_id_number()
+    code = code_of(app, mobile, "register", client="203.0.113.7")
+    for k in range(1, 6):
+        wrong = f"{(int(code) + k) % 10 ** 6:06d}"
+        refusal = error(app.claim_identity, "8900000001", "张三", id_number, "张三", None, id_number, mobile, wrong,
+                        "198.51.100.23")
+    assert refusal.code == e.SMS_CODE_ATTEMPTS_EXCEEDED
+    clock.advance(60)
+    fresh = code_of(app, mobile, "register", client="203.0.113.7")
+    answer = app.claim_identity("8900000001", "张三", id_number, "张三", None, id_number, mobile, fresh, "203.0.113.7")
+    assert answer["identity_verified"] is True
