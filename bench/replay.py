@@ -65,7 +65,7 @@ def fill(service_name, events, amqp_uri):
     """`events` events in the service's store, then published by its relay (which keeps them in
     the service's published log), as the platform would have published them when they happened."""
     from services.common.relay import AmqpPublisher, NotificationRelay
-    from services.common.settings import published_log, relay_positions
+    from services.common.bootstrap import published_log, relay_positions
 
     app = app_class(service_name)()
     started = time.perf_counter()

@@ -15,7 +15,7 @@ there: a consumer that deleted `identity.events` would make the relay's confirme
 unroutable, lost for every subscriber. `python -m deploy.broker setup` declares both kinds as the
 broker's admin (`exchange_definitions`), before any service starts; an owner's relay declares its
 `<source>.events` again, idempotently. Everyone else binds without declaring them
-(services/common/bindings.py, services/common/rpc.py): write and read on `nameko-rpc` (requests
+(services/common/exchange_binding.py, services/common/rpc.py): write and read on `nameko-rpc` (requests
 and replies are published there, queue.bind needs read), read only on the consumed
 `<source>.events`, whose topic read permission is limited to the routing keys subscribed to. A role
 keeps configure on its own queues: its `rpc-<service>`, its reply queues, its consumer queues with

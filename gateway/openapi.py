@@ -19,8 +19,8 @@ from contracts import errors as e
 
 from . import field_docs
 from .body import BODY_ERRORS
-from .commands import HEADER as IDEMPOTENCY_HEADER
-from .commands import METHODS as COMMAND_METHODS
+from .idempotency import HEADER as IDEMPOTENCY_HEADER
+from .idempotency import METHODS as COMMAND_METHODS
 from .errors import status_of
 from .http import REQUEST_ID_HEADER
 from .identity_schemas import LOGIN_SCHEMAS, CheckedString, PasswordSchema, SessionRequestSchema

@@ -12,7 +12,7 @@ from services.common.rpc import RpcProxy, UnconfirmedRpcProxy
 from .audit_routes import AuditRoutes
 from .authz_routes import AuthzRoutes
 from .card_routes import CardRoutes
-from .commands import CommandIds
+from .idempotency import CommandIds
 from .enterprise_routes import EnterpriseRoutes
 from .identity_routes import IdentityRoutes
 from .me_routes import MeRoutes

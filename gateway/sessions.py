@@ -27,7 +27,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
 from contracts.signatures import OriginNotProven
-from services.common.bindings import BindsWithoutDeclaring
+from services.common.exchange_binding import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
 from services.common.event_keys import key_set, verified
 
@@ -128,7 +128,7 @@ class RevocationFeed(BindsWithoutDeclaring, QueueConsumer):
     connection, so what is published while it is down never reaches this instance). On every
     (re)connect, once the new queues consume, the SessionCheck loads the revocations again; and
     so it does when `identity.events`, missing when the gateway started, has appeared and the
-    queues are bound to it (services/common/bindings.py: the gateway may not declare it)."""
+    queues are bound to it (services/common/exchange_binding.py: the gateway may not declare it)."""
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         super().on_consume_ready(connection, channel, consumers, **kwargs)

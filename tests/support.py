@@ -53,7 +53,7 @@ def rabbitmqctl(*args):
 def create_vhost(prefix="eport-test", amqp_uri=None, exchanges=True):
     """A RabbitMQ vhost of its own (None when rabbitmqctl is not on this machine); with `exchanges`,
     `nameko-rpc` and the `<source>.events` exchanges declared, as `python -m deploy.broker setup`
-    declares them before any service starts (services do not: services/common/bindings.py)."""
+    declares them before any service starts (services do not: services/common/exchange_binding.py)."""
     from deploy.broker import declare_exchanges
     vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
     user = urlparse(amqp_uri or base_amqp_uri()).username or "guest"

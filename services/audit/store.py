@@ -311,7 +311,8 @@ class AuditStore:
 def open_store():
     """The audit log where the event stores are: $EPORT_VAR/audit.db, or the audit service's
     PostgreSQL database with EVENT_STORE=postgres."""
-    from services.common.settings import event_store_env, setting, var_dir
+    from services.common.bootstrap import event_store_env
+    from services.common.settings import setting, var_dir
 
     if setting("EVENT_STORE") == "postgres":
         from .store_postgres import PostgresAuditStore  # it builds on AuditStore: imported here

@@ -14,7 +14,7 @@ from contracts.errors import Conflict
 
 from . import commands
 from .correlation import CorrelatingMapper
-from .settings import event_store_env
+from .bootstrap import event_store_env
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from .context import APPLICATION, RequestContext
 from .event_keys import signer
 from .outages import Retrying
 from .relay import AmqpPublisher, NotificationRelay
-from .settings import published_log, relay_positions
+from .bootstrap import published_log, relay_positions
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from contracts.envelope import read_envelope
 from contracts.signatures import OriginNotProven
 from contracts.subscriptions import queue, subscription
 
-from .bindings import BindsWithoutDeclaring
+from .exchange_binding import BindsWithoutDeclaring
 from .consuming import QueueConsumer
 from .context import CORRELATION_ID
 from .deadletters import Parker, failures_carried, traceback_summary
@@ -25,7 +25,7 @@ class EventQueueConsumer(BindsWithoutDeclaring, QueueConsumer):
     """nameko's queue consumer, but a message kombu cannot decode (not JSON, a content type
     nameko does not accept) is parked by its entrypoint instead of raising in the consume loop,
     which would stop every consumer of the service; and its queues bind to their sources'
-    exchanges without declaring them (bindings.py)."""
+    exchanges without declaring them (exchange_binding.py)."""
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)

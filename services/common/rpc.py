@@ -5,7 +5,7 @@ wait for one either (the gateway's).
 Every queue here (a service's `rpc-<service>`, a proxy's reply queue, a standalone proxy's) binds
 to nameko's RPC exchange without declaring it: declaring needs configure permission, which also
 deletes the exchange, and a role that deleted `nameko-rpc` would break every call of the platform.
-`python -m deploy.broker setup` declares it as the broker's admin (services/common/bindings.py).
+`python -m deploy.broker setup` declares it as the broker's admin (services/common/exchange_binding.py).
 
 Why no confirm on a reply: the caller waits for it under a deadline anyway, so a reply the broker
 lost ends the same way with or without one (a 503 at the gateway). Waiting for the confirm cost a
@@ -37,7 +37,7 @@ from contracts.errors import ServiceError
 
 from . import commands
 from .context import BROKER_USER
-from .bindings import BindsWithoutDeclaring, bound_without_declaring
+from .exchange_binding import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
 
@@ -255,7 +255,7 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
     except BROKER_ERRORS:  # the request could not be sent: a broker outage costs a 503, not a 500
         raise unavailable() from None
-    except NotFound:  # no nameko-rpc to publish to: a broker not set up yet (bindings.py), no service reachable
+    except NotFound:  # no nameko-rpc to publish to: a broker not set up yet (exchange_binding.py), no service reachable
         log.warning("%s: the broker has no exchange %s yet (`python -m deploy.broker setup` declares it)",
                     getattr(method, "method_name", "a call"), RPC_EXCHANGE)
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} cannot be reached yet.") from None

@@ -21,7 +21,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from .dependency import EventSourced
-from .settings import event_store_env
+from .bootstrap import event_store_env
 
 REBUILD_SUFFIX = ".rebuild"
 

@@ -1,7 +1,7 @@
 """A consumer that starts before its source's exchange exists (a broker set up without
 `deploy.broker setup`, its owner never started): it never declares the exchange (its broker user may
 not: deploy/broker_policy.py), its service starts anyway, it says so once, and it gets the events
-once the owner declares the exchange (services/common/bindings.py). Real RabbitMQ, a vhost of this
+once the owner declares the exchange (services/common/exchange_binding.py). Real RabbitMQ, a vhost of this
 module's own, its guest user: allowed to declare, so the test sees that the consumer does not.
 The same for RPC: a service and its callers started before `nameko-rpc` exists (no role may declare it)."""
 import logging
@@ -22,7 +22,7 @@ from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange
 from deploy.launch import Platform
 from gateway.sessions import revocation_handler
 from services.common.application import ServiceApplication
-from services.common.bindings import exchange_exists
+from services.common.exchange_binding import exchange_exists
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.rpc import RpcProxy, call_with_deadline, rpc
@@ -137,7 +137,7 @@ def started(container_factory, cls, config):
 def test_a_subscriber_started_first_neither_declares_nor_waits_and_gets_the_events(container_factory, vhost_config,
                                                                                    caplog):
     SinkService.heard.clear()
-    caplog.set_level(logging.INFO, logger="services.common.bindings")
+    caplog.set_level(logging.INFO, logger="services.common.exchange_binding")
     started(container_factory, SinkService, vhost_config)
     assert not exists(vhost_config["AMQP_URI"], f"{SOURCE}.events")  # guest could have: the consumer did not
     waiting = [r for r in caplog.records if "waits for exchange latesource.events" in r.getMessage()]
@@ -173,7 +173,7 @@ def test_a_broadcast_handler_started_first_binds_once_the_owner_declares(contain
 
 def test_an_rpc_service_and_its_caller_started_first_neither_declare_nor_crash_and_answer_once_it_exists(
         container_factory, bare_config, caplog):
-    caplog.set_level(logging.INFO, logger="services.common.bindings")
+    caplog.set_level(logging.INFO, logger="services.common.exchange_binding")
     started(container_factory, Echo, bare_config)
     caller = started(container_factory, EchoCaller, bare_config)
     uri = bare_config["AMQP_URI"]

@@ -17,7 +17,8 @@ from services.common.operations import Operated, events_page, read_events
 from services.common.published import PublishedLog, code_fingerprint, stored_mark
 from services.common.relay import NotificationRelay
 from services.common.rpc import Encoded, rpc
-from services.common.settings import StartRefused, published_log
+from services.common.bootstrap import published_log
+from services.common.settings import StartRefused
 from tests.support import wait_for
 from tests.tally import NOTE, Tallies, Tally, to_integration
 

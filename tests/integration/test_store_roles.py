@@ -49,7 +49,7 @@ def test_a_service_keeps_its_event_store_in_its_own_database_as_its_own_role(rol
     monkeypatch.setenv("EPORT_VAR", str(tmp_path))
     monkeypatch.setenv("EVENT_STORE", "postgres")
     monkeypatch.setenv("EVENT_STORE_URL", roles["identity"].replace("postgresql://", "postgresql+psycopg2://"))
-    from services.common.settings import event_store_env
+    from services.common.bootstrap import event_store_env
     app = Application(env=event_store_env("identity"))  # ensure_database finds it, the tables are made
     aggregate = Aggregate()
     app.save(aggregate)

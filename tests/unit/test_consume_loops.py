@@ -1,14 +1,14 @@
 """Every consumer of every service (RPC requests, RPC replies, events, the gateway's broadcasts)
 settles its messages through services/common/consuming.py's QueueConsumer: nameko's own would end
 the process when an ack meets a connection the broker just reset (tests/integration/test_broker_reset.py);
-and binds its queues without declaring their exchanges (services/common/bindings.py)."""
+and binds its queues without declaring their exchanges (services/common/exchange_binding.py)."""
 import importlib
 
 import pytest
 from nameko.containers import ServiceContainer
 from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 
-from services.common.bindings import BindsWithoutDeclaring
+from services.common.exchange_binding import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
 from services.common.deployment import SERVICES
 
