@@ -20,6 +20,7 @@ pytestmark = pytest.mark.integration
 
 REDIS_URL = "redis://127.0.0.1:6379/13"  # the tests' own Redis db
 CALLS = []  # (service, method) of every RPC the stand-ins answered
+SMS_CLIENTS = []  # the `client` identity was told of each SMS code request
 LOGIN_SECONDS = 0.5  # how long the stand-in takes over a password login, as a hash would
 
 
@@ -27,6 +28,7 @@ class CountingIdentity(IdentityStandIn):
     @rpc
     def request_sms_code(self, mobile, purpose, client=None):
         CALLS.append(("identity", "request_sms_code"))
+        SMS_CLIENTS.append(client)
         return {"expires_in": 300, "resend_after": 60}
 
     @rpc
@@ -109,6 +111,7 @@ def store(request, monkeypatch):
     monkeypatch.setenv("RATE_LIMIT_URL", url)
     monkeypatch.setenv("RATE_LIMIT_PREFIX", prefix)
     CALLS.clear()
+    SMS_CLIENTS.clear()
     yield request.param
     if request.param == "redis":
         r = redis.Redis.from_url(REDIS_URL)
@@ -144,6 +147,7 @@ def test_over_the_client_budget_is_429_before_identity_is_asked(gateway_port, st
     body = assert_rate_limited(client.sms())
     assert 3500 <= body["error"]["details"]["retry_after"] <= 3600
     assert len(CALLS) == asked == 3  # the refused request never reached identity
+    assert SMS_CLIENTS == ["127.0.0.2"] * 3  # identity counts each asking client apart (issue 22 item 3)
     # and the client's next ones are refused before a worker is even taken (a peek: nothing counted)
     early = early_refusal("POST", "/api/v1/sms-codes", {"REMOTE_ADDR": "127.0.0.2"})
     assert early.code == "RATE_LIMITED" and early.details["retry_after"] >= 1
