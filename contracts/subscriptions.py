@@ -52,6 +52,7 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("audit", "enterprise", (ALL,)),
     Subscription("audit", "card", (ALL,)),
     Subscription("audit", "authz", (ALL,)),
+    Subscription("audit", "sso", (ALL,)),
     Subscription("notify", "enterprise", ("AssociationRequested", "AssociationApproved",
                                           "AssociationRejected", "AdminTransferred", "AdminSuperseded",
                                           "RoleCertified", "RoleCertificationLost")),

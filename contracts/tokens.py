@@ -122,3 +122,13 @@ class Tokens(TokenVerifier):
         claims = {"sub": user_id, "jti": jti, "iat": now, "exp": expires_at, "iss": ISSUER, "aud": audience}
         token = jwt.encode(claims, self._signing_key, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, jti, expires_at
+
+    def sign_for_client(self, claims, issuer):
+        """A token single sign-on gives a business system (an ID token, a logout token), signed with
+        the same key: its `aud` must name a client, never this API, and its `iss` is the provider's,
+        so that neither can pass for the other's token."""
+        aud = claims.get("aud")
+        if not isinstance(aud, str) or not aud or aud == API_AUDIENCE or claims.get("iss") != issuer:
+            raise ValueError("a client's token names a client as audience and the provider as issuer")
+        return jwt.encode(dict(claims), self._signing_key, algorithm=ALGORITHM,
+                          headers={"kid": self.kid, **({"typ": "logout+jwt"} if "events" in claims else {})})

@@ -53,12 +53,16 @@ CALLS = {
         "authz": ("ping", "list_systems", "check_as", "get_permissions", "set_permissions", "systems_of_members"),
         "notify": ("ping", "list_messages", "mark_read"),
         "audit": ("ping", "enterprise_events"),
+        "sso": ("ping", "discovery", "authorize", "token", "userinfo", "begin_session"),
     },
     "identity": {"notify": ("send_sms",)},
     # get_enterprise: the name a permission message gives; ops_events: `eport rebuild inbox`
     "notify": {"enterprise": ("ops_events", "get_enterprise"), "authz": ("ops_events",), "identity": ("ops_events",)},
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
+    # single sign-on: who the person is to a business system; identity signs its tokens (services/sso/peers.py)
+    "sso": {"identity": ("get_user", "sign_client_token"), "enterprise": ("associations_of_user",),
+            "authz": ("get_permissions",)},
     # only the card service, once a card proved itself, certifies a role or claims one (角色认证)
     # only the card service, once a card answered an identity challenge, claims an ID number (实名认证)
     "card": {"identity": ("holder_matches", "start_card_session", "claim_identity"),
@@ -68,7 +72,8 @@ CALLS = {
     # operators repair (status, history, rebuilds; replays and dead letters below) but do not read the
     # audit trail; auditors read it and change nothing
     # (and record each change they make in the audit trail first: audit.record_operation)
-    OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("record_operation",) if s == "audit" else ()))
+    OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("record_operation",) if s == "audit" else ()),
+                   *(("add_client", "list_clients", "remove_client") if s == "sso" else ()))
                for s in SERVICES},
     AUDITOR: {"audit": ("ping", "events")},
 }

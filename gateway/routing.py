@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from marshmallow import EXCLUDE, ValidationError
+from werkzeug.wrappers import Response
 
 from contracts import errors as e
 from contracts.errors import ServiceError
@@ -123,6 +124,8 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
             except Exception:  # a bug: say so without leaking internals
                 log.exception("%s %s failed", method, path)
                 return error_response("INTERNAL_ERROR", "Internal error.", status=500)
+            if isinstance(result, Response):  # a route that writes more than JSON (a cookie: sso_routes)
+                return result
             if isinstance(result, tuple):
                 return json_response(*result)
             if result is None:

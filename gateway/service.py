@@ -20,6 +20,7 @@ from .messages_routes import MessagesRoutes
 from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
 from .sessions import SessionCheck, revocation_handler
+from .sso_routes import SsoRoutes
 
 
 def backend(service):
@@ -32,7 +33,7 @@ def backend(service):
 
 
 class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
-                     AuditRoutes, PlatformRoutes):
+                     AuditRoutes, SsoRoutes, PlatformRoutes):
     name = "gateway"
 
     identity = backend("identity")
@@ -41,6 +42,7 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     authz = backend("authz")
     notify = backend("notify")
     audit = backend("audit")
+    sso = backend("sso")
     # Confirmed, for the services a deployment may leave out (enterprise_routes.optional_rpc): a
     # confirmed request to a service that never started comes back at once as UnknownService.
     card_if_deployed = RpcProxy("card", delivery_mode=NON_PERSISTENT)

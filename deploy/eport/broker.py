@@ -1,4 +1,5 @@
 """The broker as `eport` sees it: connections, queue depths, RPC to the services."""
+import uuid
 from contextlib import contextmanager
 from urllib.parse import unquote, urlparse
 
@@ -95,10 +96,13 @@ def rpc(timeout=RPC_TIMEOUT, auditor=False):
 
     with connection(auditor):  # the broker first: its error says more than nameko's
         pass
+    from services.common.context import CORRELATION_ID
+    # one correlation id per command of the tool: what it changes (`eport clients add`) is traced in the
+    # audit trail like what an HTTP request changes.
     # requests carry the tool's broker user as AMQP user_id, which RabbitMQ checks: what the audit
     # trail records as who acted (services/audit/operations.py)
     cluster = ClusterRpcProxy({"AMQP_URI": amqp_uri(auditor), "AMQP_SSL": amqp_ssl()}, timeout=timeout,
-                              user_id=broker_user(auditor))
+                              user_id=broker_user(auditor), context_data={CORRELATION_ID: str(uuid.uuid4())})
     try:
         proxy = cluster.start()
     except amqp.exceptions.NotFound:

@@ -59,6 +59,10 @@ class AuditService(Operated):
     def on_authz_event(self, envelope):
         self.log.record(envelope)
 
+    @on_event("audit", "sso")
+    def on_sso_event(self, envelope):
+        self.log.record(envelope)
+
     @rpc
     def events(self, event_type=None, user_id=None, enterprise_id=None, since=None, until=None, limit=100,
                correlation_id=None):

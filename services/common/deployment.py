@@ -12,6 +12,7 @@ SERVICES = {
     "card": "services.card.service:CardService",
     "authz": "services.authz.service:AuthzService",
     "audit": "services.audit.service:AuditService",
+    "sso": "services.sso.service:SsoService",
     "gateway": "gateway.service:GatewayService",
 }
 BACKENDS = tuple(name for name in SERVICES if name != "gateway")  # what the gateway calls

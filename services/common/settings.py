@@ -129,6 +129,10 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_AMQP_URI", None, "the broker and user of the eport tool (default: AMQP_URI)"),
     Setting("EPORT_AUDITOR_AMQP_URI", None, "an auditor's broker user, for `eport demo` reading the audit trail "
                                             "(default: EPORT_AMQP_URI)"),
+    Setting("EPORT_ISSUER", "http://localhost:8000", "single sign-on's issuer: the gateway's public URL, exactly as "
+                                                      "business systems reach it (https outside development)"),
+    Setting("SSO_ACCESS_TOKEN_TTL", "600", "seconds a business system's access token lives (at most 600)"),
+    Setting("SSO_REFRESH_TOKEN_TTL", "28800", "seconds a business system's refresh tokens may renew its login"),
     Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
     Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),
     Setting("EPORT_RETRY_DELAY", "1", "seconds before a failed event is retried, doubling up to 60"),
@@ -182,6 +186,14 @@ def _dev_secrets():
         return json.dumps({name: make() for name, make in _SECRET_NAMES.items()})
 
     return json.loads(created_once(var_dir() / "dev-secrets.json", generate))
+
+
+def issuer():
+    """EPORT_ISSUER, as discovery and every token say it: https outside development (RFC 8414)."""
+    value = setting("EPORT_ISSUER").rstrip("/")
+    if not value.startswith("https://") and not development():
+        raise RuntimeError("EPORT_ISSUER must be an https URL outside EPORT_ENV=development")
+    return value
 
 
 def development():

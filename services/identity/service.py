@@ -4,11 +4,12 @@ import logging
 from nameko.exceptions import UnknownService
 
 from contracts import errors as e
-from contracts.errors import ServiceError
+from contracts.errors import ServiceError, ValidationFailed
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
+from services.common.settings import issuer
 
 from .application import IdentityApplication
 from .integration import to_integration
@@ -53,6 +54,15 @@ class IdentityService(Operated):
     def token_keys(self):
         """The JWK set of the public keys that verify access tokens (GET /.well-known/jwks.json)."""
         return self.app.tokens.jwks
+
+    @rpc
+    def sign_client_token(self, claims):
+        """Single sign-on's ID and logout tokens, signed with the key of the JWK set above
+        (services/sso/signing.py); only the sso service may call it (deploy/broker_policy.py)."""
+        try:
+            return self.app.tokens.sign_for_client(claims, issuer())
+        except (ValueError, AttributeError, TypeError):
+            raise ValidationFailed(message="Not a client's token.", details={"claims": ["aud and iss"]}) from None
 
     @rpc
     def revoked_sessions(self):

@@ -21,6 +21,7 @@ def platform():
     port = free_port()
     vhost = create_vhost("eport-e2e", exchanges=False)  # broker.setup declares them
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
+           "EPORT_ISSUER": f"http://127.0.0.1:{port}",  # single sign-on's issuer: the URL clients reach
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
     try:
         broker_uris = broker.setup(env["AMQP_URI"], namespace=vhost) if vhost else None

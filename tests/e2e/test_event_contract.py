@@ -28,6 +28,7 @@ from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import (
     CLAIMED, PASSWORD, apply, approve, person_name, register, register_enterprise, wait_for,
 )
+from tests.e2e.sso_people import drive_sso_events
 from tests.e2e.test_identity_claims import card_of, claim_body, register_as
 from tests.factories import new_id_number
 from tests.sms import latest_code
@@ -35,7 +36,7 @@ from tests.sms import latest_code
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 RECORDER = Path(__file__).with_name("event_recorder.py")
-NEEDED = {"identity", "notify", "enterprise", "card", "authz", "audit", "gateway"}
+NEEDED = {"identity", "notify", "enterprise", "card", "authz", "audit", "sso", "gateway"}
 
 
 def documented_exchanges(doc):
@@ -136,6 +137,7 @@ def drive_every_event_type(api, platform):
     r = api.post("/api/v1/password-resets", json={"mobile": refused.mobile, "new_password": PASSWORD + "-3",
                                                   "sms_code": latest_code(refused.mobile, "reset_password")})
     assert r.status_code == 204, r.text  # PasswordSet (reset)
+    drive_sso_events(api, platform)  # ClientRegistered, TokensIssued, TokenFamilyEnded, ClientRemoved
 
 
 def violations(messages, doc):

@@ -63,13 +63,18 @@ def data(api, platform):
     return make_data(api)
 
 
+OAUTH2_PROTOCOL = "^/oauth2/(authorize|token|userinfo)$"
+
+
 def params_of(data):
     return {f"path.{k}": data[k] for k in ("enterprise_id", "uscc", "user_id", "association_id", "message_id")}
 
 
 def test_schemathesis_finds_no_failure(api, data, tmp_path):
+    # the OAuth 2 endpoints answer OAuth 2's redirects and errors, not this API's error body: their own
+    # tests mirror the OpenID Foundation's certification modules (tests/unit/test_sso_provider.py)
     code, output = schemathesis(api.base, data["admin"].token, params_of(data), tmp_path,
-                                "--exclude-path", LOGOUT)
+                                "--exclude-path", LOGOUT, "--exclude-path-regex", OAUTH2_PROTOCOL)
     print(output[-6000:])
     assert code == 0, output[-12000:]
 

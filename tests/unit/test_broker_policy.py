@@ -93,7 +93,7 @@ def test_only_the_owner_configures_its_events_exchange_and_consumers_read_the_on
             assert bool(configure.search(f"{service}.events")) == (service == role), (role, service)
     assert re.search(vhost_permissions("notify")[2], "enterprise.events")
     assert re.search(vhost_permissions(GATEWAY)[2], "identity.events")
-    assert consumed_event_sources() == ["authz", "card", "enterprise", "identity"]
+    assert consumed_event_sources() == ["authz", "card", "enterprise", "identity", "sso"]
     declared = {ex["name"]: ex for ex in exchange_definitions("v")}
     assert set(declared) == {"nameko-rpc", *(f"{s}.events" for s in consumed_event_sources())}
     assert declared["identity.events"] == {"name": "identity.events", "vhost": "v", "type": "topic", "durable": True,

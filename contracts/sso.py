@@ -1,0 +1,56 @@
+"""Integration events published by the single sign-on service on exchange `sso.events` (ids only).
+
+The platform is an OpenID Provider (shared/API.md "Single sign-on for business systems"): business
+systems are its clients. What it publishes is for the audit trail: which client was registered or
+removed, who signed in through it, which client was given tokens for whom in which enterprise, and
+when such tokens ended (a replayed code, a reused refresh token, a logout, a grant lost).
+"""
+from marshmallow import Schema, fields, validate
+
+from .envelope import Id, event_type
+
+SOURCE = "sso"
+# Why a family of tokens (those one code gave, and the refreshes of them) ended
+FAMILY_END_REASONS = ("code_replayed", "refresh_reused", "logged_out", "session_ended", "grant_lost",
+                      "client_removed")
+# The scope that names the enterprise a login is for: eport:enterprise:{enterprise_id}
+ENTERPRISE_SCOPE_PREFIX = "eport:enterprise:"
+CLIENT_NAME_MAX = 100
+REDIRECT_URI_MAX = 500
+
+
+class ClientRegisteredPayload(Schema):
+    client_id = Id(required=True)
+    system = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "the business system (code of GET /api/v1/systems) the client is, or null"})
+    require_grant = fields.Boolean(required=True, metadata={
+        "description": "only people granted `system` in the chosen enterprise get in"})
+
+
+class ClientRemovedPayload(Schema):
+    client_id = Id(required=True)
+
+
+class TokensIssuedPayload(Schema):
+    family_id = Id(required=True, metadata={"description": "the tokens one authorization code gave, and their "
+                                                           "refreshes"})
+    client_id = Id(required=True)
+    user_id = Id(required=True)
+    enterprise_id = Id(required=True)
+
+
+class TokenFamilyEndedPayload(Schema):
+    family_id = Id(required=True)
+    client_id = Id(required=True)
+    user_id = Id(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(FAMILY_END_REASONS))
+
+
+CLIENT_REGISTERED = event_type(SOURCE, "ClientRegistered", ClientRegisteredPayload,
+                               "An operator registered a business system as a client of single sign-on.")
+CLIENT_REMOVED = event_type(SOURCE, "ClientRemoved", ClientRemovedPayload,
+                            "An operator removed a client: its tokens work no more.")
+TOKENS_ISSUED = event_type(SOURCE, "TokensIssued", TokensIssuedPayload,
+                           "A client exchanged an authorization code for tokens of a person in an enterprise.")
+TOKEN_FAMILY_ENDED = event_type(SOURCE, "TokenFamilyEnded", TokenFamilyEndedPayload,
+                                "The tokens of one login at one client ended: none of them works any more.")

@@ -1,0 +1,195 @@
+"""Single sign-on's application: clients, provider sessions, codes and token families.
+
+The OAuth 2 / OpenID Connect protocol itself is Authlib's (provider.py); this is the state it reads
+and changes, with the rules that make codes single-use and refresh tokens rotate with reuse detection.
+"""
+import secrets
+import time
+import uuid
+
+from eventsourcing.persistence import IntegrityError
+
+from contracts import validators
+from contracts.errors import ValidationFailed
+from contracts.sso import CLIENT_NAME_MAX
+from contracts.validators import check_fields
+from services.common.application import ServiceApplication, retry_on_conflict
+from services.common.settings import setting
+
+from .domain import (AuthorizationCode, Client, ClientDirectory, ClientNotFound, ProviderSession, TokenFamily,
+                     digest, same_digest)
+from .inputs import optional_uri, redirect_uri_list
+
+CODE_TTL = 60  # seconds: a code is exchanged at once by the client's back end
+
+
+def access_ttl():
+    """Access tokens live at most 10 minutes (issue 23), whatever the setting says."""
+    return min(int(setting("SSO_ACCESS_TOKEN_TTL")), 600)
+
+
+def refresh_ttl():
+    return int(setting("SSO_REFRESH_TOKEN_TTL"))
+
+
+def token_of(aggregate_id):
+    """A bearer secret that names its aggregate: `<uuid>.<256 random bits>`."""
+    return f"{aggregate_id}.{secrets.token_urlsafe(32)}"
+
+
+def aggregate_id_of(token):
+    if not isinstance(token, str) or len(token) > 200:
+        return None
+    head, _, tail = token.partition(".")
+    return head if tail else None
+
+
+class SsoApplication(ServiceApplication):
+    service_name = "sso"
+
+    def __init__(self, env=None, clock=time.time):
+        super().__init__(env)
+        self.clock = clock
+
+    # -- clients (operators, `eport clients`) --------------------------------------------------------
+    def add_client(self, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
+                   require_grant=True):
+        values = check_fields({"name": (validators.text(CLIENT_NAME_MAX), name),
+                               "system": (validators.optional(validators.text(50)), system),
+                               "redirect_uris": (redirect_uri_list, redirect_uris),
+                               "post_logout_redirect_uris": (redirect_uri_list, list(post_logout_redirect_uris)),
+                               "backchannel_logout_uri": (optional_uri, backchannel_logout_uri),
+                               "require_grant": (validators.boolean, require_grant)})
+        if not values["redirect_uris"]:
+            raise ValidationFailed(details={"redirect_uris": ["Give at least one redirect URI."]})
+        if values["require_grant"] and not values["system"]:
+            raise ValidationFailed(details={"system": ["A client that requires a grant names its system."]})
+        client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
+        client = Client(client_id=client_id, name=values["name"], system=values["system"],
+                        redirect_uris=values["redirect_uris"],
+                        post_logout_redirect_uris=values["post_logout_redirect_uris"],
+                        backchannel_logout_uri=values["backchannel_logout_uri"],
+                        require_grant=values["require_grant"], secret_digest=digest(secret))
+
+        def attempt():
+            directory = self.find(ClientDirectory.ID, ClientDirectory) or ClientDirectory()
+            directory.add(client_id)
+            self.save(client, directory)
+        retry_on_conflict(attempt)
+        return {"client_id": client_id, "client_secret": secret, **self._client_view(client)}
+
+    def remove_client(self, client_id):
+        client = self.client(client_id)
+        if client is None:
+            raise ClientNotFound(message="No such client.", details={"client_id": ["No client with this id."]})
+
+        def attempt():
+            fresh, directory = self.client(client_id), self.find(ClientDirectory.ID, ClientDirectory)
+            fresh.remove()
+            directory.drop(client_id)
+            self.save(fresh, directory)
+        retry_on_conflict(attempt)
+
+    def list_clients(self):
+        directory = self.find(ClientDirectory.ID, ClientDirectory)
+        clients = (self.client(c) for c in (directory.client_ids if directory else []))
+        return [{"client_id": str(c.id), **self._client_view(c)} for c in clients if c is not None]
+
+    def client(self, client_id):
+        """The live client of this id, or None."""
+        client = self.find(client_id, Client)
+        return None if client is None or client.removed else client
+
+    @staticmethod
+    def _client_view(client):
+        return {"name": client.name, "system": client.system, "require_grant": client.require_grant,
+                "redirect_uris": list(client.redirect_uris),
+                "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+                "backchannel_logout_uri": client.backchannel_logout_uri}
+
+    # -- provider sessions ------------------------------------------------------------------------------
+    def begin_session(self, user_id, identity_session_id, expires_at):
+        """A session at the provider for the holder of an identity session; the cookie's value."""
+        now = self.clock()
+        session_id = str(uuid.uuid4())
+        cookie = token_of(session_id)
+        self.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
+                                  identity_session_id=identity_session_id, auth_time=now,
+                                  expires_at=float(expires_at)))
+        return cookie
+
+    def session_of(self, cookie):
+        """The live provider session of a cookie's value, or None."""
+        session = self.find(aggregate_id_of(cookie), ProviderSession)
+        if session is None or not same_digest(cookie, session.secret_digest) or not session.alive(self.clock()):
+            return None
+        return session
+
+    # -- codes ------------------------------------------------------------------------------------------
+    def save_code(self, code, **fields):
+        self.save(AuthorizationCode(code_digest=digest(code), **fields, expires_at=self.clock() + CODE_TTL))
+
+    def code_for(self, code, client_id):
+        """The unexpired code of this client not yet redeemed, or None; a code redeemed before is a
+        second use, which ends the tokens the first gave."""
+        found = self.find(AuthorizationCode.id_of(code), AuthorizationCode)
+        if found is None or found.client_id != client_id or found.expires_at <= self.clock():
+            return None
+        if found.family_id is not None:
+            self.end_family(found.family_id, "code_replayed")
+            return None
+        return found
+
+    def start_family(self, code, family_id, refresh_token, access_token):
+        """The tokens of a code, saved with the code's redemption: False when another redemption
+        won the race (it is then a second use: what it gave ends)."""
+        now = self.clock()
+        family = TokenFamily(family_id=family_id, client_id=code.client_id, user_id=code.user_id,
+                             enterprise_id=code.enterprise_id, session_id=code.session_id, scope=code.scope,
+                             auth_time=code.auth_time, refresh_digest=digest(refresh_token),
+                             access_digest=digest(access_token), access_expires_at=now + access_ttl(),
+                             refresh_expires_at=now + refresh_ttl())
+        code.redeem(family_id)
+        try:
+            self.save(code, family)
+        except IntegrityError:
+            winner = self.find(code.id, AuthorizationCode)
+            if winner is not None and winner.family_id:
+                self.end_family(winner.family_id, "code_replayed")
+            return False
+        return True
+
+    # -- token families ---------------------------------------------------------------------------------
+    def family_of_refresh(self, refresh_token, client_id):
+        """The live family whose current refresh token this is, or None; presenting a refresh token
+        of a family that is not its current one (reused: stolen or replayed) ends the family."""
+        family = self.find(aggregate_id_of(refresh_token), TokenFamily)
+        if family is None or family.client_id != client_id or family.ended:
+            return None
+        if not same_digest(refresh_token, family.refresh_digest):
+            self.end_family(str(family.id), "refresh_reused")
+            return None
+        return family if family.refresh_expires_at > self.clock() else None
+
+    def rotate(self, family, refresh_token, access_token):
+        """The family's new tokens; False when a concurrent refresh rotated it first (a reuse)."""
+        family.rotate(refresh_digest=digest(refresh_token), access_digest=digest(access_token),
+                      access_expires_at=self.clock() + access_ttl())
+        try:
+            self.save(family)
+        except IntegrityError:
+            self.end_family(str(family.id), "refresh_reused")
+            return False
+        return True
+
+    def family_of_access(self, access_token):
+        family = self.find(aggregate_id_of(access_token), TokenFamily)
+        return family if family is not None and family.access_valid(access_token, self.clock()) else None
+
+    def end_family(self, family_id, reason):
+        def attempt():
+            family = self.find(family_id, TokenFamily)
+            if family is not None and not family.ended:
+                family.end(reason)
+                self.save(family)
+        retry_on_conflict(attempt)

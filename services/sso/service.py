@@ -1,0 +1,66 @@
+"""The single sign-on service (OpenID Provider): thin RPC entrypoints over flows.py and the application.
+
+The gateway serves its endpoints (gateway/sso_routes.py) and hands each HTTP request over as a dict:
+the protocol's rules are all here, on Authlib (provider.py), the state event-sourced (application.py).
+"""
+from services.common.dependency import EventSourced
+from services.common.operations import Operated
+from services.common.rpc import RpcProxy, rpc
+
+from . import flows
+from .application import SsoApplication
+from .integration import to_integration
+from .peers import Peers
+from .provider import Provider
+
+
+class SsoService(Operated):
+    name = "sso"
+
+    app = EventSourced(SsoApplication, to_integration)
+    identity = RpcProxy("identity")
+    enterprise = RpcProxy("enterprise")
+    authz = RpcProxy("authz")
+
+    def _provider(self):
+        return Provider(self.app, Peers(self.identity, self.enterprise, self.authz))
+
+    @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
+    def discovery(self):
+        return flows.discovery()
+
+    @rpc
+    def authorize(self, http):
+        return flows.authorize(self._provider(), http)
+
+    @rpc
+    def token(self, http):
+        return flows.token(self._provider(), http)
+
+    @rpc
+    def userinfo(self, http):
+        return flows.userinfo(self._provider(), http)
+
+    @rpc
+    def begin_session(self, user_id, identity_session_id, expires_at):
+        """The provider session of someone the gateway authenticated (their identity session)."""
+        return self.app.begin_session(user_id, identity_session_id, expires_at)
+
+    # -- the operators' `eport clients` ------------------------------------------------------------------
+    @rpc
+    def add_client(self, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
+                   require_grant=True):
+        return self.app.add_client(name, system, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
+                                   require_grant)
+
+    @rpc
+    def list_clients(self):
+        return self.app.list_clients()
+
+    @rpc
+    def remove_client(self, client_id):
+        return self.app.remove_client(client_id)
