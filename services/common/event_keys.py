@@ -27,7 +27,7 @@ from .settings import created_once, development, secret_values, setting, var_dir
 
 SIGNING_KEY = "EPORT_EVENT_KEY"
 KEY_SET = "EPORT_EVENT_KEYS"
-PUBLISHERS = ("identity", "enterprise", "card", "authz")  # the sources of contracts/, whose keys are published
+PUBLISHERS = ("identity", "enterprise", "card", "authz", "sso")  # the sources of contracts/, whose keys are published
 
 _lock = threading.RLock()  # a key set is made while a signer is being made
 _cache = {}

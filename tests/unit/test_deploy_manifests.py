@@ -35,7 +35,7 @@ def test_the_image_runs_deploy_serve_and_holds_every_package_a_service_imports()
     assert "pip install --no-cache-dir --no-deps ./cardagent" in dockerfile
 
 
-PUBLISHERS = ("identity", "enterprise", "card", "authz")  # services/common/event_keys.py
+PUBLISHERS = ("identity", "enterprise", "card", "authz", "sso")  # services/common/event_keys.py
 
 
 def test_compose_runs_every_service_with_the_shared_configuration():
