@@ -68,7 +68,7 @@ CALLS = {
     "card": {"identity": ("holder_matches", "start_card_session", "claim_identity"),
              "enterprise": ("membership", "certify_card", "check_admin_claim", "claim_admin")},
     "audit": {"enterprise": ("membership", "ops_events"),  # ops_events: `eport rebuild audit-log`
-              **{s: ("ops_events",) for s in ("identity", "card", "authz")}},
+              **{s: ("ops_events",) for s in ("identity", "card", "authz", "sso")}},
     # operators repair (status, history, rebuilds; replays and dead letters below) but do not read the
     # audit trail; auditors read it and change nothing
     # (and record each change they make in the audit trail first: audit.record_operation)

@@ -18,7 +18,7 @@ SERVICES = {
 BACKENDS = tuple(name for name in SERVICES if name != "gateway")  # what the gateway calls
 # the services whose relay publishes integration events (`<name>.events`): `eport events` reads
 # them, the audit log records and rebuilds from them
-PUBLISHERS = ("identity", "enterprise", "card", "authz")
+PUBLISHERS = ("identity", "enterprise", "card", "authz", "sso")
 
 
 def available_services():
