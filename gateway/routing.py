@@ -89,6 +89,16 @@ def bearer_token(request):
     return token.strip()
 
 
+def _answer(result, status):
+    if isinstance(result, Response):  # a route that writes more than JSON (a cookie: sso_routes)
+        return result
+    if isinstance(result, tuple):
+        return json_response(*result)
+    if result is None:
+        return json_response(204)
+    return json_response(status, result)
+
+
 def route(method, path, *, summary, status=200, auth=True, body=None, query=None, response=None,
           errors=(), tags=(), description="", budget=None):
     """Declare an HTTP endpoint on a gateway mixin.
@@ -124,13 +134,7 @@ def route(method, path, *, summary, status=200, auth=True, body=None, query=None
             except Exception:  # a bug: say so without leaking internals
                 log.exception("%s %s failed", method, path)
                 return error_response("INTERNAL_ERROR", "Internal error.", status=500)
-            if isinstance(result, Response):  # a route that writes more than JSON (a cookie: sso_routes)
-                return result
-            if isinstance(result, tuple):
-                return json_response(*result)
-            if result is None:
-                return json_response(204)
-            return json_response(status, result)
+            return _answer(result, status)
 
         return http(method, _werkzeug_path(path))(handler)
 
