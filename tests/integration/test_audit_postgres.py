@@ -52,7 +52,7 @@ def test_two_audit_instances_on_postgres_record_each_event_once(on_postgres, con
     counts = [store_of(c).count() for c in (first, second)]
     assert counts[0] == counts[1] >= len(sent)
     with entrypoint_hook(first, "enterprise_events") as trail:
-        assert len(trail(ADMIN, ENTERPRISE, limit=500)["items"]) >= len(sent)
+        assert len(trail(ADMIN, ENTERPRISE, limit=200)["items"]) >= len(sent)  # a page holds 200 at most
 
 
 def test_a_rebuild_on_postgres_replaces_the_live_log(on_postgres):
