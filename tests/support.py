@@ -14,6 +14,18 @@ import requests
 from tests.tokens import token_for
 
 
+def raises_code(call, *args, **kwargs):
+    """The error code `call(*args, **kwargs)` raises (a ServiceError or a DomainError, which is one);
+    fails the test when it raises nothing."""
+    from contracts.errors import ServiceError
+
+    try:
+        call(*args, **kwargs)
+    except ServiceError as error:
+        return error.code
+    raise AssertionError(f"{getattr(call, '__name__', call)} raised no ServiceError")
+
+
 def generous_budgets():
     """Every budget (gateway/budgets.py) far above what a test run asks from its one address, and as
     many requests at once as it likes (gateway/client_turns.py): the suites register and log in

@@ -92,16 +92,16 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
 
     # -- association --------------------------------------------------------------------------
     def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
-                  user_name=None):
+                  user_name=None, peers=None):
         """Role admin registers the enterprise (201); role user applies to a registered one (202).
 
-        `user_name`: the applicant's name for the administrator's message, or a function that looks
-        it up (called only once the input is valid).
+        `user_name`: the applicant's name for the administrator's requests list; without one it is
+        asked of identity through `peers` (services/enterprise/peers.py), only once the input is valid.
         """
         actor_user_id = check_field("actor_user_id", user_id_input, actor_user_id)
         uscc = check_fields({"uscc": (validators.uscc, uscc), "role": (role_input, role)})["uscc"]
-        if callable(user_name):  # asked only for a well-formed application, and one as a user
-            user_name = user_name() if role == USER else None
+        if user_name is None and peers is not None and role == USER:  # a well-formed application
+            user_name = peers.user_name(actor_user_id)
 
         def attempt():  # someone else changed a list or an index meanwhile: load again and re-check
             if role == ADMIN:

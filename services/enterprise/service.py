@@ -7,10 +7,11 @@ it what that user may do.
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.operations import Operated
-from services.common.rpc import RpcProxy, call_with_deadline, rpc
+from services.common.rpc import RpcProxy, rpc
 
 from .application import EnterpriseApplication
 from .integration import to_integration
+from .peers import Peers
 
 
 class EnterpriseService(Operated):
@@ -29,9 +30,9 @@ class EnterpriseService(Operated):
 
     @rpc
     def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None):
-        # The applicant's name goes into the request the administrator reads in the inbox.
+        # The applicant's name goes into the request the administrator reads (asked of identity).
         return self.app.associate(actor_user_id, uscc, role, name=name, address=address,
-                                  business_scope=business_scope, user_name=lambda: self._user_name(actor_user_id))
+                                  business_scope=business_scope, peers=Peers(self.identity))
 
     @rpc
     def approve(self, actor_user_id, association_id):
@@ -93,6 +94,3 @@ class EnterpriseService(Operated):
     @rpc
     def membership(self, user_id, enterprise_id):
         return self.app.membership(user_id, enterprise_id)
-
-    def _user_name(self, user_id):
-        return call_with_deadline(self.identity.get_user, user_id)["name"]

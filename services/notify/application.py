@@ -94,13 +94,14 @@ class InboxApplication(ServiceApplication):
         retry_on_conflict(attempt, message="The inbox changed meanwhile; try again.")
 
 
-def named(envelope, name_of):
+def named(envelope, peers):
     """`envelope` with its enterprise's name in the payload, for the message's words: authz's events
-    carry only the enterprise's id. `name_of(enterprise_id)` answers the name or None."""
+    carry only the enterprise's id. `peers.enterprise_name(enterprise_id)` (services/notify/peers.py)
+    answers the name or None."""
     p = envelope.get("payload") or {}
     if envelope.get("source") != "authz" or p.get("enterprise_name") or not isinstance(p.get("enterprise_id"), str):
         return envelope
-    return dict(envelope, payload=dict(p, enterprise_name=name_of(p["enterprise_id"])))
+    return dict(envelope, payload=dict(p, enterprise_name=peers.enterprise_name(p["enterprise_id"])))
 
 
 _user_id = validators.string(MAX_ID_INPUT)

@@ -2,7 +2,7 @@
 
 A new inbox store is built beside the live one (services/common/swap.py): every enterprise, authz
 and identity event the inbox consumes, read page by page from each source's `ops_events`, is delivered to it as
-the consumer would (a permission message named with its enterprise's name, `name_of`), and the
+the consumer would (a permission message named with its enterprise's name, asked of `peers`), and the
 messages people marked read in the live inbox are marked read there too (read marks are the inbox's
 own facts: no upstream has them). Then the inbox's calls pause for a last catch-up of all, and the
 new store takes the live one's place. Message ids derive from the event and the recipient, so the
@@ -23,8 +23,8 @@ READS = 1000  # notifications of the live store read at a time for its read mark
 
 
 class InboxRebuild:
-    def __init__(self, sourced, fetch, page, name_of=lambda enterprise_id: None):
-        self.sourced, self.fetch, self.page, self.name_of = sourced, fetch, page, name_of
+    def __init__(self, sourced, fetch, page, peers):
+        self.sourced, self.fetch, self.page, self.peers = sourced, fetch, page, peers
         self.kinds = {source: set(subscription("notify", source).event_types) for source in SOURCES}
         self.state, self.error, self.applied = "running", None, 0
         self.positions = {**dict.fromkeys(SOURCES, 0), "read-marks": 0}
@@ -64,7 +64,7 @@ class InboxRebuild:
             page = self.fetch(source, self.positions[source], self.page)
             for envelope in page["items"]:
                 if envelope["event_type"] in self.kinds[source]:
-                    fresh.deliver(named({k: v for k, v in envelope.items() if k != "position"}, self.name_of))
+                    fresh.deliver(named({k: v for k, v in envelope.items() if k != "position"}, self.peers))
                 self.applied += 1
             moved = page["next"] > self.positions[source]
             self.positions[source], self.ends[source] = page["next"], page["end"]

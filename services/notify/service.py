@@ -1,13 +1,12 @@
 """The notify service: SMS delivery (RPC from identity only, sms_entrypoints.py) and the users'
 message inbox: enterprise (identity, authz) events in, the users' messages out."""
-from contracts import errors as e
-from contracts.errors import ServiceError
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
-from services.common.rpc import RpcProxy, call_with_deadline, rpc
+from services.common.rpc import RpcProxy, rpc
 from services.common.swap import SwappableEventSourced
 
 from .application import InboxApplication, named
+from .peers import Peers
 from .rebuild import InboxRebuild
 from .sms_entrypoints import SmsEntrypoints
 
@@ -18,18 +17,7 @@ class InboxStore(Rebuilding, SwappableEventSourced):
     rebuildable_projections = ("inbox",)
 
     def make_rebuild(self, fetch, page):
-        return InboxRebuild(self, fetch, page, lambda eid: enterprise_name(fetch.proxy.enterprise.get_enterprise, eid))
-
-
-def enterprise_name(get_enterprise, enterprise_id):
-    """The enterprise's name from its service (its RPC `get_enterprise`), None when it has none;
-    an enterprise service that does not answer fails the delivery, which comes again later."""
-    try:
-        return call_with_deadline(get_enterprise, enterprise_id)["name"]
-    except ServiceError as error:
-        if error.code == e.ENTERPRISE_NOT_FOUND:
-            return None
-        raise
+        return InboxRebuild(self, fetch, page, Peers(fetch.proxy.enterprise))
 
 
 class InboxEntrypoints:
@@ -42,7 +30,7 @@ class InboxEntrypoints:
 
     @on_event("notify", "authz")
     def on_authz_event(self, envelope):
-        self.inbox.deliver(named(envelope, lambda eid: enterprise_name(self.enterprise.get_enterprise, eid)))
+        self.inbox.deliver(named(envelope, Peers(self.enterprise)))
 
     @on_event("notify", "identity")
     def on_identity_event(self, envelope):  # UserSuperseded (实名认证)

@@ -16,7 +16,7 @@ from tests.e2e.certification import authz_allows, new_card, prove
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import apply, approve, messages, register, register_enterprise
 from tests.support import wait_for
-from tests.unit.test_card_domain import serial_of
+from tests.card_support import serial_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 EFFECT_SECONDS = 5  # API.md: effects of a lost certification show within 5 seconds everywhere

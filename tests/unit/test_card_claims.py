@@ -10,13 +10,15 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.card.application import CardApplication
 from eport_card.devca import create_ca
-from tests.unit.test_card_domain import USCC, Clock, FakePeers, Trust, new_card, sign
+from tests.card_support import USCC, Trust, new_card, sign
+from tests.peers import FakeCardPeers
+from tests.support import Clock
 
 pytestmark = pytest.mark.unit
 
 
-class ClaimPeers(FakePeers):
-    """FakePeers plus the enterprise service's claim: `certified_admin` makes it refuse (409)."""
+class ClaimPeers(FakeCardPeers):
+    """FakeCardPeers plus the enterprise service's claim: `certified_admin` makes it refuse (409)."""
 
     def __init__(self):
         super().__init__()

@@ -11,8 +11,9 @@ from gateway.errors import status_of
 from services.card.application import CardApplication
 from services.card.trust import RevocationList, TrustAnchor
 from services.common.settings import StartRefused
-from tests.unit import test_card_domain as cards
-from tests.unit.test_card_domain import bind, code_of_call, login, new_card, serial_of
+from tests import card_support as cards
+from tests.card_support import bind, login, new_card, serial_of
+from tests.support import raises_code
 
 pytestmark = pytest.mark.unit
 GRACE = timedelta(hours=1)
@@ -67,8 +68,8 @@ def test_a_list_past_next_update_and_grace_stops_binding_and_login(monkeypatch, 
     bind(app, peers, "u1", "e1", card)  # within the grace: still trusted
     assert login(app, peers, card)["user_id"] == "u1"
     clock.advance(120)  # the grace is over: nobody can tell whether a card was revoked since
-    assert code_of_call(login, app, peers, card) == e.CARD_REVOCATION_UNAVAILABLE
-    assert code_of_call(bind, app, peers, "u2", "e2", later) == e.CARD_REVOCATION_UNAVAILABLE
+    assert raises_code(login, app, peers, card) == e.CARD_REVOCATION_UNAVAILABLE
+    assert raises_code(bind, app, peers, "u2", "e2", later) == e.CARD_REVOCATION_UNAVAILABLE
     assert status_of(e.CARD_REVOCATION_UNAVAILABLE) == 503
     assert app.cards_of_user("u2") == {}
     # A newer list is published: card operations work again.

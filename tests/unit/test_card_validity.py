@@ -10,8 +10,8 @@ from services.card.application import CardApplication
 from services.card.domain import CardBinding
 from eport_card.devca import CA_CERT_FILE, CA_CRL_FILE, revoke
 from services.card.trust import TrustAnchor
-from tests.unit import test_card_domain as cards
-from tests.unit.test_card_domain import bind, new_card, published, serial_of
+from tests import card_support as cards
+from tests.card_support import bind, new_card, published, serial_of
 
 pytestmark = pytest.mark.unit
 ca, ca_dir, clock, peers = cards.ca, cards.ca_dir, cards.clock, cards.peers  # the card suite's fixtures
