@@ -316,7 +316,7 @@ def main(argv=None):
     port = free_port()
     env = {"AMQP_URI": amqp_uri, "EPORT_VAR": var, "SMS_PROVIDER": "outbox",
            "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "GATEWAY_PORT": str(port),
-           "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", **capacity_env()}
+           "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", "EPORT_ENV": "development", **capacity_env()}
     os.environ.update(env)  # this process reads the SMS outbox and the same secrets
     platform = Platform(env=env, only=SERVICES, log_dir=os.path.join(var, "logs"), quiet=True)
     missing = set(SERVICES) - set(platform.services)

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request
 from contracts import errors as e
 from contracts.envelope import CORRELATION_ID_PATTERN
 from services.common.context import CORRELATION_ID
+from services.common.rpc import SignatureChecked
 
 from .body import BodyRefused, buffer_body, socket_timeout
 from .budgets import early_refusal
@@ -174,7 +175,7 @@ class JsonErrorsWebServer(WebServer):
         return {CORRELATION_ID: request.environ[_ENVIRON_KEY]}
 
 
-class HttpEntrypoint(HttpRequestHandler):
+class HttpEntrypoint(SignatureChecked, HttpRequestHandler):
     server = JsonErrorsWebServer()
 
 

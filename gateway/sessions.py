@@ -91,8 +91,12 @@ class SessionCheck(DependencyProvider):
         if len(token) > MAX_TOKEN_INPUT:
             raise refused
         if load_keys is not None:
-            self.keys(load_keys, token)
+            self.keys(load_keys)  # stale ones re-read; the token is not parsed for that
         claims = self._claims(token) if self._claims is not None else None
+        if claims is None and load_keys is not None:  # not verified: a kid of a key set we have not read?
+            # (asked only then: parsing the header on every request was a fifth of a check's CPU)
+            self.keys(load_keys, token)
+            claims = self._claims(token) if self._claims is not None else None
         if claims is None or claims["exp"] <= time.time():
             raise refused
         if not self.loaded:

@@ -13,6 +13,7 @@ broker round trip on every call: without it a bare call takes about 30% less ser
 (bench/authz.py, "server CPU per call": 0.82 -> 0.58 ms).
 """
 import functools
+import inspect
 import json
 import logging
 import sys
@@ -23,7 +24,7 @@ from amqp.exceptions import NotFound
 from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
-from nameko.exceptions import UnknownService, UnserializableValueError, serialize
+from nameko.exceptions import IncorrectSignature, UnknownService, UnserializableValueError, serialize
 from nameko.rpc import MethodProxy, Responder, RpcConsumer, ServiceProxy, get_rpc_exchange
 from nameko.rpc import ReplyListener as NamekoReplyListener
 from nameko.rpc import Rpc as NamekoRpc
@@ -204,7 +205,26 @@ class _ClusterProxy(ClusterProxy):
         return self._proxies[name]
 
 
-class Rpc(NamekoRpc):
+class SignatureChecked:
+    """nameko checks every call's arguments against the method with inspect.getcallargs, which
+    builds the method's signature anew each time (profiled: 0.1 ms of an authz check's 0.6 ms of
+    RPC); the same check, on the signature built once per entrypoint. (The gateway's HTTP
+    entrypoint too: gateway/http.py.)"""
+
+    _signature = None
+
+    def check_signature(self, args, kwargs):
+        if self._signature is None:
+            # the method itself, as nameko's getcallargs sees it: not what functools.wraps names
+            method = getattr(self.container.service_cls, self.method_name)
+            self._signature = inspect.signature(method, follow_wrapped=False)
+        try:
+            self._signature.bind(None, *args, **kwargs)  # None: the unbound method's `self`
+        except TypeError as exc:
+            raise IncorrectSignature(str(exc)) from None
+
+
+class Rpc(SignatureChecked, NamekoRpc):
     # One consumer per container for every entrypoint of this class: a service must not mix these
     # with nameko's own @rpc, or two consumers would share its queue.
     rpc_consumer = UnconfirmedReplies()
