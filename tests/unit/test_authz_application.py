@@ -15,16 +15,11 @@ from services.authz.domain import EnterpriseAccess
 from services.authz.integration import to_integration
 
 pytestmark = pytest.mark.unit
+APPLICATION = AuthzApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 NOW = "2024-05-01T08:00:00+00:00"
 E = "ent-1"
 ADMIN, MEMBER, OTHER, OUTSIDER = "u-admin", "u-member", "u-other", "u-outsider"
-
-
-@pytest.fixture
-def app(monkeypatch, fresh_var):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return AuthzApplication()
 
 
 def envelope(et, payload, version, aggregate_id=E):

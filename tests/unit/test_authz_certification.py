@@ -15,16 +15,11 @@ from services.authz.integration import to_integration
 from tests.support import stored_before
 
 pytestmark = pytest.mark.unit
+APPLICATION = AuthzApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 NOW = "2026-12-01T08:00:00+00:00"
 E = "ent-cert"
 SQUATTER, HOLDER, MEMBER = "u-squatter", "u-holder", "u-member"
-
-
-@pytest.fixture
-def app(monkeypatch, fresh_var):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return AuthzApplication()
 
 
 def envelope(et, version, aggregate_id=E, **payload):

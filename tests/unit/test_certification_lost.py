@@ -10,14 +10,14 @@ from contracts import errors as e
 from contracts.card import CARD_UNBOUND
 from contracts.enterprise import ROLE_CERTIFICATION_LOST
 from contracts.envelope import make_envelope
+from services.enterprise.application import EnterpriseApplication
 from tests.unit.test_enterprise_application import code_of, uid
 from tests.unit.test_enterprise_events import published
-from tests.unit import test_role_certification as certification
 from tests.unit.test_role_certification import applied, registered
 
 pytestmark = pytest.mark.unit
 CARD = "8800000000001"
-app = certification.app  # the fixture
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def certify(app, user, eid, uscc, card_no=CARD):

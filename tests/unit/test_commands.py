@@ -87,10 +87,7 @@ class CounterApp(ServiceApplication):
         return self.repository.get(self.counter.id).count
 
 
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return CounterApp()
+APPLICATION = CounterApp  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def run(app, command_id, method="bump", **kwargs):

@@ -38,6 +38,9 @@ class CounterApp(ServiceApplication):
     service_name = "helpers-test"
 
 
+APPLICATION = CounterApp  # the `app` fixture's (tests/unit/conftest.py)
+
+
 class AmountPayload(Schema):
     counter_id = fields.String(required=True)
     amount = fields.Integer(required=True)
@@ -48,12 +51,6 @@ def envelope(payload):
     valid = make_envelope(PASSWORD_SET, aggregate_id=str(uuid.uuid4()), aggregate_version=1,
                           occurred_at="2026-03-01T00:00:00+00:00", payload={"user_id": "u1", "reason": "reset"})
     return dict(valid, payload=payload)
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return CounterApp()
 
 
 @pytest.fixture

@@ -10,14 +10,9 @@ from services.enterprise.domain import enterprise_id_of
 from tests.factories import new_uscc
 
 pytestmark = pytest.mark.unit
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 KNOWN = "913300007458363392"  # in services/enterprise/data/registry.json
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return EnterpriseApplication()
 
 
 def uid():

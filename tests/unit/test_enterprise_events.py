@@ -10,12 +10,7 @@ from services.enterprise.integration import to_integration
 from tests.factories import new_uscc
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return EnterpriseApplication()
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def published(app):

@@ -9,12 +9,12 @@ import pytest
 from contracts.envelope import make_envelope
 from contracts.identity import USER_SUPERSEDED
 from services.authz.domain import EnterpriseAccess
+from services.enterprise.application import EnterpriseApplication
 from services.enterprise.domain import Association
-from tests.unit import test_enterprise_application as base
 from tests.unit.test_enterprise_application import MANUAL, member, registered, uid
 
 pytestmark = pytest.mark.unit
-app = base.app  # the fixture of the enterprise application's tests
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def superseded(user_id, by_user_id=None):

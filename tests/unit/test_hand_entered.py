@@ -14,12 +14,7 @@ from services.enterprise.application import EnterpriseApplication
 from tests.unit.test_role_certification import CLAIMED, applied, bind_card, notifications
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return EnterpriseApplication()
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def stored(app):

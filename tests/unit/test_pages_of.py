@@ -9,12 +9,7 @@ from services.common.operations import pages_of, read_events
 from tests.tally import Tallies, Tally, to_integration
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return Tallies()
+APPLICATION = Tallies  # the `app` fixture's (tests/unit/conftest.py)
 
 
 class Reply:

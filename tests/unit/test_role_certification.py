@@ -14,12 +14,7 @@ from tests.unit.test_enterprise_application import KNOWN, MANUAL, code_of, uid
 from tests.unit.test_enterprise_events import published
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return EnterpriseApplication()
+APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
 
 
 def registered(app):
