@@ -77,10 +77,13 @@ def test_status_shows_every_store_and_queue_and_the_relay_catching_up(api, opera
     assert {("identity", "identity"), ("enterprise", "enterprise"), ("card", "card"), ("authz", "authz"),
             ("notify", "notify-inbox"), ("audit", "audit-log")} <= set(stores)
     assert stores[("identity", "identity")]["stored"] >= 3  # registration, password, login
+    sms = stores[("notify", "sms")]  # notify's deliveries (services/notify/sms_delivery.py)
+    assert sms["sms_sent"] >= 1 and sms["sms_parked"] == 0 and sms["stored"] == 0
     assert body["unavailable"] == []
     assert {q["queue"] for q in body["queues"]} == {s.queue_name for s in platform_subscriptions()}
     table = run(operator, "status").stdout
     assert "identity" in table and "audit.identity-events" in table and "dead letters" in table
+    assert "SMS sent" in table and "parked 0 since start" in table
     events = json_lines(run(operator, "events", "identity", "--type", "UserRegistered", "--limit", "100000",
                             "--json"))
     assert person.user_id in {e["payload"]["user_id"] for e in events}
