@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from deploy.store_secrets import generate, role_name, role_statements
+from deploy.store_secrets import STORES, generate, role_name, role_statements
 
 pytestmark = pytest.mark.integration
 ADMIN = "postgresql://postgres@localhost:5432/postgres"
@@ -87,10 +87,11 @@ def test_a_services_role_makes_neither_databases_nor_roles(roles):
 def test_generate_writes_a_key_and_a_url_per_store_and_the_init_script(tmp_path):
     out = generate(tmp_path / "stores", host="db")
     envs = {p.stem: dict(line.split("=", 1) for line in p.read_text().splitlines()) for p in out.glob("*.env")}
-    assert set(envs) == {"notify", "identity", "enterprise", "card", "authz", "audit"}
-    assert len({env["EPORT_CIPHER_KEY"] for env in envs.values()}) == 6  # a key of its own each
+    assert set(envs) == set(STORES) >= {"notify", "identity", "enterprise", "card", "authz", "audit"}
+    assert "gateway" not in envs  # it keeps no store
+    assert len({env["EPORT_CIPHER_KEY"] for env in envs.values()}) == len(STORES)  # a key of its own each
     assert envs["card"]["EVENT_STORE_URL"].startswith("postgresql+psycopg2://eport_card:")
     assert envs["card"]["EVENT_STORE_URL"].endswith("@db:5432/eport_card")
     script = (out / "init.sql").read_text()
-    assert script.count("CREATE ROLE") == 6 and 'REVOKE ALL ON DATABASE "eport_audit" FROM PUBLIC;' in script
+    assert script.count("CREATE ROLE") == len(STORES) and 'REVOKE ALL ON DATABASE "eport_audit" FROM PUBLIC;' in script
     assert all(oct(p.stat().st_mode)[-3:] == "600" for p in out.iterdir())
