@@ -61,14 +61,23 @@ def inbox_of(user_id):
         return rpc.notify.list_messages(user_id)["items"]
 
 
+def granted(api, admin, eid, member):
+    """The grant's answer once authz knows the member: it learns the approval from enterprise's event,
+    and answers 409 NOT_A_MEMBER until then."""
+    def put():
+        r = api.put(f"/api/v1/enterprises/{eid}/members/{member.user_id}/permissions", token=admin.token,
+                    json={"systems": [SYSTEM]})
+        return None if r.status_code == 409 else r
+    return wait_for(put, what="authz to learn the approval")
+
+
 def test_the_card_holder_reclaims_the_id_number_from_a_squatter(api):
     admin = register(api)
     eid, _ = register_enterprise(api, admin)
     victim_name, victim_id = person_name(), new_id_number()
     squatter = register_as(api, victim_name, victim_id)
     approve(api, admin, apply(api, squatter, _uscc_of(api, admin, eid)))
-    r = api.put(f"/api/v1/enterprises/{eid}/members/{squatter.user_id}/permissions", token=admin.token,
-                json={"systems": [SYSTEM]})
+    r = granted(api, admin, eid, squatter)
     assert r.status_code == 200, r.text
     assert api.get("/api/v1/me", token=squatter.token).json()["identity_verified"] is False
 
