@@ -27,8 +27,9 @@ from kombu import Connection  # noqa: E402
 from marshmallow import Schema, fields  # noqa: E402
 
 from bench.broker import Vhost  # noqa: E402
-from contracts.envelope import event_type, make_envelope  # noqa: E402
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription, queue, subscription  # noqa: E402
+from contracts.envelope import make_envelope  # noqa: E402
+from contracts.subscriptions import Subscription, queue  # noqa: E402
+from tests.support import own_event_type, registered  # noqa: E402
 
 SOURCE = "benchrelay"
 
@@ -37,8 +38,8 @@ class NotedPayload(Schema):
     text = fields.String(required=True)
 
 
-NOTED = event_type(SOURCE, "Noted", NotedPayload, "benchmark event")
-SUBSCRIPTIONS.append(Subscription("benchsink", SOURCE, ("Noted",)))
+NOTED = own_event_type(SOURCE, "Noted", NotedPayload, "benchmark event")
+SINK = Subscription("benchsink", SOURCE, ("Noted",))  # registered while the bench runs, as a test's
 
 
 class Note(Aggregate):
@@ -75,7 +76,8 @@ def main(argv=None):
                 super().publish_many([envelope])
 
     try:
-        with Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
+        with registered(NOTED, subscriptions=[SINK]), \
+                Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
             app = BenchApp()
             started = time.perf_counter()
             for i in range(args.events):
@@ -85,7 +87,7 @@ def main(argv=None):
             positions = PositionStore(Path(var) / "relay.db")
             rates = {"one confirm at a time": [], "batch, then its confirms": []}
             with Connection(amqp_uri) as conn:
-                sink = queue(subscription("benchsink", SOURCE))(conn.channel())
+                sink = queue(SINK)(conn.channel())
                 for rnd in range(args.rounds):
                     for name, cls in (("one confirm at a time", OneConfirmAtATime),
                                       ("batch, then its confirms", AmqpPublisher)):

@@ -14,6 +14,34 @@ import requests
 from tests.tokens import token_for
 
 
+def own_event_type(source, name, payload, description="test event", version=1):
+    """An event type of a test's own, left out of contracts' registry (the AsyncAPI document reads
+    it) until `registered` puts it there."""
+    from contracts.envelope import EventType
+
+    return EventType(name, source, version, payload, description)
+
+
+@contextmanager
+def registered(*event_types, subscriptions=()):
+    """A test's own event types and subscriptions in contracts' registries while it runs, gone after:
+    `@on_event` finds its queue when the service starts, the relay declares it, consumers read the
+    type. Use it in a fixture: `with registered(NOTED, subscriptions=[Subscription(...)]): yield`."""
+    from contracts.envelope import REGISTRY
+    from contracts.subscriptions import SUBSCRIPTIONS
+
+    for et in event_types:
+        REGISTRY[(et.source, et.name)] = et
+    SUBSCRIPTIONS.extend(subscriptions)
+    try:
+        yield
+    finally:
+        for et in event_types:
+            REGISTRY.pop((et.source, et.name), None)
+        for sub in subscriptions:
+            SUBSCRIPTIONS.remove(sub)
+
+
 def raises_code(call, *args, **kwargs):
     """The error code `call(*args, **kwargs)` raises (a ServiceError or a DomainError, which is one);
     fails the test when it raises nothing."""

@@ -3,8 +3,9 @@ published log): each Tally event makes `copies` envelopes, none or several, as a
 from eventsourcing.domain import Aggregate, event
 from marshmallow import Schema, fields
 
-from contracts.envelope import event_type, make_envelope
+from contracts.envelope import make_envelope
 from services.common.application import ServiceApplication
+from tests.support import own_event_type
 
 NOTE = "机密-tally-7f3a"  # in every payload: a test can look for it in the raw files
 
@@ -15,7 +16,7 @@ class CountedPayload(Schema):
     note = fields.String(required=True)
 
 
-COUNTED = event_type("tallydemo", "Counted", CountedPayload, "test event")
+COUNTED = own_event_type("tallydemo", "Counted", CountedPayload)  # no consumer reads it: never registered
 
 
 class Tally(Aggregate):

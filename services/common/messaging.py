@@ -65,10 +65,13 @@ class EventConsumer(Consumer):
         self.max_failures = max_failures
         self._failures = {}  # event_id -> consecutive failures of its handler
         self.parker = None
-        self.source = source
-        super().__init__(queue(subscription(consumer, source), consumer_queue_type()), requeue_on_error=True, **kwargs)
+        self.consumer, self.source = consumer, source
+        # the queue is found when the service starts, not when its class is defined: a test's own
+        # subscription is registered only while it runs (tests/support.py `registered`)
+        super().__init__(None, requeue_on_error=True, **kwargs)
 
     def setup(self):
+        self.queue = queue(subscription(self.consumer, self.source), consumer_queue_type())
         self.retry_delay = self.retry_delay or consumer_retry_delay()
         self.max_failures = self.max_failures or consumer_max_failures()
         key_set()  # refuses to start without the published keys, rather than park every event

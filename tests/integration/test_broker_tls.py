@@ -18,18 +18,21 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from deploy.broker import _write_private
 from deploy.broker_tls import write_tls
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription, subscription
+from contracts.subscriptions import Subscription, subscription
 from services.common.deadletters import dead_letter_queue
 from services.common.messaging import on_event
 from services.common.relay import AmqpPublisher
 from services.common.rpc import rpc
-from tests.support import wait_for
+from tests.support import registered, wait_for
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-SUBSCRIPTIONS.append(Subscription("tlssink", "tlsdemo", ("Noted",)))
+@pytest.fixture(scope="module", autouse=True)
+def _registered():  # this suite's own event types and subscription, in contracts' registries while it runs
+    with registered(subscriptions=[Subscription("tlssink", "tlsdemo", ("Noted",))]):
+        yield
 
 
 class TlsEcho:

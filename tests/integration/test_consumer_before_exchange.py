@@ -16,9 +16,9 @@ from nameko.events import BROADCAST
 from nameko.rpc import get_rpc_exchange
 from nameko.testing.services import dummy, entrypoint_hook
 
-from contracts.envelope import event_type, make_envelope
+from contracts.envelope import make_envelope
 from contracts.errors import ServiceError
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange
+from contracts.subscriptions import Subscription, exchange
 from deploy.launch import Platform
 from gateway.sessions import revocation_handler
 from services.common.application import ServiceApplication
@@ -26,20 +26,25 @@ from services.common.exchange_binding import exchange_exists
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from services.common.rpc import RpcProxy, call_with_deadline, rpc
-from tests.support import base_amqp_uri, own_vhost, signed, wait_for
+from tests.support import base_amqp_uri, own_event_type, own_vhost, registered, signed, wait_for
 
 pytestmark = pytest.mark.integration
 
 SOURCE = "latesource"
 SINK = "latesink"
-SUBSCRIPTIONS.append(Subscription(SINK, SOURCE, ("Noted",)))
 
 
 class NotedPayload(Schema):
     text = fields.String(required=True)
 
 
-NOTED = event_type(SOURCE, "Noted", NotedPayload, "test event")
+NOTED = own_event_type(SOURCE, "Noted", NotedPayload)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered():  # this suite's own event types and subscription, in contracts' registries while it runs
+    with registered(NOTED, subscriptions=[Subscription(SINK, SOURCE, ("Noted",))]):
+        yield
 
 
 class Note(Aggregate):

@@ -9,14 +9,14 @@ from eventsourcing.domain import Aggregate, event
 from kombu import Connection, Producer
 from marshmallow import Schema, fields
 
-from contracts.envelope import event_type, make_envelope
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription, exchange, queue, subscription
+from contracts.envelope import make_envelope
+from contracts.subscriptions import Subscription, exchange, queue, subscription
 from services.common import deadletters as dl
 from services.common.application import ServiceApplication
 from services.common.dependency import EventSourced
 from services.common.messaging import on_event
 from tests.eport_cli import eport, json_lines
-from tests.support import wait_for
+from tests.support import own_event_type, registered, wait_for
 from tests.support import signed
 from nameko.testing.services import entrypoint_hook
 from services.audit.service import AuditService
@@ -33,8 +33,13 @@ class TextPayload(Schema):
     text = fields.String(required=True)
 
 
-WRITTEN = event_type(SOURCE, "Written", TextPayload, "test event")
-SUBSCRIPTIONS.append(Subscription(CONSUMER, SOURCE, ("Written",)))
+WRITTEN = own_event_type(SOURCE, "Written", TextPayload)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered():  # this suite's own event types and subscription, in contracts' registries while it runs
+    with registered(WRITTEN, subscriptions=[Subscription(CONSUMER, SOURCE, ("Written",))]):
+        yield
 
 
 class Effect(Aggregate):

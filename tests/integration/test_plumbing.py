@@ -1,112 +1,41 @@
 """The shared plumbing against the real RabbitMQ: relay with confirms, durable subscription queues,
-idempotent consumers, requeue of a failing handler."""
+idempotent consumers, requeue of a failing handler. The demo service and its sink are
+tests/plumbing_demo.py's, their events and subscription registered while this module runs."""
 import time
 import uuid
 
 import eventlet
 import pytest
-from eventsourcing.domain import Aggregate, event
-from marshmallow import Schema, fields
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_hook
 
-from contracts.envelope import event_type, make_envelope
-from contracts.subscriptions import SUBSCRIPTIONS, Subscription, queue, subscription
-from services.common.application import ServiceApplication
+from contracts.envelope import make_envelope
+from contracts.subscriptions import queue, subscription
 from services.common.dependency import EventSourced
-from services.common.messaging import EventConsumer, on_event
+from services.common.messaging import EventConsumer
 from services.common.positions import PositionStore
 from services.common.relay import AmqpPublisher, NotificationRelay
 from services.common.rpc import rpc
 from services.common.settings import var_dir
+from tests.plumbing_demo import (  # the demo service, its sink and their events: read them first
+    SOURCE, UNHEARD, DemoApp, DemoService, SinkApp, SinkService, published_before_consumer_starts,
+    registered_demo, to_integration,
+)
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
-SOURCE = "plumbingdemo"
 
-
-class NotedPayload(Schema):
-    text = fields.String(required=True)
-
-
-NOTED = event_type(SOURCE, "Noted", NotedPayload, "test event")
-UNHEARD = event_type(SOURCE, "Unheard", NotedPayload, "test event no queue takes")
-SUBSCRIPTIONS.append(Subscription("plumbingsink", SOURCE, ("Noted",)))
-
-
-class Note(Aggregate):
-    @event("Written")
-    def __init__(self, text):
-        self.text = text
-
-
-class DemoApp(ServiceApplication):
-    service_name = SOURCE
-
-    def write(self, text):
-        note = Note(text)
-        self.save(note)
-        return str(note.id)
-
-
-def to_integration(domain_event):
-    if isinstance(domain_event, Note.Written):
-        yield make_envelope(NOTED, aggregate_id=domain_event.originator_id,
-                            aggregate_version=domain_event.originator_version,
-                            occurred_at=domain_event.timestamp, payload={"text": domain_event.text})
-
-
-class DemoService:
-    name = SOURCE
-    app = EventSourced(DemoApp, to_integration, relay_idle_seconds=0.1)
-
-    @rpc
-    def write(self, text):
-        return self.app.write(text)
-
-
-class SinkApp(ServiceApplication):
-    service_name = "plumbingsink"
-    effects = []  # what the handler did, in order (class-level: shared with the test)
-    fail_next = []
-
-    def handle(self, envelope):
-        if self.fail_next:
-            self.fail_next.pop()
-            raise RuntimeError("handler failure for the test")
-        note = Note(envelope["payload"]["text"])
-        if self.save_processed("plumbingsink", envelope["event_id"], note):
-            self.effects.append(envelope["payload"]["text"])
-
-
-class SinkService:
-    name = "plumbingsink"
-    app = EventSourced(SinkApp)
-
-    @on_event("plumbingsink", SOURCE, retry_delay=0.1)
-    def on_demo(self, envelope):
-        self.app.handle(envelope)
+@pytest.fixture(scope="module", autouse=True)
+def _registered():
+    with registered_demo():
+        yield
 
 
 @pytest.fixture(autouse=True)
 def _fresh(fresh_var):
     SinkApp.effects.clear()
     SinkApp.fail_next.clear()
-
-
-def published_before_consumer_starts(container_factory, config, text):
-    """Writes `text` and relays it with no consumer running, then starts one: the demo container."""
-    demo = container_factory(DemoService, config)
-    demo.start()
-    with entrypoint_hook(demo, "write") as write:
-        write(text)
-    relay = next(d for d in demo.dependencies if isinstance(d, EventSourced)).relay
-    wait_for(lambda: relay.pending() == 0)
-    sink = container_factory(SinkService, config)
-    sink.start()
-    wait_for(lambda: SinkApp.effects == [text])
-    return demo
 
 
 def test_event_published_before_consumer_starts_is_delivered_once(container_factory, config):

@@ -10,10 +10,16 @@ from nameko.testing.services import entrypoint_hook
 from contracts.subscriptions import subscription
 from services.common.deadletters import dead_letter_queue_name
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
-from tests.integration.test_plumbing import SOURCE, SinkApp, published_before_consumer_starts
+from tests.plumbing_demo import SOURCE, SinkApp, published_before_consumer_starts, registered_demo
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _registered():
+    with registered_demo():
+        yield
 
 
 @pytest.fixture
