@@ -11,10 +11,10 @@ from services.common.dependency import EventSourced
 from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity
-from tests.unit.test_role_certification import card_bound_history
 from contracts.subscriptions import subscription
 from services.common.event_keys import signer
 from tests.support import dead_letters_of, replay_into, signed, wait_for
+from tests.enterprise_support import card_bound_history
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,8 @@ from contracts.card import CARD_UNBOUND
 from contracts.enterprise import ROLE_CERTIFICATION_LOST
 from contracts.envelope import make_envelope
 from services.enterprise.application import EnterpriseApplication
-from tests.unit.test_enterprise_application import code_of, uid
-from tests.unit.test_enterprise_events import published
-from tests.unit.test_role_certification import applied, registered
+from tests.enterprise_support import uid, uncertified as registered, applied, published
+from tests.support import raises_code
 
 pytestmark = pytest.mark.unit
 CARD = "8800000000001"
@@ -43,12 +42,12 @@ def test_the_certifying_card_gone_ends_the_certification_and_opens_the_claim(app
     certify(app, admin, eid, uscc)
     user, request = applied(app, uscc)
     holder = uid()
-    assert code_of(app.check_admin_claim, holder, uscc) == e.ENTERPRISE_HAS_ADMIN  # before: 409
+    assert raises_code(app.check_admin_claim, holder, uscc) == e.ENTERPRISE_HAS_ADMIN  # before: 409
     assert app.learn(unbound(admin, eid, reason=reason)) is True
     assert app.get_enterprise(eid, admin)["admin_role_certified"] is False
     assert app.membership(admin, eid)["role_certified"] is False
     assert app.associations_of_user(admin)[0]["role_certified"] is False
-    assert code_of(app.approve, admin, request) == e.ROLE_NOT_CERTIFIED
+    assert raises_code(app.approve, admin, request) == e.ROLE_NOT_CERTIFIED
     assert [(p["user_id"], p["association_id"], p["reason"]) for p in lost(app)] == [(admin, association_id, reason)]
     # The holder of a valid legal-person card claims the role from the uncertified administrator.
     out = app.claim_admin(holder, uscc, "8800000000002")

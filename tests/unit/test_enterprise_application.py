@@ -8,42 +8,11 @@ from contracts.errors import ServiceError
 from services.enterprise.application import EnterpriseApplication
 from services.enterprise.domain import enterprise_id_of
 from tests.factories import new_uscc
+from tests.enterprise_support import KNOWN, MANUAL, uid, registered, member
+from tests.support import raises_code
 
 pytestmark = pytest.mark.unit
 APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
-
-KNOWN = "913300007458363392"  # in services/enterprise/data/registry.json
-
-
-def uid():
-    return str(uuid.uuid4())
-
-
-def code_of(call, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        call(*args, **kwargs)
-    return info.value.code
-
-
-MANUAL = {"name": "杭州测试贸易有限公司", "address": "浙江省杭州市西湖区文三路1号", "business_scope": "货物进出口"}
-
-
-def registered(app, uscc=None, certify=True):
-    """An enterprise entered by hand, its administrator's role certified by the legal-person card
-    (as the card service reports a bound card) unless `certify` is false."""
-    admin = uid()
-    uscc = uscc or new_uscc()
-    out = app.associate(admin, uscc, "admin", **MANUAL)
-    if certify:
-        app.certify_card(admin, out["enterprise_id"], out["association_id"], "8800000000001", "legal_person", uscc)
-    return admin, out["enterprise_id"], uscc
-
-
-def member(app, admin, uscc, name="李四"):
-    user = uid()
-    req = app.associate(user, uscc, "user", user_name=name)
-    app.approve(admin, req["association_id"])
-    return user, req["association_id"]
 
 
 def test_admin_registers_a_known_enterprise_certified_from_the_registry(app):
@@ -71,7 +40,7 @@ def test_unknown_enterprise_needs_every_manual_field_and_stores_nothing(app):
         app.associate(uid(), uscc, "admin", name="  ", address="某地")
     assert info.value.code == e.VALIDATION_ERROR
     assert set(info.value.details) == {"name", "business_scope"}
-    assert code_of(app.lookup_registry, uscc) == e.ENTERPRISE_NOT_FOUND
+    assert raises_code(app.lookup_registry, uscc) == e.ENTERPRISE_NOT_FOUND
     assert app.recorder.max_notification_id() in (None, 0)
 
 
@@ -99,11 +68,11 @@ def test_bad_role_is_a_validation_error(app):
 
 def test_one_administrator_per_enterprise(app):
     admin, eid, uscc = registered(app)
-    assert code_of(app.associate, uid(), uscc, "admin", **MANUAL) == e.ENTERPRISE_HAS_ADMIN
+    assert raises_code(app.associate, uid(), uscc, "admin", **MANUAL) == e.ENTERPRISE_HAS_ADMIN
 
 
 def test_user_needs_a_registered_enterprise(app):
-    assert code_of(app.associate, uid(), new_uscc(), "user") == e.ENTERPRISE_NOT_REGISTERED
+    assert raises_code(app.associate, uid(), new_uscc(), "user") == e.ENTERPRISE_NOT_REGISTERED
 
 
 def test_one_live_association_per_user_and_enterprise_and_reapply_after_rejection(app):
@@ -111,8 +80,8 @@ def test_one_live_association_per_user_and_enterprise_and_reapply_after_rejectio
     user = uid()
     first = app.associate(user, uscc, "user", user_name="李四")
     assert first["status"] == "pending"
-    assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
-    assert code_of(app.associate, admin, uscc, "user") == e.ALREADY_ASSOCIATED
+    assert raises_code(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
+    assert raises_code(app.associate, admin, uscc, "user") == e.ALREADY_ASSOCIATED
     app.reject(admin, first["association_id"], "资料不符")
     assert app.membership(user, eid)["status"] == "rejected"
     second = app.associate(user, uscc, "user", user_name="李四")
@@ -120,7 +89,7 @@ def test_one_live_association_per_user_and_enterprise_and_reapply_after_rejectio
     assert app.membership(user, eid) == {"association_id": second["association_id"], "role": "user",
                                          "status": "pending", "uscc": uscc, "role_certified": False}
     app.approve(admin, second["association_id"])
-    assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
+    assert raises_code(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
     mine = app.associations_of_user(user)
     assert [(a["association_id"], a["status"]) for a in mine] == [(second["association_id"], "approved")]
 
@@ -132,17 +101,17 @@ def test_only_the_administrator_decides(app):
     applicant = uid()
     req = app.associate(applicant, uscc, "user", user_name="王五")
     for actor in (applicant, approved_user, other_admin, uid(), None):
-        assert code_of(app.approve, actor, req["association_id"]) == e.FORBIDDEN
-        assert code_of(app.reject, actor, req["association_id"]) == e.FORBIDDEN
-        assert code_of(app.members, actor, eid) == e.FORBIDDEN
-        assert code_of(app.association_requests, actor, eid) == e.FORBIDDEN
-        assert code_of(app.transfer_admin, actor, eid, approved_user) == e.FORBIDDEN
-        assert code_of(app.remove_member, actor, eid, approved_user) == e.FORBIDDEN
-    assert code_of(app.get_enterprise, eid, applicant) == e.FORBIDDEN
+        assert raises_code(app.approve, actor, req["association_id"]) == e.FORBIDDEN
+        assert raises_code(app.reject, actor, req["association_id"]) == e.FORBIDDEN
+        assert raises_code(app.members, actor, eid) == e.FORBIDDEN
+        assert raises_code(app.association_requests, actor, eid) == e.FORBIDDEN
+        assert raises_code(app.transfer_admin, actor, eid, approved_user) == e.FORBIDDEN
+        assert raises_code(app.remove_member, actor, eid, approved_user) == e.FORBIDDEN
+    assert raises_code(app.get_enterprise, eid, applicant) == e.FORBIDDEN
     assert app.get_enterprise(eid, approved_user)["enterprise_id"] == eid
     assert app.approve(admin, req["association_id"]) == {"association_id": req["association_id"], "status": "approved"}
-    assert code_of(app.approve, admin, req["association_id"]) == e.NOT_PENDING
-    assert code_of(app.reject, admin, req["association_id"]) == e.NOT_PENDING
+    assert raises_code(app.approve, admin, req["association_id"]) == e.NOT_PENDING
+    assert raises_code(app.reject, admin, req["association_id"]) == e.NOT_PENDING
 
 
 def test_requests_and_members_lists(app):
@@ -156,7 +125,7 @@ def test_requests_and_members_lists(app):
     assert [r["association_id"] for r in everyone] == [b["association_id"], a["association_id"]]
     members = app.members(admin, eid)["items"]
     assert [m["role"] for m in members] == ["admin", "user"]
-    assert code_of(app.association_requests, admin, eid, "maybe") == e.VALIDATION_ERROR
+    assert raises_code(app.association_requests, admin, eid, "maybe") == e.VALIDATION_ERROR
 
 
 def test_transfer_moves_the_role_and_the_former_admin_stays_a_user(app):
@@ -164,14 +133,14 @@ def test_transfer_moves_the_role_and_the_former_admin_stays_a_user(app):
     successor, _ = member(app, admin, uscc, "新管理员")
     outsider = uid()
     pending = app.associate(outsider, uscc, "user", user_name="待审")
-    assert code_of(app.transfer_admin, admin, eid, outsider) == e.NOT_A_MEMBER
-    assert code_of(app.transfer_admin, admin, eid, uid()) == e.NOT_A_MEMBER
+    assert raises_code(app.transfer_admin, admin, eid, outsider) == e.NOT_A_MEMBER
+    assert raises_code(app.transfer_admin, admin, eid, uid()) == e.NOT_A_MEMBER
     assert app.transfer_admin(admin, eid, successor) == {"enterprise_id": eid, "admin_user_id": successor}
     assert app.membership(admin, eid)["role"] == "user" and app.membership(admin, eid)["status"] == "approved"
     assert app.membership(successor, eid)["role"] == "admin"
-    assert code_of(app.approve, admin, pending["association_id"]) == e.FORBIDDEN
-    assert code_of(app.transfer_admin, admin, eid, successor) == e.CONFLICT  # the same transfer again
-    assert code_of(app.transfer_admin, admin, eid, admin) == e.FORBIDDEN
+    assert raises_code(app.approve, admin, pending["association_id"]) == e.FORBIDDEN
+    assert raises_code(app.transfer_admin, admin, eid, successor) == e.CONFLICT  # the same transfer again
+    assert raises_code(app.transfer_admin, admin, eid, admin) == e.FORBIDDEN
     app.approve(successor, pending["association_id"])
     assert app.get_enterprise(eid, admin)["admin_user_id"] == successor
 
@@ -179,20 +148,20 @@ def test_transfer_moves_the_role_and_the_former_admin_stays_a_user(app):
 def test_remove_member(app):
     admin, eid, uscc = registered(app)
     user, _ = member(app, admin, uscc)
-    assert code_of(app.remove_member, admin, eid, admin) == e.CONFLICT
+    assert raises_code(app.remove_member, admin, eid, admin) == e.CONFLICT
     app.remove_member(admin, eid, user)
     assert app.membership(user, eid)["status"] == "removed"
-    assert code_of(app.get_enterprise, eid, user) == e.FORBIDDEN
-    assert code_of(app.remove_member, admin, eid, user) == e.NOT_A_MEMBER
+    assert raises_code(app.get_enterprise, eid, user) == e.FORBIDDEN
+    assert raises_code(app.remove_member, admin, eid, user) == e.NOT_A_MEMBER
     assert app.associate(user, uscc, "user")["status"] == "pending"  # may apply again
 
 
 def test_unknown_ids_are_not_found(app):
     admin, eid, uscc = registered(app)
     for bad in ("nope", str(uuid.uuid4())):
-        assert code_of(app.get_enterprise, bad, admin) == e.ENTERPRISE_NOT_FOUND
-        assert code_of(app.approve, admin, bad) == e.ASSOCIATION_NOT_FOUND
-        assert code_of(app.transfer_admin, admin, bad, admin) == e.ENTERPRISE_NOT_FOUND
+        assert raises_code(app.get_enterprise, bad, admin) == e.ENTERPRISE_NOT_FOUND
+        assert raises_code(app.approve, admin, bad) == e.ASSOCIATION_NOT_FOUND
+        assert raises_code(app.transfer_admin, admin, bad, admin) == e.ENTERPRISE_NOT_FOUND
         assert app.membership(admin, bad) is None
     assert app.associations_of_user(uid()) == []
 
@@ -211,7 +180,7 @@ def test_concurrent_approvals_of_one_enterprise_cannot_both_save(app):
         return real_save(*aggregates, **kw)
 
     app.save = save_later
-    assert code_of(app.approve, admin, reqs[0]) == e.CONFLICT
+    assert raises_code(app.approve, admin, reqs[0]) == e.CONFLICT
     app.save = real_save
     statuses = sorted(r["status"] for r in app.association_requests(admin, eid)["items"])
     assert statuses == ["approved", "pending"]
@@ -227,7 +196,7 @@ def test_racing_registrations_of_one_uscc(app):
         return real_save(*aggregates, **kw)
 
     app.save = save_after_rival
-    assert code_of(app.associate, uid(), uscc, "admin", **MANUAL) == e.ENTERPRISE_HAS_ADMIN
+    assert raises_code(app.associate, uid(), uscc, "admin", **MANUAL) == e.ENTERPRISE_HAS_ADMIN
 
 
 def test_racing_applications_of_one_user_to_one_enterprise(app):
@@ -241,7 +210,7 @@ def test_racing_applications_of_one_user_to_one_enterprise(app):
         return real_save(*aggregates, **kw)
 
     app.save = save_after_rival
-    assert code_of(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
+    assert raises_code(app.associate, user, uscc, "user") == e.ALREADY_ASSOCIATED
     assert len(app.association_requests(admin, eid, "pending")["items"]) == 1
 
 
@@ -286,7 +255,7 @@ def test_members_and_requests_come_a_page_at_a_time_and_a_cursor_serves_its_own_
     mine = app.members(admin, eid, limit=1)["next_cursor"]
     for fetch, cursor in ((app.members, theirs), (app.association_requests, mine),
                           (app.members, app.association_requests(other_admin, other_eid, limit=1)["next_cursor"])):
-        assert code_of(fetch, admin, eid, cursor=cursor) == e.VALIDATION_ERROR
+        assert raises_code(fetch, admin, eid, cursor=cursor) == e.VALIDATION_ERROR
     for limit in (0, 201, "x"):
-        assert code_of(app.members, admin, eid, limit=limit) == e.VALIDATION_ERROR
-    assert code_of(app.members, other_admin, eid, cursor=mine) == e.FORBIDDEN  # the cursor opens nothing
+        assert raises_code(app.members, admin, eid, limit=limit) == e.VALIDATION_ERROR
+    assert raises_code(app.members, other_admin, eid, cursor=mine) == e.FORBIDDEN  # the cursor opens nothing

@@ -6,18 +6,11 @@ import pytest
 
 from contracts.envelope import REGISTRY, read_envelope
 from services.enterprise.application import EnterpriseApplication
-from services.enterprise.integration import to_integration
 from tests.factories import new_uscc
+from tests.enterprise_support import published
 
 pytestmark = pytest.mark.unit
 APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
-
-
-def published(app):
-    out = []
-    for notification in app.recorder.select_notifications(start=1, limit=1000):
-        out.extend(to_integration(app.mapper.to_domain_event(notification)))
-    return out
 
 
 def test_the_whole_story_publishes_valid_envelopes(app):

@@ -11,7 +11,7 @@ from contracts.identity import USER_SUPERSEDED
 from services.authz.domain import EnterpriseAccess
 from services.enterprise.application import EnterpriseApplication
 from services.enterprise.domain import Association
-from tests.unit.test_enterprise_application import MANUAL, member, registered, uid
+from tests.enterprise_support import MANUAL, uid, registered, member
 
 pytestmark = pytest.mark.unit
 APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)

@@ -8,10 +8,11 @@ import pytest
 from contracts import errors as e
 from contracts.enterprise import UNCERTIFIED_BY_HAND_MAX
 from tests.factories import new_uscc
-from tests.unit.test_enterprise_application import KNOWN, MANUAL, code_of, registered, uid
-from tests.unit.test_enterprise_events import published
 from services.enterprise.application import EnterpriseApplication
-from tests.unit.test_role_certification import CLAIMED, applied, bind_card, notifications
+from tests.enterprise_support import (
+    KNOWN, MANUAL, CLAIMED, uid, registered, applied, bind_card, notifications, published,
+)
+from tests.support import raises_code
 
 pytestmark = pytest.mark.unit
 APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
@@ -27,15 +28,15 @@ def test_only_the_certified_administrator_sees_members_and_requests(app):
     applicant, request = applied(app, uscc)
     stranger = uid()
     for actor, code in ((admin, e.ROLE_NOT_CERTIFIED), (applicant, e.FORBIDDEN), (stranger, e.FORBIDDEN)):
-        assert code_of(app.members, actor, eid) == code
-        assert code_of(app.association_requests, actor, eid, "pending") == code
+        assert raises_code(app.members, actor, eid) == code
+        assert raises_code(app.association_requests, actor, eid, "pending") == code
     bind_card(app, admin, eid, uscc)
     requests = app.association_requests(admin, eid, "pending")["items"]
     assert [(r["association_id"], r["user_name"]) for r in requests] == [(request, "李四")]
     assert [m["user_id"] for m in app.members(admin, eid)["items"]] == [admin]
     other_admin, other_eid, _ = registered(app)  # certified, but of another enterprise
-    assert code_of(app.members, other_admin, eid) == e.FORBIDDEN
-    assert code_of(app.association_requests, other_admin, eid) == e.FORBIDDEN
+    assert raises_code(app.members, other_admin, eid) == e.FORBIDDEN
+    assert raises_code(app.association_requests, other_admin, eid) == e.FORBIDDEN
 
 
 # -- a claim replaces what was typed ----------------------------------------------------------------
@@ -50,7 +51,7 @@ def test_a_claim_replaces_the_details_a_squatter_typed(app):
         assert set(info.value.details) == {"name", "address", "business_scope"}
     assert stored(app) == before
     partial = dict(CLAIMED, address=" ")
-    assert code_of(app.claim_admin, holder, uscc, "88001", **partial) == e.VALIDATION_ERROR
+    assert raises_code(app.claim_admin, holder, uscc, "88001", **partial) == e.VALIDATION_ERROR
     app.claim_admin(holder, uscc, "88001", **CLAIMED)
     detail = app.get_enterprise(eid, holder)
     assert {k: detail[k] for k in CLAIMED} == CLAIMED and detail["certified"] is True
@@ -122,9 +123,9 @@ def test_nobody_else_edits_them(app):
     member = uid()
     certified_elsewhere, _, _ = registered(app)
     before = stored(app)
-    assert code_of(app.update_details, admin, eid, name="改名") == e.ROLE_NOT_CERTIFIED
+    assert raises_code(app.update_details, admin, eid, name="改名") == e.ROLE_NOT_CERTIFIED
     for actor in (member, certified_elsewhere, uid()):
-        assert code_of(app.update_details, actor, eid, name="改名") == e.FORBIDDEN
+        assert raises_code(app.update_details, actor, eid, name="改名") == e.FORBIDDEN
     assert stored(app) == before and app.get_enterprise(eid)["name"] == MANUAL["name"]
 
 
@@ -134,7 +135,7 @@ def test_the_registrys_details_are_not_edited_here(app):
     bind_card(app, admin, out["enterprise_id"], KNOWN)
     assert app.get_enterprise(out["enterprise_id"])["from_registry"] is True
     before = stored(app)
-    assert code_of(app.update_details, admin, out["enterprise_id"], name="改名") == e.ENTERPRISE_FROM_REGISTRY
+    assert raises_code(app.update_details, admin, out["enterprise_id"], name="改名") == e.ENTERPRISE_FROM_REGISTRY
     assert stored(app) == before
 
 
@@ -156,14 +157,14 @@ def test_a_fourth_uncertified_enterprise_by_hand_is_refused(app):
     user = uid()
     held = [register_by_hand(app, user) for _ in range(UNCERTIFIED_BY_HAND_MAX)]
     before = stored(app)
-    assert code_of(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
+    assert raises_code(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
     assert stored(app) == before
     assert app.associate(user, KNOWN, "admin")["certified"] is True  # the registry's: not counted
     assert register_by_hand(app, uid())["status"] == "approved"  # another account: its own count
     first = held[0]
     bind_card(app, user, first["enterprise_id"], app.get_enterprise(first["enterprise_id"])["uscc"])
     assert register_by_hand(app, user)["status"] == "approved"  # certifying one freed its place
-    assert code_of(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
+    assert raises_code(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
 
 
 def test_a_superseded_registration_no_longer_counts(app):
@@ -190,7 +191,7 @@ def test_a_registration_saved_meanwhile_is_counted(app, monkeypatch):
         return real_save(*aggregates, **kwargs)
 
     monkeypatch.setattr(app, "save", save_after_another)
-    assert code_of(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
+    assert raises_code(register_by_hand, app, user) == e.TOO_MANY_UNCERTIFIED
     assert meanwhile[0]["status"] == "approved"
     assert len(app.uncertified_by_hand(user)) == UNCERTIFIED_BY_HAND_MAX
     assert len([a for a in app.associations_of_user(user) if a["role"] == "admin"]) == UNCERTIFIED_BY_HAND_MAX

@@ -10,31 +10,14 @@ from contracts.errors import ServiceError
 from tests.factories import new_uscc
 from tests.support import stored_before
 from services.enterprise.application import EnterpriseApplication
-from tests.unit.test_enterprise_application import KNOWN, MANUAL, code_of, uid
-from tests.unit.test_enterprise_events import published
+from tests.enterprise_support import (
+    CLAIMED, KNOWN, MANUAL, applied, bind_card, card_bound_history, notifications, published, uid,
+    uncertified as registered,
+)
+from tests.support import raises_code
 
 pytestmark = pytest.mark.unit
 APPLICATION = EnterpriseApplication  # the `app` fixture's (tests/unit/conftest.py)
-
-
-def registered(app):
-    admin, uscc = uid(), new_uscc()
-    out = app.associate(admin, uscc, "admin", **MANUAL)
-    return admin, out["enterprise_id"], out["association_id"], uscc
-
-
-def bind_card(app, user, eid, uscc, card_type="legal_person"):
-    association_id = app.membership(user, eid)["association_id"]
-    return app.certify_card(user, eid, association_id, "8800000000001", card_type, uscc)
-
-
-def applied(app, uscc, user=None):
-    user = user or uid()
-    return user, app.associate(user, uscc, "user", user_name="李四")["association_id"]
-
-
-def notifications(app):
-    return app.recorder.max_notification_id() or 0
 
 
 def test_an_administrator_starts_uncertified_and_may_look_at_the_enterprise_only(app):
@@ -77,7 +60,7 @@ def test_an_operator_card_certifies_the_enterprise_but_not_the_role(app):
     admin, eid, _, uscc = registered(app)
     assert bind_card(app, admin, eid, uscc, card_type="operator") == {"certified": True, "role_certified": False}
     _, request = applied(app, uscc)
-    assert code_of(app.approve, admin, request) == e.ROLE_NOT_CERTIFIED
+    assert raises_code(app.approve, admin, request) == e.ROLE_NOT_CERTIFIED
 
 
 def test_a_members_legal_person_card_certifies_nobodys_role(app):
@@ -91,7 +74,7 @@ def test_a_members_legal_person_card_certifies_nobodys_role(app):
 
 def test_a_card_of_another_enterprise_certifies_nothing(app):
     admin, eid, association_id, _ = registered(app)
-    assert code_of(app.certify_card, admin, eid, association_id, "1", "legal_person", new_uscc()) == \
+    assert raises_code(app.certify_card, admin, eid, association_id, "1", "legal_person", new_uscc()) == \
         e.VALIDATION_ERROR
     assert app.get_enterprise(eid)["admin_role_certified"] is False
 
@@ -112,16 +95,13 @@ def test_a_handover_by_a_certified_admin_certifies_the_successor(app):
 
 def test_claim_of_an_unregistered_enterprise_registers_it_certified(app):
     holder, uscc = uid(), new_uscc()
-    assert code_of(app.check_admin_claim, holder, uscc) == e.VALIDATION_ERROR  # unknown to the registry
+    assert raises_code(app.check_admin_claim, holder, uscc) == e.VALIDATION_ERROR  # unknown to the registry
     assert app.check_admin_claim(holder, uscc, **MANUAL)["registered"] is False
     out = app.claim_admin(holder, uscc, "8800000000002", **MANUAL)
     assert out["role_certified"] is True and out["superseded_user_id"] is None and out["certified"] is True
     assert app.get_enterprise(out["enterprise_id"], holder)["admin_role_certified"] is True
     known = app.claim_admin(uid(), KNOWN, "8800000000003")
     assert app.get_enterprise(known["enterprise_id"])["name"] == "浙江电子口岸有限公司"
-
-
-CLAIMED = {"name": "杭州真实贸易有限公司", "address": "浙江省杭州市滨江区江南大道1号", "business_scope": "报关代理"}
 
 
 def test_the_holder_supersedes_an_uncertified_squatter(app):
@@ -134,7 +114,7 @@ def test_the_holder_supersedes_an_uncertified_squatter(app):
     assert detail["admin_user_id"] == holder and detail["admin_role_certified"] is True
     gone = app.membership(squatter, eid)
     assert gone["status"] == "removed" and gone["association_id"] == squatter_association
-    assert code_of(app.get_enterprise, eid, squatter) == e.FORBIDDEN
+    assert raises_code(app.get_enterprise, eid, squatter) == e.FORBIDDEN
     assert [m["user_id"] for m in app.members(holder, eid)["items"]] == [holder]
     envelopes = published(app)
     removed = next(env for env in envelopes if env["event_type"] == "MemberRemoved")
@@ -165,8 +145,8 @@ def test_a_claim_against_a_certified_admin_is_409_and_stores_nothing(app):
     bind_card(app, admin, eid, uscc)
     before = notifications(app)
     for claimant in (uid(), admin):
-        assert code_of(app.check_admin_claim, claimant, uscc) == e.ENTERPRISE_HAS_ADMIN
-        assert code_of(app.claim_admin, claimant, uscc, "8800000000007") == e.ENTERPRISE_HAS_ADMIN
+        assert raises_code(app.check_admin_claim, claimant, uscc) == e.ENTERPRISE_HAS_ADMIN
+        assert raises_code(app.claim_admin, claimant, uscc, "8800000000007") == e.ENTERPRISE_HAS_ADMIN
     assert notifications(app) == before
 
 
@@ -180,30 +160,6 @@ def test_a_removal_stored_before_reasons_reads_as_removed(app):
     stored = [n for n in app.recorder.select_notifications(start=1, limit=1000) if n.topic.endswith(".Removed")]
     assert app.mapper.to_domain_event(stored[-1]).reason == "removed"
     assert app.mapper.to_domain_event(stored_before(app.mapper, stored[-1], "reason")).reason == "removed"
-
-
-def card_bound_history(uscc, user_id, enterprise_id, association_id, card_type="legal_person", before_uscc=True,
-                       rebinds=0):
-    """The card service's CardBound of a binding, as a replay of its history publishes it; one
-    stored `before_uscc` was published has none (Bound v1, upcast by the library). `rebinds`:
-    bound and unbound that often before (a later event of the same binding)."""
-    from eventsourcing.application import Application
-
-    from services.card.domain import CardBinding
-    from services.card.integration import to_integration as card_to_integration
-    store = Application()
-    binding = CardBinding(user_id=user_id, enterprise_id=enterprise_id)
-    for _ in range(rebinds):
-        binding.bind(card_no="8800000000008", card_type="operator", association_id=association_id, role="admin",
-                     bound_at="2026-11-29T08:00:00+00:00", by_user_id=user_id, uscc=uscc)
-        binding.unbind(reason="unbound", by_user_id=user_id)
-    binding.bind(card_no="8800000000009", card_type=card_type, association_id=association_id, role="admin",
-                 bound_at="2026-11-30T08:00:00+00:00", by_user_id=user_id, uscc=uscc)
-    store.save(binding)
-    stored = store.recorder.select_notifications(start=1, limit=10)[-1]
-    if before_uscc:
-        stored = stored_before(store.mapper, stored, "uscc")
-    return next(card_to_integration(store.mapper.to_domain_event(stored)))
 
 
 def test_a_legal_person_card_bound_before_certification_existed_certifies_on_replay(app):
