@@ -42,16 +42,21 @@ def registered(*event_types, subscriptions=()):
             SUBSCRIPTIONS.remove(sub)
 
 
-def raises_code(call, *args, **kwargs):
-    """The error code `call(*args, **kwargs)` raises (a ServiceError or a DomainError, which is one);
-    fails the test when it raises nothing."""
+def raised(call, *args, **kwargs):
+    """The ServiceError (or DomainError, which is one) `call(*args, **kwargs)` raises, for a test that
+    reads its message or details; fails the test when it raises nothing."""
     from contracts.errors import ServiceError
 
     try:
         call(*args, **kwargs)
     except ServiceError as error:
-        return error.code
+        return error
     raise AssertionError(f"{getattr(call, '__name__', call)} raised no ServiceError")
+
+
+def raises_code(call, *args, **kwargs):
+    """The error code `call(*args, **kwargs)` raises: `assert raises_code(app.approve, ...) == e.FORBIDDEN`."""
+    return raised(call, *args, **kwargs).code
 
 
 def generous_budgets():

@@ -11,6 +11,7 @@ from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity, InboxOnlyNotify
 from tests.support import wait_for
+from tests.support import raises_code
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +37,6 @@ def certify(enterprise, admin, registered, uscc):
     out = enterprise.certify_card(admin, registered["enterprise_id"], registered["association_id"], "8800000000001",
                                   "legal_person", uscc)
     assert out == {"certified": True, "role_certified": True}
-
-
-def code_of(fn, *args):
-    with pytest.raises(ServiceError) as info:
-        fn(*args)
-    return info.value.code
 
 
 def test_the_association_story_reaches_the_inbox(services):
@@ -73,7 +68,7 @@ def test_the_association_story_reaches_the_inbox(services):
 
     third = FakeIdentity.add("赵第三")
     late = enterprise.associate(third, uscc, "user")
-    assert code_of(enterprise.approve, admin, late["association_id"]) == e.FORBIDDEN
+    assert raises_code(enterprise.approve, admin, late["association_id"]) == e.FORBIDDEN
     # the new administrator is asked now
     wait_for(lambda: notify.list_messages(applicant, True)["items"][0]["kind"] == "association_requested")
 
@@ -83,7 +78,7 @@ def test_an_unknown_applicant_is_refused_by_identity(services):
     admin = FakeIdentity.add()
     uscc = new_uscc()
     enterprise.associate(admin, uscc, "admin", MANUAL["name"], MANUAL["address"], MANUAL["business_scope"])
-    assert code_of(enterprise.associate, "no-such-user", uscc, "user") == e.USER_NOT_FOUND
+    assert raises_code(enterprise.associate, "no-such-user", uscc, "user") == e.USER_NOT_FOUND
 
 
 @pytest.fixture
@@ -161,7 +156,7 @@ def test_bad_input_is_refused_before_identity_is_asked(services):
     enterprise, _ = services
     user = FakeIdentity.add()
     FakeIdentity.asked.clear()
-    assert code_of(enterprise.associate, user, "913300007458363393", "user") == e.VALIDATION_ERROR
+    assert raises_code(enterprise.associate, user, "913300007458363393", "user") == e.VALIDATION_ERROR
     assert FakeIdentity.asked == []
-    assert code_of(enterprise.associate, user, new_uscc(), "user") == e.ENTERPRISE_NOT_REGISTERED
+    assert raises_code(enterprise.associate, user, new_uscc(), "user") == e.ENTERPRISE_NOT_REGISTERED
     assert FakeIdentity.asked == [user]

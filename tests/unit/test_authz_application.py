@@ -7,12 +7,12 @@ import pytest
 from contracts import authz as c
 from contracts import enterprise as ent
 from contracts.envelope import make_envelope, read_envelope
-from contracts.errors import ServiceError
 from gateway.errors import status_of
 from services.authz.application import MAX_ATTEMPTS, AuthzApplication
 from services.authz.catalogue import DATA, catalogue
 from services.authz.domain import EnterpriseAccess
 from services.authz.integration import to_integration
+from tests.support import raised
 
 pytestmark = pytest.mark.unit
 APPLICATION = AuthzApplication  # the `app` fixture's (tests/unit/conftest.py)
@@ -67,12 +67,6 @@ def integration_events(app):
     for n in app.recorder.select_notifications(start=0, limit=10_000):
         out.extend(to_integration(app.mapper.to_domain_event(n)))
     return out
-
-
-def error_code(fn, *args):
-    with pytest.raises(ServiceError) as info:
-        fn(*args)
-    return info.value
 
 
 # -- catalogue -----------------------------------------------------------------------------------
@@ -144,26 +138,26 @@ def test_integration_events_are_valid_envelopes_with_distinct_ids(app):
 @pytest.mark.parametrize("actor", [MEMBER, OTHER, OUTSIDER])
 def test_only_the_admin_grants(app, actor):
     with_members(app)
-    err = error_code(app.set_permissions, actor, E, MEMBER, ["manifest"])
+    err = raised(app.set_permissions, actor, E, MEMBER, ["manifest"])
     assert err.code == "FORBIDDEN"
     assert app.check(MEMBER, E, "manifest") is False
 
 
 def test_unknown_enterprise_is_forbidden_not_created(app):
-    assert error_code(app.set_permissions, ADMIN, "no-such-ent", MEMBER, ["manifest"]).code == "FORBIDDEN"
+    assert raised(app.set_permissions, ADMIN, "no-such-ent", MEMBER, ["manifest"]).code == "FORBIDDEN"
     assert app.projection.get("no-such-ent") is None
 
 
 def test_made_up_enterprise_ids_leave_no_lock_behind(app):
     for n in range(1000):  # ids in paths that exist nowhere
-        assert error_code(app.set_permissions, ADMIN, f"made-up-{n}", MEMBER, ["manifest"]).code == "FORBIDDEN"
+        assert raised(app.set_permissions, ADMIN, f"made-up-{n}", MEMBER, ["manifest"]).code == "FORBIDDEN"
     assert len(app._enterprise_locks) <= 64
 
 
 def test_unknown_system_code_names_the_field_and_changes_nothing(app):
     with_members(app)
     app.set_permissions(ADMIN, E, MEMBER, ["manifest"])
-    err = error_code(app.set_permissions, ADMIN, E, MEMBER, ["manifest", "no_such_system", "cargo_declaration"])
+    err = raised(app.set_permissions, ADMIN, E, MEMBER, ["manifest", "no_such_system", "cargo_declaration"])
     assert err.code == "UNKNOWN_SYSTEM"
     assert "no_such_system" in err.details["systems"][0]
     assert app.get_permissions(ADMIN, E, MEMBER)["systems"] == ["manifest"]
@@ -171,7 +165,7 @@ def test_unknown_system_code_names_the_field_and_changes_nothing(app):
 
 def test_grants_only_to_approved_members(app):
     with_members(app)
-    assert error_code(app.set_permissions, ADMIN, E, OUTSIDER, ["manifest"]).code == "NOT_A_MEMBER"
+    assert raised(app.set_permissions, ADMIN, E, OUTSIDER, ["manifest"]).code == "NOT_A_MEMBER"
     assert app.check(OUTSIDER, E, "manifest") is False
 
 
@@ -192,7 +186,7 @@ def test_after_transfer_former_admin_keeps_only_explicit_grants(app):
     assert app.check(ADMIN, E, "export_tax_rebate") is True
     assert app.check(ADMIN, E, "manifest") is False
     assert app.check(MEMBER, E, "manifest") is True
-    assert error_code(app.set_permissions, ADMIN, E, OTHER, ["manifest"]).code == "FORBIDDEN"
+    assert raised(app.set_permissions, ADMIN, E, OTHER, ["manifest"]).code == "FORBIDDEN"
     assert app.set_permissions(MEMBER, E, ADMIN, [])["systems"] == []
     assert app.check(ADMIN, E, "export_tax_rebate") is False
 
@@ -206,7 +200,7 @@ def test_member_removed_revokes_every_grant(app):
     revoked = [x for x in integration_events(app) if x["event_type"] == "PermissionRevoked"]
     assert sorted(x["payload"]["system"] for x in revoked) == ["cargo_declaration", "manifest"]
     assert {x["payload"]["reason"] for x in revoked} == {"membership_ended"}
-    assert error_code(app.set_permissions, ADMIN, E, MEMBER, ["manifest"]).code == "NOT_A_MEMBER"
+    assert raised(app.set_permissions, ADMIN, E, MEMBER, ["manifest"]).code == "NOT_A_MEMBER"
     assert MEMBER not in app.systems_of_members(E)
 
 
@@ -270,7 +264,7 @@ def test_removal_before_approval_of_the_same_association_keeps_it_removed(app):
     app.learn(certified(ADMIN, 2))
     app.learn(removed(MEMBER, "a-member", 4))
     app.learn(approved(MEMBER, "a-member", 3))
-    assert error_code(app.set_permissions, ADMIN, E, MEMBER, ["manifest"]).code == "NOT_A_MEMBER"
+    assert raised(app.set_permissions, ADMIN, E, MEMBER, ["manifest"]).code == "NOT_A_MEMBER"
 
 
 def test_registration_handled_after_transfer_does_not_take_the_role_back(app):
@@ -286,7 +280,7 @@ def test_get_permissions_for_self_or_admin_only(app):
     assert app.get_permissions(MEMBER, E, MEMBER)["systems"] == ["manifest"]
     assert app.get_permissions(ADMIN, E, MEMBER)["systems"] == ["manifest"]
     for actor in (OTHER, OUTSIDER):
-        assert error_code(app.get_permissions, actor, E, MEMBER).code == "FORBIDDEN"
+        assert raised(app.get_permissions, actor, E, MEMBER).code == "FORBIDDEN"
     assert app.get_permissions(OUTSIDER, "unknown-ent", OUTSIDER)["systems"] == []
 
 
@@ -297,12 +291,12 @@ def test_an_uncertified_administrator_reads_no_one_elses_permissions(app):
         "enterprise_id": E, "user_id": ADMIN, "association_id": "a-admin", "card_no": "LP0001",
         "reason": "unbound"}, 5))
     for read in (lambda: app.get_permissions(ADMIN, E, MEMBER), lambda: app.check_as(ADMIN, MEMBER, E, "manifest")):
-        refusal = error_code(read)
+        refusal = raised(read)
         assert (refusal.code, refusal.details) == ("ROLE_NOT_CERTIFIED", {"role_certified": [False]})
     assert app.get_permissions(ADMIN, E, ADMIN)["role_certified"] is False  # themself: always
     assert app.check_as(ADMIN, ADMIN, E, "manifest") is False
     assert app.get_permissions(MEMBER, E, MEMBER)["systems"] == ["manifest"]
-    assert error_code(app.get_permissions, OTHER, E, MEMBER).code == "FORBIDDEN"  # not the admin: as before
+    assert raised(app.get_permissions, OTHER, E, MEMBER).code == "FORBIDDEN"  # not the admin: as before
 
 
 def test_check_as_rules(app):
@@ -311,9 +305,9 @@ def test_check_as_rules(app):
     assert app.check_as(MEMBER, MEMBER, E, "manifest") is True
     assert app.check_as(ADMIN, MEMBER, E, "manifest") is True
     assert app.check_as(OUTSIDER, OUTSIDER, E, "manifest") is False
-    assert error_code(app.check_as, OTHER, MEMBER, E, "manifest").code == "FORBIDDEN"
-    assert error_code(app.check_as, OUTSIDER, MEMBER, "unknown-ent", "manifest").code == "FORBIDDEN"
-    assert error_code(app.check_as, MEMBER, MEMBER, E, "nope").code == "UNKNOWN_SYSTEM"
+    assert raised(app.check_as, OTHER, MEMBER, E, "manifest").code == "FORBIDDEN"
+    assert raised(app.check_as, OUTSIDER, MEMBER, "unknown-ent", "manifest").code == "FORBIDDEN"
+    assert raised(app.check_as, MEMBER, MEMBER, E, "nope").code == "UNKNOWN_SYSTEM"
 
 
 def test_systems_of_members(app):
@@ -353,7 +347,7 @@ def rivals(monkeypatch, fresh_var):
 def test_a_command_that_keeps_losing_to_other_writers_answers_409_conflict(rivals):
     """set_permissions answers 409 CONFLICT after its tries, not RuntimeError (a 500)."""
     app, rounds = rivals
-    info = error_code(app.set_permissions, ADMIN, E, MEMBER, ["manifest"])
+    info = raised(app.set_permissions, ADMIN, E, MEMBER, ["manifest"])
     assert info.code == "CONFLICT"
     assert status_of(info.code) == 409
     assert len(rounds) == MAX_ATTEMPTS
@@ -364,7 +358,7 @@ def test_a_command_that_keeps_losing_to_other_writers_answers_409_conflict(rival
 def test_an_event_that_keeps_conflicting_is_requeued_with_409_conflict(rivals):
     app, rounds = rivals
     event = removed(OTHER, "a-other", 5)
-    assert error_code(app.learn, event).code == "CONFLICT"
+    assert raised(app.learn, event).code == "CONFLICT"
     assert len(rounds) == MAX_ATTEMPTS
     rounds.append(None)
     assert not app.is_processed("authz", event["event_id"])

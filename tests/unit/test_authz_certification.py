@@ -7,12 +7,11 @@ import pytest
 
 from contracts import enterprise as ent
 from contracts.envelope import make_envelope
-from contracts.errors import ServiceError
 from services.authz.application import AuthzApplication
 from services.authz.catalogue import catalogue
 from services.authz.domain import EnterpriseAccess
 from services.authz.integration import to_integration
-from tests.support import stored_before
+from tests.support import raises_code, stored_before
 
 pytestmark = pytest.mark.unit
 APPLICATION = AuthzApplication  # the `app` fixture's (tests/unit/conftest.py)
@@ -51,20 +50,14 @@ def removed(user, association_id):
                     user_id=user, role="admin", reason="superseded")
 
 
-def code(fn, *args):
-    with pytest.raises(ServiceError) as info:
-        fn(*args)
-    return info.value.code
-
-
 def test_an_uncertified_admin_is_allowed_nothing_and_grants_nothing(app):
     for env in (registered(SQUATTER), approved(SQUATTER, "a-u-squatter", "admin"), approved(MEMBER, "a-member")):
         app.learn(env)
     assert not any(app.check(SQUATTER, E, s) for s in catalogue().codes)
     assert app.get_permissions(SQUATTER, E, SQUATTER)["systems"] == []
     assert app.systems_of_members(E)[SQUATTER] == []
-    assert code(app.set_permissions, SQUATTER, E, MEMBER, ["manifest"]) == "ROLE_NOT_CERTIFIED"
-    assert code(app.check_as, SQUATTER, MEMBER, E, "manifest") == "ROLE_NOT_CERTIFIED"  # may not even look
+    assert raises_code(app.set_permissions, SQUATTER, E, MEMBER, ["manifest"]) == "ROLE_NOT_CERTIFIED"
+    assert raises_code(app.check_as, SQUATTER, MEMBER, E, "manifest") == "ROLE_NOT_CERTIFIED"  # may not even look
     app.learn(certified(SQUATTER, 2))
     assert all(app.check(SQUATTER, E, s) for s in catalogue().codes)
     assert app.set_permissions(SQUATTER, E, MEMBER, ["manifest"])["systems"] == ["manifest"]
@@ -140,7 +133,7 @@ def test_an_admin_whose_certifying_card_is_gone_is_allowed_nothing_until_certifi
     assert app.check(HOLDER, E, "manifest")
     app.learn(certification_lost(HOLDER, 3))
     assert not any(app.check(HOLDER, E, s) for s in catalogue().codes)
-    assert code(app.set_permissions, HOLDER, E, MEMBER, ["manifest"]) == "ROLE_NOT_CERTIFIED"
+    assert raises_code(app.set_permissions, HOLDER, E, MEMBER, ["manifest"]) == "ROLE_NOT_CERTIFIED"
     app.learn(certified(HOLDER, 2))  # an older certification handled late changes nothing
     assert not app.check(HOLDER, E, "manifest")
     app.learn(certified(HOLDER, 4))  # bound a valid legal-person card again
