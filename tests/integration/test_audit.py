@@ -15,36 +15,13 @@ from contracts import asyncapi
 from contracts.envelope import REGISTRY, make_envelope
 from contracts.errors import ServiceError
 from services.audit.service import AuditService
-from services.common.rpc import rpc
 from tests.eport_cli import EPORT
 from tests.support import signing_publisher
+from tests.integration.audit_fakes import ADMIN, ENTERPRISE, MEMBER, UNCERTIFIED_ADMIN, FakeEnterprise, approved
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 asyncapi.load_all_event_modules()
-
-ENTERPRISE = str(uuid.uuid4())
-ADMIN, MEMBER, UNCERTIFIED_ADMIN = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-
-
-class FakeEnterprise:
-    """Stands in for the enterprise service's membership RPC (tested for real end to end)."""
-    name = "enterprise"
-
-    @rpc
-    def membership(self, user_id, enterprise_id):
-        if enterprise_id != ENTERPRISE:
-            return None
-        role = {ADMIN: "admin", MEMBER: "user", UNCERTIFIED_ADMIN: "admin"}.get(user_id)
-        return {"association_id": "a", "role": role, "status": "approved",
-                "role_certified": user_id == ADMIN} if role else None
-
-
-def approved(user_id, version, when="2026-11-01T08:00:00+00:00"):
-    return make_envelope(REGISTRY[("enterprise", "AssociationApproved")], aggregate_id=str(uuid.uuid4()),
-                         aggregate_version=version, occurred_at=when, actor_user_id=ADMIN,
-                         payload={"association_id": "x", "enterprise_id": ENTERPRISE, "user_id": user_id,
-                                  "role": "user"})
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from nameko.testing.services import entrypoint_hook
 
 from services.audit.service import AuditLog, AuditService
 from services.audit.store_postgres import PostgresAuditStore
-from tests.integration.test_audit import ADMIN, ENTERPRISE, FakeEnterprise, approved
+from tests.integration.audit_fakes import ADMIN, ENTERPRISE, FakeEnterprise, approved
 from tests.support import signing_publisher
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from nameko.runners import ServiceRunner
 from gateway.service import GatewayService
 from tests.factories import new_mobile
 from tests.fault.broker_link import BrokerLink
-from tests.integration.test_enterprise_gateway import free_port
-from tests.integration.test_gateway_input import SmsIdentity
+from tests.support import free_port
+from tests.integration.gateway_fakes import SmsIdentity
 
 pytestmark = pytest.mark.integration
 

@@ -11,20 +11,13 @@ from nameko.runners import ServiceRunner
 
 from gateway.body import MAX_BODY
 from gateway.service import GatewayService
-from services.common.rpc import rpc
 from tests.factories import new_mobile
-from tests.integration.test_enterprise_gateway import free_port
-from tests.tokens import IdentityStandIn
+from tests.support import free_port
+from tests.integration.gateway_fakes import SmsIdentity
 
 pytestmark = pytest.mark.integration
 
 SOCKET_TIMEOUT = 1.0
-
-
-class SmsIdentity(IdentityStandIn):
-    @rpc
-    def request_sms_code(self, mobile, purpose, client=None):
-        return {"expires_in": 300, "resend_after": 60}
 
 
 @pytest.fixture(scope="module")

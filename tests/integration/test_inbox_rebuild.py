@@ -4,66 +4,18 @@ marks, loses what no upstream has, records on afterwards, and a restart finds th
 import uuid
 
 import pytest
-from kombu import Connection, Producer
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from contracts import errors as e
 from contracts.authz import PERMISSION_GRANTED
 from contracts.enterprise import ASSOCIATION_APPROVED, ASSOCIATION_REQUESTED
-from contracts.errors import ServiceError
 from contracts.envelope import make_envelope
-from contracts.subscriptions import exchange, queue, subscription
-from services.common.operations import Operated
-from services.common.rpc import rpc
 from services.notify.domain import message_id_of
-from services.notify.service import InboxEntrypoints
 from tests.support import wait_for
-from tests.support import signed
+from tests.integration.inbox_fakes import (
+    RPC_TIMEOUT, RebuiltNotify, UpstreamAuthz, UpstreamEnterprise, UpstreamIdentity, inbox, publish,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-RPC_TIMEOUT = 10  # a service that died answers nothing: the test fails instead of waiting
-
-
-class RebuiltNotify(InboxEntrypoints, Operated):
-    """The notify service's inbox with the operators' RPCs (its SMS half left out)."""
-    name = "notify"
-
-    @rpc
-    def ping(self):
-        return "pong"
-
-
-class Upstream:
-    """A source's `ops_events` over a list of envelopes at positions 1, 2, ..."""
-    history = []
-
-    @rpc
-    def ops_events(self, after=0, limit=100, event_type=None, until=None):
-        end = len(self.history)
-        stop = end if until is None else min(until, end)
-        items = [dict(envelope if "signature" in envelope else signed(envelope), position=n)
-                 for n, envelope in enumerate(self.history, 1) if after < n <= stop]
-        items = items[:limit]
-        return {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
-
-
-class UpstreamEnterprise(Upstream):
-    name = "enterprise"
-    names = {}  # enterprise_id -> name
-
-    @rpc
-    def get_enterprise(self, enterprise_id, actor_user_id=None):
-        if enterprise_id not in self.names:
-            raise ServiceError(e.ENTERPRISE_NOT_FOUND, "No such enterprise.")
-        return {"enterprise_id": enterprise_id, "name": self.names[enterprise_id]}
-
-
-class UpstreamAuthz(Upstream):
-    name = "authz"
-
-
-class UpstreamIdentity(Upstream):
-    name = "identity"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -109,21 +61,6 @@ def granted(user, enterprise_id):
                          occurred_at="2026-12-01T08:10:00+00:00", payload={
                              "enterprise_id": enterprise_id, "user_id": user, "system": "manifest",
                              "system_name": "舱单申报"})
-
-
-def publish(amqp_uri, *envelopes, source="enterprise"):
-    """To notify's queue alone: the live inbox gets them, the upstream's history need not have them."""
-    with Connection(amqp_uri) as conn:
-        channel = conn.channel()
-        queue(subscription("notify", source))(channel).declare()
-        producer = Producer(channel, exchange=exchange(source), serializer="json")
-        for envelope in envelopes:
-            producer.publish(signed(envelope), routing_key=envelope["event_type"], delivery_mode=2,
-                             message_id=envelope["event_id"])
-
-
-def inbox(notify, user_id):
-    return {m["message_id"]: (m["kind"], m["read"]) for m in notify.list_messages(user_id)["items"]}
 
 
 def rebuild(notify):

@@ -10,7 +10,7 @@ from contracts.authz import PERMISSION_GRANTED, PERMISSION_REVOKED
 from contracts.envelope import make_envelope
 from tests.support import wait_for
 
-from .test_inbox_rebuild import RPC_TIMEOUT, RebuiltNotify, UpstreamEnterprise, inbox, publish
+from tests.integration.inbox_fakes import RPC_TIMEOUT, RebuiltNotify, UpstreamEnterprise, inbox, publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
