@@ -19,9 +19,10 @@ from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret, token_signing_keys
 
 from .claims import IdentityClaims
+from .collaborators import PasswordLockout, SmsCodeChecks
 from .digests import Digests
-from .domain import (ACCOUNT_BUSY, CODE_VALID, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
-                     MobileTaken, SmsBox, SmsCodeInvalid, User, UserNotFound)
+from .domain import (ACCOUNT_BUSY, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
+                     MobileTaken, SmsBox, User, UserNotFound)
 from .inputs import id_type_input, normalised_name, sms_code_input
 from .logins import Logins
 from .password_setting import PasswordSetting
@@ -47,6 +48,9 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
         self.passwords = passwords or Passwords()
         self.digests = Digests(secret("EPORT_INDEX_KEY"))
         self.tokens = Tokens(token_signing_keys(), ACCESS_TOKEN_TTL)
+        # Shared by the mixins instead of calling each other's privates (collaborators.py).
+        self.sms_checks = SmsCodeChecks(self)
+        self.lockout = PasswordLockout(self)
 
     # -- reading aggregates ----------------------------------------------------------------------
     def _user(self, user_id):
@@ -60,9 +64,6 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
     def _user_by_mobile(self, mobile):
         return self._user_by(MobileIndex, self.digests.mobile(mobile))
 
-    def _box(self, mobile_digest):
-        return self.find(SmsBox.create_id(mobile_digest), SmsBox)
-
     def _taken(self, id_digest, mobile_digest):
         if self.find(IdNumberIndex.create_id(id_digest), IdNumberIndex) is not None:
             raise IdNumberTaken("This ID number is already registered.")
@@ -75,11 +76,11 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
                                "id_number": (validators.resident_id, id_number),
                                "mobile": (validators.mobile, mobile), "sms_code": (sms_code_input, sms_code)})
         id_digest = self.digests.id_number(values["id_number"])
-        mobile_digest, client = self.digests.mobile(values["mobile"]), self._client_key(client)
+        mobile_digest, client = self.digests.mobile(values["mobile"]), self.sms_checks.client_key(client)
 
         def attempt():
             now = self.clock()
-            box = self._spend_register_code(mobile_digest, values["sms_code"], now, client)
+            box = self.sms_checks.spend_register_code(mobile_digest, values["sms_code"], now, client)
             try:
                 self._taken(id_digest, mobile_digest)
             except (IdNumberTaken, MobileTaken) as taken:
@@ -98,16 +99,6 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
             return answer
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
-
-    def _spend_register_code(self, mobile_digest, code, now, client=None):
-        """The mobile's SMS box with its register code spent (unsaved), else the refusal. Every answer
-        after the code was checked spends it (registration, a claim): else one code probes ID numbers."""
-        box = self._box(mobile_digest)
-        outcome = self._present_code(box, "register", code, now, client)
-        if outcome != CODE_VALID:
-            self._refuse_code(box, "register", outcome, now, SmsCodeInvalid, client=client)
-        box.consume(purpose="register", at=now, client=client)
-        return box
 
     # -- queries for other services --------------------------------------------------------------
     @staticmethod

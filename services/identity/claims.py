@@ -1,5 +1,6 @@
 """实名认证 of the identity application: an account's holder proves the ID number with a card of the
-e-port CA, by binding one (the card service's CardBound) or by a claim. A mixin of IdentityApplication.
+e-port CA, by binding one (the card service's CardBound) or by a claim. A mixin of IdentityApplication
+(what it needs of it: ClaimsHost).
 
 A claim (`claim_identity`, asked only by the card service once the card answered an `identity`
 challenge: deploy/broker_policy.py) makes an account for the card's holder. An unverified account
@@ -10,6 +11,7 @@ gateways. Two claims, or a claim and a registration, of one ID number write the 
 second fails on its version and decides again (409 ID_NUMBER_VERIFIED once the first has won).
 """
 import secrets
+from typing import Protocol
 
 from contracts import card as card_contract
 from contracts import errors as e
@@ -17,6 +19,7 @@ from contracts import validators
 from contracts.validators import check_field, check_fields
 from services.common.application import retry_on_conflict
 
+from .collaborators import Core, SmsCodeChecks
 from .domain import ACCOUNT_BUSY, DomainError, IdNumberIndex, MobileIndex, MobileTaken, User
 from .inputs import id_type_input, normalised_name, sms_code_input
 
@@ -55,6 +58,13 @@ def superseded_sessions(supersessions):
     return [{"user_id": str(s.originator_id), "ended_at": s.at + 1} for s in supersessions]
 
 
+class ClaimsHost(Core, Protocol):
+    """What IdentityClaims needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
+    sms_checks: SmsCodeChecks
+
+    def consume(self, consumer, envelope, schema, effect): ...
+
+
 class IdentityClaims:
     def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
                        client=None):
@@ -70,11 +80,11 @@ class IdentityClaims:
             raise CardHolderMismatch(message=HOLDER_MISMATCH_MESSAGE,
                                      details={"card": ["请插入证件号码与姓名均为本人的电子口岸IC卡。"]})
         id_digest = self.digests.id_number(values["id_number"])
-        mobile_digest, client = self.digests.mobile(values["mobile"]), self._client_key(client)
+        mobile_digest, client = self.digests.mobile(values["mobile"]), self.sms_checks.client_key(client)
 
         def attempt():
             now = self.clock()
-            box = self._spend_register_code(mobile_digest, values["sms_code"], now, client)
+            box = self.sms_checks.spend_register_code(mobile_digest, values["sms_code"], now, client)
             return self._claim(values, card_no, id_digest, mobile_digest, box, now)
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)

@@ -1,13 +1,30 @@
 """Logins of the identity application: password, SMS code and card, each starting a session with
-a new access token. A mixin of IdentityApplication."""
+a new access token. A mixin of IdentityApplication (what it needs of it: LoginsHost)."""
+from typing import Protocol
+
 from contracts import validators
+from contracts.tokens import Tokens
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
-from .domain import (ACCOUNT_BUSY, CODE_VALID, AccountLocked, IdNumberIndex, InvalidCredentials, MobileIndex,
+from .collaborators import Core, PasswordLockout, SmsCodeChecks
+from .domain import (ACCOUNT_BUSY, CODE_VALID, IdNumberIndex, InvalidCredentials, MobileIndex,
                      UserNotFound)
 from .lockout import AccountLock
 from .inputs import account_kind, password_input, sms_code_input
+from .passwords import Passwords
+
+
+class LoginsHost(Core, Protocol):
+    """What Logins needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
+    passwords: Passwords
+    tokens: Tokens
+    sms_checks: SmsCodeChecks
+    lockout: PasswordLockout
+
+    def _user_by(self, index_cls, digest): ...
+
+    def _user_by_mobile(self, mobile): ...
 
 
 class Logins:
@@ -40,7 +57,7 @@ class Logins:
                 answer = self._start_session(fresh, "password", now)
                 self.save(fresh, answer=answer)
                 return answer
-            self._wrong_password(fresh, "The account or the password is wrong.")
+            self.lockout.wrong_password(fresh, "The account or the password is wrong.")
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
@@ -55,7 +72,7 @@ class Logins:
         first = [lock()]
         first[0].check_not_locked(self.clock())
         self.passwords.spend_dummy_verify(password)
-        retry_on_conflict(lambda: self._wrong_password(first.pop() if first else lock(),
+        retry_on_conflict(lambda: self.lockout.wrong_password(first.pop() if first else lock(),
                                                        "The account or the password is wrong."),
                           message=ACCOUNT_BUSY)
 
@@ -66,34 +83,21 @@ class Logins:
             return False
         return self.passwords.verify(user.password_hash, password)
 
-    def _wrong_password(self, user, message):
-        """Counts a wrong password (a login's, or a change's current_password) toward the lockout,
-        then raises INVALID_CREDENTIALS, or ACCOUNT_LOCKED when it is locked or this locks it."""
-        now = self.clock()
-        user.check_not_locked(now)  # others may have locked it while we verified
-        user.login_failed("password", now, self.limits)
-        try:
-            user.check_not_locked(now)  # this one may have locked it
-            refusal = InvalidCredentials(message)
-        except AccountLocked as locked:
-            refusal = locked
-        self.refuse(refusal, user)
-
     def login_sms(self, mobile, sms_code, client=None):
         """`client`: the caller's address, from the gateway: its wrong codes block it alone."""
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
-        mobile_digest, client = self.digests.mobile(mobile), self._client_key(client)
+        mobile_digest, client = self.digests.mobile(mobile), self.sms_checks.client_key(client)
 
         def attempt():
             now = self.clock()
-            box = self._box(mobile_digest)
-            outcome = self._present_code(box, "login", code, now, client)
+            box = self.sms_checks.box(mobile_digest)
+            outcome = self.sms_checks.present(box, "login", code, now, client)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
                 # A wrong code counts on the box alone (its own block), never toward the password
                 # lock: others' guesses must not lock the owner out, whom the right code proves.
-                self._refuse_code(box, "login", outcome, now, InvalidCredentials, client=client)
+                self.sms_checks.refuse(box, "login", outcome, now, InvalidCredentials, client=client)
             box.consume(purpose="login", at=now, client=client)
             answer = self._start_session(user, "sms", now)
             self.save(box, user, answer=answer)

@@ -1,18 +1,21 @@
 """Setting a password: the first with registration's setup token, a change with the current
 password (which may end the other sessions), a reset with an SMS code (which ends them all).
-A mixin of IdentityApplication."""
+A mixin of IdentityApplication (what it needs of it: PasswordSettingHost)."""
 import uuid
+from typing import Protocol
 
 from contracts import validators
 from contracts.errors import ValidationFailed
 from contracts.identity import SETUP_TOKEN_MAX
+from contracts.tokens import Tokens
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
 
+from .collaborators import Core, PasswordLockout, SmsCodeChecks
 from .domain import (ACCOUNT_BUSY, CODE_VALID, Forbidden, InvalidCredentials, RevokedSession,
                      SmsCodeInvalid, Unauthenticated, User, UserNotFound, WeakPassword)
 from .inputs import password_input, sms_code_input
-from .passwords import weaknesses
+from .passwords import Passwords, weaknesses
 
 
 def _check_form(password_setup_token, current_password, end_other_sessions):
@@ -28,6 +31,17 @@ def _check_form(password_setup_token, current_password, end_other_sessions):
         raise ValidationFailed(details={"end_other_sessions": ["Only with current_password: a first password "
                                                        "has no other sessions to end."]})
     return end_other_sessions
+
+
+class PasswordSettingHost(Core, Protocol):
+    """What PasswordSetting needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
+    repository: object  # its event store: a user's LoggedIn events, newest first
+    passwords: Passwords
+    tokens: Tokens
+    lockout: PasswordLockout
+    sms_checks: SmsCodeChecks
+
+    def _user_by_mobile(self, mobile): ...
 
 
 class PasswordSetting:
@@ -73,7 +87,7 @@ class PasswordSetting:
             raise InvalidCredentials(message="The password was reset meanwhile; log in again.")
         fresh.check_not_locked(self.clock())
         if not self.passwords.verify(fresh.password_hash, current_password):
-            self._wrong_password(fresh, "The current password is wrong.")
+            self.lockout.wrong_password(fresh, "The current password is wrong.")
         return fresh.credentials()
 
     def _user_with_setup_token(self, user_id, token_digest):
@@ -96,8 +110,8 @@ class PasswordSetting:
             raise UserNotFound("No such user.")
         user.check_not_locked(self.clock())  # else a lock on logins leaves this way of guessing open
         if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
-            retry_on_conflict(lambda: self._wrong_password(self._user(user_id), "The current password is wrong."),
-                              message=ACCOUNT_BUSY)
+            wrong = "The current password is wrong."
+            retry_on_conflict(lambda: self.lockout.wrong_password(self._user(user_id), wrong), message=ACCOUNT_BUSY)
         return user
 
     def _end_sessions(self, user_id, *, keep, now):
@@ -130,16 +144,16 @@ class PasswordSetting:
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
         new_password = check_field("new_password", password_input, new_password)
-        mobile_digest, client = self.digests.mobile(mobile), self._client_key(client)
+        mobile_digest, client = self.digests.mobile(mobile), self.sms_checks.client_key(client)
         hashed = {}
 
         def attempt():
             now = self.clock()
-            box = self._box(mobile_digest)
-            outcome = self._present_code(box, "reset_password", code, now, client)
+            box = self.sms_checks.box(mobile_digest)
+            outcome = self.sms_checks.present(box, "reset_password", code, now, client)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                self._refuse_code(box, "reset_password", outcome, now, SmsCodeInvalid, client=client)
+                self.sms_checks.refuse(box, "reset_password", outcome, now, SmsCodeInvalid, client=client)
             reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
             if reasons:  # the code stays valid: the user may try another password
                 raise WeakPassword.of(reasons, field="new_password")

@@ -1,14 +1,22 @@
 """Sessions of the identity application: checking an access token, logout, and what a gateway
 starting up must know (revocations and resets within a token's lifetime). A mixin of
-IdentityApplication."""
+IdentityApplication (what it needs of it: SessionsHost)."""
+from typing import Protocol
+
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from contracts.tokens import MAX_TOKEN_INPUT
+from contracts.tokens import MAX_TOKEN_INPUT, Tokens
 from services.common.timeline import recent_events, since_seconds_ago
 
 from .claims import superseded_sessions
+from .collaborators import Core
 from .domain import RevokedSession, Unauthenticated, User, ends_sessions
+
+
+class SessionsHost(Core, Protocol):
+    """What Sessions needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
+    tokens: Tokens
 
 
 class Sessions:

@@ -1,30 +1,27 @@
-"""SMS codes of the identity application: asking for one, and presenting one (a mixin of
-IdentityApplication: it uses the application's clock, limits, digests, find and save)."""
+"""SMS codes of the identity application: asking for one (a mixin of IdentityApplication: what it
+needs of the application is SmsCodesHost). Presenting one is SmsCodeChecks' (collaborators.py)."""
 import secrets
+from typing import Protocol
 
 from contracts import validators
 from contracts.validators import check_field
 from services.common import context
 from services.common.application import retry_on_conflict
 
-from .domain import (ACCOUNT_BUSY, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, MobileIndex, SmsAttemptsExceeded,
-                     SmsBox)
+from .collaborators import Core, SmsCodeChecks
+from .domain import ACCOUNT_BUSY, CODE_VALID, MobileIndex, SmsBox
 from .inputs import purpose_input
 from .sms_text import sms_text
 
-CLIENT_MAX = 128  # characters of the caller's address the gateway names (IPv6 with a zone fits)
+
+class SmsCodesHost(Core, Protocol):
+    """What SmsCodes needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
+    sms_checks: SmsCodeChecks
+
+    def resuming(self): ...
 
 
 class SmsCodes:
-    def _client_key(self, client):
-        """The keyed digest of the caller's address the gateway names (None: the caller named none)."""
-        if client is None:
-            return None
-        return self.digests.client(check_field("client", validators.string(CLIENT_MAX), client))
-
-    def _box(self, mobile_digest):
-        return self.find(SmsBox.create_id(mobile_digest), SmsBox)
-
     def request_sms_code(self, mobile, purpose, client=None):
         """Returns (answer for the caller, hand-off for notify or None).
 
@@ -42,7 +39,7 @@ class SmsCodes:
         """
         mobile = check_field("mobile", validators.mobile, mobile)
         purpose = check_field("purpose", purpose_input, purpose)
-        client = self._client_key(client)
+        client = self.sms_checks.client_key(client)
         mobile_digest = self.digests.mobile(mobile)
         limits = self.limits
         answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
@@ -62,7 +59,7 @@ class SmsCodes:
 
         def attempt():
             now = self.clock()
-            box = self._box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
+            box = self.sms_checks.box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
             box.check_can_request(purpose, now, limits, client)
             seed = secrets.token_hex(16)
             code = self.digests.sms_code_of(seed, context.command_id())
@@ -76,40 +73,10 @@ class SmsCodes:
     def _code_issued_by_this_command(self, mobile_digest, purpose):
         """The code this command's first run issued, while the box holds it unused and valid; None
         when it sent nothing, or its code was used, expired or replaced meanwhile."""
-        box = self._box(mobile_digest)
+        box = self.sms_checks.box(mobile_digest)
         seed = None if box is None else box.issued_seed(purpose)
         if seed is None:
             return None
         code = self.digests.sms_code_of(seed, context.command_id())
         digest = self.digests.sms_code(mobile_digest, purpose, code)
         return code if box.match(purpose, digest, self.clock()) == CODE_VALID else None
-
-    def _present_code(self, box, purpose, code, now, client=None):
-        """The outcome of presenting `code` by `client` (a key, _client_key); a wrong one is recorded
-        on `box` (not saved here): against the code's tries and the client's. Only that client's own
-        block refuses it (SMS_CODE_ATTEMPTS_EXCEEDED): others' wrong tries never keep it out."""
-        if box is None:
-            return None
-        box.check_not_blocked(purpose, now, client)
-        outcome = box.match(purpose, self.digests.sms_code(box.mobile_digest, purpose, code), now)
-        if outcome == CODE_WRONG:
-            box.reject(purpose, now, self.limits, client)
-        return outcome
-
-    def _refuse_code(self, box, purpose, outcome, now, error, *counted, client=None):
-        """Raise the refusal of a code that is not CODE_VALID (an `error`, or the block the wrong
-        try reached); a wrong one was counted on `box` (and on `counted`): saved with the refusal.
-        A burnt code's tries are answered as wrong ones and change nothing."""
-        try:
-            if box is not None:
-                box.check_not_blocked(purpose, now, client)  # the wrong try that reached the limit says so
-            refusal = error(_REFUSALS.get(outcome, "The SMS code is wrong."))
-        except SmsAttemptsExceeded as blocked:
-            refusal = blocked
-        if outcome == CODE_WRONG:
-            self.refuse(refusal, box, *counted)
-        raise refusal
-
-
-_REFUSALS = {CODE_USED: "This code has already been used; ask for a new one.",
-             CODE_EXPIRED: "This code has expired; ask for a new one."}
