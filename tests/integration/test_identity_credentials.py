@@ -11,8 +11,8 @@ from contracts import errors as e
 from tests import sms
 from tests.factories import new_mobile
 from tests.integration import test_identity_service as identity
-from tests.integration.test_identity_service import PASSWORD, app_of, fails, new_code, register
-from tests.unit.test_reset_wins import PausingPasswords
+from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, register
+from tests.identity_support import PausingPasswords
 
 # the fixtures: identity and notify as containers on a vhost of this module's own, identity's RPC proxy
 module_amqp_uri, config, services, rpc = identity.module_amqp_uri, identity.config, identity.services, identity.rpc

@@ -12,7 +12,6 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.subscriptions import exchange
 from services.common import context
-from services.common.dependency import EventSourced
 from services.common.settings import var_dir
 from services.identity.passwords import Passwords
 from services.identity.service import IdentityService
@@ -20,10 +19,9 @@ from services.notify.service import NotifyService
 from tests import sms
 from tests.support import Clock, own_vhost
 from tests.factories import new_id_number, new_mobile
+from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, register
 
 pytestmark = pytest.mark.integration
-
-PASSWORD = "a long enough passphrase"
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +36,6 @@ def module_amqp_uri(amqp_uri):
 @pytest.fixture
 def config(config, module_amqp_uri):
     return dict(config, AMQP_URI=module_amqp_uri)
-
-
-def app_of(container):
-    return next(d for d in container.dependencies if isinstance(d, EventSourced)).app
 
 
 @pytest.fixture
@@ -59,37 +53,6 @@ def services(fresh_var, container_factory, config):
 def rpc(config, services):
     with ClusterRpcProxy(config) as proxy:
         yield proxy.identity
-
-
-def fails(call, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        call(*args, **kwargs)
-    err = info.value
-    if "retry_after" in err.details:  # nameko sends numbers inside exceptions as strings
-        err.details["retry_after"] = int(err.details["retry_after"])
-    return err
-
-
-def new_code(rpc, mobile, purpose):
-    """Asks for a code and waits for that very SMS (delivery is asynchronous: an older code of the
-    same mobile and purpose may be all the outbox holds for a moment)."""
-    before = len([m for m in sms.messages(mobile) if m["purpose"] == purpose])
-    rpc.request_sms_code(mobile, purpose)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        sent = [m for m in sms.messages(mobile) if m["purpose"] == purpose]
-        if len(sent) > before:
-            return sent[-1]["code"]
-        eventlet.sleep(0.02)
-    raise AssertionError(f"no new {purpose} SMS")
-
-
-def register(rpc, password=PASSWORD, mobile=None, id_number=None):
-    mobile, id_number = mobile or new_mobile(), id_number or new_id_number()
-    out = rpc.register("张三", None, id_number, mobile, new_code(rpc, mobile, "register"))
-    if password:
-        rpc.set_password(out["user_id"], password, password_setup_token=out["password_setup_token"])
-    return out["user_id"], mobile, id_number
 
 
 @pytest.fixture

@@ -2,59 +2,19 @@
 import json
 
 import pytest
-from argon2 import PasswordHasher
 
 from contracts import errors as e
-from contracts.errors import ServiceError
-from services.identity.application import IdentityApplication
 from services.identity.domain import User
 from services.identity.integration import to_integration
-from services.identity.passwords import Passwords
 from tests.factories import new_id_number, new_mobile
-from tests.support import Clock
+from tests import identity_support as identity
+from tests.identity_support import CHEAP, PASSWORD, code_of, event_count, registered
+from tests.support import raised as error
 
 pytestmark = pytest.mark.unit
+clock, app = identity.clock, identity.app  # the fixtures: the application on the memory store, its clock
 
-PASSWORD = "a long enough passphrase"
 # Real argon2id, with small costs: the unit suite checks rules, not the hash's cost.
-CHEAP = Passwords(hasher=PasswordHasher(memory_cost=64, time_cost=1, parallelism=1))
-
-
-@pytest.fixture
-def clock():
-    return Clock(now=1_800_000_000.0)
-
-
-@pytest.fixture
-def app(monkeypatch, clock):
-    monkeypatch.setenv("EVENT_STORE", "memory")
-    return IdentityApplication(clock=clock, passwords=CHEAP)
-
-
-def code_of(app, mobile, purpose, client=None):
-    """The code the mobile's holder receives, None when notify is told to send nothing."""
-    answer, delivery = app.request_sms_code(mobile, purpose, client)
-    assert answer == {"expires_in": 300, "resend_after": 60}
-    assert delivery is not None  # every request is handed to notify alike
-    return delivery["code"] if delivery["deliver"] else None
-
-
-def registered(app, clock, password=PASSWORD):
-    mobile, id_number = new_mobile(), new_id_number()
-    out = app.register("张三", None, id_number, mobile, code_of(app, mobile, "register"))
-    if password:
-        app.set_password(out["user_id"], password, password_setup_token=out["password_setup_token"])
-    return out["user_id"], mobile, id_number
-
-
-def error(fn, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        fn(*args, **kwargs)
-    return info.value
-
-
-def event_count(app):
-    return app.recorder.max_notification_id() or 0
 
 
 class TestRegistration:

@@ -9,11 +9,12 @@ from contracts.card import CARD_BOUND
 from services.identity.domain import User
 from services.identity.integration import to_integration
 from tests.factories import new_id_number, new_mobile
-from tests.unit import test_identity_application as base
-from tests.unit.test_identity_application import PASSWORD, code_of, error, event_count, registered
+from tests import identity_support as identity
+from tests.identity_support import PASSWORD, code_of, event_count, registered
+from tests.support import raised as error
 
 pytestmark = pytest.mark.unit
-app, clock = base.app, base.clock  # the fixtures of the identity application's tests
+clock, app = identity.clock, identity.app  # the fixtures: the application on the memory store, its clock
 
 
 def claim(app, id_number, mobile=None, name="张三", holder=("张三", None), code=None):

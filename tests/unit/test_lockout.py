@@ -6,7 +6,8 @@ from contracts import errors as e
 from services.identity.application import IdentityApplication
 from tests.factories import new_id_number, new_mobile
 from tests.support import Clock
-from tests.unit.test_identity_application import CHEAP, PASSWORD, code_of, error, registered
+from tests.identity_support import CHEAP, PASSWORD, code_of, registered
+from tests.support import raised as error
 
 pytestmark = pytest.mark.unit
 

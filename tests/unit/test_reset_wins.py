@@ -5,34 +5,18 @@ hasher that pauses after checking runs it there), on a real SQLite store."""
 import uuid
 
 import pytest
-from argon2 import PasswordHasher
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 from services.identity.application import IdentityApplication
 from services.identity.domain import User
-from services.identity.passwords import Passwords
 from tests.factories import new_id_number, new_mobile
 from tests.support import Clock
+from tests.identity_support import PausingPasswords
 
 pytestmark = pytest.mark.unit
 
 OLD, ATTACKERS, OWNERS = "the old passphrase", "the attacker's passphrase", "the owner's new passphrase"
-
-
-class PausingPasswords(Passwords):
-    """Real argon2id (cheap); `during_next_verify` runs once, after a check and before its effect."""
-
-    def __init__(self):
-        super().__init__(hasher=PasswordHasher(memory_cost=64, time_cost=1, parallelism=1))
-        self.during_next_verify = None
-
-    def verify(self, password_hash, password):
-        verified = super().verify(password_hash, password)
-        hook, self.during_next_verify = self.during_next_verify, None
-        if hook is not None:
-            hook()
-        return verified
 
 
 @pytest.fixture

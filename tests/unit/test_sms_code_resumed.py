@@ -9,11 +9,11 @@ from services.common import commands, context
 from services.identity.domain import SmsBox
 from tests.factories import new_id_number, new_mobile
 from tests.support import stored_before
-from tests.unit import test_identity_application as identity
+from tests import identity_support as identity
 
 pytestmark = pytest.mark.unit
+clock, app = identity.clock, identity.app  # the fixtures: the application on the memory store, its clock
 
-clock, app = identity.clock, identity.app  # the fixtures: an application on the memory store, its clock
 
 
 class Died(BaseException):
