@@ -11,7 +11,7 @@ from eport_card.devca import load_ca
 from services.card.trust import ensure_dev_ca
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import apply, approve, register, register_enterprise, wait_for
-from tests.e2e.test_event_contract import _sign, bind_card
+from tests.e2e.card_steps import sign_nonce, bind_card
 
 pytestmark = [pytest.mark.e2e]
 
@@ -27,7 +27,7 @@ def test_a_card_login_s_event_in_identity_carries_the_request_id(api, platform, 
     challenge, rid = r.json(), f"card-login-{uuid.uuid4()}"
     r = api.post("/api/v1/sessions", headers={"X-Request-ID": rid}, json={
         "method": "card", "challenge_id": challenge["challenge_id"], "certificate": card.certificate_pem,
-        "signature": _sign(card, challenge["nonce"])})
+        "signature": sign_nonce(card, challenge["nonce"])})
     assert r.status_code == 201 and r.headers["X-Request-ID"] == rid, r.text
     monkeypatch.setenv("EPORT_AMQP_URI", os.environ["E2E_AMQP_URI"])
     items = wait_for(lambda: audit.fetch(correlation_id=rid, limit=10))

@@ -6,21 +6,17 @@ then validates every message received with `jsonschema` against contracts/asynca
 headers. It fails on any violation, on an event type emitted but not documented (or on an
 exchange the document does not name), and on one documented but never emitted.
 """
-import base64
 import json
 import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import jsonschema
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from eport_card.devca import issue_card, load_ca
+from eport_card.devca import load_ca
 from services.card.trust import ensure_dev_ca
 from tests.asyncapi_validation import FORMATS, MessageValidators, load_document
 from tests.e2e.certification import claim
@@ -29,9 +25,10 @@ from tests.e2e.enterprise_people import (
     CLAIMED, PASSWORD, apply, approve, person_name, register, register_enterprise, wait_for,
 )
 from tests.e2e.sso_people import drive_sso_events
-from tests.e2e.test_identity_claims import card_of, claim_body, register_as
+from tests.e2e.identity_claim_steps import card_of, claim_body, register_as
 from tests.factories import new_id_number
 from tests.sms import latest_code
+from tests.e2e.card_steps import bind_card
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -68,24 +65,6 @@ class Recorder:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
-
-
-def _sign(card, nonce_b64):
-    key = serialization.load_pem_private_key(card.private_key_pem.encode(), password=None)
-    return base64.b64encode(key.sign(base64.b64decode(nonce_b64), ec.ECDSA(hashes.SHA256()))).decode()
-
-
-def bind_card(api, person, enterprise_id, uscc, ca, card_type="operator"):
-    card = issue_card(ca, card_no=str(uuid.uuid4().int % 10**13), card_type=card_type, holder_name=person.name,
-                      holder_id_number=person.id_number, uscc=uscc)
-    r = api.post("/api/v1/card-challenges", token=person.token, json={"purpose": "bind", "card_no": card.card_no})
-    assert r.status_code == 201, r.text
-    challenge = r.json()
-    r = api.post(f"/api/v1/enterprises/{enterprise_id}/card", token=person.token, json={
-        "card_no": card.card_no, "challenge_id": challenge["challenge_id"], "certificate": card.certificate_pem,
-        "signature": _sign(card, challenge["nonce"])})
-    assert r.status_code == 201, r.text
-    return card
 
 
 def drive_every_event_type(api, platform):

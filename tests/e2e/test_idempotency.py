@@ -2,7 +2,7 @@
 import pytest
 
 from tests import sms
-from tests.e2e.test_identity_api import PASSWORD, ask_code, error_of, register
+from tests.e2e.identity_steps import PASSWORD, ask_code, error_of, register
 from tests.factories import new_id_number, new_mobile, new_uscc
 
 pytestmark = pytest.mark.e2e

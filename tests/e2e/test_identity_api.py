@@ -10,10 +10,10 @@ import pytest
 
 from tests import sms
 from tests.factories import new_id_number, new_mobile
+from tests.e2e.identity_steps import PASSWORD, error_of, ask_code, register, login
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "a long enough passphrase"
 HUGE = "1" * 10_000
 
 
@@ -29,38 +29,6 @@ def stored_events():
         return 0
     finally:
         db.close()
-
-
-def error_of(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == code, body
-    return body
-
-
-def ask_code(api, mobile, purpose):
-    r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": purpose})
-    assert r.status_code == 202, r.text
-    assert r.json() == {"expires_in": 300, "resend_after": 60}
-    return sms.latest_code(mobile, purpose) if purpose == "register" else None
-
-
-def register(api, name="张三", password=PASSWORD):
-    mobile, id_number = new_mobile(), new_id_number()
-    code = ask_code(api, mobile, "register")
-    r = api.post("/api/v1/users", json={"name": name, "id_number": id_number, "mobile": mobile, "sms_code": code})
-    assert r.status_code == 201, r.text
-    user = r.json()
-    assert set(user) == {"user_id", "password_setup_token"}
-    if password:
-        r = api.put(f"/api/v1/users/{user['user_id']}/password",
-                    json={"password": password, "password_setup_token": user["password_setup_token"]})
-        assert r.status_code == 204, r.text
-    return user["user_id"], mobile, id_number
-
-
-def login(api, account, password=PASSWORD):
-    return api.post("/api/v1/sessions", json={"method": "password", "account": account, "password": password})
 
 
 def test_register_login_logout_sms_login_reset(api):

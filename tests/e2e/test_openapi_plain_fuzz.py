@@ -10,7 +10,7 @@ import re
 import pytest
 
 from tests.e2e.conftest import skip_unless_deployed
-from tests.e2e.test_openapi_fuzz import NEEDED, make_data, params_of, schemathesis
+from tests.e2e.fuzzing import NEEDED, make_data, params_of, schemathesis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -19,7 +19,7 @@ from services.card.trust import ensure_dev_ca
 from tests import sms
 from tests.e2e import enterprise_people as people
 from tests.e2e.certification import new_card, prove
-from tests.e2e.test_identity_api import PASSWORD, ask_code, error_of, login
+from tests.e2e.identity_steps import PASSWORD, ask_code, error_of, login
 from tests.factories import new_id_number, new_mobile, new_uscc
 
 from .conftest import launched, wait_for

@@ -4,6 +4,7 @@ import time
 
 from playwright.sync_api import expect
 
+from tests.e2e.enterprise_people import PASSWORD as API_PASSWORD
 from tests.sms import latest_code, messages
 
 PASSWORD = "Eport#console-2026"
@@ -102,3 +103,12 @@ def logout(page):
 
 def session_token(page):
     return page.evaluate("JSON.parse(sessionStorage.getItem('eport.session') || 'null')?.token")
+
+
+def log_in(screens, person):
+    page = screens.open("/login")
+    page.get_by_label("账号", exact=True).fill(person.mobile)
+    page.get_by_label("密码", exact=True).fill(API_PASSWORD)
+    page.get_by_label("密码", exact=True).press("Enter")
+    expect(page.get_by_role("button", name="退出")).to_be_visible()
+    return page

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.enterprise_people import unknown_uscc
-from tests.e2e.test_identity_claims import register_as
+from tests.e2e.identity_claim_steps import register_as
 from tests.factories import new_id_number, new_mobile
 
 from .helpers import PASSWORD, ask_sms_code, enter_pin, field, field_error

@@ -12,7 +12,7 @@ from tests.e2e.enterprise_people import CLAIMED, MANUAL, unknown_uscc
 from tests.e2e.enterprise_people import register as register_over_api
 
 from .helpers import associate_form, bind_card, enter_pin, field_error, panel
-from .test_shown_errors import log_in
+from .helpers import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(180)]
 

@@ -11,7 +11,7 @@ from tests.e2e.enterprise_people import register as register_over_api
 from tests.factories import new_id_number, new_mobile
 
 from .helpers import ask_sms_code, associate_form, field, field_error, panel, register
-from .test_shown_errors import log_in
+from .helpers import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 

@@ -13,17 +13,9 @@ from tests.factories import new_id_number, new_mobile, new_uscc
 from tests.sms import latest_code, messages
 
 from .helpers import ask_sms_code, associate_form, bind_card, field_error, panel, session_token
+from .helpers import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
-
-
-def log_in(screens, person):
-    page = screens.open("/login")
-    page.get_by_label("账号", exact=True).fill(person.mobile)
-    page.get_by_label("密码", exact=True).fill(API_PASSWORD)
-    page.get_by_label("密码", exact=True).press("Enter")
-    expect(page.get_by_role("button", name="退出")).to_be_visible()
-    return page
 
 
 def test_registration_errors_show_under_their_fields(browser_of, api):

@@ -10,7 +10,7 @@ from tests.e2e.enterprise_people import MANUAL, apply, approve, messages, regist
 from tests.e2e.enterprise_people import register as register_over_api
 
 from .helpers import panel
-from .test_shown_errors import log_in
+from .helpers import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
