@@ -14,7 +14,7 @@ from deploy import pcsc
 from eport_card.agent import AgentError, GatewayError
 from eport_card.agent import login as agent_login
 from tests.card.conftest import card_present, insert, pcscd, virtual_card, vpcd_reader  # noqa: F401 (fixtures)
-from tests.e2e.test_card_binding import PIN, admin, base, ca, enterprise, issue  # noqa: F401 (fixtures)
+from tests.e2e.card_binding_fixtures import PIN, admin, base, ca, enterprise, issue  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.slow, pytest.mark.timeout(300)]
 

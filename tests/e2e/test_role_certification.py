@@ -24,7 +24,7 @@ from eport_card.devca import create_ca
 from tests.card.conftest import card_present, insert, pcscd, virtual_card, vpcd_reader, wait_until  # noqa: F401
 from tests.e2e.certification import new_card, prove
 from tests.e2e.conftest import Api
-from tests.e2e.test_card_binding import (  # noqa: F401 (fixtures base, ca)
+from tests.e2e.card_binding_fixtures import (  # noqa: F401 (fixtures base, ca)
     PIN, USCC_OF, Person, base, ca, find_card_no, issue, sign_with_card,
 )
 from tests.factories import new_uscc
