@@ -1,15 +1,22 @@
 """The identity service suites' steps over RPC: a new SMS code as its holder receives it, a registered
 account, the error a call raises (numbers in its details read back), the application of a container.
+With the fixtures `module_amqp_uri` (a vhost of the module's own), `config`, `services` (identity and
+notify started, identity's clock a Clock) and `rpc` (a proxy to identity), which a module takes by
+name: `module_amqp_uri, config, services, rpc = steps.module_amqp_uri, steps.config, ...`.
 For test_identity_service.py and test_identity_credentials.py."""
 import time
 
 import eventlet
 import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
+from services.identity.service import IdentityService
+from services.notify.service import NotifyService
 from tests import sms
 from tests.factories import new_id_number, new_mobile
+from tests.support import Clock, own_vhost
 
 PASSWORD = "a long enough passphrase"
 
@@ -47,3 +54,34 @@ def register(rpc, password=PASSWORD, mobile=None, id_number=None):
     if password:
         rpc.set_password(out["user_id"], password, password_setup_token=out["password_setup_token"])
     return out["user_id"], mobile, id_number
+
+
+@pytest.fixture(scope="module")
+def module_amqp_uri(amqp_uri):
+    """A vhost of this module alone: the RPC queue `rpc-identity` of the session's vhost may also be
+    consumed by identity processes started for other tests (the e2e platform lives for the whole
+    session), and a call answered there would hit another event store and SMS outbox."""
+    with own_vhost("eport-identity-it") as uri:
+        yield uri
+
+
+@pytest.fixture
+def config(config, module_amqp_uri):
+    return dict(config, AMQP_URI=module_amqp_uri)
+
+
+@pytest.fixture
+def services(fresh_var, container_factory, config):
+    notify = container_factory(NotifyService, config)
+    identity = container_factory(IdentityService, config)
+    notify.start()
+    identity.start()
+    clock = Clock()
+    app_of(identity).clock = clock
+    return identity, clock
+
+
+@pytest.fixture
+def rpc(config, services):
+    with ClusterRpcProxy(config) as proxy:
+        yield proxy.identity

@@ -10,12 +10,12 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from contracts import errors as e
 from tests import sms
 from tests.factories import new_mobile
-from tests.integration import test_identity_service as identity
+from tests.integration import identity_steps as steps
 from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, register
 from tests.identity_support import PausingPasswords
 
 # the fixtures: identity and notify as containers on a vhost of this module's own, identity's RPC proxy
-module_amqp_uri, config, services, rpc = identity.module_amqp_uri, identity.config, identity.services, identity.rpc
+module_amqp_uri, config, services, rpc = steps.module_amqp_uri, steps.config, steps.services, steps.rpc  # fixtures
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

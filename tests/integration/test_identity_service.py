@@ -15,44 +15,13 @@ from services.common import context
 from services.common.settings import var_dir
 from services.identity.passwords import Passwords
 from services.identity.service import IdentityService
-from services.notify.service import NotifyService
 from tests import sms
-from tests.support import Clock, own_vhost
 from tests.factories import new_id_number, new_mobile
 from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, register
+from tests.integration import identity_steps as steps
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def module_amqp_uri(amqp_uri):
-    """A vhost of this module alone: the RPC queue `rpc-identity` of the session's vhost may also be
-    consumed by identity processes started for other tests (the e2e platform lives for the whole
-    session), and a call answered there would hit another event store and SMS outbox."""
-    with own_vhost("eport-identity-it") as uri:
-        yield uri
-
-
-@pytest.fixture
-def config(config, module_amqp_uri):
-    return dict(config, AMQP_URI=module_amqp_uri)
-
-
-@pytest.fixture
-def services(fresh_var, container_factory, config):
-    notify = container_factory(NotifyService, config)
-    identity = container_factory(IdentityService, config)
-    notify.start()
-    identity.start()
-    clock = Clock()
-    app_of(identity).clock = clock
-    return identity, clock
-
-
-@pytest.fixture
-def rpc(config, services):
-    with ClusterRpcProxy(config) as proxy:
-        yield proxy.identity
+module_amqp_uri, config, services, rpc = steps.module_amqp_uri, steps.config, steps.services, steps.rpc  # fixtures
 
 
 @pytest.fixture
