@@ -10,13 +10,12 @@ import eventlet
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from contracts.errors import ServiceError
 from services.common.dependency import EventSourced
 from services.identity.service import IdentityService
 from services.notify.service import NotifyService
 from tests import sms
 from tests.factories import new_id_number, new_mobile
-from tests.support import Clock, own_vhost
+from tests.support import Clock, own_vhost, raised
 
 PASSWORD = "a long enough passphrase"
 
@@ -26,9 +25,7 @@ def app_of(container):
 
 
 def fails(call, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        call(*args, **kwargs)
-    err = info.value
+    err = raised(call, *args, **kwargs)
     if "retry_after" in err.details:  # nameko sends numbers inside exceptions as strings
         err.details["retry_after"] = int(err.details["retry_after"])
     return err

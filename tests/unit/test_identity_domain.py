@@ -21,16 +21,12 @@ def box_with_code(purpose="login", digest="d1", at=T0):
     return box
 
 
-def code_of(exc_info):
-    return exc_info.value.code
-
-
 class TestSmsBox:
     def test_cooldown_is_60s_per_purpose(self):
         box = box_with_code("login")
         with pytest.raises(Exception) as err:
             box.check_can_request("login", T0 + 59, LIMITS)
-        assert code_of(err) == e.SMS_COOLDOWN and err.value.details == {"retry_after": 1}
+        assert err.value.code == e.SMS_COOLDOWN and err.value.details == {"retry_after": 1}
         box.check_can_request("login", T0 + 60, LIMITS)
         box.check_can_request("register", T0 + 1, LIMITS)  # another purpose has its own cooldown
 
@@ -42,7 +38,7 @@ class TestSmsBox:
             box.issue(purpose="login", code_digest=f"d{i}", at=at, expires_at=at + 300)
         with pytest.raises(Exception) as err:
             box.check_can_request("register", T0 + 2000, LIMITS)  # every purpose counts
-        assert code_of(err) == e.SMS_QUOTA_EXCEEDED
+        assert err.value.code == e.SMS_QUOTA_EXCEEDED
         assert err.value.details["retry_after"] == 86400 - 2000
         box.check_can_request("register", T0 + 86400 + 1, LIMITS)  # the first one left the window
 
@@ -70,11 +66,11 @@ class TestSmsBox:
         box.reject("login", T0 + 10, LIMITS)
         with pytest.raises(Exception) as err:
             box.check_not_blocked("login", T0 + 11)
-        assert code_of(err) == e.SMS_CODE_ATTEMPTS_EXCEEDED and err.value.details == {"retry_after": 899}
+        assert err.value.code == e.SMS_CODE_ATTEMPTS_EXCEEDED and err.value.details == {"retry_after": 899}
         assert box.match("login", "right", T0 + 11) == CODE_BURNT  # the code is dead: answered as a wrong one
         with pytest.raises(Exception) as err:
             box.check_can_request("login", T0 + 100, LIMITS)  # no new code while blocked either
-        assert code_of(err) == e.SMS_CODE_ATTEMPTS_EXCEEDED
+        assert err.value.code == e.SMS_CODE_ATTEMPTS_EXCEEDED
         box.check_not_blocked("register", T0 + 11)  # other purposes are not blocked
         assert box.failures_of("login", T0 + 10 + 900) == 0  # a fresh count afterwards
         box.check_can_request("login", T0 + 10 + 900, LIMITS)
@@ -109,7 +105,7 @@ class TestUser:
         user.login_failed("password", T0 + 4, LIMITS)
         with pytest.raises(Exception) as err:
             user.check_not_locked(T0 + 5)
-        assert code_of(err) == e.ACCOUNT_LOCKED and err.value.details == {"retry_after": 899}
+        assert err.value.code == e.ACCOUNT_LOCKED and err.value.details == {"retry_after": 899}
         assert not user.is_locked(T0 + 4 + 900)
         assert user.consecutive_failures(T0 + 4 + 900) == 0
 
@@ -134,7 +130,7 @@ class TestUser:
         user = self.new_user()
         with pytest.raises(Exception) as err:
             user.check_setup_token("other", T0)
-        assert code_of(err) == e.INVALID_CREDENTIALS
+        assert err.value.code == e.INVALID_CREDENTIALS
         with pytest.raises(ServiceError):
             user.check_setup_token("tok", T0 + 1800)
         user.check_setup_token("tok", T0 + 1799)

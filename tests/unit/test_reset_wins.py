@@ -7,12 +7,12 @@ import uuid
 import pytest
 
 from contracts import errors as e
-from contracts.errors import ServiceError
 from services.identity.application import IdentityApplication
 from services.identity.domain import User
 from tests.factories import new_id_number, new_mobile
 from tests.support import Clock
 from tests.identity_support import PausingPasswords
+from tests.support import raised as error
 
 pytestmark = pytest.mark.unit
 
@@ -33,12 +33,6 @@ def passwords():
 def app(monkeypatch, fresh_var, clock, passwords):
     monkeypatch.setenv("EVENT_STORE", "sqlite")
     return IdentityApplication(clock=clock, passwords=passwords)
-
-
-def error(fn, *args, **kwargs):
-    with pytest.raises(ServiceError) as info:
-        fn(*args, **kwargs)
-    return info.value
 
 
 def account(app):
