@@ -8,11 +8,24 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from contracts.authz import PERMISSION_GRANTED, PERMISSION_REVOKED
 from contracts.envelope import make_envelope
-from tests.support import wait_for
+from tests.support import own_vhost, wait_for
 
 from tests.integration.inbox_fakes import RPC_TIMEOUT, RebuiltNotify, UpstreamEnterprise, inbox, publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+@pytest.fixture(scope="module")
+def amqp_uri():
+    # a vhost of its own: its stand-in enterprise's durable rpc-enterprise queue would otherwise outlive
+    # the module and take later modules' calls (test_enterprise_gateway's /me answered 503)
+    with own_vhost("eport-permission-messages") as uri:
+        yield uri
+
+
+@pytest.fixture
+def config(amqp_uri):
+    return {"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 20, "WEB_SERVER_ADDRESS": "127.0.0.1:0"}
 
 
 def permission(event_type, user_id, enterprise_id, **extra):
