@@ -11,7 +11,7 @@ def outbox_path():
 def messages(mobile=None):
     try:
         with open(outbox_path(), encoding="utf-8") as f:
-            lines = [json.loads(line) for line in f if line.strip()]
+            lines = [json.loads(line) for line in f if line.endswith("\n")]  # the last may be half written
     except FileNotFoundError:
         return []
     return [m for m in lines if mobile is None or m["mobile"] == mobile]

@@ -62,10 +62,12 @@ class OutboxProvider(SmsProvider):
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = _open_locked(path)
+            if _prune(fd, path, (now - timedelta(seconds=SMS_CODE_TTL)).isoformat()):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+                fd = _open_locked(path)  # the pruned file took the outbox's name
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                _prune(fd, (now - timedelta(seconds=SMS_CODE_TTL)).isoformat())
                 written = 0
                 while written < len(data):  # one write in practice; O_APPEND keeps lines whole
                     written += os.write(fd, data[written:])
@@ -74,20 +76,42 @@ class OutboxProvider(SmsProvider):
                 os.close(fd)
 
 
-def _prune(fd, oldest):
-    """Drops the outbox's lines sent before `oldest` (ISO, UTC), under the caller's flock. Lines are
-    in the order they were sent, so only the first one is read when nothing is due."""
+def _open_locked(path):
+    """The outbox open for appending, under its flock; opened again when another writer's prune
+    replaced the file while this one waited for the lock (else its line would go to the old file)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _prune(fd, path, oldest):
+    """Whether the outbox's lines sent before `oldest` (ISO, UTC) were dropped, under the caller's
+    flock. The kept lines go to a new file that takes the outbox's name, so a reader that takes no
+    lock (the tests, `make run`'s display) sees the old file or the new one, never one half written.
+    Lines are in the order they were sent, so only the first one is read when nothing is due."""
     with os.fdopen(os.dup(fd), "rb") as f:
         f.seek(0)
         first = f.readline()
         if not first or _sent_at(first) >= oldest:
-            return
-        kept = [line for line in [first, *f] if _sent_at(line) >= oldest]
-    os.ftruncate(fd, 0)
-    data = b"".join(kept)
-    written = 0
-    while written < len(data):
-        written += os.write(fd, data[written:])
+            return False
+        kept = b"".join(line for line in [first, *f] if _sent_at(line) >= oldest)
+    fresh = path.with_name(f"{path.name}.{os.getpid()}.prune")
+    out = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        written = 0
+        while written < len(kept):
+            written += os.write(out, kept[written:])
+    finally:
+        os.close(out)
+    os.replace(fresh, path)
+    return True
 
 
 def _sent_at(line):
