@@ -6,7 +6,10 @@ from .envelope import Id, Timestamp, event_type
 SOURCE = "identity"
 
 # Shared by the gateway's schemas, the identity service and notify's send_sms.
-SMS_PURPOSES = ("register", "login", "reset_password")
+SMS_PURPOSES = ("register", "login", "reset_password", "personal_data")
+# A code of the account's own mobile, asked with its Bearer token: one export or one erasure of the
+# person's data (shared/API.md "Personal data").
+PERSONAL_DATA = "personal_data"
 # How long an SMS code is valid (identity's Limits); notify's outbox keeps no code longer than this.
 SMS_CODE_TTL = 300
 ID_TYPES = ("resident_id",)  # the only identity document supported for now

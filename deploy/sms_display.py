@@ -7,7 +7,7 @@ from pathlib import Path
 
 from contracts.masking import mask_mobile
 
-PURPOSES = {"register": "注册账户", "login": "手机号登录", "reset_password": "忘记密码"}
+PURPOSES = {"register": "注册账户", "login": "手机号登录", "reset_password": "忘记密码", "personal_data": "个人数据"}
 
 
 def describe(sms):

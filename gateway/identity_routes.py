@@ -3,6 +3,7 @@ sessions (login and logout) and password resets. `GET /api/v1/me` lives elsewher
 import time
 
 from contracts import errors as e
+from contracts.identity import PERSONAL_DATA
 
 from . import budgets
 from .identity_schemas import (PasswordResetSchema, PasswordSchema, RegisteredSchema, RegistrationSchema,
@@ -16,7 +17,8 @@ TAGS = ("identity",)
 class IdentityRoutes:
     @route("POST", "/api/v1/sms-codes", summary="Send an SMS code", status=202, auth=False,
            body=SmsCodeRequestSchema, response=SmsCodeAcceptedSchema, tags=TAGS,
-           errors=(e.SMS_COOLDOWN, e.SMS_QUOTA_EXCEEDED, e.SMS_CODE_ATTEMPTS_EXCEEDED, e.SMS_DELIVERY_FAILED),
+           errors=(e.SMS_COOLDOWN, e.SMS_QUOTA_EXCEEDED, e.SMS_CODE_ATTEMPTS_EXCEEDED, e.SMS_DELIVERY_FAILED,
+                   e.UNAUTHENTICATED, e.FORBIDDEN),
            budget=budgets.SMS_SEND,
            description="Always 202 for a well-formed request, registered mobile or not; `login` and "
                        "`reset_password` codes are only sent to registered mobiles. Codes are valid 5 "
@@ -24,10 +26,14 @@ class IdentityRoutes:
                        "mobile in 24 h, counted for each asking client apart (others never use up "
                        "the owner's); a code has 5 tries, then it is void (ask a new one), and "
                        "5 wrong tries by one client block that client's verification for 15 minutes. 429 errors "
-                       "carry `details.retry_after` (seconds).")
+                       "carry `details.retry_after` (seconds). Purpose `personal_data` (one export or one erasure "
+                       "of the caller's data) needs a Bearer token and the account's own mobile: 401 without "
+                       "one, 403 FORBIDDEN for another mobile.")
     def create_sms_code(self, request, body):
-        return call(self.identity.request_sms_code, body["mobile"], body["purpose"],
-                    **budgets.sms_request_options(request))
+        options = budgets.sms_request_options(request)
+        if body["purpose"] == PERSONAL_DATA:  # identity checks that the mobile is the caller's own
+            options["actor_user_id"] = self.authenticate(request).user_id
+        return call(self.identity.request_sms_code, body["mobile"], body["purpose"], **options)
 
     @route("POST", "/api/v1/users", summary="Register an account", status=201, auth=False,
            body=RegistrationSchema, response=RegisteredSchema, tags=TAGS,

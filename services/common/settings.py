@@ -109,7 +109,8 @@ SETTINGS = {s.name: s for s in (
     Setting("SMS_OUTBOX_ALLOWED", "false", "true: notify starts with the outbox provider outside EPORT_ENV=development "
                                            "(a staging platform that sends no SMS); else it refuses to"),
     Setting("SMS_SIGN_NAME", None, "the SMS signature (短信签名) the provider approved"),
-    Setting("SMS_TEMPLATES", None, "the provider's template id per purpose: register=…,login=…,reset_password=…"),
+    Setting("SMS_TEMPLATES", None,
+            "the provider's template id per purpose: register=…,login=…,reset_password=…,personal_data=…"),
     Setting("SMS_TEMPLATE_PARAMS", "code,minutes", "what fills a template's {1}, {2}…: code, minutes (of validity)"),
     Setting("SMS_ENDPOINT", "https://sms.tencentcloudapi.com", "the provider's API (a test's local server)"),
     Setting("SMS_TENCENT_REGION", "ap-guangzhou", "the Tencent Cloud region of the SMS application"),

@@ -3,10 +3,13 @@ privates: `sms_checks` (SmsCodeChecks: presenting and refusing SMS codes, the mo
 caller's client key) and `lockout` (PasswordLockout: counting a wrong password). Each reads the
 application's clock, limits and digests when called (tests replace them on a live application) and
 records through its `save`/`refuse`, so a refused command's record goes with the same save."""
+import hmac
 from collections.abc import Callable
 from typing import Protocol
 
 from contracts import validators
+from contracts.errors import Forbidden, Unauthenticated
+from contracts.identity import PERSONAL_DATA
 from contracts.validators import check_field
 
 from .digests import Digests
@@ -78,12 +81,34 @@ class SmsCodeChecks:
     def spend_register_code(self, mobile_digest, code, now, client=None):
         """The mobile's SMS box with its register code spent (unsaved), else the refusal. Every answer
         after the code was checked spends it (registration, a claim): else one code probes ID numbers."""
+        return self.spend(mobile_digest, "register", code, now, client)
+
+    def spend(self, mobile_digest, purpose, code, now, client=None):
+        """The mobile's SMS box with its `purpose` code spent (unsaved; the caller saves it with its
+        answer, or with its refusal: `refuse(error, box)`), else the refusal (a wrong try counted)."""
         box = self.box(mobile_digest)
-        outcome = self.present(box, "register", code, now, client)
+        outcome = self.present(box, purpose, code, now, client)
         if outcome != CODE_VALID:
-            self.refuse(box, "register", outcome, now, SmsCodeInvalid, client=client)
-        box.consume(purpose="register", at=now, client=client)
+            self.refuse(box, purpose, outcome, now, SmsCodeInvalid, client=client)
+        box.consume(purpose=purpose, at=now, client=client)
         return box
+
+    def spend_personal_data_code(self, user, code, now, client=None):
+        """`user`'s box with its personal_data code spent (unsaved), else the refusal. One code serves
+        one export or one erasure request, refused or not: save the box with the request's answer or
+        its refusal (`self.refuse(LegalHold(...), box)`), so a right code is spent on any use."""
+        return self.spend(self.app.digests.mobile(user.mobile), PERSONAL_DATA, code, now, client)
+
+    def own_account(self, actor_user_id, mobile=None):
+        """The caller's own User (401 when the token names no live account); with `mobile`, 403
+        FORBIDDEN unless it is the account's own: a personal_data code goes to no other number."""
+        user = self.app._user(actor_user_id) if isinstance(actor_user_id, str) else None
+        if user is None or user.superseded:
+            raise Unauthenticated("Log in to ask for a code about your personal data.")
+        if mobile is not None and not hmac.compare_digest(user.mobile, mobile):
+            raise Forbidden("A personal_data code goes only to the account's own mobile.",
+                            {"mobile": ["Not the mobile of this account."]})
+        return user
 
 
 class PasswordLockout:

@@ -29,11 +29,12 @@ class IdentityService(Operated):
 
     # -- called by the gateway -------------------------------------------------------------------
     @rpc
-    def request_sms_code(self, mobile, purpose, client=None):
+    def request_sms_code(self, mobile, purpose, client=None, actor_user_id=None):
+        # `actor_user_id`: the caller's, from its Bearer token, for a personal_data code (its own mobile only).
         # The answer is remembered once this returns (a resumable command: services/common/commands.py),
         # so a death before the hand-off is resumed by the retry, which hands the same code again.
         # `client`: the caller's address (the gateway's), which has its own quota per mobile.
-        answer, delivery = self.app.request_sms_code(mobile, purpose, client)
+        answer, delivery = self.app.request_sms_code(mobile, purpose, client, actor_user_id)
         if delivery is not None:
             self._deliver(delivery)
         return answer

@@ -4,6 +4,7 @@ import secrets
 from typing import Protocol
 
 from contracts import validators
+from contracts.identity import PERSONAL_DATA
 from contracts.validators import check_field
 from services.common import context
 from services.common.application import retry_on_conflict
@@ -22,7 +23,7 @@ class SmsCodesHost(Core, Protocol):
 
 
 class SmsCodes:
-    def request_sms_code(self, mobile, purpose, client=None):
+    def request_sms_code(self, mobile, purpose, client=None, actor_user_id=None):
         """Returns (answer for the caller, hand-off for notify or None).
 
         The answer, and the work behind it, are the same whether the mobile is registered or not:
@@ -31,6 +32,8 @@ class SmsCodes:
         MOBILE_TAKEN to the holder of the code, and only to them; `login` and `reset_password`
         codes only to a registered mobile). `client` (the caller's address, from the gateway) has
         its own cooldown and quota per mobile, so that others' requests never use up the owner's.
+        A `personal_data` code needs `actor_user_id` (the gateway's, from the Bearer token) and goes
+        only to that account's own mobile: 401 without a live account, 403 FORBIDDEN for another.
 
         Resumable (services/common/commands.py): the box's save is the command's first, its answer
         follows once the code went to notify (service.py). A death between the two is resumed by
@@ -39,6 +42,8 @@ class SmsCodes:
         """
         mobile = check_field("mobile", validators.mobile, mobile)
         purpose = check_field("purpose", purpose_input, purpose)
+        if purpose == PERSONAL_DATA:
+            self.sms_checks.own_account(actor_user_id, mobile)
         client = self.sms_checks.client_key(client)
         mobile_digest = self.digests.mobile(mobile)
         limits = self.limits

@@ -1,6 +1,7 @@
 """The text of each SMS identity sends (Chinese, as the portal's users read it)."""
 
-_USE = {"register": "注册账户", "login": "登录", "reset_password": "重置密码"}
+_USE = {"register": "注册账户", "login": "登录", "reset_password": "重置密码",
+        "personal_data": "下载或删除您的个人数据"}
 
 
 def sms_text(purpose, code, limits):

@@ -48,7 +48,7 @@ def templates():
     missing = [p for p in SMS_PURPOSES if not found.get(p)]
     if missing:
         raise StartRefused(f"SMS_TEMPLATES names no template for {', '.join(missing)} "
-                           f"(register=…,login=…,reset_password=…)")
+                           f"(register=…,login=…,reset_password=…,personal_data=…)")
     return found
 
 

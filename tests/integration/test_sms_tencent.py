@@ -17,7 +17,7 @@ from tests.tencent_sms import SECRET_ID, SECRET_KEY, FakeTencentSms
 
 pytestmark = pytest.mark.integration
 CODE = "482913"
-TEMPLATES = {"register": "1001", "login": "1002", "reset_password": "1003"}
+TEMPLATES = {"register": "1001", "login": "1002", "reset_password": "1003", "personal_data": "1004"}
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_the_code_is_in_no_log_line_even_at_debug(tencent, caplog):
 def test_notify_refuses_to_start_without_its_templates(tencent, monkeypatch):
     from services.common.settings import StartRefused
     monkeypatch.setenv("SMS_TEMPLATES", "register=1001")
-    with pytest.raises(StartRefused, match="no template for login, reset_password"):
+    with pytest.raises(StartRefused, match="no template for login, reset_password, personal_data"):
         TencentProvider()
 
 
