@@ -26,6 +26,7 @@ event store's environment, the relay's positions, the published log, made from t
 `deployment.py` (the list of services), `commands.py` (a command runs once per command id),
 `context.py`, `correlation.py`, `turns.py`, `consuming.py`, `exchange_binding.py`, `deadletters.py`,
 `relay.py`, `published.py`, `positions.py`, `event_keys.py`, `cipher.py`, `compression.py`,
-`timeline.py`, `outages.py`, `postgres.py`, `secret_rules.py`. docs/conventions.md tells how to
+`timeline.py`, `outages.py`, `postgres.py`, `secret_rules.py`, `person_keys.py` (per-person keys:
+docs/PERSONAL_DATA.md), `durable.py`. docs/conventions.md tells how to
 use them.
 """

@@ -8,7 +8,10 @@ bench/) open the same ones by the same calls:
     env = event_store_env("card")                  # eventsourcing's environment: SQLite, memory, PostgreSQL
     positions = relay_positions("card")            # beside that store
     published = published_log("card", app, to_integration)   # None when off or in memory
+    keys = person_keys("card")                     # its per-person keys (services/common/person_keys.py)
 """
+import base64
+
 from .secret_rules import StartRefused
 from .settings import secret, setting, var_dir
 
@@ -72,3 +75,24 @@ def published_log(service_name, app, to_integration):
                         # signed with another key, its envelopes would not verify any more
                         f"{code_fingerprint(to_integration)} {signer(service_name).jwk['kid']}",
                         lambda position: stored_mark(app, position))
+
+
+_person_keys = {}  # (service, folder, KEK): one store per process, so that its cache is the one forgotten
+
+
+def person_keys(service_name):
+    """The per-person keys of one service (services/common/person_keys.py), one instance per process:
+    in EPORT_KEY_STORE (default EPORT_VAR/keys/<service>), wrapped by EPORT_PII_KEK; in memory with
+    EVENT_STORE=memory (unit tests)."""
+    from .person_keys import PersonKeys
+
+    kek = secret("EPORT_PII_KEK")
+    if setting("EVENT_STORE") == "memory":
+        folder = None
+    else:
+        folder = setting("EPORT_KEY_STORE") or var_dir() / "keys"
+    known = (service_name, str(folder), kek)
+    if known not in _person_keys:
+        keks = [base64.b64decode(k.strip()) for k in kek.split(",") if k.strip()]
+        _person_keys[known] = PersonKeys(service_name, folder, keks)
+    return _person_keys[known]

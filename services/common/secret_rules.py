@@ -3,6 +3,7 @@ and not the same as another secret. Each refusal names the secret and says why (
 
 - HMAC keys (EPORT_INDEX_KEY): hex or strict base64 of at least 32 random bytes;
 - the event-store cipher key (EPORT_CIPHER_KEY): strict base64 of 16, 24 or 32 random bytes (AES);
+- the per-person keys' wrapping key (EPORT_PII_KEK): strict base64 of 32 random bytes (AES-256);
 - a service's event-signing key (EPORT_EVENT_KEY): strict base64 of a 32-byte Ed25519 seed.
 """
 import base64
@@ -12,6 +13,9 @@ import re
 MIN_HMAC_BYTES = 32
 AES_KEY_BYTES = (16, 24, 32)
 SEED_BYTES = {"EPORT_EVENT_KEY": 32}  # Ed25519 seeds
+AES_KEYS = {"EPORT_CIPHER_KEY": AES_KEY_BYTES, "EPORT_PII_KEK": (32,)}
+# keys that may list several, comma-separated, while rotating: the first is used, each still opens
+ROTATED = ("EPORT_CIPHER_KEY", "EPORT_PII_KEK")
 # what the examples and the usual templates say instead of a value
 PLACEHOLDER = re.compile(r"replace|change-?me|example|placeholder|<[^>]*>|\.\.\.", re.IGNORECASE)
 GENERATE = 'python -c "import secrets,base64; print(base64.b64encode(secrets.token_bytes(32)).decode())"'
@@ -54,12 +58,14 @@ def key_bytes(name, value):
         raise SecretRefused(name, "it is not set")
     if PLACEHOLDER.search(value):
         raise SecretRefused(name, "it is a placeholder, not a key")
-    if name == "EPORT_CIPHER_KEY":
+    if name in AES_KEYS:
         raw = _strict_base64(value)
         if raw is None:
             raise SecretRefused(name, "it is not strict base64")
-        if len(raw) not in AES_KEY_BYTES:
-            raise SecretRefused(name, f"it decodes to {len(raw)} bytes; an AES key has 16, 24 or 32")
+        if len(raw) not in AES_KEYS[name]:
+            sizes = [str(n) for n in AES_KEYS[name]]
+            raise SecretRefused(name, f"it decodes to {len(raw)} bytes; an AES key has "
+                                      f"{' or '.join([', '.join(sizes[:-1]), sizes[-1]] if sizes[:-1] else sizes)}")
     elif name in SEED_BYTES:
         raw = _strict_base64(value)
         if raw is None or len(raw) != SEED_BYTES[name]:
@@ -77,10 +83,10 @@ def key_bytes(name, value):
 
 def check_secret(name, values):
     """Checks secret `name` among all configured `values` (name -> value or None); its key bytes.
-    The store key may list several, comma-separated (a rotation: services/common/cipher.py): each
-    is checked, and the first's bytes are answered."""
+    The store key and the KEK may list several, comma-separated (a rotation: services/common/cipher.py,
+    person_keys.py): each is checked, and the first's bytes are answered."""
     value = values.get(name)
-    if name == "EPORT_CIPHER_KEY" and value and "," in value:
+    if name in ROTATED and value and "," in value:
         keys = [k.strip() for k in value.split(",")]
         if len(set(keys)) != len(keys):
             raise SecretRefused(name, "it lists the same key twice")

@@ -5,7 +5,7 @@ No other module reads os.environ (tests/unit/test_settings.py fails if one does)
 (so a test or the launcher decides by setting the environment, never import time).
 `deploy/config.yaml` lists the same settings as ${NAME:default}, for operators.
 
-Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY), checked by
+Secrets come from the environment (EPORT_CIPHER_KEY, EPORT_INDEX_KEY, EPORT_PII_KEK), checked by
 services/common/secret_rules.py: a service refuses to start with a missing, placeholder, short or
 reused one. Identity alone signs access tokens, with the P-256 keys of the PEM file EPORT_TOKEN_KEYS
 names. Only with EPORT_ENV=development (`make run`, the tests) are missing ones generated once into
@@ -43,6 +43,10 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_ENV", "production", "development: generated secrets and a development card CA (make run, tests)"),
     Setting("EPORT_CIPHER_KEY", None, "secret: AES key of every event store (base64 of 16, 24 or 32 bytes)"),
     Setting("EPORT_INDEX_KEY", None, "secret: HMAC key of PII-derived index ids (32+ bytes)"),
+    Setting("EPORT_PII_KEK", None, "secret: the key that wraps every per-person key (base64 of 32 bytes; several, "
+                                   "comma-separated, while rotating: the first wraps)"),
+    Setting("EPORT_KEY_STORE", None, "folder of the per-person keys, one subfolder per service, kept and backed up "
+                                     "apart from the event stores (default: EPORT_VAR/keys)"),
     Setting("EPORT_TOKEN_KEYS", None, "identity only: PEM file of its P-256 token keys, the first signs "
                                       "(python -m deploy.token_keys)"),
     Setting("EPORT_EVENT_KEY", None, "secret: the event-signing key of the service this process runs (base64 of a "
@@ -153,6 +157,7 @@ def setting(name):
 _SECRET_NAMES = {
     "EPORT_CIPHER_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "EPORT_INDEX_KEY": lambda: secrets.token_hex(32),
+    "EPORT_PII_KEK": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 TOKEN_KEYS = "EPORT_TOKEN_KEYS"
 # secrets each process holds of its own, checked for reuse against the shared ones (event_keys.py)
@@ -182,11 +187,15 @@ def created_once(path, make_text):
     return text
 
 
-def _dev_secrets():
+def _dev_secret(name):
     def generate():
         return json.dumps({name: make() for name, make in _SECRET_NAMES.items()})
 
-    return json.loads(created_once(var_dir() / "dev-secrets.json", generate))
+    generated = json.loads(created_once(var_dir() / "dev-secrets.json", generate))
+    if name in generated:
+        return generated[name]
+    # a secret declared after this var/ was made: a file of its own, made once as well
+    return created_once(var_dir() / f"dev-secret-{name}", _SECRET_NAMES[name])
 
 
 def issuer():
@@ -205,7 +214,7 @@ def development():
 def secret(name):
     value = setting(name)
     if development():
-        return value or _dev_secrets()[name]
+        return value or _dev_secret(name)
     check_secret(name, secret_values())
     return value
 

@@ -21,6 +21,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from .dependency import EventSourced
+from .durable import fsync_path
 from .bootstrap import event_store_env
 
 REBUILD_SUFFIX = ".rebuild"
@@ -122,14 +123,6 @@ def _close(app):
         engine.dispose()
 
 
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class SqliteFile:
     """A SQLite store's file; the rebuilt one beside it, named with REBUILD_SUFFIX (the event
     stores here, the audit log in services/audit/store.py)."""
@@ -149,11 +142,11 @@ class SqliteFile:
         rebuilt file reaches the disk before it takes the live one's name, and the rename after
         it: a rebuild written without fsync (the audit log's) must not come back from a power cut
         as a damaged or an empty log."""
-        _fsync(self.rebuilt)
+        fsync_path(self.rebuilt)
         for stale in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
             stale.unlink(missing_ok=True)
         os.replace(self.rebuilt, self.path)
-        _fsync(self.path.parent)
+        fsync_path(self.path.parent)
 
     def remove(self):
         self.rebuilt.unlink(missing_ok=True)

@@ -17,12 +17,13 @@ from services.common.secret_rules import SecretRefused, StartRefused
 
 pytestmark = pytest.mark.unit
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "secrets.env.example"
-NAMES = ("EPORT_CIPHER_KEY", "EPORT_INDEX_KEY")
+NAMES = ("EPORT_CIPHER_KEY", "EPORT_INDEX_KEY", "EPORT_PII_KEK")
 
 
 def good():
     return {"EPORT_CIPHER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-            "EPORT_INDEX_KEY": secrets.token_hex(32)}
+            "EPORT_INDEX_KEY": secrets.token_hex(32),
+            "EPORT_PII_KEK": base64.b64encode(secrets.token_bytes(32)).decode()}
 
 
 @pytest.fixture
@@ -50,10 +51,10 @@ def test_every_value_of_the_secrets_example_is_refused_as_a_placeholder(producti
     values = dict(re.findall(r"^(\w+)=(.*)$", EXAMPLE.read_text(), flags=re.M))
     # the SMS provider's two are refused by notify (tests/integration/test_sms_tencent.py); the store
     # key is each service's own (deploy/store_secrets.py), not in the shared example
-    assert set(values) == {"EPORT_INDEX_KEY", "SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY"}
+    assert set(values) == {"EPORT_INDEX_KEY", "EPORT_PII_KEK", "SMS_TENCENT_SECRET_ID", "SMS_TENCENT_SECRET_KEY"}
     for name, value in values.items():
         production.setenv(name, value)
-    for name in ("EPORT_INDEX_KEY",):
+    for name in ("EPORT_INDEX_KEY", "EPORT_PII_KEK"):
         assert refusal(name) == "it is a placeholder, not a key"
 
 
