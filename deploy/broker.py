@@ -13,7 +13,18 @@ each allowed only what deploy/broker_policy.py says.
                                          # <role>.env (AMQP_URI) per role, and
                                          # tls/ (a CA and the broker's certificate for --host)
 
-Passwords are random, made anew by each setup; RabbitMQ stores only their salted SHA-256.
+Passwords are random, made once: a setup (a launcher's, a second instance's) or a generate finds
+the ones its credentials file or <role>.env files hold and gives the users the same again, so adding
+an instance never refuses the running ones (it did: every new connection of the running services
+was refused, ACCESS_REFUSED). Only `rotate` makes new ones, deliberately. RabbitMQ stores only
+their salted SHA-256.
+
+    python -m deploy.broker rotate [--role identity ...]
+                                         # new passwords for those roles (default: every role), on
+                                         # the broker and in the credentials file; what runs keeps its
+                                         # open connections, and a new one of a process still holding
+                                         # the old password is refused (a 503, never a 500) until
+                                         # that process is restarted with the file's URI
 """
 import argparse
 import base64
@@ -89,14 +100,39 @@ def namespace_for(amqp_uri):
     return DEFAULT_NAMESPACE if vhost == "/" else f"{DEFAULT_NAMESPACE}-{vhost}"
 
 
-def setup(amqp_uri=None, namespace=None, credentials_file=None):
-    """Creates (or resets) the users `<namespace>-<role>` with their permissions on the vhost of
-    `amqp_uri`, and declares `nameko-rpc` and the `<source>.events` exchanges consumers bind to (they
+def kept_passwords(uris, namespace):
+    """role -> password of the URIs a former setup or generate wrote (role -> AMQP URI), for the
+    roles whose user is this namespace's."""
+    kept = {}
+    for role, uri in uris.items():
+        parts = urlsplit(uri)
+        if role in ROLES and parts.password and unquote(parts.username or "") == user_name(namespace, role):
+            kept[role] = unquote(parts.password)
+    return kept
+
+
+def _stored_uris(credentials_file):
+    try:
+        return json.loads(Path(credentials_file).read_text()) if credentials_file else {}
+    except FileNotFoundError:
+        return {}
+
+
+def passwords_for(kept, rotate=()):
+    """Every role's password: the one kept, else (or when rotated) a new one."""
+    return {role: kept[role] if role in kept and role not in rotate else secrets.token_urlsafe(24)
+            for role in ROLES}
+
+
+def setup(amqp_uri=None, namespace=None, credentials_file=None, rotate=()):
+    """Creates the users `<namespace>-<role>` with their permissions on the vhost of `amqp_uri`
+    (again, with the passwords `credentials_file` keeps: made once, new only for the roles in
+    `rotate`), and declares `nameko-rpc` and the `<source>.events` exchanges consumers bind to (they
     may not declare them: deploy/broker_policy.py); returns role -> that user's AMQP URI. Raises BrokerSetupFailed."""
     amqp_uri = amqp_uri or setting("AMQP_URI")
     namespace = namespace or namespace_for(amqp_uri)
     vhost = vhost_of(amqp_uri)
-    passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
+    passwords = passwords_for(kept_passwords(_stored_uris(credentials_file), namespace), rotate)
     defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
     # on stdin: the node reads a file path itself, as its own user, and no file is left behind
     _rabbitmqctl("import_definitions", "--format", "json", stdin=json.dumps(defs))
@@ -129,7 +165,7 @@ def generate(out, host, port, vhost="/", namespace=DEFAULT_NAMESPACE, tls=True):
     `tls`, amqps URIs and tls/ (the services verify the broker with AMQP_SSL's ca_certs)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    passwords = {role: secrets.token_urlsafe(24) for role in ROLES}
+    passwords = passwords_for(kept_passwords(_env_uris(out), namespace))
     defs = definitions(vhost, namespace, {role: password_hash(pw) for role, pw in passwords.items()})
     _write_private(out / "definitions.json", json.dumps(defs, indent=1))
     base = f"{'amqps' if tls else 'amqp'}://{host}:{port}/{quote(vhost, safe='') if vhost != '/' else ''}"
@@ -140,6 +176,16 @@ def generate(out, host, port, vhost="/", namespace=DEFAULT_NAMESPACE, tls=True):
         from .broker_tls import write_tls
         write_tls(out / "tls", host, _write_private)
     return out
+
+
+def _env_uris(out):
+    """role -> AMQP_URI of the <role>.env files a former generate wrote under `out`."""
+    uris = {}
+    for role in ROLES:
+        path = out / f"{role}.env"
+        lines = path.read_text().splitlines() if path.exists() else []
+        uris.update((role, line.split("=", 1)[1].strip()) for line in lines if line.startswith("AMQP_URI="))
+    return uris
 
 
 def _write_private(path, text):
@@ -156,6 +202,11 @@ def main(argv=None):
     p_setup.add_argument("--amqp-uri", default=setting("AMQP_URI"))
     p_setup.add_argument("--namespace", help="user names' prefix (default: eport, or eport-<vhost>)")
     p_setup.add_argument("--credentials", default=str(var_dir() / "broker-users.json"))
+    p_rotate = sub.add_parser("rotate", help="new passwords, on the broker and in the credentials file")
+    p_rotate.add_argument("--amqp-uri", default=setting("AMQP_URI"))
+    p_rotate.add_argument("--namespace", help="user names' prefix (default: eport, or eport-<vhost>)")
+    p_rotate.add_argument("--credentials", default=str(var_dir() / "broker-users.json"))
+    p_rotate.add_argument("--role", action="append", choices=ROLES, help="this role's (repeat; default: every role)")
     p_remove = sub.add_parser("remove", help="delete the users of a namespace")
     p_remove.add_argument("--namespace", default=DEFAULT_NAMESPACE)
     p_gen = sub.add_parser("generate", help="definitions.json and <role>.env files for compose / Kubernetes")
@@ -167,11 +218,13 @@ def main(argv=None):
     p_gen.add_argument("--tls", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     try:
-        if args.command == "setup":
+        if args.command in ("setup", "rotate"):
             namespace = args.namespace or namespace_for(args.amqp_uri)
-            uris = setup(args.amqp_uri, namespace, args.credentials)
+            rotated = (args.role or ROLES) if args.command == "rotate" else ()
+            uris = setup(args.amqp_uri, namespace, args.credentials, rotate=rotated)
             print(f"broker users {', '.join(user_name(namespace, r) for r in uris)} on vhost "
-                  f"{vhost_of(args.amqp_uri)}; their URIs in {args.credentials}")
+                  f"{vhost_of(args.amqp_uri)}; their URIs in {args.credentials}"
+                  + (f"; new passwords for {', '.join(rotated)}: restart those services" if rotated else ""))
         elif args.command == "remove":
             remove(args.namespace)
         else:

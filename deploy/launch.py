@@ -4,6 +4,7 @@
     python -m deploy.launch --only identity,gateway
 """
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -48,10 +49,13 @@ def service_env(env):
 
 
 class Platform:
-    def __init__(self, env=None, only=None, log_dir=None, quiet=False, broker_uris=None):
+    def __init__(self, env=None, only=None, log_dir=None, quiet=False, broker_uris=None, broker_file=None):
         self.env = service_env(dict(os.environ, **(env or {})))
         # role -> AMQP URI of its own broker user (deploy/broker.py); else all share AMQP_URI
         self.broker_uris = broker_uris or {}
+        # where those URIs are kept: read again at each start, so that a service restarted after
+        # `python -m deploy.broker rotate` logs in with its new password
+        self.broker_file = Path(broker_file) if broker_file else None
         self.services = {n: m for n, m in available_services().items() if not only or n in only}
         # the gateway's /healthz and its optional calls look at what was launched
         self.env["EPORT_SERVICES"] = ",".join(self.services)
@@ -73,6 +77,8 @@ class Platform:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")
+        if self.broker_file:
+            self.broker_uris = json.loads(self.broker_file.read_text())
         env = dict(self.env, AMQP_URI=self.broker_uris[name]) if name in self.broker_uris else self.env
         self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
                                             stderr=subprocess.STDOUT if out else None)
@@ -155,12 +161,18 @@ class Platform:
         self.say("stopped")
 
 
+def broker_users_file():
+    return var_dir() / "broker-users.json"
+
+
 def _broker_users():
     """Per-service broker users when this machine's RabbitMQ lets us make them (rabbitmqctl as
-    root); else every service connects as AMQP_URI's user, as before."""
+    root), with the passwords var/broker-users.json keeps (made by the first launch, reused by the
+    next: a second launch, `--only identity` beside a running platform, must not change the running
+    services' passwords); else every service connects as AMQP_URI's user, as before."""
     from . import broker
     try:
-        uris = broker.setup(credentials_file=var_dir() / "broker-users.json")
+        uris = broker.setup(credentials_file=broker_users_file())
     except (broker.BrokerSetupFailed, OSError, subprocess.SubprocessError) as exc:
         print(f"[launch] no per-service broker users ({exc}); every service connects as AMQP_URI's user",
               flush=True)
@@ -187,7 +199,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated service names")
     args = parser.parse_args(argv)
-    platform = Platform(only=args.only.split(",") if args.only else None, broker_uris=_broker_users())
+    uris = _broker_users()
+    platform = Platform(only=args.only.split(",") if args.only else None, broker_uris=uris,
+                        broker_file=broker_users_file() if uris else None)
     platform.say(f"AMQP_URI={sanitize_url(platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/'))}  "
                  f"event stores under {setting('EPORT_VAR') or ROOT / 'var'}")
     stopping = False

@@ -2,13 +2,19 @@
 while it lasts: its callers get 503 SERVICE_UNAVAILABLE, never a 500, and no process exits.
 
 kombu re-raises a lost or refused connection as its OperationalError after its own retries;
-py-amqp's and the socket's own errors can escape between them. Consumers reconnect by themselves
-(kombu's ConsumerMixin), publishers on their next publish. A store that is restarting (PostgreSQL)
-fails a command before it saved anything, so the command may simply run again.
+py-amqp's and the socket's own errors can escape between them. A login the broker refuses (a
+user's password changed under a running process, or the user removed) is one more of them:
+py-amqp reports it as a channel error (AccessRefused, which kombu neither retries nor counts as a
+connection error, and which answered the gateway's callers 500); `LoginRefused` makes it a
+recoverable connection error, so that consumers reconnect, publishers retry and callers get 503.
+Consumers reconnect by themselves (kombu's ConsumerMixin), publishers on their next publish. A store that
+is restarting (PostgreSQL) fails a command before it saved anything, so the command may simply run again.
 """
+import functools
 import sys
 import time
 
+import amqp
 import amqp.exceptions
 import eventsourcing.persistence as es
 import kombu.exceptions
@@ -17,6 +23,28 @@ import sqlalchemy.exc
 
 from contracts import errors as e
 from contracts.errors import DomainError
+
+
+class LoginRefused(amqp.exceptions.RecoverableConnectionError):
+    """The broker refused this process's login (ACCESS_REFUSED while opening the connection)."""
+
+
+def _refused_login_is_an_outage(connect):
+    @functools.wraps(connect)
+    def connecting(self, *args, **kwargs):
+        try:
+            return connect(self, *args, **kwargs)
+        except amqp.exceptions.AccessRefused as exc:
+            if self._handshake_complete:  # refused later, on a channel: a permission, not a login
+                raise
+            raise LoginRefused(f"the broker refused this process's login: {exc}") from None
+
+    connecting.refused_login_is_an_outage = True
+    return connecting
+
+
+if not getattr(amqp.Connection.connect, "refused_login_is_an_outage", False):
+    amqp.Connection.connect = _refused_login_is_an_outage(amqp.Connection.connect)
 
 BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError, OSError)
 STORE_ERRORS = (es.OperationalError, es.InterfaceError, sqlalchemy.exc.OperationalError,

@@ -120,6 +120,21 @@ def test_compose_talks_tls_to_a_broker_loading_the_generated_definitions(tmp_pat
     assert {p.name for p in (out / "tls").iterdir()} == {"ca.pem", "server.pem", "server.key"}
 
 
+def test_generating_again_keeps_every_password_and_a_rotation_changes_only_its_roles(tmp_path):
+    """A second generate (or setup, from its credentials file) must not refuse what runs with the first."""
+    from deploy.broker import kept_passwords, passwords_for
+    generate(tmp_path, host="rabbitmq", port=5671)
+    first = {role: (tmp_path / f"{role}.env").read_text() for role in ROLES}
+    generate(tmp_path, host="rabbitmq", port=5671)
+    assert {role: (tmp_path / f"{role}.env").read_text() for role in ROLES} == first
+    uris = {role: text.strip().removeprefix("AMQP_URI=") for role, text in first.items()}
+    kept = kept_passwords(uris, "eport")
+    assert set(kept) == set(ROLES) and kept_passwords(uris, "eport-other") == {}  # another namespace's users
+    rotated = passwords_for(kept, rotate=("identity",))
+    assert rotated["identity"] != kept["identity"]
+    assert {r: p for r, p in rotated.items() if r != "identity"} == {r: p for r, p in kept.items() if r != "identity"}
+
+
 def test_every_manifest_bounds_malloc_as_the_launcher_does():
     from deploy.launch import MALLOC_ENV
     dockerfile = (DEPLOY / "Dockerfile").read_text()
