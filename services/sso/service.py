@@ -35,15 +35,15 @@ class SsoService(Operated):
 
     @rpc
     def authorize(self, http):
-        return flows.authorize(self._provider(), http)
+        return self.app.authorize(self._provider(), http)
 
     @rpc
     def token(self, http):
-        return flows.token(self._provider(), http)
+        return self.app.token(self._provider(), http)
 
     @rpc
     def userinfo(self, http):
-        return flows.userinfo(self._provider(), http)
+        return self.app.userinfo(self._provider(), http)
 
     @rpc
     def begin_session(self, user_id, identity_session_id, expires_at):
