@@ -97,6 +97,9 @@ WEAK_PASSWORD = "WEAK_PASSWORD"
 INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
 ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
 USER_NOT_FOUND = "USER_NOT_FOUND"
+# personal data (PIPL Art. 47): an erasure the platform may not do yet
+ADMIN_HAS_MEMBERS = "ADMIN_HAS_MEMBERS"  # an administrator with other members hands the role over first
+LEGAL_HOLD = "LEGAL_HOLD"  # an operator holds the account's data (eport legal-hold)
 # enterprise
 ENTERPRISE_NOT_FOUND = "ENTERPRISE_NOT_FOUND"
 ENTERPRISE_NOT_REGISTERED = "ENTERPRISE_NOT_REGISTERED"

@@ -98,3 +98,27 @@ IDENTITY_VERIFIED = event_type(SOURCE, "IdentityVerified", IdentityVerifiedPaylo
 USER_SUPERSEDED = event_type(SOURCE, "UserSuperseded", UserSupersededPayload,
                              "The holder of the ID number's card claimed it: this unverified account holding it is "
                              "superseded (sessions ended, no login), and the ID number belongs to `by_user_id`.")
+
+
+class UserErasedPayload(Schema):
+    user_id = Id(required=True, metadata={
+        "description": "the erased person's account: its sessions have ended, it can no longer log in, its ID number "
+                       "and mobile are free; every subscriber erases what it holds of the person (PIPL Art. 47), and "
+                       "this id stays only as a pseudonym"})
+    erasure_id = Id(required=True, metadata={"description": "the erasure request (`eport erasures list`)"})
+
+
+class ErasureCompletedPayload(Schema):
+    erasure_id = Id(required=True)
+    user_id = Id(required=True, metadata={"description": "a pseudonym: the person's data is gone"})
+    requested_by = Id(required=True, metadata={"description": "who asked: the person, for themself"})
+    services = fields.String(required=True, metadata={
+        "description": "the services that confirmed they erased their copies, comma-separated",
+        "example": "audit,authz,card,enterprise,identity,notify,sso"})
+
+
+USER_ERASED = event_type(SOURCE, "UserErased", UserErasedPayload,
+                         "The person asked for the erasure of their personal data (POST /api/v1/me/erasure): every "
+                         "service destroys their keys and purges its copies, then confirms.")
+ERASURE_COMPLETED = event_type(SOURCE, "ErasureCompleted", ErasureCompletedPayload,
+                               "Every service confirmed the erasure: it is done.")

@@ -67,8 +67,13 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("enterprise", "card", ("CardBound", "CardUnbound")),
     # 实名认证: a bound card's holder is the account's registrant; a claim supersedes an unproved account
     Subscription("identity", "card", ("CardBound",)),
-    Subscription("enterprise", "identity", ("UserSuperseded",)),
-    Subscription("notify", "identity", ("UserSuperseded",)),
+    Subscription("enterprise", "identity", ("UserSuperseded", "UserErased")),
+    Subscription("notify", "identity", ("UserSuperseded", "UserErased")),
+    # erasure of a person (services/common/erasure.py): each service erases its copies, then confirms
+    Subscription("identity", "identity", ("UserErased",)),
+    Subscription("card", "identity", ("UserErased",)),
+    Subscription("authz", "identity", ("UserErased",)),
+    Subscription("sso", "identity", ("UserErased",)),
 ]
 
 

@@ -44,7 +44,7 @@ CALLS = {
     GATEWAY: {
         "identity": ("ping", "request_sms_code", "register", "set_password", "reset_password",
                      "login_password", "login_sms", "revoke_session", "revoked_sessions",
-                     "sessions_ended_by_reset", "get_user", "get_users", "token_keys"),
+                     "sessions_ended_by_reset", "get_user", "get_users", "token_keys", "request_erasure"),
         "enterprise": ("ping", "lookup_registry", "associate", "approve", "reject", "transfer_admin",
                        "remove_member", "get_enterprise", "update_details", "members", "association_requests",
                        "associations_of_user"),
@@ -55,7 +55,9 @@ CALLS = {
         "audit": ("ping", "enterprise_events"),
         "sso": ("ping", "discovery", "authorize", "token", "userinfo", "begin_session"),
     },
-    "identity": {"notify": ("send_sms",)},
+    # admin_has_members: an erasure waits for an administrator's handover (services/identity/erasures.py)
+    # forget_mobile: an erased person's SMS outbox lines (services/identity/service.py)
+    "identity": {"notify": ("send_sms", "forget_mobile"), "enterprise": ("admin_has_members",)},
     # get_enterprise: the name a permission message gives; ops_events: `eport rebuild inbox`
     "notify": {"enterprise": ("ops_events", "get_enterprise"), "authz": ("ops_events",), "identity": ("ops_events",)},
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
@@ -73,10 +75,16 @@ CALLS = {
     # audit trail; auditors read it and change nothing
     # (and record each change they make in the audit trail first: audit.record_operation)
     OPERATOR: {s: ("ops_status", "ops_events", "ops_rebuild", *(("record_operation",) if s == "audit" else ()),
-                   *(("add_client", "list_clients", "remove_client") if s == "sso" else ()))
+                   *(("add_client", "list_clients", "remove_client") if s == "sso" else ()),
+                   *(("ops_erasures", "ops_legal_hold") if s == "identity" else ()))
                for s in SERVICES},
     AUDITOR: {"audit": ("ping", "events")},
 }
+# every service confirms to identity that it erased a person's copies (services/common/erasure.py)
+for _service in SERVICES:
+    if _service != "identity":
+        CALLS.setdefault(_service, {}).setdefault("identity", ())
+        CALLS[_service]["identity"] += ("confirm_erasure",)
 # The exchange `eport replay` and `eport dead-letters replay` publish through (deploy/eport/broker.py)
 REPLAY_EXCHANGE = "eport.replay"
 # Queues the operator may bind to it: any but the platform's RPC queues and exchanges (the name space
@@ -86,7 +94,10 @@ REPLAY_TARGETS = r"(?!rpc[-.]|nameko-rpc$|amq\.|.*\.events$).+"
 # nameko @event_handler entrypoints (queues named by nameko, not in contracts/subscriptions.py):
 # consumer -> (source, event type) pairs
 EVENT_HANDLERS = {
-    GATEWAY: (("identity", "SessionRevoked"), ("identity", "PasswordSet"), ("identity", "UserSuperseded")),
+    GATEWAY: (("identity", "SessionRevoked"), ("identity", "PasswordSet"), ("identity", "UserSuperseded"),
+              ("identity", "UserErased")),
+    # every instance of every service forgets an erased person's keys (services/common/erasure.py)
+    **{s: (("identity", "UserErased"),) for s in SERVICES},
 }
 
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

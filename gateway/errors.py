@@ -29,6 +29,8 @@ mapped_errors = {
     e.INVALID_CREDENTIALS: 401,
     e.ACCOUNT_LOCKED: 423,
     e.USER_NOT_FOUND: 404,
+    e.ADMIN_HAS_MEMBERS: 409,
+    e.LEGAL_HOLD: 409,
     # enterprise
     e.ENTERPRISE_NOT_FOUND: 404,
     e.ENTERPRISE_NOT_REGISTERED: 404,

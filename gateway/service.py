@@ -14,6 +14,7 @@ from .authz_routes import AuthzRoutes
 from .card_routes import CardRoutes
 from .idempotency import CommandIds
 from .enterprise_routes import EnterpriseRoutes
+from .erasure_routes import ErasureRoutes
 from .identity_routes import IdentityRoutes
 from .me_routes import MeRoutes
 from .messages_routes import MessagesRoutes
@@ -32,7 +33,7 @@ def backend(service):
     return UnconfirmedRpcProxy(service, delivery_mode=NON_PERSISTENT)
 
 
-class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
+class GatewayService(IdentityRoutes, MeRoutes, ErasureRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
                      AuditRoutes, SsoRoutes, PlatformRoutes):
     name = "gateway"
 
@@ -73,6 +74,12 @@ class GatewayService(IdentityRoutes, MeRoutes, EnterpriseRoutes, MessagesRoutes,
     def on_user_superseded(self, envelope):
         # every session of the account has ended and it gets no new one (services/identity/claims.py):
         # a mark a second past the event leaves no token of it, whatever the issuing clocks said
+        ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp() + 1
+        self.sessions.end_sessions_of(envelope["payload"]["user_id"], ended_at)
+
+    @revocation_handler("identity", "UserErased", handler_type=BROADCAST, reliable_delivery=False)
+    def on_user_erased(self, envelope):
+        # every session of the erased account has ended and it gets no new one (services/identity/erasures.py)
         ended_at = datetime.fromisoformat(envelope["occurred_at"]).timestamp() + 1
         self.sessions.end_sessions_of(envelope["payload"]["user_id"], ended_at)
 

@@ -71,3 +71,15 @@ class FakeNotifyPeers:
         if self.away:
             raise ServiceError(e.SERVICE_UNAVAILABLE, "enterprise did not answer in time")
         return self.names.get(enterprise_id)
+
+
+class FakeIdentityPeers:
+    """services/identity/peers.py's: enterprise.admin_has_members from a set, the asked ids recorded."""
+
+    def __init__(self, administering=()):
+        self.administering = set(administering)  # user ids that administer an enterprise with other members
+        self.asked = []
+
+    def admin_has_members(self, user_id):
+        self.asked.append(user_id)
+        return user_id in self.administering

@@ -8,6 +8,8 @@
     eport dead-letters list|replay|drop            the messages consumers parked
     eport demo                                     the manual's story against the running platform
     eport clients add|list|remove                  business systems of single sign-on (OpenID Connect)
+    eport erasures list [--json]                   the erasures of personal data, pending, done or refused
+    eport legal-hold add|remove USER_ID --reason R hold an account's data: its erasure is refused
 
 The broker is EPORT_AMQP_URI (the tool's own broker user), else AMQP_URI (default
 amqp://guest:guest@localhost:5672/). With per-role broker users (deploy/broker.py) `eport audit`
@@ -28,12 +30,12 @@ from . import errors
 
 
 def _parser():
-    from . import audit, clients, deadletters, demo, events, rebuild, replay, status
+    from . import audit, clients, deadletters, demo, erasures, events, rebuild, replay, status
 
     parser = argparse.ArgumentParser(prog="eport", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (status, events, replay, rebuild, audit, deadletters, demo, clients):
+    for module in (status, events, replay, rebuild, audit, deadletters, demo, clients, erasures):
         module.add_parser(sub)
     return parser
 

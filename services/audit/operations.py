@@ -19,7 +19,7 @@ from contracts.validators import check_fields
 
 SOURCE = "eport"
 OPERATOR_ACTED = "OperatorActed"
-ACTIONS = ("replay", "rebuild", "dead-letters-replay", "dead-letters-drop")
+ACTIONS = ("replay", "rebuild", "dead-letters-replay", "dead-letters-drop", "legal-hold-add", "legal-hold-remove")
 TARGET_MAX = 200
 DETAILS_MAX = 4000  # characters of JSON
 OPERATOR_NAMESPACE = uuid.UUID("a3f1d0c2-6b7e-4c58-9d41-2e0f8b7c6a15")

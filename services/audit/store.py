@@ -71,6 +71,10 @@ CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_events (correlation_id)
 
 # Payload fields that name the person an event is about, in order of preference.
 SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
+# Payload fields that hold the personal data of the event's subject (its name, masked numbers, card,
+# session): after the subject's erasure the trail keeps ids, types and times, and these read ERASED.
+PERSONAL_FIELDS = ("name", "user_name", "id_number_masked", "mobile_masked", "card_no", "session_id")
+ERASED = "[已删除]"
 # The account events an enterprise's trail shows for its members.
 MEMBER_ACCOUNT_SOURCE = "identity"
 
@@ -183,6 +187,28 @@ class AuditStore:
                 envelope["aggregate_version"], envelope.get("actor_user_id"),
                 envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
                 self._cipher.seal(payload), seq)
+
+    def pseudonymize(self, user_id):
+        """An erased person's entries (services/common/erasure.py): the personal fields of every
+        event about them read ERASED, sealed again; ids, types and times stay, their user id a
+        pseudonym now. Idempotent; how many entries changed."""
+        changed = 0
+        with self._lock:
+            self._begin()
+            try:
+                rows = self._run("SELECT event_id, payload FROM audit_events WHERE subject = ?", (user_id,)).fetchall()
+                for event_id, stored in rows:
+                    payload = self._cipher.open(stored)
+                    erased = {k: ERASED if k in PERSONAL_FIELDS and v is not None else v for k, v in payload.items()}
+                    if erased != payload:
+                        self._run("UPDATE audit_events SET payload = ? WHERE event_id = ?",
+                                  (self._cipher.seal(erased), event_id))
+                        changed += 1
+                self._run("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+        return changed
 
     # -- rebuilding (services/audit/rebuild.py) ----------------------------------------------------
     def sibling(self):

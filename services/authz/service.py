@@ -4,10 +4,11 @@ import logging
 import eventlet
 
 from services.common.dependency import EventSourced
+from services.common.erasure import ErasureFollower, erasure_broadcast
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.outages import Retrying
-from services.common.rpc import rpc
+from services.common.rpc import RpcProxy, rpc
 from services.common.settings import setting
 
 from .application import AuthzApplication
@@ -64,6 +65,8 @@ class AuthzEventSourced(Rebuilding, EventSourced):
 class AuthzService(Operated):
     name = "authz"
     app = AuthzEventSourced(AuthzApplication, to_integration)
+    identity = RpcProxy("identity")
+    erasure = ErasureFollower("authz")
 
     @rpc
     def ping(self):
@@ -92,6 +95,14 @@ class AuthzService(Operated):
     @rpc
     def systems_of_members(self, enterprise_id):
         return self.app.systems_of_members(enterprise_id)
+
+    @on_event("authz", "identity")
+    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
+        self.erasure.erase(envelope, self.identity)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
 
     @on_event("authz", "enterprise")
     def on_enterprise_event(self, envelope):

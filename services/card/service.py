@@ -8,6 +8,7 @@ it what that user may do. Card login (`login`) is anonymous: the card is the cre
 from nameko.timer import timer
 
 from services.common.dependency import EventSourced
+from services.common.erasure import ErasureFollower, erasure_broadcast
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -23,6 +24,7 @@ class CardService(Operated):
     app = EventSourced(CardApplication, to_integration)
     identity = RpcProxy("identity")
     enterprise = RpcProxy("enterprise")
+    erasure = ErasureFollower("card")
 
     def _peers(self):
         return Peers(self.identity, self.enterprise)
@@ -76,6 +78,14 @@ class CardService(Operated):
         self.app.check_validity()
 
     # -- events ----------------------------------------------------------------------------------
+    @on_event("card", "identity")
+    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
+        self.erasure.erase(envelope, self.identity)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
+
     @on_event("card", "enterprise")
     def on_enterprise_event(self, envelope):
         self.app.learn(envelope)

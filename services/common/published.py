@@ -155,6 +155,12 @@ class PublishedLog:
         self._db.execute("DELETE FROM ranges")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
 
+    def forget(self):
+        """Hold nothing any more: a person was erased (services/common/erasure.py), and an envelope
+        mapped before holds their data; the next replay maps the events again, their fields shredded."""
+        with self._transaction("BEGIN IMMEDIATE"):
+            self._forget()
+
     def put(self, after, upto, items, last):
         """The envelopes of (after, upto], in order, every one of those positions' (with
         "position"); `last`: (position, mark) of the last event stored in (after, upto], None

@@ -16,7 +16,6 @@ from contracts.pages import page_of, scope_tag, sortable_time
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
 from services.common.application import ServiceApplication, as_uuid, retry_on_conflict
-from services.common.commands import command
 
 from .domain import (
     ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList,
@@ -92,8 +91,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return dict(entry.as_dict(), registered=False, certified=True, from_registry=True, enterprise_id=None)
 
     # -- association --------------------------------------------------------------------------
-    @command
-    def associate(self, run, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
+    def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
                   user_name=None, peers=None):
         """Role admin registers the enterprise (201); role user applies to a registered one (202).
 
@@ -107,12 +105,12 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
 
         def attempt():  # someone else changed a list or an index meanwhile: load again and re-check
             if role == ADMIN:
-                return self._register(run, actor_user_id, uscc, name, address, business_scope, user_name)
-            return self._apply(run, actor_user_id, uscc, user_name)
+                return self._register(actor_user_id, uscc, name, address, business_scope, user_name)
+            return self._apply(actor_user_id, uscc, user_name)
 
         return retry_on_conflict(attempt, message="The enterprise changed while applying; try again.")
 
-    def _register(self, run, actor_user_id, uscc, name, address, business_scope, user_name):
+    def _register(self, actor_user_id, uscc, name, address, business_scope, user_name):
         enterprise_id = enterprise_id_of(uscc)
         if self.find(enterprise_id, Enterprise) is not None:
             raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
@@ -125,7 +123,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         answer = {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
                   "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
         try:
-            run.save(*aggregates, answer=answer)
+            self.save(*aggregates, answer=answer)
         except IntegrityError:
             if self.find(enterprise_id, Enterprise) is not None:
                 raise EnterpriseHasAdmin(
@@ -153,7 +151,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return [enterprise, association, *self._linked(association, self._membership_index(actor_user_id,
                                                                                            enterprise_id))]
 
-    def _apply(self, run, actor_user_id, uscc, user_name):
+    def _apply(self, actor_user_id, uscc, user_name):
         enterprise = self.find(enterprise_id_of(uscc), Enterprise)
         if enterprise is None:
             raise EnterpriseNotRegistered(
@@ -170,7 +168,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
                                   admin_user_id=enterprise.admin_user_id, user_name=user_name)
         answer = {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
                   "role": USER, "status": PENDING}
-        run.save(association, *self._linked(association, index), answer=answer)
+        self.save(association, *self._linked(association, index), answer=answer)
         return answer
 
     def _linked(self, association, index):
@@ -188,37 +186,33 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return [index, roster, mine]
 
     # -- the administrator's decisions ------------------------------------------------------
-    @staticmethod
-    def _save_decision(run, answer, *aggregates):
-        """Save the decision's aggregates with its answer (the command's run: services/common/commands.py)."""
+    def _save_decision(self, answer, *aggregates):
+        """Save the decision's aggregates with its answer (the command's, services/common/commands.py)."""
         try:
-            run.save(*aggregates, answer=answer)
+            self.save(*aggregates, answer=answer)
         except IntegrityError:
             raise Conflict(
                 message="Someone changed this enterprise at the same moment; reload and try again.") from None
         return answer
 
-    @command
-    def approve(self, run, actor_user_id, association_id):
+    def approve(self, actor_user_id, association_id):
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
         enterprise.admit(association.user_id, str(association.id))
-        return self._save_decision(run, _decided(association), association, enterprise)
+        return self._save_decision(_decided(association), association, enterprise)
 
-    @command
-    def reject(self, run, actor_user_id, association_id, reason=None):
+    def reject(self, actor_user_id, association_id, reason=None):
         reason = check_field("reason", reason_input, reason)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
                            at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
-        return self._save_decision(run, _decided(association), association)
+        return self._save_decision(_decided(association), association)
 
-    @command
-    def transfer_admin(self, run, actor_user_id, enterprise_id, to_user_id):
+    def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
         to_user_id = check_field("user_id", user_id_input, to_user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_transfer(actor_user_id, to_user_id)
@@ -227,18 +221,17 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         enterprise.transfer_admin(to_user_id)
         former.change_role(USER)
         successor.change_role(ADMIN)
-        return self._save_decision(run, {"enterprise_id": str(enterprise.id),
-                                         "admin_user_id": enterprise.admin_user_id}, enterprise, former, successor)
+        return self._save_decision({"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id},
+                                   enterprise, former, successor)
 
-    @command
-    def remove_member(self, run, actor_user_id, enterprise_id, user_id):
+    def remove_member(self, actor_user_id, enterprise_id, user_id):
         user_id = check_field("user_id", user_id_input, user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_removal(actor_user_id, user_id)
         association = self._association(enterprise.members[user_id])
         association.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.release(user_id)
-        return self._save_decision(run, _decided(association), enterprise, association)
+        return self._save_decision(_decided(association), enterprise, association)
 
     # -- queries ------------------------------------------------------------------------------
     def _enterprise_dict(self, enterprise):
@@ -305,6 +298,16 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
                           "status": association.status, "requested_at": _iso_or_none(association.created_on),
                           "role_certified": _role_certified(association, enterprise)})
         return items
+
+    def admin_has_members(self, user_id):
+        """Whether the user administers an enterprise that has other approved members: their erasure
+        waits for the role's handover (services/identity/erasures.py)."""
+        mine = self.find(AssociationList.create_id(AssociationList.user_key(user_id)), AssociationList)
+        for association_id in mine.items if mine else []:
+            enterprise = self._enterprise(self._association(association_id).enterprise_id)
+            if enterprise.admin_user_id == user_id and len(enterprise.members) > 1:
+                return True
+        return False
 
     def membership(self, user_id, enterprise_id):
         """The live or last association of the user with the enterprise, or None."""

@@ -5,6 +5,7 @@ it what that user may do.
 """
 
 from services.common.dependency import EventSourced
+from services.common.erasure import ErasureFollower, erasure_broadcast
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -19,6 +20,7 @@ class EnterpriseService(Operated):
 
     app = EventSourced(EnterpriseApplication, to_integration)
     identity = RpcProxy("identity")
+    erasure = ErasureFollower("enterprise")
 
     @rpc
     def ping(self):
@@ -72,8 +74,13 @@ class EnterpriseService(Operated):
         self.app.learn(envelope)
 
     @on_event("enterprise", "identity")
-    def on_identity_event(self, envelope):
-        self.app.learn_identity(envelope)
+    def on_identity_event(self, envelope):  # UserSuperseded; UserErased (services/common/erasure.py)
+        if not self.erasure.erase(envelope, self.identity):
+            self.app.learn_identity(envelope)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
 
     @rpc
     def get_enterprise(self, enterprise_id, actor_user_id=None):
@@ -94,3 +101,7 @@ class EnterpriseService(Operated):
     @rpc
     def membership(self, user_id, enterprise_id):
         return self.app.membership(user_id, enterprise_id)
+
+    @rpc
+    def admin_has_members(self, user_id):
+        return self.app.admin_has_members(user_id)

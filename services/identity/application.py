@@ -16,12 +16,12 @@ from contracts.masking import mask_id_number, mask_mobile
 from contracts.tokens import ACCESS_TOKEN_TTL, Tokens
 from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
-from services.common.commands import command
 from services.common.settings import secret, token_signing_keys
 
 from .claims import IdentityClaims
 from .collaborators import PasswordLockout, SmsCodeChecks
 from .digests import Digests
+from .erasures import Erasures
 from .domain import (ACCOUNT_BUSY, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
                      MobileTaken, SmsBox, User, UserNotFound)
 from .inputs import id_type_input, normalised_name, sms_code_input
@@ -32,8 +32,10 @@ from .sessions import Sessions
 from .sms_codes import SmsCodes
 
 
-class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, ServiceApplication):
+class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, Erasures, ServiceApplication):
     service_name = "identity"
+    # Its answer follows the hand-off of the code to notify, after the box's save (sms_codes.py).
+    resumable_commands = frozenset({"request_sms_code"})
     # Users gain an event per login, SMS boxes one per request or wrong try: load from snapshots.
     snapshotting_intervals = {User: 20, SmsBox: 20}
 
@@ -58,20 +60,33 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
     def _user_by(self, index_cls, digest):
         entry = self.find(index_cls.create_id(digest), index_cls)
         user = None if entry is None else self._user(entry.user_id)
-        return None if user is None or user.superseded else user  # a superseded account logs in no more
+        return None if user is None or user.superseded or user.erased else user  # they log in no more
 
     def _user_by_mobile(self, mobile):
         return self._user_by(MobileIndex, self.digests.mobile(mobile))
 
+    def _held(self, index_cls, digest):
+        """The index of a value while an account holds it; None when free (never held, or released
+        by an erasure: erasures.py)."""
+        index = self.find(index_cls.create_id(digest), index_cls)
+        return index if index is not None and index.user_id is not None else None
+
     def _taken(self, id_digest, mobile_digest):
-        if self.find(IdNumberIndex.create_id(id_digest), IdNumberIndex) is not None:
+        if self._held(IdNumberIndex, id_digest) is not None:
             raise IdNumberTaken("This ID number is already registered.")
-        if self.find(MobileIndex.create_id(mobile_digest), MobileIndex) is not None:
+        if self._held(MobileIndex, mobile_digest) is not None:
             raise MobileTaken("This mobile number is already registered.")
 
+    def _claimed(self, index_cls, digest, user_id):
+        """The index of a free value claimed for `user_id`: new, or one an erasure released."""
+        index = self.find(index_cls.create_id(digest), index_cls)
+        if index is None:
+            return index_cls(digest=digest, user_id=user_id)
+        index.move_to(user_id)
+        return index
+
     # -- registration ----------------------------------------------------------------------------
-    @command
-    def register(self, run, name, id_type, id_number, mobile, sms_code, client=None):
+    def register(self, name, id_type, id_number, mobile, sms_code, client=None):
         values = check_fields({"name": (validators.person_name, name), "id_type": (id_type_input, id_type),
                                "id_number": (validators.resident_id, id_number),
                                "mobile": (validators.mobile, mobile), "sms_code": (sms_code_input, sms_code)})
@@ -80,11 +95,11 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
 
         def attempt():
             now = self.clock()
-            box = self.sms_checks.spend_register_code(run, mobile_digest, values["sms_code"], now, client)
+            box = self.sms_checks.spend_register_code(mobile_digest, values["sms_code"], now, client)
             try:
                 self._taken(id_digest, mobile_digest)
             except (IdNumberTaken, MobileTaken) as taken:
-                run.refuse(taken, box)  # a conflict: another answer spent it first, and the retry says so
+                self.refuse(taken, box)  # a conflict: another answer spent it first, and the retry says so
             token = secrets.token_urlsafe(32)
             user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
                         mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),
@@ -94,8 +109,8 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
             # the code spent, or spends it answering taken. The answer is remembered with the
             # account (services/common/commands.py): a retried request gets it again.
             answer = {"user_id": user_id, "password_setup_token": token}
-            run.save(user, IdNumberIndex(digest=id_digest, user_id=user_id),
-                     MobileIndex(digest=mobile_digest, user_id=user_id), box, answer=answer)
+            self.save(user, self._claimed(IdNumberIndex, id_digest, user_id),
+                      self._claimed(MobileIndex, mobile_digest, user_id), box, answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
@@ -126,7 +141,8 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
     def holder_matches(self, user_id, holder_name, holder_id_number):
         """Whether the card holder is the registrant: normalised name and ID number compared."""
         user = self._user(user_id)
-        if user is None or user.superseded or not isinstance(holder_name, str) or not isinstance(holder_id_number, str):
+        if user is None or user.superseded or user.erased or not isinstance(holder_name, str) \
+                or not isinstance(holder_id_number, str):
             return False
         try:
             id_number = validators.resident_id(holder_id_number)

@@ -61,12 +61,17 @@ class User(Lockout, Aggregate):
         """A card holder's claim took the ID number: no session and no login any more (claims.py)."""
         return getattr(self, "superseded_by", None) is not None
 
+    @property
+    def erased(self):
+        """The person asked for the erasure of their data (erasures.py): no session, no login, ever."""
+        return getattr(self, "erasure_id", None) is not None
+
     def session_ended(self, issued_at):
         """A password reset ends every session begun at or before it. Compared to the sub-second:
         a token's `iat` is the exact time of its login (older tokens' whole seconds, rounded down,
         end with a reset in their second), and a login after the reset is issued later than it
         (`session_start`)."""
-        if self.superseded:  # a card holder's claim took its ID number (claims.py): every session
+        if self.superseded or self.erased:  # a card holder's claim took its ID number (claims.py), or erased
             return True
         ended_at = self.ended_mark
         return ended_at is not None and issued_at <= ended_at
@@ -127,6 +132,11 @@ class User(Lockout, Aggregate):
     @event("Superseded")
     def supersede(self, by_user_id, at):
         self.superseded_by = by_user_id
+        self.sessions_ended_at = at
+
+    @event("Erased")
+    def erase(self, erasure_id, at):
+        self.erasure_id = erasure_id
         self.sessions_ended_at = at
 
 

@@ -6,12 +6,13 @@ token's jti) travels in UserLoggedIn and SessionRevoked.
 """
 
 from contracts.envelope import make_envelope
-from contracts.identity import (IDENTITY_VERIFIED, LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED, USER_LOCKED,
-                                USER_LOGGED_IN, USER_REGISTERED, USER_SUPERSEDED)
+from contracts.identity import (ERASURE_COMPLETED, IDENTITY_VERIFIED, LOGIN_FAILED, PASSWORD_SET, SESSION_REVOKED,
+                                USER_ERASED, USER_LOCKED, USER_LOGGED_IN, USER_REGISTERED, USER_SUPERSEDED)
 from contracts.masking import mask_id_number, mask_mobile
 from contracts.times import iso_of_epoch
 
 from .domain import RevokedSession, User, ends_sessions
+from .erasure_domain import Erasure
 
 
 def _payload(domain_event):
@@ -37,6 +38,12 @@ def _payload(domain_event):
         return IDENTITY_VERIFIED, user_id, {"user_id": user_id, "via": domain_event.via}
     if isinstance(domain_event, User.Superseded):
         return USER_SUPERSEDED, domain_event.by_user_id, {"user_id": user_id, "by_user_id": domain_event.by_user_id}
+    if isinstance(domain_event, User.Erased):  # erasures.py: every service erases its copies
+        return USER_ERASED, user_id, {"user_id": user_id, "erasure_id": domain_event.erasure_id}
+    if isinstance(domain_event, Erasure.Completed):  # the audit trail's entry of the erasure: ids only
+        return ERASURE_COMPLETED, domain_event.user_id, {
+            "erasure_id": user_id, "user_id": domain_event.user_id, "requested_by": domain_event.user_id,
+            "services": domain_event.services}
     if isinstance(domain_event, RevokedSession.Revoked):
         return SESSION_REVOKED, domain_event.user_id, {"user_id": domain_event.user_id,
                                                        "session_id": domain_event.jti}

@@ -5,14 +5,18 @@ from nameko.exceptions import UnknownService
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
+from services.common import context as worker_context
+from services.common.context import BROKER_USER
 from services.common.dependency import EventSourced
+from services.common.erasure import ErasureFollower, erasure_broadcast, erasure_services
 from services.common.messaging import on_event
 from services.common.operations import Operated
-from services.common.rpc import RpcProxy, rpc
+from services.common.rpc import RpcProxy, call_with_deadline, rpc
 from services.common.settings import issuer
 
 from .application import IdentityApplication
 from .integration import to_integration
+from .peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,8 @@ class IdentityService(Operated):
 
     app = EventSourced(IdentityApplication, to_integration)
     notify = RpcProxy("notify")
+    enterprise = RpcProxy("enterprise")
+    erasure = ErasureFollower("identity")
 
     @rpc
     def ping(self):
@@ -131,3 +137,36 @@ class IdentityService(Operated):
     @on_event("identity", "card")
     def on_card_event(self, envelope):
         self.app.learn(envelope)
+
+    # -- erasure of a person's data (services/identity/erasures.py) -------------------------------
+    @rpc
+    def request_erasure(self, actor_user_id, sms_code, client=None):
+        return self.app.request_erasure(actor_user_id, sms_code, Peers(self.enterprise), erasure_services(), client)
+
+    @rpc
+    def confirm_erasure(self, erasure_id, service):
+        """A service erased its copies (services/common/erasure.py); only the services call it."""
+        return self.app.confirm_erasure(erasure_id, service)
+
+    @on_event("identity", "identity")
+    def on_own_event(self, envelope):  # UserErased: identity's own part of the saga
+        self.erasure.erase(envelope, purge=self._forget_sms, confirm=self.app.confirm_erasure)
+
+    def _forget_sms(self, user_id):
+        # notify's SMS outbox knows mobiles, not people: identity names the mobile, before its key goes
+        mobile = self.app.mobile_of(user_id)
+        if mobile is not None and "notify" in erasure_services():
+            call_with_deadline(self.notify.forget_mobile, mobile)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
+
+    # -- operators (`eport erasures list`, `eport legal-hold add|remove`) --------------------------
+    @rpc
+    def ops_erasures(self):
+        return self.app.erasures()
+
+    @rpc
+    def ops_legal_hold(self, user_id, held, reason):
+        return self.app.set_legal_hold(user_id, held, reason, by=worker_context.value(BROKER_USER))

@@ -7,7 +7,6 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.tokens import MAX_TOKEN_INPUT, Tokens
-from services.common.commands import command
 from services.common.timeline import recent_events, since_seconds_ago
 
 from .claims import superseded_sessions
@@ -36,13 +35,12 @@ class Sessions:
             raise refused
         return {"user_id": claims["sub"], "session_id": claims["jti"]}
 
-    @command
-    def revoke_session(self, run, token):
+    def revoke_session(self, token):
         """Logout: the token itself proves the right to end its session; refused from then on."""
         session = self.authenticate(token)
         try:
-            run.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
-                                    revoked_at=self.clock()), answer=None)
+            self.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
+                                     revoked_at=self.clock()), answer=None)
         except IntegrityError:
             pass  # a concurrent logout of the same token got there first
 
@@ -68,4 +66,6 @@ class Sessions:
         [{user_id, ended_at}]; after that a gateway learns them from PasswordSet events."""
         resets = [{"user_id": str(reset.originator_id), "ended_at": reset.at}
                   for reset in self._recent(User.PasswordSet, "at") if ends_sessions(reset.reason)]
-        return resets + superseded_sessions(self._recent(User.Superseded, "at"))
+        # an erased account's sessions end as a superseded one's do: all of them, for good
+        return (resets + superseded_sessions(self._recent(User.Superseded, "at"))
+                + superseded_sessions(self._recent(User.Erased, "at")))

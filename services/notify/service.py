@@ -1,5 +1,6 @@
 """The notify service: SMS delivery (RPC from identity only, sms_entrypoints.py) and the users'
 message inbox: enterprise (identity, authz) events in, the users' messages out."""
+from services.common.erasure import ErasureFollower, erasure_broadcast
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.rpc import RpcProxy, rpc
@@ -23,6 +24,8 @@ class InboxStore(Rebuilding, SwappableEventSourced):
 class InboxEntrypoints:
     inbox = InboxStore(InboxApplication, to_integration=None)
     enterprise = RpcProxy("enterprise")
+    identity = RpcProxy("identity")
+    erasure = ErasureFollower("notify")
 
     @on_event("notify", "enterprise")
     def on_enterprise_event(self, envelope):
@@ -33,8 +36,13 @@ class InboxEntrypoints:
         self.inbox.deliver(named(envelope, Peers(self.enterprise)))
 
     @on_event("notify", "identity")
-    def on_identity_event(self, envelope):  # UserSuperseded (实名认证)
-        self.inbox.deliver(envelope)
+    def on_identity_event(self, envelope):  # UserSuperseded (实名认证); UserErased (services/common/erasure.py)
+        if not self.erasure.erase(envelope, self.identity):
+            self.inbox.deliver(envelope)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
 
     @rpc
     def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):

@@ -102,6 +102,12 @@ def _prune(fd, path, oldest):
         if not first or _sent_at(first) >= oldest:
             return False
         kept = b"".join(line for line in [first, *f] if _sent_at(line) >= oldest)
+    _replace(path, kept)
+    return True
+
+
+def _replace(path, kept):
+    """The outbox holds `kept` from now on: a new file that takes its name (see _prune)."""
     fresh = path.with_name(f"{path.name}.{os.getpid()}.prune")
     out = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -111,14 +117,38 @@ def _prune(fd, path, oldest):
     finally:
         os.close(out)
     os.replace(fresh, path)
-    return True
+
+
+def forget_mobile(mobile, path=None):
+    """Drop every line of the outbox sent to `mobile` (its holder was erased: services/common/erasure.py);
+    how many were dropped."""
+    path = Path(path) if path else outbox_path()
+    if not path.exists():
+        return 0
+    with OutboxProvider._lock:
+        fd = _open_locked(path)
+        try:
+            with os.fdopen(os.dup(fd), "rb") as f:
+                f.seek(0)
+                lines = f.readlines()
+            kept = [line for line in lines if _field(line, "mobile") != mobile]
+            if len(kept) != len(lines):
+                _replace(path, b"".join(kept))
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    return len(lines) - len(kept)
 
 
 def _sent_at(line):
+    return _field(line, "sent_at") or ""  # a damaged line holds nothing worth keeping
+
+
+def _field(line, name):
     try:
-        return json.loads(line)["sent_at"]
+        return json.loads(line)[name]
     except (ValueError, KeyError, TypeError):
-        return ""  # a damaged line holds nothing worth keeping
+        return None
 
 
 def _providers():

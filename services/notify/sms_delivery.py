@@ -67,6 +67,22 @@ class Delivery:
         finally:
             os.close(fd)
 
+    @staticmethod
+    def forget_parked(mobile):
+        """Drop the parked lines of `mobile` (masked, as they are kept): its holder was erased; how many."""
+        path = parked_path()
+        if not path.exists():
+            return 0
+        lines = path.read_bytes().splitlines(keepends=True)
+        masked = json.dumps(mask_mobile(mobile))
+        kept = [line for line in lines if f'"mobile": {masked}'.encode() not in line]
+        if len(kept) != len(lines):
+            fresh = path.with_name(f"{path.name}.{os.getpid()}.forget")
+            fresh.write_bytes(b"".join(kept))
+            os.chmod(fresh, 0o600)
+            os.replace(fresh, path)
+        return len(lines) - len(kept)
+
     def operations_status(self):
         """A row of `eport status`: SMS parked (stored) since this process started, sent, retried."""
         return {"store": "sms", "stored": self.counts["parked"], "published": None, "lag": None, "kept": None,

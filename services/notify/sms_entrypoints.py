@@ -1,16 +1,17 @@
 """SMS entrypoints of the notify service: identity hands it each code by RPC, and only by RPC, under
 the command id of the request that asked for it: an SMS is sent once per command id (the record is
-kept in the inbox's store, notify's one store: InboxApplication.send_sms)."""
+kept in the inbox's store, notify's one store: InboxApplication.begin_sms)."""
 import re
 
 from nameko.extensions import DependencyProvider
 
 from contracts import validators
 from contracts.errors import ValidationFailed
+from contracts.validators import check_field
 from contracts.identity import SMS_PURPOSES
 from services.common.rpc import rpc
 
-from .sms import provider_from_env
+from .sms import forget_mobile, provider_from_env
 from .sms_delivery import Delivery
 
 MAX_TEXT = 500
@@ -55,9 +56,13 @@ class SmsEntrypoints:
             raise ValidationFailed(details=errors)
         if not isinstance(deliver, bool):
             raise ValidationFailed(details={"deliver": ["Not a boolean."]})
+        self.inbox.begin_sms()  # once per command id: identity may hand it over again (its retry)
+        if deliver:
+            self.sms_sender.send(mobile, purpose, code, text)
 
-        def send():
-            if deliver:
-                self.sms_sender.send(mobile, purpose, code, text)
-
-        self.inbox.send_sms(send)  # once per command id: identity may hand it over again (its retry)
+    @rpc
+    def forget_mobile(self, mobile):
+        """Its holder was erased (services/common/erasure.py): no line of the SMS outbox, and no
+        parked SMS, names the mobile any more. Only identity calls it, which alone knows the mobile."""
+        mobile = check_field("mobile", validators.mobile, mobile)
+        return {"dropped": forget_mobile(mobile) + self.sms_sender.forget_parked(mobile)}

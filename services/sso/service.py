@@ -4,6 +4,8 @@ The gateway serves its endpoints (gateway/sso_routes.py) and hands each HTTP req
 the protocol's rules are all here, on Authlib (provider.py), the state event-sourced (application.py).
 """
 from services.common.dependency import EventSourced
+from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
 
@@ -21,9 +23,18 @@ class SsoService(Operated):
     identity = RpcProxy("identity")
     enterprise = RpcProxy("enterprise")
     authz = RpcProxy("authz")
+    erasure = ErasureFollower("sso")
 
     def _provider(self):
         return Provider(self.app, Peers(self.identity, self.enterprise, self.authz))
+
+    @on_event("sso", "identity")
+    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
+        self.erasure.erase(envelope, self.identity)
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
+        self.erasure.forget(envelope)
 
     @rpc
     def ping(self):
@@ -35,15 +46,15 @@ class SsoService(Operated):
 
     @rpc
     def authorize(self, http):
-        return self.app.authorize(self._provider(), http)
+        return flows.authorize(self._provider(), http)
 
     @rpc
     def token(self, http):
-        return self.app.token(self._provider(), http)
+        return flows.token(self._provider(), http)
 
     @rpc
     def userinfo(self, http):
-        return self.app.userinfo(self._provider(), http)
+        return flows.userinfo(self._provider(), http)
 
     @rpc
     def begin_session(self, user_id, identity_session_id, expires_at):

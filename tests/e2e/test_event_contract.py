@@ -117,6 +117,12 @@ def drive_every_event_type(api, platform):
                                                   "sms_code": latest_code(refused.mobile, "reset_password")})
     assert r.status_code == 204, r.text  # PasswordSet (reset)
     drive_sso_events(api, platform)  # ClientRegistered, TokensIssued, TokenFamilyEnded, ClientRemoved
+    leaving = register(api)
+    r = api.post("/api/v1/sms-codes", token=leaving.token, json={"mobile": leaving.mobile, "purpose": "personal_data"})
+    assert r.status_code == 202, r.text
+    r = api.post("/api/v1/me/erasure", token=leaving.token,
+                 json={"sms_code": latest_code(leaving.mobile, "personal_data")})
+    assert r.status_code == 202, r.text  # UserErased; ErasureCompleted once every service confirmed it
 
 
 def violations(messages, doc):
