@@ -113,6 +113,7 @@ CARD_CHALLENGE = Budget("card_challenge", "CARD", _body("card_no"))
 PASSWORD_CHANGE = Budget("password", "ACCOUNT", lambda kwargs: kwargs["user_id"], hashes=True)
 PASSWORD_RESET = Budget("password", "ACCOUNT", _body("mobile"), hashes=True, counted_as="password_reset")
 ADMIN_CLAIM = Budget("admin_claim", "ACCOUNT", _actor)
+PERSONAL_DATA = Budget("personal_data", "ACCOUNT", _actor)  # an export reads every service's store
 
 
 # -- counting -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from contracts import errors as e
+from contracts.personal_data import openapi_components
 
 from . import field_docs
 from .body import BODY_ERRORS
@@ -200,4 +201,5 @@ def build_spec():
         schemas[_schema_name(schema_cls)]["additionalProperties"] = True
     _login_one_of(schemas)
     _password_one_of(schemas)
+    schemas.update(openapi_components())  # the export's own JSON Schema (contracts/schemas/)
     return doc

@@ -18,6 +18,7 @@ from .erasure_routes import ErasureRoutes
 from .identity_routes import IdentityRoutes
 from .me_routes import MeRoutes
 from .messages_routes import MessagesRoutes
+from .personal_data_routes import PersonalDataRoutes
 from .platform_routes import PlatformRoutes
 from .routing import Actor, bearer_token, call
 from .sessions import SessionCheck, revocation_handler
@@ -34,7 +35,7 @@ def backend(service):
 
 
 class GatewayService(IdentityRoutes, MeRoutes, ErasureRoutes, EnterpriseRoutes, MessagesRoutes, CardRoutes, AuthzRoutes,
-                     AuditRoutes, SsoRoutes, PlatformRoutes):
+                     AuditRoutes, SsoRoutes, PersonalDataRoutes, PlatformRoutes):
     name = "gateway"
 
     identity = backend("identity")

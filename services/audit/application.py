@@ -69,6 +69,19 @@ class AuditApplication:
         enterprise_id = check_field("enterprise_id", _filter_text, enterprise_id)
         return {"items": [_without_seq(i) for i in self.store.query(enterprise_id=enterprise_id, **filters)]}
 
+    def personal_data(self, user_id):
+        """audit's part of a person's export: every entry about them (its subject) or by them (its
+        actor), logins included, oldest first, payloads as recorded."""
+        user_id = check_field("user_id", _filter_text, user_id)
+        entries, before = [], None
+        while user_id:
+            page = self.store.query(user_id=user_id, limit=MAX_LIMIT, before=before)
+            entries += page
+            if len(page) < MAX_LIMIT:
+                break
+            before = (page[-1]["occurred_at"], page[-1]["seq"])
+        return {"audit": [_without_seq(i) for i in reversed(entries)]}
+
     def enterprise_events(self, actor_user_id, enterprise_id, event_type=None, user_id=None,
                           since=None, until=None, limit=None, correlation_id=None, cursor=None):
         """A page of the audit trail of one enterprise, newest first (keyset on the log's order:

@@ -79,6 +79,11 @@ class AuditService(Operated):
         return self._app().events(event_type, user_id, enterprise_id, since, until, limit, correlation_id)
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self._app().personal_data(user_id)
+
+    @rpc
     def record_operation(self, action, target, details=None):
         """An operator's action, recorded before it acts (services/audit/operations.py); only the
         operators' broker user reaches it, and it is recorded under the request's broker user."""

@@ -3,6 +3,7 @@ import threading
 
 from contracts import enterprise as ent
 from services.common.application import ServiceApplication, retry_on_conflict
+from services.common.personal_data import history, mentioning, plain
 
 from .catalogue import catalogue
 from .domain import ADMIN_OR_SELF, EnterpriseAccess, Forbidden
@@ -149,6 +150,20 @@ class AuthzApplication(ServiceApplication):
         elif actor_user_id != user_id:
             raise Forbidden(message=ADMIN_OR_SELF)
         return access
+
+    def personal_data(self, user_id):
+        """authz's part of a person's export: in each enterprise that knows them, their memberships,
+        systems and grants (who granted each), and the events of its access that name them."""
+        self.projection.catch_up()
+        found = []
+        for enterprise_id, access in sorted(self.projection.by_enterprise.items()):
+            memberships = [m for m in access.memberships.values() if m["user_id"] == user_id]
+            if not memberships and user_id not in access.grants and not access.is_admin(user_id):
+                continue
+            found.append({"enterprise_id": enterprise_id, **self._view(access, user_id), "memberships": memberships,
+                          "granted_by": access.granted_by.get(user_id, {}),
+                          "history": mentioning(history(self, access.id), user_id)})
+        return {"grants": plain(found)}
 
     def systems_of_members(self, enterprise_id):
         access = self.projection.get(enterprise_id)

@@ -77,6 +77,11 @@ class AuthzService(Operated):
         return self.app.list_systems()
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self.app.personal_data(user_id)
+
+    @rpc
     def check(self, user_id, enterprise_id, system):
         return self.app.check(user_id, enterprise_id, system)
 

@@ -26,6 +26,7 @@ from .challenges import Challenges
 from .domain import BindingList, CardBinding, CardIndex
 from .identity_claims import IdentityClaims
 from .logins import Logins
+from .personal_data import personal_data
 from .trust import TrustAnchor, challenge_ttl
 from .validity import Validity
 
@@ -83,6 +84,10 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
             if binding is not None and binding.bound:
                 found[enterprise_id] = binding.view()
         return found
+
+    def personal_data(self, user_id):
+        """card's part of the export of `user_id` (personal_data.py)."""
+        return personal_data(self, user_id)
 
     def cards_of_enterprise(self, enterprise_id):
         """{user_id: {card_no, card_type, bound_at}} of the enterprise's bound cards."""

@@ -69,6 +69,11 @@ class CardService(Operated):
         return self.app.cards_of_user(user_id)
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self.app.personal_data(user_id)
+
+    @rpc
     def cards_of_enterprise(self, enterprise_id):
         return self.app.cards_of_enterprise(enterprise_id)
 

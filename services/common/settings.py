@@ -92,6 +92,9 @@ SETTINGS = {s.name: s for s in (
     Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account and client "
                                                          "address"),
     Setting("BUDGET_ADMIN_CLAIM_GLOBAL", "2000/hour", "administrator claims, all clients together"),
+    Setting("BUDGET_PERSONAL_DATA_PER_CLIENT", "20/hour", "exports of personal data per client address"),
+    Setting("BUDGET_PERSONAL_DATA_PER_ACCOUNT", "5/hour", "exports of personal data per account and client address"),
+    Setting("BUDGET_PERSONAL_DATA_GLOBAL", "1000/hour", "exports of personal data, all clients together"),
     Setting("GATEWAY_CLIENT_CONCURRENCY", "16", "requests of one client a gateway works on at once (more wait "
                                                 "their turn)"),
     Setting("GATEWAY_HASH_ROUTES", "6", "requests at once, per gateway, on routes that wait for a password hash "

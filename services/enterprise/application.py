@@ -24,6 +24,7 @@ from .domain import (
 )
 from .certification import RoleCertification
 from .hand_entered import HandEntered
+from .personal_data import personal_data
 from .inputs import check_manual_fields, reason_input, role_input, status_input, user_id_input
 from .registry import registry_from_env
 from .supersession import Supersession
@@ -308,6 +309,10 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
             if enterprise.admin_user_id == user_id and len(enterprise.members) > 1:
                 return True
         return False
+
+    def personal_data(self, user_id):
+        """enterprise's part of the export of `user_id` (personal_data.py)."""
+        return personal_data(self, user_id)
 
     def membership(self, user_id, enterprise_id):
         """The live or last association of the user with the enterprise, or None."""

@@ -99,6 +99,11 @@ class EnterpriseService(Operated):
         return self.app.associations_of_user(user_id)
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self.app.personal_data(user_id)
+
+    @rpc
     def membership(self, user_id, enterprise_id):
         return self.app.membership(user_id, enterprise_id)
 

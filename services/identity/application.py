@@ -28,11 +28,13 @@ from .inputs import id_type_input, normalised_name, sms_code_input
 from .logins import Logins
 from .password_setting import PasswordSetting
 from .passwords import Passwords
+from .personal_data import PersonalData
 from .sessions import Sessions
 from .sms_codes import SmsCodes
 
 
-class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, Erasures, ServiceApplication):
+class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, Erasures, PersonalData,
+                          ServiceApplication):
     service_name = "identity"
     # Its answer follows the hand-off of the code to notify, after the box's save (sms_codes.py).
     resumable_commands = frozenset({"request_sms_code"})

@@ -106,6 +106,15 @@ class IdentityService(Operated):
     def revoke_session(self, token):
         self.app.revoke_session(token)
 
+    # -- the person's own data (shared/API.md "Personal data") -------------------------------------
+    @rpc
+    def spend_export_code(self, actor_user_id, sms_code, client=None):
+        self.app.spend_export_code(actor_user_id, sms_code, client)
+
+    @rpc
+    def personal_data(self, user_id):
+        return self.app.personal_data(user_id)
+
     # -- called by every service -----------------------------------------------------------------
     @rpc
     def authenticate(self, token):

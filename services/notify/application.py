@@ -12,6 +12,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common import commands
 from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
+from services.common.personal_data import plain
 
 from .domain import Inbox, MessageNotFound, message_id_of
 from .inbox_texts import notes_for
@@ -79,6 +80,11 @@ class InboxApplication(ServiceApplication):
                        newest_first=True)
         page["items"] = [{k: v for k, v in m.items() if k != "read_at"} for m in page["items"]]
         return {**page, "unread_count": inbox.unread_count if inbox else 0}
+
+    def personal_data(self, user_id):
+        """notify's part of a person's export: every message of their inbox, read or not, oldest first."""
+        inbox = self._inbox(_user(user_id))
+        return {"inbox": plain(list(inbox.messages.values()) if inbox else [])}
 
     def mark_read(self, user_id, message_id):
         user_id = _user(user_id)

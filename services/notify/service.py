@@ -49,6 +49,11 @@ class InboxEntrypoints:
         return self.inbox.list_messages(user_id, bool(unread_only), limit, cursor)
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self.inbox.personal_data(user_id)
+
+    @rpc
     def mark_read(self, user_id, message_id):
         return self.inbox.mark_read(user_id, message_id)
 

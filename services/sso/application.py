@@ -14,6 +14,7 @@ from contracts.errors import ValidationFailed
 from contracts.sso import CLIENT_NAME_MAX
 from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
+from services.common.personal_data import events_naming
 from services.common.settings import setting
 
 from .domain import (AuthorizationCode, Client, ClientDirectory, ClientNotFound, ProviderSession, TokenFamily,
@@ -117,6 +118,11 @@ class SsoApplication(ServiceApplication):
                                   identity_session_id=identity_session_id, auth_time=now,
                                   expires_at=float(expires_at)))
         return cookie
+
+    def personal_data(self, user_id):
+        """sso's part of a person's export: the single sign-on sessions, codes and token families
+        issued to them (digests of secrets left out), a scan of sso's store (no index by person)."""
+        return {"sso": events_naming(self, user_id, (ProviderSession, AuthorizationCode, TokenFamily))}
 
     def session_of(self, cookie):
         """The live provider session of a cookie's value, or None."""

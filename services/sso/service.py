@@ -57,6 +57,11 @@ class SsoService(Operated):
         return flows.userinfo(self._provider(), http)
 
     @rpc
+    def personal_data(self, user_id):
+        """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
+        return self.app.personal_data(user_id)
+
+    @rpc
     def begin_session(self, user_id, identity_session_id, expires_at):
         """The provider session of someone the gateway authenticated (their identity session)."""
         return self.app.begin_session(user_id, identity_session_id, expires_at)

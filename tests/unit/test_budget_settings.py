@@ -7,7 +7,8 @@ from services.common.settings import SETTINGS
 pytestmark = pytest.mark.unit
 
 ROUTE_BUDGETS = [budgets.PASSWORD_LOGIN, budgets.SMS_LOGIN, budgets.SMS_SEND, budgets.REGISTRATION,
-                 budgets.CARD_CHALLENGE, budgets.PASSWORD_CHANGE, budgets.PASSWORD_RESET, budgets.ADMIN_CLAIM]
+                 budgets.CARD_CHALLENGE, budgets.PASSWORD_CHANGE, budgets.PASSWORD_RESET, budgets.ADMIN_CLAIM,
+                 budgets.PERSONAL_DATA]
 
 
 @pytest.mark.parametrize("budget", ROUTE_BUDGETS, ids=lambda b: f"{b.name}-{b.counted_as}")
