@@ -4,6 +4,7 @@ import threading
 from contracts import enterprise as ent
 from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.personal_data import history, mentioning, plain
+from services.common.commands import command
 
 from .catalogue import catalogue
 from .domain import ADMIN_OR_SELF, EnterpriseAccess, Forbidden
@@ -82,7 +83,8 @@ class AuthzApplication(ServiceApplication):
                 for s in self.catalogue.systems]
 
     # -- commands ------------------------------------------------------------------------------
-    def set_permissions(self, actor_user_id, enterprise_id, user_id, systems):
+    @command
+    def set_permissions(self, run, actor_user_id, enterprise_id, user_id, systems):
         """Make the member's explicit grants exactly `systems`; only the administrator may."""
         def attempt():
             access = self._load(enterprise_id)
@@ -93,7 +95,7 @@ class AuthzApplication(ServiceApplication):
             access.check_member(user_id)
             access.set_grants(user_id, codes, actor_user_id)
             answer = self._view(access, user_id)
-            self.save(access, answer=answer)  # another instance changed the enterprise meanwhile: decide again
+            run.save(access, answer=answer)  # another instance changed the enterprise meanwhile: decide again
             return answer
 
         with self._enterprise_locks[enterprise_id]:

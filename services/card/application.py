@@ -9,7 +9,7 @@ identity_claims.py (实名认证: a claim of the ID number); the input checks in
 Retries (services/common/commands.py): binding, claiming and card login spend their challenge
 first, then ask other services (enterprise certifies or claims, identity makes the session), then
 save the binding or answer: a death between those saves is resumed by the retry with the same
-command id (`resumable_commands`), which finds the challenge spent by itself (`resuming()`), and the
+command id (`@command(resumable=True)`), which finds the challenge spent by itself (`run.resuming`), and the
 other services, asked under the same command id, answer what they answered.
 """
 import hashlib
@@ -35,7 +35,6 @@ CONSUMER = "card"
 
 class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims, Validity, ServiceApplication):
     service_name = "card"
-    resumable_commands = frozenset({"bind", "claim_admin", "login", "claim_identity"})
     snapshotting_intervals = {CardIndex: 20, CardBinding: 20, BindingList: 50}
 
     def __init__(self, env=None, *, clock=time.time, trust=None, ttl=None):

@@ -8,6 +8,7 @@ from contracts import card as contract
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .domain import (
     BIND, CardBinding, CardEnterpriseMismatch, CardHolderMismatch, CardIndex, CardNotBound, Unauthenticated,
@@ -17,7 +18,8 @@ from .inputs import certificate_input, id_input, signature_input
 
 
 class Bindings:
-    def bind(self, peers, actor_user_id, enterprise_id, card_no, challenge_id, certificate_pem, signature_b64):
+    @command(resumable=True)
+    def bind(self, run, peers, actor_user_id, enterprise_id, card_no, challenge_id, certificate_pem, signature_b64):
         """Bind the card to the actor's association with the enterprise: {card_no, card_type,
         bound_at, warning}. The card must be free, issued to this enterprise (the USCC in its
         certificate) and held by the account's registrant. `peers` answers membership and
@@ -32,7 +34,7 @@ class Bindings:
 
         membership = peers.membership(actor_user_id, enterprise_id)
         check_approved_member(membership)
-        _, nonce = self._spend_challenge(challenge_id, purpose=BIND, user_id=actor_user_id, card_no=card_no)
+        _, nonce = self._spend_challenge(run, challenge_id, purpose=BIND, user_id=actor_user_id, card_no=card_no)
         info = self._verify_card(certificate_pem, nonce, signature, card_no)
 
         # Taken already? Said before the holder check: nobody else can bind it until it is unbound.
@@ -47,12 +49,12 @@ class Bindings:
         # (503; the retry with the same key resumes the command, its challenge spent already).
         certified = peers.certify_card(actor_user_id, enterprise_id, membership["association_id"], card_no,
                                        info.card_type, info.uscc)
-        return self._save_binding(actor_user_id, enterprise_id, card_no, info, membership["association_id"],
+        return self._save_binding(run, actor_user_id, enterprise_id, card_no, info, membership["association_id"],
                                   membership["role"], answer=lambda binding: dict(
                                       binding.view(), warning=card_type_warning(membership["role"], info.card_type),
                                       role_certified=bool(certified.get("role_certified"))))
 
-    def _save_binding(self, user_id, enterprise_id, card_no, info, association_id, role, answer):
+    def _save_binding(self, run, user_id, enterprise_id, card_no, info, association_id, role, answer):
         """Bind the card (`info`: its certificate's fields) to the association, unless it was taken,
         with the command's answer `answer(binding)`, which it returns."""
         def attempt():
@@ -69,7 +71,7 @@ class Bindings:
             by_enterprise = self._list(f"enterprise:{enterprise_id}")
             by_enterprise.add_once(user_id)
             answered = answer(binding)
-            self.save(binding, index, by_user, by_enterprise, answer=answered)
+            run.save(binding, index, by_user, by_enterprise, answer=answered)
             return answered
 
         return retry_on_conflict(attempt)
@@ -82,7 +84,8 @@ class Bindings:
         if binding is not None:
             binding.check_free()
 
-    def unbind(self, actor_user_id, enterprise_id):
+    @command
+    def unbind(self, run, actor_user_id, enterprise_id):
         """解除绑定: the actor's own association loses its card; 404 CARD_NOT_BOUND when it has none."""
         if not actor_user_id:
             raise Unauthenticated(message="Log in first.")
@@ -93,7 +96,7 @@ class Bindings:
             if binding is None:
                 raise CardNotBound(message="No card is bound to this enterprise association.")
             aggregates = self._unbind(binding, reason="unbound", by_user_id=actor_user_id)
-            self.save(*aggregates, answer=None)  # the RPC answers nothing (204)
+            run.save(*aggregates, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt)
 

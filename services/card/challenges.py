@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 
 from contracts import card as contract
 from contracts.validators import check_field
+from services.common.commands import command
 
 from . import certs
 from .domain import (
@@ -41,7 +42,8 @@ ANONYMOUS_CHALLENGE_VERSIONS = {LOGIN: LOGIN_CHALLENGE_VERSION, IDENTITY: "I1"}
 
 
 class Challenges:
-    def create_challenge(self, purpose, card_no, actor_user_id=None):
+    @command
+    def create_challenge(self, run, purpose, card_no, actor_user_id=None):
         purpose = check_field("purpose", purpose_input, purpose)
         card_no = check_field("card_no", contract.card_no, card_no)
         if purpose in ANONYMOUS_CHALLENGE_VERSIONS:
@@ -54,7 +56,7 @@ class Challenges:
                               nonce=base64.b64encode(nonce).decode("ascii"),
                               expires_at=self.clock() + self.ttl)
         answer = {"challenge_id": str(challenge.id), "nonce": challenge.nonce, "expires_in": self.ttl}
-        self.save(challenge, answer=answer)
+        run.save(challenge, answer=answer)
         return answer
 
     def _login_challenge(self, card_no, version=LOGIN_CHALLENGE_VERSION):
@@ -66,7 +68,7 @@ class Challenges:
     def _login_nonce(self, challenge_id, card_no):
         return hmac.new(self._login_key, f"{challenge_id}\x1f{card_no}".encode(), hashlib.sha256).digest()
 
-    def _answer_login_challenge(self, challenge_id, certificate_pem, signature, purpose=LOGIN):
+    def _answer_login_challenge(self, run, challenge_id, certificate_pem, signature, purpose=LOGIN):
         """The certificate's card fields, once the card has signed this login challenge within its
         lifetime and the challenge is marked spent; else CHALLENGE_INVALID (unknown, expired, used),
         CERTIFICATE_UNTRUSTED or CARD_SIGNATURE_INVALID (also for another card than the challenge's)."""
@@ -75,7 +77,7 @@ class Challenges:
         if version != ANONYMOUS_CHALLENGE_VERSIONS[purpose] or not expires_ms.isdigit() or not random_part:
             raise ChallengeInvalid(message=f"Unknown {purpose} challenge; ask for a new one.")
         now = self.clock()
-        resumed = self.resuming()  # this command spent it, in time, and died before answering
+        resumed = run.resuming  # this command spent it, in time, and died before answering
         if now * 1000 >= int(expires_ms) and not resumed:
             raise ChallengeInvalid(message="This challenge has expired; ask for a new one.")
         info = self._trusted_certificate(certificate_pem)
@@ -85,34 +87,34 @@ class Challenges:
         if resumed:
             return info
         try:
-            self.save(LoginChallengeSpent(challenge_id=challenge_id, card_no=info.card_no, at=now))
+            run.save(LoginChallengeSpent(challenge_id=challenge_id, card_no=info.card_no, at=now))
         except IntegrityError:
             raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
         return info
 
-    def _spend_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
+    def _spend_challenge(self, run, challenge_id, *, purpose, user_id=None, card_no=None):
         """The challenge's (card number, nonce bytes), once it is marked used; CHALLENGE_INVALID
         for an unknown, expired, used or foreign one (which is left as it was)."""
-        challenge = self._usable_challenge(challenge_id, purpose=purpose, user_id=user_id, card_no=card_no)
-        self._spend(challenge)
+        challenge = self._usable_challenge(run, challenge_id, purpose=purpose, user_id=user_id, card_no=card_no)
+        self._spend(run, challenge)
         return challenge.card_no, base64.b64decode(challenge.nonce)
 
-    def _usable_challenge(self, challenge_id, *, purpose, user_id=None, card_no=None):
+    def _usable_challenge(self, run, challenge_id, *, purpose, user_id=None, card_no=None):
         """The stored challenge, if it may answer now (nothing written); else CHALLENGE_INVALID. A
         resumed command's own challenge, which it spent before dying, is usable by it."""
         challenge = self.find(challenge_id, Challenge)
         if challenge is None:
             raise ChallengeInvalid(message="Unknown challenge; ask for a new one.")
-        if not self.resuming():
+        if not run.resuming:
             challenge.check_usable(purpose=purpose, user_id=user_id, card_no=card_no, now=self.clock())
         return challenge
 
-    def _spend(self, challenge):
-        if self.resuming():  # spent by this command's first run
+    def _spend(self, run, challenge):
+        if run.resuming:  # spent by this command's first run
             return
         challenge.use(at=self.clock())
         try:
-            self.save(challenge)
+            run.save(challenge)
         except IntegrityError:  # another request presented it at the same moment and won
             raise ChallengeInvalid(message="This challenge was already used; ask for a new one.") from None
 

@@ -9,13 +9,15 @@ resumed by the retry with the same command id, and identity, asked under it, ans
 """
 from contracts import card as contract
 from contracts.validators import check_field
+from services.common.commands import command
 
 from .domain import IDENTITY, ChallengeInvalid
 from .inputs import certificate_input, id_input, signature_input
 
 
 class IdentityClaims:
-    def claim_identity(self, peers, name, id_type, id_number, mobile, sms_code, card_no, challenge_id,
+    @command(resumable=True)
+    def claim_identity(self, run, peers, name, id_type, id_number, mobile, sms_code, card_no, challenge_id,
                        certificate_pem, signature_b64, client=None):
         """{user_id, password_setup_token, identity_verified, superseded_user_id} of the card holder's
         new account; the person's fields are identity's to check (it answers 422 CARD_HOLDER_MISMATCH
@@ -25,11 +27,11 @@ class IdentityClaims:
         challenge_id = check_field("challenge_id", id_input, challenge_id)
         certificate_pem = check_field("certificate", certificate_input, certificate_pem)
         signature = check_field("signature", signature_input, signature_b64)
-        info = self._answer_login_challenge(challenge_id, certificate_pem, signature, purpose=IDENTITY)
+        info = self._answer_login_challenge(run, challenge_id, certificate_pem, signature, purpose=IDENTITY)
         if info.card_no != card_no:
             raise ChallengeInvalid(message="The certificate is of another card than the one named.",
                                    details={"card_no": ["Not the card whose certificate is given."]})
         answer = peers.claim_identity(card_no, info.holder_name, info.holder_id_number, name, id_type, id_number,
                                       mobile, sms_code, client)
-        self.save(answer=answer)  # the command's answer alone: the challenge's save came first
+        run.save(answer=answer)  # the command's answer alone: the challenge's save came first
         return answer

@@ -2,20 +2,22 @@
 CardApplication."""
 from contracts import enterprise as ent
 from contracts.validators import check_field
+from services.common.commands import command
 
 from .domain import InvalidCredentials
 from .inputs import certificate_input, id_input, signature_input
 
 
 class Logins:
-    def login(self, peers, challenge_id, certificate_pem, signature_b64):
+    @command(resumable=True)
+    def login(self, run, peers, challenge_id, certificate_pem, signature_b64):
         """{access_token, token_type, expires_in, user_id} of the account the card is bound to.
 
         401 INVALID_CREDENTIALS when the card is bound to no (still approved) association."""
         challenge_id = check_field("challenge_id", id_input, challenge_id)
         certificate_pem = check_field("certificate", certificate_input, certificate_pem)
         signature = check_field("signature", signature_input, signature_b64)
-        info = self._answer_login_challenge(challenge_id, certificate_pem, signature)
+        info = self._answer_login_challenge(run, challenge_id, certificate_pem, signature)
         card_no = info.card_no
 
         index = self._index(card_no)

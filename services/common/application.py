@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, ValidationError
 
 from contracts.errors import Conflict
 
-from . import commands
+from .commands import SavedOutsideTheRun, current, declared_commands
 from .correlation import CorrelatingMapper
 from .bootstrap import event_store_env
 
@@ -75,31 +75,23 @@ class ServiceApplication(Application):
         self._listeners = []
         super().__init__(env=base)
 
-    # RPC methods whose command may run again after dying between its first save and its answer
-    # (services/common/commands.py): each must find its first save done (`resuming()`).
+    # The @command methods (services/common/commands.py) by name, and those declared resumable:
+    # derived from the marks when a subclass is defined.
+    commands = {}
     resumable_commands = frozenset()
 
-    def save(self, *aggregates, answer=commands.UNDECLARED, **kwargs):
-        """As eventsourcing's; within a command of the gateway (services/common/commands.py) its
-        record goes with the first save. `answer`: what the RPC entrypoint will return, declared
-        before the save so that it is stored in the same transaction."""
-        command = commands.current(self)
-        record = command.for_save(answer) if command is not None else None
-        recordings = super().save(*aggregates, *([record] if record is not None else []), **kwargs)
-        if command is not None:
-            command.saved(record, answer)
-        return recordings
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.commands = declared_commands(cls)
+        cls.resumable_commands = frozenset(name for name, d in cls.commands.items() if d.resumable)
 
-    def refuse(self, error, *aggregates):
-        """Save what a refused command changed (a wrong code counted, a challenge spent) with the
-        refusal as its remembered answer, in one transaction; then raise `error`."""
-        self.save(*aggregates, answer=error)
-        raise error
-
-    def resuming(self):
-        """Whether this run takes over a command that died after its first save (a resumable one)."""
-        command = commands.current(self)
-        return command is not None and command.resuming
+    def save(self, *aggregates, **kwargs):
+        """As eventsourcing's. Inside a command, only through its run (`run.save`): a save past it
+        would store an effect without the command's record."""
+        run = current(self)
+        if run is not None and not run.saving:
+            raise SavedOutsideTheRun(f"{run.method} saves without its run: use run.save(..., answer=...)")
+        return super().save(*aggregates, **kwargs)
 
     def construct_mapper(self):
         # stores each event's correlation id with it (services/common/correlation.py)

@@ -1,31 +1,25 @@
-"""Commands that run once however often their request arrives.
+"""Commands that run once however often their request arrives: `@command` and its `CommandRun`.
 
-The gateway gives every state-changing request a command id (`context.COMMAND_ID` in the RPC
-context data): from the caller's Idempotency-Key when there is one, else made afresh for the
-request. An owning service remembers, under that id, what the command answered, in a
-`CommandRecord` of its own encrypted event store, saved with the command's effects:
-- the record goes with the command's first save (ServiceApplication.save adds it), and its answer
-  with the save that declares it: `self.save(..., answer=what_the_rpc_returns)`, or for a refusal
-  after a change (a wrong SMS code counted) `self.refuse(error, ...)`. A command that saves once and
-  declares its answer there (every command but card login) stores effect and answer in one
-  transaction: a death at any moment leaves either nothing (the retry runs it afresh) or both (the
-  redelivered RPC request, or the client's retry with the same key, gets the first answer again);
-- an answer not declared follows in a second save (logged as a warning: a death before it would
-  leave the record unanswered, and a repeat waits ANSWER_WAIT for it, then 409 IDEMPOTENCY_KEY_IN_USE);
-- a command whose answer comes from a later step that is itself a command of another service (card
-  login: it spends the challenge, then identity makes the session; an SMS code request: it saves
-  the code's digest, then hands the code to notify) is declared resumable
-  (`resumable_commands` of its application): a repeat finding its record unanswered after
-  ANSWER_WAIT runs it again, which finds its first save done (`ServiceApplication.resuming()`), and
-  the later step, asked under the same command id, answers what it answered (or runs now);
-- runs of one command in one process take turns (turns.py): a repeat arriving while its twin runs
-  here (the broker's redelivery beside the client's retry) waits for it and answers its answer,
-  so a resumable command is not resumed twice at once;
-- a command that stores nothing records nothing (nothing to protect; asking again is harmless);
-- an error before any save is not remembered: the command did nothing, a retry runs it afresh; nor
-  a passing one (503) after a save: the record is released and the retry runs it again.
-The same id with other arguments is 422 IDEMPOTENCY_KEY_REUSED. Records live 24 hours.
+An application method marked `@command` receives `run` after `self`, its one boundary with the
+record of what it answered, and saves through it (docs/conventions.md, "Commands"):
+`run.save(*aggregates, answer=...)` stores the effect and the answer in one transaction (the
+answer is required: a command that saves and forgets it raises UndeclaredAnswer, nothing stored);
+`run.refuse(error, *aggregates)` saves a change with the refusal, then raises it.
+`@command(resumable=True)`: its answer comes from a later step that is a command of another
+service (card login, an SMS code request); its first save may go without the answer, its answer
+is what it returns, and a repeat finding the record unanswered after ANSWER_WAIT runs it again
+with `run.resuming` true. `@command(answer_after=True)`: its answer is built after its save by
+code not ours (Authlib); a death between leaves the record unanswered (a repeat: 409 IN_USE).
+
+`@rpc` (rpc.py) hands a request carrying the gateway's command id (`context.COMMAND_ID`) to
+`execute`, which begins the run once per (command id, RPC method) on the service's store, or
+answers the remembered answer again (`CommandRecord`, 24 hours; other arguments under the same id:
+422 IDEMPOTENCY_KEY_REUSED). Runs of one command in one process take turns (turns.py, TURN_WAIT);
+a repeat in another process waits ANSWER_WAIT for its twin's answer. An error before any save is
+not remembered, nor a passing one (503) after: the record is released. Without a command id, `run`
+records nothing. Inside a run the application saves only through it (SavedOutsideTheRun).
 """
+import functools
 import hashlib
 import hmac
 import json
@@ -34,6 +28,7 @@ import os
 import signal
 import time
 import uuid
+from dataclasses import dataclass
 
 import eventlet
 from eventsourcing.domain import Aggregate, event
@@ -56,6 +51,62 @@ TURNS = Turns()
 NAMESPACE = uuid.UUID("a3c5e1f2-5b0d-4d8e-9c61-2f7b8e4d1a93")
 UNDECLARED = object()
 TRANSIENT = {e.SERVICE_UNAVAILABLE, e.SMS_DELIVERY_FAILED}  # a retry may succeed: not remembered
+
+
+class UndeclaredAnswer(TypeError):
+    """A command saved without its answer: only a resumable or answer_after command may."""
+
+
+class SavedOutsideTheRun(RuntimeError):
+    """An application saved inside a command without going through its run."""
+
+
+@dataclass(frozen=True)
+class Declared:
+    """How a command was declared: `@command`, `@command(resumable=True)`, `@command(answer_after=True)`."""
+    resumable: bool = False
+    answer_after: bool = False
+
+    @property
+    def answer_may_follow(self):
+        return self.resumable or self.answer_after
+
+
+PLAIN = Declared()
+
+
+def command(fn=None, *, resumable=False, answer_after=False):
+    """Marks an application method as a command: it is called with its `run` after `self`."""
+    declared = Declared(resumable, answer_after)
+
+    def decorate(method):
+        @functools.wraps(method)
+        def with_run(app, *args, **kwargs):
+            return method(app, _run_for(app, declared), *args, **kwargs)
+
+        with_run.declared = declared
+        return with_run
+
+    return decorate if fn is None else decorate(fn)
+
+
+def declared_commands(cls):
+    """{name: Declared} of the @command methods of an application class (its mixins' too)."""
+    found = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            declared = getattr(value, "declared", None)
+            if isinstance(declared, Declared):
+                found[name] = declared
+            else:
+                found.pop(name, None)  # overridden by a plain method
+    return found
+
+
+def _run_for(app, declared):
+    """The run `execute` began for this worker's request on `app`, else one that records nothing."""
+    run = current(app)
+    return run if run is not None else CommandRun(app, declared)
 
 
 class CommandRecord(Aggregate):
@@ -99,23 +150,64 @@ def _live(record, now):
     return record is not None and not record.released and record.at + RECORD_TTL > now
 
 
-class Command:
-    """One run of a command in one worker: what ServiceApplication.save adds to the command's saves.
+class CommandRun:
+    """One run of a command: what it saves goes through `save` and `refuse`, which add its record.
 
     The record goes with the first save, and is answered by the save that declares the answer
-    (`save(..., answer=...)`, or a refusal: `refuse(error, ...)`), in that save's transaction.
-    `existing`: the record of an earlier run of this id, expired (this run starts it again) or, when
-    `resuming`, the live one of a run that died after its first save (this run takes it over)."""
+    (`save(..., answer=...)`, or `refuse(error, ...)`), in that save's transaction. A run without
+    a command id (`key` None) records nothing. `existing`: the record of an earlier run of this id,
+    expired (this run starts it again) or, when `resuming`, the live one of a run that died after
+    its first save (this run takes it over)."""
 
-    def __init__(self, app, key, fingerprint, method, existing=None, resuming=False):
-        self.app, self.key, self.fingerprint, self.method = app, key, fingerprint, method
-        self.record_id = CommandRecord.create_id(key)
+    def __init__(self, app, declared=PLAIN, command_id=None, key=None, fingerprint=None, method=None,
+                 existing=None, resuming=False):
+        self.app, self.declared, self.command_id = app, declared, command_id
+        self.key, self.fingerprint, self.method = key, fingerprint, method
+        self.record_id = CommandRecord.create_id(key) if key is not None else None
         self.expired = existing is not None and not resuming
-        self.resuming = resuming
+        self._resuming = resuming
         self.record = existing if resuming else None  # once saved with one of the command's saves
         self.answered = self.refused = False  # its answer saved; a refusal (`refuse`)
+        self.saving = False
 
-    def for_save(self, answer):
+    @property
+    def recording(self):
+        """Whether this run records its command (it runs under a command id)."""
+        return self.key is not None
+
+    @property
+    def resuming(self):
+        """Whether this run takes over a run of its command that died after its first save."""
+        if not self.declared.resumable:
+            raise TypeError("only a @command(resumable=True) is resumed")
+        return self._resuming
+
+    def save(self, *aggregates, answer=UNDECLARED):
+        """Save `aggregates` with the command's record; `answer`: what the RPC will answer (a
+        ServiceError instance: a refusal), stored in the same transaction."""
+        if answer is UNDECLARED and not self.declared.answer_may_follow:
+            raise UndeclaredAnswer(f"{self.method or 'a command'} saves without its answer: "
+                                   "run.save(..., answer=what_it_returns)")
+        record = self._for_save(answer) if self.recording else None
+        recordings = self.write(*aggregates, *([record] if record is not None else []))
+        self._saved(record, answer)
+        return recordings
+
+    def refuse(self, error, *aggregates):
+        """Save what a refused command changed (a wrong code counted, a challenge spent) with the
+        refusal as its remembered answer, in one transaction; then raise `error`."""
+        self.save(*aggregates, answer=error)
+        raise error
+
+    def write(self, *aggregates):
+        """The application's save, as this run's (SavedOutsideTheRun guards every other)."""
+        self.saving = True
+        try:
+            return self.app.save(*aggregates)
+        finally:
+            self.saving = False
+
+    def _for_save(self, answer):
         """The record to save with the command's next save: new with its first, answered with the
         one that declares the answer, else None (an intermediate save of a command saving twice)."""
         declared = answer is not UNDECLARED
@@ -133,7 +225,7 @@ class Command:
             return record
         return CommandRecord(key=self.key, **fields)
 
-    def saved(self, record, answer):
+    def _saved(self, record, answer):
         if record is None:
             return
         first = self.record is None
@@ -152,9 +244,9 @@ def _outcome(answer):
 
 
 def current(app):
-    """The command running on `app` in this worker, or None."""
-    command = context.own(context.COMMAND)
-    return command if command is not None and command.app is app else None
+    """The run `execute` began on `app` in this worker, or None."""
+    run = context.own(context.COMMAND)
+    return run if run is not None and run.app is app else None
 
 
 def incoming():
@@ -194,84 +286,83 @@ def _answer_of(record):
     return record.answer
 
 
-def _command(app, key, fp, method):
-    """The Command to run, or the remembered answer (returned, or raised) as `(None, answer)`."""
+def _begin(app, command_id, key, fp, method):
+    """The CommandRun to run, or the remembered answer (returned, or raised) as `(None, answer)`."""
+    declared = app.commands.get(method, PLAIN)
     existing = app.find(CommandRecord.create_id(key), CommandRecord)
     if not _live(existing, time.time()):
-        return Command(app, key, fp, method, existing), None
-    if method not in app.resumable_commands:
+        return CommandRun(app, declared, command_id, key, fp, method, existing), None
+    if not declared.resumable:
         return None, _replay(app, existing, fp)
     existing = _settled(app, existing, fp)
     if existing.answered:
         return None, _answer_of(existing)
     log.warning("resuming %s: its first run saved and gave no answer", method)
-    return Command(app, key, fp, method, existing, resuming=True), None
+    return CommandRun(app, declared, command_id, key, fp, method, existing, resuming=True), None
 
 
-def execute(app, command_id, method, args, kwargs, run):
-    """`run()` once per (command_id, method) on this service's store; the remembered answer after.
+def execute(app, command_id, method, args, kwargs, body):
+    """`body()` once per (command_id, method) on this service's store; the remembered answer after.
     Runs of one command in this process take turns (turns.py): a repeat waits for its twin here."""
     key = _keyed(f"{command_id}:{method}")
     fp = fingerprint(method, args, kwargs)
     try:  # per application: card's claim_admin asks enterprise's claim_admin under the same id
         with TURNS.of((id(app), key), TURN_WAIT):
-            return _execute(app, key, fp, method, run)
+            return _execute(app, command_id, key, fp, method, body)
     except Busy:
         raise _in_use() from None
 
 
-def _execute(app, key, fp, method, run):
-    command, remembered = _command(app, key, fp, method)
-    if command is None:
+def _execute(app, command_id, key, fp, method, body):
+    run, remembered = _begin(app, command_id, key, fp, method)
+    if run is None:
         return remembered
-    context.hold(context.COMMAND, command)
+    context.hold(context.COMMAND, run)
     try:
-        result = run()
+        result = body()
     except ServiceError as exc:
-        return _refused(app, command, exc)
+        return _refused(run, exc)
     except OUTAGES:  # the store or the broker away: a retry may succeed, so nothing is remembered
-        _released_in_outage(app, command)
+        _released_in_outage(run)
         raise
     finally:
         context.hold(context.COMMAND, None)
-    if command.record is not None and not command.answered:
-        if method not in app.resumable_commands:
-            log.warning("%s declared no answer with its save: it follows in a second save", method)
-        _answer(app, command, answer=result)
-    if command.record is not None:
+    if run.record is not None and not run.answered:  # a resumable or answer_after command's answer
+        _answer(run, answer=result)
+    if run.record is not None:
         _crash_point("EPORT_CRASH_AFTER_COMMAND", method, "before the reply")
     return result
 
 
-def _refused(app, command, exc):
+def _refused(run, exc):
     """After `exc` ended the run: raise it, remembered when the command had changed something, or
     answer the twin's answer (a twin that ran at the same moment may have won the save)."""
-    resumable = command.method in app.resumable_commands
-    if command.record is not None and exc.code in TRANSIENT:
-        if not resumable:  # a resumable one stays unanswered: the retry takes it over
-            _release(app, command)
+    app = run.app
+    if run.record is not None and exc.code in TRANSIENT:
+        if not run.declared.resumable:  # a resumable one stays unanswered: the retry takes it over
+            _release(run)
         raise exc
-    if command.record is not None:
-        if command.resuming and not command.answered:
-            record = app.repository.get(command.record_id)
+    if run.record is not None:
+        if run.declared.resumable and run.resuming and not run.answered:
+            record = app.repository.get(run.record_id)
             if record.answered and record.error is None:  # a twin of this resumed run answered first
                 return record.answer
-        if not command.refused:  # it changed something before refusing: remember the refusal
-            _answer(app, command, error={"code": exc.code, "message": exc.message, "details": exc.details})
+        if not run.refused:  # it changed something before refusing: remember the refusal
+            _answer(run, error={"code": exc.code, "message": exc.message, "details": exc.details})
         raise exc
-    twin = app.find(command.record_id, CommandRecord)
+    twin = app.find(run.record_id, CommandRecord)
     if _live(twin, time.time()):
-        return _replay(app, twin, command.fingerprint)
+        return _replay(app, twin, run.fingerprint)
     raise exc
 
 
-def _released_in_outage(app, command):
-    if command.record is None or command.method in app.resumable_commands:
+def _released_in_outage(run):
+    if run.record is None or run.declared.resumable:
         return
     try:
-        _release(app, command)
+        _release(run)
     except OUTAGES:
-        log.warning("command record %s stays unanswered: the store is away", command.record_id)
+        log.warning("command record %s stays unanswered: the store is away", run.record_id)
 
 
 def _crash_point(name, method, moment):
@@ -279,7 +370,7 @@ def _crash_point(name, method, moment):
     command and its record are saved, before the reply; EPORT_CRASH_AFTER_SAVE: right after the
     command's first save) names RPC methods, comma-separated; the process is killed there, once
     per method: the restarted process answers."""
-    if method not in (setting(name) or "").split(","):
+    if method is None or method not in (setting(name) or "").split(","):
         return
     try:
         os.close(os.open(var_dir() / f"crashed-{name}-{method}", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
@@ -289,18 +380,18 @@ def _crash_point(name, method, moment):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _answer(app, command, answer=None, error=None):
-    _change_record(app, command, lambda record: record.record_answer(answer=answer, error=error))
+def _answer(run, answer=None, error=None):
+    _change_record(run, lambda record: record.record_answer(answer=answer, error=error))
 
 
-def _release(app, command):
-    _change_record(app, command, lambda record: record.release())
+def _release(run):
+    _change_record(run, lambda record: record.release())
 
 
-def _change_record(app, command, change):
-    record = app.repository.get(command.record_id)
+def _change_record(run, change):
+    record = run.app.repository.get(run.record_id)
     change(record)
     try:
-        app.save(record)
+        run.write(record)
     except IntegrityError:  # cannot happen but for a clash of ids: the effect stands, say so
-        log.error("command record %s not updated", command.record_id)
+        log.error("command record %s not updated", run.record_id)

@@ -27,7 +27,7 @@ COMMAND_ID = "eport_command"  # the gateway's command id of the request (its hea
 # connection's user (rpc.py sets it from the message alone, so no header can claim it)
 BROKER_USER = "eport_broker_user"
 APPLICATION = "application"  # own: the event-sourced application serving this worker
-COMMAND = "command"  # own: the command this worker is running (commands.Command)
+COMMAND = "command"  # own: the run of the command this worker is running (commands.CommandRun)
 
 _current = threading.local()  # green under eventlet's monkey patch: one per worker
 

@@ -16,6 +16,7 @@ from contracts.pages import page_of, scope_tag, sortable_time
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field, check_fields
 from services.common.application import ServiceApplication, as_uuid, retry_on_conflict
+from services.common.commands import command
 
 from .domain import (
     ADMIN, APPROVED, PENDING, USER, AlreadyAssociated, Association, AssociationList,
@@ -92,7 +93,8 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return dict(entry.as_dict(), registered=False, certified=True, from_registry=True, enterprise_id=None)
 
     # -- association --------------------------------------------------------------------------
-    def associate(self, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
+    @command
+    def associate(self, run, actor_user_id, uscc, role, name=None, address=None, business_scope=None,
                   user_name=None, peers=None):
         """Role admin registers the enterprise (201); role user applies to a registered one (202).
 
@@ -106,12 +108,12 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
 
         def attempt():  # someone else changed a list or an index meanwhile: load again and re-check
             if role == ADMIN:
-                return self._register(actor_user_id, uscc, name, address, business_scope, user_name)
-            return self._apply(actor_user_id, uscc, user_name)
+                return self._register(run, actor_user_id, uscc, name, address, business_scope, user_name)
+            return self._apply(run, actor_user_id, uscc, user_name)
 
         return retry_on_conflict(attempt, message="The enterprise changed while applying; try again.")
 
-    def _register(self, actor_user_id, uscc, name, address, business_scope, user_name):
+    def _register(self, run, actor_user_id, uscc, name, address, business_scope, user_name):
         enterprise_id = enterprise_id_of(uscc)
         if self.find(enterprise_id, Enterprise) is not None:
             raise EnterpriseHasAdmin(message="This enterprise already has an administrator; associate as an "
@@ -124,7 +126,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         answer = {"association_id": str(association.id), "enterprise_id": str(enterprise_id),
                   "role": ADMIN, "status": APPROVED, "certified": enterprise.certified}
         try:
-            self.save(*aggregates, answer=answer)
+            run.save(*aggregates, answer=answer)
         except IntegrityError:
             if self.find(enterprise_id, Enterprise) is not None:
                 raise EnterpriseHasAdmin(
@@ -152,7 +154,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return [enterprise, association, *self._linked(association, self._membership_index(actor_user_id,
                                                                                            enterprise_id))]
 
-    def _apply(self, actor_user_id, uscc, user_name):
+    def _apply(self, run, actor_user_id, uscc, user_name):
         enterprise = self.find(enterprise_id_of(uscc), Enterprise)
         if enterprise is None:
             raise EnterpriseNotRegistered(
@@ -169,7 +171,7 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
                                   admin_user_id=enterprise.admin_user_id, user_name=user_name)
         answer = {"association_id": str(association.id), "enterprise_id": str(enterprise.id),
                   "role": USER, "status": PENDING}
-        self.save(association, *self._linked(association, index), answer=answer)
+        run.save(association, *self._linked(association, index), answer=answer)
         return answer
 
     def _linked(self, association, index):
@@ -187,33 +189,37 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         return [index, roster, mine]
 
     # -- the administrator's decisions ------------------------------------------------------
-    def _save_decision(self, answer, *aggregates):
-        """Save the decision's aggregates with its answer (the command's, services/common/commands.py)."""
+    @staticmethod
+    def _save_decision(run, answer, *aggregates):
+        """Save the decision's aggregates with its answer (the command's run: services/common/commands.py)."""
         try:
-            self.save(*aggregates, answer=answer)
+            run.save(*aggregates, answer=answer)
         except IntegrityError:
             raise Conflict(
                 message="Someone changed this enterprise at the same moment; reload and try again.") from None
         return answer
 
-    def approve(self, actor_user_id, association_id):
+    @command
+    def approve(self, run, actor_user_id, association_id):
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         association.approve(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
         enterprise.admit(association.user_id, str(association.id))
-        return self._save_decision(_decided(association), association, enterprise)
+        return self._save_decision(run, _decided(association), association, enterprise)
 
-    def reject(self, actor_user_id, association_id, reason=None):
+    @command
+    def reject(self, run, actor_user_id, association_id, reason=None):
         reason = check_field("reason", reason_input, reason)
         association = self._association(association_id)
         enterprise = self._enterprise(association.enterprise_id)
         enterprise.check_certified_admin(actor_user_id)
         association.reject(by_user_id=actor_user_id, reason=(reason or "").strip() or None,
                            at=iso_of_epoch(self.clock()), enterprise_name=enterprise.name)
-        return self._save_decision(_decided(association), association)
+        return self._save_decision(run, _decided(association), association)
 
-    def transfer_admin(self, actor_user_id, enterprise_id, to_user_id):
+    @command
+    def transfer_admin(self, run, actor_user_id, enterprise_id, to_user_id):
         to_user_id = check_field("user_id", user_id_input, to_user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_transfer(actor_user_id, to_user_id)
@@ -222,17 +228,18 @@ class EnterpriseApplication(RoleCertification, Supersession, HandEntered, Servic
         enterprise.transfer_admin(to_user_id)
         former.change_role(USER)
         successor.change_role(ADMIN)
-        return self._save_decision({"enterprise_id": str(enterprise.id), "admin_user_id": enterprise.admin_user_id},
-                                   enterprise, former, successor)
+        return self._save_decision(run, {"enterprise_id": str(enterprise.id),
+                                         "admin_user_id": enterprise.admin_user_id}, enterprise, former, successor)
 
-    def remove_member(self, actor_user_id, enterprise_id, user_id):
+    @command
+    def remove_member(self, run, actor_user_id, enterprise_id, user_id):
         user_id = check_field("user_id", user_id_input, user_id)
         enterprise = self._enterprise(enterprise_id)
         enterprise.check_removal(actor_user_id, user_id)
         association = self._association(enterprise.members[user_id])
         association.remove(by_user_id=actor_user_id, at=iso_of_epoch(self.clock()))
         enterprise.release(user_id)
-        return self._save_decision(_decided(association), enterprise, association)
+        return self._save_decision(run, _decided(association), enterprise, association)
 
     # -- queries ------------------------------------------------------------------------------
     def _enterprise_dict(self, enterprise):

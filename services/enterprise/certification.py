@@ -10,6 +10,7 @@ from contracts.errors import ValidationFailed
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .domain import ADMIN, APPROVED, PENDING, SUPERSEDED, Association, Enterprise, enterprise_id_of
 from .inputs import user_id_input
@@ -18,7 +19,8 @@ CONSUMER = "enterprise"
 
 
 class RoleCertification:
-    def certify_card(self, user_id, enterprise_id, association_id, card_no, card_type, uscc):
+    @command
+    def certify_card(self, run, user_id, enterprise_id, association_id, card_no, card_type, uscc):
         """`user_id`, the holder of a card of the e-port CA naming this enterprise's USCC, bound it to
         their association: the enterprise is certified (企业认证), and a legal-person card bound by
         the administrator certifies their role. {certified, role_certified} as they are now."""
@@ -31,7 +33,7 @@ class RoleCertification:
                 changed = enterprise.certify_role(user_id, via="legal_person_card", card_no=card_no) or changed
             answer = {"certified": enterprise.certified, "role_certified": enterprise.is_certified_admin(user_id)}
             if changed:
-                self.save(enterprise, answer=answer)
+                run.save(enterprise, answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message="The enterprise changed while certifying; try again.")
@@ -96,7 +98,8 @@ class RoleCertification:
             self._claimed_details(enterprise, actor_user_id, name, address, business_scope)  # hand_entered.py
         return {"enterprise_id": str(enterprise_id_of(uscc)), "registered": enterprise is not None}
 
-    def claim_admin(self, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
+    @command
+    def claim_admin(self, run, actor_user_id, uscc, card_no, name=None, address=None, business_scope=None):
         """The holder of the enterprise's legal-person card (proved to the card service) becomes its
         certified administrator: registering it if nobody has, superseding an uncertified
         administrator (their association ends, reason superseded), certifying the role. A claim or
@@ -104,10 +107,10 @@ class RoleCertification:
         other claimant's role is certified)."""
         actor_user_id = check_field("actor_user_id", user_id_input, actor_user_id)
         uscc = check_field("uscc", validators.uscc, uscc)
-        return retry_on_conflict(lambda: self._claim(actor_user_id, uscc, card_no, name, address, business_scope),
+        return retry_on_conflict(lambda: self._claim(run, actor_user_id, uscc, card_no, name, address, business_scope),
                                  message="The enterprise changed while claiming; try again.")
 
-    def _claim(self, actor_user_id, uscc, card_no, name, address, business_scope):
+    def _claim(self, run, actor_user_id, uscc, card_no, name, address, business_scope):
         enterprise = self.find(enterprise_id_of(uscc), Enterprise)
         superseded = None
         if enterprise is None:
@@ -132,7 +135,7 @@ class RoleCertification:
         answer = {"enterprise_id": str(enterprise.id), "association_id": str(association.id), "role": ADMIN,
                   "status": APPROVED, "role_certified": True, "certified": enterprise.certified,
                   "superseded_user_id": superseded}
-        self.save(*aggregates, answer=answer)
+        run.save(*aggregates, answer=answer)
         return answer
 
     def _claimant_association(self, actor_user_id, enterprise):

@@ -13,6 +13,7 @@ legal-person card replaces them. A mixin of EnterpriseApplication.
 from contracts.enterprise import UNCERTIFIED_BY_HAND_MAX
 from contracts.validators import check_fields, optional
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .domain import Enterprise, EnterpriseFromRegistry, HandRegistrations, TooManyUncertified
 from .inputs import MANUAL_CHECKS, check_manual_fields
@@ -48,7 +49,8 @@ class HandEntered:
         return mine
 
     # -- the certified administrator edits them --------------------------------------------------
-    def update_details(self, actor_user_id, enterprise_id, name=None, address=None, business_scope=None):
+    @command
+    def update_details(self, run, actor_user_id, enterprise_id, name=None, address=None, business_scope=None):
         """PUT /api/v1/enterprises/{id}: the enterprise as GET shows it afterwards."""
         values = check_fields({"name": (EDIT_CHECKS["name"], name), "address": (EDIT_CHECKS["address"], address),
                                "business_scope": (EDIT_CHECKS["business_scope"], business_scope)})
@@ -62,7 +64,7 @@ class HandEntered:
                             "edited here.", details={"uscc": ["Known to the registry."]})
             changed = enterprise.change_details(by_user_id=actor_user_id, via="admin", **values)
             answer = self._enterprise_dict(enterprise)
-            self.save(*([enterprise] if changed else []), answer=answer)
+            run.save(*([enterprise] if changed else []), answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message="The enterprise changed while editing; try again.")

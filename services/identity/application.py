@@ -16,6 +16,7 @@ from contracts.masking import mask_id_number, mask_mobile
 from contracts.tokens import ACCESS_TOKEN_TTL, Tokens
 from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
+from services.common.commands import command
 from services.common.settings import secret, token_signing_keys
 
 from .claims import IdentityClaims
@@ -36,8 +37,6 @@ from .sms_codes import SmsCodes
 class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityClaims, Erasures, PersonalData,
                           ServiceApplication):
     service_name = "identity"
-    # Its answer follows the hand-off of the code to notify, after the box's save (sms_codes.py).
-    resumable_commands = frozenset({"request_sms_code"})
     # Users gain an event per login, SMS boxes one per request or wrong try: load from snapshots.
     snapshotting_intervals = {User: 20, SmsBox: 20}
 
@@ -88,7 +87,8 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
         return index
 
     # -- registration ----------------------------------------------------------------------------
-    def register(self, name, id_type, id_number, mobile, sms_code, client=None):
+    @command
+    def register(self, run, name, id_type, id_number, mobile, sms_code, client=None):
         values = check_fields({"name": (validators.person_name, name), "id_type": (id_type_input, id_type),
                                "id_number": (validators.resident_id, id_number),
                                "mobile": (validators.mobile, mobile), "sms_code": (sms_code_input, sms_code)})
@@ -97,11 +97,11 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
 
         def attempt():
             now = self.clock()
-            box = self.sms_checks.spend_register_code(mobile_digest, values["sms_code"], now, client)
+            box = self.sms_checks.spend_register_code(run, mobile_digest, values["sms_code"], now, client)
             try:
                 self._taken(id_digest, mobile_digest)
             except (IdNumberTaken, MobileTaken) as taken:
-                self.refuse(taken, box)  # a conflict: another answer spent it first, and the retry says so
+                run.refuse(taken, box)  # a conflict: another answer spent it first, and the retry says so
             token = secrets.token_urlsafe(32)
             user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
                         mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),
@@ -111,8 +111,8 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
             # the code spent, or spends it answering taken. The answer is remembered with the
             # account (services/common/commands.py): a retried request gets it again.
             answer = {"user_id": user_id, "password_setup_token": token}
-            self.save(user, self._claimed(IdNumberIndex, id_digest, user_id),
-                      self._claimed(MobileIndex, mobile_digest, user_id), box, answer=answer)
+            run.save(user, self._claimed(IdNumberIndex, id_digest, user_id),
+                     self._claimed(MobileIndex, mobile_digest, user_id), box, answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)

@@ -18,6 +18,7 @@ from contracts import errors as e
 from contracts import validators
 from contracts.validators import check_field, check_fields
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .collaborators import Core, SmsCodeChecks
 from .domain import ACCOUNT_BUSY, DomainError, IdNumberIndex, MobileIndex, MobileTaken, User
@@ -66,7 +67,8 @@ class ClaimsHost(Core, Protocol):
 
 
 class IdentityClaims:
-    def claim_identity(self, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
+    @command
+    def claim_identity(self, run, card_no, holder_name, holder_id_number, name, id_type, id_number, mobile, sms_code,
                        client=None):
         """{user_id, password_setup_token, identity_verified, superseded_user_id}: a new account of the
         card's holder (`holder_*`: what the proved certificate says). 422 CARD_HOLDER_MISMATCH first;
@@ -84,22 +86,22 @@ class IdentityClaims:
 
         def attempt():
             now = self.clock()
-            box = self.sms_checks.spend_register_code(mobile_digest, values["sms_code"], now, client)
-            return self._claim(values, card_no, id_digest, mobile_digest, box, now)
+            box = self.sms_checks.spend_register_code(run, mobile_digest, values["sms_code"], now, client)
+            return self._claim(run, values, card_no, id_digest, mobile_digest, box, now)
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _claim(self, values, card_no, id_digest, mobile_digest, box, now):
+    def _claim(self, run, values, card_no, id_digest, mobile_digest, box, now):
         id_index = self.find(IdNumberIndex.create_id(id_digest), IdNumberIndex)
         holder = self._user(id_index.user_id) if id_index is not None else None
         if holder is not None and holder.identity_verified:
-            self.refuse(IdNumberVerified(message="This ID number's account was proved with its card already "
+            run.refuse(IdNumberVerified(message="This ID number's account was proved with its card already "
                                                  "(已实名认证): log in to it, or reset its password by SMS.",
                                          details={"id_number": ["已实名认证"]}), box)
         mobile_index = self.find(MobileIndex.create_id(mobile_digest), MobileIndex)
         held = mobile_index is not None and mobile_index.user_id is not None  # an erasure releases it
         if held and (holder is None or mobile_index.user_id != str(holder.id)):
-            self.refuse(MobileTaken(message="This mobile number is already registered."), box)
+            run.refuse(MobileTaken(message="This mobile number is already registered."), box)
         token = secrets.token_urlsafe(32)
         user = User(name=values["name"], id_type=values["id_type"], id_number=values["id_number"],
                     mobile=values["mobile"], setup_token_digest=self.digests.setup_token(token),
@@ -113,7 +115,7 @@ class IdentityClaims:
             changed.append(holder)
         answer = {"user_id": user_id, "password_setup_token": token, "identity_verified": True,
                   "superseded_user_id": str(holder.id) if holder is not None else None}
-        self.save(*changed, answer=answer)
+        run.save(*changed, answer=answer)
         return answer
 
     @staticmethod

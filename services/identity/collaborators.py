@@ -2,7 +2,8 @@
 privates: `sms_checks` (SmsCodeChecks: presenting and refusing SMS codes, the mobile's box, the
 caller's client key) and `lockout` (PasswordLockout: counting a wrong password). Each reads the
 application's clock, limits and digests when called (tests replace them on a live application) and
-records through its `save`/`refuse`, so a refused command's record goes with the same save."""
+records through the command's `run` it is given (`run.refuse`), so a refused command's record goes
+with the same save."""
 import hmac
 from collections.abc import Callable
 from typing import Protocol
@@ -30,10 +31,6 @@ class Core(Protocol):
     digests: Digests
 
     def find(self, aggregate_id, cls): ...
-
-    def save(self, *aggregates, answer=...): ...
-
-    def refuse(self, error, *aggregates): ...
 
     def _user(self, user_id): ...
 
@@ -64,7 +61,7 @@ class SmsCodeChecks:
             box.reject(purpose, now, self.app.limits, client)
         return outcome
 
-    def refuse(self, box, purpose, outcome, now, error, *counted, client=None):
+    def refuse(self, run, box, purpose, outcome, now, error, *counted, client=None):
         """Raise the refusal of a code that is not CODE_VALID (an `error`, or the block the wrong
         try reached); a wrong one was counted on `box` (and on `counted`): saved with the refusal.
         A burnt code's tries are answered as wrong ones and change nothing."""
@@ -75,29 +72,29 @@ class SmsCodeChecks:
         except SmsAttemptsExceeded as blocked:
             refusal = blocked
         if outcome == CODE_WRONG:
-            self.app.refuse(refusal, box, *counted)
+            run.refuse(refusal, box, *counted)
         raise refusal
 
-    def spend_register_code(self, mobile_digest, code, now, client=None):
+    def spend_register_code(self, run, mobile_digest, code, now, client=None):
         """The mobile's SMS box with its register code spent (unsaved), else the refusal. Every answer
         after the code was checked spends it (registration, a claim): else one code probes ID numbers."""
-        return self.spend(mobile_digest, "register", code, now, client)
+        return self.spend(run, mobile_digest, "register", code, now, client)
 
-    def spend(self, mobile_digest, purpose, code, now, client=None):
+    def spend(self, run, mobile_digest, purpose, code, now, client=None):
         """The mobile's SMS box with its `purpose` code spent (unsaved; the caller saves it with its
-        answer, or with its refusal: `refuse(error, box)`), else the refusal (a wrong try counted)."""
+        answer, or with its refusal: `run.refuse(error, box)`), else the refusal (a wrong try counted)."""
         box = self.box(mobile_digest)
         outcome = self.present(box, purpose, code, now, client)
         if outcome != CODE_VALID:
-            self.refuse(box, purpose, outcome, now, SmsCodeInvalid, client=client)
+            self.refuse(run, box, purpose, outcome, now, SmsCodeInvalid, client=client)
         box.consume(purpose=purpose, at=now, client=client)
         return box
 
-    def spend_personal_data_code(self, user, code, now, client=None):
+    def spend_personal_data_code(self, run, user, code, now, client=None):
         """`user`'s box with its personal_data code spent (unsaved), else the refusal. One code serves
         one export or one erasure request, refused or not: save the box with the request's answer or
-        its refusal (`self.refuse(LegalHold(...), box)`), so a right code is spent on any use."""
-        return self.spend(self.app.digests.mobile(user.mobile), PERSONAL_DATA, code, now, client)
+        its refusal (`run.refuse(LegalHold(...), box)`), so a right code is spent on any use."""
+        return self.spend(run, self.app.digests.mobile(user.mobile), PERSONAL_DATA, code, now, client)
 
     def own_account(self, actor_user_id, mobile=None):
         """The caller's own User (401 when the token names no live account); with `mobile`, 403
@@ -115,7 +112,7 @@ class PasswordLockout:
     def __init__(self, app: Core):
         self.app = app
 
-    def wrong_password(self, account, message):
+    def wrong_password(self, run, account, message):
         """Counts a wrong password (a login's, or a change's current_password) on `account` (a User,
         or the AccountLock of an account no one holds) toward the lockout, then raises
         INVALID_CREDENTIALS, or ACCOUNT_LOCKED when it is locked or this locks it."""
@@ -127,4 +124,4 @@ class PasswordLockout:
             refusal = InvalidCredentials(message)
         except AccountLocked as locked:
             refusal = locked
-        self.app.refuse(refusal, account)
+        run.refuse(refusal, account)

@@ -17,6 +17,7 @@ from contracts import validators
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import as_uuid, retry_on_conflict
+from services.common.commands import command
 from services.common.deployment import BACKENDS
 
 from .collaborators import Core, SmsCodeChecks
@@ -46,7 +47,8 @@ def erasure_row(erasure):
 
 
 class Erasures:
-    def request_erasure(self, actor_user_id, sms_code, peers, services, client=None):
+    @command
+    def request_erasure(self, run, actor_user_id, sms_code, peers, services, client=None):
         """{erasure_id, status: pending} (202). `services`: the services that must confirm (the
         deployment's); `peers.admin_has_members(user_id)` asks enterprise."""
         code = check_field("sms_code", sms_code_input, sms_code)  # 400 before anything is read
@@ -62,17 +64,17 @@ class Erasures:
         def attempt():
             now = self.clock()
             # one code, one request, refused or not: the box is saved with the answer or the refusal
-            box = self.sms_checks.spend_personal_data_code(user, code, now, client)
+            box = self.sms_checks.spend_personal_data_code(run, user, code, now, client)
             hold = self.find(AccountHold.create_id(user_id), AccountHold)
             if hold is not None and hold.held:
-                self._refused(user_id, LegalHold(), now, box)
+                self._refused(run, user_id, LegalHold(), now, box)
             if administers:
-                self._refused(user_id, AdminHasMembers(), now, box)
-            return self._erase(user_id, sorted(services), now, box)
+                self._refused(run, user_id, AdminHasMembers(), now, box)
+            return self._erase(run, user_id, sorted(services), now, box)
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _erase(self, user_id, services, now, box):
+    def _erase(self, run, user_id, services, now, box):
         user = self._user(user_id)
         if user.erased:  # a concurrent request won
             return {"erasure_id": str(Erasure.create_id(user_id)), "status": PENDING}
@@ -81,7 +83,7 @@ class Erasures:
         listed = self._requests()
         listed.add_once(str(erasure.id))
         answer = {"erasure_id": str(erasure.id), "status": PENDING}
-        self.save(user, erasure, box, listed, *self._released(user), answer=answer)
+        run.save(user, erasure, box, listed, *self._released(user), answer=answer)
         return answer
 
     def _released(self, user):
@@ -95,17 +97,18 @@ class Erasures:
                 released.append(index)
         return released
 
-    def _refused(self, user_id, error, now, box):
+    def _refused(self, run, user_id, error, now, box):
         refused = RefusedErasure(user_id=user_id, code=error.code, requested_at=now)
         listed = self._requests()
         listed.add_once(str(refused.id))
-        self.refuse(error, box, refused, listed)
+        run.refuse(error, box, refused, listed)
 
     def _requests(self):
         return (self.find(ErasureRequests.create_id(ALL_REQUESTS), ErasureRequests)
                 or ErasureRequests(key=ALL_REQUESTS))
 
-    def confirm_erasure(self, erasure_id, service):
+    @command
+    def confirm_erasure(self, run, erasure_id, service):
         """A service erased what it holds of the person: recorded once; the last one completes the
         erasure. False when it changes nothing (a repeat, an unknown erasure or service)."""
         if service not in BACKENDS:
@@ -115,7 +118,7 @@ class Erasures:
             erasure = self.find(erasure_id, Erasure)
             if erasure is None or not erasure.confirm(service, self.clock()):
                 return False
-            self.save(erasure)
+            run.save(erasure, answer=True)
             return True
 
         return retry_on_conflict(attempt)
@@ -137,7 +140,8 @@ class Erasures:
         listed = self.find(ErasureRequests.create_id(ALL_REQUESTS), ErasureRequests)
         return [self.erasure_of(erasure_id) for erasure_id in (listed.items if listed else [])]
 
-    def set_legal_hold(self, user_id, held, reason, by):
+    @command
+    def set_legal_hold(self, run, user_id, held, reason, by):
         """An operator places (held) or lifts a legal hold on an account: {user_id, held, reason}."""
         if as_uuid(user_id) is None or self._user(user_id) is None:
             raise UserNotFound("No such user.", {"user_id": ["No account with this id."]})
@@ -151,7 +155,8 @@ class Erasures:
                 hold.place(reason=reason, by=by, at=self.clock())
             else:
                 hold.lift(reason=reason, by=by, at=self.clock())
-            self.save(hold)
-            return {"user_id": user_id, "held": hold.held, "reason": hold.reason}
+            answer = {"user_id": user_id, "held": hold.held, "reason": hold.reason}
+            run.save(hold, answer=answer)
+            return answer
 
         return retry_on_conflict(attempt)

@@ -6,6 +6,7 @@ from contracts import validators
 from contracts.tokens import Tokens
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .collaborators import Core, PasswordLockout, SmsCodeChecks
 from .domain import (ACCOUNT_BUSY, CODE_VALID, IdNumberIndex, InvalidCredentials, MobileIndex,
@@ -28,7 +29,8 @@ class LoginsHost(Core, Protocol):
 
 
 class Logins:
-    def login_password(self, account, password):
+    @command
+    def login_password(self, run, account, password):
         """A session for the right password. The session rests on the password it was checked
         against: a reset or a change saved meanwhile makes it check again on the new state."""
         kind, account = check_field("account", account_kind, account)
@@ -40,7 +42,7 @@ class Logins:
             digest = self.digests.id_number(account)
             user = self._user_by(IdNumberIndex, digest)
         if user is None:
-            return self._no_such_account(digest, password)
+            return self._no_such_account(run, digest, password)
         user.check_not_locked(self.clock())
         decided = [user.credentials(), self._verify(user, password)]
         user_id = str(user.id)
@@ -55,13 +57,13 @@ class Logins:
                 decided[:] = [fresh.credentials(), self._verify(fresh, password)]
             if decided[1]:
                 answer = self._start_session(fresh, "password", now)
-                self.save(fresh, answer=answer)
+                run.save(fresh, answer=answer)
                 return answer
-            self.lockout.wrong_password(fresh, "The account or the password is wrong.")
+            self.lockout.wrong_password(run, fresh, "The account or the password is wrong.")
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _no_such_account(self, digest, password):
+    def _no_such_account(self, run, digest, password):
         """An account no one holds answers as a held one does to a wrong password, step for step:
         one verify, the failure written (on its AccountLock), 423 ACCOUNT_LOCKED from the fifth."""
         lock_id = AccountLock.create_id(digest)
@@ -72,8 +74,8 @@ class Logins:
         first = [lock()]
         first[0].check_not_locked(self.clock())
         self.passwords.spend_dummy_verify(password)
-        retry_on_conflict(lambda: self.lockout.wrong_password(first.pop() if first else lock(),
-                                                       "The account or the password is wrong."),
+        retry_on_conflict(lambda: self.lockout.wrong_password(run, first.pop() if first else lock(),
+                                                              "The account or the password is wrong."),
                           message=ACCOUNT_BUSY)
 
     def _verify(self, user, password):
@@ -83,7 +85,8 @@ class Logins:
             return False
         return self.passwords.verify(user.password_hash, password)
 
-    def login_sms(self, mobile, sms_code, client=None):
+    @command
+    def login_sms(self, run, mobile, sms_code, client=None):
         """`client`: the caller's address, from the gateway: its wrong codes block it alone."""
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
@@ -97,15 +100,16 @@ class Logins:
             if outcome != CODE_VALID or user is None:
                 # A wrong code counts on the box alone (its own block), never toward the password
                 # lock: others' guesses must not lock the owner out, whom the right code proves.
-                self.sms_checks.refuse(box, "login", outcome, now, InvalidCredentials, client=client)
+                self.sms_checks.refuse(run, box, "login", outcome, now, InvalidCredentials, client=client)
             box.consume(purpose="login", at=now, client=client)
             answer = self._start_session(user, "sms", now)
-            self.save(box, user, answer=answer)
+            run.save(box, user, answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def start_card_session(self, user_id, card_no):
+    @command
+    def start_card_session(self, run, user_id, card_no):
         """Card login, once the card service has verified the card and its holder."""
         check_field("card_no", validators.string(64), card_no)
 
@@ -115,7 +119,7 @@ class Logins:
                 raise UserNotFound("No such user.")
             now = self.clock()  # a password lock does not stop the card: it proves its holder
             answer = self._start_session(user, "card", now)
-            self.save(user, answer=answer)
+            run.save(user, answer=answer)
             return answer
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)

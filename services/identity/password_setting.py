@@ -10,6 +10,7 @@ from contracts.identity import SETUP_TOKEN_MAX
 from contracts.tokens import Tokens
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .collaborators import Core, PasswordLockout, SmsCodeChecks
 from .domain import (ACCOUNT_BUSY, CODE_VALID, Forbidden, InvalidCredentials, RevokedSession,
@@ -45,7 +46,8 @@ class PasswordSettingHost(Core, Protocol):
 
 
 class PasswordSetting:
-    def set_password(self, user_id, password, password_setup_token=None, current_password=None,
+    @command
+    def set_password(self, run, user_id, password, password_setup_token=None, current_password=None,
                      actor_user_id=None, end_other_sessions=None, session_id=None):
         """First password with the setup token of registration; later ones as the logged-in user
         with the current password. A change ends every other session of the user (all but
@@ -60,7 +62,7 @@ class PasswordSetting:
             user = self._user_with_setup_token(user_id, token_digest)
         else:
             token_digest, reason = None, "change"
-            user = self._user_knowing_password(user_id, current_password, actor_user_id)
+            user = self._user_knowing_password(run, user_id, current_password, actor_user_id)
         checked = [user.credentials()]
         reasons = weaknesses(password, mobile=user.mobile, id_number=user.id_number)
         if reasons:
@@ -72,22 +74,22 @@ class PasswordSetting:
             if reason == "setup":  # single use, also against a concurrent setup
                 fresh.check_setup_token(token_digest, self.clock())
             elif fresh.credentials() != checked[0]:
-                checked[0] = self._check_again(fresh, checked[0], current_password)
+                checked[0] = self._check_again(run, fresh, checked[0], current_password)
             now = self.clock()
             fresh.set_password(password_hash=password_hash, reason=reason, at=now)
             ended = self._end_sessions(user_id, keep=session_id, now=now) if end_others else []
-            self.save(fresh, *ended, answer=None)  # the RPC answers nothing (204)
+            run.save(fresh, *ended, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _check_again(self, fresh, checked, current_password):
+    def _check_again(self, run, fresh, checked, current_password):
         """A change whose account changed since its check: a reset ended the caller's session (the
         reset wins); another change is checked against the password it set. Answers what it checked."""
         if fresh.ended_mark != checked[1]:
             raise InvalidCredentials(message="The password was reset meanwhile; log in again.")
         fresh.check_not_locked(self.clock())
         if not self.passwords.verify(fresh.password_hash, current_password):
-            self.lockout.wrong_password(fresh, "The current password is wrong.")
+            self.lockout.wrong_password(run, fresh, "The current password is wrong.")
         return fresh.credentials()
 
     def _user_with_setup_token(self, user_id, token_digest):
@@ -97,7 +99,7 @@ class PasswordSetting:
         user.check_setup_token(token_digest, self.clock())
         return user
 
-    def _user_knowing_password(self, user_id, current_password, actor_user_id):
+    def _user_knowing_password(self, run, user_id, current_password, actor_user_id):
         """The user changing their own password, once `current_password` is theirs (a wrong one
         counts toward the lockout, as a login's does)."""
         current_password = check_field("current_password", password_input, current_password)
@@ -111,7 +113,8 @@ class PasswordSetting:
         user.check_not_locked(self.clock())  # else a lock on logins leaves this way of guessing open
         if not user.has_password or not self.passwords.verify(user.password_hash, current_password):
             wrong = "The current password is wrong."
-            retry_on_conflict(lambda: self.lockout.wrong_password(self._user(user_id), wrong), message=ACCOUNT_BUSY)
+            retry_on_conflict(lambda: self.lockout.wrong_password(run, self._user(user_id), wrong),
+                              message=ACCOUNT_BUSY)
         return user
 
     def _end_sessions(self, user_id, *, keep, now):
@@ -139,7 +142,8 @@ class PasswordSetting:
                 return
             lte = page[-1].originator_version - 1
 
-    def reset_password(self, mobile, sms_code, new_password, client=None):
+    @command
+    def reset_password(self, run, mobile, sms_code, new_password, client=None):
         """`client`: the caller's address, from the gateway: its wrong codes block it alone."""
         mobile = check_field("mobile", validators.mobile, mobile)
         code = check_field("sms_code", sms_code_input, sms_code)
@@ -153,7 +157,7 @@ class PasswordSetting:
             outcome = self.sms_checks.present(box, "reset_password", code, now, client)
             user = self._user_by_mobile(mobile)
             if outcome != CODE_VALID or user is None:
-                self.sms_checks.refuse(box, "reset_password", outcome, now, SmsCodeInvalid, client=client)
+                self.sms_checks.refuse(run, box, "reset_password", outcome, now, SmsCodeInvalid, client=client)
             reasons = weaknesses(new_password, mobile=user.mobile, id_number=user.id_number)
             if reasons:  # the code stays valid: the user may try another password
                 raise WeakPassword.of(reasons, field="new_password")
@@ -161,6 +165,6 @@ class PasswordSetting:
                 hashed["hash"] = self.passwords.hash(new_password)
             box.consume(purpose="reset_password", at=now, client=client)
             user.set_password(password_hash=hashed["hash"], reason="reset", at=now)
-            self.save(box, user, answer=None)
+            run.save(box, user, answer=None)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)

@@ -5,6 +5,7 @@ from typing import Protocol
 from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 from services.common.personal_data import history, plain
 
 from .collaborators import Core, SmsCodeChecks
@@ -20,7 +21,8 @@ class PersonalDataHost(Core, Protocol):
 
 
 class PersonalData:
-    def spend_export_code(self, actor_user_id, sms_code, client=None):
+    @command
+    def spend_export_code(self, run, actor_user_id, sms_code, client=None):
         """Spends the caller's personal_data code for one export (its answer follows from the other
         services, never stored: this command's record answers None). 401 without a live account."""
         code = check_field("sms_code", sms_code_input, sms_code)
@@ -28,7 +30,7 @@ class PersonalData:
 
         def attempt():
             user = self.sms_checks.own_account(actor_user_id)
-            self.save(self.sms_checks.spend_personal_data_code(user, code, self.clock(), client), answer=None)
+            run.save(self.sms_checks.spend_personal_data_code(run, user, code, self.clock(), client), answer=None)
 
         retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 

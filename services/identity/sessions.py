@@ -7,6 +7,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.tokens import MAX_TOKEN_INPUT, Tokens
+from services.common.commands import command
 from services.common.timeline import recent_events, since_seconds_ago
 
 from .claims import superseded_sessions
@@ -35,12 +36,13 @@ class Sessions:
             raise refused
         return {"user_id": claims["sub"], "session_id": claims["jti"]}
 
-    def revoke_session(self, token):
+    @command
+    def revoke_session(self, run, token):
         """Logout: the token itself proves the right to end its session; refused from then on."""
         session = self.authenticate(token)
         try:
-            self.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
-                                     revoked_at=self.clock()), answer=None)
+            run.save(RevokedSession(jti=session["session_id"], user_id=session["user_id"],
+                                    revoked_at=self.clock()), answer=None)
         except IntegrityError:
             pass  # a concurrent logout of the same token got there first
 

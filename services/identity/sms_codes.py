@@ -6,8 +6,8 @@ from typing import Protocol
 from contracts import validators
 from contracts.identity import PERSONAL_DATA
 from contracts.validators import check_field
-from services.common import context
 from services.common.application import retry_on_conflict
+from services.common.commands import command
 
 from .collaborators import Core, SmsCodeChecks
 from .domain import ACCOUNT_BUSY, CODE_VALID, MobileIndex, SmsBox
@@ -19,11 +19,11 @@ class SmsCodesHost(Core, Protocol):
     """What SmsCodes needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
     sms_checks: SmsCodeChecks
 
-    def resuming(self): ...
 
 
 class SmsCodes:
-    def request_sms_code(self, mobile, purpose, client=None, actor_user_id=None):
+    @command(resumable=True)
+    def request_sms_code(self, run, mobile, purpose, client=None, actor_user_id=None):
         """Returns (answer for the caller, hand-off for notify or None).
 
         The answer, and the work behind it, are the same whether the mobile is registered or not:
@@ -37,7 +37,7 @@ class SmsCodes:
 
         Resumable (services/common/commands.py): the box's save is the command's first, its answer
         follows once the code went to notify (service.py). A death between the two is resumed by
-        the retry with the same command id, which finds the box saved (`resuming()`) and hands the
+        the retry with the same command id, which finds the box saved (`run.resuming`) and hands the
         same code again, derived from the seed stored with it; notify sends it once.
         """
         mobile = check_field("mobile", validators.mobile, mobile)
@@ -48,10 +48,10 @@ class SmsCodes:
         mobile_digest = self.digests.mobile(mobile)
         limits = self.limits
         answer = {"expires_in": limits.sms_code_ttl, "resend_after": limits.sms_resend_after}
-        if self.resuming():
-            code = self._code_issued_by_this_command(mobile_digest, purpose)
+        if run.resuming:
+            code = self._code_issued_by_this_command(run, mobile_digest, purpose)
         else:
-            code = self._issue_code(mobile_digest, purpose, client)
+            code = self._issue_code(run, mobile_digest, purpose, client)
         index = self.find(MobileIndex.create_id(mobile_digest), MobileIndex)
         registered = index is not None and index.user_id is not None  # an erasure releases it
         delivery = None if code is None else {
@@ -59,7 +59,7 @@ class SmsCodes:
             "deliver": purpose == "register" or registered}
         return answer, delivery
 
-    def _issue_code(self, mobile_digest, purpose, client):
+    def _issue_code(self, run, mobile_digest, purpose, client):
         """Records the request in the mobile's box (the command's first save) and answers its code."""
         limits = self.limits
 
@@ -68,21 +68,21 @@ class SmsCodes:
             box = self.sms_checks.box(mobile_digest) or SmsBox(mobile_digest=mobile_digest)
             box.check_can_request(purpose, now, limits, client)
             seed = secrets.token_hex(16)
-            code = self.digests.sms_code_of(seed, context.command_id())
+            code = self.digests.sms_code_of(seed, run.command_id)
             box.issue(purpose=purpose, at=now, expires_at=now + limits.sms_code_ttl, seed=seed, client=client,
                       code_digest=self.digests.sms_code(mobile_digest, purpose, code))
-            self.save(box)  # no answer yet: it follows the hand-off to notify
+            run.save(box)  # no answer yet: it follows the hand-off to notify
             return code
 
         return retry_on_conflict(attempt, message=ACCOUNT_BUSY)
 
-    def _code_issued_by_this_command(self, mobile_digest, purpose):
+    def _code_issued_by_this_command(self, run, mobile_digest, purpose):
         """The code this command's first run issued, while the box holds it unused and valid; None
         when it sent nothing, or its code was used, expired or replaced meanwhile."""
         box = self.sms_checks.box(mobile_digest)
         seed = None if box is None else box.issued_seed(purpose)
         if seed is None:
             return None
-        code = self.digests.sms_code_of(seed, context.command_id())
+        code = self.digests.sms_code_of(seed, run.command_id)
         digest = self.digests.sms_code(mobile_digest, purpose, code)
         return code if box.match(purpose, digest, self.clock()) == CODE_VALID else None

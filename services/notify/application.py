@@ -10,9 +10,9 @@ from contracts.times import iso_of_epoch
 from contracts.validators import check_field
 from contracts import errors as e
 from contracts.errors import ServiceError
-from services.common import commands
 from services.common.application import MAX_ID_INPUT, ServiceApplication, retry_on_conflict
 from services.common.personal_data import plain
+from services.common.commands import command
 
 from .domain import Inbox, MessageNotFound, message_id_of
 from .inbox_texts import notes_for
@@ -26,8 +26,6 @@ class InboxConflict(Exception):
 
 class InboxApplication(ServiceApplication):
     service_name = "notify-inbox"
-    # An SMS is recorded before it goes out, answered after (sms_entrypoints.py).
-    resumable_commands = frozenset({"send_sms"})
 
     def __init__(self, env=None, *, clock=time.time):
         super().__init__(env)
@@ -58,17 +56,19 @@ class InboxApplication(ServiceApplication):
             return 0  # the same event, delivered twice at once: the other delivery stored it
         raise InboxConflict(event_id)
 
-    def begin_sms(self):
-        """Before an SMS handed over under a command id goes out: its command record, so that a
-        repeat (identity's resumed hand-off, the broker's redelivery) finds it and does not send
-        again; the answer follows the send (services/common/commands.py). A run resuming one that
-        died after this save sends: the SMS may have gone, but once more is better than never."""
-        if commands.current(self) is None or self.resuming():
-            return
-        try:
-            self.save()  # the record alone
-        except IntegrityError:  # a twin of this hand-off recorded it first: its answer is this one's
-            raise ServiceError(e.IDEMPOTENCY_KEY_IN_USE, "This SMS is being sent.") from None
+    @command(resumable=True)
+    def send_sms(self, run, send):
+        """`send()` an SMS handed over under a command id once: its command record is saved first,
+        so that a repeat (identity's resumed hand-off, the broker's redelivery) finds it and does
+        not send again; the answer (none) follows the send (services/common/commands.py). A run
+        resuming one that died after this save sends: the SMS may have gone, but once more is better
+        than never."""
+        if run.recording and not run.resuming:
+            try:
+                run.save()  # the record alone
+            except IntegrityError:  # a twin of this hand-off recorded it first: its answer is this one's
+                raise ServiceError(e.IDEMPOTENCY_KEY_IN_USE, "This SMS is being sent.") from None
+        send()
 
     def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):
         """One page of the user's messages, newest first (contracts/pages.py); `unread_count`
@@ -86,7 +86,8 @@ class InboxApplication(ServiceApplication):
         inbox = self._inbox(_user(user_id))
         return {"inbox": plain(list(inbox.messages.values()) if inbox else [])}
 
-    def mark_read(self, user_id, message_id):
+    @command
+    def mark_read(self, run, user_id, message_id):
         user_id = _user(user_id)
 
         def attempt():  # a message arrived meanwhile: load again
@@ -95,7 +96,7 @@ class InboxApplication(ServiceApplication):
                 raise MessageNotFound(message="No such message in your inbox.",
                                       details={"message_id": ["No message with this id in your inbox."]})
             inbox.mark_read(message_id, iso_of_epoch(self.clock()))
-            self.save(inbox, answer=None)  # the RPC answers nothing (204)
+            run.save(inbox, answer=None)  # the RPC answers nothing (204)
 
         retry_on_conflict(attempt, message="The inbox changed meanwhile; try again.")
 

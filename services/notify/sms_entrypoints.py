@@ -1,6 +1,6 @@
 """SMS entrypoints of the notify service: identity hands it each code by RPC, and only by RPC, under
 the command id of the request that asked for it: an SMS is sent once per command id (the record is
-kept in the inbox's store, notify's one store: InboxApplication.begin_sms)."""
+kept in the inbox's store, notify's one store: InboxApplication.send_sms)."""
 import re
 
 from nameko.extensions import DependencyProvider
@@ -56,9 +56,12 @@ class SmsEntrypoints:
             raise ValidationFailed(details=errors)
         if not isinstance(deliver, bool):
             raise ValidationFailed(details={"deliver": ["Not a boolean."]})
-        self.inbox.begin_sms()  # once per command id: identity may hand it over again (its retry)
-        if deliver:
-            self.sms_sender.send(mobile, purpose, code, text)
+
+        def send():
+            if deliver:
+                self.sms_sender.send(mobile, purpose, code, text)
+
+        self.inbox.send_sms(send)  # once per command id: identity may hand it over again (its retry)
 
     @rpc
     def forget_mobile(self, mobile):

@@ -14,9 +14,11 @@ from contracts.errors import ValidationFailed
 from contracts.sso import CLIENT_NAME_MAX
 from contracts.validators import check_fields
 from services.common.application import ServiceApplication, retry_on_conflict
+from services.common.commands import command
 from services.common.personal_data import events_naming
 from services.common.settings import setting
 
+from . import flows
 from .domain import (AuthorizationCode, Client, ClientDirectory, ClientNotFound, ProviderSession, TokenFamily,
                      digest, same_digest)
 from .inputs import optional_uri, redirect_uri_list
@@ -53,7 +55,8 @@ class SsoApplication(ServiceApplication):
         self.clock = clock
 
     # -- clients (operators, `eport clients`) --------------------------------------------------------
-    def add_client(self, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
+    @command
+    def add_client(self, run, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
                    require_grant=True):
         values = check_fields({"name": (validators.text(CLIENT_NAME_MAX), name),
                                "system": (validators.optional(validators.text(50)), system),
@@ -72,14 +75,17 @@ class SsoApplication(ServiceApplication):
                         backchannel_logout_uri=values["backchannel_logout_uri"],
                         require_grant=values["require_grant"], secret_digest=digest(secret))
 
+        answer = {"client_id": client_id, "client_secret": secret, **self._client_view(client)}
+
         def attempt():
             directory = self.find(ClientDirectory.ID, ClientDirectory) or ClientDirectory()
             directory.add(client_id)
-            self.save(client, directory)
+            run.save(client, directory, answer=answer)
         retry_on_conflict(attempt)
-        return {"client_id": client_id, "client_secret": secret, **self._client_view(client)}
+        return answer
 
-    def remove_client(self, client_id):
+    @command
+    def remove_client(self, run, client_id):
         client = self.client(client_id)
         if client is None:
             raise ClientNotFound(message="No such client.", details={"client_id": ["No client with this id."]})
@@ -88,7 +94,7 @@ class SsoApplication(ServiceApplication):
             fresh, directory = self.client(client_id), self.find(ClientDirectory.ID, ClientDirectory)
             fresh.remove()
             directory.drop(client_id)
-            self.save(fresh, directory)
+            run.save(fresh, directory, answer=None)
         retry_on_conflict(attempt)
 
     def list_clients(self):
@@ -109,14 +115,15 @@ class SsoApplication(ServiceApplication):
                 "backchannel_logout_uri": client.backchannel_logout_uri}
 
     # -- provider sessions ------------------------------------------------------------------------------
-    def begin_session(self, user_id, identity_session_id, expires_at):
+    @command
+    def begin_session(self, run, user_id, identity_session_id, expires_at):
         """A session at the provider for the holder of an identity session; the cookie's value."""
         now = self.clock()
         session_id = str(uuid.uuid4())
         cookie = token_of(session_id)
-        self.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
-                                  identity_session_id=identity_session_id, auth_time=now,
-                                  expires_at=float(expires_at)))
+        run.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
+                                 identity_session_id=identity_session_id, auth_time=now,
+                                 expires_at=float(expires_at)), answer=cookie)
         return cookie
 
     def personal_data(self, user_id):
@@ -132,21 +139,21 @@ class SsoApplication(ServiceApplication):
         return session
 
     # -- codes ------------------------------------------------------------------------------------------
-    def save_code(self, code, **fields):
-        self.save(AuthorizationCode(code_digest=digest(code), **fields, expires_at=self.clock() + CODE_TTL))
+    def save_code(self, run, code, **fields):
+        run.save(AuthorizationCode(code_digest=digest(code), **fields, expires_at=self.clock() + CODE_TTL))
 
-    def code_for(self, code, client_id):
+    def code_for(self, run, code, client_id):
         """The unexpired code of this client not yet redeemed, or None; a code redeemed before is a
         second use, which ends the tokens the first gave."""
         found = self.find(AuthorizationCode.id_of(code), AuthorizationCode)
         if found is None or found.client_id != client_id or found.expires_at <= self.clock():
             return None
         if found.family_id is not None:
-            self.end_family(found.family_id, "code_replayed")
+            self.end_family(run, found.family_id, "code_replayed")
             return None
         return found
 
-    def start_family(self, code, family_id, refresh_token, access_token):
+    def start_family(self, run, code, family_id, refresh_token, access_token):
         """The tokens of a code, saved with the code's redemption: False when another redemption
         won the race (it is then a second use: what it gave ends)."""
         now = self.clock()
@@ -157,34 +164,34 @@ class SsoApplication(ServiceApplication):
                              refresh_expires_at=now + refresh_ttl())
         code.redeem(family_id)
         try:
-            self.save(code, family)
+            run.save(code, family)
         except IntegrityError:
             winner = self.find(code.id, AuthorizationCode)
             if winner is not None and winner.family_id:
-                self.end_family(winner.family_id, "code_replayed")
+                self.end_family(run, winner.family_id, "code_replayed")
             return False
         return True
 
     # -- token families ---------------------------------------------------------------------------------
-    def family_of_refresh(self, refresh_token, client_id):
+    def family_of_refresh(self, run, refresh_token, client_id):
         """The live family whose current refresh token this is, or None; presenting a refresh token
         of a family that is not its current one (reused: stolen or replayed) ends the family."""
         family = self.find(aggregate_id_of(refresh_token), TokenFamily)
         if family is None or family.client_id != client_id or family.ended:
             return None
         if not same_digest(refresh_token, family.refresh_digest):
-            self.end_family(str(family.id), "refresh_reused")
+            self.end_family(run, str(family.id), "refresh_reused")
             return None
         return family if family.refresh_expires_at > self.clock() else None
 
-    def rotate(self, family, refresh_token, access_token):
+    def rotate(self, run, family, refresh_token, access_token):
         """The family's new tokens; False when a concurrent refresh rotated it first (a reuse)."""
         family.rotate(refresh_digest=digest(refresh_token), access_digest=digest(access_token),
                       access_expires_at=self.clock() + access_ttl())
         try:
-            self.save(family)
+            run.save(family)
         except IntegrityError:
-            self.end_family(str(family.id), "refresh_reused")
+            self.end_family(run, str(family.id), "refresh_reused")
             return False
         return True
 
@@ -192,10 +199,24 @@ class SsoApplication(ServiceApplication):
         family = self.find(aggregate_id_of(access_token), TokenFamily)
         return family if family is not None and family.access_valid(access_token, self.clock()) else None
 
-    def end_family(self, family_id, reason):
+    @staticmethod
+    def end_family(run, family_id, reason):
         def attempt():
-            family = self.find(family_id, TokenFamily)
+            family = run.app.find(family_id, TokenFamily)
             if family is not None and not family.ended:
                 family.end(reason)
-                self.save(family)
+                run.save(family)
         retry_on_conflict(attempt)
+
+    # -- the OAuth flows (flows.py): their saves go before Authlib builds the answer ---------------------
+    @command(answer_after=True)
+    def authorize(self, run, provider, http):
+        return flows.authorize(provider.running(run), http)
+
+    @command(answer_after=True)
+    def token(self, run, provider, http):
+        return flows.token(provider.running(run), http)
+
+    @command(answer_after=True)
+    def userinfo(self, run, provider, http):
+        return flows.userinfo(provider.running(run), http)

@@ -99,7 +99,7 @@ def userinfo(provider, http):
         return refused
     person = provider.person(client, family.user_id, family.enterprise_id, family.session_id, family.auth_time)
     if person is None:
-        provider.app.end_family(str(family.id), "grant_lost")
+        provider.app.end_family(provider.run, str(family.id), "grant_lost")
         return refused
     return answer(200, person.claims, [])
 

@@ -133,15 +133,15 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def save_authorization_code(self, code, request):
         person = request.user
-        self.server.app.save_code(code, client_id=request.client.get_client_id(), user_id=person.user_id,
-                                  enterprise_id=person.enterprise_id, session_id=person.session_id,
-                                  redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
-                                  nonce=request.payload.data.get("nonce"),
+        self.server.app.save_code(self.server.run, code, client_id=request.client.get_client_id(),
+                                  user_id=person.user_id, enterprise_id=person.enterprise_id,
+                                  session_id=person.session_id, redirect_uri=request.payload.redirect_uri,
+                                  scope=request.scope or "", nonce=request.payload.data.get("nonce"),
                                   code_challenge=request.payload.data["code_challenge"],
                                   auth_time=person.auth_time)
 
     def query_authorization_code(self, code, client):
-        found = self.server.app.code_for(code, client.get_client_id())
+        found = self.server.app.code_for(self.server.run, code, client.get_client_id())
         return CodeModel(found) if found is not None else None
 
     def delete_authorization_code(self, authorization_code):
@@ -158,7 +158,8 @@ class RefreshGrant(RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
-        family = self.server.app.family_of_refresh(refresh_token, self.request.client.get_client_id())
+        family = self.server.app.family_of_refresh(self.server.run, refresh_token,
+                                                   self.request.client.get_client_id())
         return FamilyModel(family) if family is not None else None
 
     def authenticate_user(self, refresh_token):
@@ -166,7 +167,7 @@ class RefreshGrant(RefreshTokenGrant):
         person = self.server.person(self.request.client, family.user_id, family.enterprise_id, family.session_id,
                                     family.auth_time, family_id=str(family.id))
         if person is None:
-            self.server.app.end_family(str(family.id), "grant_lost")
+            self.server.app.end_family(self.server.run, str(family.id), "grant_lost")
             raise InvalidGrantError("The person is no longer allowed into this system.")
         return person
 
@@ -199,9 +200,15 @@ class Provider(AuthorizationServer):
     def __init__(self, app, peers):
         super().__init__()
         self.app, self.peers = app, peers
+        self.run = None  # the command's run (services/common/commands.py): `running` gives it
         self.register_token_generator("default", self._generate_token)
         self.register_grant(CodeGrant, [S256Only(), EportOpenIDCode(self)])
         self.register_grant(RefreshGrant)
+
+    def running(self, run):
+        """This provider, saving through `run`, the run of the flow's command."""
+        self.run = run
+        return self
 
     def query_client(self, client_id):
         client = self.app.client(client_id)
@@ -234,9 +241,10 @@ class Provider(AuthorizationServer):
 
     def save_token(self, token, request):
         if request.payload.grant_type == "authorization_code":
-            saved = self.app.start_family(request.authorization_code.code, request.user.family_id,
+            saved = self.app.start_family(self.run, request.authorization_code.code, request.user.family_id,
                                           token["refresh_token"], token["access_token"])
         else:
-            saved = self.app.rotate(request.refresh_token.family, token["refresh_token"], token["access_token"])
+            saved = self.app.rotate(self.run, request.refresh_token.family, token["refresh_token"],
+                                    token["access_token"])
         if not saved:
             raise InvalidGrantError("This grant was used already.")

@@ -46,15 +46,15 @@ class SsoService(Operated):
 
     @rpc
     def authorize(self, http):
-        return flows.authorize(self._provider(), http)
+        return self.app.authorize(self._provider(), http)
 
     @rpc
     def token(self, http):
-        return flows.token(self._provider(), http)
+        return self.app.token(self._provider(), http)
 
     @rpc
     def userinfo(self, http):
-        return flows.userinfo(self._provider(), http)
+        return self.app.userinfo(self._provider(), http)
 
     @rpc
     def personal_data(self, user_id):

@@ -9,6 +9,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 from services.common import commands, context
 from services.common.application import ServiceApplication
+from services.common.commands import SavedOutsideTheRun, UndeclaredAnswer, command
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +30,6 @@ class Died(BaseException):
 
 class CounterApp(ServiceApplication):
     service_name = "counter"
-    resumable_commands = frozenset({"two_steps"})
 
     def __init__(self):
         super().__init__()
@@ -37,17 +37,29 @@ class CounterApp(ServiceApplication):
         self.save(self.counter)
         self.runs = self.peer_calls = 0
 
-    def bump(self, declare=True, die=False, fail_after_save=False, fail_before_save=False, unavailable=False):
+    @command
+    def bump(self, run, declare=True, **kwargs):
+        return self._bump(run, declare, **kwargs)
+
+    @command(answer_after=True)
+    def bump_after(self, run, **kwargs):
+        """Its answer follows its save (as single sign-on's, which Authlib builds after the save)."""
+        return self._bump(run, False, **kwargs)
+
+    def _bump(self, run, declare, die=False, fail_after_save=False, fail_before_save=False, unavailable=False,
+              past_the_run=False):
         self.runs += 1
         if fail_before_save:
             raise ServiceError(e.CONFLICT, "refused before any change")
         counter = self.repository.get(self.counter.id)
         counter.count_one()
         answer = {"count": counter.count}
-        if declare:
-            self.save(counter, answer=answer)
-        else:
+        if past_the_run:
             self.save(counter)
+        elif declare:
+            run.save(counter, answer=answer)
+        else:
+            run.save(counter)
         if die:
             raise Died()
         if fail_after_save:
@@ -56,32 +68,34 @@ class CounterApp(ServiceApplication):
             raise ServiceError(e.SERVICE_UNAVAILABLE, "another service is away")
         return answer
 
-    def refuse_after_count(self, die=False):
+    @command
+    def refuse_after_count(self, run, die=False):
         """Counts, then refuses: the refusal declared with the count (a wrong SMS code counted)."""
         self.runs += 1
         counter = self.repository.get(self.counter.id)
         counter.count_one()
         try:
-            self.refuse(ServiceError(e.SMS_CODE_INVALID, "wrong, and counted"), counter)
+            run.refuse(ServiceError(e.SMS_CODE_INVALID, "wrong, and counted"), counter)
         finally:
             if die:
                 raise Died()
 
-    def two_steps(self, die_between=False, unavailable=False, peer_takes=0.0):
+    @command(resumable=True)
+    def two_steps(self, run, die_between=False, unavailable=False, peer_takes=0.0):
         """Counts (its first save), then asks a peer for its answer (card login: identity makes
         the session), saved after: a resumed run finds its count made and does not count again."""
         self.runs += 1
-        if not self.resuming():
+        if not run.resuming:
             counter = self.repository.get(self.counter.id)
             counter.count_one()
-            self.save(counter)
+            run.save(counter)
         if die_between and self.runs == 1:
             raise Died()
         if unavailable and self.runs == 1:
             raise ServiceError(e.SERVICE_UNAVAILABLE, "the peer is away")
         self.peer_calls += 1
         eventlet.sleep(peer_takes)
-        return {"count": self.count(), "resumed": self.resuming()}
+        return {"count": self.count(), "resumed": run.resuming}
 
     def count(self):
         return self.repository.get(self.counter.id).count
@@ -118,22 +132,44 @@ def test_the_same_id_with_other_arguments_is_refused(app):
 @pytest.mark.parametrize("declare", [True, False])
 def test_an_answer_saved_with_the_effect_survives_a_death_before_the_reply(app, declare, monkeypatch):
     monkeypatch.setattr(commands, "ANSWER_WAIT", 0.2)
+    method = "bump" if declare else "bump_after"
     with pytest.raises(Died):
-        run(app, "request:1", declare=declare, die=True)
+        run(app, "request:1", method, die=True)
     assert app.count() == 1
     if declare:  # the redelivered request finds the first answer
-        assert run(app, "request:1", declare=True, die=True) == {"count": 1}
+        assert run(app, "request:1", method, die=True) == {"count": 1}
     else:  # the answer was to follow in a second save the death prevented: never a second run
         with pytest.raises(ServiceError) as in_use:
-            run(app, "request:1", declare=False, die=True)
+            run(app, "request:1", method, die=True)
         assert in_use.value.code == e.IDEMPOTENCY_KEY_IN_USE
     assert (app.runs, app.count()) == (1, 1)
 
 
-def test_an_undeclared_answer_follows_the_save(app):
-    assert run(app, "request:2", declare=False) == {"count": 1}
-    assert run(app, "request:2", declare=False) == {"count": 1}
+def test_an_answer_declared_to_follow_the_save_follows_it(app):
+    assert run(app, "request:2", "bump_after") == {"count": 1}
+    assert run(app, "request:2", "bump_after") == {"count": 1}
     assert app.runs == 1
+
+
+@pytest.mark.parametrize("command_id", ["request:3", None])
+def test_a_command_that_saves_and_forgets_its_answer_is_an_error_and_stores_nothing(app, command_id):
+    with pytest.raises(UndeclaredAnswer):
+        run(app, command_id, declare=False) if command_id else app.bump(declare=False)
+    assert app.count() == 0
+
+
+def test_a_save_past_the_run_inside_a_command_is_an_error_and_stores_nothing(app):
+    with pytest.raises(SavedOutsideTheRun):
+        run(app, "request:4", past_the_run=True)
+    assert app.count() == 0
+    assert app.bump(past_the_run=True) == {"count": 1}  # without a command id there is no record to miss
+
+
+def test_the_commands_and_the_resumable_ones_are_read_from_their_marks(app):
+    assert set(CounterApp.commands) == {"bump", "bump_after", "refuse_after_count", "two_steps"}
+    assert CounterApp.resumable_commands == {"two_steps"}
+    with pytest.raises(TypeError):  # only a command declared resumable is resumed
+        assert commands.CommandRun(app).resuming is None
 
 
 def test_a_refusal_after_a_change_is_remembered_one_before_any_is_not(app):
@@ -149,9 +185,9 @@ def test_a_refusal_after_a_change_is_remembered_one_before_any_is_not(app):
 
 def test_a_passing_failure_after_a_change_is_not_remembered(app):
     with pytest.raises(ServiceError, match="away"):
-        run(app, "key:f", declare=False, unavailable=True)
-    assert run(app, "key:f", declare=False, unavailable=True) == {"count": 2}
-    assert run(app, "key:f", declare=False, unavailable=True) == {"count": 2}
+        run(app, "key:f", "bump_after", unavailable=True)
+    assert run(app, "key:f", "bump_after", unavailable=True) == {"count": 2}
+    assert run(app, "key:f", "bump_after", unavailable=True) == {"count": 2}
     assert app.runs == 2
 
 

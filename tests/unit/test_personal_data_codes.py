@@ -4,6 +4,7 @@ import pytest
 
 from contracts import errors as e
 from contracts.errors import DomainError
+from services.common.commands import CommandRun
 from tests.factories import new_mobile
 from tests import identity_support as identity
 from tests.identity_support import event_count, registered
@@ -21,9 +22,11 @@ def personal_code(app, user_id, mobile):
 
 
 def spend(app, user_id, code):
+    """As a command spending the code would (an export's or an erasure's: its run, without a command id)."""
+    run = CommandRun(app)
     user = app.sms_checks.own_account(user_id)
-    box = app.sms_checks.spend_personal_data_code(user, code, app.clock())
-    app.save(box)
+    box = app.sms_checks.spend_personal_data_code(run, user, code, app.clock())
+    run.save(box, answer=None)
 
 
 def test_the_code_goes_to_the_accounts_own_mobile(app, clock):
@@ -66,8 +69,9 @@ def test_a_code_serves_one_request_refused_or_not(app, clock):
         code = e.CONFLICT
 
     def refused_request():  # e.g. an erasure refused for a legal hold: the code is spent all the same
-        box = app.sms_checks.spend_personal_data_code(app.sms_checks.own_account(user_id), code, clock())
-        app.refuse(Refused("refused"), box)
+        run = CommandRun(app)
+        box = app.sms_checks.spend_personal_data_code(run, app.sms_checks.own_account(user_id), code, clock())
+        run.refuse(Refused("refused"), box)
 
     assert raises_code(refused_request) == e.CONFLICT
     assert raises_code(spend, app, user_id, code) == e.SMS_CODE_INVALID

@@ -72,7 +72,7 @@ def authorize(env, cookie="default", **params):
     args = {k: [v] for k, v in args.items() if v is not None}
     http = {"method": "GET", "path": "/oauth2/authorize", "args": args, "headers": {},
             "cookie": env.cookie if cookie == "default" else cookie}
-    return flows.authorize(provider(env), http)
+    return env.app.authorize(provider(env), http)
 
 
 def location(response):
@@ -87,7 +87,7 @@ def token_request(env, form, secret=None):
     auth = base64.b64encode(f"{env.client['client_id']}:{secret or env.client['client_secret']}".encode()).decode()
     http = {"method": "POST", "path": "/oauth2/token", "args": {}, "form": {k: [v] for k, v in form.items()},
             "headers": {"Authorization": f"Basic {auth}"}}
-    return flows.token(provider(env), http)
+    return env.app.token(provider(env), http)
 
 
 def code_flow(env):
@@ -139,7 +139,7 @@ def test_oidcc_codereuse_30seconds_revokes_the_first_tokens(env):
     again = token_request(env, {"grant_type": "authorization_code", "code": got["code"], "redirect_uri": REDIRECT,
                                 "code_verifier": verifier})
     assert again["status"] == 400 and body(again)["error"] == "invalid_grant"
-    info = flows.userinfo(provider(env), {"headers": {"Authorization": f"Bearer {first['access_token']}"}})
+    info = env.app.userinfo(provider(env), {"headers": {"Authorization": f"Bearer {first['access_token']}"}})
     assert info["status"] == 401
     refreshed = token_request(env, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert body(refreshed)["error"] == "invalid_grant"
