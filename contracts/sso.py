@@ -17,6 +17,8 @@ FAMILY_END_REASONS = ("code_replayed", "refresh_reused", "logged_out", "session_
 ENTERPRISE_SCOPE_PREFIX = "eport:enterprise:"
 CLIENT_NAME_MAX = 100
 REDIRECT_URI_MAX = 500
+# the console chooser's return_to, an /oauth2/authorize request: three times this, %-encoded, fits a request line
+RETURN_TO_MAX = 2000
 
 
 class ClientRegisteredPayload(Schema):

@@ -55,7 +55,8 @@ CALLS = {
                   "personal_data"),
         "notify": ("ping", "list_messages", "mark_read", "personal_data"),
         "audit": ("ping", "enterprise_events", "personal_data"),
-        "sso": ("ping", "discovery", "authorize", "token", "userinfo", "begin_session", "personal_data"),
+        "sso": ("ping", "discovery", "authorize", "token", "userinfo", "begin_session", "personal_data",
+                "token_preflight", "choices"),
     },
     # admin_has_members: an erasure waits for an administrator's handover (services/identity/erasures.py)
     # forget_mobile: an erased person's SMS outbox lines (services/identity/service.py)

@@ -59,4 +59,5 @@ def _file(request, path, cache_control):
     response.headers["Referrer-Policy"] = "no-referrer"
     if path.endswith(".html"):
         response.headers["Content-Security-Policy"] = POLICY
+        response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors 'none', for browsers before CSP 2
     return response

@@ -3,17 +3,22 @@ hands each request to the sso service as data and writes its answer back; it dec
 
 The provider session is a cookie of its own, `__Host-` (Secure, Path=/, no Domain: only this host
 sets or reads it), HttpOnly, SameSite=Lax (a business system's link brings it along, a cross-site
-POST does not). Its pages may not be framed (frame-ancestors 'none'), and no CORS header is sent.
+POST does not). Its pages may not be framed (frame-ancestors 'none'). No CORS header on
+/oauth2/authorize (navigated to, never fetched); discovery is public (any origin), and the token
+endpoint answers the pages of its clients' redirect URIs' origins, as the sso service says.
 """
 import logging
 import time
 
+from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
+from contracts import errors as e
 from contracts.errors import ServiceError
+from contracts.sso import RETURN_TO_MAX
 from contracts.tokens import ACCESS_TOKEN_TTL
 
-from .errors import error_response
+from .errors import error_response, json_response
 from .http import http
 from .routing import ROUTES, Route, call, route
 
@@ -29,7 +34,7 @@ def _lists(multidict):
 
 
 def _as_data(request):
-    headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+    headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type", "origin")}
     form = _lists(request.form) if request.method == "POST" else {}
     return {"method": request.method, "path": request.path, "args": _lists(request.args), "form": form,
             "headers": headers, "cookie": request.cookies.get(COOKIE)}
@@ -53,9 +58,39 @@ def _response(answer):
     return response
 
 
-def _documented(method, path, summary, description):
-    ROUTES.append(Route(method, path, summary, 200 if method != "GET" or "authorize" not in path else 302,
-                        False, None, None, None, (), ("single sign-on",), description))
+class ChoicesQuery(Schema):
+    # its length (RETURN_TO_MAX) is the service's to check: a longer one would be refused before any route (414)
+    return_to = fields.String(required=True, validate=validate.Regexp(r"^/oauth2/authorize\?"), metadata={
+        "description": f"the /oauth2/authorize request the console's chooser was sent with (its return_to), "
+                       f"at most {RETURN_TO_MAX} characters"})
+
+
+class ChoiceSchema(Schema):
+    enterprise_id = fields.String()
+    name = fields.String()
+    uscc = fields.String()
+    role = fields.String()
+    granted = fields.Boolean(metadata={"description": "the client lets the person in for this enterprise"})
+    continue_to = fields.String(metadata={"description": "the authorization request that chooses this enterprise"})
+
+
+class ChoicesSchema(Schema):
+    client = fields.Dict(metadata={"description": "{name}: the business system asking"})
+    items = fields.List(fields.Nested(ChoiceSchema))
+
+
+def _documented(method, path, summary, description, status=None):
+    status = status or (302 if path.endswith("/authorize") else 200)
+    ROUTES.append(Route(method, path, summary, status, False, None, None, None, (), ("single sign-on",), description))
+
+
+def _forwarded(method, path, rpc_name, summary, description, status=None):
+    """A documented endpoint whose request the sso service's `rpc_name` answers."""
+    _documented(method, path, summary, description, status)
+
+    def handler(self, request):
+        return _forward(getattr(self.sso, rpc_name), request)
+    return http(method, path)(handler)
 
 
 class SsoRoutes:
@@ -64,7 +99,8 @@ class SsoRoutes:
            "issuer (EPORT_ISSUER), endpoints, jwks_uri, code_challenge_methods_supported [S256], "
            "authorization_response_iss_parameter_supported.")
     def openid_configuration(self, request):
-        return call(self.sso.discovery)
+        # public metadata: a relying party running in a browser reads it from its own origin
+        return json_response(200, call(self.sso.discovery), {"Access-Control-Allow-Origin": "*"})
 
     _documented("GET", "/oauth2/authorize", "Authorization endpoint (authorization code flow, PKCE S256)",
                 "OAuth 2 authorization request: response_type=code, client_id, redirect_uri (a registered one, "
@@ -84,6 +120,21 @@ class SsoRoutes:
     @http("POST", "/oauth2/token")
     def oauth2_token(self, request):
         return _forward(self.sso.token, request)
+
+    oauth2_token_preflight = _forwarded(
+        "OPTIONS", "/oauth2/token", "token_preflight", "CORS preflight of the token endpoint",
+        "For a relying party running in a browser: a page whose Origin is that of one of a client's registered "
+        "redirect URIs may POST (Authorization, Content-Type); any other origin gets no Access-Control-Allow-Origin.",
+        status=204)
+
+    @route("GET", "/oauth2/choices", summary="The enterprises to choose from at a single sign-on login (the console)",
+           auth=False, query=ChoicesQuery, response=ChoicesSchema, errors=(e.UNAUTHENTICATED,),
+           tags=("single sign-on",), description=f"With the provider session cookie ({COOKIE}): the enterprises "
+           "the person acts for, whether the client of return_to lets them in for each (granted), and the "
+           "authorization URL that chooses each (continue_to). 401 UNAUTHENTICATED without a live session, "
+           "400 VALIDATION_ERROR (return_to) when it is no request of a registered client.")
+    def oauth2_choices(self, request, query):
+        return _response(call(self.sso.choices, _as_data(request)))
 
     _documented("GET", "/oauth2/userinfo", "UserInfo endpoint",
                 "The claims of the access token's person for its client (Authorization: Bearer); 401 "

@@ -1,17 +1,18 @@
-// The gateway's public HTTP API (same origin). Errors become ApiError; a 401 UNAUTHENTICATED on
-// an authenticated call ends the browser session and sends the person back to 登录.
+// The gateway's public HTTP API (same origin; `prefix` '' for single sign-on's /oauth2/ paths). Errors
+// become ApiError; a 401 UNAUTHENTICATED on an authenticated call ends the browser session and sends the
+// person back to 登录.
 import { ApiError, messageOf } from './errors.js'
 import { session, signOut } from './session.js'
 import { navigate } from './router.js'
 import { PAGE_MAX, PAGE_SIZE, pagePath } from './pages.js'
 
-export async function request(method, path, { body, auth = true } = {}) {
+export async function request(method, path, { body, auth = true, prefix = '/api/v1' } = {}) {
   const headers = { Accept: 'application/json' }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   if (auth && session.token) headers.Authorization = `Bearer ${session.token}`
   let response
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    response = await fetch(`${prefix}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   } catch {
     throw new ApiError(0, 'SERVICE_UNAVAILABLE', '', {})
   }

@@ -6,6 +6,7 @@ and changes, with the rules that make codes single-use and refresh tokens rotate
 import secrets
 import time
 import uuid
+from urllib.parse import urlsplit
 
 from eventsourcing.persistence import IntegrityError
 
@@ -98,14 +99,21 @@ class SsoApplication(ServiceApplication):
         retry_on_conflict(attempt)
 
     def list_clients(self):
+        return [{"client_id": str(c.id), **self._client_view(c)} for c in self._live_clients()]
+
+    def _live_clients(self):
         directory = self.find(ClientDirectory.ID, ClientDirectory)
         clients = (self.client(c) for c in (directory.client_ids if directory else []))
-        return [{"client_id": str(c.id), **self._client_view(c)} for c in clients if c is not None]
+        return [c for c in clients if c is not None]
 
     def client(self, client_id):
         """The live client of this id, or None."""
         client = self.find(client_id, Client)
         return None if client is None or client.removed else client
+
+    def client_origins(self):
+        """The origins of every live client's redirect URIs: the pages the token endpoint answers (CORS)."""
+        return {f"{p.scheme}://{p.netloc}" for c in self._live_clients() for p in map(urlsplit, c.redirect_uris)}
 
     @staticmethod
     def _client_view(client):

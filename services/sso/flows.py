@@ -1,12 +1,17 @@
 """The endpoints of the provider, each one function of (provider, http request dict) -> answer dict.
 
 `/oauth2/authorize` needs a provider session (its cookie): without one, or when `max_age` has
-passed, the browser goes to the console's login and comes back; `prompt=none` answers
-login_required instead. The enterprise of the login is the one the scope names
+passed, or with `prompt=login`, the browser goes to the console's login and comes back;
+`prompt=none` answers login_required instead. The way back carries a mark of this demand
+(`eport_login`: when, sealed with the request's client and PKCE challenge), and a session begun
+after it satisfies `prompt=login` and `max_age` once: the login is not asked again in a loop, and
+the mark fits no other request. The enterprise of the login is the one the scope names
 (`eport:enterprise:{id}`), else the person's only one; with several the console's chooser adds
 that scope and comes back (`prompt=none`: interaction_required). Every redirect to the client
 carries `iss` (RFC 9207), errors included; an error never goes to an unregistered URI.
 """
+import hashlib
+import hmac
 from urllib.parse import quote, urlencode
 
 from authlib.common.urls import add_params_to_uri
@@ -14,12 +19,14 @@ from authlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
 from authlib.oidc.core.errors import InteractionRequiredError
 
 from contracts.sso import ENTERPRISE_SCOPE_PREFIX
-from services.common.settings import issuer
+from services.common.settings import issuer, secret
 
+from . import browser
 from .adapter import answer
 
 LOGIN_PAGE = "/sso/login"  # the console's routes (console/): they come back to /oauth2/authorize
 CHOOSER_PAGE = "/sso/choose"
+LOGIN_MARK = "eport_login"  # the demand for a login, carried through the console's login and back
 
 
 def with_iss(response):
@@ -27,6 +34,26 @@ def with_iss(response):
         response["headers"] = [[k, add_params_to_uri(v, [("iss", issuer())]) if k == "Location" else v]
                                for k, v in response["headers"]]
     return response
+
+
+def _seal(when, request):
+    key = hmac.new(secret("EPORT_INDEX_KEY").encode(), b"sso login demands", hashlib.sha256).digest()
+    data = request.payload.data
+    text = "|".join((when, str(data.get("client_id", "")), str(data.get("code_challenge", ""))))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _mark(request, now):
+    when = str(int(now))
+    return f"{when}.{_seal(when, request)}"
+
+
+def _logged_in_since_demand(request, session):
+    """Whether the session began with a login after this very request sent the browser to log in."""
+    when, _, seal = str(request.payload.data.get(LOGIN_MARK, "")).partition(".")
+    if session is None or not when.isdigit() or len(when) > 12:
+        return False
+    return hmac.compare_digest(seal, _seal(when, request)) and session.auth_time >= int(when)
 
 
 def _max_age_passed(request, session, now):
@@ -39,23 +66,25 @@ def _max_age_passed(request, session, now):
         return False
 
 
-def _console(page, http, extra=()):
-    back = "/oauth2/authorize?" + urlencode([(k, v) for k, vs in (http.get("args") or {}).items() for v in vs])
+def _console(page, http, mark=None):
+    args = [(k, v) for k, vs in (http.get("args") or {}).items() if k != LOGIN_MARK for v in vs]
+    back = "/oauth2/authorize?" + urlencode(args + ([(LOGIN_MARK, mark)] if mark else []))
     return answer(302, "", [("Location", f"{page}?return_to={quote(back, safe='')}")])
 
 
 def authorize(provider, http):
     app = provider.app
     request = provider.create_oauth2_request(http)
-    session = app.session_of(request.cookie)
-    if _max_age_passed(request, session, app.clock()):
+    session, now = app.session_of(request.cookie), app.clock()
+    fresh = _logged_in_since_demand(request, session)
+    if not fresh and _max_age_passed(request, session, now):
         session = None
     try:
         grant = provider.get_consent_grant(request, end_user=session)  # client, redirect URI, PKCE, prompt
     except OAuth2Error as error:
         return with_iss(provider.handle_error_response(request, error))
-    if session is None or grant.prompt == "login":
-        return _console(LOGIN_PAGE, http)
+    if session is None or (grant.prompt == "login" and not fresh):
+        return _console(LOGIN_PAGE, http, _mark(request, now))
     state, redirect_uri = request.payload.state, grant.redirect_uri
     try:
         enterprise_id = _enterprise(provider, request, session, redirect_uri)
@@ -87,7 +116,9 @@ def _enterprise(provider, request, session, redirect_uri):
 
 
 def token(provider, http):
-    return provider.create_token_response(http)
+    response = provider.create_token_response(http)
+    response["headers"] += [list(h) for h in browser.cors(provider, http)]
+    return response
 
 
 def userinfo(provider, http):

@@ -9,7 +9,7 @@ from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
 
-from . import flows
+from . import browser, flows
 from .application import SsoApplication
 from .integration import to_integration
 from .peers import Peers
@@ -60,6 +60,15 @@ class SsoService(Operated):
     def personal_data(self, user_id):
         """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
         return self.app.personal_data(user_id)
+
+    @rpc
+    def token_preflight(self, http):
+        return browser.preflight(self._provider(), http)
+
+    @rpc
+    def choices(self, http):
+        """The console's chooser: the person's enterprises for the authorization it was given."""
+        return browser.choices(self._provider(), http)
 
     @rpc
     def begin_session(self, user_id, identity_session_id, expires_at):

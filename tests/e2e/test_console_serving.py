@@ -18,13 +18,16 @@ def built():
 
 def test_root_and_every_screen_path_get_the_console(api, built):
     index = (built / "index.html").read_text(encoding="utf-8")
-    for path in ("/", "/login", "/register", "/workbench", "/messages", "/some/deep/screen"):
+    for path in ("/", "/login", "/register", "/workbench", "/messages", "/sso/login", "/sso/choose",
+                 "/some/deep/screen"):
         r = api.get(path)
         assert r.status_code == 200, path
         assert r.headers["Content-Type"].startswith("text/html")
         assert r.text == index
         assert r.headers["Cache-Control"] == "no-cache"
         assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Frame-Options"] == "DENY"  # the single sign-on login may not be framed either
+        assert "Access-Control-Allow-Origin" not in r.headers
 
 
 def test_hashed_assets_are_cached_for_a_year_and_revalidate_by_etag(api, built):

@@ -220,3 +220,107 @@ def test_several_enterprises_go_to_the_chooser_or_interaction_required(env):
     chosen = query(authorize(env, scope=f"openid eport:enterprise:{ENTERPRISE}", code_challenge=pkce()[1],
                              code_challenge_method="S256"))
     assert "code" in chosen
+
+
+# -- the console's pages: a login demanded once, the chooser, CORS of the token endpoint -------------------
+def return_to(answer, page=flows.LOGIN_PAGE):
+    assert location(answer).startswith(page + "?"), location(answer)
+    return parse_qs(urlsplit(location(answer)).query)["return_to"][0]
+
+
+def follow(env, back, cookie):
+    """The console's way back: the browser goes to return_to with its (new) session cookie."""
+    assert back.startswith("/oauth2/authorize?")
+    http = {"method": "GET", "path": "/oauth2/authorize", "args": parse_qs(urlsplit(back).query),
+            "headers": {}, "cookie": cookie}
+    return flows.authorize(provider(env), http)
+
+
+def logged_in_again(env):
+    env.clock.advance(1)
+    return env.app.begin_session(USER, "s-2", env.clock() + 1800)
+
+
+@pytest.mark.parametrize("demand", [{"prompt": "login"}, {"max_age": "0"}, {"max_age": "1"}])
+def test_oidcc_prompt_login_and_max_age_ask_a_login_once_then_continue(env, demand):
+    env.clock.advance(5)
+    back = return_to(authorize(env, code_challenge=pkce()[1], code_challenge_method="S256", **demand))
+    assert flows.LOGIN_MARK in back
+    assert location(follow(env, back, env.cookie)).startswith(flows.LOGIN_PAGE)  # no login since: asked again
+    fresh = logged_in_again(env)
+    env.clock.advance(3)  # the login took a while: still the one this request asked for
+    got = query(follow(env, back, fresh))
+    assert "code" in got and got["state"] == "st-1" and got["iss"] == ISS
+    # the same request without the mark (or a new one) asks again, with the new session too
+    again = back.replace(flows.LOGIN_MARK, "other")
+    assert location(follow(env, again, fresh)).startswith(flows.LOGIN_PAGE)
+
+
+def test_a_login_mark_fits_no_other_request(env):
+    back = return_to(authorize(env, prompt="login", code_challenge=pkce()[1], code_challenge_method="S256"))
+    mark = parse_qs(urlsplit(back).query)[flows.LOGIN_MARK][0]
+    fresh = logged_in_again(env)
+    other = return_to(authorize(env, prompt="login", code_challenge=pkce()[1], code_challenge_method="S256"))
+    pasted = other.replace(parse_qs(urlsplit(other).query)[flows.LOGIN_MARK][0], mark)
+    assert location(follow(env, pasted, fresh)).startswith(flows.LOGIN_PAGE)
+    earlier = back.replace(mark, "0." + mark.partition(".")[2])
+    assert location(follow(env, earlier, fresh)).startswith(flows.LOGIN_PAGE)
+
+
+def choices(env, back, cookie="default"):
+    http = {"method": "GET", "path": "/oauth2/choices", "args": {"return_to": [back]}, "headers": {},
+            "cookie": env.cookie if cookie == "default" else cookie}
+    return flows.browser.choices(provider(env), http)
+
+
+def test_the_chooser_shows_what_the_service_answers(env):
+    env.peers.enterprises[OTHER] = "user"
+    back = return_to(authorize(env, code_challenge=pkce()[1], code_challenge_method="S256"), flows.CHOOSER_PAGE)
+    answer = choices(env, back)
+    assert answer["status"] == 200
+    shown = body(answer)
+    assert shown["client"] == {"name": "CRM"}
+    items = {i["enterprise_id"]: i for i in shown["items"]}
+    assert items[ENTERPRISE]["granted"] is True and items[OTHER]["granted"] is False  # crm granted in one
+    got = query(follow(env, items[ENTERPRISE]["continue_to"], env.cookie))
+    assert "code" in got and got["state"] == "st-1"
+    denied = query(follow(env, items[OTHER]["continue_to"], env.cookie))
+    assert denied["error"] == "access_denied"  # the service decides, whatever the page shows
+
+
+@pytest.mark.parametrize("back", ["/oauth2/token?client_id=x", "https://evil.example/oauth2/authorize?client_id=x",
+                                  "/oauth2/authorize?client_id=6a0f1f7e-2f1e-4a8e-9c55-0b2d8c1f0a09", "", None])
+def test_the_chooser_answers_only_a_registered_clients_request(env, back):
+    from contracts.errors import ValidationFailed
+    with pytest.raises(ValidationFailed) as refused:
+        choices(env, back)
+    assert "return_to" in refused.value.details
+
+
+def test_the_chooser_needs_a_session(env):
+    from contracts.errors import Unauthenticated
+    back = f"/oauth2/authorize?client_id={env.client['client_id']}&scope=openid"
+    with pytest.raises(Unauthenticated):
+        choices(env, back, cookie=None)
+
+
+def test_the_token_endpoint_answers_pages_of_its_clients_origins_only(env):
+    verifier, challenge = pkce()
+    got = query(authorize(env, code_challenge=challenge, code_challenge_method="S256"))
+    auth = base64.b64encode(f"{env.client['client_id']}:{env.client['client_secret']}".encode()).decode()
+    form = {"grant_type": ["authorization_code"], "code": [got["code"]], "redirect_uri": [REDIRECT],
+            "code_verifier": [verifier]}
+
+    def token(origin):
+        http = {"method": "POST", "path": "/oauth2/token", "args": {}, "form": form,
+                "headers": {"Authorization": f"Basic {auth}", "Origin": origin}}
+        return dict(tuple(h) for h in flows.token(provider(env), http)["headers"])
+
+    assert token("https://crm.example")["Access-Control-Allow-Origin"] == "https://crm.example"
+    for origin in ("https://evil.example", "https://crm.example.evil", "null", "https://crm.example:8443"):
+        assert "Access-Control-Allow-Origin" not in token(origin)
+        pre = flows.browser.preflight(provider(env), {"headers": {"Origin": origin}})
+        assert "Access-Control-Allow-Origin" not in dict(pre["headers"])
+    pre = dict(flows.browser.preflight(provider(env), {"headers": {"Origin": "https://crm.example"}})["headers"])
+    assert pre["Access-Control-Allow-Origin"] == "https://crm.example" and "Authorization" in pre[
+        "Access-Control-Allow-Headers"]
