@@ -48,9 +48,18 @@ def service_env(env):
     return env
 
 
+def instance_names(name, count):
+    """The processes of `count` instances of a service: its name, then `<name>#2`, `<name>#3`, ..."""
+    return [name] + [f"{name}#{n}" for n in range(2, count + 1)]
+
+
 class Platform:
-    def __init__(self, env=None, only=None, log_dir=None, quiet=False, broker_uris=None, broker_file=None):
+    def __init__(self, env=None, only=None, log_dir=None, quiet=False, broker_uris=None, broker_file=None,
+                 instances=None, instance_env=None):
         self.env = service_env(dict(os.environ, **(env or {})))
+        # service -> how many instances (default one each), and `<name>#<n>` -> that instance's own
+        # settings (a second gateway's GATEWAY_PORT)
+        self.instances, self.instance_env = instances or {}, instance_env or {}
         # role -> AMQP URI of its own broker user (deploy/broker.py); else all share AMQP_URI
         self.broker_uris = broker_uris or {}
         # where those URIs are kept: read again at each start, so that a service restarted after
@@ -72,14 +81,16 @@ class Platform:
             print(f"[launch] {text}", flush=True)
 
     def start_one(self, name):
-        cmd = service_command(name)
+        service = name.split("#")[0]
+        cmd = service_command(service)
         out = None
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")
         if self.broker_file:
             self.broker_uris = json.loads(self.broker_file.read_text())
-        env = dict(self.env, AMQP_URI=self.broker_uris[name]) if name in self.broker_uris else self.env
+        env = dict(self.env, AMQP_URI=self.broker_uris[service]) if service in self.broker_uris else self.env
+        env = dict(env, **self.instance_env.get(name, {}))
         self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
                                             stderr=subprocess.STDOUT if out else None)
         self.say(f"started {name} (pid {self.procs[name].pid})")
@@ -88,8 +99,9 @@ class Platform:
         if not self.broker_uris:  # every service connects as AMQP_URI's user: no setup declared the exchanges
             declare_exchanges(self.env.get("AMQP_URI") or setting("AMQP_URI"))
         try:
-            for name in self.services:
-                self.start_one(name)
+            for service in self.services:
+                for name in instance_names(service, self.instances.get(service, 1)):
+                    self.start_one(name)
             if "gateway" in self.services:
                 self.wait_healthy(timeout)
         except BaseException:  # leave nothing running behind a failed start

@@ -137,6 +137,27 @@ def own_vhost(prefix, exchanges=True):
         delete_vhost(vhost)
 
 
+@contextmanager
+def own_database(monkeypatch):
+    """EVENT_STORE=postgres on a database of the caller's own (the services create it), dropped
+    afterwards, whoever still holds a connection to it."""
+    database = f"eport_test_{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("EVENT_STORE", "postgres")
+    monkeypatch.setenv("EVENT_STORE_URL", f"postgresql+psycopg2://postgres@localhost:5432/{database}")
+    try:
+        yield database
+    finally:
+        import psycopg2
+
+        db = psycopg2.connect("postgresql://postgres@localhost:5432/postgres")
+        try:
+            db.autocommit = True
+            with db.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        finally:
+            db.close()
+
+
 # -- waiting and ports ---------------------------------------------------------------------------
 def free_port():
     with socket.socket() as s:

@@ -27,10 +27,10 @@ class PostgresAuditStore(AuditStore):
         self._db = psycopg2.connect(self._url)
         self._db.autocommit = True  # transactions are the explicit BEGIN/COMMIT of record_many
         with self._db.cursor() as cur:
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
-            cur.execute(f"SET search_path TO {self._schema}")
             cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))  # two first starts create at once
             try:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {self._schema}")
+                cur.execute(f"SET search_path TO {self._schema}")
                 cur.execute(self._keyed(TABLES) + INDEXES)
             finally:
                 cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_KEY,))

@@ -15,6 +15,7 @@ from contracts.errors import Conflict
 from .commands import SavedOutsideTheRun, current, declared_commands
 from .correlation import CorrelatingMapper
 from .bootstrap import event_store_env
+from .postgres import creating_tables
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,11 @@ class ServiceApplication(Application):
         base = event_store_env(self.service_name)
         base.update(env or {})
         self._listeners = []
-        super().__init__(env=base)
+        if base["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy":  # instances share the store: one at a time
+            with creating_tables(base["SQLALCHEMY_URL"]):
+                super().__init__(env=base)
+        else:
+            super().__init__(env=base)
 
     # The @command methods (services/common/commands.py) by name, and those declared resumable:
     # derived from the marks when a subclass is defined.

@@ -9,13 +9,17 @@ the relay publishes them, each with its position in the notification log.
 import logging
 from collections import deque
 
+import eventlet
+
 from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
 from contracts.signatures import OriginNotProven
 
+from .bootstrap import event_store_env
 from .event_keys import as_published, verified
+from .postgres import RebuildBoard
 from .published import mark_of
 from .rpc import ClusterRpcProxy, Encoded, rpc
 
@@ -197,28 +201,63 @@ def proven(page, source):
 class Rebuilding:
     """Mix-in of a dependency provider keeping a read model that `eport rebuild` rebuilds: one
     rebuild at a time in a managed thread; `make_rebuild(fetch, page)` returns an object with
-    `run()`, `state` and `progress()` (services/audit/rebuild.py, services/notify/rebuild.py)."""
+    `run()`, `state` and `progress()` (services/audit/rebuild.py, services/notify/rebuild.py). On
+    PostgreSQL, where instances of the service share the read model, one at a time across them,
+    and any of them answers its progress (services/common/postgres.py RebuildBoard)."""
 
     rebuild = None
+    _board = None
+
+    def rebuild_board(self):
+        """The board the service's instances share on PostgreSQL; None on SQLite (one instance)."""
+        if self._board is None:
+            env = event_store_env(self.container.service_name)
+            self._board = RebuildBoard(env["SQLALCHEMY_URL"]) \
+                if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy" else False
+        return self._board or None
 
     def operations_rebuild(self, projection, action, page):
-        if action == "start" and (self.rebuild is None or self.rebuild.state != "running"):
+        board = self.rebuild_board()
+        running_here = self.rebuild is not None and self.rebuild.state == "running"
+        if action == "start" and not running_here and (
+                board is None or board.claim(projection, {"projection": projection, "state": "running"})):
             fetch = upstream_fetcher(self.container.config, self.container.service_name)
-            self.rebuild = self.make_rebuild(fetch, page)
-            self.container.spawn_managed_thread(lambda: _run_then_close(self.rebuild, fetch))
+            self.rebuild = rebuild = self.make_rebuild(fetch, page)
+            post = (lambda progress: board.post(projection, progress)) if board is not None else None
+            self.container.spawn_managed_thread(lambda: _run_then_close(rebuild, fetch, post))
+            running_here = True
+        if board is not None and not running_here:  # another instance's, or this one's, ended
+            return board.progress(projection) or {"projection": projection, "state": "idle"}
         if self.rebuild is None:
             return {"projection": projection, "state": "idle"}
         return self.rebuild.progress()
 
 
-def _run_then_close(rebuild, fetch):
+def _run_then_close(rebuild, fetch, post=None):
+    poster = eventlet.spawn(_posting, rebuild, post) if post is not None else None
     try:
         rebuild.run()  # says itself how it failed (its state), never raises
     finally:
+        if poster is not None:
+            poster.kill()
+            _post(post, rebuild)
         try:
             fetch.close()
         except Exception as exc:  # noqa: BLE001 - a managed thread that raises ends the service
             log.warning("closing the rebuild's upstream proxy failed (%s)", exc)
+
+
+def _posting(rebuild, post):
+    while rebuild.state == "running":
+        _post(post, rebuild)
+        eventlet.sleep(RebuildBoard.EVERY)
+
+
+def _post(post, rebuild):
+    try:
+        post(rebuild.progress())
+    except Exception as exc:  # noqa: BLE001 - the rebuild goes on; the other instances see it later
+        log.warning("the rebuild's progress was not posted for the other instances (%s)", exc)
 
 
 class Operated:

@@ -2,6 +2,8 @@
 import sqlite3
 import threading
 
+from .postgres import creating_tables
+
 
 class PositionStore:
     """One row per relay name; written only after the broker confirmed what comes before it.
@@ -52,7 +54,7 @@ class PostgresPositionStore:
         self._lock = threading.Lock()
         self._db = None
         self._leases = set()
-        with self._lock:
+        with self._lock, creating_tables(url):
             with self._conn().cursor() as cur:
                 cur.execute("CREATE TABLE IF NOT EXISTS relay_position "
                             "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")

@@ -7,12 +7,15 @@ Application before any new call starts. What replaces what depends on the store,
 restart keeps the rebuilt model: on SQLite (the embedded default) the rebuilt file replaces the
 live one; on PostgreSQL (EVENT_STORE=postgres) the model is rebuilt in a schema of its own in the
 same database, whose tables then take the place of the live ones in one transaction. The gate is
-the process's own: a service rebuilt this way runs as one instance (notify: deploy/k8s).
+the process's own; on PostgreSQL, where several instances of the service share the store, the swap
+also pauses the others (`paused()`: services/common/postgres.py InstancesPause): none of them writes
+into the live tables between the rebuild's last catch-up and the swap, and what they begin
+meanwhile runs on the rebuilt tables.
 """
 import os
 import re
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import eventlet
@@ -23,6 +26,7 @@ from contracts.errors import ServiceError
 from .dependency import EventSourced
 from .durable import fsync_path
 from .bootstrap import event_store_env
+from .postgres import InstancesPause, within_call
 
 REBUILD_SUFFIX = ".rebuild"
 
@@ -74,9 +78,11 @@ class _Current:
 
         def gated(*args, **kwargs):
             self._sourced.gate.enter()
+            outer, within_call.inside = getattr(within_call, "inside", False), True
             try:
                 return getattr(self._sourced.app, name)(*args, **kwargs)
             finally:
+                within_call.inside = outer
                 self._sourced.gate.leave()
         return gated
 
@@ -86,6 +92,20 @@ class SwappableEventSourced(EventSourced):
         super().setup()
         self.gate = Gate()
         self.rebuild = None
+        env = event_store_env(self.app_cls.service_name)
+        self.pause = InstancesPause(env["SQLALCHEMY_URL"], self.app_cls.service_name) \
+            if env["PERSISTENCE_MODULE"] == "eventsourcing_sqlalchemy" else None
+        self._hook(self.app)
+
+    def _hook(self, app):
+        if self.pause is not None:
+            self.pause.hook(app)
+
+    @contextmanager
+    def paused(self):
+        """No call of this instance runs meanwhile, nor on PostgreSQL one of any other instance."""
+        with self.gate.closed(), (self.pause.held() if self.pause is not None else nullcontext()):
+            yield
 
     def get_dependency(self, worker_ctx):
         return _Current(self)
@@ -103,13 +123,14 @@ class SwappableEventSourced(EventSourced):
         return self.app_cls(env=self._place().emptied())
 
     def adopt(self, rebuilt):
-        """Within `gate.closed()`: the rebuilt store takes the current one's place."""
+        """Within `paused()`: the rebuilt store takes the current one's place."""
         _close(rebuilt)  # on SQLite the last connection: SQLite folds the WAL into the file
         _close(self.app)
         try:
             self._place().replace()
         finally:  # replaced or not, the service goes on with what is in place
             self.app = self.app_cls()
+            self._hook(self.app)
 
     def discard(self, rebuilt):
         _close(rebuilt)

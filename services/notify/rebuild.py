@@ -4,10 +4,11 @@ A new inbox store is built beside the live one (services/common/swap.py): every 
 and identity event the inbox consumes, read page by page from each source's `ops_events`, is delivered to it as
 the consumer would (a permission message named with its enterprise's name, asked of `peers`), and the
 messages people marked read in the live inbox are marked read there too (read marks are the inbox's
-own facts: no upstream has them). Then the inbox's calls pause for a last catch-up of all, and the
-new store takes the live one's place. Message ids derive from the event and the recipient, so the
-same event makes the same message in both. The rebuilt inbox lists one source's messages after
-another's (enterprise, authz, identity), not interleaved by time as they arrived.
+own facts: no upstream has them). Then the inbox's calls pause, in every notify instance, for a
+last catch-up of all, and the new store takes the live one's place. Message ids derive from the
+event and the recipient, so the same event makes the same message in both. The rebuilt inbox lists
+one source's messages after another's (enterprise, authz, identity), not interleaved by time as
+they arrived.
 """
 import logging
 import time
@@ -41,7 +42,7 @@ class InboxRebuild:
         try:
             fresh = self.sourced.sibling()
             self._catch_up(fresh)
-            with self.sourced.gate.closed():
+            with self.sourced.paused():  # every instance's calls wait (services/common/swap.py)
                 self._catch_up(fresh)
                 self.sourced.adopt(fresh)
         except Exception as exc:  # the live inbox stays as it was, and the service runs on

@@ -46,13 +46,15 @@ class Supervised:
 
 
 @contextmanager
-def launched(only=None, env=None, amqp_uri=None):
+def launched(only=None, env=None, amqp_uri=None, **options):
+    """`options`: the Platform's own (instances=, instance_env=: several instances of a service)."""
     var = tempfile.mkdtemp(prefix="eport-fault-var-")
     vhost = create_vhost("eport-fault")
     base = {"GATEWAY_PORT": str(support.free_port()), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
             "EPORT_VAR": var, "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"),
             "AMQP_URI": amqp_uri(vhost) if amqp_uri else vhost_uri(vhost)}
-    platform = Platform(env=dict(base, **(env or {})), only=only, log_dir=os.path.join(var, "logs"), quiet=True)
+    platform = Platform(env=dict(base, **(env or {})), only=only, log_dir=os.path.join(var, "logs"), quiet=True,
+                        **options)
     old_outbox = os.environ.get("SMS_OUTBOX")
     os.environ["SMS_OUTBOX"] = base["SMS_OUTBOX"]  # tests/sms.py reads this platform's SMS
     try:

@@ -10,7 +10,7 @@ from contracts.authz import PERMISSION_GRANTED
 from contracts.enterprise import ASSOCIATION_APPROVED, ASSOCIATION_REQUESTED
 from contracts.envelope import make_envelope
 from services.notify.domain import message_id_of
-from tests.support import wait_for
+from tests.support import own_database, wait_for
 from tests.integration.inbox_fakes import (
     RPC_TIMEOUT, RebuiltNotify, UpstreamAuthz, UpstreamEnterprise, UpstreamIdentity, inbox, publish,
 )
@@ -23,19 +23,8 @@ def store(request, monkeypatch, fresh_var):
     if request.param == "sqlite":
         yield request.param
         return
-    database = f"eport_test_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv("EVENT_STORE", "postgres")
-    monkeypatch.setenv("EVENT_STORE_URL", f"postgresql+psycopg2://postgres@localhost:5432/{database}")
-    yield request.param
-    import psycopg2  # the services' containers are gone by now (their fixture ended first)
-
-    db = psycopg2.connect("postgresql://postgres@localhost:5432/postgres")
-    try:
-        db.autocommit = True
-        with db.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    finally:
-        db.close()
+    with own_database(monkeypatch):  # dropped once the services' containers are gone (their fixture ends first)
+        yield request.param
 
 
 def uid():

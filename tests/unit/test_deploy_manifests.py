@@ -81,8 +81,11 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
         assert config["data"]["EPORT_EVENT_KEYS"].startswith(mounts["event-keys"] + "/"), name
         for var in container.get("env", []):
             assert var["name"] in documented_variables(), var
-    assert deployments["audit"]["spec"]["replicas"] == 1
-    assert deployments["audit"]["spec"]["strategy"]["type"] == "Recreate"
+    # two of every service (issue 25): on PostgreSQL, relays elect a leader, the audit log and the
+    # inbox's rebuild hold advisory locks across instances; no var/ keeps more than a cache
+    assert {name: d["spec"]["replicas"] for name, d in deployments.items()} == dict.fromkeys(SERVICES, 2)
+    assert config["data"]["EVENT_STORE"] == "postgres"
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
 
 
 def test_both_manifests_give_the_card_service_a_revocation_list():
