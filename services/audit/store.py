@@ -75,6 +75,7 @@ SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
 # session): after the subject's erasure the trail keeps ids, types and times, and these read ERASED.
 PERSONAL_FIELDS = ("name", "user_name", "id_number_masked", "mobile_masked", "card_no", "session_id")
 ERASED = "[已删除]"
+USER_ERASED = "UserErased"  # identity's: its subject is the erased person
 # The account events an enterprise's trail shows for its members.
 MEMBER_ACCOUNT_SOURCE = "identity"
 
@@ -102,6 +103,10 @@ class PayloadCipher:
         if not stored.startswith(ENCRYPTED):
             return json.loads(stored)
         return json.loads(self._aes.decrypt(base64.b64decode(stored[len(ENCRYPTED):])))
+
+
+def _erased(payload):
+    return {k: ERASED if k in PERSONAL_FIELDS and v is not None else v for k, v in payload.items()}
 
 
 def subject_of(envelope):
@@ -160,6 +165,8 @@ class AuditStore:
             self._begin()
             try:
                 seq = self._last_seq()
+                if not self._bulk:  # an event about a person erased already (a replay, a late one): erased too
+                    envelopes = [self._as_erased(e) for e in envelopes]
                 rows = [self._row(e, seq + i + 1) for i, e in enumerate(envelopes)]
                 added = self._run_many(APPEND if self._bulk else INSERT, rows)
                 self._appended += len(rows) if self._bulk else 0
@@ -188,6 +195,21 @@ class AuditStore:
                 envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
                 self._cipher.seal(payload), seq)
 
+    def _as_erased(self, envelope):
+        payload = envelope["payload"]
+        if not any(payload.get(k) not in (None, ERASED) for k in PERSONAL_FIELDS):
+            return envelope
+        erased = self._run("SELECT 1 FROM audit_events WHERE subject = ? AND event_type = ? LIMIT 1",
+                           (subject_of(envelope), USER_ERASED)).fetchone()
+        return envelope if erased is None else {**envelope, "payload": _erased(payload)}
+
+    def pseudonymize_erased(self):
+        """`pseudonymize` every person the log records as erased; how many entries changed."""
+        with self._lock:
+            erased = self._run("SELECT DISTINCT subject FROM audit_events WHERE event_type = ?",
+                               (USER_ERASED,)).fetchall()
+        return sum(self.pseudonymize(user_id) for (user_id,) in erased)
+
     def pseudonymize(self, user_id):
         """An erased person's entries (services/common/erasure.py): the personal fields of every
         event about them read ERASED, sealed again; ids, types and times stay, their user id a
@@ -199,7 +221,7 @@ class AuditStore:
                 rows = self._run("SELECT event_id, payload FROM audit_events WHERE subject = ?", (user_id,)).fetchall()
                 for event_id, stored in rows:
                     payload = self._cipher.open(stored)
-                    erased = {k: ERASED if k in PERSONAL_FIELDS and v is not None else v for k, v in payload.items()}
+                    erased = _erased(payload)
                     if erased != payload:
                         self._run("UPDATE audit_events SET payload = ? WHERE event_id = ?",
                                   (self._cipher.seal(erased), event_id))
@@ -233,6 +255,7 @@ class AuditStore:
             self._run("PRAGMA journal_mode=WAL")
             self._run("PRAGMA synchronous=FULL")
             self._bulk = False
+        self.pseudonymize_erased()  # the upstream histories may hold what the log had erased
 
     @contextmanager
     def held(self):
