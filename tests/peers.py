@@ -74,12 +74,21 @@ class FakeNotifyPeers:
 
 
 class FakeIdentityPeers:
-    """services/identity/peers.py's: enterprise.admin_has_members from a set, the asked ids recorded."""
+    """services/identity/peers.py's: enterprise.admin_has_members from a set, the asked ids recorded;
+    each SMS handed to notify recorded in `sms` (send_sms's keywords), each mobile forgotten in `forgotten`."""
 
     def __init__(self, administering=()):
         self.administering = set(administering)  # user ids that administer an enterprise with other members
         self.asked = []
+        self.sms = []
+        self.forgotten = []
 
     def admin_has_members(self, user_id):
         self.asked.append(user_id)
         return user_id in self.administering
+
+    def send_sms(self, mobile, purpose, code, text, deliver):
+        self.sms.append({"mobile": mobile, "purpose": purpose, "code": code, "text": text, "deliver": deliver})
+
+    def forget_mobile(self, mobile):
+        self.forgotten.append(mobile)

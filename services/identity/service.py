@@ -1,24 +1,17 @@
 """The identity service: thin RPC entrypoints over IdentityApplication."""
-import logging
-
-from nameko.exceptions import UnknownService
-
-from contracts import errors as e
-from contracts.errors import ServiceError, ValidationFailed
+from contracts.errors import ValidationFailed
 from services.common import context as worker_context
 from services.common.context import BROKER_USER
 from services.common.dependency import EventSourced
 from services.common.erasure import ErasureFollower, erasure_broadcast, erasure_services
 from services.common.messaging import on_event
 from services.common.operations import Operated
-from services.common.rpc import RpcProxy, call_with_deadline, rpc
+from services.common.rpc import RpcProxy, rpc
 from services.common.settings import issuer
 
 from .application import IdentityApplication
 from .integration import to_integration
 from .peers import Peers
-
-log = logging.getLogger(__name__)
 
 
 class IdentityService(Operated):
@@ -29,6 +22,9 @@ class IdentityService(Operated):
     enterprise = RpcProxy("enterprise")
     erasure = ErasureFollower("identity")
 
+    def _peers(self):
+        return Peers(self.notify, self.enterprise)
+
     @rpc
     def ping(self):
         return "pong"
@@ -37,25 +33,8 @@ class IdentityService(Operated):
     @rpc
     def request_sms_code(self, mobile, purpose, client=None, actor_user_id=None):
         # `actor_user_id`: the caller's, from its Bearer token, for a personal_data code (its own mobile only).
-        # The answer is remembered once this returns (a resumable command: services/common/commands.py),
-        # so a death before the hand-off is resumed by the retry, which hands the same code again.
         # `client`: the caller's address (the gateway's), which has its own quota per mobile.
-        answer, delivery = self.app.request_sms_code(mobile, purpose, client, actor_user_id)
-        if delivery is not None:
-            self._deliver(delivery)
-        return answer
-
-    def _deliver(self, delivery):
-        # The code goes to notify by RPC only, a registered mobile's or not (`deliver` says whether
-        # notify sends it): the same publish either way, and not waiting for notify's reply, keep the
-        # answer as fast for a number that gets an SMS as for one that does not (no account
-        # enumeration by timing); the request waits in notify's durable RPC queue if notify is restarting. It
-        # carries the command id, under which notify sends it once however often it is handed over.
-        try:
-            self.notify.send_sms.call_async(**delivery)
-        except UnknownService:
-            log.error("SMS not sent: the notify service has never been started")
-            raise ServiceError(e.SMS_DELIVERY_FAILED, "The SMS could not be sent; try again later.") from None
+        return self.app.request_sms_code(mobile, purpose, client, actor_user_id, peers=self._peers())
 
     @rpc
     def token_keys(self):
@@ -150,7 +129,7 @@ class IdentityService(Operated):
     # -- erasure of a person's data (services/identity/erasures.py) -------------------------------
     @rpc
     def request_erasure(self, actor_user_id, sms_code, client=None):
-        return self.app.request_erasure(actor_user_id, sms_code, Peers(self.enterprise), erasure_services(), client)
+        return self.app.request_erasure(actor_user_id, sms_code, self._peers(), erasure_services(), client)
 
     @rpc
     def confirm_erasure(self, erasure_id, service):
@@ -165,7 +144,7 @@ class IdentityService(Operated):
         # notify's SMS outbox knows mobiles, not people: identity names the mobile, before its key goes
         mobile = self.app.mobile_of(user_id)
         if mobile is not None and "notify" in erasure_services():
-            call_with_deadline(self.notify.forget_mobile, mobile)
+            self._peers().forget_mobile(mobile)
 
     @erasure_broadcast()
     def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates

@@ -23,8 +23,9 @@ class SmsCodesHost(Core, Protocol):
 
 class SmsCodes:
     @command(resumable=True)
-    def request_sms_code(self, run, mobile, purpose, client=None, actor_user_id=None):
-        """Returns (answer for the caller, hand-off for notify or None).
+    def request_sms_code(self, run, mobile, purpose, client=None, actor_user_id=None, peers=None):
+        """The caller's answer, once the code went to notify through `peers` (peers.py; None: to nobody,
+        for a test reading the answer alone).
 
         The answer, and the work behind it, are the same whether the mobile is registered or not:
         every request issues a code, stored as its digest, and hands it to notify, which sends it
@@ -36,7 +37,7 @@ class SmsCodes:
         only to that account's own mobile: 401 without a live account, 403 FORBIDDEN for another.
 
         Resumable (services/common/commands.py): the box's save is the command's first, its answer
-        follows once the code went to notify (service.py). A death between the two is resumed by
+        follows once the code went to notify (`peers.send_sms`). A death between the two is resumed by
         the retry with the same command id, which finds the box saved (`run.resuming`) and hands the
         same code again, derived from the seed stored with it; notify sends it once.
         """
@@ -54,10 +55,10 @@ class SmsCodes:
             code = self._issue_code(run, mobile_digest, purpose, client)
         index = self.find(MobileIndex.create_id(mobile_digest), MobileIndex)
         registered = index is not None and index.user_id is not None  # an erasure releases it
-        delivery = None if code is None else {
-            "mobile": mobile, "purpose": purpose, "code": code, "text": sms_text(purpose, code, limits),
-            "deliver": purpose == "register" or registered}
-        return answer, delivery
+        if code is not None and peers is not None:
+            peers.send_sms(mobile, purpose, code, sms_text(purpose, code, limits),
+                           deliver=purpose == "register" or registered)
+        return answer
 
     def _issue_code(self, run, mobile_digest, purpose, client):
         """Records the request in the mobile's box (the command's first save) and answers its code."""

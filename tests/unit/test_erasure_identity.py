@@ -16,8 +16,7 @@ SERVICES = sorted(BACKENDS)
 
 
 def personal_code(app, user_id, mobile):
-    _, delivery = app.request_sms_code(mobile, "personal_data", None, user_id)
-    return delivery["code"]
+    return code_of(app, mobile, "personal_data", actor_user_id=user_id)
 
 
 def erase(app, user_id, mobile, peers=None):

@@ -6,6 +6,7 @@ from contracts import errors as e
 from contracts.errors import DomainError
 from services.common.commands import CommandRun
 from tests.factories import new_mobile
+from tests.peers import FakeIdentityPeers
 from tests import identity_support as identity
 from tests.identity_support import event_count, registered
 from tests.support import raises_code
@@ -15,7 +16,9 @@ clock, app = identity.clock, identity.app  # the fixtures: the application on th
 
 
 def personal_code(app, user_id, mobile):
-    answer, delivery = app.request_sms_code(mobile, "personal_data", None, user_id)
+    peers = FakeIdentityPeers()
+    answer = app.request_sms_code(mobile, "personal_data", None, user_id, peers=peers)
+    [delivery] = peers.sms
     assert answer == {"expires_in": 300, "resend_after": 60} and delivery["deliver"]
     assert "个人数据" in delivery["text"] and delivery["purpose"] == "personal_data"
     return delivery["code"]

@@ -10,6 +10,7 @@ from contracts import errors as e
 from services.identity.application import IdentityApplication
 from services.identity.domain import User
 from tests.factories import new_id_number, new_mobile
+from tests.peers import FakeIdentityPeers
 from tests.support import Clock
 from tests.identity_support import PausingPasswords
 from tests.support import raised as error
@@ -43,8 +44,9 @@ def account(app):
 
 
 def code(app, mobile, purpose):
-    _, delivery = app.request_sms_code(mobile, purpose)
-    return delivery["code"]
+    peers = FakeIdentityPeers()
+    app.request_sms_code(mobile, purpose, peers=peers)
+    return peers.sms[0]["code"]
 
 
 def owner_resets(app, mobile, clock):

@@ -8,6 +8,7 @@ from contracts.errors import ServiceError
 from services.common import commands, context
 from services.identity.domain import SmsBox
 from tests.factories import new_id_number, new_mobile
+from tests.peers import FakeIdentityPeers
 from tests.support import stored_before
 from tests import identity_support as identity
 
@@ -25,21 +26,24 @@ def short_wait(monkeypatch):
     monkeypatch.setattr(commands, "ANSWER_WAIT", 0.1)  # a retry waits this long for a twin still running
 
 
+class DyingPeers(FakeIdentityPeers):
+    """The process dies as the code is handed over: notify gets nothing."""
+
+    def send_sms(self, mobile, purpose, code, text, deliver):
+        raise Died()
+
+
 def ask(app, command_id, mobile, purpose="register", die=False):
     """request_sms_code as identity's RPC runs it: (its answer, the codes handed to notify)."""
-    handed = []
+    peers = DyingPeers() if die else FakeIdentityPeers()
 
     def rpc():
-        answer, delivery = app.request_sms_code(mobile, purpose)
-        if die:
-            raise Died()
-        if delivery is not None and delivery["deliver"]:
-            handed.append(delivery["code"])
-        return answer
+        return app.request_sms_code(mobile, purpose, peers=peers)
 
     context.enter({context.COMMAND_ID: command_id}, **{context.APPLICATION: app})
     try:
-        return commands.execute(app, command_id, "request_sms_code", (mobile, purpose), {}, rpc), handed
+        answer = commands.execute(app, command_id, "request_sms_code", (mobile, purpose), {}, rpc)
+        return answer, [sms["code"] for sms in peers.sms if sms["deliver"]]
     finally:
         context.leave()
 
