@@ -104,6 +104,7 @@ def test_a_refused_broker_login_is_a_503_then_the_gateway_recovers(platform, per
     print(f"gateway's login refused for 25 s: GET /me answered {dict(refused)}; then {dict(recovered)}")
     assert refused[503] >= 1 and set(refused) <= {503}, refused
     assert recovered[200] == 1 and recovered[500] == 0, recovered
+    assert "exited with" not in platform.logs()  # no process ended meanwhile (the launcher says when one does)
 
 
 def test_rotating_one_roles_password_keeps_the_others_and_the_restarted_service_logs_in(platform, person):
