@@ -73,7 +73,15 @@ SUBSCRIPTIONS: list[Subscription] = [
     Subscription("identity", "identity", ("UserErased",)),
     Subscription("card", "identity", ("UserErased",)),
     Subscription("authz", "identity", ("UserErased",)),
-    Subscription("sso", "identity", ("UserErased",)),
+    Subscription("sso", "identity", ("UserErased", "SessionRevoked", "PasswordSet", "UserSuperseded")),
+    # single sign-on's back-channel logout: what ends a person's sessions and tokens at business systems (with
+    # identity's SessionRevoked, PasswordSet and UserSuperseded above), and the delivery of the logout tokens it
+    # owes (its own events: the notification log, then this consumer)
+    Subscription("sso", "enterprise", ("MemberRemoved",)),
+    Subscription("sso", "authz", ("PermissionRevoked",)),
+    Subscription("sso", "sso", ("BackchannelLogoutDue",)),
+    # a logout at the provider ends the identity session it rested on
+    Subscription("identity", "sso", ("ProviderSessionEnded",)),
 ]
 
 

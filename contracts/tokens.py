@@ -85,12 +85,16 @@ class TokenVerifier:
         except jwt.InvalidTokenError:
             return False
 
+    def _key_of(self, token):
+        """The key of the token's kid, when it says ES256 and the kid is ours (InvalidTokenError: no JWT)."""
+        header = jwt.get_unverified_header(token)
+        return self._keys.get(header.get("kid")) if header.get("alg") == ALGORITHM else None
+
     def claims(self, token, audience=API_AUDIENCE):
         """The verified claims of `token`, or None when it is not one of ours or not for `audience`
         (a token without `aud` is for no one)."""
         try:
-            header = jwt.get_unverified_header(token)
-            key = self._keys.get(header.get("kid")) if header.get("alg") == ALGORITHM else None
+            key = self._key_of(token)
             if key is None:
                 return None
             claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=ISSUER, audience=audience,
@@ -101,6 +105,27 @@ class TokenVerifier:
             return None
         if not all(isinstance(claims[k], str) for k in ("sub", "jti")) or \
                 not isinstance(claims["exp"], (int, float)) or not isinstance(claims["iat"], (int, float)):
+            return None
+        return claims
+
+    def client_token_claims(self, token, issuer):
+        """The verified claims of an ID token single sign-on gave a business system (an `id_token_hint`),
+        or None: signed with one of our keys, `iss` the provider, `aud` one client (a string, never this
+        API), no logout token. Its expiry is not checked: a logout may come long after it (RP-Initiated
+        Logout 1.0, section 2)."""
+        if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_INPUT:
+            return None
+        try:
+            key = self._key_of(token)
+            if key is None:
+                return None
+            claims = jwt.decode(token, key, algorithms=[ALGORITHM], issuer=issuer,
+                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False,
+                                         "verify_aud": False, "require": ["iss", "aud", "sub"]})
+        except (jwt.InvalidTokenError, TypeError, ValueError):
+            return None
+        if not isinstance(claims["aud"], str) or claims["aud"] == API_AUDIENCE or "events" in claims or \
+                not isinstance(claims["sub"], str):
             return None
         return claims
 

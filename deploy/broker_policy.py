@@ -56,7 +56,7 @@ CALLS = {
         "notify": ("ping", "list_messages", "mark_read", "personal_data"),
         "audit": ("ping", "enterprise_events", "personal_data"),
         "sso": ("ping", "discovery", "authorize", "token", "userinfo", "begin_session", "personal_data",
-                "token_preflight", "choices"),
+                "token_preflight", "choices", "logout"),
     },
     # admin_has_members: an erasure waits for an administrator's handover (services/identity/erasures.py)
     # forget_mobile: an erased person's SMS outbox lines (services/identity/service.py)
@@ -66,8 +66,8 @@ CALLS = {
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
     # single sign-on: who the person is to a business system; identity signs its tokens (services/sso/peers.py)
-    "sso": {"identity": ("get_user", "sign_client_token"), "enterprise": ("associations_of_user",),
-            "authz": ("get_permissions",)},
+    "sso": {"identity": ("get_user", "sign_client_token", "token_keys"), "enterprise": ("associations_of_user",),
+            "authz": ("get_permissions", "list_systems")},
     # only the card service, once a card proved itself, certifies a role or claims one (角色认证)
     # only the card service, once a card answered an identity challenge, claims an ID number (实名认证)
     "card": {"identity": ("holder_matches", "start_card_session", "claim_identity"),

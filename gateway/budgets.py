@@ -114,6 +114,9 @@ PASSWORD_CHANGE = Budget("password", "ACCOUNT", lambda kwargs: kwargs["user_id"]
 PASSWORD_RESET = Budget("password", "ACCOUNT", _body("mobile"), hashes=True, counted_as="password_reset")
 ADMIN_CLAIM = Budget("admin_claim", "ACCOUNT", _actor)
 PERSONAL_DATA = Budget("personal_data", "ACCOUNT", _actor)  # an export reads every service's store
+# single sign-on's /oauth2/*: each asks the sso service for store reads, writes or signatures; the
+# subject is the relying party (client_id) a request names, counted per client address
+SSO = Budget("sso", "RP", lambda kwargs: kwargs.get("client_id"))
 
 
 # -- counting -------------------------------------------------------------------------------------

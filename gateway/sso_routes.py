@@ -18,6 +18,7 @@ from contracts.errors import ServiceError
 from contracts.sso import RETURN_TO_MAX
 from contracts.tokens import ACCESS_TOKEN_TTL
 
+from .budgets import ROUTE_BUDGETS, SSO, spending
 from .errors import error_response, json_response
 from .http import http
 from .routing import ROUTES, Route, call, route
@@ -40,10 +41,19 @@ def _as_data(request):
             "headers": headers, "cookie": request.cookies.get(COOKIE)}
 
 
+def _relying_party(request):
+    """The client_id a request names (query, form or Basic credentials): what the per-RP budget counts."""
+    named = request.args.get("client_id") or (request.form.get("client_id") if request.method == "POST" else None)
+    basic = request.authorization.username if request.authorization else None
+    return (named or basic or "")[:64] or None
+
+
 def _forward(method, request):
-    """The sso service's answer to this request; its own refusal or absence as the API's error body."""
+    """The sso service's answer to this request, its budget spent first (429 before any work); its
+    own refusal or absence as the API's error body."""
     try:
-        return _response(call(method, _as_data(request)))
+        with spending(SSO, request, {"client_id": _relying_party(request)}):
+            return _response(call(method, _as_data(request)))
     except ServiceError as exc:
         return error_response(exc.code, exc.message, exc.details)
     except Exception:  # a bug: say so without leaking internals
@@ -55,6 +65,8 @@ def _response(answer):
     response = Response(answer["body"], status=answer["status"], headers=[tuple(h) for h in answer["headers"]])
     for name, value in FRAMING:
         response.headers[name] = value
+    if (answer.get("cookie") or {}).get("clear"):
+        response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Lax")
     return response
 
 
@@ -80,8 +92,11 @@ class ChoicesSchema(Schema):
 
 
 def _documented(method, path, summary, description, status=None):
+    """An /oauth2/ endpoint in /openapi.json, with its budget (the early refusal reads it)."""
     status = status or (302 if path.endswith("/authorize") else 200)
-    ROUTES.append(Route(method, path, summary, status, False, None, None, None, (), ("single sign-on",), description))
+    ROUTES.append(Route(method, path, summary, status, False, None, None, None, (e.RATE_LIMITED,),
+                        ("single sign-on",), description))
+    ROUTE_BUDGETS[(method, path)] = SSO
 
 
 def _forwarded(method, path, rpc_name, summary, description, status=None):
@@ -132,7 +147,7 @@ class SsoRoutes:
            tags=("single sign-on",), description=f"With the provider session cookie ({COOKIE}): the enterprises "
            "the person acts for, whether the client of return_to lets them in for each (granted), and the "
            "authorization URL that chooses each (continue_to). 401 UNAUTHENTICATED without a live session, "
-           "400 VALIDATION_ERROR (return_to) when it is no request of a registered client.")
+           "400 VALIDATION_ERROR (return_to) when it is no request of a registered client.", budget=SSO)
     def oauth2_choices(self, request, query):
         return _response(call(self.sso.choices, _as_data(request)))
 
@@ -144,10 +159,28 @@ class SsoRoutes:
     def oauth2_userinfo(self, request):
         return _forward(self.sso.userinfo, request)
 
+    for _method in ("GET", "POST"):
+        _documented(_method, "/oauth2/logout", "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
+                    "id_token_hint (an ID token of this provider; an expired one is accepted), client_id (optional; "
+                    "the hint's audience), post_logout_redirect_uri (registered for the client, exactly), state "
+                    "(passed back). Ends the provider session (the cookie is cleared), the identity session it rests "
+                    "on and the tokens it gave; every client it gave tokens to and that registered a "
+                    "backchannel_logout_uri is sent a logout token. 302 to post_logout_redirect_uri, else a page; "
+                    "without a valid hint a page asks the person to confirm (a POST with confirm=yes); 400 page for "
+                    "a hint, client_id or post_logout_redirect_uri that is not valid (nothing ends).")
+
+    @http("GET", "/oauth2/logout")
+    def oauth2_logout(self, request):
+        return _forward(self.sso.logout, request)
+
+    @http("POST", "/oauth2/logout")
+    def oauth2_logout_confirmed(self, request):
+        return _forward(self.sso.logout, request)
+
     @route("POST", "/oauth2/session", summary="Begin a single sign-on session (the console, after a login)",
            status=204, tags=("single sign-on",), description="Sets the provider session cookie "
            f"({COOKIE}: Secure, HttpOnly, SameSite=Lax) bound to the caller's session; the console then goes "
-           "back to /oauth2/authorize.")
+           "back to /oauth2/authorize.", budget=SSO)
     def oauth2_session(self, request, actor):
         # no longer than the identity session it comes from
         value = call(self.sso.begin_session, actor.user_id, actor.session_id, time.time() + ACCESS_TOKEN_TTL)

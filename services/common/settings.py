@@ -95,6 +95,10 @@ SETTINGS = {s.name: s for s in (
     Setting("BUDGET_PERSONAL_DATA_PER_CLIENT", "20/hour", "exports of personal data per client address"),
     Setting("BUDGET_PERSONAL_DATA_PER_ACCOUNT", "5/hour", "exports of personal data per account and client address"),
     Setting("BUDGET_PERSONAL_DATA_GLOBAL", "1000/hour", "exports of personal data, all clients together"),
+    Setting("BUDGET_SSO_PER_CLIENT", "600/minute", "single sign-on requests (/oauth2/*) per client address"),
+    Setting("BUDGET_SSO_PER_RP", "600/minute", "single sign-on requests naming one business system (client_id) per "
+                                               "client address"),
+    Setting("BUDGET_SSO_GLOBAL", "60000/minute", "single sign-on requests (/oauth2/*), all clients together"),
     Setting("GATEWAY_CLIENT_CONCURRENCY", "16", "requests of one client a gateway works on at once (more wait "
                                                 "their turn)"),
     Setting("GATEWAY_HASH_ROUTES", "6", "requests at once, per gateway, on routes that wait for a password hash "
@@ -140,6 +144,11 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_ISSUER", "http://localhost:8000", "single sign-on's issuer: the gateway's public URL, exactly as "
                                                       "business systems reach it (https outside development)"),
     Setting("SSO_ACCESS_TOKEN_TTL", "600", "seconds a business system's access token lives (at most 600)"),
+    Setting("SSO_BACKCHANNEL_TIMEOUT", "5", "seconds a business system's back-channel logout endpoint may take "
+                                            "to answer"),
+    Setting("SSO_BACKCHANNEL_ATTEMPTS", "8", "tries of one logout token (back-off from SSO_BACKCHANNEL_RETRY_DELAY "
+            "doubling up to 60 s) before it is parked in the dead-letter queue"),
+    Setting("SSO_BACKCHANNEL_RETRY_DELAY", "1", "seconds before a logout token is sent again, doubling up to 60"),
     Setting("SSO_REFRESH_TOKEN_TTL", "28800", "seconds a business system's refresh tokens may renew its login"),
     Setting("EPORT_GATEWAY", "http://localhost:8000", "the gateway `eport demo` drives"),
     Setting("EPORT_MAX_FAILURES", "10", "failures of one event before its consumer parks it in its dead-letter queue"),

@@ -158,3 +158,7 @@ class IdentityService(Operated):
     @rpc
     def ops_legal_hold(self, user_id, held, reason):
         return self.app.set_legal_hold(user_id, held, reason, by=worker_context.value(BROKER_USER))
+
+    @on_event("identity", "sso")
+    def on_sso_event(self, envelope):
+        self.app.learn_logout(envelope)

@@ -6,6 +6,7 @@ from typing import Protocol
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
+from contracts import sso as sso_contract
 from contracts.tokens import MAX_TOKEN_INPUT, Tokens
 from services.common.commands import command
 from services.common.timeline import recent_events, since_seconds_ago
@@ -15,9 +16,14 @@ from .collaborators import Core
 from .domain import RevokedSession, Unauthenticated, User, ends_sessions
 
 
+LOGOUT_CONSUMER = "identity.sso"
+
+
 class SessionsHost(Core, Protocol):
     """What Sessions needs of the application it is mixed into (tests/unit/test_identity_mixins.py)."""
     tokens: Tokens
+
+    def consume(self, consumer, envelope, schema, effect): ...
 
 
 class Sessions:
@@ -45,6 +51,22 @@ class Sessions:
                                     revoked_at=self.clock()), answer=None)
         except IntegrityError:
             pass  # a concurrent logout of the same token got there first
+
+    def learn_logout(self, envelope):
+        """A logout at single sign-on's provider (ProviderSessionEnded that ends its identity session):
+        the identity session under it is revoked as a logout of its own token would; False for a repeat,
+        another event or a session revoked already."""
+        ended = sso_contract.PROVIDER_SESSION_ENDED
+        if envelope.get("source") != ended.source or envelope.get("event_type") != ended.name:
+            return False
+
+        def effect(p):
+            jti = p["identity_session_id"]
+            if not p["ends_identity_session"] or self.find(RevokedSession.create_id(jti), RevokedSession):
+                return []
+            return [RevokedSession(jti=jti, user_id=p["user_id"], revoked_at=self.clock())]
+
+        return self.consume(LOGOUT_CONSUMER, envelope, sso_contract.ProviderSessionEndedPayload, effect)
 
     def _recent(self, event_cls, at_attribute):
         """Stored events of one type from within a token's lifetime, oldest first: read from where

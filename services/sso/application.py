@@ -19,10 +19,12 @@ from services.common.commands import command
 from services.common.personal_data import events_naming
 from services.common.settings import setting
 
-from . import flows
+from . import flows, rp_logout
 from .domain import (AuthorizationCode, Client, ClientDirectory, ClientNotFound, ProviderSession, TokenFamily,
                      digest, same_digest)
 from .inputs import optional_uri, redirect_uri_list
+from .logouts import Logouts
+from .signons import LogoutNotice, SignOns
 
 CODE_TTL = 60  # seconds: a code is exchanged at once by the client's back end
 
@@ -48,7 +50,7 @@ def aggregate_id_of(token):
     return head if tail else None
 
 
-class SsoApplication(ServiceApplication):
+class SsoApplication(Logouts, ServiceApplication):
     service_name = "sso"
 
     def __init__(self, env=None, clock=time.time):
@@ -58,7 +60,9 @@ class SsoApplication(ServiceApplication):
     # -- clients (operators, `eport clients`) --------------------------------------------------------
     @command
     def add_client(self, run, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
-                   require_grant=True):
+                   require_grant=True, known_systems=None):
+        """A new client; `system` must be a code of `known_systems` (the catalogue, GET /api/v1/systems, which
+        the service asks authz for) when given."""
         values = check_fields({"name": (validators.text(CLIENT_NAME_MAX), name),
                                "system": (validators.optional(validators.text(50)), system),
                                "redirect_uris": (redirect_uri_list, redirect_uris),
@@ -69,6 +73,9 @@ class SsoApplication(ServiceApplication):
             raise ValidationFailed(details={"redirect_uris": ["Give at least one redirect URI."]})
         if values["require_grant"] and not values["system"]:
             raise ValidationFailed(details={"system": ["A client that requires a grant names its system."]})
+        if values["system"] and known_systems is not None and values["system"] not in known_systems:
+            raise ValidationFailed(f"No business system {values['system']!r} in the catalogue.", {"system": [
+                f"Not a code of GET /api/v1/systems; known: {', '.join(known_systems)}."]})
         client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
         client = Client(client_id=client_id, name=values["name"], system=values["system"],
                         redirect_uris=values["redirect_uris"],
@@ -129,15 +136,25 @@ class SsoApplication(ServiceApplication):
         now = self.clock()
         session_id = str(uuid.uuid4())
         cookie = token_of(session_id)
-        run.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
-                                 identity_session_id=identity_session_id, auth_time=now,
-                                 expires_at=float(expires_at)), answer=cookie)
+
+        def attempt():
+            signons = self.signons_of(user_id)
+            signons.add_session(session_id, identity_session_id, now, float(expires_at))
+            run.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
+                                     identity_session_id=identity_session_id, auth_time=now,
+                                     expires_at=float(expires_at)), signons, answer=cookie)
+        retry_on_conflict(attempt)
         return cookie
+
+    def signons_of(self, user_id):
+        """The index of the person's live sessions and token families (new when they have none)."""
+        return self.find(SignOns.create_id(user_id), SignOns) or SignOns(user_id=user_id)
 
     def personal_data(self, user_id):
         """sso's part of a person's export: the single sign-on sessions, codes and token families
         issued to them (digests of secrets left out), a scan of sso's store (no index by person)."""
-        return {"sso": events_naming(self, user_id, (ProviderSession, AuthorizationCode, TokenFamily))}
+        return {"sso": events_naming(self, user_id, (ProviderSession, AuthorizationCode, TokenFamily, SignOns,
+                                                     LogoutNotice))}
 
     def session_of(self, cookie):
         """The live provider session of a cookie's value, or None."""
@@ -145,6 +162,12 @@ class SsoApplication(ServiceApplication):
         if session is None or not same_digest(cookie, session.secret_digest) or not session.alive(self.clock()):
             return None
         return session
+
+    def live_session(self, session_id, user_id):
+        """The live provider session of this id (an ID token's `sid`) if it is this person's, else None."""
+        session = self.find(session_id, ProviderSession)
+        alive = session is not None and session.alive(self.clock()) and session.user_id == user_id
+        return session if alive else None
 
     # -- codes ------------------------------------------------------------------------------------------
     def save_code(self, run, code, **fields):
@@ -162,23 +185,28 @@ class SsoApplication(ServiceApplication):
         return found
 
     def start_family(self, run, code, family_id, refresh_token, access_token):
-        """The tokens of a code, saved with the code's redemption: False when another redemption
-        won the race (it is then a second use: what it gave ends)."""
+        """The tokens of a code, saved with the code's redemption and the person's index: False when
+        another redemption won the race (it is then a second use: what it gave ends)."""
         now = self.clock()
-        family = TokenFamily(family_id=family_id, client_id=code.client_id, user_id=code.user_id,
-                             enterprise_id=code.enterprise_id, session_id=code.session_id, scope=code.scope,
-                             auth_time=code.auth_time, refresh_digest=digest(refresh_token),
-                             access_digest=digest(access_token), access_expires_at=now + access_ttl(),
-                             refresh_expires_at=now + refresh_ttl())
-        code.redeem(family_id)
-        try:
-            run.save(code, family)
-        except IntegrityError:
-            winner = self.find(code.id, AuthorizationCode)
-            if winner is not None and winner.family_id:
-                self.end_family(run, winner.family_id, "code_replayed")
-            return False
-        return True
+
+        def attempt():
+            fresh = self.find(code.id, AuthorizationCode)
+            if fresh is None or fresh.family_id is not None:
+                if fresh is not None:
+                    self.end_family(run, fresh.family_id, "code_replayed")
+                return False
+            family = TokenFamily(family_id=family_id, client_id=code.client_id, user_id=code.user_id,
+                                 enterprise_id=code.enterprise_id, session_id=code.session_id, scope=code.scope,
+                                 auth_time=code.auth_time, refresh_digest=digest(refresh_token),
+                                 access_digest=digest(access_token), access_expires_at=now + access_ttl(),
+                                 refresh_expires_at=now + refresh_ttl())
+            fresh.redeem(family_id)
+            signons = self.signons_of(code.user_id)
+            signons.add_family(family_id, code.client_id, code.enterprise_id, code.session_id, now,
+                               now + refresh_ttl())
+            run.save(fresh, family, signons)
+            return True
+        return retry_on_conflict(attempt)
 
     # -- token families ---------------------------------------------------------------------------------
     def family_of_refresh(self, run, refresh_token, client_id):
@@ -228,3 +256,7 @@ class SsoApplication(ServiceApplication):
     @command(answer_after=True)
     def userinfo(self, run, provider, http):
         return flows.userinfo(provider.running(run), http)
+
+    @command(answer_after=True)
+    def logout(self, run, provider, http):
+        return rp_logout.logout(provider.running(run), http)

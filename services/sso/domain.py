@@ -97,7 +97,17 @@ class ProviderSession(Aggregate):
         return not self.ended and now < self.expires_at
 
     @event("Ended")
-    def end(self, reason: str):
+    def _ended(self, reason: str):  # read from stores of before Closed; never written now
+        self.ended = True
+
+    def end(self, reason, ends_identity_session=False):
+        """Ends the session; with `ends_identity_session` (a logout) the identity session it rests on ends
+        too, which identity learns from this event."""
+        self._closed(reason=reason, user_id=self.user_id, identity_session_id=self.identity_session_id,
+                     ends_identity_session=ends_identity_session)
+
+    @event("Closed")
+    def _closed(self, reason: str, user_id: str, identity_session_id: str, ends_identity_session: bool):
         self.ended = True
 
 

@@ -140,6 +140,8 @@ def discovery():
     return {
         "issuer": iss, "authorization_endpoint": f"{iss}/oauth2/authorize", "token_endpoint": f"{iss}/oauth2/token",
         "userinfo_endpoint": f"{iss}/oauth2/userinfo", "jwks_uri": f"{iss}/.well-known/jwks.json",
+        "end_session_endpoint": f"{iss}/oauth2/logout", "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,  # logout tokens carry `sid`, as the ID tokens do
         "response_types_supported": ["code"], "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"], "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],

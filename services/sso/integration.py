@@ -2,7 +2,8 @@
 from contracts import sso as c
 from contracts.envelope import make_envelope
 
-from .domain import Client, TokenFamily
+from .domain import Client, ProviderSession, TokenFamily
+from .signons import LogoutNotice
 
 
 def to_integration(domain_event):
@@ -20,7 +21,16 @@ def to_integration(domain_event):
         yield _envelope(domain_event, c.TOKEN_FAMILY_ENDED, {
             "family_id": str(domain_event.originator_id), "client_id": domain_event.client_id,
             "user_id": domain_event.user_id, "reason": domain_event.reason})
-    # sessions, codes and rotations are not published: the audit trail keeps who was given tokens and why
+    elif isinstance(domain_event, ProviderSession.Closed):
+        yield _envelope(domain_event, c.PROVIDER_SESSION_ENDED, {
+            "session_id": str(domain_event.originator_id), "user_id": domain_event.user_id,
+            "identity_session_id": domain_event.identity_session_id, "reason": domain_event.reason,
+            "ends_identity_session": domain_event.ends_identity_session})
+    elif isinstance(domain_event, LogoutNotice.Due):
+        yield _envelope(domain_event, c.BACKCHANNEL_LOGOUT_DUE, {
+            "notice_id": str(domain_event.originator_id), "client_id": domain_event.client_id,
+            "user_id": domain_event.user_id, "session_id": domain_event.session_id, "reason": domain_event.reason})
+    # sessions begun, codes and rotations are not published: the audit trail keeps who was given tokens and why
     # they ended, not each renewal
 
 

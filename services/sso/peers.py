@@ -1,5 +1,6 @@
 """What single sign-on asks the other services, with deadlines (a service away is a 503)."""
 from contracts.enterprise import APPROVED
+from contracts.tokens import TokenVerifier
 from services.common.rpc import RPC_DEADLINE, call_with_deadline
 
 
@@ -28,3 +29,11 @@ class Peers:
     def sign(self, claims):
         """identity signs single sign-on's tokens: the platform's key never leaves it."""
         return self._call(self.identity.sign_client_token, claims)
+
+    def token_keys(self):
+        """A verifier of identity's JWK set: the id_token_hint of a logout was signed with one of them."""
+        return TokenVerifier(self._call(self.identity.token_keys))
+
+    def system_codes(self):
+        """The codes of the catalogue of business systems (authz, GET /api/v1/systems)."""
+        return [s["code"] for s in self._call(self.authz.list_systems)]

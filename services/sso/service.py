@@ -10,6 +10,7 @@ from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
 
 from . import browser, flows
+from .backchannel import deliver, on_logout_due
 from .application import SsoApplication
 from .integration import to_integration
 from .peers import Peers
@@ -25,12 +26,30 @@ class SsoService(Operated):
     authz = RpcProxy("authz")
     erasure = ErasureFollower("sso")
 
+    def _peers(self):
+        return Peers(self.identity, self.enterprise, self.authz)
+
     def _provider(self):
-        return Provider(self.app, Peers(self.identity, self.enterprise, self.authz))
+        return Provider(self.app, self._peers())
 
     @on_event("sso", "identity")
-    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
-        self.erasure.erase(envelope, self.identity)
+    def on_identity_event(self, envelope):
+        # UserErased (services/common/erasure.py); what ends sign-ons (logouts.py)
+        if not self.erasure.erase(envelope, self.identity):
+            self.app.learn(envelope)
+
+    # -- what else ends sign-ons, and the logout tokens it owes (logouts.py, backchannel.py) -------------
+    @on_event("sso", "enterprise")
+    def on_enterprise_event(self, envelope):
+        self.app.learn(envelope)
+
+    @on_event("sso", "authz")
+    def on_authz_event(self, envelope):
+        self.app.learn(envelope)
+
+    @on_logout_due("sso", "sso")
+    def on_logout_due(self, envelope):
+        deliver(self.app, self._peers(), envelope)
 
     @erasure_broadcast()
     def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
@@ -57,6 +76,10 @@ class SsoService(Operated):
         return self.app.userinfo(self._provider(), http)
 
     @rpc
+    def logout(self, http):
+        return self.app.logout(self._provider(), http)
+
+    @rpc
     def personal_data(self, user_id):
         """Its part of a person's export; only the gateway asks, with the user id of a verified token."""
         return self.app.personal_data(user_id)
@@ -79,8 +102,9 @@ class SsoService(Operated):
     @rpc
     def add_client(self, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
                    require_grant=True):
+        known = self._peers().system_codes() if system else None  # the catalogue, from authz
         return self.app.add_client(name, system, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
-                                   require_grant)
+                                   require_grant, known_systems=known)
 
     @rpc
     def list_clients(self):

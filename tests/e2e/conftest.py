@@ -22,6 +22,8 @@ def platform():
     vhost = create_vhost("eport-e2e", exchanges=False)  # broker.setup declares them
     env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING",
            "EPORT_ISSUER": f"http://127.0.0.1:{port}",  # single sign-on's issuer: the URL clients reach
+           # a logout token a business system's endpoint refuses is tried 3 times in under a second, then parked
+           "SSO_BACKCHANNEL_RETRY_DELAY": "0.2", "SSO_BACKCHANNEL_ATTEMPTS": "3",
            "AMQP_URI": vhost_uri(vhost) if vhost else os.environ["AMQP_URI"]}
     try:
         broker_uris = broker.setup(env["AMQP_URI"], namespace=vhost) if vhost else None

@@ -3,6 +3,7 @@ it to one member and not to another, and each person's provider session (for the
 single sign-on)."""
 import uuid
 
+from tests.backchannel_endpoint import Endpoint
 from tests.e2e.certification import certify
 from tests.e2e.enterprise_people import apply, approve, register, wait_for
 from tests.eport_cli import eport, json_lines
@@ -72,11 +73,21 @@ def exchange(api, client, code, verifier, redirect_uri):
 
 
 def drive_sso_events(api, platform):
-    """ClientRegistered, TokensIssued, TokenFamilyEnded (a code used twice), ClientRemoved."""
+    """ClientRegistered, TokensIssued, TokenFamilyEnded (a code used twice), ProviderSessionEnded and
+    BackchannelLogoutDue (a logout), ClientRemoved."""
     redirect = "https://events.example/callback"
     people = enterprise_with_grant(api)
-    client = add_client(platform, redirect)
-    code, verifier = code_flow(api, platform, client, people["granted"], redirect)
-    assert exchange(api, client, code, verifier, redirect).status_code == 200
-    assert exchange(api, client, code, verifier, redirect).status_code == 400
+    endpoint = Endpoint()
+    try:
+        client = add_client(platform, redirect, "--backchannel-logout-uri", endpoint.uri)
+        code, verifier = code_flow(api, platform, client, people["granted"], redirect)
+        assert exchange(api, client, code, verifier, redirect).status_code == 200
+        assert exchange(api, client, code, verifier, redirect).status_code == 400
+        code, verifier = code_flow(api, platform, client, people["granted"], redirect)
+        tokens = exchange(api, client, code, verifier, redirect).json()
+        r = api.get("/oauth2/logout", params={"id_token_hint": tokens["id_token"]}, allow_redirects=False)
+        assert r.status_code == 200, r.text
+        wait_for(lambda: endpoint.tokens())
+    finally:
+        endpoint.close()
     eport("clients", "remove", client["client_id"], amqp_uri=operator_uri(platform))

@@ -24,7 +24,7 @@ def data(api, platform):
     return make_data(api)
 
 
-OAUTH2_PROTOCOL = "^/oauth2/(authorize|token|userinfo)$"
+OAUTH2_PROTOCOL = "^/oauth2/(authorize|token|userinfo|logout)$"
 
 
 def test_schemathesis_finds_no_failure(api, data, tmp_path):

@@ -215,8 +215,8 @@ def test_setup_declares_every_consumed_exchange_and_no_consumer_may_delete_one(u
     pairs = consumed_pairs()
     assert ("notify", "enterprise") in pairs and ("gateway", "identity") in pairs
     for consumer, source in [*pairs, ("notify", "identity")]:
-        if consumer == source:  # identity follows its own UserErased: the owner configures its exchange
-            continue
+        if consumer == source:  # identity follows its own UserErased, sso its BackchannelLogoutDue: the owner
+            continue  # configures its exchange
         with Connection(users[consumer]) as conn:
             channel = conn.channel()
             channel.exchange_declare(f"{source}.events", "topic", passive=True)  # setup declared it

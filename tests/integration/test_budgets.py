@@ -82,6 +82,22 @@ class CountingAuthz:
         return True
 
 
+class CountingSso:
+    name = "sso"
+
+    def _answer(self, what):
+        CALLS.append(("sso", what))
+        return {"status": 200, "headers": [["Content-Type", "application/json"]], "body": "{}", "cookie": None}
+
+    @rpc
+    def token(self, http):
+        return self._answer("token")
+
+    @rpc
+    def logout(self, http):
+        return self._answer("logout")
+
+
 def raise_invalid():
     from contracts import errors as e
     from contracts.errors import ServiceError
@@ -96,7 +112,7 @@ def gateway_port():
         port = free_port()
         runner = ServiceRunner({"AMQP_URI": amqp_uri, "serializer": "json", "max_workers": 10,
                                 "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}"})
-        for service in (GatewayService, CountingIdentity, CountingCard, CountingAuthz):
+        for service in (GatewayService, CountingIdentity, CountingCard, CountingAuthz, CountingSso):
             runner.add_service(service)
         runner.start()
         yield port
@@ -356,3 +372,24 @@ def test_over_its_login_budget_a_client_still_logs_in_with_a_card(gateway_port, 
     status, body, _ = client.call("POST", "/api/v1/sessions", card)
     assert status == 201, body
     assert CALLS == [("identity", "login_password"), ("card", "login")]
+
+
+def test_single_sign_on_is_budgeted_per_client_and_relying_party_before_the_provider_is_asked(gateway_port, store,
+                                                                                             monkeypatch):
+    monkeypatch.setenv("BUDGET_SSO_PER_CLIENT", "4/hour")
+    monkeypatch.setenv("BUDGET_SSO_PER_RP", "2/hour")
+    client = Client(gateway_port, "127.0.3.1")
+    rp, other_rp = str(uuid.uuid4()), str(uuid.uuid4())
+    assert [client.call("POST", f"/oauth2/token?client_id={rp}")[0] for _ in range(2)] == [200, 200]
+    assert_rate_limited(client.call("GET", f"/oauth2/logout?client_id={rp}"))  # that RP's budget, at this address
+    assert client.call("GET", f"/oauth2/logout?client_id={other_rp}")[0] == 200
+    assert_rate_limited(client.call("POST", "/oauth2/token"))  # the address's whole budget
+    assert CALLS == [("sso", "token")] * 2 + [("sso", "logout")]  # the refused ones never reached sso
+    assert early_refusal("POST", "/oauth2/token", {"REMOTE_ADDR": "127.0.3.1"}).code == "RATE_LIMITED"
+    assert Client(gateway_port, "127.0.3.2").call("POST", "/oauth2/token")[0] == 200
+
+
+def test_single_sign_on_global_budget(gateway_port, store, monkeypatch):
+    monkeypatch.setenv("BUDGET_SSO_GLOBAL", "3/hour")
+    assert [Client(gateway_port, f"127.0.4.{n}").call("GET", "/oauth2/logout")[0] for n in range(1, 4)] == [200] * 3
+    assert_rate_limited(Client(gateway_port, "127.0.4.9").call("GET", "/oauth2/logout"))

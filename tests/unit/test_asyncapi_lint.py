@@ -88,7 +88,7 @@ def test_ids_and_moments_say_their_format():
     # what the real-subscriber contract test (tests/e2e/test_event_contract.py) then holds real events to
     for name, schema in load_document()["components"]["schemas"].items():
         for field, prop in schema.get("properties", {}).items():
-            if field.endswith("_id") and field not in ("session_id", "correlation_id"):
+            if field.endswith("_id") and field not in ("session_id", "identity_session_id", "correlation_id"):
                 assert prop.get("format") == "uuid", f"{name}.{field}: Id(...) of contracts/envelope.py"
             if field.endswith(("_at", "_until")):
                 assert prop.get("format") == "date-time", f"{name}.{field}: Timestamp(...)"

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.unit
 
 ROUTE_BUDGETS = [budgets.PASSWORD_LOGIN, budgets.SMS_LOGIN, budgets.SMS_SEND, budgets.REGISTRATION,
                  budgets.CARD_CHALLENGE, budgets.PASSWORD_CHANGE, budgets.PASSWORD_RESET, budgets.ADMIN_CLAIM,
-                 budgets.PERSONAL_DATA]
+                 budgets.PERSONAL_DATA, budgets.SSO]
 
 
 @pytest.mark.parametrize("budget", ROUTE_BUDGETS, ids=lambda b: f"{b.name}-{b.counted_as}")
