@@ -40,6 +40,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from kombu import Connection
 
+from services.common.broker_addresses import addresses, each_address
 from services.common.settings import setting, var_dir
 
 from .broker_policy import ROLES, admin_exchanges, definitions, user_name
@@ -58,14 +59,17 @@ def password_hash(password):
 
 
 def vhost_of(amqp_uri):
-    path = urlsplit(amqp_uri).path
+    path = urlsplit(addresses(amqp_uri)[0]).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
 
 def with_credentials(amqp_uri, user, password):
-    parts = urlsplit(amqp_uri)
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5672}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    """`amqp_uri` as `user`: each address of a cluster's (services/common/broker_addresses.py)."""
+    def one(uri):
+        parts = urlsplit(uri)
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5672}"
+        return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    return each_address(amqp_uri, one)
 
 
 def _rabbitmqctl(*args, stdin=None, timeout=60):

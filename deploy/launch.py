@@ -16,6 +16,7 @@ import requests
 from nameko.utils import sanitize_url
 
 from deploy.sms_display import OutboxFollower
+from services.common.broker_addresses import each_address
 from services.common.deployment import SERVICES, available_services
 from services.common.settings import setting, var_dir
 from services.notify.sms import outbox_path
@@ -214,7 +215,8 @@ def main(argv=None):
     uris = _broker_users()
     platform = Platform(only=args.only.split(",") if args.only else None, broker_uris=uris,
                         broker_file=broker_users_file() if uris else None)
-    platform.say(f"AMQP_URI={sanitize_url(platform.env.get('AMQP_URI', 'amqp://guest:guest@localhost:5672/'))}  "
+    shown = each_address(platform.env.get("AMQP_URI", "amqp://guest:guest@localhost:5672/"), sanitize_url)
+    platform.say(f"AMQP_URI={shown}  "
                  f"event stores under {setting('EPORT_VAR') or ROOT / 'var'}")
     stopping = False
 

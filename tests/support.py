@@ -120,8 +120,10 @@ def delete_vhost(vhost):
 
 
 def vhost_uri(vhost, amqp_uri=None):
+    """`amqp_uri` (each of its addresses, a cluster's) on `vhost`."""
+    from services.common.broker_addresses import each_address
     base = amqp_uri or base_amqp_uri()
-    return urlparse(base)._replace(path="/" + vhost).geturl() if vhost else base
+    return each_address(base, lambda uri: urlparse(uri)._replace(path="/" + vhost).geturl()) if vhost else base
 
 
 @contextmanager

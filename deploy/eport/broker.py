@@ -7,6 +7,7 @@ import amqp.exceptions
 import yaml
 from kombu import Connection, Exchange, Producer
 
+from services.common.broker_addresses import addresses, each_address
 from services.common.outages import BROKER_ERRORS
 
 from .errors import CommandError, unavailable, usage
@@ -29,8 +30,11 @@ def amqp_ssl():
 
 
 def safe_uri(uri):
-    parsed = urlparse(uri)
-    return parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 5672}").geturl()
+    """`uri` without its credentials (each address of a cluster's)."""
+    def one(address):
+        parsed = urlparse(address)
+        return parsed._replace(netloc=f"{parsed.hostname}:{parsed.port or 5672}").geturl()
+    return each_address(uri, one)
 
 
 
@@ -40,7 +44,7 @@ def connection(auditor=False):
     uri = amqp_uri(auditor)
     conn = Connection(uri, connect_timeout=5, ssl=amqp_ssl())
     try:
-        conn.ensure_connection(max_retries=1)
+        conn.ensure_connection(max_retries=len(addresses(uri)))  # each node of a cluster once
     except (*BROKER_ERRORS, amqp.exceptions.AMQPError) as exc:
         raise unavailable(f"cannot reach the broker at {safe_uri(uri)}: {exc}") from None
     try:
@@ -118,7 +122,7 @@ def rpc(timeout=RPC_TIMEOUT, auditor=False):
 
 def broker_user(auditor=False):
     """The user of the tool's broker URI (RabbitMQ's default is guest)."""
-    return unquote(urlparse(amqp_uri(auditor)).username or "guest")
+    return unquote(urlparse(addresses(amqp_uri(auditor))[0]).username or "guest")
 
 
 def record_operation(action, target, details=None, proxy=None):

@@ -30,6 +30,6 @@ event store's environment, the relay's positions, the published log, made from t
 `context.py`, `correlation.py`, `turns.py`, `consuming.py`, `exchange_binding.py`, `deadletters.py`,
 `relay.py`, `published.py`, `positions.py`, `event_keys.py`, `cipher.py`, `compression.py`,
 `timeline.py`, `outages.py`, `postgres.py`, `secret_rules.py`, `person_keys.py` (per-person keys:
-docs/PERSONAL_DATA.md), `durable.py`, `erasure.py` (what every service does on UserErased).
-docs/conventions.md tells how to use them.
+docs/PERSONAL_DATA.md), `durable.py`, `erasure.py` (what every service does on UserErased),
+`broker_addresses.py` (a cluster's AMQP_URI). docs/conventions.md tells how to use them.
 """

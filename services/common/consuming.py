@@ -9,18 +9,26 @@ py-amqp's ConnectionError only, ended the worker's thread, and nameko kills a co
 thread ends with an error ("thread exited with error"): the service's process exited. Dropping
 the ack loses nothing: the broker puts every message left unacknowledged on a lost connection back
 in its queue, and consumers and command records make the redelivery harmless. The consume loop
-reconnects by itself.
+reconnects by itself, and says so without the password of any broker address (nameko's line
+hid the first one's only; a cluster's AMQP_URI names every node, services/common/broker_addresses.py).
 """
 import logging
 
 from nameko.messaging import QueueConsumer as NamekoQueueConsumer
+from nameko.utils import sanitize_url
 
+from .broker_addresses import each_address
 from .outages import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
 
 
 class QueueConsumer(NamekoQueueConsumer):
+    def on_connection_error(self, exc, interval):
+        # nameko's hides the first address's password only: a cluster's AMQP_URI names every node
+        log.warning("Error connecting to broker at %s (%s); retrying in %s seconds",
+                    each_address(self.amqp_uri, sanitize_url), exc, interval)
+
     def ack_message(self, message):
         self._settle(super().ack_message, message, "acknowledged")
 

@@ -17,6 +17,7 @@ import inspect
 import json
 import logging
 import sys
+from copy import copy
 
 import eventlet
 import kombu.serialization
@@ -35,17 +36,45 @@ from nameko.standalone.rpc import PollingQueueConsumer, SingleThreadedReplyListe
 
 from contracts import errors as e
 from contracts.errors import ServiceError
+from contracts.subscriptions import queue_arguments
 
 from . import commands
 from .context import BROKER_USER
 from .exchange_binding import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
+from .settings import consumer_queue_type
 
 log = logging.getLogger(__name__)
 
 RPC_DEADLINE = 10  # seconds; a service that does not answer becomes a 503, not a hung request
 RPC_EXCHANGE = get_rpc_exchange({}).name
+
+
+def request_queue(queue):
+    """A service's `rpc-<service>` queue (nameko's: durable) of the type EPORT_QUEUE_TYPE says, like
+    every consumer queue: on a RabbitMQ cluster a quorum queue, replicated. A classic durable queue
+    lives on one node, and while that node is down no other node lets anyone declare or consume it
+    (404 NOT_FOUND, "home node ... is down"): every call of the service would fail until it is back."""
+    arguments = queue_arguments(consumer_queue_type())
+    if not arguments:
+        return queue
+    replicated = copy(queue)
+    replicated.queue_arguments = dict(queue.queue_arguments or {}, **arguments)
+    return replicated
+
+
+def reply_queue(queue):
+    """A proxy's reply queue (nameko's: durable, expiring when unused). On a cluster (quorum) a
+    transient one: when its node goes down the cluster deletes it, and the proxy, reconnected to
+    another node, declares it there again under its name (replies sent since land in it); a durable
+    one could not be declared anywhere until its node came back. A quorum queue per proxy would
+    cost a Raft group per process and a replicated write per reply."""
+    if consumer_queue_type() == "classic":
+        return queue
+    transient = copy(queue)
+    transient.durable = False
+    return transient
 
 
 class UnconfirmedPublisher(Publisher):
@@ -112,6 +141,11 @@ class UnconfirmedReplies(RpcConsumer):
         super().__init__(*args, **kwargs)
         self._outage_tries = {}  # correlation id -> tries that met an outage
 
+    def setup(self):
+        if self.queue is None:
+            super().setup()  # registered with the consume loop, which reads self.queue when it starts
+            self.queue = request_queue(self.queue)
+
     def handle_result(self, message, result, exc_info):
         if exc_info is not None and isinstance(exc_info[1], Unavailable):
             request = message.properties.get("correlation_id")
@@ -140,6 +174,10 @@ class UnconfirmedReplies(RpcConsumer):
 
 class ReplyListener(NamekoReplyListener):
     queue_consumer = RpcQueueConsumer()
+
+    def setup(self):
+        super().setup()  # registered with the consume loop, which reads self.queue when it starts
+        self.queue = reply_queue(self.queue)
 
 
 class RpcProxy(NamekoRpcProxy):
@@ -170,7 +208,7 @@ class UnconfirmedRpcProxy(RpcProxy):
 
 class _PollingConsumer(PollingQueueConsumer):
     def register_provider(self, provider):
-        provider.queue = bound_without_declaring(provider.queue)
+        provider.queue = bound_without_declaring(reply_queue(provider.queue))
         super().register_provider(provider)
 
 

@@ -135,7 +135,8 @@ SETTINGS = {s.name: s for s in (
     Setting("GATEWAY_SOCKET_TIMEOUT", "10", "seconds one socket operation, and reading a whole body, may take"),
     Setting("CONSOLE_DIST", None, "the built web console (default: console/dist)"),
     Setting("AMQP_URI", "amqp://guest:guest@localhost:5672/", "the broker, for the operators' tools "
-                                                              "(services get it from the nameko config)"),
+                                                              "(services get it from the nameko config); "
+                                                              "a cluster's nodes ;-separated"),
     Setting("AMQP_SSL", None, "TLS options of an amqps:// broker (py-amqp's ssl, YAML/JSON: ca_certs, cert_reqs, "
                               "server_hostname); services get it from the nameko config"),
     Setting("EPORT_AMQP_URI", None, "the broker and user of the eport tool (default: AMQP_URI)"),

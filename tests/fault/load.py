@@ -35,7 +35,9 @@ class Load:
         self.retry_for = retry_for
         self.statuses = collections.Counter()  # (step, status) -> count
         self.stories = []  # acknowledged: {admin, member, enterprise_id, association_id}
+        self.acknowledged_at = []  # time.monotonic() of each story's acknowledgement, in order
         self.errors = []  # the body of every 500
+        self.failed_at = []  # (time.monotonic(), step, status) of every answer that was not the one hoped for
         self._stop = threading.Event()
         self._threads = []
         self._lock = threading.Lock()
@@ -66,6 +68,12 @@ class Load:
         with self._lock:
             return len(self.stories)
 
+    def longest_pause(self, since, until):
+        """The longest time between `since`, the stories acknowledged in between, and `until`."""
+        with self._lock:
+            times = [since] + [t for t in self.acknowledged_at if since <= t <= until] + [until]
+        return max(b - a for a, b in zip(times, times[1:], strict=False))
+
     def _loop(self):
         session = requests.Session()
         while not self._stop.is_set():
@@ -75,6 +83,7 @@ class Load:
                 continue
             with self._lock:
                 self.stories.append(story)
+                self.acknowledged_at.append(time.monotonic())
 
     def _call(self, session, step, method, path, ok, token=None, json=None):
         """One command, retried with its key while the failure is a passing one."""
@@ -92,6 +101,8 @@ class Load:
                 self.statuses[(step, status)] += 1
                 if status == 500:
                     self.errors.append((step, r.text))
+                if status not in ok:
+                    self.failed_at.append((time.monotonic(), step, status))
             if status in ok:
                 return r
             if not _passing(r, status) or time.monotonic() > deadline:

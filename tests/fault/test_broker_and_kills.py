@@ -23,8 +23,7 @@ import pytest
 from deploy.launch import SERVICES
 
 from .broker_link import BrokerLink
-from .conftest import launched, wait_for
-from .load import Load
+from .conftest import launched, under_load, wait_for
 from .restarts import restart_broker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -43,17 +42,9 @@ def linked():
         link.cut()
 
 
-def under_load(p):
-    load = Load(p.api.base, users=3).start()
-    wait_for(lambda: load.acknowledged() >= 1, 60, "load under way")
-    return load
-
-
 def test_every_service_outlives_a_broker_outage(linked):
     p, link = linked
-    p.supervising = False  # the launcher's restart must not be what saves them
-    try:
-        pids = {name: p.pid(name) for name in p.platform.procs}
+    with p.unsupervised() as pids:
         load = under_load(p)
         before, connections = load.acknowledged(), link.accepted
         link.cut()
@@ -63,20 +54,13 @@ def test_every_service_outlives_a_broker_outage(linked):
         wait_for(lambda: load.acknowledged() >= before + 2, 90, "load going on after the outage")
         load.stop()
         assert link.accepted - connections >= len(pids), "not every process reconnected"
-        exited = {n: proc.returncode for n, proc in p.platform.procs.items() if proc.poll() is not None}
-        assert not exited, f"exited during the outage: {exited}"
-        assert {name: p.pid(name) for name in p.platform.procs} == pids
-    finally:
-        p.supervising = True
     load.verify(p.var)
     print(f"broker outage of {OUTAGE} s: {load.summary()}")
 
 
 def test_every_service_outlives_its_broker_connections_reset(linked):
     p, link = linked
-    p.supervising = False  # an exit must show, not be repaired
-    try:
-        pids = {name: p.pid(name) for name in p.platform.procs}
+    with p.unsupervised() as pids:
         load = under_load(p)
         for _ in range(RESETS):
             connections = link.accepted
@@ -89,9 +73,6 @@ def test_every_service_outlives_its_broker_connections_reset(linked):
         before = load.acknowledged()
         wait_for(lambda: load.acknowledged() >= before + 2, 90, "load going on after the resets")
         load.stop()
-        assert {name: p.pid(name) for name in p.platform.procs} == pids
-    finally:
-        p.supervising = True
     load.verify(p.var)
     print(f"{RESETS} resets of every broker connection: {load.summary()}")
 

@@ -10,7 +10,8 @@ from nameko.testing.services import entrypoint_hook
 from contracts.subscriptions import subscription
 from services.common.deadletters import dead_letter_queue_name
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
-from tests.plumbing_demo import SOURCE, SinkApp, published_before_consumer_starts, registered_demo
+from services.common.rpc import ClusterRpcProxy
+from tests.plumbing_demo import SOURCE, DemoService, SinkApp, published_before_consumer_starts, registered_demo
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -35,8 +36,8 @@ def quorum_config(config, monkeypatch, fresh_var):
     delete_vhost(vhost)
 
 
-def queue_types(vhost):
-    out = subprocess.run(["rabbitmqctl", "list_queues", "-q", "-p", vhost, "name", "type"],
+def queue_types(vhost, column="type"):
+    out = subprocess.run(["rabbitmqctl", "list_queues", "-q", "-p", vhost, "name", column],
                          capture_output=True, text=True, timeout=60, check=True).stdout
     return dict(line.split("\t")[:2] for line in out.strip().splitlines()[1:] if "\t" in line)
 
@@ -57,3 +58,19 @@ def test_consumer_queues_can_be_quorum_queues(quorum_config, container_factory, 
     assert types[name] == "quorum", types
     assert types[dead_letter_queue_name(name)] == "quorum", types
     assert SinkApp.effects == ["waits in a quorum queue", "requeued once"]
+
+
+def test_rpc_queues_are_quorum_queues_and_reply_queues_transient(quorum_config, container_factory):
+    """On a cluster a classic durable queue is lost while its one node is down (no node lets
+    anyone declare it meanwhile): rpc-<service> is a quorum queue too, and a reply queue is
+    transient, declared again on whichever node its proxy reconnects to (tests/fault/test_rabbit_cluster.py)."""
+    config, vhost = quorum_config
+    demo = container_factory(DemoService, config)
+    demo.start()
+    with ClusterRpcProxy(config) as proxy:
+        assert getattr(proxy, SOURCE).write("asked over RPC") is not None
+        durable = queue_types(vhost, "durable")
+    types = queue_types(vhost)
+    assert types[f"rpc-{SOURCE}"] == "quorum", types
+    replies = [name for name in durable if name.startswith("rpc.reply-")]
+    assert replies and all(durable[name] == "false" for name in replies), durable
