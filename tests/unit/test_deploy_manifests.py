@@ -51,7 +51,6 @@ def test_compose_runs_every_service_with_the_shared_configuration():
         assert set(services[name]["environment"]) <= documented_variables()
         assert "AMQP_URI" not in services[name]["environment"]
     assert services["gateway"]["ports"] == ["8000:8000"]
-    assert services["audit"].get("deploy", {}).get("replicas", 1) == 1  # a SQLite file, one writer
 
 
 def test_the_secrets_example_names_every_secret():
