@@ -14,7 +14,7 @@ SOURCE = "card"
 
 LEGAL_PERSON, OPERATOR = CARD_TYPES = ("legal_person", "operator")  # 法人卡, 操作员卡
 CHALLENGE_PURPOSES = ("bind", "login", "identity")  # identity: a claim of the ID number (实名认证)
-UNBIND_REASONS = ("unbound", "membership_ended", "revoked", "expired")
+UNBIND_REASONS = ("unbound", "membership_ended", "revoked", "expired", "erased")
 CARD_NO_RE = re.compile(r"[0-9A-Za-z-]{1,64}")
 # A card's answers are checked for their shape only: whether a PEM block is a certificate of the e-port CA,
 # and whether the signature is the card's, is the card service's answer (400 CERTIFICATE_UNTRUSTED,
@@ -87,7 +87,9 @@ class CardUnboundPayload(CardPayload):
                                                     "membership_ended: the member was removed from the enterprise; "
                                                     "revoked: the CA revoked the card's certificate (CRL); "
                                                     "expired: the certificate's validity ended (notAfter); "
-                                                    "revoked and expired added after v1"})
+                                                    "erased: the holder's account was erased (UserErased), the "
+                                                    "card is free to bind again; "
+                                                    "revoked and expired added after v1, erased after v2"})
 
 
 CARD_BOUND = event_type(SOURCE, "CardBound", CardBoundPayload,

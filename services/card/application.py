@@ -17,6 +17,7 @@ import hmac
 import time
 
 from contracts import enterprise as ent
+from contracts.identity import USER_ERASED
 from services.common.application import ServiceApplication
 from services.common.settings import secret
 
@@ -73,6 +74,20 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
             return self._unbind(binding, reason="membership_ended", by_user_id=envelope.get("actor_user_id"))
 
         return self.consume(CONSUMER, envelope, ent.MemberRemovedPayload, effect)
+
+    def unbind_erased(self, envelope):
+        """identity's UserErased: every card of the person unbound (reason erased), so that the card is
+        free for its holder's next account (services/common/erasure.py runs this first, while the
+        person's key still opens the card numbers). False for a repeat or no change."""
+        def effect(p):
+            changed = []
+            for enterprise_id in self._list(f"user:{p['user_id']}").items:
+                binding = self._binding(p["user_id"], enterprise_id)
+                if binding is not None and binding.bound:
+                    changed += self._unbind(binding, reason="erased", by_user_id=p["user_id"])
+            return changed
+
+        return self.consume(CONSUMER, envelope, USER_ERASED.payload, effect)
 
     # -- queries ------------------------------------------------------------------------------
     def cards_of_user(self, user_id):

@@ -84,8 +84,8 @@ class CardService(Operated):
 
     # -- events ----------------------------------------------------------------------------------
     @on_event("card", "identity")
-    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
-        self.erasure.erase(envelope, self.identity)
+    def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py): its cards unbound first
+        self.erasure.erase(envelope, self.identity, purge=lambda user_id: self.app.unbind_erased(envelope))
 
     @erasure_broadcast()
     def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
