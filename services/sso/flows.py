@@ -67,7 +67,9 @@ def _max_age_passed(request, session, now):
 
 
 def _console(page, http, mark=None):
-    args = [(k, v) for k, vs in (http.get("args") or {}).items() if k != LOGIN_MARK for v in vs]
+    """To the console's page and back to this request; a new login's mark replaces the old one (the
+    chooser keeps it: the login it stands for is still the one this request asked)."""
+    args = [(k, v) for k, vs in (http.get("args") or {}).items() if not (mark and k == LOGIN_MARK) for v in vs]
     back = "/oauth2/authorize?" + urlencode(args + ([(LOGIN_MARK, mark)] if mark else []))
     return answer(302, "", [("Location", f"{page}?return_to={quote(back, safe='')}")])
 

@@ -172,6 +172,16 @@ def test_oidcc_prompt_login_and_max_age_ask_a_login_once_then_continue(env, dema
     assert location(follow(env, again, fresh)).startswith(flows.LOGIN_PAGE)
 
 
+def test_oidcc_prompt_login_then_the_chooser_then_on(env):
+    env.peers.enterprises[OTHER] = "user"
+    back = return_to(authorize(env, prompt="login", code_challenge=pkce()[1], code_challenge_method="S256"))
+    fresh = logged_in_again(env)
+    chooser = return_to(follow(env, back, fresh), flows.CHOOSER_PAGE)
+    chosen = {i["enterprise_id"]: i for i in body(choices(env, chooser, fresh))["items"]}[ENTERPRISE]
+    got = query(follow(env, chosen["continue_to"], fresh))
+    assert "code" in got and got["state"] == "st-1"  # the login asked for is still the one done: no loop
+
+
 def test_a_login_mark_fits_no_other_request(env):
     back = return_to(authorize(env, prompt="login", code_challenge=pkce()[1], code_challenge_method="S256"))
     mark = parse_qs(urlsplit(back).query)[flows.LOGIN_MARK][0]
