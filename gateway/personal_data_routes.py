@@ -5,26 +5,20 @@
 contracts/personal_data.py's, its JSON Schema published here. Nothing of it is logged or stored."""
 import time
 
-from marshmallow import Schema
-
 from contracts import errors as e
 from contracts.personal_data import OPENAPI_NAME, PARTS, assemble
 from contracts.times import iso_of_epoch
 from services.common.deployment import deployed_services
 
 from . import budgets
-from .identity_schemas import SmsCode
+from .personal_data_schemas import PersonalDataCodeSchema
 from .routing import call, route
 
 EXPORT_RESPONSE = {"$ref": f"#/components/schemas/{OPENAPI_NAME}"}
 
 
-class ExportBodySchema(Schema):
-    sms_code = SmsCode(required=True)
-
-
 class PersonalDataRoutes:
-    @route("POST", "/api/v1/me/export", summary="Download my personal data (下载我的数据)", body=ExportBodySchema,
+    @route("POST", "/api/v1/me/export", summary="Download my personal data (下载我的数据)", body=PersonalDataCodeSchema,
            response=EXPORT_RESPONSE, tags=("identity",), budget=budgets.PERSONAL_DATA,
            errors=(e.SMS_CODE_INVALID, e.SMS_CODE_ATTEMPTS_EXCEEDED),
            description="Needs a `personal_data` SMS code of the caller's own mobile; one code serves one "

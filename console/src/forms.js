@@ -36,3 +36,17 @@ export function useFormErrors(fields, aliases = {}, readAs = {}) {
   }
   return form
 }
+
+// A form's own rules, beside it: {field: message} for what must be given before it is sent (a
+// checkbox ticked, a text not blank); each missing one's message under its field. True when any is.
+export function missingRequired(form, rules, errors) {
+  let missing = false
+  for (const [name, message] of Object.entries(rules)) {
+    const value = form[name]
+    if (typeof value === 'boolean' ? !value : !String(value ?? '').trim()) {
+      errors.state.fields[name] = message
+      missing = true
+    }
+  }
+  return missing
+}
