@@ -109,7 +109,7 @@ def kept_passwords(uris, namespace):
     roles whose user is this namespace's."""
     kept = {}
     for role, uri in uris.items():
-        parts = urlsplit(uri)
+        parts = urlsplit(addresses(uri)[0])  # a cluster's addresses all carry the same user
         if role in ROLES and parts.password and unquote(parts.username or "") == user_name(namespace, role):
             kept[role] = unquote(parts.password)
     return kept
