@@ -12,11 +12,12 @@ from .envelope import Id, event_type
 SOURCE = "sso"
 # Why a family of tokens (those one code gave, and the refreshes of them) ended
 FAMILY_END_REASONS = ("code_replayed", "refresh_reused", "logged_out", "session_ended", "grant_lost",
-                      "client_removed", "password_reset", "superseded", "membership_ended")
+                      "client_removed", "password_reset", "superseded", "membership_ended", "erased")
 # Why a provider session ended, or a business system is told that one of its sessions did (back-channel logout):
 # logged_out (RP-initiated logout), session_ended (the identity session under it was logged out), password_reset,
 # superseded (UserSuperseded), membership_ended (removed from the enterprise), grant_lost (the system's grant revoked)
-LOGOUT_REASONS = ("logged_out", "session_ended", "password_reset", "superseded", "membership_ended", "grant_lost")
+LOGOUT_REASONS = ("logged_out", "session_ended", "password_reset", "superseded", "membership_ended", "grant_lost",
+                  "erased")  # erased: the person's data was erased (UserErased)
 # The scope that names the enterprise a login is for: eport:enterprise:{enterprise_id}
 ENTERPRISE_SCOPE_PREFIX = "eport:enterprise:"
 CLIENT_NAME_MAX = 100

@@ -11,6 +11,7 @@ from .routing import call, route
 class ErasureRoutes:
     @route("POST", "/api/v1/me/erasure", summary="Erase my personal data (注销并删除个人信息)", status=202,
            body=PersonalDataCodeSchema, response=ErasureAcceptedSchema, tags=("identity",),
+           budget=budgets.PERSONAL_DATA,
            errors=(e.SMS_CODE_INVALID, e.SMS_CODE_ATTEMPTS_EXCEEDED, e.ADMIN_HAS_MEMBERS, e.LEGAL_HOLD),
            description="Needs a `personal_data` SMS code of the account's own mobile. Every session of the "
                        "account ends at once; every service then erases what it holds (`eport erasures list` "

@@ -126,7 +126,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
 
     def get_user(self, user_id):
         user = self._user(user_id)
-        if user is None:
+        if user is None or user.erased:  # an erased person is nobody's business any more
             raise UserNotFound("No such user.")
         return self._public(user)
 
@@ -136,7 +136,7 @@ class IdentityApplication(SmsCodes, PasswordSetting, Logins, Sessions, IdentityC
         found = {}
         for user_id in dict.fromkeys(u for u in user_ids if isinstance(u, str)):
             user = self._user(user_id)
-            if user is not None:
+            if user is not None and not user.erased:
                 found[user_id] = self._public(user)
         return found
 

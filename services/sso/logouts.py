@@ -2,7 +2,8 @@
 
 Triggers: a logout at the provider (RP-initiated, flows `logout`); and, learnt from the other services'
 events, the identity session under a provider session logged out (SessionRevoked), a password reset
-(PasswordSet that ends sessions), a supersession (UserSuperseded), a removed membership (MemberRemoved)
+(PasswordSet that ends sessions), a supersession (UserSuperseded), an erasure (UserErased), a removed
+membership (MemberRemoved)
 and a revoked grant (PermissionRevoked: the families of clients of that system which require a grant).
 
 Each ends what it reaches in one save: the provider sessions (their cookies log nobody in), the token
@@ -104,6 +105,8 @@ class Logouts:
             selects = lambda p: everything if p["ends_sessions"] else {}  # noqa: E731
         elif kind == (idn.SOURCE, idn.USER_SUPERSEDED.name):
             schema, reason, selects = idn.UserSupersededPayload, "superseded", lambda p: everything
+        elif kind == (idn.SOURCE, idn.USER_ERASED.name):  # services/common/erasure.py: before the keys go
+            schema, reason, selects = idn.UserErasedPayload, "erased", lambda p: everything
         elif kind == (ent.SOURCE, ent.MEMBER_REMOVED.name):
             schema, reason = ent.MemberRemovedPayload, "membership_ended"
             selects = lambda p: {"families": lambda f, v: v["enterprise_id"] == p["enterprise_id"]}  # noqa: E731

@@ -34,8 +34,9 @@ class SsoService(Operated):
 
     @on_event("sso", "identity")
     def on_identity_event(self, envelope):
-        # UserErased (services/common/erasure.py); what ends sign-ons (logouts.py)
-        if not self.erasure.erase(envelope, self.identity):
+        # what ends sign-ons (logouts.py): UserErased too, its sign-ons ended first, then erased
+        # (services/common/erasure.py)
+        if not self.erasure.erase(envelope, self.identity, purge=lambda user_id: self.app.learn(envelope)):
             self.app.learn(envelope)
 
     # -- what else ends sign-ons, and the logout tokens it owes (logouts.py, backchannel.py) -------------

@@ -46,6 +46,7 @@ def test_an_erasure_closes_the_account_releases_its_values_and_publishes_user_er
     assert [env["payload"] for env in published(app, "UserErased")] == [
         {"user_id": user_id, "erasure_id": answer["erasure_id"]}]
     assert {"user_id": user_id, "ended_at": erased_at + 1} in app.sessions_ended_by_reset()
+    assert raises_code(app.get_user, user_id) == e.USER_NOT_FOUND and app.get_users([user_id]) == {}
 
 
 def test_the_id_number_and_mobile_register_again(app, clock):

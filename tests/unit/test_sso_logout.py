@@ -164,13 +164,14 @@ def triggers(env):
         "session_ended": envelope(idn.SESSION_REVOKED, {**user, "session_id": "s-1"}, env),
         "password_reset": envelope(idn.PASSWORD_SET, {**user, "reason": "reset", "ends_sessions": True}, env),
         "superseded": envelope(idn.USER_SUPERSEDED, {**user, "by_user_id": str(uuid.uuid4())}, env),
+        "erased": envelope(idn.USER_ERASED, {**user, "erasure_id": str(uuid.uuid4())}, env),
         "membership_ended": envelope(ent.MEMBER_REMOVED, membership, env),
         "grant_lost": envelope(az.PERMISSION_REVOKED, {**user, "enterprise_id": ENTERPRISE, "system": "crm",
                                                        "system_name": "客户管理", "reason": "revoked"}, env),
     }
 
 
-@pytest.mark.parametrize("reason", ["session_ended", "password_reset", "superseded", "membership_ended",
+@pytest.mark.parametrize("reason", ["session_ended", "password_reset", "superseded", "erased", "membership_ended",
                                     "grant_lost"])
 def test_oidcc_backchannel_logout_each_trigger_ends_the_tokens_and_owes_a_logout_token(env, reason):
     tokens, session = logged_in(env)
@@ -179,7 +180,7 @@ def test_oidcc_backchannel_logout_each_trigger_ends_the_tokens_and_owes_a_logout
     assert refresh(env, tokens)["error"] == "invalid_grant"
     [due] = published(env.app, c.BACKCHANNEL_LOGOUT_DUE)
     assert due["payload"]["reason"] == reason and due["payload"]["session_id"] == str(session.id)
-    session_level = reason in ("session_ended", "password_reset", "superseded")
+    session_level = reason in ("session_ended", "password_reset", "superseded", "erased")
     assert ended(env, session) is session_level  # membership and grant: the tokens of that enterprise or system
     assert env.app.learn(event) is False  # a redelivery ends nothing more, owes nothing more
     assert len(published(env.app, c.BACKCHANNEL_LOGOUT_DUE)) == 1
