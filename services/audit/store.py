@@ -73,7 +73,13 @@ CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_events (correlation_id)
 SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
 # Payload fields that hold the personal data of the event's subject (its name, masked numbers, card,
 # session): after the subject's erasure the trail keeps ids, types and times, and these read ERASED.
-PERSONAL_FIELDS = ("name", "user_name", "id_number_masked", "mobile_masked", "card_no", "session_id")
+PERSONAL_FIELDS = {  # (source, event type) -> the fields holding the personal data of the payload's user_id
+    ("identity", "UserRegistered"): ("name", "id_number_masked", "mobile_masked"),
+    ("identity", "UserLoggedIn"): ("session_id",), ("identity", "SessionRevoked"): ("session_id",),
+    ("enterprise", "AssociationRequested"): ("user_name",),
+    ("enterprise", "RoleCertified"): ("card_no",), ("enterprise", "RoleCertificationLost"): ("card_no",),
+    ("card", "CardBound"): ("card_no",), ("card", "CardUnbound"): ("card_no",),
+}  # not personal: an enterprise's name, a system's
 ERASED = "[已删除]"
 USER_ERASED = "UserErased"  # identity's: its subject is the erased person
 # The account events an enterprise's trail shows for its members.
@@ -105,8 +111,10 @@ class PayloadCipher:
         return json.loads(self._aes.decrypt(base64.b64decode(stored[len(ENCRYPTED):])))
 
 
-def _erased(payload):
-    return {k: ERASED if k in PERSONAL_FIELDS and v is not None else v for k, v in payload.items()}
+def _erased(source, event_type, payload, user_id):
+    """The payload with the personal fields of `user_id` read ERASED (the same payload when it has none)."""
+    fields = PERSONAL_FIELDS.get((source, event_type), ()) if payload.get("user_id") == user_id else ()
+    return {k: ERASED if k in fields and v is not None else v for k, v in payload.items()}
 
 
 def subject_of(envelope):
@@ -196,12 +204,12 @@ class AuditStore:
                 self._cipher.seal(payload), seq)
 
     def _as_erased(self, envelope):
-        payload = envelope["payload"]
-        if not any(payload.get(k) not in (None, ERASED) for k in PERSONAL_FIELDS):
+        payload, kind = envelope["payload"], (envelope["source"], envelope["event_type"])
+        if not any(payload.get(k) not in (None, ERASED) for k in PERSONAL_FIELDS.get(kind, ())):
             return envelope
         erased = self._run("SELECT 1 FROM audit_events WHERE subject = ? AND event_type = ? LIMIT 1",
-                           (subject_of(envelope), USER_ERASED)).fetchone()
-        return envelope if erased is None else {**envelope, "payload": _erased(payload)}
+                           (payload.get("user_id"), USER_ERASED)).fetchone()
+        return envelope if erased is None else {**envelope, "payload": _erased(*kind, payload, payload["user_id"])}
 
     def pseudonymize_erased(self):
         """`pseudonymize` every person the log records as erased; how many entries changed."""
@@ -218,10 +226,11 @@ class AuditStore:
         with self._lock:
             self._begin()
             try:
-                rows = self._run("SELECT event_id, payload FROM audit_events WHERE subject = ?", (user_id,)).fetchall()
-                for event_id, stored in rows:
+                rows = self._run("SELECT event_id, source, event_type, payload FROM audit_events WHERE subject = ?",
+                                 (user_id,)).fetchall()
+                for event_id, source, event_type, stored in rows:
                     payload = self._cipher.open(stored)
-                    erased = _erased(payload)
+                    erased = _erased(source, event_type, payload, user_id)
                     if erased != payload:
                         self._run("UPDATE audit_events SET payload = ? WHERE event_id = ?",
                                   (self._cipher.seal(erased), event_id))

@@ -43,6 +43,19 @@ def test_the_erased_persons_entries_keep_ids_types_and_times_only(tmp_path):
     assert theirs["UserRegistered"]["payload"]["name"] == NAME and theirs["CardBound"]["payload"]["card_no"] == CARD_NO
 
 
+def test_an_enterprise_the_erased_person_registered_keeps_its_name(tmp_path):
+    store = AuditStore(tmp_path / "audit.db")
+    user_id, enterprise_id = str(uuid.uuid4()), str(uuid.uuid4())
+    store.record(make_envelope(REGISTRY[("enterprise", "EnterpriseRegistered")], aggregate_id=enterprise_id,
+                               aggregate_version=1, occurred_at=AT,
+                               payload={"enterprise_id": enterprise_id, "uscc": "91350100M000100Y43",
+                                        "name": "福建测试贸易有限公司", "certified": True, "admin_user_id": user_id}))
+    store.record(erased(user_id))
+    store.pseudonymize(user_id)
+    [registered] = store.query(user_id=user_id, event_type="EnterpriseRegistered")
+    assert registered["payload"]["name"] == "福建测试贸易有限公司"  # an enterprise's name is no person's
+
+
 def test_an_event_about_an_erased_person_recorded_later_is_erased_too(tmp_path):
     store = AuditStore(tmp_path / "audit.db")
     user_id, enterprise_id = str(uuid.uuid4()), str(uuid.uuid4())
