@@ -2,6 +2,7 @@
 tests of single sign-on's back-channel logout: it records what was POSTed and answers `status`."""
 import http.server
 import threading
+import time
 from urllib.parse import parse_qs
 
 
@@ -10,11 +11,13 @@ class Endpoint:
 
     def __init__(self, status=200):
         self.received, self.status = [], status
+        self.first_at = None  # time.monotonic() of the first POST
         endpoint = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers["Content-Length"])
+                endpoint.first_at = endpoint.first_at or time.monotonic()
                 endpoint.received.append((self.headers["Content-Type"], self.rfile.read(length).decode()))
                 self.send_response(endpoint.status)
                 self.send_header("Cache-Control", "no-store")
