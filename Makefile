@@ -13,8 +13,9 @@ CONSOLE_SRC   := $(shell find console/src -type f 2>/dev/null) console/index.htm
 .PHONY: install system system-test console run lint test test-quick test-unit bench asyncapi clean
 
 LINT   := tests/asyncapi_lint/node_modules/.package-lock.json
+OIDC_RP := tests/oidc_rp/node_modules/.package-lock.json
 
-install: system $(STAMP) $(LINT)
+install: system $(STAMP) $(LINT) $(OIDC_RP)
 
 system:
 	@bash deploy/install-system.sh
@@ -46,6 +47,11 @@ $(STAMP):
 $(LINT): tests/asyncapi_lint/package-lock.json
 	@echo "[install] @asyncapi/parser into tests/asyncapi_lint"
 	@npm ci --prefix tests/asyncapi_lint --no-audit --no-fund --loglevel=error
+
+# oidc-client-ts, the relying party of tests/e2e/browser/test_sso_oidc_client_ts.py
+$(OIDC_RP): tests/oidc_rp/package-lock.json
+	@echo "[install] oidc-client-ts into tests/oidc_rp"
+	@npm ci --prefix tests/oidc_rp --no-audit --no-fund --loglevel=error
 
 # The embedded defaults (generated secrets, a development card CA) exist only in development.
 run: install console
