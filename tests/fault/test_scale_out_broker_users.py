@@ -7,8 +7,9 @@ answered GET /api/v1/me with 500. Here:
 - a second identity, started so, consumes beside the first; then the broker closes every
   connection of the platform (each process must log in again, as after a network blip): they all
   do, /api/v1/me answers 200, and no log says ACCESS_REFUSED (setup keeps the passwords);
-- the gateway's broker password changed under it: /api/v1/me answers 503 (never 500) while its
-  login is refused, and 200 again once the password is back (services/common/outages.py);
+- the gateway's broker password changed under it, then identity's: /api/v1/me answers 503 (never
+  500) while the login is refused, and 200 again once the password is back, no process exiting
+  (services/common/outages.py);
 - `python -m deploy.broker rotate --role identity`: a new password for identity alone, on the
   broker and in var/broker-users.json; identity restarted by its launcher logs in with it.
 """
@@ -90,18 +91,21 @@ def test_a_second_identity_started_as_the_readme_says_disturbs_no_running_servic
     assert stored_uris(platform) == uris, "the second launch changed the broker users' passwords"
 
 
-def test_a_refused_broker_login_is_a_503_then_the_gateway_recovers(platform, person):
+@pytest.mark.parametrize("role", ["gateway", "identity"])
+def test_a_refused_broker_login_is_a_503_then_the_platform_recovers(platform, person, role):
+    """The gateway's own login refused (its RPC publishers and reply listener), or a service's (both
+    identities' consumers: the gateway's calls wait for their deadline)."""
     api, _, token = person
-    gateway = platform.user("gateway")
-    password = _password(stored_uris(platform)["gateway"])
-    assert rabbitmqctl("change_password", gateway, "not the gateway's password")
+    user = platform.user(role)
+    password = _password(stored_uris(platform)[role])
+    assert rabbitmqctl("change_password", user, f"not the {role}'s password")
     try:
-        platform.close_connections(gateway)  # its next connection logs in with the password it holds
+        platform.close_connections(user)  # its next connections log in with the password it holds
         refused = me_statuses(api, token, lambda status: False, 25)
     finally:
-        assert rabbitmqctl("change_password", gateway, password)
+        assert rabbitmqctl("change_password", user, password)
     recovered = me_statuses(api, token, lambda status: status == 200, 90)
-    print(f"gateway's login refused for 25 s: GET /me answered {dict(refused)}; then {dict(recovered)}")
+    print(f"{role}'s login refused for 25 s: GET /me answered {dict(refused)}; then {dict(recovered)}")
     assert refused[503] >= 1 and set(refused) <= {503}, refused
     assert recovered[200] == 1 and recovered[500] == 0, recovered
     assert "exited with" not in platform.logs()  # no process ended meanwhile (the launcher says when one does)
