@@ -20,16 +20,14 @@ import logging
 import threading
 import time
 
-from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.tokens import ACCESS_TOKEN_TTL, MAX_TOKEN_INPUT, TokenVerifier
-from contracts.signatures import OriginNotProven
 from services.common.exchange_binding import BindsWithoutDeclaring
 from services.common.consuming import QueueConsumer
-from services.common.event_keys import key_set, verified
+from services.common.broadcasts import SignedBroadcast
 
 log = logging.getLogger(__name__)
 
@@ -147,25 +145,10 @@ class RevocationFeed(BindsWithoutDeclaring, QueueConsumer):
                 dependency.invalidate()
 
 
-class RevocationHandler(EventHandler):
+class RevocationHandler(SignedBroadcast):
     """What identity says about sessions, believed only when its source signed it
     (contracts/signatures.py): a forged SessionRevoked or PasswordSet would log people out."""
     queue_consumer = RevocationFeed()
-
-    def setup(self):
-        key_set()  # refuses to start without the published event keys, rather than drop every event
-        super().setup()
-
-    def handle_message(self, body, message):
-        envelope = body if isinstance(body, dict) else {}
-        try:
-            verified(envelope, self.source_service)
-        except OriginNotProven as exc:
-            log.error("dropped %s %s on %s: origin not proven (%s)", envelope.get("event_type"),
-                      envelope.get("event_id"), self.queue.name, exc)
-            self.queue_consumer.ack_message(message)
-            return
-        super().handle_message(body, message)
 
 
 revocation_handler = RevocationHandler.decorator

@@ -31,5 +31,6 @@ event store's environment, the relay's positions, the published log, made from t
 `relay.py`, `published.py`, `positions.py`, `event_keys.py`, `cipher.py`, `compression.py`,
 `timeline.py`, `outages.py`, `postgres.py`, `secret_rules.py`, `person_keys.py` (per-person keys:
 docs/PERSONAL_DATA.md), `durable.py`, `erasure.py` (what every service does on UserErased),
+`broadcasts.py` (an event every instance hears, signed by its source),
 `broker_addresses.py` (a cluster's AMQP_URI). docs/conventions.md tells how to use them.
 """

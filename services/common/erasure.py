@@ -23,19 +23,18 @@ import amqp
 from eventsourcing.application import Cache, LRUCache
 
 from kombu import Connection, Queue
-from nameko.events import BROADCAST, EventHandler
+from nameko.events import BROADCAST
 from nameko.extensions import DependencyProvider
 
 from contracts.identity import USER_ERASED
-from contracts.signatures import OriginNotProven
 from contracts.subscriptions import SUBSCRIPTIONS
 
 from .consuming import QueueConsumer
 from .deadletters import dead_letter_queue_name
 from .bootstrap import person_keys
+from .broadcasts import SignedBroadcast
 from .dependency import EventSourced
 from .deployment import BACKENDS, deployed_services
-from .event_keys import key_set, verified
 from .exchange_binding import BindsWithoutDeclaring
 from .rpc import call_with_deadline
 
@@ -178,29 +177,14 @@ class _BroadcastFeed(BindsWithoutDeclaring, QueueConsumer):
     """The connection of a service's broadcast queues (binding to identity.events without declaring it)."""
 
 
-class ErasureBroadcast(EventHandler):
-    """identity's UserErased on a queue of this instance's own (broadcast), believed only when identity
-    signed it (contracts/signatures.py): a forged one would make instances drop their caches."""
+class ErasureBroadcast(SignedBroadcast):
+    """identity's UserErased on a queue of this instance's own (services/common/broadcasts.py): a forged
+    one would make instances drop their caches."""
     queue_consumer = _BroadcastFeed()
 
     def __init__(self, **kwargs):
         super().__init__(USER_ERASED.source, USER_ERASED.name, handler_type=BROADCAST, reliable_delivery=False,
                          **kwargs)
-
-    def setup(self):
-        key_set()
-        super().setup()
-
-    def handle_message(self, body, message):
-        envelope = body if isinstance(body, dict) else {}
-        try:
-            verified(envelope, self.source_service)
-        except OriginNotProven as exc:
-            log.error("dropped %s %s on %s: origin not proven (%s)", envelope.get("event_type"),
-                      envelope.get("event_id"), self.queue.name, exc)
-            self.queue_consumer.ack_message(message)
-            return
-        super().handle_message(body, message)
 
 
 erasure_broadcast = partial(ErasureBroadcast.decorator)
