@@ -18,7 +18,9 @@ from services.notify.service import NotifyService
 from services.sso.service import SsoService
 from tests import sms
 from tests.integration.identity_steps import PASSWORD, app_of, new_code, register
+from tests.enterprise_support import MANUAL
 from tests.eport_cli import eport, json_lines
+from tests.factories import new_uscc
 from tests.support import Clock, own_vhost, raised
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -147,11 +149,19 @@ def test_an_operators_legal_hold_refuses_and_erases_nothing_until_lifted(platfor
 def test_an_administrator_with_members_hands_the_role_over_first(platform, rpc):
     identity = rpc.identity
     user_id, mobile, _ = register(identity)
-    app = next(d for d in platform["enterprise"].dependencies if hasattr(d, "app_cls")).app
-    app.admin_has_members = lambda asked: asked == user_id  # as if they administered one with members
+    enterprise, uscc = app_of(platform["enterprise"]), new_uscc()  # they register one, certified, and approve a member
+    admin = enterprise.associate(user_id, uscc, "admin", **MANUAL)
+    enterprise.certify_card(user_id, admin["enterprise_id"], admin["association_id"], "8800000000001",
+                            "legal_person", uscc)
+    member, _, _ = register(identity)
+    enterprise.approve(user_id, enterprise.associate(member, uscc, "user", user_name="李四")["association_id"])
     error = raised(identity.request_erasure, user_id, personal_code(rpc, user_id, mobile))
     assert error.code == "ADMIN_HAS_MEMBERS"
-    assert identity.login_password(mobile, PASSWORD)["user_id"] == user_id
+    assert identity.login_password(mobile, PASSWORD)["user_id"] == user_id  # nothing erased
+    enterprise.transfer_admin(user_id, admin["enterprise_id"], member)  # the role handed over: erased now
+    app_of(platform["identity"]).clock.advance(61)
+    erasure_id = identity.request_erasure(user_id, personal_code(rpc, user_id, mobile))["erasure_id"]
+    assert wait_done(rpc, erasure_id)["status"] == "done"
 
 
 def cached(app, user_id):
