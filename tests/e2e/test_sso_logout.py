@@ -15,8 +15,11 @@ import requests
 
 from tests.backchannel_endpoint import Endpoint
 from tests.e2e.identity_steps import PASSWORD
-from tests.e2e.sso_people import COOKIE, add_client, enterprise_with_grant, operator_uri, session_cookie
+from tests.e2e.enterprise_people import apply, approve, person_name
+from tests.e2e.identity_claim_steps import card_of, claim_body, register_as
+from tests.e2e.sso_people import COOKIE, SYSTEM, add_client, enterprise_with_grant, operator_uri, session_cookie
 from tests.eport_cli import eport, json_lines
+from tests.factories import new_id_number
 from tests.sms import latest_code
 from tests.support import wait_for
 
@@ -84,6 +87,11 @@ def cookie_logs_in(api, client, cookie):
     return "code" in authorize(api, client, cookie, prompt="none")[0]
 
 
+def session_ended(api, client, cookie):
+    """The provider session of the cookie is over (prompt=none: login_required, not access_denied)."""
+    return authorize(api, client, cookie, prompt="none")[0].get("error") == "login_required"
+
+
 def test_oidcc_backchannel_rp_initiated_logout(api, client, endpoint):
     people = enterprise_with_grant(api)
     person = people["granted"]
@@ -96,7 +104,7 @@ def test_oidcc_backchannel_rp_initiated_logout(api, client, endpoint):
     answered = time.monotonic() - started
     assert r.status_code == 302 and r.headers["Location"] == AFTER + "?state=bye"
     assert f"{COOKIE}=;" in r.headers["Set-Cookie"] and "Max-Age=0" in r.headers["Set-Cookie"]
-    assert not cookie_logs_in(api, client, cookie)
+    assert session_ended(api, client, cookie)
     assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
     claims = logout_token_claims(api, endpoint, client)
     arrived = endpoint.first_at - started
@@ -151,7 +159,22 @@ def test_oidcc_backchannel_logout_after_a_password_reset(api, client, endpoint):
     assert r.status_code == 204, r.text
     assert logout_token_claims(api, endpoint, client)["sub"] == person.user_id
     assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
-    assert not cookie_logs_in(api, client, cookie)
+    wait_for(lambda: session_ended(api, client, cookie), timeout=20, what="the provider session ended")
+
+
+def test_oidcc_backchannel_logout_after_a_supersession(api, client, endpoint):
+    people = enterprise_with_grant(api)
+    name, id_number = person_name(), new_id_number()
+    squatter = register_as(api, name, id_number)  # no card: a card holder of that ID number supersedes them
+    approve(api, people["admin"], apply(api, squatter, people["uscc"]))
+    path = f"/api/v1/enterprises/{people['eid']}/members/{squatter.user_id}/permissions"
+    wait_for(lambda: api.put(path, token=people["admin"].token, json={"systems": [SYSTEM]}).status_code == 200)
+    cookie, tokens = logged_in(api, client, squatter)
+    r = api.post("/api/v1/identity-claims", json=claim_body(api, card_of(name, id_number), name, id_number))
+    assert r.status_code == 201 and r.json()["superseded_user_id"] == squatter.user_id, r.text
+    assert logout_token_claims(api, endpoint, client)["sub"] == squatter.user_id
+    assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
+    wait_for(lambda: session_ended(api, client, cookie), timeout=20, what="the provider session ended")
 
 
 def test_the_sso_cookie_ends_with_the_identity_session_it_rests_on(api, client, endpoint):
@@ -159,7 +182,7 @@ def test_the_sso_cookie_ends_with_the_identity_session_it_rests_on(api, client, 
     cookie, tokens = logged_in(api, client, person)
     assert cookie_logs_in(api, client, cookie)
     assert api.delete("/api/v1/sessions/current", token=person.token).status_code == 204
-    wait_for(lambda: not cookie_logs_in(api, client, cookie), timeout=20, what="the cookie refused")
+    wait_for(lambda: session_ended(api, client, cookie), timeout=20, what="the cookie refused")
     assert logout_token_claims(api, endpoint, client)["sub"] == person.user_id
     assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
 
