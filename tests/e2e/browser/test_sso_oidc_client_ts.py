@@ -202,6 +202,21 @@ def test_oidcc_prompt_login(browser, site, people, api):
     assert len(asked_since(browser, since, "/oauth2/authorize")) == 3  # asked, after the login, chosen
 
 
+def test_the_enterprise_named_in_the_scope_needs_no_chooser(browser, site, people):
+    """scope eport:enterprise:{id}: that enterprise, straight back; one without the grant is access_denied."""
+    page, since = browser["page"], len(browser["asked"])
+    page.goto(site["origin"] + f"/index.html?enterprise={people['granted']['eid']}")
+    page.get_by_role("button", name="以指定企业登录").click()
+    at(page, re.escape(site["origin"] + "/callback.html?"))
+    assert profile(page)["eport_enterprise"]["enterprise_id"] == people["granted"]["eid"]
+    assert not asked_since(browser, since, "/sso/choose") and not asked_since(browser, since, "/sso/login")
+    page.goto(site["origin"] + f"/index.html?enterprise={people['not_granted']['eid']}")
+    page.get_by_role("button", name="以指定企业登录").click()
+    at(page, re.escape(site["origin"] + "/callback.html?"))
+    expect(page.locator("#error")).to_contain_text("ErrorResponse", timeout=WAIT)  # oidc-client-ts refuses it
+    assert "error=access_denied" in page.url and "iss=" in page.url
+
+
 def test_oidcc_rp_initiated_logout(browser, site):
     page, since = browser["page"], len(browser["asked"])
     page.goto(site["origin"] + "/callback.html")

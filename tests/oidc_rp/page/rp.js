@@ -30,6 +30,9 @@ function button(id, action) {
 
 button('login', () => mgr.signinRedirect())
 button('login-again', () => mgr.signinRedirect({ prompt: 'login' }))
+// ?enterprise=<id>: the business system names the enterprise (no chooser)
+button('login-for', () => mgr.signinRedirect({
+  scope: `openid profile eport:enterprise:${new URLSearchParams(location.search).get('enterprise')}` }))
 button('logout', () => mgr.signoutRedirect({ state: 'bye' }))
 
 if (location.pathname === '/logged-out.html') {
