@@ -92,7 +92,7 @@ def session_ended(api, client, cookie):
     return authorize(api, client, cookie, prompt="none")[0].get("error") == "login_required"
 
 
-def test_oidcc_backchannel_rp_initiated_logout(api, client, endpoint):
+def test_oidcc_backchannel_rp_initiated_logout(api, platform, client, endpoint):
     people = enterprise_with_grant(api)
     person = people["granted"]
     cookie, tokens = logged_in(api, client, person)
@@ -112,6 +112,19 @@ def test_oidcc_backchannel_rp_initiated_logout(api, client, endpoint):
     assert claims["sub"] == person.user_id and claims["sid"] == sid
     # the identity session it rested on ended too
     wait_for(lambda: api.get("/api/v1/me", token=person.token).status_code == 401, timeout=20)
+    # and the audit trail holds the logout with ids only
+    auditor = (platform.broker_uris or {}).get("auditor", platform.env["AMQP_URI"])
+
+    def audited():
+        listed = eport("audit", "--user", person.user_id, "--limit", "100", "--json", amqp_uri=auditor)
+        return {e["event_type"]: e["payload"] for e in json_lines(listed)
+                if e["event_type"] in ("ProviderSessionEnded", "BackchannelLogoutDue")} or None
+    trail = wait_for(lambda: (found := audited()) and len(found) == 2 and found, timeout=20, what="the audit trail")
+    ended = trail["ProviderSessionEnded"]
+    assert ended == {"session_id": sid, "user_id": person.user_id, "reason": "logged_out",
+                     "identity_session_id": ended["identity_session_id"], "ends_identity_session": True}
+    assert trail["BackchannelLogoutDue"] == {"notice_id": claims["jti"], "client_id": client["client_id"],
+                                             "user_id": person.user_id, "session_id": sid, "reason": "logged_out"}
 
 
 @pytest.mark.parametrize("variant", [AFTER + "/", AFTER.upper(), AFTER + "?x=1", "https://customs.example/a/../signed-out",
