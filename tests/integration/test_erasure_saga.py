@@ -2,15 +2,19 @@
 services/common/erasure.py): every service of the platform runs in this process, on a vhost of the
 module's own; identity records the request, publishes UserErased through its notification log,
 each service destroys the person's keys, purges its copies and confirms; identity marks it done."""
+import json
 import uuid
 
 import eventlet
 import pytest
+from kombu import Connection, Producer, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from contracts.subscriptions import subscription
 from services.audit.service import AuditService
 from services.authz.service import AuthzService
 from services.card.service import CardService
+from services.common.deadletters import dead_letter_queue, dead_letter_queue_name
 from services.common.deployment import BACKENDS
 from services.enterprise.service import EnterpriseService
 from services.identity.service import IdentityService
@@ -188,3 +192,28 @@ def test_every_instance_forgets_what_it_cached_of_the_person(platform, rpc, cont
     with eventlet.Timeout(10, AssertionError("an instance still caches the erased person")):
         while any(cached(app, user_id) for app in apps):
             eventlet.sleep(0.05)
+
+
+def parked(amqp_uri, queue_name):
+    """The bodies waiting in a consumer queue's dead letters (read, then put back)."""
+    with Connection(amqp_uri) as conn, conn.channel() as channel:
+        found = []
+        while (message := Queue(dead_letter_queue_name(queue_name), channel=channel, no_declare=True).get()):
+            found.append(json.loads(message.body))
+        return found
+
+
+def test_the_dead_letters_naming_the_person_are_dropped_and_the_others_kept(platform, rpc, module_amqp_uri):
+    identity = rpc.identity
+    user_id, mobile, _ = register(identity)
+    queue_name = subscription("notify", "identity").queue_name
+    with Connection(module_amqp_uri) as conn:
+        dead = dead_letter_queue(queue_name)(conn.channel())
+        dead.declare()
+        producer = Producer(conn.channel(), exchange=dead.exchange)
+        for about in (user_id, str(uuid.uuid4())):  # a message naming them, and a neighbour's
+            producer.publish(json.dumps({"event_type": "UserSuperseded", "payload": {"user_id": about}}),
+                             content_type="application/json")
+    erasure_id = identity.request_erasure(user_id, personal_code(rpc, user_id, mobile))["erasure_id"]
+    wait_done(rpc, erasure_id)
+    assert [m["payload"]["user_id"] == user_id for m in parked(module_amqp_uri, queue_name)] == [False]
