@@ -25,11 +25,12 @@ import requests
 from playwright.sync_api import expect
 
 from services.common.settings import setting
-from tests.e2e.enterprise_people import PASSWORD, apply, approve
+from tests.e2e.enterprise_people import MANUAL, PASSWORD, apply, approve, register, register_enterprise
 from tests.e2e.sso_people import SYSTEM, add_client, enterprise_with_grant
 from tests.support import free_port
 
 from .conftest import DESKTOP, Screens
+from .helpers import bind_card, enter_pin, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -215,6 +216,28 @@ def test_the_enterprise_named_in_the_scope_needs_no_chooser(browser, site, peopl
     at(page, re.escape(site["origin"] + "/callback.html?"))
     expect(page.locator("#error")).to_contain_text("ErrorResponse", timeout=WAIT)  # oidc-client-ts refuses it
     assert "error=access_denied" in page.url and "iss=" in page.url
+
+
+@pytest.mark.card
+def test_the_console_login_by_ic_card_through_the_agent(api, browser_of, site, insert, issue_card_of):
+    """/sso/login's ICKey 设备登录: the agent signs with the card (PIN), and the flow goes on to the system."""
+    admin = register(api)
+    eid, uscc = register_enterprise(api, admin, certify_role=False)
+    card_no, image = issue_card_of(admin.name, admin.id_number, uscc)
+    insert(image)
+    screens = browser_of()
+    page = log_in(screens, admin)
+    bind_card(screens, MANUAL["name"], card_no)  # the legal-person card: the administrator's role is certified
+    expect(page.get_by_text("绑定成功，企业管理员角色认证已完成")).to_be_visible()
+    page.goto(site["origin"] + "/index.html")
+    page.get_by_role("button", name="通过平台登录").click()
+    at(page, r"/sso/login\?return_to=")
+    page.get_by_role("button", name="ICKey 设备登录").click()
+    enter_pin(page, asks=("登录", card_no))
+    at(page, re.escape(site["origin"] + "/callback.html?"))
+    got = profile(page)
+    assert got["sub"] == admin.user_id and got["eport_role"] == "admin"
+    assert got["eport_enterprise"]["enterprise_id"] == eid and SYSTEM in got["eport_systems"]
 
 
 def test_oidcc_rp_initiated_logout(browser, site):
