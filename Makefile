@@ -14,8 +14,9 @@ CONSOLE_SRC   := $(shell find console/src -type f 2>/dev/null) console/index.htm
 
 LINT   := tests/asyncapi_lint/node_modules/.package-lock.json
 OIDC_RP := tests/oidc_rp/node_modules/.package-lock.json
+OIDC_NODE := tests/oidc_node/node_modules/.package-lock.json
 
-install: system $(STAMP) $(LINT) $(OIDC_RP)
+install: system $(STAMP) $(LINT) $(OIDC_RP) $(OIDC_NODE)
 
 system:
 	@bash deploy/install-system.sh
@@ -52,6 +53,11 @@ $(LINT): tests/asyncapi_lint/package-lock.json
 $(OIDC_RP): tests/oidc_rp/package-lock.json
 	@echo "[install] oidc-client-ts into tests/oidc_rp"
 	@npm ci --prefix tests/oidc_rp --no-audit --no-fund --loglevel=error
+
+# openid-client 6 (Node), the relying party of tests/e2e/test_sso_openid_client.py
+$(OIDC_NODE): tests/oidc_node/package-lock.json
+	@echo "[install] openid-client into tests/oidc_node"
+	@npm ci --prefix tests/oidc_node --no-audit --no-fund --loglevel=error
 
 # The embedded defaults (generated secrets, a development card CA) exist only in development.
 run: install console
