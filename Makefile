@@ -89,6 +89,7 @@ bench: install
 	$(PY) bench/replay.py
 	$(PY) bench/load.py
 	$(PY) bench/abuse.py
+	$(PY) bench/sso.py
 
 asyncapi: install
 	$(PY) -m contracts.asyncapi > contracts/asyncapi.yaml
