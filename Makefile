@@ -41,7 +41,7 @@ $(STAMP):
 	@echo "[install] Python packages into $(VENV)"
 	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)  # a venv cut short has no pip
 	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install -q --disable-pip-version-check -e ./cardagent -e '.[test,card]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e ./cardagent -e '.[test,card,bench]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # AsyncAPI's own parser, for tests/unit/test_asyncapi_lint.py
