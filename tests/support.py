@@ -59,6 +59,23 @@ def raises_code(call, *args, **kwargs):
     return raised(call, *args, **kwargs).code
 
 
+def http_error(response, status=None, code=None):
+    """The error an HTTP answer carries, {code, message, details} (the gateway's error body; the card
+    agent's too), after checking its status and its code when they are given (the answer's text shows
+    when they differ): `http_error(r)["code"]`, `http_error(r, 400, e.VALIDATION_ERROR)["details"]`."""
+    if status is not None:
+        assert response.status_code == status, response.text
+    error = response.json()["error"]
+    if code is not None:
+        assert error["code"] == code, response.text
+    return error
+
+
+def refusal(response):
+    """(status, error code) of an HTTP answer: `assert refusal(r) == (409, e.CONFLICT)`."""
+    return response.status_code, http_error(response)["code"]
+
+
 def generous_budgets():
     """Every budget (gateway/budgets.py) far above what a test run asks from its one address, and as
     many requests at once as it likes (gateway/client_turns.py): the suites register and log in

@@ -7,13 +7,6 @@ from tests.factories import new_id_number, new_mobile
 PASSWORD = "a long enough passphrase"
 
 
-def error_of(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert body["code"] == code, body
-    return body
-
-
 def ask_code(api, mobile, purpose):
     r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": purpose})
     assert r.status_code == 202, r.text

@@ -11,6 +11,7 @@ import pytest
 from contracts.tokens import API_AUDIENCE, ISSUER, Tokens, load_private_keys
 from tests.e2e.enterprise_people import register
 from tests.factories import new_mobile
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +47,7 @@ def test_a_token_of_another_audience_or_none_is_refused(api, person, identity_ke
                       [API_AUDIENCE, "some-client"], "empty": ""}.items():
         r = api.get("/api/v1/me", token=signed(identity_keys, person, aud=aud))
         assert r.status_code == 401, (what, r.text)
-        assert r.json()["error"]["code"] == "UNAUTHENTICATED", what
+        assert http_error(r)["code"] == "UNAUTHENTICATED", what
         assert api.get("/api/v1/messages", token=signed(identity_keys, person, aud=aud)).status_code == 401, what
 
 

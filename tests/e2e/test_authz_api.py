@@ -8,6 +8,7 @@ import pytest
 from tests.e2e.certification import certify
 from tests.factories import new_id_number, new_mobile, new_uscc
 from tests.sms import latest_code
+from tests.support import http_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -158,7 +159,7 @@ def test_unknown_system_and_non_member_are_4xx(api, people, eid):
     admin = people["admin"]
     r = api.put(perms(eid, people["member"]), token=admin["token"], json={"systems": ["time_travel"]})
     assert_error(r, 400, "UNKNOWN_SYSTEM")
-    assert "systems" in r.json()["error"]["details"]
+    assert "systems" in http_error(r)["details"]
     r = api.put(perms(eid, people["member"]), token=admin["token"], json={"systems": "manifest"})
     assert_error(r, 400, "VALIDATION_ERROR")
     r = api.put(perms(eid, people["outsider"]), token=admin["token"], json={"systems": ["manifest"]})
@@ -181,4 +182,4 @@ def test_admin_transfer(api, people):
 
 def assert_error(resp, status, code):
     assert resp.status_code == status, resp.text
-    assert resp.json()["error"]["code"] == code
+    assert http_error(resp)["code"] == code

@@ -23,6 +23,7 @@ from tests.e2e.card_binding_fixtures import (  # noqa: F401 (fixtures: base, ca,
     PIN, SOME_OTHER_USCC, USCC_OF, Person, admin, base, ca, certify_admin, enterprise, find_card_no, gateway_error,
     issue, join, sign_with_card,
 )
+from tests.support import http_error, refusal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(300)]
 
@@ -123,7 +124,7 @@ def test_replayed_challenge_is_refused(base, ca, tmp_path, insert, admin, enterp
     assert admin.unbind(enterprise).status_code == 204
     for target in (enterprise, other_enterprise):
         r = admin.call("POST", f"/api/v1/enterprises/{target}/card", json=proof)
-        assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
+        assert refusal(r) == (400, "CHALLENGE_INVALID")
 
     assert admin.bind(enterprise)["card_no"] == proof["card_no"]
     login_proof = sign_with_card(client.create_challenge("login", proof["card_no"]))
@@ -135,7 +136,7 @@ def test_replayed_challenge_is_refused(base, ca, tmp_path, insert, admin, enterp
     # A login challenge is no bind challenge.
     wrong = sign_with_card(client.create_challenge("login", proof["card_no"]))
     r = admin.call("POST", f"/api/v1/enterprises/{other_enterprise}/card", json=wrong)
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
+    assert refusal(r) == (400, "CHALLENGE_INVALID")
 
 
 @pytest.fixture
@@ -163,8 +164,8 @@ def test_expired_challenge_is_refused(ca, tmp_path, insert, admin, enterprise, s
     time.sleep(short_challenges + 0.5)
     proof = sign_with_card(challenge)
     r = admin.call("POST", f"/api/v1/enterprises/{enterprise}/card", json=proof)
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "CHALLENGE_INVALID")
-    assert "expired" in r.json()["error"]["message"]
+    assert refusal(r) == (400, "CHALLENGE_INVALID")
+    assert "expired" in http_error(r)["message"]
     assert admin.bind(enterprise)["card_no"] == proof["card_no"]  # a fresh challenge, in time
 
 
@@ -182,7 +183,7 @@ def test_forged_signature_is_refused(ca, tmp_path, insert, admin, enterprise):  
                            json={"purpose": "bind", "card_no": find_card_no()}).json()
     proof = sign_with_card(dict(challenge, nonce=base64.b64encode(os.urandom(32)).decode()))  # not the nonce
     r = admin.call("POST", f"/api/v1/enterprises/{enterprise}/card", json=proof)
-    assert (r.status_code, r.json()["error"]["code"]) == (400, "CARD_SIGNATURE_INVALID")
+    assert refusal(r) == (400, "CARD_SIGNATURE_INVALID")
     assert admin.card_of(enterprise) is None
 
 
@@ -222,7 +223,7 @@ def test_unbind_then_card_login_fails(base, ca, tmp_path, insert, admin, enterpr
         agent_login(base, PIN, card_timeout=5)
     assert gateway_error(refused) == (401, "INVALID_CREDENTIALS")
     r = admin.unbind(enterprise)
-    assert (r.status_code, r.json()["error"]["code"]) == (404, "CARD_NOT_BOUND")
+    assert refusal(r) == (404, "CARD_NOT_BOUND")
 
 
 def test_removed_member_loses_the_card(base, ca, tmp_path, insert, admin, enterprise):  # noqa: F811
@@ -265,5 +266,5 @@ def test_two_parallel_binds_of_one_card_exactly_one_wins(base, ca, tmp_path, ins
         t.join(60)
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201, 409, 409, 409], [r.text for r in results]
-    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {"CARD_ALREADY_BOUND"}
+    assert {http_error(r)["code"] for r in results if r.status_code == 409} == {"CARD_ALREADY_BOUND"}
     assert admin.card_of(enterprise)["card_no"] == card_no

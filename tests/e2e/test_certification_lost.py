@@ -15,7 +15,7 @@ from eport_card.devca import CA_CRL_FILE, load_ca, revoke
 from tests.e2e.certification import authz_allows, new_card, prove
 from tests.e2e.conftest import skip_unless_deployed
 from tests.e2e.enterprise_people import apply, approve, messages, register, register_enterprise
-from tests.support import wait_for
+from tests.support import wait_for, http_error
 from tests.card_support import serial_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
@@ -82,7 +82,7 @@ def test_the_certifying_card_gone_ends_the_certification_and_the_legal_person_cl
              timeout=EFFECT_SECONDS, interval=0.05)
     took = time.monotonic() - started
     r = api.post(f"/api/v1/association-requests/{request}/approve", token=admin.token)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_CERTIFIED", r.text
+    assert r.status_code == 403 and http_error(r)["code"] == "ROLE_NOT_CERTIFIED", r.text
     [told] = lost_kinds(api, admin)
     assert told["data"]["enterprise_id"] == eid and told["data"]["reason"] == how
     status, body = claim_code(api, legal_person, uscc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.e2e.enterprise_people import apply, approve, messages, register, register_enterprise, wait_for
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -140,7 +141,7 @@ def test_authorization(world, endpoint, actor, expected):
     r = MATRIX[endpoint][0](world, actor)
     assert r.status_code == expected, f"{endpoint} as {actor}: {r.status_code} {r.text}"
     if expected >= 400:
-        assert r.json()["error"]["code"] == CODES[expected]
+        assert http_error(r)["code"] == CODES[expected]
 
 
 def test_refused_cells_changed_nothing(world):

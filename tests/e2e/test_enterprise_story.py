@@ -7,6 +7,7 @@ from tests.e2e.certification import certify
 from tests.e2e.enterprise_people import (
     MANUAL, apply, messages, register, register_enterprise, unknown_uscc, wait_for,
 )
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -38,9 +39,9 @@ def test_the_manual_s_story(api):
     # Not in the registry (未查询到企业, 可手动填写信息): typed in by hand, not certified.
     uscc = unknown_uscc()
     r = api.get(f"/api/v1/enterprise-registry/{uscc}", token=other_admin.token)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "ENTERPRISE_NOT_FOUND"
+    assert r.status_code == 404 and http_error(r)["code"] == "ENTERPRISE_NOT_FOUND"
     r = api.post("/api/v1/associations", token=other_admin.token, json={"uscc": uscc, "role": "admin"})
-    assert r.status_code == 400 and set(r.json()["error"]["details"]) == {"name", "address", "business_scope"}
+    assert r.status_code == 400 and set(http_error(r)["details"]) == {"name", "address", "business_scope"}
     other_eid, _ = register_enterprise(api, other_admin, uscc, certify_role=False)
     other = api.get(f"/api/v1/enterprises/{other_eid}", token=other_admin.token).json()
     assert other["certified"] is False and other["name"] == MANUAL["name"]
@@ -92,7 +93,7 @@ def test_the_manual_s_story(api):
     # The former administrator can no longer approve; the new one can.
     late_request = apply(api, late, KNOWN)
     r = api.post(f"/api/v1/association-requests/{late_request}/approve", token=admin.token)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "FORBIDDEN"
+    assert r.status_code == 403 and http_error(r)["code"] == "FORBIDDEN"
     assert api.get(f"/api/v1/enterprises/{eid}/members", token=admin.token).status_code == 403
     wait_for(lambda: [m for m in messages(api, newcomer, unread=True)["items"] if m["kind"] == "association_requested"])
     r = api.post(f"/api/v1/association-requests/{late_request}/reject", token=newcomer.token,

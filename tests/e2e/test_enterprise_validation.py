@@ -4,6 +4,7 @@ import uuid
 import pytest
 
 from tests.e2e.enterprise_people import MANUAL, apply, register, register_enterprise, unknown_uscc
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -27,18 +28,13 @@ def person(api):
     return register(api)
 
 
-def error(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.json()["error"]["code"] == code, r.text
-    return r.json()["error"]["details"]
-
-
 @pytest.mark.parametrize("bad", BAD_USCCS.values(), ids=BAD_USCCS.keys())
 def test_bad_uscc_is_400_naming_it_and_stores_nothing(api, person, bad):
-    assert "uscc" in error(api.get(f"/api/v1/enterprise-registry/{bad}", token=person.token), 400, "VALIDATION_ERROR")
+    r = api.get(f"/api/v1/enterprise-registry/{bad}", token=person.token)
+    assert "uscc" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     for role in ("admin", "user"):
         r = api.post("/api/v1/associations", token=person.token, json={"uscc": bad, "role": role, **MANUAL})
-        assert "uscc" in error(r, 400, "VALIDATION_ERROR")
+        assert "uscc" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
 
 
@@ -50,8 +46,8 @@ def test_missing_or_blank_manual_fields_are_named_and_nothing_is_registered(api,
              ({"name": None, "address": "杭州", "business_scope": "贸易"}, {"name"})]
     for fields, missing in cases:
         r = api.post("/api/v1/associations", token=person.token, json={"uscc": uscc, "role": "admin", **fields})
-        assert set(error(r, 400, "VALIDATION_ERROR")) == missing
-    error(api.get(f"/api/v1/enterprise-registry/{uscc}", token=person.token), 404, "ENTERPRISE_NOT_FOUND")
+        assert set(http_error(r, 400, "VALIDATION_ERROR")["details"]) == missing
+    http_error(api.get(f"/api/v1/enterprise-registry/{uscc}", token=person.token), 404, "ENTERPRISE_NOT_FOUND")
     assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
     other = register(api)  # the USCC is still free: someone can register it with every field
     register_enterprise(api, other, uscc)
@@ -59,21 +55,21 @@ def test_missing_or_blank_manual_fields_are_named_and_nothing_is_registered(api,
 
 def test_other_bad_bodies(api, person):
     r = api.post("/api/v1/associations", token=person.token, json={"uscc": VALID, "role": "owner"})
-    assert set(error(r, 400, "VALIDATION_ERROR")) == {"role"}
+    assert set(http_error(r, 400, "VALIDATION_ERROR")["details"]) == {"role"}
     r = api.post("/api/v1/associations", token=person.token, json={"role": "user"})
-    assert set(error(r, 400, "VALIDATION_ERROR")) == {"uscc"}
+    assert set(http_error(r, 400, "VALIDATION_ERROR")["details"]) == {"uscc"}
     r = api.post("/api/v1/associations", token=person.token, data="{not json",
                  headers={"Content-Type": "application/json"})
-    assert "body" in error(r, 400, "VALIDATION_ERROR")
+    assert "body" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     r = api.post("/api/v1/associations", token=person.token, json={"uscc": unknown_uscc(), "role": "admin",
                                                                   **dict(MANUAL, name="名" * 101)})
-    assert set(error(r, 400, "VALIDATION_ERROR")) == {"name"}
+    assert set(http_error(r, 400, "VALIDATION_ERROR")["details"]) == {"name"}
     assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
 
 
 def test_role_user_of_an_unregistered_enterprise(api, person):
     r = api.post("/api/v1/associations", token=person.token, json={"uscc": unknown_uscc(), "role": "user"})
-    assert "uscc" in error(r, 404, "ENTERPRISE_NOT_REGISTERED")
+    assert "uscc" in http_error(r, 404, "ENTERPRISE_NOT_REGISTERED")["details"]
     assert api.get("/api/v1/me", token=person.token).json()["associations"] == []
 
 
@@ -84,25 +80,26 @@ def test_unknown_ids(api):
     # an id that names nothing is 404; one that is not a canonical UUID never reaches a service: 400
     for unknown, status, code in ((str(uuid.uuid4()), 404, None), ("not-an-id", 400, "VALIDATION_ERROR"),
                                   (str(uuid.uuid4()).upper(), 400, "VALIDATION_ERROR")):
-        assert "enterprise_id" in error(api.get(f"/api/v1/enterprises/{unknown}", token=t), status,
-                                        code or "ENTERPRISE_NOT_FOUND")
+        assert "enterprise_id" in http_error(api.get(f"/api/v1/enterprises/{unknown}", token=t), status,
+                                        code or "ENTERPRISE_NOT_FOUND")["details"]
         r = api.get(f"/api/v1/enterprises/{unknown}/members", token=t)
-        assert "enterprise_id" in error(r, status, code or "ENTERPRISE_NOT_FOUND")
+        assert "enterprise_id" in http_error(r, status, code or "ENTERPRISE_NOT_FOUND")["details"]
         r = api.put(f"/api/v1/enterprises/{unknown}/admin", token=t, json={"user_id": admin.user_id})
-        assert "enterprise_id" in error(r, status, code or "ENTERPRISE_NOT_FOUND")
+        assert "enterprise_id" in http_error(r, status, code or "ENTERPRISE_NOT_FOUND")["details"]
         for verb in ("approve", "reject"):
             r = api.post(f"/api/v1/association-requests/{unknown}/{verb}", token=t)
-            assert "association_id" in error(r, status, code or "ASSOCIATION_NOT_FOUND")
+            assert "association_id" in http_error(r, status, code or "ASSOCIATION_NOT_FOUND")["details"]
         r = api.post(f"/api/v1/messages/{unknown}/read", token=t)
-        assert "message_id" in error(r, status, code or "MESSAGE_NOT_FOUND")
+        assert "message_id" in http_error(r, status, code or "MESSAGE_NOT_FOUND")["details"]
         r = api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={"user_id": unknown})
-        assert "user_id" in error(r, 409 if status == 404 else 400, code or "NOT_A_MEMBER")
-    assert "user_id" in error(api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={}), 400, "VALIDATION_ERROR")
+        assert "user_id" in http_error(r, 409 if status == 404 else 400, code or "NOT_A_MEMBER")["details"]
+    r = api.put(f"/api/v1/enterprises/{eid}/admin", token=t, json={})
+    assert "user_id" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     r = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=maybe", token=t)
-    assert "status" in error(r, 400, "VALIDATION_ERROR")
+    assert "status" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     r = api.post(f"/api/v1/association-requests/{apply(api, register(api), uscc)}/reject", token=t,
                  json={"reason": "x" * 501})
-    assert "reason" in error(r, 400, "VALIDATION_ERROR")
+    assert "reason" in http_error(r, 400, "VALIDATION_ERROR")["details"]
     ent = api.get(f"/api/v1/enterprises/{eid}", token=t).json()
     assert ent["admin_user_id"] == admin.user_id
 
@@ -110,13 +107,13 @@ def test_unknown_ids(api):
 def test_conflicts(api):
     admin, user = register(api), register(api)
     eid, uscc = register_enterprise(api, admin)
-    error(api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "admin", **MANUAL}),
-          409, "ENTERPRISE_HAS_ADMIN")
+    http_error(api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "admin", **MANUAL}),
+          409, "ENTERPRISE_HAS_ADMIN")["details"]
     request_id = apply(api, user, uscc)
     r = api.post("/api/v1/associations", token=user.token, json={"uscc": uscc, "role": "user"})
-    error(r, 409, "ALREADY_ASSOCIATED")
+    http_error(r, 409, "ALREADY_ASSOCIATED")["details"]
     r = api.put(f"/api/v1/enterprises/{eid}/admin", token=admin.token, json={"user_id": user.user_id})
-    assert "user_id" in error(r, 409, "NOT_A_MEMBER")  # pending is not a member yet
+    assert "user_id" in http_error(r, 409, "NOT_A_MEMBER")["details"]  # pending is not a member yet
     assert api.post(f"/api/v1/association-requests/{request_id}/reject", token=admin.token).status_code == 200
-    error(api.post(f"/api/v1/association-requests/{request_id}/approve", token=admin.token), 409, "NOT_PENDING")
-    error(api.post(f"/api/v1/association-requests/{request_id}/reject", token=admin.token), 409, "NOT_PENDING")
+    http_error(api.post(f"/api/v1/association-requests/{request_id}/approve", token=admin.token), 409, "NOT_PENDING")
+    http_error(api.post(f"/api/v1/association-requests/{request_id}/reject", token=admin.token), 409, "NOT_PENDING")

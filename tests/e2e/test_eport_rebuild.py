@@ -22,6 +22,7 @@ from services.audit.rebuild import SOURCES
 from services.audit.store import AuditStore
 from tests.e2e.enterprise_people import apply, approve, register, register_enterprise, wait_for
 from tests.eport_cli import EPORT, eport
+from tests.support import http_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -266,7 +267,7 @@ def test_an_authz_rebuild_learns_what_authz_missed_and_keeps_every_grant(api, pl
             for key in authz_queue.event_types:
                 channel.queue_bind(authz_queue.queue_name, "enterprise.events", key)
     refused = grant(api, admin, eid, missed.user_id)
-    assert refused.status_code == 409 and refused.json()["error"]["code"] == "NOT_A_MEMBER", refused.text
+    assert refused.status_code == 409 and http_error(refused)["code"] == "NOT_A_MEMBER", refused.text
     page = page_for(operator, ("enterprise",))
     with traffic_running(api) as made:
         done = eport("rebuild", "authz", "--page", page, amqp_uri=operator, timeout=300)

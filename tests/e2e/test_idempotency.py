@@ -2,8 +2,9 @@
 import pytest
 
 from tests import sms
-from tests.e2e.identity_steps import PASSWORD, ask_code, error_of, register
+from tests.e2e.identity_steps import PASSWORD, ask_code, register
 from tests.factories import new_id_number, new_mobile, new_uscc
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,7 @@ def test_a_retried_registration_answers_the_first_answer_and_registers_once(api)
     assert again.status_code == 201, again.text
     assert again.json() == first.json()  # the same user and the same setup token
     # without the key the same body is a second registration: refused, so the first ran once
-    error_of(api.post("/api/v1/users", json=body), 400, "SMS_CODE_INVALID")
+    http_error(api.post("/api/v1/users", json=body), 400, "SMS_CODE_INVALID")
     user = first.json()
     r = api.put(f"/api/v1/users/{user['user_id']}/password",
                 json={"password": PASSWORD, "password_setup_token": user["password_setup_token"]})
@@ -39,7 +40,7 @@ def test_the_same_key_with_another_body_is_refused_and_changes_nothing(api):
     body = registration(api)
     assert api.post("/api/v1/users", json=body, headers=with_key("reg-2")).status_code == 201
     other = dict(body, name="王五")
-    error_of(api.post("/api/v1/users", json=other, headers=with_key("reg-2")), 422, "IDEMPOTENCY_KEY_REUSED")
+    http_error(api.post("/api/v1/users", json=other, headers=with_key("reg-2")), 422, "IDEMPOTENCY_KEY_REUSED")
 
 
 def test_keys_are_the_callers_own(api):
@@ -97,7 +98,7 @@ def test_a_malformed_key_is_400_naming_the_header(api, key):
     mobile = new_mobile()
     r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"},
                  headers={"Idempotency-Key": key.encode("utf-8")})
-    body = error_of(r, 400, "VALIDATION_ERROR")
+    body = http_error(r, 400, "VALIDATION_ERROR")
     assert "Idempotency-Key" in body["details"]
     assert sms.messages(mobile) == []
 
@@ -123,7 +124,7 @@ def test_a_retried_association_by_a_logged_in_user_associates_once(api):
     assert first.status_code == 201, first.text
     again = api.post("/api/v1/associations", json=body, token=token, headers=with_key("assoc-1"))
     assert (again.status_code, again.json()) == (201, first.json())
-    error_of(api.post("/api/v1/associations", json=body, token=token), 409, "ENTERPRISE_HAS_ADMIN")
+    http_error(api.post("/api/v1/associations", json=body, token=token), 409, "ENTERPRISE_HAS_ADMIN")
 
 
 def test_openapi_publishes_the_header(api):

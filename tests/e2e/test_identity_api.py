@@ -10,7 +10,8 @@ import pytest
 
 from tests import sms
 from tests.factories import new_id_number, new_mobile
-from tests.e2e.identity_steps import PASSWORD, error_of, ask_code, register, login
+from tests.e2e.identity_steps import PASSWORD, ask_code, register, login
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,7 @@ def test_register_login_logout_sms_login_reset(api):
     assert session["token_type"] == "Bearer" and session["expires_in"] == 1800 and session["user_id"] == user_id
     token = session["access_token"]
     assert api.delete("/api/v1/sessions/current", token=token).status_code == 204
-    error_of(api.delete("/api/v1/sessions/current", token=token), 401, "UNAUTHENTICATED")  # refused from then on
+    http_error(api.delete("/api/v1/sessions/current", token=token), 401, "UNAUTHENTICATED")  # refused from then on
 
     r = login(api, id_number)  # the ID number is an account name too
     assert r.status_code == 201 and r.json()["user_id"] == user_id
@@ -55,7 +56,7 @@ def test_register_login_logout_sms_login_reset(api):
                                                   "sms_code": sms.latest_code(mobile, "reset_password"),
                                                   "new_password": "a brand new passphrase"})
     assert r.status_code == 204, r.text
-    error_of(login(api, mobile), 401, "INVALID_CREDENTIALS")
+    http_error(login(api, mobile), 401, "INVALID_CREDENTIALS")
     assert login(api, mobile, "a brand new passphrase").status_code == 201
 
 
@@ -64,11 +65,11 @@ def test_change_password_needs_the_bearer_and_current_password(api):
     other_id, other_mobile, _ = register(api)
     token = login(api, mobile).json()["access_token"]
     path = f"/api/v1/users/{user_id}/password"
-    error_of(api.put(path, json={"password": "new passphrase here", "current_password": PASSWORD}),
+    http_error(api.put(path, json={"password": "new passphrase here", "current_password": PASSWORD}),
              401, "UNAUTHENTICATED")
-    error_of(api.put(path, token=token, json={"password": "new passphrase here", "current_password": "wrong!!"}),
+    http_error(api.put(path, token=token, json={"password": "new passphrase here", "current_password": "wrong!!"}),
              401, "INVALID_CREDENTIALS")
-    error_of(api.put(f"/api/v1/users/{other_id}/password", token=token,
+    http_error(api.put(f"/api/v1/users/{other_id}/password", token=token,
                      json={"password": "new passphrase here", "current_password": PASSWORD}), 403, "FORBIDDEN")
     assert api.put(path, token=token, json={"password": "new passphrase here",
                                             "current_password": PASSWORD}).status_code == 204
@@ -83,12 +84,12 @@ def test_weak_passwords_say_why(api):
     path = f"/api/v1/users/{user['user_id']}/password"
     for weak, why in (("short", "at least 8"), ("password1", "common"), (f"x{mobile}x", "mobile"),
                       (f"{id_number.lower()}", "ID number"), ("y" * 65, "at most 64")):
-        body = error_of(api.put(path, json={"password": weak, "password_setup_token": user["password_setup_token"]}),
+        body = http_error(api.put(path, json={"password": weak, "password_setup_token": user["password_setup_token"]}),
                         400, "WEAK_PASSWORD")
         assert any(why in reason for reason in body["details"]["password"]), body
     assert api.put(path, json={"password": PASSWORD, "password_setup_token": user["password_setup_token"]}
                    ).status_code == 204
-    error_of(api.put(path, json={"password": "another passphrase",
+    http_error(api.put(path, json={"password": "another passphrase",
                                  "password_setup_token": user["password_setup_token"]}),
              401, "INVALID_CREDENTIALS")  # single use
 
@@ -154,7 +155,7 @@ def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(api, endpoint, f
         else:
             body[field] = value
         r = api.call(method, path, json=body)
-        error = error_of(r, 400, "VALIDATION_ERROR")
+        error = http_error(r, 400, "VALIDATION_ERROR")
         assert field in error["details"], (field, repr(value)[:40], error)
     assert stored_events() == before
 
@@ -165,7 +166,7 @@ def test_a_body_that_is_not_json_or_not_an_object_is_a_400(api, endpoint):
     before = stored_events()
     for raw in (b"{not json", b"\xff\xfe", b"[1, 2]", b"42", b"null"):
         r = api.call(method, path, data=raw, headers={"Content-Type": "application/json"})
-        error_of(r, 400, "VALIDATION_ERROR")
+        http_error(r, 400, "VALIDATION_ERROR")
     assert stored_events() == before
 
 
@@ -174,7 +175,7 @@ def test_sms_cooldown_and_no_enumeration(api):
     stranger = new_mobile()
     for who in (mobile, stranger):
         ask_code(api, who, "login")
-        body = error_of(api.post("/api/v1/sms-codes", json={"mobile": who, "purpose": "login"}), 429, "SMS_COOLDOWN")
+        body = http_error(api.post("/api/v1/sms-codes", json={"mobile": who, "purpose": "login"}), 429, "SMS_COOLDOWN")
         assert isinstance(body["details"]["retry_after"], int) and 55 <= body["details"]["retry_after"] <= 60
     assert sms.latest_code(mobile, "login")
     assert [m for m in sms.messages(stranger)] == []  # nothing sent to an unknown number
@@ -184,12 +185,12 @@ def test_sms_code_single_use_and_bound_to_its_purpose(api):
     _, mobile, _ = register(api)
     ask_code(api, mobile, "reset_password")
     reset_code = sms.latest_code(mobile, "reset_password")
-    error_of(api.post("/api/v1/sessions", json={"method": "sms", "mobile": mobile, "sms_code": reset_code}),
+    http_error(api.post("/api/v1/sessions", json={"method": "sms", "mobile": mobile, "sms_code": reset_code}),
              401, "INVALID_CREDENTIALS")
     ask_code(api, mobile, "login")
     code = sms.latest_code(mobile, "login")
     assert api.post("/api/v1/sessions", json={"method": "sms", "mobile": mobile, "sms_code": code}).status_code == 201
-    error_of(api.post("/api/v1/sessions", json={"method": "sms", "mobile": mobile, "sms_code": code}),
+    http_error(api.post("/api/v1/sessions", json={"method": "sms", "mobile": mobile, "sms_code": code}),
              401, "INVALID_CREDENTIALS")
 
 
@@ -199,20 +200,20 @@ def test_five_wrong_codes_block_verification(api):
     wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
     body = {"name": "张三", "id_number": new_id_number(), "mobile": mobile, "sms_code": wrong}
     for _ in range(4):
-        error_of(api.post("/api/v1/users", json=body), 400, "SMS_CODE_INVALID")
-    blocked = error_of(api.post("/api/v1/users", json=body), 429, "SMS_CODE_ATTEMPTS_EXCEEDED")
+        http_error(api.post("/api/v1/users", json=body), 400, "SMS_CODE_INVALID")
+    blocked = http_error(api.post("/api/v1/users", json=body), 429, "SMS_CODE_ATTEMPTS_EXCEEDED")
     assert 895 <= blocked["details"]["retry_after"] <= 900
-    error_of(api.post("/api/v1/users", json=dict(body, sms_code=code)), 429, "SMS_CODE_ATTEMPTS_EXCEEDED")
+    http_error(api.post("/api/v1/users", json=dict(body, sms_code=code)), 429, "SMS_CODE_ATTEMPTS_EXCEEDED")
 
 
 def test_lockout_after_five_failures_and_reset_lifts_it(api):
     _, mobile, id_number = register(api)
-    unknown = error_of(login(api, new_mobile(), "wrong password"), 401, "INVALID_CREDENTIALS")
+    unknown = http_error(login(api, new_mobile(), "wrong password"), 401, "INVALID_CREDENTIALS")
     for _ in range(4):
-        assert error_of(login(api, mobile, "wrong password"), 401, "INVALID_CREDENTIALS") == unknown
-    locked = error_of(login(api, mobile, "wrong password"), 423, "ACCOUNT_LOCKED")
+        assert http_error(login(api, mobile, "wrong password"), 401, "INVALID_CREDENTIALS") == unknown
+    locked = http_error(login(api, mobile, "wrong password"), 423, "ACCOUNT_LOCKED")
     assert 895 <= locked["details"]["retry_after"] <= 900
-    error_of(login(api, id_number), 423, "ACCOUNT_LOCKED")  # the right password, the other account name
+    http_error(login(api, id_number), 423, "ACCOUNT_LOCKED")  # the right password, the other account name
     ask_code(api, mobile, "reset_password")
     r = api.post("/api/v1/password-resets", json={"mobile": mobile,
                                                   "sms_code": sms.latest_code(mobile, "reset_password"),
@@ -226,10 +227,10 @@ def test_reset_with_a_wrong_code_or_a_weak_password(api):
     ask_code(api, mobile, "reset_password")
     code = sms.latest_code(mobile, "reset_password")
     wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
-    error_of(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": wrong,
+    http_error(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": wrong,
                                                        "new_password": "a brand new passphrase"}),
              400, "SMS_CODE_INVALID")
-    weak = error_of(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": code,
+    weak = http_error(api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": code,
                                                               "new_password": "qwerty123"}), 400, "WEAK_PASSWORD")
     assert weak["details"]["new_password"]
     assert api.post("/api/v1/password-resets", json={"mobile": mobile, "sms_code": code,

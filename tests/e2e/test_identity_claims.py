@@ -19,6 +19,7 @@ from tests.e2e.enterprise_people import (
 )
 from tests.factories import new_id_number
 from tests.e2e.identity_claim_steps import log_in, take_over, card_of, claim_body, register_as
+from tests.support import refusal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 SYSTEM = "manifest"
@@ -26,10 +27,6 @@ SYSTEM = "manifest"
 
 def claim(api, body, **kw):
     return api.post("/api/v1/identity-claims", json=body, **kw)
-
-
-def error(r):
-    return r.status_code, r.json()["error"]["code"]
 
 
 def inbox_of(user_id):
@@ -63,9 +60,9 @@ def test_the_card_holder_reclaims_the_id_number_from_a_squatter(api):
     answer = r.json()
     assert answer["identity_verified"] is True and answer["superseded_user_id"] == squatter.user_id
     # at once: the squatter's token, and every way of logging in
-    assert error(api.get("/api/v1/me", token=squatter.token)) == (401, "UNAUTHENTICATED")
+    assert refusal(api.get("/api/v1/me", token=squatter.token)) == (401, "UNAUTHENTICATED")
     for account in (squatter.mobile, victim_id):
-        assert error(log_in(api, account)) == (401, "INVALID_CREDENTIALS")
+        assert refusal(log_in(api, account)) == (401, "INVALID_CREDENTIALS")
     # within seconds everywhere: membership removed (reason superseded), grants revoked, a message
     wait_for(lambda: any(e["event_type"] == "MemberRemoved" and e["payload"]["user_id"] == squatter.user_id
                          and e["payload"]["reason"] == "superseded" for e in audit_trail(api, admin, eid)))
@@ -99,7 +96,7 @@ def test_a_card_of_another_person_claims_nothing(api):
     name, id_number = person_name(), new_id_number()
     squatter = register_as(api, name, id_number)
     for card in (card_of(name, new_id_number()), card_of(person_name(), id_number)):
-        assert error(claim(api, claim_body(api, card, name, id_number))) == (422, "CARD_HOLDER_MISMATCH")
+        assert refusal(claim(api, claim_body(api, card, name, id_number))) == (422, "CARD_HOLDER_MISMATCH")
     assert api.get("/api/v1/me", token=squatter.token).status_code == 200
 
 
@@ -107,11 +104,11 @@ def test_a_verified_account_cannot_be_taken(api):
     name, id_number = person_name(), new_id_number()
     card = card_of(name, id_number)
     assert claim(api, claim_body(api, card, name, id_number)).status_code == 201
-    assert error(claim(api, claim_body(api, card, name, id_number))) == (409, "ID_NUMBER_VERIFIED")
+    assert refusal(claim(api, claim_body(api, card, name, id_number))) == (409, "ID_NUMBER_VERIFIED")
     # another card of the same person, and the mismatch decided first
-    assert error(claim(api, claim_body(api, card_of(name, id_number), name, id_number))) == \
+    assert refusal(claim(api, claim_body(api, card_of(name, id_number), name, id_number))) == \
         (409, "ID_NUMBER_VERIFIED")
-    assert error(claim(api, claim_body(api, card_of(name, new_id_number()), name, id_number))) == \
+    assert refusal(claim(api, claim_body(api, card_of(name, new_id_number()), name, id_number))) == \
         (422, "CARD_HOLDER_MISMATCH")
 
 
@@ -121,12 +118,12 @@ def test_a_challenge_answers_one_claim_of_its_own_purpose(api):
     card = card_of(name, id_number)
     for purpose, token in (("login", None), ("bind", holder.token)):
         body = claim_body(api, card, name, id_number, purpose=purpose, token=token)
-        assert error(claim(api, body)) == (400, "CHALLENGE_INVALID")
+        assert refusal(claim(api, body)) == (400, "CHALLENGE_INVALID")
     body = claim_body(api, card, name, id_number)
     assert claim(api, body).status_code == 201
     replayed = claim_body(api, card, name, new_id_number())
     replayed.update({k: body[k] for k in ("challenge_id", "signature")})
-    assert error(claim(api, replayed)) == (400, "CHALLENGE_INVALID")
+    assert refusal(claim(api, replayed)) == (400, "CHALLENGE_INVALID")
 
 
 def test_a_retried_claim_runs_once(api):
@@ -156,7 +153,7 @@ def test_of_two_claims_racing_for_one_id_number_one_wins(api):
         t.join()
     statuses = sorted(a.status_code for a in answers)
     assert statuses == [201, 409], [a.text for a in answers]
-    assert error(next(a for a in answers if a.status_code == 409)) == (409, "ID_NUMBER_VERIFIED")
+    assert refusal(next(a for a in answers if a.status_code == 409)) == (409, "ID_NUMBER_VERIFIED")
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ not of this list and caller is 400 VALIDATION_ERROR naming it, and shows nothing
 import pytest
 
 from tests.e2e.enterprise_people import apply, approve, register, register_enterprise, wait_for
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -65,7 +66,7 @@ def test_a_limit_out_of_range_is_400_naming_it(api, firm, limit):
     for name, (path, token) in lists_of(firm).items():
         r = api.get(path, token=token, params={"limit": limit})
         assert r.status_code == 400, (name, r.text)
-        assert r.json()["error"]["code"] == "VALIDATION_ERROR" and "limit" in r.json()["error"]["details"], name
+        assert http_error(r)["code"] == "VALIDATION_ERROR" and "limit" in http_error(r)["details"], name
 
 
 def test_a_cursor_of_another_list_or_caller_shows_nothing_of_theirs(api, firm):
@@ -78,7 +79,7 @@ def test_a_cursor_of_another_list_or_caller_shows_nothing_of_theirs(api, firm):
         for cursor in [*cursors.values(), "not-a-cursor", "eyJ4IjoxfQ", "A" * 600]:
             r = api.get(path, token=token, params={"cursor": cursor})
             assert r.status_code == 400, (name, cursor, r.text)
-            error = r.json()["error"]
+            error = http_error(r)
             assert error["code"] == "VALIDATION_ERROR" and list(error["details"]) == ["cursor"], (name, error)
     # and their own cursor opens none of their lists to the administrator of the first enterprise
     for name, (path, _) in theirs.items():

@@ -8,10 +8,11 @@ import pytest
 from contracts.personal_data import export_schema
 from tests import sms
 from tests.e2e.conftest import skip_unless_deployed
-from tests.e2e.identity_steps import error_of, login
+from tests.e2e.identity_steps import login
 from tests.e2e.identity_steps import register as register_by_hand
 from tests.e2e.personal_data_steps import (SYSTEMS, export, member_with_everything, neighbour_and_enterprise,
                                            rare_name)
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -27,9 +28,9 @@ def test_a_personal_data_code_needs_the_token_and_goes_to_the_own_mobile_only(ap
     _, mobile, _, token = logged_in(api)
     _, neighbours_mobile, _, _ = logged_in(api)
     r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "personal_data"})
-    error_of(r, 401, "UNAUTHENTICATED")
+    http_error(r, 401, "UNAUTHENTICATED")
     r = api.post("/api/v1/sms-codes", token=token, json={"mobile": neighbours_mobile, "purpose": "personal_data"})
-    error_of(r, 403, "FORBIDDEN")
+    http_error(r, 403, "FORBIDDEN")
     assert not [m for m in sms.messages(neighbours_mobile) if m["purpose"] == "personal_data"]
     r = api.post("/api/v1/sms-codes", token=token, json={"mobile": mobile, "purpose": "personal_data"})
     assert r.status_code == 202, r.text
@@ -78,12 +79,12 @@ def test_one_code_serves_one_export(api):
     assert r.status_code == 202, r.text
     code = sms.latest_code(mobile, "personal_data")
     wrong = "000000" if code != "000000" else "111111"
-    error_of(api.post("/api/v1/me/export", token=token, json={"sms_code": wrong}), 400, "SMS_CODE_INVALID")
+    http_error(api.post("/api/v1/me/export", token=token, json={"sms_code": wrong}), 400, "SMS_CODE_INVALID")
     r = api.post("/api/v1/me/export", token=token, json={"sms_code": code})
     assert r.status_code == 200 and r.json()["account"]["mobile"] == mobile, r.text
-    error_of(api.post("/api/v1/me/export", token=token, json={"sms_code": code}), 400, "SMS_CODE_INVALID")
+    http_error(api.post("/api/v1/me/export", token=token, json={"sms_code": code}), 400, "SMS_CODE_INVALID")
 
 
 def test_the_export_needs_the_callers_token(api):
     r = api.post("/api/v1/me/export", json={"sms_code": "123456"})
-    error_of(r, 401, "UNAUTHENTICATED")
+    http_error(r, 401, "UNAUTHENTICATED")

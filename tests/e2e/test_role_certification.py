@@ -28,6 +28,7 @@ from tests.e2e.card_binding_fixtures import (  # noqa: F401 (fixtures base, ca)
     PIN, USCC_OF, Person, base, ca, find_card_no, issue, sign_with_card,
 )
 from tests.factories import new_uscc
+from tests.support import http_error, refusal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card, pytest.mark.timeout(300)]
 
@@ -41,10 +42,6 @@ def eventually(fn, what, timeout=15):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
     return value
-
-
-def code(r):
-    return r.status_code, r.json()["error"]["code"]
 
 
 def check(person, user_id, enterprise_id, system):
@@ -121,7 +118,7 @@ def claim_with_the_card_in_the_reader(person, uscc, **details):
 def refused_without_a_trace(var, person, body, expected):
     before = settled(var)
     r = person.call("POST", "/api/v1/admin-claims", json=body)
-    assert code(r) == expected, r.text
+    assert refusal(r) == expected, r.text
     time.sleep(0.5)  # anything it set off would have reached a store by now
     assert settled(var) == before
     return r
@@ -144,10 +141,10 @@ def test_an_uncertified_admin_sees_but_cannot_act_until_the_legal_person_card(ba
                admin.call("PUT", f"/api/v1/enterprises/{eid}/admin", json={"user_id": member.user_id}),
                admin.call("DELETE", f"/api/v1/enterprises/{eid}/members/{member.user_id}"),
                admin.call("GET", f"/api/v1/enterprises/{eid}/audit-events")]
-    assert [code(r) for r in refused] == [(403, "ROLE_NOT_CERTIFIED")] * 7, [r.text for r in refused]
-    assert all("法人卡" in r.json()["error"]["message"] for r in refused)
+    assert [refusal(r) for r in refused] == [(403, "ROLE_NOT_CERTIFIED")] * 7, [r.text for r in refused]
+    assert all("法人卡" in http_error(r)["message"] for r in refused)
     grant = f"/api/v1/enterprises/{eid}/members/{member.user_id}/permissions"
-    eventually(lambda: code(admin.call("PUT", grant, json={"systems": ["manifest"]})) == (403, "ROLE_NOT_CERTIFIED"),
+    eventually(lambda: refusal(admin.call("PUT", grant, json={"systems": ["manifest"]})) == (403, "ROLE_NOT_CERTIFIED"),
                "authz to know the enterprise")  # before that it is a plain 403 FORBIDDEN
     assert not any(check(admin, admin.user_id, eid, s) for s in SYSTEMS)
 
@@ -156,7 +153,7 @@ def test_an_uncertified_admin_sees_but_cannot_act_until_the_legal_person_card(ba
     bound = agent_bind(base, admin.token, eid, PIN, card_timeout=5)
     assert (bound["card_type"], bound["role_certified"]) == ("operator", False) and "法人卡" in bound["warning"]
     assert admin.call("GET", f"/api/v1/enterprises/{eid}").json()["certified"] is True
-    assert code(admin.call("POST", f"/api/v1/association-requests/{request}/approve")) == (403, "ROLE_NOT_CERTIFIED")
+    assert refusal(admin.call("POST", f"/api/v1/association-requests/{request}/approve")) == (403, "ROLE_NOT_CERTIFIED")
     assert admin.unbind(eid).status_code == 204
 
     # The enterprise's legal-person card certifies the role: the same actions now work.
@@ -239,7 +236,7 @@ def test_a_claim_against_a_certified_admin_is_409_and_changes_nothing(base, ca, 
     card(issue(ca, tmp_path, rival, card_type="legal_person", enterprise=eid))
     r = refused_without_a_trace(var, rival, claim_with_the_card_in_the_reader(rival, USCC_OF[eid]),
                                 (409, "ENTERPRISE_HAS_ADMIN"))
-    assert "变更企业管理员" in r.json()["error"]["message"]
+    assert "变更企业管理员" in http_error(r)["message"]
     assert admin.call("GET", f"/api/v1/enterprises/{eid}").json()["admin_user_id"] == admin.user_id
 
 
@@ -273,7 +270,7 @@ def test_every_refused_claim_leaves_every_store_unchanged(base, ca, tmp_path, ca
     card(issue(ca, tmp_path, claimant, card_type="legal_person", uscc=nobodys))
     r = refused_without_a_trace(var, claimant, claim_with_the_card_in_the_reader(claimant, nobodys),
                                 (400, "VALIDATION_ERROR"))
-    assert set(r.json()["error"]["details"]) == {"name", "address", "business_scope"}
+    assert set(http_error(r)["details"]) == {"name", "address", "business_scope"}
 
 
 def claim_at_once(base, holders, bodies):  # noqa: F811
@@ -308,7 +305,7 @@ def test_two_holders_claim_at_once_exactly_one_wins(base, ca):  # noqa: F811
         statuses = [r.status_code for r in results]
         assert sorted(statuses) == [201, 409], [r.text for r in results]
         won, lost = statuses.index(201), statuses.index(409)
-        assert code(results[lost]) == (409, "ENTERPRISE_HAS_ADMIN")
+        assert refusal(results[lost]) == (409, "ENTERPRISE_HAS_ADMIN")
         eid = results[won].json()["enterprise_id"]
         detail = holders[won].call("GET", f"/api/v1/enterprises/{eid}").json()
         assert (detail["admin_user_id"], detail["admin_role_certified"]) == (holders[won].user_id, True)

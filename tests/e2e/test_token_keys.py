@@ -17,6 +17,7 @@ from jwt.algorithms import ECAlgorithm
 
 from contracts.tokens import API_AUDIENCE, ISSUER, load_private_keys, new_private_pem, public_jwk
 from tests.e2e.enterprise_people import register
+from tests.support import http_error
 
 pytestmark = pytest.mark.e2e
 
@@ -83,5 +84,5 @@ def test_tokens_identity_did_not_sign_are_refused(api, platform, person, jwks):
     for what, token in forged.items():
         r = api.get("/api/v1/me", token=token)
         assert r.status_code == 401, (what, r.status_code, r.text)
-        assert r.json()["error"]["code"] == "UNAUTHENTICATED", what
+        assert http_error(r)["code"] == "UNAUTHENTICATED", what
     assert api.get("/api/v1/me", token=person.token).status_code == 200

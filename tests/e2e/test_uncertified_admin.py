@@ -18,15 +18,12 @@ from tests.e2e.certification import certify, claim, new_card, prove
 from tests.e2e.enterprise_people import (
     CLAIMED, MANUAL, apply, approve, messages, register, register_enterprise, unknown_uscc, wait_for,
 )
+from tests.support import http_error, refusal
 
 pytestmark = pytest.mark.e2e
 
 # In services/enterprise/data/registry.json and used by no other test (the platform is the session's).
 KNOWN = "91330211505401619L"
-
-
-def error(r):
-    return r.status_code, r.json()["error"]["code"]
 
 
 def no_trace_of(person, *answers):
@@ -44,20 +41,20 @@ def test_an_uncertified_administrator_learns_nothing_about_applicants(api):
     assert inbox[0]["data"] == {"association_id": request, "enterprise_id": eid}  # that one waits, not who
     members = api.get(f"/api/v1/enterprises/{eid}/members", token=squatter.token)
     requests_ = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=pending", token=squatter.token)
-    assert error(members) == error(requests_) == (403, "ROLE_NOT_CERTIFIED")
-    assert "法人卡" in members.json()["error"]["message"]
+    assert refusal(members) == refusal(requests_) == (403, "ROLE_NOT_CERTIFIED")
+    assert "法人卡" in http_error(members)["message"]
     seen = [api.get("/api/v1/messages", token=squatter.token), api.get(f"/api/v1/enterprises/{eid}",
                                                                        token=squatter.token),
             api.get("/api/v1/me", token=squatter.token), members, requests_]
     audit = api.get(f"/api/v1/enterprises/{eid}/audit-events", token=squatter.token)
-    assert error(audit) == (403, "ROLE_NOT_CERTIFIED")
+    assert refusal(audit) == (403, "ROLE_NOT_CERTIFIED")
     assert no_trace_of(applicant, *seen, audit)
     # Anyone else gets a plain 403, a certified administrator of another enterprise included.
     other_admin = register(api)
     register_enterprise(api, other_admin)
     for outsider in (applicant, other_admin):
         r = api.get(f"/api/v1/enterprises/{eid}/association-requests", token=outsider.token)
-        assert error(r) == (403, "FORBIDDEN")
+        assert refusal(r) == (403, "FORBIDDEN")
     # Once certified by the legal-person card, the administrator reads who applied in the list.
     certify(api, squatter.token, squatter.user_id, eid, uscc, squatter.name, squatter.id_number, wait=False)
     listed = api.get(f"/api/v1/enterprises/{eid}/association-requests?status=pending", token=squatter.token)
@@ -72,8 +69,8 @@ def test_a_claim_replaces_what_the_squatter_typed(api):
     assert api.get(f"/api/v1/enterprises/{eid}", token=squatter.token).json()["certified"] is False
     r = api.post("/api/v1/admin-claims", token=holder.token,
                  json=dict(prove(api, holder.token, new_card(holder.name, holder.id_number, uscc)), uscc=uscc))
-    assert error(r) == (400, "VALIDATION_ERROR")
-    assert set(r.json()["error"]["details"]) == {"name", "address", "business_scope"}
+    assert refusal(r) == (400, "VALIDATION_ERROR")
+    assert set(http_error(r)["details"]) == {"name", "address", "business_scope"}
     claim(api, holder.token, uscc, holder.name, holder.id_number, **CLAIMED)
     detail = api.get(f"/api/v1/enterprises/{eid}", token=holder.token).json()
     assert {k: detail[k] for k in CLAIMED} == CLAIMED and detail["certified"] is True
@@ -89,12 +86,12 @@ def test_only_the_certified_administrator_edits_an_enterprise_entered_by_hand(ap
     register_enterprise(api, other_admin)
     path = f"/api/v1/enterprises/{eid}"
     for who, expected in ((member, (403, "FORBIDDEN")), (other_admin, (403, "FORBIDDEN"))):
-        assert error(api.put(path, token=who.token, json={"name": "冒名贸易有限公司"})) == expected
+        assert refusal(api.put(path, token=who.token, json={"name": "冒名贸易有限公司"})) == expected
     own, _ = register_enterprise(api, uncertified, certify_role=False)
-    assert error(api.put(f"/api/v1/enterprises/{own}", token=uncertified.token, json={"name": "改名"})) == \
+    assert refusal(api.put(f"/api/v1/enterprises/{own}", token=uncertified.token, json={"name": "改名"})) == \
         (403, "ROLE_NOT_CERTIFIED")
     bad = api.put(path, token=admin.token, json={"name": "  ", "address": "地" * 201})
-    assert error(bad) == (400, "VALIDATION_ERROR") and set(bad.json()["error"]["details"]) == {"name", "address"}
+    assert refusal(bad) == (400, "VALIDATION_ERROR") and set(http_error(bad)["details"]) == {"name", "address"}
     assert api.get(path, token=admin.token).json()["name"] == MANUAL["name"]  # nothing of it stored
     r = api.put(path, token=admin.token, json={"name": "杭州更名贸易有限公司", "business_scope": "报关代理"})
     assert r.status_code == 200, r.text
@@ -108,7 +105,7 @@ def test_only_the_certified_administrator_edits_an_enterprise_entered_by_hand(ap
     known = r.json()["enterprise_id"]
     certify(api, registry_admin.token, registry_admin.user_id, known, KNOWN, registry_admin.name,
             registry_admin.id_number, wait=False)
-    assert error(api.put(f"/api/v1/enterprises/{known}", token=registry_admin.token, json={"name": "改名"})) == \
+    assert refusal(api.put(f"/api/v1/enterprises/{known}", token=registry_admin.token, json={"name": "改名"})) == \
         (409, "ENTERPRISE_FROM_REGISTRY")
 
 
@@ -121,11 +118,11 @@ def test_at_most_three_uncertified_enterprises_by_hand_even_in_parallel(api):
     statuses = sorted(r.status_code for r in answers)
     assert statuses.count(201) == UNCERTIFIED_BY_HAND_MAX, [r.text for r in answers]
     refused = [r for r in answers if r.status_code != 201]
-    assert {error(r) for r in refused} <= {(409, "TOO_MANY_UNCERTIFIED"), (409, "CONFLICT")}
-    assert (409, "TOO_MANY_UNCERTIFIED") in {error(r) for r in refused}
+    assert {refusal(r) for r in refused} <= {(409, "TOO_MANY_UNCERTIFIED"), (409, "CONFLICT")}
+    assert (409, "TOO_MANY_UNCERTIFIED") in {refusal(r) for r in refused}
     held = [a for a in api.get("/api/v1/me", token=person.token).json()["associations"] if a["role"] == "admin"]
     assert len(held) == UNCERTIFIED_BY_HAND_MAX
-    assert error(api.post("/api/v1/associations", token=person.token, json=body())) == (409, "TOO_MANY_UNCERTIFIED")
+    assert refusal(api.post("/api/v1/associations", token=person.token, json=body())) == (409, "TOO_MANY_UNCERTIFIED")
     # Certifying one of them (its legal-person card) frees its place.
     first = held[0]
     certify(api, person.token, person.user_id, first["enterprise_id"], first["uscc"], person.name, person.id_number,

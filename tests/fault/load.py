@@ -23,6 +23,7 @@ import requests
 
 from tests import sms
 from tests.factories import new_id_number, new_mobile, new_uscc
+from tests.support import http_error
 
 PASSWORD = "a long enough passphrase"
 RETRYABLE = {502, 503, 504}
@@ -188,7 +189,7 @@ def _passing(response, status):
     first try with this key still running (409 IDEMPOTENCY_KEY_IN_USE)."""
     if status == "no answer" or status in RETRYABLE:
         return True
-    return status == 409 and response.json()["error"]["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    return status == 409 and http_error(response)["code"] == "IDEMPOTENCY_KEY_IN_USE"
 
 
 def _bearer(person):

@@ -19,10 +19,11 @@ from services.card.trust import ensure_dev_ca
 from tests import sms
 from tests.e2e import enterprise_people as people
 from tests.e2e.certification import new_card, prove
-from tests.e2e.identity_steps import PASSWORD, ask_code, error_of, login
+from tests.e2e.identity_steps import PASSWORD, ask_code, login
 from tests.factories import new_id_number, new_mobile, new_uscc
 
 from .conftest import launched, wait_for
+from tests.support import http_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -53,7 +54,7 @@ def test_a_registration_whose_reply_was_lost_answers_201_with_its_user():
         user = r.json()
         # the ID number is registered, once: with another mobile it is taken
         again = dict(registration(api), id_number=body["id_number"])
-        error_of(api.post("/api/v1/users", json=again), 409, "ID_NUMBER_TAKEN")
+        http_error(api.post("/api/v1/users", json=again), 409, "ID_NUMBER_TAKEN")
         # 2. A client that gave up waiting retries with its key once identity is back.
         marker = crash_armed(p.var)
         body2 = registration(api)
@@ -116,7 +117,7 @@ def test_a_command_killed_right_after_its_save_answers_its_first_answer():
         assert os.path.exists(marker) and p.pid("identity") != pid, "identity did not die: the test proves nothing"
         assert api.put(path, json=setup, headers=key).status_code == 204  # the client's retry
         # ran once: without the key it is a second run, and the setup token is spent
-        error_of(api.put(path, json=setup), 401, "INVALID_CREDENTIALS")
+        http_error(api.put(path, json=setup), 401, "INVALID_CREDENTIALS")
         token = login(api, body["mobile"]).json()["access_token"]
         # 2. enterprise dies after saving an association; the client gave up and retries with its key
         association = {"uscc": new_uscc(), "role": "admin", "name": "杭州重试贸易有限公司", "address": "杭州",
@@ -130,7 +131,7 @@ def test_a_command_killed_right_after_its_save_answers_its_first_answer():
         assert retried.status_code == 201, retried.text
         again = api.post("/api/v1/associations", json=association, token=token, headers=key)
         assert (again.status_code, again.json()) == (201, retried.json())
-        error_of(api.post("/api/v1/associations", json=association, token=token), 409, "ENTERPRISE_HAS_ADMIN")
+        http_error(api.post("/api/v1/associations", json=association, token=token), 409, "ENTERPRISE_HAS_ADMIN")
         mine = api.get("/api/v1/me", token=token).json()["associations"]
         assert [a["association_id"] for a in mine] == [retried.json()["association_id"]]
 
@@ -155,7 +156,7 @@ def test_an_sms_code_request_killed_before_its_hand_off_sends_its_code_once():
         time.sleep(1.0)  # a second SMS would be on its way by now
         assert len(sms.messages(mobile)) == 1
         assert resumptions(p, "identity", "request_sms_code") == 1  # the retry waited for the redelivery's turn
-        error_of(api.post("/api/v1/sms-codes", json=body), 429, "SMS_COOLDOWN")  # one code was issued
+        http_error(api.post("/api/v1/sms-codes", json=body), 429, "SMS_COOLDOWN")  # one code was issued
         user = api.post("/api/v1/users", json={"name": "赵六", "id_number": new_id_number(), "mobile": mobile,
                                                "sms_code": code})
         assert user.status_code == 201, user.text
@@ -180,7 +181,7 @@ def test_a_card_command_killed_between_its_saves_is_resumed_by_its_retry():
         bound = api.post(bind_path, json=proof, token=admin.token, headers=key)
         assert bound.status_code == 201 and bound.json()["role_certified"] is True, bound.text
         assert api.post(bind_path, json=proof, token=admin.token, headers=key).json() == bound.json()
-        error_of(api.post(bind_path, json=proof, token=admin.token), 400, "CHALLENGE_INVALID")  # spent once
+        http_error(api.post(bind_path, json=proof, token=admin.token), 400, "CHALLENGE_INVALID")  # spent once
         # card login: the session is identity's, made after the card spent the challenge
         body = dict(prove(api, None, card, purpose="login"), method="card")
         body.pop("card_no")
@@ -192,7 +193,7 @@ def test_a_card_command_killed_between_its_saves_is_resumed_by_its_retry():
         assert api.post("/api/v1/sessions", json=body, headers=key).json() == session.json()
         me = api.get("/api/v1/me", token=session.json()["access_token"])
         assert me.status_code == 200 and me.json()["associations"][0]["card"]["card_no"] == card.card_no
-        error_of(api.post("/api/v1/sessions", json=body), 400, "CHALLENGE_INVALID")
+        http_error(api.post("/api/v1/sessions", json=body), 400, "CHALLENGE_INVALID")
 
 
 def test_an_admin_claim_killed_between_its_saves_is_resumed_by_its_retry():
@@ -219,7 +220,7 @@ def test_an_admin_claim_killed_between_its_saves_is_resumed_by_its_retry():
             (enterprise_id, True, first.user_id)
         again = api.post("/api/v1/admin-claims", json=body, token=holder.token, headers=key)
         assert (again.status_code, again.json()) == (201, answer)
-        error_of(api.post("/api/v1/admin-claims", json=body, token=holder.token), 400, "CHALLENGE_INVALID")
+        http_error(api.post("/api/v1/admin-claims", json=body, token=holder.token), 400, "CHALLENGE_INVALID")
         enterprise = api.get(f"/api/v1/enterprises/{enterprise_id}", token=holder.token).json()
         assert (enterprise["admin_user_id"], enterprise["admin_role_certified"]) == (holder.user_id, True)
         [mine] = api.get("/api/v1/me", token=holder.token).json()["associations"]

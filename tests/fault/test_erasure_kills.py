@@ -10,10 +10,11 @@ import time
 import pytest
 
 from tests import sms
-from tests.e2e.identity_steps import error_of, login, register
+from tests.e2e.identity_steps import login, register
 from tests.eport_cli import eport, json_lines
 
 from .conftest import launched, wait_for
+from tests.support import http_error
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EVERY = ["audit", "authz", "card", "enterprise", "identity", "notify", "sso"]
@@ -48,7 +49,7 @@ def test_an_erasure_outlives_kill_9_of_services_midway():
         erasure_id = r.json()["erasure_id"]
         for name in ("identity", "notify"):
             kill(p, name)
-        error_of(api.get("/api/v1/me", token=token), 401, "UNAUTHENTICATED")  # ended at once, whatever else
+        http_error(api.get("/api/v1/me", token=token), 401, "UNAUTHENTICATED")  # ended at once, whatever else
         restarts = len(p.restarts)
         p.supervising = True  # the launcher's supervision starts the four again
         wait_for(lambda: len(p.restarts) - restarts >= 4, 120, "the killed services started again")
@@ -61,7 +62,7 @@ def test_an_erasure_outlives_kill_9_of_services_midway():
         assert (row["user_id"], row["services_confirmed"]) == (user_id, EVERY)
         assert [r["erasure_id"] for r in rows(p) if r["user_id"] == user_id] == [erasure_id]  # once
         for account in (mobile, id_number):
-            error_of(login(api, account), 401, "INVALID_CREDENTIALS")
+            http_error(login(api, account), 401, "INVALID_CREDENTIALS")
         assert sms.messages(mobile) == []  # the SMS outbox forgot the mobile
         deadline = time.monotonic() + 90
         while True:  # the register code's resend pause may still run

@@ -10,7 +10,7 @@ from services.authz.catalogue import catalogue
 
 from .authz_support import (AuthzService, StubIdentityService, app_of,
                                  enterprise_story, free_port, publish_enterprise_events, wait_for)
-from tests.support import Http
+from tests.support import Http, http_error
 
 pytestmark = pytest.mark.integration
 
@@ -59,10 +59,6 @@ def check(http, who, user, eid, system):
                 params={"user_id": user, "enterprise_id": eid, "system": system})
 
 
-def error_code(resp):
-    return resp.json()["error"]["code"]
-
-
 def test_systems_catalogue(http):
     r = http("GET", "/api/v1/systems")
     assert r.status_code == 200
@@ -87,7 +83,7 @@ def test_get_permissions_authorisation(http, eid, who, status):
     r = http("GET", perms(eid, MEMBER), who)
     assert r.status_code == status, r.text
     if status == 403:
-        assert error_code(r) == "FORBIDDEN"
+        assert http_error(r)["code"] == "FORBIDDEN"
 
 
 @pytest.mark.parametrize("who, status", [(ADMIN, 200), (MEMBER, 403), (OTHER, 403), (OUTSIDER, 403), (None, 401)])
@@ -111,8 +107,8 @@ def test_check_authorisation(http, eid, who, user, status):
 def test_put_unknown_system_is_400_naming_systems(http, eid):
     r = http("PUT", perms(eid, MEMBER), ADMIN, json={"systems": ["manifest", "teleportation"]})
     assert r.status_code == 400
-    assert error_code(r) == "UNKNOWN_SYSTEM"
-    assert "systems" in r.json()["error"]["details"]
+    assert http_error(r)["code"] == "UNKNOWN_SYSTEM"
+    assert "systems" in http_error(r)["details"]
     assert check(http, ADMIN, MEMBER, eid, "manifest").json() == {"allowed": False}
 
 
@@ -121,20 +117,20 @@ def test_put_malformed_body_is_400_validation_error(http, eid, body):
     kw = {"data": b"{not json"} if body is None else {"json": body}
     r = http("PUT", perms(eid, MEMBER), ADMIN, **kw)
     assert r.status_code == 400
-    assert error_code(r) == "VALIDATION_ERROR"
+    assert http_error(r)["code"] == "VALIDATION_ERROR"
 
 
 def test_put_to_non_member_is_409(http, eid):
     r = http("PUT", perms(eid, OUTSIDER), ADMIN, json={"systems": ["manifest"]})
     assert r.status_code == 409
-    assert error_code(r) == "NOT_A_MEMBER"
+    assert http_error(r)["code"] == "NOT_A_MEMBER"
 
 
 def test_check_needs_its_parameters_and_a_known_system(http, eid):
     r = http("GET", "/api/v1/authz/check", MEMBER, params={"user_id": MEMBER, "enterprise_id": eid})
-    assert r.status_code == 400 and "system" in r.json()["error"]["details"]
+    assert r.status_code == 400 and "system" in http_error(r)["details"]
     r = check(http, MEMBER, MEMBER, eid, "teleportation")
-    assert r.status_code == 400 and error_code(r) == "UNKNOWN_SYSTEM"
+    assert r.status_code == 400 and http_error(r)["code"] == "UNKNOWN_SYSTEM"
 
 
 def test_after_transfer_the_former_admin_is_refused(http, eid):

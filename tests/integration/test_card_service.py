@@ -25,7 +25,7 @@ from services.card.service import CardService
 from services.card.trust import ensure_dev_ca
 from services.common.dependency import EventSourced
 from services.common.rpc import rpc
-from tests.support import Http, free_port, own_vhost, wait_for
+from tests.support import Http, free_port, own_vhost, wait_for, http_error, refusal
 from tests.tokens import IdentityStandIn
 from tests.support import signed
 
@@ -133,22 +133,18 @@ def card_login(http, card):
     return http("POST", "/api/v1/sessions", json={"method": "card", **proof(http, card, "login")})
 
 
-def error(resp):
-    return resp.json()["error"]["code"]
-
-
 def test_challenges_over_http(platform):
     r = platform("POST", "/api/v1/card-challenges", json={"purpose": "login", "card_no": "8800000012345"})
     assert r.status_code == 201
     assert set(r.json()) == {"challenge_id", "nonce", "expires_in"} and r.json()["expires_in"] == 120
     assert len(base64.b64decode(r.json()["nonce"])) >= 32
     r = platform("POST", "/api/v1/card-challenges", json={"purpose": "bind", "card_no": "8800000012345"})
-    assert (r.status_code, error(r)) == (401, "UNAUTHENTICATED")
+    assert refusal(r) == (401, "UNAUTHENTICATED")
     r = platform("POST", "/api/v1/card-challenges", "u-zhang", json={"purpose": "bind", "card_no": "8800000012345"})
     assert r.status_code == 201
     r = platform("POST", "/api/v1/card-challenges", json={"purpose": "pay", "card_no": "卡"})
-    assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR")
-    assert set(r.json()["error"]["details"]) == {"purpose", "card_no"}
+    assert refusal(r) == (400, "VALIDATION_ERROR")
+    assert set(http_error(r)["details"]) == {"purpose", "card_no"}
 
 
 def test_bind_me_and_members_data_then_login_and_unbind(platform):
@@ -170,39 +166,39 @@ def test_bind_me_and_members_data_then_login_and_unbind(platform):
 
     assert platform("DELETE", f"/api/v1/enterprises/{ENTERPRISE}/card", "u-zhang").status_code == 204
     r = platform("DELETE", f"/api/v1/enterprises/{ENTERPRISE}/card", "u-zhang")
-    assert (r.status_code, error(r)) == (404, "CARD_NOT_BOUND")
+    assert refusal(r) == (404, "CARD_NOT_BOUND")
     r = card_login(platform, card)
-    assert (r.status_code, error(r)) == (401, "INVALID_CREDENTIALS")
+    assert refusal(r) == (401, "INVALID_CREDENTIALS")
 
 
 def test_error_codes_over_http(platform):
     card = new_card(platform.ca)
     r = bind(platform, new_card(platform.ca, user_id="u-li"), who="u-zhang")
-    assert (r.status_code, error(r)) == (422, "CARD_HOLDER_MISMATCH")
-    assert "提示信息不符" in r.json()["error"]["message"]
+    assert refusal(r) == (422, "CARD_HOLDER_MISMATCH")
+    assert "提示信息不符" in http_error(r)["message"]
     r = bind(platform, card, enterprise_id=str(uuid.uuid4()))
-    assert (r.status_code, error(r)) == (403, "FORBIDDEN")
+    assert refusal(r) == (403, "FORBIDDEN")
     r = bind(platform, new_card(create_ca("Another CA")))
-    assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED")
+    assert refusal(r) == (400, "CERTIFICATE_UNTRUSTED")
     forged = proof(platform, card, "bind", "u-zhang")
     forged["signature"] = sign(new_card(platform.ca), base64.b64encode(os.urandom(32)).decode())
     r = platform("POST", f"/api/v1/enterprises/{ENTERPRISE}/card", "u-zhang", json=forged)
-    assert (r.status_code, error(r)) == (400, "CARD_SIGNATURE_INVALID")
+    assert refusal(r) == (400, "CARD_SIGNATURE_INVALID")
     r = platform("POST", f"/api/v1/enterprises/{ENTERPRISE}/card", "u-zhang", json=forged)
-    assert (r.status_code, error(r)) == (400, "CHALLENGE_INVALID")
+    assert refusal(r) == (400, "CHALLENGE_INVALID")
     r = platform("POST", f"/api/v1/enterprises/{ENTERPRISE}/card", "u-zhang", json={"card_no": "1"})
-    assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR")
-    assert set(r.json()["error"]["details"]) == {"challenge_id", "certificate", "signature"}
+    assert refusal(r) == (400, "VALIDATION_ERROR")
+    assert set(http_error(r)["details"]) == {"challenge_id", "certificate", "signature"}
     r = platform("POST", f"/api/v1/enterprises/{ENTERPRISE}/card", json=forged)
-    assert (r.status_code, error(r)) == (401, "UNAUTHENTICATED")
+    assert refusal(r) == (401, "UNAUTHENTICATED")
 
     assert bind(platform, card).status_code == 201
     r = bind(platform, card, enterprise_id=OTHER_ENTERPRISE)
-    assert (r.status_code, error(r)) == (409, "CARD_ALREADY_BOUND")
+    assert refusal(r) == (409, "CARD_ALREADY_BOUND")
     StubIdentity.locked.add("u-zhang")
     r = card_login(platform, card)
-    assert (r.status_code, error(r)) == (423, "ACCOUNT_LOCKED")
-    assert r.json()["error"]["details"] == {"retry_after": 900}
+    assert refusal(r) == (423, "ACCOUNT_LOCKED")
+    assert http_error(r)["details"] == {"retry_after": 900}
 
 
 def test_admin_with_an_operator_card_is_warned(platform):
@@ -223,7 +219,7 @@ def test_parallel_binds_of_one_card_exactly_one_wins(platform):
     results = list(eventlet.GreenPool(6).imap(post, bodies))
     statuses = sorted(r.status_code for r in results)
     assert statuses == [201, 409, 409, 409, 409, 409], [r.text for r in results]
-    assert all(error(r) == "CARD_ALREADY_BOUND" for r in results if r.status_code == 409)
+    assert all(http_error(r)["code"] == "CARD_ALREADY_BOUND" for r in results if r.status_code == 409)
     assert len(platform.app.cards_of_user("u-zhang")) == 1
 
 
@@ -237,7 +233,7 @@ def test_parallel_answers_to_one_login_challenge_exactly_one_logs_in(platform):
 
     results = list(eventlet.GreenPool(6).imap(post, range(6)))
     assert sorted(r.status_code for r in results) == [201, 400, 400, 400, 400, 400], [r.text for r in results]
-    assert all(error(r) == "CHALLENGE_INVALID" for r in results if r.status_code == 400)
+    assert all(http_error(r)["code"] == "CHALLENGE_INVALID" for r in results if r.status_code == 400)
     assert StubIdentity.sessions == [("u-zhang", card.card_no)]
 
 
@@ -280,7 +276,7 @@ def test_member_removed_on_the_bus_unbinds_and_card_events_are_published(platfor
     assert unbound["payload"]["reason"] == "membership_ended" and unbound["actor_user_id"] == "u-li"
     assert HOLDERS["u-zhang"][1] not in str(got) and HOLDERS["u-zhang"][0] not in str(got)
     r = card_login(platform, card)
-    assert (r.status_code, error(r)) == (401, "INVALID_CREDENTIALS")
+    assert refusal(r) == (401, "INVALID_CREDENTIALS")
 
 
 def test_ca_file_is_the_default_trust_anchor(platform, fresh_var):
@@ -297,9 +293,9 @@ def test_revoked_by_the_devca_command_a_bound_card_no_longer_logs_in(platform, f
                         "--card", str(tmp_path / f"{image.card_no}.json")], check=True, capture_output=True,
                        timeout=60, env=dict(os.environ, EPORT_VAR=str(fresh_var)))
     r = card_login(platform, card)
-    assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED") and "revoked" in r.json()["error"]["message"]
+    assert refusal(r) == (400, "CERTIFICATE_UNTRUSTED") and "revoked" in http_error(r)["message"]
     r = bind(platform, spare, who="u-li")
-    assert (r.status_code, error(r)) == (400, "CERTIFICATE_UNTRUSTED")
+    assert refusal(r) == (400, "CERTIFICATE_UNTRUSTED")
     assert StubIdentity.sessions == [("u-zhang", card.card_no)]
 
 
@@ -307,7 +303,7 @@ def test_another_certificate_with_the_bound_card_number_does_not_log_in(platform
     card, twin = new_card(platform.ca), new_card(platform.ca)  # one card number, two keys
     assert bind(platform, card).status_code == 201
     r = card_login(platform, twin)
-    assert (r.status_code, error(r)) == (401, "INVALID_CREDENTIALS")
+    assert refusal(r) == (401, "INVALID_CREDENTIALS")
     assert card_login(platform, card).status_code == 201
 
 
@@ -320,11 +316,11 @@ def test_only_the_canonical_spelling_of_an_id_reaches_the_card_service(platform)
     for spelling in SPELLINGS:
         other = spelling(ENTERPRISE)
         r = bind(platform, card, enterprise_id=other)
-        assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR")
-        assert "enterprise_id" in r.json()["error"]["details"]
+        assert refusal(r) == (400, "VALIDATION_ERROR")
+        assert "enterprise_id" in http_error(r)["details"]
         for method, path in (("GET", f"/api/v1/enterprises/{other}"), ("DELETE", f"/api/v1/enterprises/{other}/card")):
             r = platform(method, path, "u-zhang")
-            assert (r.status_code, error(r)) == (400, "VALIDATION_ERROR"), (other, r.text)
+            assert refusal(r) == (400, "VALIDATION_ERROR"), (other, r.text)
     assert platform.app.cards_of_user("u-zhang") == {}  # nothing keyed under another spelling
     assert bind(platform, card).status_code == 201
     assert list(platform.app.cards_of_user("u-zhang")) == [ENTERPRISE]

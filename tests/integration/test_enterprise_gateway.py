@@ -10,7 +10,7 @@ from gateway.service import GatewayService
 from services.enterprise.service import EnterpriseService
 from tests.factories import new_uscc
 from tests.integration.enterprise_fakes import FakeIdentity, InboxOnlyNotify
-from tests.support import free_port, wait_for
+from tests.support import free_port, wait_for, http_error
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def test_association_flow_over_http(http):
     msgs = wait_for(lambda: http("GET", "/api/v1/messages?unread=true", admin).json()["items"])
     assert msgs[0]["kind"] == "association_requested"
     r = http("POST", f"/api/v1/association-requests/{msgs[0]['data']['association_id']}/approve", admin)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_CERTIFIED"  # 角色认证 first
+    assert r.status_code == 403 and http_error(r)["code"] == "ROLE_NOT_CERTIFIED"  # 角色认证 first
     assert http("GET", f"/api/v1/enterprises/{eid}", admin).json()["admin_role_certified"] is False
     with ServiceRpcProxy("enterprise", http.config) as enterprise:  # as the card service, once the 法人卡 is bound
         enterprise.certify_card(admin, eid, admin_association(http, admin, eid), "8800000000001", "legal_person",
@@ -93,18 +93,18 @@ def test_errors_name_the_field_and_keep_the_api_s_shape(http):
     user = FakeIdentity.add()
     r = http("POST", "/api/v1/associations", user, json={"uscc": "913300007458363393", "role": "boss"})
     assert r.status_code == 400
-    assert r.json()["error"]["code"] == "VALIDATION_ERROR" and set(r.json()["error"]["details"]) == {"uscc", "role"}
+    assert http_error(r)["code"] == "VALIDATION_ERROR" and set(http_error(r)["details"]) == {"uscc", "role"}
     r = http("POST", "/api/v1/associations", user, json={"uscc": new_uscc(), "role": "admin", "name": "某公司"})
-    assert r.status_code == 400 and set(r.json()["error"]["details"]) == {"address", "business_scope"}
+    assert r.status_code == 400 and set(http_error(r)["details"]) == {"address", "business_scope"}
     r = http("GET", "/api/v1/enterprise-registry/91330000745836339a", user)
-    assert r.status_code == 400 and "uscc" in r.json()["error"]["details"]
+    assert r.status_code == 400 and "uscc" in http_error(r)["details"]
     assert http("GET", "/api/v1/enterprise-registry/913300007458363392").status_code == 401
     r = requests.get(http.base + "/api/v1/me", headers={"Authorization": "Bearer not-a-token"}, timeout=20)
-    assert r.status_code == 401 and r.json()["error"]["code"] == "UNAUTHENTICATED"
+    assert r.status_code == 401 and http_error(r)["code"] == "UNAUTHENTICATED"
     r = http("PUT", f"/api/v1/enterprises/{uuid.uuid4()}/admin", user, json={"user_id": user})
-    assert r.status_code == 404 and r.json()["error"]["code"] == "ENTERPRISE_NOT_FOUND"
+    assert r.status_code == 404 and http_error(r)["code"] == "ENTERPRISE_NOT_FOUND"
     r = http("PUT", "/api/v1/enterprises/nope/admin", user, json={"user_id": user})
-    assert r.status_code == 400 and "enterprise_id" in r.json()["error"]["details"]
+    assert r.status_code == 400 and "enterprise_id" in http_error(r)["details"]
 
 
 def test_openapi_lists_the_routes(http):

@@ -12,7 +12,7 @@ from nameko.runners import ServiceRunner
 from gateway.body import MAX_BODY
 from gateway.service import GatewayService
 from tests.factories import new_mobile
-from tests.support import free_port
+from tests.support import free_port, http_error
 from tests.integration.gateway_fakes import SmsIdentity
 
 pytestmark = pytest.mark.integration
@@ -46,24 +46,19 @@ def sms_body(**extra):
     return json.dumps({"mobile": new_mobile(), "purpose": "login", **extra}).encode()
 
 
-def error_of(response, status):
-    assert response.status_code == status, response.text
-    return response.json()["error"]
-
-
 def nested(depth):
     return "[" * (depth - 1) + "]" * (depth - 1)  # inside the body's object: `depth` levels in all
 
 
 def test_bodies_nested_beyond_recursion_are_400(gateway):
     for raw in (b"[" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
-        err = error_of(post(gateway, raw), 400)
+        err = http_error(post(gateway, raw), 400)
         assert err["code"] == "VALIDATION_ERROR" and "nested" in err["details"]["body"][0]
 
 
 def test_json_deeper_than_32_levels_is_400(gateway):
     assert post(gateway, sms_body(x=json.loads(nested(32)))).status_code == 202
-    err = error_of(post(gateway, sms_body(x=json.loads(nested(33)))), 400)
+    err = http_error(post(gateway, sms_body(x=json.loads(nested(33)))), 400)
     assert err["code"] == "VALIDATION_ERROR" and "32" in err["details"]["body"][0]
     assert post(gateway, sms_body(x="[{" * 1000)).status_code == 202  # brackets in a string do not nest
 
@@ -71,9 +66,9 @@ def test_json_deeper_than_32_levels_is_400(gateway):
 def test_a_body_over_64_kib_is_413_and_one_of_64_kib_is_read(gateway):
     padding = MAX_BODY - len(sms_body(pad=""))
     assert post(gateway, sms_body(pad="x" * padding)).status_code == 202
-    assert error_of(post(gateway, sms_body(pad="x" * (padding + 1))), 413)["code"] == "PAYLOAD_TOO_LARGE"
+    assert http_error(post(gateway, sms_body(pad="x" * (padding + 1))), 413)["code"] == "PAYLOAD_TOO_LARGE"
     chunks = iter([sms_body(pad="x" * (padding + 1))])  # no Content-Length: chunked transfer
-    assert error_of(post(gateway, chunks), 413)["code"] == "PAYLOAD_TOO_LARGE"
+    assert http_error(post(gateway, chunks), 413)["code"] == "PAYLOAD_TOO_LARGE"
 
 
 def raw_request(gateway, head, body=b""):

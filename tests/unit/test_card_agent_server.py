@@ -11,6 +11,7 @@ import requests
 
 from eport_card.agent.errors import CardNotFound, WrongPin
 from eport_card.agent.local_server import AgentServer, CardSigner
+from tests.support import http_error
 
 pytestmark = pytest.mark.unit
 
@@ -142,19 +143,19 @@ def test_other_origins_hosts_and_pin_posts_from_elsewhere_are_refused():
 def test_bad_requests_and_a_missing_card_get_the_error_shape():
     with running(StandInCard(present=False)) as (_, base):
         r = requests.get(f"{base}/v1/card", headers={"Origin": CONSOLE}, timeout=5)
-        assert r.status_code == 404 and r.json()["error"]["code"] == "CARD_NOT_FOUND"
+        assert r.status_code == 404 and http_error(r)["code"] == "CARD_NOT_FOUND"
         for body in ({"nonce": "not base64!"}, {}, {"nonce": base64.b64encode(b"x" * 65).decode()},
                      {"nonce": "bm9uY2U=", "card_no": "12ab"}, [], {"nonce": 7}):
             if isinstance(body, dict):
                 body = {"purpose": "login", **body}
             r = requests.post(f"{base}/v1/signatures", json=body, headers={"Origin": CONSOLE}, timeout=5)
-            assert r.status_code == 400 and r.json()["error"]["code"] == "VALIDATION_ERROR", body
+            assert r.status_code == 400 and http_error(r)["code"] == "VALIDATION_ERROR", body
         r = requests.post(f"{base}/v1/signatures", json={"nonce": "bm9uY2U=", "purpose": "login"},
                           headers={"Origin": CONSOLE}, timeout=5)
-        assert r.status_code == 404 and r.json()["error"]["code"] == "CARD_NOT_FOUND"  # no card to name
+        assert r.status_code == 404 and http_error(r)["code"] == "CARD_NOT_FOUND"  # no card to name
         asked = ask_signature(base, card_no=StandInCard.card_no)
         answer_prompt(base, asked["prompt_url"], PIN)
-        assert state(base, asked["request_id"]).json()["error"]["code"] == "CARD_NOT_FOUND"
+        assert http_error(state(base, asked["request_id"]))["code"] == "CARD_NOT_FOUND"
 
 
 def test_a_card_with_another_number_is_not_signed_with():
@@ -162,7 +163,7 @@ def test_a_card_with_another_number_is_not_signed_with():
     with running(card) as (_, base):
         asked = ask_signature(base, card_no="8800000099999")
         answer_prompt(base, asked["prompt_url"], PIN)
-        assert state(base, asked["request_id"]).json()["error"]["code"] == "CARD_NO_MISMATCH"
+        assert http_error(state(base, asked["request_id"]))["code"] == "CARD_NO_MISMATCH"
         assert card.pins == []
 
 
@@ -205,5 +206,5 @@ def test_a_purpose_the_agent_does_not_know_is_refused_before_any_prompt():
                 body["purpose"] = purpose
             r = requests.post(f"{base}/v1/signatures", json=body, headers={"Origin": CONSOLE}, timeout=5)
             assert r.status_code == 400, purpose
-            assert r.json()["error"]["code"] == "VALIDATION_ERROR" and "purpose" in r.json()["error"]["details"]
+            assert http_error(r)["code"] == "VALIDATION_ERROR" and "purpose" in http_error(r)["details"]
         assert not server.signings and card.pins == []
