@@ -42,6 +42,7 @@ warnings.simplefilter("ignore")
 from bench.authz import PASSWORD, build_enterprise  # noqa: E402
 from bench.broker import Vhost  # noqa: E402
 from bench.http_client import KeepAlive  # noqa: E402
+from bench.login import cpu_seconds  # noqa: E402
 from bench.stats import capacity_env, free_port, percentile  # noqa: E402
 
 SERVICES = ["identity", "notify", "enterprise", "card", "authz", "sso", "gateway"]
@@ -127,21 +128,27 @@ def ms(values, p):
     return percentile(values, p) * 1000
 
 
-def measure(args, port, client, members):
-    """Turns of logins and flows, interleaved so that the machine's other load falls on both alike."""
-    logins, flows, login_time, flow_time = [], [], 0.0, 0.0
-    pick = lambda i: members[i % len(members)]  # noqa: E731
+def measure(args, platform, client, members):
+    """Turns of logins and flows, interleaved so that the machine's other load falls on both alike; each
+    kind's results, seconds and CPU seconds used by the platform's processes."""
+    port, pick = int(platform.env["GATEWAY_PORT"]), lambda i: members[i % len(members)]  # noqa: E731
+    kinds = {"logins": (lambda: KeepAlive(port, timeout=60), lambda h, i: password_login(h, pick(i))),
+             "flows": (lambda: Raw(port), lambda h, i: code_flow(h, client, pick(i)))}
+    got = {kind: [[], 0.0, 0.0] for kind in kinds}
     for _ in range(args.rounds):
-        got, took = closed_loop(lambda: KeepAlive(port, timeout=60), lambda h, i: password_login(h, pick(i)),
-                                args.concurrency, args.seconds)
-        logins, login_time = logins + got, login_time + took
-        got, took = closed_loop(lambda: Raw(port), lambda h, i: code_flow(h, client, pick(i)),
-                                args.concurrency, args.seconds)
-        flows, flow_time = flows + got, flow_time + took
-    return logins, login_time, flows, flow_time
+        for kind, (connect, step) in kinds.items():
+            before = cpu_seconds(platform, None)  # the platform's processes: the broker serves others too
+            results, took = closed_loop(connect, step, args.concurrency, args.seconds)
+            after = cpu_seconds(platform, None)
+            used = sum(after[n] - before[n] for n in after if n in before and n != "bench client")
+            got[kind][0] += results
+            got[kind][1] += took
+            got[kind][2] += used
+    return got
 
 
-def report(logins, login_time, flows, flow_time, concurrency):
+def report(got, concurrency):
+    (logins, login_time, login_cpu), (flows, flow_time, flow_cpu) = got["logins"], got["flows"]
     login_rate, flow_rate = len(logins) / login_time, len(flows) / flow_time
     whole, token = [f for f, _ in flows], [t for _, t in flows]
     print(f"password logins, {concurrency} threads: {len(logins)} in {login_time:.1f}s = {login_rate:.1f}/s; "
@@ -150,8 +157,12 @@ def report(logins, login_time, flows, flow_time, concurrency):
           f"= {flow_rate:.1f}/s; p50 {ms(whole, 50):.0f} ms, p99 {ms(whole, 99):.0f} ms")
     print(f"token endpoint (authorization_code): p50 {ms(token, 50):.1f} ms, p99 {ms(token, 99):.1f} ms, "
           f"mean {statistics.mean(token) * 1000:.1f} ms")
-    print(f"ratios: code flows / password logins = {flow_rate / login_rate:.2f}; token p50 / login p50 = "
-          f"{percentile(token, 50) / percentile(logins, 50):.2f}")
+    per_login, per_flow = login_cpu / len(logins) * 1000, flow_cpu / len(flows) * 1000
+    print(f"CPU of the platform's processes: {per_login:.1f} ms per login, {per_flow:.1f} ms per code flow "
+          f"(= {1000 / per_login:.1f} logins, {1000 / per_flow:.1f} flows per CPU-second: what one core of its own "
+          f"would do, whatever else runs on the machine)")
+    print(f"ratios: code flows / password logins = {flow_rate / login_rate:.2f} (per CPU-second "
+          f"{per_login / per_flow:.2f}); token p50 / login p50 = {percentile(token, 50) / percentile(logins, 50):.2f}")
 
 
 def main(argv=None):
@@ -182,7 +193,7 @@ def main(argv=None):
             client = json_lines(eport("clients", "add", "--name", "基准系统", "--system", "manifest",
                                       "--redirect-uri", REDIRECT, "--json"))[0]
             code_flow(Raw(port), client, members[0])  # warm-up: every code path once
-            report(*measure(args, port, client, members), args.concurrency)
+            report(measure(args, platform, client, members), args.concurrency)
         finally:
             platform.stop()
             shutil.rmtree(var, ignore_errors=True)
