@@ -66,7 +66,9 @@ CALLS = {
     "authz": {"enterprise": ("ops_events",)},  # `eport rebuild authz`
     "enterprise": {"identity": ("get_user",)},
     # single sign-on: who the person is to a business system; identity signs its tokens (services/sso/peers.py)
-    "sso": {"identity": ("get_user", "sign_client_token", "token_keys"), "enterprise": ("associations_of_user",),
+    # authenticate: the identity session a provider session begins from, and when its login was made
+    "sso": {"identity": ("get_user", "sign_client_token", "token_keys", "authenticate"),
+            "enterprise": ("associations_of_user",),
             "authz": ("get_permissions", "list_systems")},
     # only the card service, once a card proved itself, certifies a role or claims one (角色认证)
     # only the card service, once a card answered an identity challenge, claims an ID number (实名认证)

@@ -8,7 +8,6 @@ POST does not). Its pages may not be framed (frame-ancestors 'none'). No CORS he
 endpoint answers the pages of its clients' redirect URIs' origins, as the sso service says.
 """
 import logging
-import time
 
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
@@ -21,7 +20,7 @@ from contracts.tokens import ACCESS_TOKEN_TTL
 from .budgets import ROUTE_BUDGETS, SSO, spending
 from .errors import error_response, json_response
 from .http import http
-from .routing import ROUTES, Route, call, route
+from .routing import ROUTES, Route, bearer_token, call, route
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +181,8 @@ class SsoRoutes:
            f"({COOKIE}: Secure, HttpOnly, SameSite=Lax) bound to the caller's session; the console then goes "
            "back to /oauth2/authorize.", budget=SSO)
     def oauth2_session(self, request, actor):
-        # no longer than the identity session it comes from
-        value = call(self.sso.begin_session, actor.user_id, actor.session_id, time.time() + ACCESS_TOKEN_TTL)
+        # sso asks identity whose session the token is, when its login was made and when it ends
+        value = call(self.sso.begin_session, bearer_token(request))
         response = Response(status=204)
         response.set_cookie(COOKIE, value, max_age=ACCESS_TOKEN_TTL, path="/", secure=True, httponly=True,
                             samesite="Lax")

@@ -50,8 +50,15 @@ def sso_env(monkeypatch, **client_options):
     app = SsoApplication(clock=clock)
     peers = FakePeers()
     client = app.add_client("CRM", "crm", [REDIRECT], **client_options)
-    cookie = app.begin_session(USER, "s-1", clock() + 1800)
+    cookie = begin(app, "s-1", clock())
     return type("Env", (), {"app": app, "peers": peers, "client": client, "cookie": cookie, "clock": clock})
+
+
+def begin(app, identity_session_id, logged_in_at):
+    """A provider session begun from an identity session of USER whose login was made at `logged_in_at`
+    (what identity.authenticate answers for its token)."""
+    return app.begin_session({"user_id": USER, "session_id": identity_session_id, "auth_time": logged_in_at,
+                              "expires_at": logged_in_at + 1800})
 
 
 def provider(env):

@@ -28,7 +28,10 @@ class SessionsHost(Core, Protocol):
 
 class Sessions:
     def authenticate(self, token):
-        """{user_id, session_id} of a valid, unexpired, unrevoked access token; else UNAUTHENTICATED."""
+        """{user_id, session_id, auth_time, expires_at} of a valid, unexpired, unrevoked access token; else
+        UNAUTHENTICATED. auth_time is when the session's login was made: a token is issued only by a login
+        (password, SMS code, card), at its `iat`, and a session is never renewed, so `iat` is that time (a
+        renewal, were one added, must keep it)."""
         refused = Unauthenticated("The access token is missing, expired or revoked.")
         if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_INPUT:
             raise refused
@@ -40,7 +43,8 @@ class Sessions:
         user = self._user(claims["sub"])
         if user is None or user.session_ended(claims["iat"]):
             raise refused
-        return {"user_id": claims["sub"], "session_id": claims["jti"]}
+        return {"user_id": claims["sub"], "session_id": claims["jti"], "auth_time": claims["iat"],
+                "expires_at": claims["exp"]}
 
     @command
     def revoke_session(self, run, token):

@@ -131,18 +131,23 @@ class SsoApplication(Logouts, ServiceApplication):
 
     # -- provider sessions ------------------------------------------------------------------------------
     @command
-    def begin_session(self, run, user_id, identity_session_id, expires_at):
-        """A session at the provider for the holder of an identity session; the cookie's value."""
+    def begin_session(self, run, identity):
+        """A session at the provider for the holder of an identity session; the cookie's value. `identity` is
+        what identity answers for the session's token ({user_id, session_id, auth_time, expires_at}): the
+        session's auth_time is the identity session's login, never now, so that beginning a session from an
+        old token satisfies neither `prompt=login` nor `max_age` (flows.py)."""
         now = self.clock()
+        user_id, identity_session_id = identity["user_id"], identity["session_id"]
+        auth_time, expires_at = float(identity["auth_time"]), float(identity["expires_at"])
         session_id = str(uuid.uuid4())
         cookie = token_of(session_id)
 
         def attempt():
             signons = self.signons_of(user_id)
-            signons.add_session(session_id, identity_session_id, now, float(expires_at))
+            signons.add_session(session_id, identity_session_id, now, expires_at)
             run.save(ProviderSession(session_id=session_id, secret_digest=digest(cookie), user_id=user_id,
-                                     identity_session_id=identity_session_id, auth_time=now,
-                                     expires_at=float(expires_at)), signons, answer=cookie)
+                                     identity_session_id=identity_session_id, auth_time=auth_time,
+                                     expires_at=expires_at), signons, answer=cookie)
         retry_on_conflict(attempt)
         return cookie
 

@@ -16,6 +16,11 @@ class Peers:
         """identity.get_user: {user_id, name, identity_verified, ...}."""
         return self._call(self.identity.get_user, user_id)
 
+    def identity_session(self, token):
+        """identity.authenticate: {user_id, session_id, auth_time (its login), expires_at} of an API token;
+        UNAUTHENTICATED for one expired or revoked."""
+        return self._call(self.identity.authenticate, token)
+
     def memberships(self, user_id):
         """The enterprises the person acts for now (approved associations), oldest first."""
         return [a for a in self._call(self.enterprise.associations_of_user, user_id) if a["status"] == APPROVED]

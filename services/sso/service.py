@@ -95,9 +95,10 @@ class SsoService(Operated):
         return browser.choices(self._provider(), http)
 
     @rpc
-    def begin_session(self, user_id, identity_session_id, expires_at):
-        """The provider session of someone the gateway authenticated (their identity session)."""
-        return self.app.begin_session(user_id, identity_session_id, expires_at)
+    def begin_session(self, identity_token):
+        """The provider session of the holder of an identity session (its API token): identity says whose
+        session it is and when its login was made, which the caller cannot choose."""
+        return self.app.begin_session(self._peers().identity_session(identity_token))
 
     # -- the operators' `eport clients` ------------------------------------------------------------------
     @rpc

@@ -151,6 +151,10 @@ def test_oidcc_backchannel_logout_after_a_revoked_grant(api, client, endpoint):
     assert r.status_code == 200, r.text
     assert logout_token_claims(api, endpoint, client)["sub"] == person.user_id
     assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
+    # the provider session lives on (only this client's tokens ended): its next authorization is refused
+    # at once, without the login page, as every authorization request checks the grant again
+    assert authorize(api, client, cookie)[0]["error"] == "access_denied"
+    assert authorize(api, client, cookie, prompt="none")[0]["error"] == "access_denied"
 
 
 def test_oidcc_backchannel_logout_after_a_removed_membership(api, client, endpoint):

@@ -8,8 +8,8 @@ import pytest
 
 from contracts.tokens import TokenVerifier
 from services.sso import flows
-from tests.sso_support import (ENTERPRISE, ISS, OTHER, REDIRECT, USER, authorize, body, code_flow, location, pkce,
-                               provider, query, sso_env, token_request)
+from tests.sso_support import (ENTERPRISE, ISS, OTHER, REDIRECT, USER, authorize, begin, body, code_flow, location,
+                               pkce, provider, query, sso_env, token_request)
 
 pytestmark = pytest.mark.unit
 
@@ -154,7 +154,7 @@ def follow(env, back, cookie):
 
 def logged_in_again(env):
     env.clock.advance(1)
-    return env.app.begin_session(USER, "s-2", env.clock() + 1800)
+    return begin(env.app, "s-2", env.clock())
 
 
 @pytest.mark.parametrize("demand", [{"prompt": "login"}, {"max_age": "0"}, {"max_age": "1"}])
@@ -250,3 +250,29 @@ def test_the_token_endpoint_answers_pages_of_its_clients_origins_only(env):
     pre = dict(flows.browser.preflight(provider(env), {"headers": {"Origin": "https://crm.example"}})["headers"])
     assert pre["Access-Control-Allow-Origin"] == "https://crm.example" and "Authorization" in pre[
         "Access-Control-Allow-Headers"]
+
+
+# -- auth_time is the identity session's login, never when the provider session began (issue 23, hardening) --
+def test_oidcc_max_age_1_a_session_begun_now_from_an_older_login_asks_a_login(env):
+    old_login = env.clock()
+    env.clock.advance(2)
+    cookie = begin(env.app, "s-old", old_login)  # POST /oauth2/session now, with a token of 2 s ago
+    answer = authorize(env, cookie=cookie, max_age="1", code_challenge=pkce()[1], code_challenge_method="S256")
+    assert location(answer).startswith(flows.LOGIN_PAGE)
+
+
+def test_oidcc_prompt_login_is_not_satisfied_by_a_session_begun_from_an_older_login(env):
+    old_login = env.clock()
+    env.clock.advance(5)
+    back = return_to(authorize(env, prompt="login", code_challenge=pkce()[1], code_challenge_method="S256"))
+    env.clock.advance(1)
+    cookie = begin(env.app, "s-old", old_login)  # begun after the demand, from a login before it
+    assert location(follow(env, back, cookie)).startswith(flows.LOGIN_PAGE)
+
+
+def test_the_id_tokens_auth_time_is_the_identity_sessions_login(env):
+    login = env.clock() - 7.4
+    env.cookie = begin(env.app, "s-old", login)
+    _, _, answer = code_flow(env)
+    claims = jwt.decode(body(answer)["id_token"], options={"verify_signature": False})
+    assert claims["auth_time"] == int(login)
