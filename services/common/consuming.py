@@ -11,6 +11,11 @@ the ack loses nothing: the broker puts every message left unacknowledged on a lo
 in its queue, and consumers and command records make the redelivery harmless. The consume loop
 reconnects by itself, and says so without the password of any broker address (nameko's line
 hid the first one's only; a cluster's AMQP_URI names every node, services/common/broker_addresses.py).
+
+A provider that says `auto_ack = True` (the gateway's RPC replies, services/common/rpc.py) is
+consumed without acknowledgements (the broker counts a message delivered once sent: no ack to
+send back, one socket write less per message), and its messages are handled in the consume loop
+itself instead of a green thread each: its handler must be quick and never block.
 """
 import logging
 
@@ -28,6 +33,12 @@ class QueueConsumer(NamekoQueueConsumer):
         # nameko's hides the first address's password only: a cluster's AMQP_URI names every node
         log.warning("Error connecting to broker at %s (%s); retrying in %s seconds",
                     each_address(self.amqp_uri, sanitize_url), exc, interval)
+
+    def handle_message(self, provider, body, message):
+        if getattr(provider, "auto_ack", False):
+            provider.handle_message(body, message)
+        else:
+            super().handle_message(provider, body, message)
 
     def ack_message(self, message):
         self._settle(super().ack_message, message, "acknowledged")

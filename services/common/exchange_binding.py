@@ -100,7 +100,8 @@ class BindsWithoutDeclaring:
         self._next_check = time.monotonic() + RECHECK_SECONDS
         for provider in self._providers:
             consumer = consumer_cls(queues=[self._bound_to_existing(provider.queue, channel)],
-                                    callbacks=[partial(self.handle_message, provider)], accept=self.accept)
+                                    callbacks=[partial(self.handle_message, provider)], accept=self.accept,
+                                    no_ack=bool(getattr(provider, "auto_ack", False)))  # consuming.py
             consumer.qos(prefetch_count=self.prefetch_count)
             self._consumers[provider] = consumer
         return self._consumers.values()

@@ -181,6 +181,21 @@ class ReplyListener(NamekoReplyListener):
         self.queue = reply_queue(self.queue)
 
 
+class UnackedReplyListener(ReplyListener):
+    """The gateway's replies (UnconfirmedRpcProxy), consumed without acknowledgements
+    (services/common/consuming.py): acking each reply was a socket write per call, a sixth of the
+    gateway's busy time in a permission check (bench/authz.py --profile). What an ack would save:
+    a reply the broker had sent when the connection broke, delivered again after the reconnect;
+    without one it is lost, and its caller answers 503 at the deadline, as it does for a request
+    the broker lost (the gateway's requests are unconfirmed already)."""
+    auto_ack = True
+
+    def handle_message(self, body, message):
+        event = self._reply_events.pop(message.properties.get("correlation_id"), None)
+        if event is not None:
+            event.send(body)
+
+
 class RpcProxy(NamekoRpcProxy):
     """nameko's RpcProxy (use this one): its replies come through the service's own consume loop
     (services/common/consuming.py), which a broker reset does not end."""
@@ -202,6 +217,7 @@ class UnconfirmedRpcProxy(RpcProxy):
     request to a service that never started on this broker is not refused at once
     (UnknownService) but waits for its deadline; a service that stopped keeps its durable queue,
     where requests wait for it either way."""
+    rpc_reply_listener = UnackedReplyListener()
 
     def get_dependency(self, worker_ctx):
         return _UnconfirmedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
