@@ -20,7 +20,6 @@ import sys
 from copy import copy
 
 import eventlet
-import kombu.pools
 import kombu.serialization
 from amqp.exceptions import NotFound
 from nameko.amqp.publish import Publisher
@@ -325,7 +324,6 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
         with eventlet.Timeout(deadline):
             return method(*args, **kwargs)
     except eventlet.Timeout:
-        _fresh_channels_after_a_lost_request(name)
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} did not answer in time.") from None
     except UnknownService:
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
@@ -336,15 +334,3 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
                     getattr(method, "method_name", "a call"), RPC_EXCHANGE)
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} cannot be reached yet.") from None
 
-
-def _fresh_channels_after_a_lost_request(name):
-    """On a cluster (EPORT_QUEUE_TYPE=quorum) a request unanswered in time may have gone out on a
-    channel whose messages no quorum queue takes any more: seen after a node's kill -9 under load
-    (tests/fault/test_rabbit_cluster.py), every request the gateway sent on its pooled channels that
-    outlived the kill vanished before its queue, for minutes, while a fresh connection was served
-    at once. The process's pooled publishing connections are closed (kombu.pools.reset), so the
-    next request goes out on a new channel; a publish under way on one of them reconnects."""
-    if consumer_queue_type() != "quorum":
-        return
-    log.warning("%s did not answer in time: the pooled broker connections are opened anew", name)
-    kombu.pools.reset()
