@@ -80,8 +80,10 @@ def test_a_node_stopped_then_another_killed_under_load(on_cluster):
     p, cluster = on_cluster
     with p.unsupervised():
         load = under_load(p, users=USERS)
-        faults = [fault(cluster, p.vhost, load, how, letter) for how, letter in FAULTS]
-        load.stop()
+        try:
+            faults = [fault(cluster, p.vhost, load, how, letter) for how, letter in FAULTS]
+        finally:
+            load.stop()  # also when a fault fails: its virtual users must not outlive the test
     load.verify(p.var)
     for f, after in zip(faults, faults[1:] + [None], strict=True):  # a fault's window ends where the next begins
         f["until"] = min(f["until"], after["from"]) if after else f["until"]
