@@ -6,15 +6,13 @@ can order what it receives per (enterprise, user, system) by `aggregate_version`
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import Id, event_type
+from .envelope import Id, MemberPayload, event_type
 
 SOURCE = "authz"
 REVOKE_REASONS = ("revoked", "membership_ended", "admin_superseded")
 
 
-class PermissionPayload(Schema):
-    enterprise_id = Id(required=True)
-    user_id = Id(required=True)
+class PermissionPayload(MemberPayload):
     system = fields.String(required=True, metadata={"description": "code of GET /api/v1/systems"})
     system_name = fields.String(required=True, metadata={"description": "Chinese name of the system"})
 

@@ -6,7 +6,7 @@ Payloads carry ids, roles and enterprise names; person names only where a messag
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import Id, Timestamp, event_type
+from .envelope import Id, MemberPayload, Timestamp, event_type
 
 SOURCE = "enterprise"
 ADMIN, USER = ROLES = ("admin", "user")
@@ -45,10 +45,8 @@ class EnterpriseRegisteredPayload(Schema):
     admin_user_id = Id(required=True)
 
 
-class AssociationPayload(Schema):
+class AssociationPayload(MemberPayload):
     association_id = Id(required=True)
-    enterprise_id = Id(required=True)
-    user_id = Id(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     enterprise_name = fields.String(allow_none=True, load_default=None,
                                     metadata={"description": "for messages to people; added after v1"})

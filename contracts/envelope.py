@@ -34,6 +34,16 @@ def Timestamp(**kwargs):
     return fields.String(**_with_format("date-time", kwargs))
 
 
+class UserPayload(Schema):
+    """The base of a payload about one person: `user_id` (ids only, as every payload)."""
+    user_id = Id(required=True)
+
+
+class MemberPayload(UserPayload):
+    """The base of a payload about one person in one enterprise: `user_id`, `enterprise_id`."""
+    enterprise_id = Id(required=True)
+
+
 class SignatureSchema(Schema):
     kid = fields.String(required=True, metadata={"description": "the key's id in the published key set "
                                                                "(/.well-known/event-keys.json)"})

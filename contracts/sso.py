@@ -7,7 +7,7 @@ when such tokens ended (a replayed code, a reused refresh token, a logout, a gra
 """
 from marshmallow import Schema, fields, validate
 
-from .envelope import Id, event_type
+from .envelope import Id, MemberPayload, UserPayload, event_type
 
 SOURCE = "sso"
 # Why a family of tokens (those one code gave, and the refreshes of them) ended
@@ -32,30 +32,29 @@ class ClientRegisteredPayload(Schema):
         "description": "the business system (code of GET /api/v1/systems) the client is, or null"})
     require_grant = fields.Boolean(required=True, metadata={
         "description": "only people granted `system` in the chosen enterprise get in"})
+    token_endpoint_auth_method = fields.String(load_default="client_secret_basic", validate=validate.OneOf(
+        ("client_secret_basic", "none")), metadata={"description": "none: a public client (it runs in the "
+                                                                   "browser, no secret; PKCE S256 still required)"})
 
 
 class ClientRemovedPayload(Schema):
     client_id = Id(required=True)
 
 
-class TokensIssuedPayload(Schema):
+class TokensIssuedPayload(MemberPayload):
     family_id = Id(required=True, metadata={"description": "the tokens one authorization code gave, and their "
                                                            "refreshes"})
     client_id = Id(required=True)
-    user_id = Id(required=True)
-    enterprise_id = Id(required=True)
 
 
-class TokenFamilyEndedPayload(Schema):
+class TokenFamilyEndedPayload(UserPayload):
     family_id = Id(required=True)
     client_id = Id(required=True)
-    user_id = Id(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(FAMILY_END_REASONS))
 
 
-class ProviderSessionEndedPayload(Schema):
+class ProviderSessionEndedPayload(UserPayload):
     session_id = Id(required=True, metadata={"description": "the provider session (the `sid` of its ID tokens)"})
-    user_id = Id(required=True)
     identity_session_id = fields.String(required=True, metadata={"description": "the identity session it rested "
                                                                                 "on: an access token's jti, as in "
                                                                                 "identity's SessionRevoked"})

@@ -4,7 +4,9 @@
     eport clients list
     eport clients remove CLIENT_ID
 
-`add` prints the client_id and the client_secret; the secret is shown this once (stored hashed).
+`add` prints the client_id and the client_secret; the secret is shown this once (stored hashed). With
+`--public` (a relying party that runs in the browser, which can keep no secret) there is no secret: it
+authenticates with token_endpoint_auth_method `none`, PKCE S256 still required.
 """
 import json
 
@@ -15,11 +17,15 @@ from .errors import OK
 def _add(args, out):
     with rpc() as proxy:
         made = call(proxy, "sso", "add_client", args.name, args.system, args.redirect_uri,
-                    args.post_logout_redirect_uri or [], args.backchannel_logout_uri, not args.no_require_grant)
+                    args.post_logout_redirect_uri or [], args.backchannel_logout_uri, not args.no_require_grant,
+                    args.public)
     if args.json:
         print(json.dumps(made, ensure_ascii=False), file=out)
         return OK
     print(f"client_id:     {made['client_id']}", file=out)
+    if "client_secret" not in made:
+        print("A public client: no secret (token_endpoint_auth_method none, PKCE S256).", file=out)
+        return OK
     print(f"client_secret: {made['client_secret']}", file=out)
     print("The secret is shown this once: give it to the business system now.", file=out)
     return OK
@@ -34,6 +40,7 @@ def _list(args, out):
             continue
         grant = "grant required" if c["require_grant"] else "no grant required"
         print(f"{c['client_id']}  {c['name']}  system={c['system'] or '-'}  {grant}  "
+              f"auth={c.get('token_endpoint_auth_method', 'client_secret_basic')}  "
               f"redirect={' '.join(c['redirect_uris'])}", file=out)
     if not clients and not args.json:
         print("(no clients)", file=out)
@@ -57,6 +64,8 @@ def add_parser(sub):
     add.add_argument("--post-logout-redirect-uri", action="append")
     add.add_argument("--backchannel-logout-uri")
     add.add_argument("--no-require-grant", action="store_true", help="let in members not granted --system")
+    add.add_argument("--public", action="store_true",
+                     help="a relying party in the browser: no secret, token_endpoint_auth_method none")
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add)
     listing = verbs.add_parser("list", help="the registered clients")

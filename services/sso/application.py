@@ -21,7 +21,7 @@ from services.common.settings import setting
 
 from . import flows, rp_logout
 from .domain import (AuthorizationCode, Client, ClientDirectory, ClientNotFound, ProviderSession, TokenFamily,
-                     digest, same_digest)
+                     digest, same_digest, secret_shaped)
 from .inputs import optional_uri, redirect_uri_list
 from .logouts import Logouts
 from .signons import LogoutNotice, SignOns
@@ -44,7 +44,7 @@ def token_of(aggregate_id):
 
 
 def aggregate_id_of(token):
-    if not isinstance(token, str) or len(token) > 200:
+    if not secret_shaped(token):
         return None
     head, _, tail = token.partition(".")
     return head if tail else None
@@ -60,15 +60,16 @@ class SsoApplication(Logouts, ServiceApplication):
     # -- clients (operators, `eport clients`) --------------------------------------------------------
     @command
     def add_client(self, run, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
-                   require_grant=True, known_systems=None):
+                   require_grant=True, known_systems=None, public=False):
         """A new client; `system` must be a code of `known_systems` (the catalogue, GET /api/v1/systems, which
-        the service asks authz for) when given."""
+        the service asks authz for) when given. A `public` client (it runs in the browser) gets no secret."""
         values = check_fields({"name": (validators.text(CLIENT_NAME_MAX), name),
                                "system": (validators.optional(validators.text(50)), system),
                                "redirect_uris": (redirect_uri_list, redirect_uris),
                                "post_logout_redirect_uris": (redirect_uri_list, list(post_logout_redirect_uris)),
                                "backchannel_logout_uri": (optional_uri, backchannel_logout_uri),
-                               "require_grant": (validators.boolean, require_grant)})
+                               "require_grant": (validators.boolean, require_grant),
+                               "public": (validators.boolean, public)})
         if not values["redirect_uris"]:
             raise ValidationFailed(details={"redirect_uris": ["Give at least one redirect URI."]})
         if values["require_grant"] and not values["system"]:
@@ -76,14 +77,14 @@ class SsoApplication(Logouts, ServiceApplication):
         if values["system"] and known_systems is not None and values["system"] not in known_systems:
             raise ValidationFailed(f"No business system {values['system']!r} in the catalogue.", {"system": [
                 f"Not a code of GET /api/v1/systems; known: {', '.join(known_systems)}."]})
-        client_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
+        client_id, secret = str(uuid.uuid4()), None if values["public"] else secrets.token_urlsafe(32)
         client = Client(client_id=client_id, name=values["name"], system=values["system"],
                         redirect_uris=values["redirect_uris"],
                         post_logout_redirect_uris=values["post_logout_redirect_uris"],
-                        backchannel_logout_uri=values["backchannel_logout_uri"],
-                        require_grant=values["require_grant"], secret_digest=digest(secret))
+                        backchannel_logout_uri=values["backchannel_logout_uri"], require_grant=values["require_grant"],
+                        secret_digest=secret and digest(secret), public=values["public"])
 
-        answer = {"client_id": client_id, "client_secret": secret, **self._client_view(client)}
+        answer = {"client_id": client_id, **({"client_secret": secret} if secret else {}), **self._client_view(client)}
 
         def attempt():
             directory = self.find(ClientDirectory.ID, ClientDirectory) or ClientDirectory()
@@ -125,6 +126,7 @@ class SsoApplication(Logouts, ServiceApplication):
     @staticmethod
     def _client_view(client):
         return {"name": client.name, "system": client.system, "require_grant": client.require_grant,
+                "token_endpoint_auth_method": client.auth_method,
                 "redirect_uris": list(client.redirect_uris),
                 "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
                 "backchannel_logout_uri": client.backchannel_logout_uri}
@@ -164,9 +166,7 @@ class SsoApplication(Logouts, ServiceApplication):
     def session_of(self, cookie):
         """The live provider session of a cookie's value, or None."""
         session = self.find(aggregate_id_of(cookie), ProviderSession)
-        if session is None or not same_digest(cookie, session.secret_digest) or not session.alive(self.clock()):
-            return None
-        return session
+        return session if session is not None and session.opened_by(cookie, self.clock()) else None
 
     def live_session(self, session_id, user_id):
         """The live provider session of this id (an ID token's `sid`) if it is this person's, else None."""

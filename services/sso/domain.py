@@ -26,8 +26,28 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+SECRET_MAX = 200  # characters: a longer presented secret (cookie, code, token) is no one's, unread
+
+
+def secret_shaped(value) -> bool:
+    """Whether a presented secret can be one of ours at all: a string of at most SECRET_MAX characters."""
+    return isinstance(value, str) and 0 < len(value) <= SECRET_MAX
+
+
 def same_digest(secret, stored) -> bool:
-    return isinstance(secret, str) and stored is not None and hmac.compare_digest(digest(secret), stored)
+    return secret_shaped(secret) and stored is not None and hmac.compare_digest(digest(secret), stored)
+
+
+class Lapsing:
+    """What a provider session and a token family share: a secret (kept as its digest) that works until
+    the holder ends or it expires."""
+    ended: bool
+
+    def _live(self, expires_at, now):
+        return not self.ended and now < expires_at
+
+    def _honours(self, secret, stored_digest, expires_at, now):
+        return self._live(expires_at, now) and same_digest(secret, stored_digest)
 
 
 class ClientNotFound(DomainError):
@@ -41,7 +61,9 @@ class Client(Aggregate):
 
     @event("Registered")
     def __init__(self, client_id: str, name: str, system, redirect_uris: list, post_logout_redirect_uris: list,
-                 backchannel_logout_uri, require_grant: bool, secret_digest: str):
+                 backchannel_logout_uri, require_grant: bool, secret_digest, public: bool = False):
+        """A public client (`public`: a relying party in the browser) has no secret (secret_digest None) and
+        authenticates with `none`; a confidential one only with its secret (client_secret_basic)."""
         self.name = name
         self.system = system
         self.redirect_uris = list(redirect_uris)
@@ -49,7 +71,13 @@ class Client(Aggregate):
         self.backchannel_logout_uri = backchannel_logout_uri
         self.require_grant = require_grant
         self.secret_digest = secret_digest
+        self.public = public
         self.removed = False
+
+    @property
+    def auth_method(self):
+        """Its token_endpoint_auth_method: `none` for a public client, else `client_secret_basic`."""
+        return "none" if getattr(self, "public", False) else "client_secret_basic"
 
     @event("Removed")
     def remove(self):
@@ -78,7 +106,7 @@ class ClientDirectory(Aggregate):
         self.client_ids = [c for c in self.client_ids if c != client_id]
 
 
-class ProviderSession(Aggregate):
+class ProviderSession(Lapsing, Aggregate):
     @staticmethod
     def create_id(session_id: str):
         return uuid.UUID(session_id)
@@ -94,7 +122,11 @@ class ProviderSession(Aggregate):
         self.ended = False
 
     def alive(self, now):
-        return not self.ended and now < self.expires_at
+        return self._live(self.expires_at, now)
+
+    def opened_by(self, cookie, now):
+        """Whether the cookie's value is this live session's."""
+        return self._honours(cookie, self.secret_digest, self.expires_at, now)
 
     @event("Ended")
     def _ended(self, reason: str):  # read from stores of before Closed; never written now
@@ -118,7 +150,7 @@ class AuthorizationCode(Aggregate):
 
     @staticmethod
     def id_of(code):
-        return AuthorizationCode.create_id(digest(code)) if isinstance(code, str) and len(code) < 200 else None
+        return AuthorizationCode.create_id(digest(code)) if secret_shaped(code) else None
 
     @event("Issued")
     def __init__(self, code_digest: str, client_id: str, user_id: str, enterprise_id: str, session_id: str,
@@ -140,7 +172,7 @@ class AuthorizationCode(Aggregate):
         self.family_id = family_id
 
 
-class TokenFamily(Aggregate):
+class TokenFamily(Lapsing, Aggregate):
     @staticmethod
     def create_id(family_id: str):
         return uuid.UUID(family_id)
@@ -178,4 +210,4 @@ class TokenFamily(Aggregate):
         self.end_reason = reason
 
     def access_valid(self, access_token, now):
-        return not self.ended and now < self.access_expires_at and same_digest(access_token, self.access_digest)
+        return self._honours(access_token, self.access_digest, self.access_expires_at, now)

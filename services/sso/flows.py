@@ -147,7 +147,7 @@ def discovery():
         "response_types_supported": ["code"], "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"], "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
         "code_challenge_methods_supported": ["S256"], "authorization_response_iss_parameter_supported": True,
         "scopes_supported": ["openid", "profile", "offline_access"], "prompt_values_supported": ["none", "login"],
         "claims_supported": ["sub", "name", "auth_time", "nonce", "eport_enterprise", "eport_role", "eport_systems",

@@ -10,7 +10,8 @@ def to_integration(domain_event):
     if isinstance(domain_event, Client.Registered):
         yield _envelope(domain_event, c.CLIENT_REGISTERED, {
             "client_id": str(domain_event.originator_id), "system": domain_event.system,
-            "require_grant": domain_event.require_grant})
+            "require_grant": domain_event.require_grant,
+            "token_endpoint_auth_method": "none" if getattr(domain_event, "public", False) else "client_secret_basic"})
     elif isinstance(domain_event, Client.Removed):
         yield _envelope(domain_event, c.CLIENT_REMOVED, {"client_id": str(domain_event.originator_id)})
     elif isinstance(domain_event, TokenFamily.Started):

@@ -1,5 +1,8 @@
 """The OpenID Provider on Authlib: authorization code flow only, with the platform's rules on top.
 
+- Confidential clients authenticate with client_secret_basic only; public ones (relying parties in the
+  browser, `eport clients add --public`) with `none` only, and their refresh tokens are bound to them as
+  every client's are (application.family_of_refresh).
 - PKCE S256 of every client, confidential ones too (Authlib's CodeChallenge alone exempts them
   and accepts `plain`): `S256Only`.
 - Redirect URIs are the registered strings, compared as strings (`ClientModel.check_redirect_uri`).
@@ -49,7 +52,7 @@ class ClientModel(ClientMixin):
         return same_digest(client_secret, self.client.secret_digest)
 
     def check_endpoint_auth_method(self, method, endpoint):
-        return method == "client_secret_basic"
+        return method == self.client.auth_method  # a confidential client never passes with `none`
 
     def check_response_type(self, response_type):
         return response_type == "code"
@@ -128,8 +131,11 @@ class FamilyModel:
         return self.family.ended
 
 
+AUTH_METHODS = ["client_secret_basic", "none"]  # each client passes only with its own (check_endpoint_auth_method)
+
+
 class CodeGrant(AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def save_authorization_code(self, code, request):
         person = request.user
@@ -154,7 +160,7 @@ class CodeGrant(AuthorizationCodeGrant):
 
 
 class RefreshGrant(RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic"]
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
@@ -219,6 +225,13 @@ class Provider(AuthorizationServer):
         enterprise, or not granted the client's system)."""
         person = Person.of(self.peers, user_id, enterprise_id, session_id, auth_time, family_id)
         return person if person is not None and person.allowed_into(client.client) else None
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        """A request that presents credentials is judged by them alone: a wrong secret never falls back
+        to `none` (one authentication method per request, RFC 6749 2.3)."""
+        if request.headers.get("Authorization"):
+            methods = [m for m in methods if m != "none"]
+        return super().authenticate_client(request, methods, endpoint)
 
     def create_oauth2_request(self, request):
         if isinstance(request, PlainRequest):

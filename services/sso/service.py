@@ -103,10 +103,10 @@ class SsoService(Operated):
     # -- the operators' `eport clients` ------------------------------------------------------------------
     @rpc
     def add_client(self, name, system, redirect_uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
-                   require_grant=True):
+                   require_grant=True, public=False):
         known = self._peers().system_codes() if system else None  # the catalogue, from authz
         return self.app.add_client(name, system, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
-                                   require_grant, known_systems=known)
+                                   require_grant, known_systems=known, public=public)
 
     @rpc
     def list_clients(self):

@@ -1,7 +1,8 @@
 """Single sign-on with a relying party nobody here wrote: oidc-client-ts 3 (tests/oidc_rp, installed by
 `make install` with npm ci) on a small page served on loopback, in Chromium. Its UserManager sends the
 browser to /oauth2/authorize; the console's login (/sso/login) and chooser (/sso/choose) answer; the
-callback exchanges the code (PKCE S256, client_secret_basic, across origins: the token endpoint's CORS);
+callback exchanges the code (PKCE S256; a public client, `eport clients add --public`: no secret in the page,
+token_endpoint_auth_method none; across origins: the token endpoint's CORS);
 silent renew is what oidc-client-ts does by default with a refresh token; then RP-initiated logout.
 
 The page is served from http://localhost:<port>, another site than the platform's 127.0.0.1: the
@@ -55,7 +56,9 @@ def site(platform, tmp_path_factory):
         pytest.fail("oidc-client-ts is not installed: `make install` (npm ci in tests/oidc_rp)")
     port = free_port()
     origin = f"http://localhost:{port}"
-    client = add_client(platform, f"{origin}/callback.html", "--post-logout-redirect-uri", f"{origin}/logged-out.html")
+    client = add_client(platform, f"{origin}/callback.html", "--post-logout-redirect-uri", f"{origin}/logged-out.html",
+                        "--public")
+    assert "client_secret" not in client and client["token_endpoint_auth_method"] == "none"
     folder = tmp_path_factory.mktemp("oidc-rp")
     for name in ("index.html", "callback.html", "logged-out.html"):
         shutil.copy(RP / "page" / "index.html", folder / name)
@@ -63,7 +66,7 @@ def site(platform, tmp_path_factory):
     shutil.copy(LIBRARY, folder / LIBRARY.name)
     ttl = int(platform.env.get("SSO_ACCESS_TOKEN_TTL") or setting("SSO_ACCESS_TOKEN_TTL"))
     config = {"issuer": platform.base_url.rstrip("/"), "client_id": client["client_id"],
-              "client_secret": client["client_secret"], "renew_notice": max(ttl - 3, 1)}  # renewed 3 s in
+              "renew_notice": max(ttl - 3, 1)}  # renewed 3 s in
     (folder / "config.js").write_text(f"window.RP_CONFIG = {json.dumps(config)}\n", encoding="utf-8")
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
                                "--directory", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -90,9 +93,11 @@ def browser(chromium, console, site):
     page = context.new_page()
     page.set_default_timeout(WAIT)
     page.set_default_navigation_timeout(WAIT)
-    asked = []
+    asked, authorized = [], []
     page.on("request", lambda r: asked.append((r.method, r.url, r.post_data or "")))
-    yield {"screens": Screens(page, console), "page": page, "asked": asked, "console": console}
+    page.on("request", lambda r: authorized.append(r.url) if "authorization" in r.headers else None)
+    yield {"screens": Screens(page, console), "page": page, "asked": asked, "console": console,
+           "authorized": authorized}
     context.close()
 
 
@@ -171,6 +176,8 @@ def test_oidcc_server_console_login_chooser_and_callback(api, browser, site, peo
     assert callback["iss"] == [browser["console"].rstrip("/")] and callback["code"] and callback["state"]
     tokens = [d for m, u, d in asked_since(browser, 0, "/oauth2/token") if m == "POST"]
     assert any("grant_type=authorization_code" in d and "code_verifier=" in d for d in tokens), tokens
+    # a public client: its client_id in the form, no credentials at all
+    assert all("client_id=" in d for d in tokens) and not [u for u in browser["authorized"] if "/oauth2/token" in u]
 
 
 def test_oidcc_refresh_token_silent_renew(browser, site):

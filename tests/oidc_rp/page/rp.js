@@ -1,12 +1,10 @@
-// A business system's page on oidc-client-ts (its UserManager, default settings but what a confidential
-// client of this provider must say): the test clicks its buttons and reads what it shows.
+// A business system's page on oidc-client-ts (its UserManager with default settings): a public client
+// (`eport clients add --public`), so the page holds no secret; the test clicks its buttons and reads what it shows.
 /* global oidc, RP_CONFIG */
 const here = location.origin
 const mgr = new oidc.UserManager({
   authority: RP_CONFIG.issuer,
   client_id: RP_CONFIG.client_id,
-  client_secret: RP_CONFIG.client_secret,
-  client_authentication: 'client_secret_basic', // the provider takes no other
   redirect_uri: `${here}/callback.html`,
   post_logout_redirect_uri: `${here}/logged-out.html`,
   scope: 'openid profile',
