@@ -129,7 +129,9 @@ class SsoRoutes:
 
     _documented("POST", "/oauth2/token", "Token endpoint",
                 "application/x-www-form-urlencoded: grant_type authorization_code (code, redirect_uri, "
-                "code_verifier) or refresh_token (refresh_token); client_secret_basic. OAuth 2 JSON errors.")
+                "code_verifier) or refresh_token (refresh_token); a confidential client authenticates with "
+                "client_secret_basic, a public one (`eport clients add --public`) with none (client_id in the "
+                "form), each with its own method only. OAuth 2 JSON errors.")
 
     @http("POST", "/oauth2/token")
     def oauth2_token(self, request):
@@ -179,7 +181,8 @@ class SsoRoutes:
     @route("POST", "/oauth2/session", summary="Begin a single sign-on session (the console, after a login)",
            status=204, tags=("single sign-on",), description="Sets the provider session cookie "
            f"({COOKIE}: Secure, HttpOnly, SameSite=Lax) bound to the caller's session; the console then goes "
-           "back to /oauth2/authorize.", budget=SSO)
+           "back to /oauth2/authorize. The session's auth_time is the caller's login (when the token was "
+           "issued), not now: it satisfies prompt=login and max_age only after a fresh login.", budget=SSO)
     def oauth2_session(self, request, actor):
         # sso asks identity whose session the token is, when its login was made and when it ends
         value = call(self.sso.begin_session, bearer_token(request))
