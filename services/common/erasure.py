@@ -18,6 +18,7 @@ services/identity/erasures.py starts it). Two entrypoints on each service class,
 import logging
 from contextlib import suppress
 from functools import partial
+from urllib.parse import unquote, urlsplit
 
 import amqp
 from eventsourcing.application import Cache, LRUCache
@@ -25,10 +26,13 @@ from eventsourcing.application import Cache, LRUCache
 from kombu import Connection, Queue
 from nameko.events import BROADCAST
 from nameko.extensions import DependencyProvider
+from nameko.rpc import MethodProxy
 
 from contracts.identity import USER_ERASED
 from contracts.subscriptions import SUBSCRIPTIONS
 
+from . import context
+from .broker_addresses import addresses
 from .consuming import QueueConsumer
 from .deadletters import dead_letter_queue_name
 from .bootstrap import person_keys
@@ -62,6 +66,30 @@ def destroy_keys(service, user_id):
 
 def forget_keys(service, user_id):
     person_keys(service).forget(user_id)
+
+
+def broker_user(config):
+    """The broker user this process connects as (its AMQP_URI's; RabbitMQ's default is guest)."""
+    return unquote(urlsplit(addresses(config["AMQP_URI"])[0]).username or "guest")
+
+
+def confirmer_proven(config, service):
+    """Whether the request being served (identity's confirm_erasure) comes from `service`'s own broker
+    user: its AMQP user_id, which RabbitMQ checks, is `<namespace>-<service>` when identity is
+    `<namespace>-identity`. One user shared by every process (a development broker's guest) tells no
+    caller apart: then any is taken."""
+    own = broker_user(config)
+    if not own.endswith("-identity"):
+        return True
+    return context.value(context.BROKER_USER) == own[:-len("identity")] + service
+
+
+def confirm_to(identity, erasure_id, service, config):
+    """identity.confirm_erasure(erasure_id, service) sent with this process's broker user as its AMQP
+    user_id, so that identity knows the confirmation is the service's own (confirmer_proven)."""
+    method = MethodProxy(identity.worker_ctx, identity.service_name, "confirm_erasure", identity.reply_listener,
+                         user_id=broker_user(config))
+    return call_with_deadline(method, erasure_id, service)
 
 
 def names(message_body, user_id):
@@ -169,8 +197,12 @@ class _Follower:
         if confirm is not None:
             confirm(erasure_id, self.service)
         else:
-            call_with_deadline(identity.confirm_erasure, erasure_id, self.service)
+            confirm_to(identity, erasure_id, self.service, config)
         return True
+
+    def confirmed_by(self, service):
+        """Whether the current confirm_erasure request is `service`'s own (confirmer_proven)."""
+        return confirmer_proven(self.provider.container.config, service)
 
 
 class _BroadcastFeed(BindsWithoutDeclaring, QueueConsumer):

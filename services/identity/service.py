@@ -1,5 +1,5 @@
 """The identity service: thin RPC entrypoints over IdentityApplication."""
-from contracts.errors import ValidationFailed
+from contracts.errors import Forbidden, ValidationFailed
 from services.common import context as worker_context
 from services.common.context import BROKER_USER
 from services.common.dependency import EventSourced
@@ -133,7 +133,10 @@ class IdentityService(Operated):
 
     @rpc
     def confirm_erasure(self, erasure_id, service):
-        """A service erased its copies (services/common/erasure.py); only the services call it."""
+        """A service erased its copies (services/common/erasure.py); only the services call it, each for
+        itself: a card that confirmed for audit would complete an erasure audit never made."""
+        if not self.erasure.confirmed_by(service):
+            raise Forbidden(message="A service confirms its own erasure only.", details={"service": [service]})
         return self.app.confirm_erasure(erasure_id, service)
 
     @on_event("identity", "identity")

@@ -4,11 +4,14 @@ from the table of deploy/broker_policy.py) may call what it is meant to and noth
 The users live in a vhost of this module's own and are named after it (users are global in
 RabbitMQ; other test sessions run beside this one)."""
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from amqp.exceptions import AccessRefused, PreconditionFailed
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
+from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import get_rpc_exchange
 from nameko.standalone.rpc import ClusterRpcProxy as NamekoClusterRpcProxy
 from nameko.testing.services import dummy, entrypoint_hook
@@ -17,8 +20,12 @@ from deploy import broker
 from contracts import subscriptions
 from contracts.subscriptions import SUBSCRIPTIONS, queue, subscription
 from deploy.broker_policy import CALLS, EVENT_HANDLERS, GATEWAY, ROLES
+from contracts.errors import ServiceError
+from services.common.context import RequestContext
+from services.common.erasure import ErasureFollower, confirm_to
 from services.common.operations import upstream_fetcher
 from services.common.rpc import ClusterRpcProxy, RpcProxy, rpc
+from services.identity.service import IdentityService
 from tests.support import create_vhost, delete_vhost, vhost_uri
 
 pytestmark = pytest.mark.integration
@@ -275,3 +282,52 @@ def test_a_rebuild_asks_its_upstream_as_its_own_user(users, identity):
         assert fetch("identity", 5, 100) == {"items": [], "next": 5, "end": 5}
     finally:
         fetch.close()
+
+
+class _Confirmations(DependencyProvider):
+    """identity's application, recording each confirmation it is given."""
+    recorded = []
+
+    def get_dependency(self, worker_ctx):
+        return SimpleNamespace(confirm_erasure=lambda erasure_id, service: self.recorded.append(service) or True)
+
+
+class IdentityConfirming:
+    """identity's own confirm_erasure entrypoint (services/identity/service.py), as identity's user."""
+    name = "identity"
+    app = _Confirmations()
+    context = RequestContext()  # what EventSourced is to the service: the worker's context current
+    erasure = ErasureFollower("identity")
+    confirm_erasure = IdentityService.confirm_erasure
+
+
+class ErasureCaller:
+    name = "card"
+    identity = RpcProxy("identity")
+    config = Config()
+
+    @dummy
+    def confirm(self, erasure_id, service):  # as services/common/erasure.py's follower confirms
+        return confirm_to(self.identity, erasure_id, service, self.config)
+
+    @dummy
+    def confirm_without_user(self, erasure_id, service):
+        return self.identity.confirm_erasure(erasure_id, service)
+
+
+def test_confirm_erasure_rule_a_service_confirms_only_its_own_erasure(users, container_factory):
+    """A service's broker user may call identity.confirm_erasure, but only for itself: card naming
+    audit (or sending no user_id) would complete an erasure whose audit copies were never erased."""
+    container_factory(IdentityConfirming, config_of(users["identity"])).start()
+    card = container_factory(ErasureCaller, config_of(users["card"]))
+    card.start()
+    _Confirmations.recorded.clear()
+    with entrypoint_hook(card, "confirm") as confirm:
+        assert confirm("erasure-1", "card") is True
+        with pytest.raises(ServiceError) as refused:
+            confirm("erasure-1", "audit")
+        assert refused.value.code == "FORBIDDEN"
+    with entrypoint_hook(card, "confirm_without_user") as confirm:
+        with pytest.raises(ServiceError):
+            confirm("erasure-1", "card")
+    assert _Confirmations.recorded == ["card"]
