@@ -179,10 +179,13 @@ class SsoApplication(Logouts, ServiceApplication):
         run.save(AuthorizationCode(code_digest=digest(code), **fields, expires_at=self.clock() + CODE_TTL))
 
     def code_for(self, run, code, client_id):
-        """The unexpired code of this client not yet redeemed, or None; a code redeemed before is a
-        second use, which ends the tokens the first gave."""
+        """The unexpired code of this client not yet redeemed, whose provider session is still live, or
+        None (a code given just before a logout, reset, supersession or erasure gives no tokens after
+        it); a code redeemed before is a second use, which ends the tokens the first gave."""
         found = self.find(AuthorizationCode.id_of(code), AuthorizationCode)
         if found is None or found.client_id != client_id or found.expires_at <= self.clock():
+            return None
+        if found.family_id is None and self.live_session(found.session_id, found.user_id) is None:
             return None
         if found.family_id is not None:
             self.end_family(run, found.family_id, "code_replayed")

@@ -16,8 +16,8 @@ from contracts.envelope import make_envelope
 from services.sso.backchannel import EVENT, EndpointFailed, deliver
 from services.sso.domain import ProviderSession
 from services.sso.integration import to_integration
-from tests.sso_support import (ENTERPRISE, ISS, OTHER, USER, FakePeers, body, code_flow, location, provider, sso_env,
-                               token_request)
+from tests.sso_support import (ENTERPRISE, ISS, OTHER, REDIRECT, USER, FakePeers, authorize, body, code_flow,
+                               location, pkce, provider, query, sso_env, token_request)
 from tests.backchannel_endpoint import Endpoint
 from tests.support import free_port, raises_code
 
@@ -260,3 +260,15 @@ def test_a_client_names_a_system_of_the_catalogue(env):
     assert raises_code(env.app.add_client, "X", "nosuch", ["https://x.example/cb"], known_systems=known) == \
         "VALIDATION_ERROR"
     assert env.app.add_client("X", "erp", ["https://x.example/cb"], known_systems=known)["system"] == "erp"
+
+
+@pytest.mark.parametrize("reason", ["session_ended", "password_reset", "superseded", "erased"])
+def test_code_of_an_ended_session_rule_a_code_outlives_no_session_end(env, reason):
+    """A code given just before its provider session ended (logout, reset, supersession, erasure) and
+    redeemed after it: no tokens for a session that is over (the logout tokens were sent already)."""
+    verifier, challenge = pkce()
+    got = query(authorize(env, code_challenge=challenge, code_challenge_method="S256"))
+    assert env.app.learn(triggers(env)[reason]) is True
+    answer = token_request(env, {"grant_type": "authorization_code", "code": got["code"], "redirect_uri": REDIRECT,
+                                 "code_verifier": verifier})
+    assert answer["status"] == 400 and body(answer)["error"] == "invalid_grant", answer
