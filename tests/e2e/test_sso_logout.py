@@ -242,3 +242,15 @@ def test_eport_clients_add_refuses_a_system_not_in_the_catalogue(platform):
     done = eport("clients", "add", "--name", "无名系统", "--system", "no_such_system", "--redirect-uri", REDIRECT,
                  amqp_uri=operator_uri(platform), check=False)
     assert done.returncode == 2 and "no_such_system" in done.stderr and "GET /api/v1/systems" in done.stderr
+
+
+def test_eport_clients_add_public_prints_no_secret_and_list_says_none(platform):
+    spa = "https://spa.example/callback.html"
+    done = eport("clients", "add", "--name", "浏览器系统", "--system", SYSTEM, "--redirect-uri", spa, "--public",
+                 amqp_uri=operator_uri(platform))
+    assert "client_id:" in done.stdout and "client_secret" not in done.stdout and "none" in done.stdout
+    client_id = done.stdout.split("client_id:")[1].split()[0]
+    listed = [line for line in eport("clients", "list", amqp_uri=operator_uri(platform)).stdout.splitlines()
+              if line.startswith(client_id)]
+    assert len(listed) == 1 and "auth=none" in listed[0]
+    eport("clients", "remove", client_id, amqp_uri=operator_uri(platform))
