@@ -4,6 +4,7 @@ an IC card of the development CA bound, logins of every kind (password, SMS, car
 messages; then the personal_data SMS code and the export."""
 import hashlib
 import random
+import time
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -33,10 +34,21 @@ class Someone:
     certificate_pem: str = ""
 
 
-def personal_code(api, person):
-    r = api.post("/api/v1/sms-codes", token=person.token, json={"mobile": person.mobile, "purpose": "personal_data"})
+def personal_code(api, person, wait=False):
+    """A new personal_data code of `person`'s (not the last one read); `wait`: through the cooldown of
+    the last one (60 s)."""
+    body = {"mobile": person.mobile, "purpose": "personal_data"}
+
+    def sent():
+        return [m["code"] for m in sms.messages(person.mobile) if m["purpose"] == "personal_data"]
+
+    before = len(sent())
+    r = api.post("/api/v1/sms-codes", token=person.token, json=body)
+    if wait and r.status_code == 429 and r.json()["error"]["code"] == "SMS_COOLDOWN":
+        time.sleep(r.json()["error"]["details"]["retry_after"] + 1)
+        r = api.post("/api/v1/sms-codes", token=person.token, json=body)
     assert r.status_code == 202, r.text
-    return sms.latest_code(person.mobile, "personal_data")
+    return wait_for(lambda: sent()[before:] and sent()[-1])
 
 
 def export(api, person, code=None):
