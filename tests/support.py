@@ -301,3 +301,18 @@ def dead_letters_of(amqp_uri, queue_name):
         while (message := parked.get(no_ack=False)) is not None:
             reasons.append((json.loads(message.body).get("event_id"), message.headers.get(REASON)))
     return reasons  # unacknowledged: back in the queue when the channel closes
+
+
+def drop_databases(prefix):
+    """Drop every PostgreSQL database whose name starts with `prefix` (a suite's own stores)."""
+    import psycopg2
+
+    conn = psycopg2.connect("postgresql://postgres@localhost:5432/postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
+            for (name,) in cur.fetchall():
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()

@@ -27,7 +27,7 @@ from tests.e2e.personal_data_steps import (export, member_with_everything, neigh
                                            personal_code, rare_name)
 from tests.eport_cli import eport, json_lines
 from tests.sms import latest_code
-from tests.support import create_vhost, delete_vhost, free_port, vhost_uri, wait_for
+from tests.support import create_vhost, delete_vhost, drop_databases, free_port, vhost_uri, wait_for
 
 # Until every personal field is sealed with its person's key (issue 24 item 2, services/common/sealing.py,
 # not on main yet), the search finds the erased person in the stores, their backups and the published logs:
@@ -59,18 +59,6 @@ def launched(env, monkeypatch):
         broker.remove(namespace=vhost)
         delete_vhost(vhost)
         shutil.rmtree(var, ignore_errors=True)
-
-
-def drop_databases(prefix):
-    conn = psycopg2.connect(dbname="postgres", user="postgres", host="localhost")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
-            for (name,) in cur.fetchall():
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
 
 
 def databases(prefix):

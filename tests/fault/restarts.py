@@ -8,7 +8,7 @@ so that no other run starts meanwhile) says so, and the restart does not wait fo
 import os
 import subprocess
 
-import psycopg2
+from tests.support import drop_databases  # noqa: F401 (the fault suites import it from here)
 
 LOCK = "/tmp/eport-broker.lock"
 PG_ADMIN = "postgresql://postgres@localhost:5432/postgres"
@@ -27,15 +27,3 @@ def restart_broker(timeout=120):
 
 def restart_postgres(timeout=120):
     _locked("pg_ctlcluster 15 main restart -m fast && pg_isready -t 30", timeout)
-
-
-def drop_databases(prefix):
-    conn = psycopg2.connect(PG_ADMIN)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
-            for (name,) in cur.fetchall():
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
