@@ -21,6 +21,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.util import create_half_hash
 
+from contracts.errors import USER_NOT_FOUND, ServiceError
 from services.common.settings import issuer
 
 from .adapter import PlainRequest, answer
@@ -223,7 +224,12 @@ class Provider(AuthorizationServer):
     def person(self, client, user_id, enterprise_id, session_id, auth_time, family_id=None):
         """The person as this client sees them, or None when not allowed in (no longer a member of the
         enterprise, or not granted the client's system)."""
-        person = Person.of(self.peers, user_id, enterprise_id, session_id, auth_time, family_id)
+        try:
+            person = Person.of(self.peers, user_id, enterprise_id, session_id, auth_time, family_id)
+        except ServiceError as error:  # erased: identity knows at once, sso once it hears UserErased
+            if error.code != USER_NOT_FOUND:
+                raise
+            return None
         return person if person is not None and person.allowed_into(client.client) else None
 
     def authenticate_client(self, request, methods, endpoint="token"):

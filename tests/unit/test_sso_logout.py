@@ -9,10 +9,12 @@ import jwt
 import pytest
 
 from contracts import authz as az
+from contracts import errors as e
 from contracts import enterprise as ent
 from contracts import identity as idn
 from contracts import sso as c
 from contracts.envelope import make_envelope
+from contracts.errors import ServiceError
 from services.sso.backchannel import EVENT, EndpointFailed, deliver
 from services.sso.domain import ProviderSession
 from services.sso.integration import to_integration
@@ -271,4 +273,17 @@ def test_code_of_an_ended_session_rule_a_code_outlives_no_session_end(env, reaso
     assert env.app.learn(triggers(env)[reason]) is True
     answer = token_request(env, {"grant_type": "authorization_code", "code": got["code"], "redirect_uri": REDIRECT,
                                  "code_verifier": verifier})
+    assert answer["status"] == 400 and body(answer)["error"] == "invalid_grant", answer
+
+
+def test_erasure_rule_an_erased_person_refreshes_nothing_before_sso_hears_of_it(env):
+    """Between the erasure's 202 and sso's UserErased, identity already answers USER_NOT_FOUND for the
+    account: the refresh is the protocol's invalid_grant and userinfo's 401, never a token nor an error
+    of the API's own shape."""
+    tokens, _ = logged_in(env)
+
+    def erased(user_id):
+        raise ServiceError(e.USER_NOT_FOUND, "No such user.")
+    env.peers.user = erased
+    answer = token_request(env, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert answer["status"] == 400 and body(answer)["error"] == "invalid_grant", answer
