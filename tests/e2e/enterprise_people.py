@@ -32,9 +32,10 @@ def person_name():
         _GIVEN[random.randrange(len(_GIVEN))]
 
 
-def register(api, name=None):
+def register(api, name=None, mobile=None, id_number=None):
+    """A new account, logged in: new values, or the ones given (released by an erasure)."""
     name = name or person_name()
-    mobile, id_number = new_mobile(), new_id_number()
+    mobile, id_number = mobile or new_mobile(), id_number or new_id_number()
     r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"})
     assert r.status_code == 202, r.text
     r = api.post("/api/v1/users", json={"name": name, "id_type": "resident_id", "id_number": id_number,
