@@ -10,12 +10,16 @@ import pytest
 from kombu import Connection, Producer, Queue
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from contracts import identity as idn
+from contracts.envelope import make_envelope
 from contracts.subscriptions import subscription
 from services.audit.service import AuditService
 from services.authz.service import AuthzService
 from services.card.service import CardService
 from services.common.deadletters import dead_letter_queue, dead_letter_queue_name
+from services.common.bootstrap import person_keys
 from services.common.deployment import BACKENDS
+from services.common.event_keys import signer
 from services.enterprise.service import EnterpriseService
 from services.identity.service import IdentityService
 from services.notify.service import NotifyService
@@ -25,7 +29,7 @@ from tests.integration.identity_steps import PASSWORD, app_of, new_code, registe
 from tests.enterprise_support import MANUAL
 from tests.eport_cli import eport, json_lines
 from tests.factories import new_uscc
-from tests.support import Clock, own_vhost, raised
+from tests.support import Clock, dead_letters_of, own_vhost, raised, replay_into, signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLASSES = {"notify": NotifyService, "identity": IdentityService, "enterprise": EnterpriseService,
@@ -217,3 +221,38 @@ def test_the_dead_letters_naming_the_person_are_dropped_and_the_others_kept(plat
     erasure_id = identity.request_erasure(user_id, personal_code(rpc, user_id, mobile))["erasure_id"]
     wait_done(rpc, erasure_id)
     assert [m["payload"]["user_id"] == user_id for m in parked(module_amqp_uri, queue_name)] == [False]
+
+
+def forged_erasures(user_id):
+    """UserErased of `user_id` as an attacker with the operator's replay could make them: unsigned,
+    signed by another source's key relabelled identity, and a genuine signature over another user."""
+    def erased(who):
+        return make_envelope(idn.USER_ERASED, aggregate_id=str(uuid.uuid4()), aggregate_version=9,
+                             occurred_at="2026-12-07T08:00:00+00:00",
+                             payload={"user_id": who, "erasure_id": str(uuid.uuid4())})
+    relabelled = {**signer("card").sign(dict(erased(user_id), source="card")), "source": "identity"}
+    altered = json.loads(json.dumps(signed(erased(str(uuid.uuid4())))))
+    altered["payload"]["user_id"] = user_id
+    return [erased(user_id), relabelled, altered]
+
+
+def test_forged_user_erased_rule_parked_and_no_key_destroyed(platform, rpc, module_amqp_uri):
+    """Forged UserErased put on every service's queue of identity's events: each parked as origin not
+    proven; no service destroys the person's keys, and the account keeps working."""
+    identity = rpc.identity
+    user_id, mobile, _ = register(identity)
+    keys = {s: person_keys(s).key_for(user_id) for s in EVERY}  # each service holds one (made if not yet)
+    queues = [subscription(s, "identity").queue_name for s in EVERY]
+    for name in queues:
+        replay_into(module_amqp_uri, name, forged_erasures(user_id))
+    with eventlet.Timeout(20, AssertionError("the forgeries were not all parked")):
+        while sum(len(dead_letters_of(module_amqp_uri, name)) for name in queues) < 3 * len(queues):
+            eventlet.sleep(0.2)
+    for name in queues:
+        assert all(reason.startswith("origin not proven") for _, reason in dead_letters_of(module_amqp_uri, name))
+    for service in EVERY:
+        person_keys(service).forget(user_id)  # read from the store again, not this process's cache
+        assert person_keys(service).find(user_id) == keys[service], service
+        assert not person_keys(service).erased(user_id), service
+    assert identity.login_password(mobile, PASSWORD)["access_token"]
+    assert identity.get_user(user_id)["name"] == "张三"
