@@ -124,3 +124,19 @@ def test_a_legal_hold_needs_a_known_account_and_a_reason(app, clock):
     assert raises_code(app.set_legal_hold, "0f0e0d0c-0b0a-4909-8807-060504030201", True, "x", "op") == \
         e.USER_NOT_FOUND
     assert raises_code(app.set_legal_hold, user_id, True, "  ", "op") == e.VALIDATION_ERROR
+
+
+def test_personal_data_code_rule_one_code_not_export_then_erasure_nor_anothers(app, clock):
+    """A code spent by an export does not erase, and the code sent to another account's mobile
+    (its holder's) erases neither account: each is SMS_CODE_INVALID and nothing is erased."""
+    user_id, mobile, _ = registered(app, clock)
+    other_id, other_mobile, _ = registered(app, clock)
+    code = personal_code(app, user_id, mobile)
+    app.spend_export_code(user_id, code)
+    peers = FakeIdentityPeers()
+    assert raises_code(app.request_erasure, user_id, code, peers, SERVICES) == e.SMS_CODE_INVALID
+    others = personal_code(app, other_id, other_mobile)
+    assert raises_code(app.request_erasure, user_id, others, peers, SERVICES) == e.SMS_CODE_INVALID
+    assert published(app, "UserErased") == []
+    assert app.get_user(user_id)["user_id"] == user_id and app.get_user(other_id)["user_id"] == other_id
+    assert app.request_erasure(other_id, others, peers, SERVICES)["status"] == "pending"  # still the holder's
