@@ -276,3 +276,17 @@ def test_the_id_tokens_auth_time_is_the_identity_sessions_login(env):
     _, _, answer = code_flow(env)
     claims = jwt.decode(body(answer)["id_token"], options={"verify_signature": False})
     assert claims["auth_time"] == int(login)
+
+
+def test_enterprise_scope_rule_only_approved_associations_are_memberships():
+    """An applicant (pending), a refused or a removed member naming that enterprise in the scope or the
+    chooser is no member of it: single sign-on's peers keep approved associations only."""
+    from contracts import enterprise as ent
+    from services.sso.peers import Peers
+
+    class Enterprise:
+        @staticmethod
+        def associations_of_user(user_id):
+            return [{"enterprise_id": status, "status": status} for status in ent.STATUSES]
+
+    assert [m["enterprise_id"] for m in Peers(None, Enterprise(), None).memberships(USER)] == [ent.APPROVED]
