@@ -15,6 +15,7 @@ the set when a token names a kid they do not know, and every KEYS_MAX_AGE second
 """
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -68,13 +69,24 @@ def retire(path, kid):
     write(path, [k for k in keys if public_jwk(k.public_key())["kid"] != kid])
 
 
+def split_kid(argv):
+    """The word after `retire` is the kid even when it begins with '-' (a base64url thumbprint may),
+    which argparse would take for an option: (the other words, that kid or None)."""
+    if len(argv) > 1 and argv[0] == "retire" and argv[1].startswith("-") \
+            and argv[1].split("=")[0] not in ("--file", "-h", "--help"):
+        return argv[:1] + argv[2:], argv[1]
+    return argv, None
+
+
 def main(argv=None):
+    argv, dashed_kid = split_kid(list(sys.argv[1:] if argv is None else argv))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["new", "list", "add", "promote", "retire"])
     parser.add_argument("kid", nargs="?", help="the key to retire")
     parser.add_argument("--file", default=setting("EPORT_TOKEN_KEYS"), required=not setting("EPORT_TOKEN_KEYS"),
                         help="the key file (default: EPORT_TOKEN_KEYS)")
     args = parser.parse_args(argv)
+    args.kid = dashed_kid or args.kid
     if args.command == "retire":
         if not args.kid:
             parser.error("retire needs the KID of the key")

@@ -91,3 +91,13 @@ def test_unknown_kids_do_not_make_the_gateway_ask_identity_each_time(tmp_path, g
     for _ in range(20):
         assert accepted(gateway, identity, stranger.token("u")) is None
     assert identity.asked == 1  # within KEYS_MIN_INTERVAL the known set answers
+
+
+def test_a_kid_beginning_with_a_dash_is_a_kid_not_an_option(tmp_path, capsys):
+    """A thumbprint is base64url: one in 64 begins with '-'; `retire` takes it as the kid."""
+    path = tmp_path / "token-keys.pem"
+    token_keys.main(["new", "--file", str(path)])
+    with pytest.raises(SystemExit, match="no key -abc in"):
+        token_keys.main(["retire", "-abc", "--file", str(path)])
+    with pytest.raises(SystemExit, match="no key -abc in"):
+        token_keys.main(["retire", "-abc", f"--file={path}"])
