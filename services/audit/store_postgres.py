@@ -6,6 +6,9 @@ from .store import INDEXES, KEY, TABLES, AuditStore
 
 ADVISORY_KEY = 0x617564_6974  # "audit": the one writer at a time across every audit instance
 LIVE_SCHEMA, REBUILD_SCHEMA = "public", "audit_rebuild"
+# a rebuild's schema has one writer (the rebuild), and writes it under the live log's hold: its
+# transactions must not wait for the key the hold holds, or the rebuild waits for itself
+WRITER_KEYS = {LIVE_SCHEMA: ADVISORY_KEY, REBUILD_SCHEMA: ADVISORY_KEY + 1}
 
 
 class PostgresAuditStore(AuditStore):
@@ -60,7 +63,7 @@ class PostgresAuditStore(AuditStore):
 
     def _begin(self):
         self._run("BEGIN")
-        self._run("SELECT pg_advisory_xact_lock(?)", (ADVISORY_KEY,))
+        self._run("SELECT pg_advisory_xact_lock(?)", (WRITER_KEYS[self._schema],))
 
     def _rollback(self):
         if not self._db.closed:  # a lost connection took its transaction with it

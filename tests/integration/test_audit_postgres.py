@@ -73,6 +73,49 @@ def test_a_rebuild_on_postgres_replaces_the_live_log(on_postgres):
         live.close()
 
 
+class _Reply:
+    def __init__(self, page):
+        self.page = page
+
+    def result(self):
+        return self.page
+
+
+def history_fetch(history):
+    """`ops_events` of one upstream over `history` (as services/common/operations.py fetches it)."""
+    def fetch(source, after, limit, until=None):
+        stop = len(history) if until is None else min(until, len(history))
+        items = [{**e, "position": n} for n, e in enumerate(history, 1) if after < n <= stop][:limit]
+        return {"items": items, "next": items[-1]["position"] if items else max(after, stop), "end": len(history)}
+
+    fetch.ask = lambda *args: _Reply(fetch(*args))
+    return fetch
+
+
+@pytest.mark.timeout(60)
+def test_an_audit_rebuild_on_postgres_ends_done(on_postgres):
+    """Its last catch-up, under the live log's hold, writes the rebuilt schema: that must not wait
+    for the hold (it did: the rebuilt store's transactions took the live log's advisory lock, so
+    `eport rebuild audit-log` applied every event and then stayed "running")."""
+    from services.audit.operations import operation_record
+    from services.audit.rebuild import AuditRebuild
+    from services.audit.store import open_store
+
+    live = open_store()
+    try:
+        history = [approved(str(uuid.uuid4()), 1) for _ in range(5)]
+        operator = operation_record("ops", "replay", "identity")
+        live.record_many(history[:2] + [operator])
+        rebuild = AuditRebuild(live, history_fetch(history), sources=("enterprise",), page=2)
+        with eventlet.Timeout(20):
+            progress = rebuild.run()
+        assert progress["state"] == "done" and progress["applied"] == 5, progress
+        assert {i["event_id"] for i in live.query(limit=100)} >= {e["event_id"] for e in history}
+        assert live.count() == 6  # the operator's record kept
+    finally:
+        live.close()
+
+
 def test_the_postgres_audit_log_reconnects_after_losing_its_connection(on_postgres):
     import psycopg2
 
