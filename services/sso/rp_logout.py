@@ -13,6 +13,7 @@ provider session (its cookie cleared), the identity session it rests on, its tok
 clients it gave tokens to are owed back-channel logout tokens (logouts.py).
 """
 from html import escape
+from urllib.parse import urlsplit
 
 from authlib.common.urls import add_params_to_uri
 
@@ -63,6 +64,15 @@ def _checked(provider, params):
     return client, claims
 
 
+def _own_page(http):
+    """A confirmation posted by the provider's own page: the Origin a browser sends with a POST is the
+    issuer's (a sibling origin of the same site gets the Lax cookie sent too, so SameSite is not enough);
+    a request without Origin (no browser) is taken."""
+    origin = (http.get("headers") or {}).get("Origin")
+    own = urlsplit(issuer())
+    return origin is None or origin == f"{own.scheme}://{own.netloc}"
+
+
 def logout(provider, http):
     request = provider.create_oauth2_request(http)
     params = request.payload.data
@@ -74,7 +84,7 @@ def logout(provider, http):
     session = app.session_of(request.cookie)
     if claims is not None and (session is None or session.user_id == claims["sub"]):
         target = session or app.live_session(claims.get("sid"), claims["sub"])
-    elif session is not None and request.method == "POST" and params.get("confirm") == "yes":
+    elif session is not None and request.method == "POST" and params.get("confirm") == "yes" and _own_page(http):
         target = session
     elif session is not None:
         return _confirmation(params)

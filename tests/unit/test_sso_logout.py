@@ -41,10 +41,10 @@ def logged_in(env):
     return body(answer), env.app.session_of(env.cookie)
 
 
-def logout(env, method="GET", cookie="default", **params):
+def logout(env, method="GET", cookie="default", origin=None, **params):
     data = {k: [v] for k, v in params.items() if v is not None}
     http = {"method": method, "path": "/oauth2/logout", "args": data if method == "GET" else {},
-            "form": data if method == "POST" else {}, "headers": {},
+            "form": data if method == "POST" else {}, "headers": {"Origin": origin} if origin else {},
             "cookie": env.cookie if cookie == "default" else cookie}
     return env.app.logout(provider(env), http)
 
@@ -287,3 +287,14 @@ def test_erasure_rule_an_erased_person_refreshes_nothing_before_sso_hears_of_it(
     env.peers.user = erased
     answer = token_request(env, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
     assert answer["status"] == 400 and body(answer)["error"] == "invalid_grant", answer
+
+
+@pytest.mark.parametrize("origin", ["https://crm.example", "http://localhost:8001", "null"])
+def test_logout_csrf_rule_a_confirmation_posted_from_another_origin_ends_nothing(env, origin):
+    """A page of another origin (a sibling of the same site, whose form POST carries the Lax cookie)
+    posting confirm=yes gets the confirmation page, and the session lives; the provider's own page's
+    POST (its Origin, or a browser sending none) confirms."""
+    _, session = logged_in(env)
+    page = logout(env, "POST", origin=origin, confirm="yes")
+    assert page["status"] == 200 and 'method="post"' in page["body"] and not ended(env, session)
+    assert logout(env, "POST", origin=ISS, confirm="yes")["status"] == 200 and ended(env, session)
