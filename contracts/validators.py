@@ -21,7 +21,15 @@ PROVINCES = frozenset({"11", "12", "13", "14", "15", "21", "22", "23", "31", "32
                        "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
                        "65", "71", "81", "82", "83"})
 MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits: \d would take any script's
-NAME_RE = re.compile(r"[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z ·•.\-]*[\u3400-\u9fffA-Za-z]")
+# The CJK ideographs of Unicode 15.1 (names carry rare ones: 𠀋 U+2000B is Extension B): the
+# Unified Ideographs and their Extensions A to I, and the compatibility ideographs
+IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFA6D), (0xFA70, 0xFAD9), (0x20000, 0x2A6DF),
+              (0x2A700, 0x2B739), (0x2B740, 0x2B81D), (0x2B820, 0x2CEA1), (0x2CEB0, 0x2EBE0), (0x2EBF0, 0x2EE5D),
+              (0x2F800, 0x2FA1D), (0x30000, 0x3134A), (0x31350, 0x323AF))
+# a name's letters, as a character class's inside (the characters themselves: the OpenAPI
+# document's pattern, gateway/field_docs.py, is this too, and ECMA-262 has no \U escape)
+NAME_LETTER = "".join(f"{chr(low)}-{chr(high)}" for low, high in IDEOGRAPHS) + "A-Za-z"
+NAME_RE = re.compile(f"[{NAME_LETTER}][{NAME_LETTER} ·•.\\-]*[{NAME_LETTER}]")
 
 
 def id_check_digit(first17):

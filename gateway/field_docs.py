@@ -8,11 +8,12 @@ holds the patterns to the checks.
 """
 from contracts.card import CARD_NO_RE, PEM_CERTIFICATE_RE, SIGNATURE_RE
 from contracts.envelope import CORRELATION_ID_PATTERN
+from contracts.validators import NAME_LETTER
 
 # what str.strip() removes: Python's whitespace, written out (JSON Schema's \s is not the same set)
 _BLANKS = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 BLANK = f"[{_BLANKS}]*"
-_LETTER = "\\u3400-\\u9fffA-Za-z"
+_LETTER = NAME_LETTER
 
 
 def stripped(core):

@@ -33,7 +33,8 @@ TRICKY = ["13306506117", " 13306506117\u3000", "1330650611７", "13306506117\n",
           "{0b8f7c3e-5a4d-5d7e-9c43-2f1e6a9b8d10}",
           "0b8f7c3e5a4d5d7e9c432f1e6a9b8d10", PEM, PEM.replace("\n", "\r\n"), PEM.replace("CERTIFICATE", "KEY"),
           PEM.replace("AAAA==", "AA AA"), "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
-          "AAAA", "AA==", "AAA=", " MEUCIQ== ", "A", "AAAAA", "A===", "AA=A", "AA\nAA", "A" * 684]
+          "AAAA", "AA==", "AAA=", " MEUCIQ== ", "A", "AAAAA", "A===", "AA=A", "AA\nAA", "A" * 684,
+          "\U0002000B三", " 李·\U0002000B明 ", "张\u4DC0", "\U0002000B"]  # 𠀋: Extension B; a hexagram
 
 
 def _ecma(pattern):

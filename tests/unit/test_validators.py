@@ -1,3 +1,6 @@
+import re
+import unicodedata
+
 import pytest
 
 from contracts import validators as v
@@ -52,15 +55,40 @@ def test_mobile_refuses(value):
         v.mobile(value)
 
 
-@pytest.mark.parametrize("value", ["张三", "阿依古丽·买买提", "John Smith"])
+@pytest.mark.parametrize("value", [
+    "张三", "阿依古丽·买买提", "John Smith",
+    "\U0002000B三", "王\U0002000B", "李·\U0002000B明",  # 𠀋 U+2000B, Extension B (names on ID cards)
+    "\u3400明", "\U0002A700华", "\U0002B740华", "\U0002B820华", "\U0002CEB0华", "\U00030000华",  # A, C to G
+    "\U00031350华", "\U0002EBF0华",  # H and I
+    "\uF900华", "\U0002F800华",  # compatibility ideographs
+])
 def test_name_accepts(value):
     assert v.person_name(value) == value
 
 
-@pytest.mark.parametrize("value", ["张", "x" * 31, "张三3", "·张三"])
+@pytest.mark.parametrize("value", [
+    "张", "x" * 31, "张三3", "·张三", "\U0002000B", "张三·",
+    "김철수", "さくら", "サクラ", "张\u4DC0", "张\U0001F600", "张\u3007", "张\u2F00", "张\uFA6E",
+    "张\U0002A6E0", "张\U0002FA1E", "张\uE000",  # Hangul, kana, a hexagram, an emoji, 〇, a radical, none, private
+])
 def test_name_refuses(value):
     with pytest.raises(ValueError):
         v.person_name(value)
+
+
+def test_name_letters_are_the_ideographs_unicodedata_knows():
+    """Every CJK ideograph Python's unicodedata names is a name's letter, and nothing it names
+    otherwise is (what it does not know yet, Extensions H and I on Python 3.11, is let in)."""
+    def ideograph(ch):
+        return unicodedata.name(ch, "").startswith(("CJK UNIFIED IDEOGRAPH-", "CJK COMPATIBILITY IDEOGRAPH-"))
+
+    letter = re.compile(f"[{v.NAME_LETTER}]")
+    for code in range(0x2E80, 0x32400):
+        ch = chr(code)
+        if ideograph(ch):
+            assert letter.fullmatch(ch), hex(code)
+        elif letter.fullmatch(ch):
+            assert unicodedata.category(ch) == "Cn", hex(code)  # unassigned to this unicodedata
 
 
 def test_uscc_of_the_manual_is_valid():
