@@ -167,7 +167,8 @@ class SsoRoutes:
                     "(passed back). Ends the provider session (the cookie is cleared), the identity session it rests "
                     "on and the tokens it gave; every client it gave tokens to and that registered a "
                     "backchannel_logout_uri is sent a logout token. 302 to post_logout_redirect_uri, else a page; "
-                    "without a valid hint a page asks the person to confirm (a POST with confirm=yes); 400 page for "
+                    "without a valid hint a page asks the person to confirm (a POST with confirm=yes from that page: "
+                    "a browser's Origin other than the issuer's gets the page again); 400 page for "
                     "a hint, client_id or post_logout_redirect_uri that is not valid (nothing ends).")
 
     @http("GET", "/oauth2/logout")

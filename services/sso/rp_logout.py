@@ -8,7 +8,8 @@
 - `state`: passed back on the redirect.
 With a valid hint, the session of the hint's person ends at once (the browser's, else the hint's
 `sid`); without one, a session found by the cookie ends only once the person confirms on the
-provider's own page (a same-site POST: a link on another site cannot log anyone out). What ends: the
+provider's own page (a POST whose Origin, when a browser sends one, is the issuer's: neither a link
+nor a form of another site, nor of a sibling origin of this site, logs anyone out). What ends: the
 provider session (its cookie cleared), the identity session it rests on, its token families, and the
 clients it gave tokens to are owed back-channel logout tokens (logouts.py).
 """
