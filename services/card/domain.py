@@ -23,6 +23,7 @@ from contracts.card import CARD_TYPES
 from contracts.enterprise import ADMIN, APPROVED, USER  # noqa: F401 (roles and status of memberships)
 from contracts.errors import DomainError, Forbidden, InvalidCredentials, Unauthenticated  # noqa: F401 (shared)
 from services.common.aggregates import KeyedList
+from services.common.sealing import ORIGINATOR, OWNER, PersonalData
 
 BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
 CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
@@ -100,8 +101,16 @@ def check_approved_member(membership):
 
 
 # -- aggregates -----------------------------------------------------------------------------------
-class Challenge(Aggregate):
+def card_subject(state, _originator_id=None):
+    """Whose a card's number is where no account is named (a card index, a spent login challenge): the
+    card's own subject, its CardIndex id, whose key erasure destroys with its holder's
+    (docs/PERSONAL_DATA.md)."""
+    return CardIndex.create_id(state["card_no"])
+
+
+class Challenge(PersonalData, Aggregate):
     """`nonce` is base64 text; `expires_at` seconds since the epoch (the application's clock)."""
+    personal_events = {"Issued": {"card_no": OWNER}}
 
     @event("Issued")
     def __init__(self, *, purpose, card_no, user_id, nonce, expires_at):
@@ -131,9 +140,10 @@ class Challenge(Aggregate):
         self.used = True
 
 
-class LoginChallengeSpent(Aggregate):
+class LoginChallengeSpent(PersonalData, Aggregate):
     """A login challenge answered by a card. Its deterministic id makes a second use of the same
     challenge, even at the same moment, fail on save."""
+    personal_events = {"Spent": {"card_no": card_subject}}
 
     @staticmethod
     def create_id(challenge_id):
@@ -146,7 +156,9 @@ class LoginChallengeSpent(Aggregate):
         self.at = at
 
 
-class CardBinding(Aggregate):
+class CardBinding(PersonalData, Aggregate):
+    personal_events = {"Bound": {"card_no": OWNER, "serial_number": OWNER}, "Unbound": {"card_no": OWNER}}
+
     @staticmethod
     def create_id(user_id, enterprise_id):
         return uuid.uuid5(BINDING_NAMESPACE, f"{user_id}\x1f{enterprise_id}")
@@ -237,7 +249,10 @@ class CardBinding(Aggregate):
         return {"card_no": self.card_no, "card_type": self.card_type, "bound_at": self.bound_at}
 
 
-class CardIndex(Aggregate):
+class CardIndex(PersonalData, Aggregate):
+    personal_owner = ORIGINATOR  # the card's subject (card_subject): the index outlives its bindings
+    personal_events = {"Registered": {"card_no": OWNER}, "Claimed": {"cert_sha256": OWNER}}
+
     @staticmethod
     def create_id(card_no):
         return uuid.uuid5(CARD_INDEX_NAMESPACE, card_no)

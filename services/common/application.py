@@ -14,8 +14,9 @@ from contracts.errors import Conflict
 
 from .commands import SavedOutsideTheRun, current, declared_commands
 from .correlation import CorrelatingMapper
-from .bootstrap import event_store_env
+from .bootstrap import event_store_env, person_keys
 from .postgres import creating_tables
+from .sealing import SealingMapper, saving
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class ProcessedEvent(Aggregate):
         return uuid.uuid5(PROCESSED_NAMESPACE, f"{consumer}:{event_id}")
 
 
+class StoreMapper(CorrelatingMapper, SealingMapper):
+    """Correlation ids first (set on the event), then per-person sealing of a copy of its state."""
+
+
 class ServiceApplication(Application):
     """An Application that tells listeners (the relay) when it has recorded events."""
 
@@ -99,8 +104,15 @@ class ServiceApplication(Application):
         return super().save(*aggregates, **kwargs)
 
     def construct_mapper(self):
-        # stores each event's correlation id with it (services/common/correlation.py)
-        return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=CorrelatingMapper)
+        # stores each event's correlation id with it (services/common/correlation.py), and seals each
+        # personal field with its person's key (services/common/sealing.py)
+        mapper = self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=StoreMapper)
+        mapper.keys = person_keys(self.service_name)
+        return mapper
+
+    def _record(self, processing_event):
+        with saving(processing_event.aggregates):  # an event naming no person takes its aggregate's
+            return super()._record(processing_event)
 
     def on_recorded(self, listener):
         self._listeners.append(listener)

@@ -74,7 +74,7 @@ def published_log(service_name, app, to_integration):
     return PublishedLog(var_dir() / f"{service_name}-published.db", app.mapper.cipher,
                         # signed with another key, its envelopes would not verify any more
                         f"{code_fingerprint(to_integration)} {signer(service_name).jwk['kid']}",
-                        lambda position: stored_mark(app, position))
+                        lambda position: stored_mark(app, position), keys=getattr(app.mapper, "keys", None))
 
 
 _person_keys = {}  # (service, folder, KEK): one store per process, so that its cache is the one forgotten

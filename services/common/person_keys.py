@@ -19,6 +19,7 @@ sealed with the old key stays unreadable and what is sealed afterwards is never 
 comma-separated (a rotation): the first wraps, each unwraps what it wrapped.
 """
 import os
+import re
 import secrets
 import threading
 import time
@@ -49,9 +50,20 @@ class KeyUnreadable(RuntimeError):
     """A wrapped key that no configured KEK opens (a wrong or retired EPORT_PII_KEK, a damaged file)."""
 
 
+_PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def person_id_of(person_id):
-    """The canonical text of a person's id (a UUID); ValueError for anything else (never a path)."""
-    return str(uuid.UUID(str(person_id)))
+    """The canonical text of a person's id: a UUID's, or a plain word (a test's "u1"); ValueError for
+    anything else, so that an id is never a path."""
+    if isinstance(person_id, uuid.UUID):
+        return str(person_id)
+    try:
+        return str(uuid.UUID(person_id))
+    except (ValueError, TypeError, AttributeError):
+        if isinstance(person_id, str) and _PLAIN_ID.fullmatch(person_id):
+            return person_id
+        raise ValueError(f"not a person's id: {person_id!r}") from None
 
 
 class Wrapping:

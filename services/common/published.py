@@ -21,16 +21,22 @@ from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 
+from .sealing import PersonSeal
+
 # Each row is sealed with its place as AEAD associated data: its position, its count, and its
 # neighbours in the range it was put with (`previous`, `following`: a row's position, or -1 - the
 # bound of that range where it has none). A row moved to another position, or one whose
 # neighbour was deleted, breaks the chain or fails to decrypt: the log is then forgotten, like a
 # damaged one, and the events are mapped again (a replay or a rebuild never misses one unnoticed).
+# A row holding personal data (contracts/personal.py) is sealed inside with the key of each person it
+# names (`persons`, their user ids), so that erasing one shreds it in every copy of the file: such a
+# row reads as not held, and its events are mapped again (to `[已删除]`) and kept anew.
 SCHEMA = """
 DROP TABLE IF EXISTS envelopes;
+DROP TABLE IF EXISTS chained;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chained (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, previous INTEGER NOT NULL,
-                                    following INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kept (position INTEGER PRIMARY KEY, count INTEGER NOT NULL, previous INTEGER NOT NULL,
+                                 following INTEGER NOT NULL, persons TEXT NOT NULL, sealed BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS ranges (after INTEGER PRIMARY KEY, upto INTEGER NOT NULL,
                                    last INTEGER NOT NULL, mark BLOB NOT NULL);
 """
@@ -114,8 +120,9 @@ class PublishedLog:
     too): each checks, in the transaction of every read and write, that the file is of its own
     code; one of other code is neither read nor written (the last to open it makes it its own)."""
 
-    def __init__(self, path, cipher, fingerprint, stored):
+    def __init__(self, path, cipher, fingerprint, stored, keys=None):
         self._cipher, self._code, self._stored = cipher, fingerprint, stored
+        self._persons = PersonSeal(keys)  # the service's per-person keys (services/common/person_keys.py)
         self._lock = threading.Lock()
         path = Path(path)
         try:
@@ -151,7 +158,7 @@ class PublishedLog:
         return row is not None and row[0] == self._code
 
     def _forget(self):
-        self._db.execute("DELETE FROM chained")
+        self._db.execute("DELETE FROM kept")
         self._db.execute("DELETE FROM ranges")
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('code', ?)", (self._code,))
 
@@ -179,16 +186,21 @@ class PublishedLog:
         previous = [_bound(after), *positions[:-1]][:len(positions)]
         following = [*positions[1:], _bound(upto)][-len(positions):] if positions else []
         places = [(p, len(g), b, f) for p, g, b, f in zip(positions, groups, previous, following, strict=True)]
-        rows = [(*place, self._cipher.encrypt(text.encode("utf-8"), _place(*place)))
-                for place, text in zip(places, texts, strict=True)]
+        rows = [(*place, *self._seal(place, group, text)) for place, group, text in zip(places, groups, texts,
+                                                                                           strict=True)]
         try:
             with self._transaction("BEGIN IMMEDIATE"):
                 if self._mine():
-                    self._db.executemany("INSERT OR REPLACE INTO chained VALUES (?, ?, ?, ?, ?)", rows)
+                    self._db.executemany("INSERT OR REPLACE INTO kept VALUES (?, ?, ?, ?, ?, ?)", rows)
                     self._cover(after, upto, last)
         except sqlite3.Error as exc:  # what it did not keep is mapped again when asked
             log.warning("the published log did not keep positions %d to %d (%s)", after + 1, upto, exc)
         return texts
+
+    def _seal(self, place, group, text):
+        """(persons, sealed) of one row: inside the store cipher, each person's key."""
+        persons, inner = self._persons.seal(group, text.encode("utf-8"), _place(*place))
+        return ",".join(persons), self._cipher.encrypt(inner, _place(*place))
 
     def _cover(self, after, upto, last):
         """(after, upto] joins the ranges held, merged with those it touches; the merged range
@@ -223,9 +235,9 @@ class PublishedLog:
             if held is None or held[0] <= after or not self._mine():
                 return None
             stop = min(stop, held[0])
-            before = self._db.execute("SELECT position, count, previous, following FROM chained WHERE position <= ?"
+            before = self._db.execute("SELECT position, count, previous, following FROM kept WHERE position <= ?"
                                       " AND position > ? ORDER BY position DESC LIMIT 1", (after, held[3])).fetchone()
-            rows = self._db.execute("SELECT position, count, previous, following, sealed FROM chained"
+            rows = self._db.execute("SELECT position, count, previous, following, sealed, persons FROM kept"
                                     " WHERE position > ? AND position <= ? ORDER BY position LIMIT ?",
                                     (after, stop, limit)).fetchall()
         if self._stored(held[1]) != held[2]:
@@ -238,7 +250,10 @@ class PublishedLog:
         for row in rows:
             if not _chained(before, row):
                 raise BrokenChain(f"the row at position {row[0]} is not where it was put, or one next to it is gone")
-            texts.append(self._cipher.decrypt(row[4], _place(*row[:4])).decode("utf-8"))
+            text = self._persons.open(row[5], self._cipher.decrypt(row[4], _place(*row[:4])), _place(*row[:4]))
+            if text is None:  # a person it names was erased: from here the events are mapped again
+                return (texts, count, before[0]) if texts else None
+            texts.append(text.decode("utf-8"))
             count, before = count + row[1], row
             if count >= limit:
                 return texts, count, row[0]

@@ -28,6 +28,7 @@ from contracts.enterprise import ADMIN, APPROVED, PENDING, REJECTED, REMOVED, US
 from contracts.errors import (ROLE_NOT_CERTIFIED_MESSAGE, Conflict, DomainError, Forbidden,  # noqa: F401 (shared)
                              NotAMember, RoleNotCertified)
 from services.common.aggregates import KeyedList
+from services.common.sealing import OWNER, PersonalData
 
 ENTERPRISE_NAMESPACE = uuid.UUID("3c9b1a52-6f0e-4c1e-9a0b-2e4f8d7c5a11")
 INDEX_NAMESPACE = uuid.UUID("8e2f6d40-1b7a-4f3c-b5d9-0a6c4e2f9b37")
@@ -74,7 +75,16 @@ def enterprise_id_of(uscc):
 
 
 # -- aggregates -----------------------------------------------------------------------------------
-class Enterprise(Aggregate):
+class Enterprise(PersonalData, Aggregate):
+    # the card numbers of 角色认证 are the certified administrator's; the enterprise's names are no person's
+    personal_owner = "admin_user_id"
+    personal_events = {"CertifyingCardChanged": {"card_no": OWNER}, "RoleCertified": {"card_no": "user_id"},
+                       "RoleCertificationLost": {"card_no": "user_id"}}
+    personal_state = {"certifying_card": OWNER}
+    not_personal_events = {"Registered": {"name"}, "DetailsChanged": {"name"}, "EnterpriseCertified": {"name"},
+                           **{name: {"enterprise_name"} for name in ("AdminTransferred", "RoleCertificationLost",
+                                                                    "RoleCertified", "AdminSuperseded")}}
+
     @staticmethod
     def create_id(uscc: str):
         return enterprise_id_of(uscc)
@@ -260,7 +270,10 @@ class Enterprise(Aggregate):
         self.members.pop(user_id, None)
 
 
-class Association(Aggregate):
+class Association(PersonalData, Aggregate):
+    personal_events = {"Created": {"user_name": OWNER}}
+    not_personal_events = {name: {"enterprise_name"} for name in ("Created", "Approved", "Rejected", "Removed")}
+
     """`applied` tells a request (created as role user) from the administrator's own registration."""
 
     @event("Created")

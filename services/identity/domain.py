@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.errors import (DomainError, Forbidden, InvalidCredentials, RetryLater,  # noqa: F401 (re-exported)
                              Unauthenticated)
+from services.common.sealing import ORIGINATOR, OWNER, PersonalData
 
 from .lockout import AccountLocked, Lockout, seconds_left  # noqa: F401 (AccountLocked re-exported)
 from .rules import (ACCOUNT_BUSY, CODE_BURNT, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG,  # noqa: F401 (re-exported)
@@ -26,9 +27,14 @@ SESSION_NS = uuid.UUID("7f4a2c1e-9d3b-4e8a-b6c5-2a1d0e9f8b44")
 
 
 # -- aggregates -----------------------------------------------------------------------------------
-class User(Lockout, Aggregate):
-    """A registered person. ID number and mobile are held in clear here: the event store encrypts
-    every stored event (AES cipher), and they leave the service masked only."""
+class User(PersonalData, Lockout, Aggregate):
+    """A registered person. Name, ID number, mobile, a 实名认证's card and each login's session id are
+    sealed with the person's own key (services/common/sealing.py); they leave the service masked only."""
+
+    personal_owner = ORIGINATOR
+    personal_events = {"Registered": {"name": OWNER, "id_number": OWNER, "mobile": OWNER},
+                       "LoggedIn": {"session_id": OWNER}, "IdentityVerified": {"card_no": OWNER}}
+    not_personal_events = {"Registered": {"id_type", "setup_token_digest"}}
 
     @event("Registered")
     def __init__(self, name, id_type, id_number, mobile, setup_token_digest, setup_token_expires_at,
@@ -140,9 +146,11 @@ class User(Lockout, Aggregate):
         self.sessions_ended_at = at
 
 
-class IdNumberIndex(Aggregate):
+class IdNumberIndex(PersonalData, Aggregate):
     """Claims one ID number for one user: its id is derived from the ID number's keyed digest, so a
-    second claim of the same number conflicts on version 1 when saved."""
+    second claim of the same number conflicts on version 1 when saved (its digest: sealed, personal)."""
+
+    personal_events = {"Claimed": {"digest": OWNER}}
 
     @staticmethod
     def create_id(digest):
@@ -159,8 +167,9 @@ class IdNumberIndex(Aggregate):
         self.user_id = user_id
 
 
-class MobileIndex(Aggregate):
+class MobileIndex(PersonalData, Aggregate):
     """Claims one mobile for one user (as IdNumberIndex)."""
+    personal_events = {"Claimed": {"digest": OWNER}}
 
     @staticmethod
     def create_id(digest):
@@ -176,7 +185,7 @@ class MobileIndex(Aggregate):
         self.user_id = user_id
 
 
-class SmsBox(Aggregate):
+class SmsBox(PersonalData, Aggregate):
     """The SMS codes of one mobile, per purpose, with the counters that bound abuse.
 
     Holds only the keyed digest of the mobile and of each code. Every accepted request is recorded,
@@ -187,6 +196,8 @@ class SmsBox(Aggregate):
     replace the per-purpose `failures` and `blocked_until`, which become those of ANYONE.
     """
     class_version = 2
+    # a box opens for any number asked for: its digest names no account (docs/PERSONAL_DATA.md)
+    not_personal_events = {"Opened": {"mobile_digest"}, "CodeIssued": {"code_digest"}}
 
     # Request times kept for the quota; more than any quota we configure.
     KEEP_REQUESTS = 32
@@ -382,9 +393,11 @@ class SmsBox(Aggregate):
         self.tries = with_count(self.tries, purpose, client, 0)
 
 
-class RevokedSession(Aggregate):
+class RevokedSession(PersonalData, Aggregate):
     """Marks one access token, by its jti, as revoked. Tokens themselves are signed and expire on
     their own; only their revocation needs state, so a login stores one event (on the User), not two."""
+
+    personal_events = {"Revoked": {"jti": OWNER}}
 
     @staticmethod
     def create_id(jti):

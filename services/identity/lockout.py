@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.errors import RetryLater
+from services.common.sealing import PersonalData
 
 ACCOUNT_LOCK_NS = uuid.UUID("0c5e7a3d-2f41-4b6a-9d8e-6a1b3c5d7e55")
 
@@ -53,9 +54,10 @@ class Lockout:
             self._locked(locked_until=now + limits.lock, failures=failures, at=now)
 
 
-class AccountLock(Lockout, Aggregate):
+class AccountLock(PersonalData, Lockout, Aggregate):
     """The failed password logins of one account (mobile or ID number) that no user holds. Publishes
-    nothing: there is no user to speak of."""
+    nothing: there is no user to speak of (so its keyed digest names no one: docs/PERSONAL_DATA.md)."""
+    not_personal_events = {"Opened": {"account_digest"}}
 
     @staticmethod
     def create_id(account_digest):

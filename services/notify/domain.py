@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.errors import DomainError
+from services.common.sealing import OWNER, PersonalData
 
 INBOX_NAMESPACE = uuid.UUID("b4a7c1e2-5d3f-4e8a-9c6b-1f2d3e4a5b6c")
 
@@ -21,7 +22,10 @@ def message_id_of(event_id, recipient_user_id):
     return str(uuid.uuid5(INBOX_NAMESPACE, f"message:{event_id}:{recipient_user_id}"))
 
 
-class Inbox(Aggregate):
+class Inbox(PersonalData, Aggregate):
+    personal_events = {"MessageReceived": {"title": OWNER, "body": OWNER, "data": OWNER}}
+    personal_state = {"messages": OWNER}
+
     @staticmethod
     def create_id(user_id: str):
         return uuid.uuid5(INBOX_NAMESPACE, f"inbox:{user_id}")

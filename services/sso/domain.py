@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts import errors as e
 from contracts.errors import DomainError
+from services.common.sealing import OWNER, PersonalData
 
 SSO_NAMESPACE = uuid.UUID("6f1d3c1e-6f55-4f0e-9a7e-2b1a2c9e5d10")
 
@@ -54,7 +55,8 @@ class ClientNotFound(DomainError):
     code = e.NOT_FOUND  # only the operators' tool asks by client id
 
 
-class Client(Aggregate):
+class Client(PersonalData, Aggregate):
+    not_personal_events = {"Registered": {"name", "secret_digest"}}  # a business system's
     @staticmethod
     def create_id(client_id: str):
         return uuid.UUID(client_id)
@@ -106,7 +108,11 @@ class ClientDirectory(Aggregate):
         self.client_ids = [c for c in self.client_ids if c != client_id]
 
 
-class ProviderSession(Lapsing, Aggregate):
+class ProviderSession(PersonalData, Lapsing, Aggregate):
+    # its session_id is its own id (random, like every id here): the person's login at identity is sealed
+    personal_events = {"Began": {"identity_session_id": OWNER}}
+    not_personal_events = {"Began": {"session_id", "secret_digest"}}
+
     @staticmethod
     def create_id(session_id: str):
         return uuid.UUID(session_id)
@@ -143,7 +149,10 @@ class ProviderSession(Lapsing, Aggregate):
         self.ended = True
 
 
-class AuthorizationCode(Aggregate):
+class AuthorizationCode(PersonalData, Aggregate):
+    personal_events = {"Issued": {"session_id": OWNER}}
+    not_personal_events = {"Issued": {"code_digest"}}
+
     @staticmethod
     def create_id(code_digest: str):
         return uuid.uuid5(SSO_NAMESPACE, "code:" + code_digest)
@@ -172,7 +181,10 @@ class AuthorizationCode(Aggregate):
         self.family_id = family_id
 
 
-class TokenFamily(Lapsing, Aggregate):
+class TokenFamily(PersonalData, Lapsing, Aggregate):
+    personal_events = {"Started": {"session_id": OWNER}}
+    not_personal_events = {name: {"refresh_digest", "access_digest"} for name in ("Started", "Rotated")}
+
     @staticmethod
     def create_id(family_id: str):
         return uuid.UUID(family_id)
