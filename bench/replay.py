@@ -41,10 +41,13 @@ import eventlet.tpool  # noqa: E402
 eventlet.monkey_patch()
 
 from bench.broker import Vhost  # noqa: E402
-from bench.relay import Note, to_integration  # noqa: E402
+from bench import pii  # noqa: E402
+from bench.pii import integration_for, said  # noqa: E402
 
 SAVE_BATCH = 500
 SCAN_PAGE = 1000
+PERSONS = 1000
+PEOPLE = [f"00000000-0000-4000-8000-{n:012d}" for n in range(PERSONS)]
 
 
 def app_class(service_name):
@@ -58,7 +61,7 @@ def service_class(service_name):
     from services.common.operations import Operated
 
     return type(f"Service_{service_name.replace('-', '_')}", (Operated,),
-                {"name": service_name, "app": EventSourced(app_class(service_name), to_integration)})
+                {"name": service_name, "app": EventSourced(app_class(service_name), integration_for(service_name))})
 
 
 def fill(service_name, events, amqp_uri):
@@ -67,10 +70,11 @@ def fill(service_name, events, amqp_uri):
     from services.common.relay import AmqpPublisher, NotificationRelay
     from services.common.bootstrap import published_log, relay_positions
 
+    to_integration = integration_for(service_name)
     app = app_class(service_name)()
     started = time.perf_counter()
-    for start in range(0, events, SAVE_BATCH):
-        app.save(*(Note(f"note {i}") for i in range(start, min(start + SAVE_BATCH, events))))
+    for start in range(0, events, SAVE_BATCH):  # each names one of PERSONS people: sealed with their keys
+        app.save(*said(PEOPLE, start, min(start + SAVE_BATCH, events)))
     stored = time.perf_counter()
     relay = NotificationRelay(app, to_integration, AmqpPublisher(amqp_uri, service_name),
                               relay_positions(service_name), name=f"{service_name}->amqp", batch_size=SAVE_BATCH,
@@ -93,7 +97,7 @@ def forget_published(service_name):
         path.unlink()
 
 
-def scan(app, decode):
+def scan(app, decode, to_integration=None):
     started, count, position = time.perf_counter(), 0, 0
     while True:
         page = app.recorder.select_notifications(start=position, limit=SCAN_PAGE, inclusive_of_start=False)
@@ -187,6 +191,7 @@ def main(argv=None):
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--small", type=int, default=50_000)
     parser.add_argument("--instances", type=int, default=2, help="upstream instances of the second run")
+    parser.add_argument("--pii-events", type=int, default=20_000, help="events of the sealing cost's stores")
     parser.add_argument("--child")
     parser.add_argument("--serve")
     parser.add_argument("--amqp-uri")
@@ -205,8 +210,9 @@ def main(argv=None):
         with Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@localhost:5672/")) as amqp_uri:
             apps = {name: fill(name, n, amqp_uri) for name, n in ((small, args.small), (large, args.events))}
             raw = scan(apps[large], decode=False)
-            decoded = scan(apps[large], decode=True)
+            decoded = scan(apps[large], decode=True, to_integration=integration_for(large))
             print(f"[bench] load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+            pii.report(pii.measure(args.pii_events, PERSONS, 3, label="replay"), args.pii_events, PERSONS)
             one = rebuild_in_child(large, amqp_uri, var, 1)
             many = rebuild_in_child(large, amqp_uri, var, args.instances)
             few = rebuild_in_child(small, amqp_uri, var, args.instances)
@@ -235,7 +241,8 @@ def report(raw, decoded, one, many, few, cold, instances):
     print(f"  peak RSS of the rebuild: {few['peak_rss_mib']:.0f} MiB for {few['applied']} events, "
           f"{many['peak_rss_mib']:.0f} MiB for {many['applied']} events")
     best = max(rate(one), rate(many))
-    print(f"[bench] summary: rebuild {best:.0f}/s = {100 * best / raw:.0f}% of the raw scan ({raw:.0f}/s; target 25%), "
+    print(f"[bench] summary: rebuild {best:.0f}/s = {100 * best / raw:.0f}% of the raw scan ({raw:.0f}/s; target 25%; "
+          f"every event names a person, its personal field sealed in the store and its published row with their key), "
           f"{100 * rate(one) / decoded:.0f}% of one process's scan+decode with one upstream instance; "
           f"peak RSS x{many['peak_rss_mib'] / few['peak_rss_mib']:.2f} for x{many['applied'] / few['applied']:.1f} "
           f"the events")

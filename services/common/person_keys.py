@@ -109,6 +109,9 @@ class PersonKeys:
     # -- the interface ------------------------------------------------------------------------------
     def key_for(self, person_id):
         """The person's key, made (and stored durably) on first use; PersonErased once destroyed."""
+        key = self._cache.get(person_id)  # a canonical id already cached: no parsing (a replay's path)
+        if key is not None and key is not _ERASED:
+            return key
         person_id = person_id_of(person_id)
         key = self._cached(person_id)
         if key is None:
@@ -121,6 +124,9 @@ class PersonKeys:
 
     def find(self, person_id):
         """The person's key, or None: never made, or destroyed (`erased` tells which)."""
+        key = self._cache.get(person_id)  # as in key_for
+        if key is not None:
+            return None if key is _ERASED else key
         person_id = person_id_of(person_id)
         key = self._cached(person_id) or self._load(person_id)
         return None if key is None or key is _ERASED else key

@@ -129,7 +129,7 @@ class SealingMapper(Mapper):
     def to_stored_event(self, domain_event):
         cls = type(domain_event)
         if self.keys is not None:
-            if isinstance(domain_event, CanSnapshotAggregate):
+            if _is_snapshot(cls):
                 domain_event = self._sealed_snapshot(domain_event)
             elif getattr(cls, "personal", None):
                 state = self._sealed_fields(domain_event, dict(vars(domain_event)), cls.personal,
@@ -219,6 +219,17 @@ class SealingMapper(Mapper):
             raise MapperDeserialisationError(
                 f"the sealed field {field} of {stored_event.topic} {stored_event.originator_id} "
                 f"v{stored_event.originator_version} does not open: moved or damaged") from None
+
+
+_snapshot_classes = {}
+
+
+def _is_snapshot(cls):
+    """issubclass(cls, CanSnapshotAggregate), once per class (its check walks typing's protocols)."""
+    known = _snapshot_classes.get(cls)
+    if known is None:
+        known = _snapshot_classes[cls] = issubclass(cls, CanSnapshotAggregate)
+    return known
 
 
 def _bound(topic, originator_id, originator_version, field):

@@ -281,16 +281,16 @@ def test_a_busy_log_answers_by_mapping_and_forgets_nothing(app, published, fresh
 
 @pytest.mark.parametrize("tamper", [
     # a row moved to another free position, or swapped with another (its sealed text with it)
-    "UPDATE chained SET position = position + 1000"
-    " WHERE position = (SELECT MIN(position) FROM chained WHERE count = 3)",
-    "UPDATE chained SET sealed = (SELECT sealed FROM chained ORDER BY position LIMIT 1 OFFSET 1)"
-    " WHERE position = (SELECT position FROM chained ORDER BY position LIMIT 1 OFFSET 2)",
+    "UPDATE kept SET position = position + 1000"
+    " WHERE position = (SELECT MIN(position) FROM kept WHERE count = 3)",
+    "UPDATE kept SET sealed = (SELECT sealed FROM kept ORDER BY position LIMIT 1 OFFSET 1)"
+    " WHERE position = (SELECT position FROM kept ORDER BY position LIMIT 1 OFFSET 2)",
     # a row taken out: the first, one inside, the last
-    "DELETE FROM chained WHERE position = (SELECT MIN(position) FROM chained)",
-    "DELETE FROM chained WHERE position = (SELECT position FROM chained ORDER BY position LIMIT 1 OFFSET 40)",
-    "DELETE FROM chained WHERE position = (SELECT MAX(position) FROM chained WHERE position < 240)",
+    "DELETE FROM kept WHERE position = (SELECT MIN(position) FROM kept)",
+    "DELETE FROM kept WHERE position = (SELECT position FROM kept ORDER BY position LIMIT 1 OFFSET 40)",
+    "DELETE FROM kept WHERE position = (SELECT MAX(position) FROM kept WHERE position < 240)",
     # a neighbour's mark rewritten in clear
-    "UPDATE chained SET previous = -1 - previous WHERE position = (SELECT position FROM chained ORDER BY position"
+    "UPDATE kept SET previous = -1 - previous WHERE position = (SELECT position FROM kept ORDER BY position"
     " LIMIT 1 OFFSET 41)",
 ])
 def test_a_row_moved_or_taken_out_is_noticed_and_the_events_mapped_again(app, published, fresh_var, tamper):

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(service, tmp_path, **extra):
-    env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING")
+    env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING",
+               EPORT_PII_KEK=base64.b64encode(secrets.token_bytes(32)).decode())  # a proper one: not what is tested
     for name in ("CARD_CA_CERT", "CARD_CRL"):
         env.pop(name, None)
     env.update(extra)
@@ -29,8 +30,9 @@ def serve(service, tmp_path, **extra):
 def test_identity_refuses_the_secrets_example(tmp_path):
     example = dict(re.findall(r"^(\w+)=(.*)$", (ROOT / "deploy" / "secrets.env.example").read_text(), flags=re.M))
     # and the store key of its own (deploy/store_secrets.py), a proper one: the example's are refused
-    code, output = serve("identity", tmp_path, **example,
-                         EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode())
+    # and a proper key of the personal keys: the example's is refused too, and would be refused first
+    code, output = serve("identity", tmp_path, **{**example, "EPORT_CIPHER_KEY": base64.b64encode(
+        secrets.token_bytes(32)).decode(), "EPORT_PII_KEK": base64.b64encode(secrets.token_bytes(32)).decode()})
     assert code != 0
     assert "EPORT_INDEX_KEY refused: it is a placeholder, not a key" in output, output[-2000:]
 
@@ -39,6 +41,13 @@ def test_identity_refuses_to_start_without_its_store_key(tmp_path):
     code, output = serve("identity", tmp_path, EPORT_INDEX_KEY=secrets.token_hex(32), EPORT_CIPHER_KEY="")
     assert code != 0
     assert "EPORT_CIPHER_KEY refused: it is not set" in output, output[-2000:]
+
+
+def test_identity_refuses_to_start_without_the_key_of_the_personal_keys(tmp_path):
+    code, output = serve("identity", tmp_path, EPORT_INDEX_KEY=secrets.token_hex(32),
+                         EPORT_CIPHER_KEY=base64.b64encode(secrets.token_bytes(32)).decode(), EPORT_PII_KEK="")
+    assert code != 0
+    assert "EPORT_PII_KEK refused: it is not set" in output, output[-2000:]
 
 
 def test_card_refuses_to_start_without_a_ca_certificate(tmp_path):
