@@ -18,12 +18,16 @@ PERSONAL = {
     ("enterprise", "RoleCertificationLost"): {"card_no": "user_id"},
     ("card", "CardBound"): {"card_no": "user_id"},
     ("card", "CardUnbound"): {"card_no": "user_id"},
+    ("sso", "ProviderSessionEnded"): {"identity_session_id": "user_id"},
 }
 
 _ENTERPRISE_NAMED = ("AdminSuperseded", "AdminTransferred", "AssociationApproved", "AssociationRejected",
                      "AssociationRequested", "MemberRemoved", "RoleCertificationLost", "RoleCertified")
 NOT_PERSONAL = {
     ("identity", "PasswordSet"): {"ends_sessions"},
+    # single sign-on's sessions are random ids of its own (identity's, which it names, are sealed)
+    ("sso", "ProviderSessionEnded"): {"session_id", "ends_identity_session"},
+    ("sso", "BackchannelLogoutDue"): {"session_id"},
     ("authz", "PermissionGranted"): {"system_name"},
     ("authz", "PermissionRevoked"): {"system_name"},
     **{("enterprise", name): {"name"} for name in ("EnterpriseRegistered", "EnterpriseCertified",

@@ -28,14 +28,11 @@ SESSION_NS = uuid.UUID("7f4a2c1e-9d3b-4e8a-b6c5-2a1d0e9f8b44")
 
 # -- aggregates -----------------------------------------------------------------------------------
 class User(PersonalData, Lockout, Aggregate):
-    """A registered person. Name, ID number, mobile, a 实名认证's card and each login's session id are
-    sealed with the person's own key (services/common/sealing.py); they leave the service masked only."""
+    """A registered person: its personal fields sealed with its own key (sealing.py), shown masked only."""
 
-    personal_owner = ORIGINATOR
+    personal_owner, not_personal_events = ORIGINATOR, {"Registered": {"id_type", "setup_token_digest"}}
     personal_events = {"Registered": {"name": OWNER, "id_number": OWNER, "mobile": OWNER},
                        "LoggedIn": {"session_id": OWNER}, "IdentityVerified": {"card_no": OWNER}}
-    not_personal_events = {"Registered": {"id_type", "setup_token_digest"}}
-
     @event("Registered")
     def __init__(self, name, id_type, id_number, mobile, setup_token_digest, setup_token_expires_at,
                  registered_at):
@@ -149,7 +146,6 @@ class User(PersonalData, Lockout, Aggregate):
 class IdNumberIndex(PersonalData, Aggregate):
     """Claims one ID number for one user: its id is derived from the ID number's keyed digest, so a
     second claim of the same number conflicts on version 1 when saved (its digest: sealed, personal)."""
-
     personal_events = {"Claimed": {"digest": OWNER}}
 
     @staticmethod
@@ -170,7 +166,6 @@ class IdNumberIndex(PersonalData, Aggregate):
 class MobileIndex(PersonalData, Aggregate):
     """Claims one mobile for one user (as IdNumberIndex)."""
     personal_events = {"Claimed": {"digest": OWNER}}
-
     @staticmethod
     def create_id(digest):
         return uuid.uuid5(MOBILE_INDEX_NS, digest)
@@ -187,16 +182,12 @@ class MobileIndex(PersonalData, Aggregate):
 
 class SmsBox(PersonalData, Aggregate):
     """The SMS codes of one mobile, per purpose, with the counters that bound abuse.
-
-    Holds only the keyed digest of the mobile and of each code. Every accepted request is recorded,
-    whether a code was sent or not (login/reset to an unregistered number sends nothing), so that
-    cooldown and quota answer the same for registered and unregistered numbers. Wrong tries count
-    against the code (5, then it is burnt) and against the presenting client (5, then that client
-    alone is blocked a while): sms_attempts.py. v2 (snapshots): `tries`, `blocks` and `issued_hours`
-    replace the per-purpose `failures` and `blocked_until`, which become those of ANYONE.
-    """
+    Holds only the keyed digest of the mobile and of each code. Every accepted request is recorded, whether a code was
+    sent or not (login/reset to an unregistered number sends nothing), so that cooldown and quota answer the same for
+    registered and unregistered numbers. Wrong tries count against the code (5, then it is burnt) and against the
+    presenting client (5, then that client alone is blocked a while): sms_attempts.py. v2 (snapshots): `tries`,
+    `blocks` and `issued_hours` replace the per-purpose `failures` and `blocked_until`, which become those of ANYONE."""
     class_version = 2
-    # a box opens for any number asked for: its digest names no account (docs/PERSONAL_DATA.md)
     not_personal_events = {"Opened": {"mobile_digest"}, "CodeIssued": {"code_digest"}}
 
     # Request times kept for the quota; more than any quota we configure.
@@ -284,10 +275,10 @@ class SmsBox(PersonalData, Aggregate):
 
     # -- commands
     class CodeIssued(Aggregate.Event):
-        """v2 adds `seed`: the random part the code is derived from (digests.py), so that a retry of
-        the request that died before the code reached notify can hand the same code again; a code
-        issued before has none (and is never handed again). v3 adds `client`: who asked (the keyed
-        digest of its address), None before and for callers that name none."""
+        """v2 adds `seed`: the random part the code is derived from (digests.py), so that a retry of the request that
+        died before the code reached notify can hand the same code again; a code issued before has none (and is
+        never handed again). v3 adds `client`: who asked (the keyed digest of its address), None before and for
+        callers that name none."""
         class_version = 3
         purpose: str
         code_digest: str | None
@@ -394,11 +385,9 @@ class SmsBox(PersonalData, Aggregate):
 
 
 class RevokedSession(PersonalData, Aggregate):
-    """Marks one access token, by its jti, as revoked. Tokens themselves are signed and expire on
-    their own; only their revocation needs state, so a login stores one event (on the User), not two."""
-
+    """Marks one access token, by its jti, as revoked. Tokens are signed and expire on their own; only
+    their revocation needs state, so a login stores one event (on the User), not two."""
     personal_events = {"Revoked": {"jti": OWNER}}
-
     @staticmethod
     def create_id(jti):
         return uuid.uuid5(SESSION_NS, jti)

@@ -110,8 +110,8 @@ class ClientDirectory(Aggregate):
 
 class ProviderSession(PersonalData, Lapsing, Aggregate):
     # its session_id is its own id (random, like every id here): the person's login at identity is sealed
-    personal_events = {"Began": {"identity_session_id": OWNER}}
-    not_personal_events = {"Began": {"session_id", "secret_digest"}}
+    personal_events = {"Began": {"identity_session_id": OWNER}, "Closed": {"identity_session_id": OWNER}}
+    not_personal_events = {"Began": {"session_id", "secret_digest"}, "Closed": {"ends_identity_session"}}
 
     @staticmethod
     def create_id(session_id: str):

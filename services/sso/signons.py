@@ -14,9 +14,14 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 
 from .domain import SSO_NAMESPACE
+from services.common.sealing import OWNER, PersonalData
 
 
-class SignOns(Aggregate):
+class SignOns(PersonalData, Aggregate):
+    # the sso sessions are random ids of their own (the person's login at identity is sealed)
+    personal_events = {"SessionAdded": {"identity_session_id": OWNER}}
+    not_personal_events = {"SessionAdded": {"session_id"}, "FamilyAdded": {"session_id"}, "Forgotten": {"session_ids"}}
+
     @staticmethod
     def create_id(user_id: str):
         return uuid.uuid5(SSO_NAMESPACE, "signons:" + user_id)
@@ -66,7 +71,9 @@ class SignOns(Aggregate):
                     [f for f, v in self.families.items() if v["expires_at"] <= now])
 
 
-class LogoutNotice(Aggregate):
+class LogoutNotice(PersonalData, Aggregate):
+    not_personal_events = {"Due": {"session_id"}}  # an sso session's random id
+
     @staticmethod
     def create_id(client_id: str, session_id: str, cause: str):
         return uuid.uuid5(SSO_NAMESPACE, f"logout:{client_id}:{session_id}:{cause}")
