@@ -177,10 +177,7 @@ def test_nothing_of_an_erased_person_is_found_on_sqlite(monkeypatch, tmp_path):
     the_proof({"EVENT_STORE": "sqlite"}, monkeypatch, tmp_path)
 
 
-# and on PostgreSQL `eport rebuild audit-log` applies every event, then stays "running" (seen at 146/146
-# and 157/157 events for 300 s and 120 s): reported among the leaks ("tool: ...")
-@pytest.mark.xfail(raises=Leaks, strict=True,
-                   reason=UNSEALED + "; eport rebuild audit-log does not finish on PostgreSQL")
+@pytest.mark.xfail(raises=Leaks, strict=True, reason=UNSEALED)
 def test_nothing_of_an_erased_person_is_found_on_postgres(monkeypatch, tmp_path):
     prefix = f"eport_erasure_{uuid.uuid4().hex[:8]}"
     try:
