@@ -25,7 +25,10 @@ from pathlib import Path
 
 from eventsourcing.utils import Environment
 
+from contracts.masking import ERASED
+from contracts.personal import PERSONAL
 from services.common.cipher import AESCipher
+from services.common.sealing import FieldSeal
 from services.common.settings import secret
 from services.common.swap import SqliteFile
 
@@ -72,15 +75,9 @@ CREATE INDEX IF NOT EXISTS audit_by_correlation ON audit_events (correlation_id)
 # Payload fields that name the person an event is about, in order of preference.
 SUBJECT_FIELDS = ("user_id", "to_user_id", "applicant_user_id", "admin_user_id")
 # Payload fields that hold the personal data of the event's subject (its name, masked numbers, card,
-# session): after the subject's erasure the trail keeps ids, types and times, and these read ERASED.
-PERSONAL_FIELDS = {  # (source, event type) -> the fields holding the personal data of the payload's user_id
-    ("identity", "UserRegistered"): ("name", "id_number_masked", "mobile_masked"),
-    ("identity", "UserLoggedIn"): ("session_id",), ("identity", "SessionRevoked"): ("session_id",),
-    ("enterprise", "AssociationRequested"): ("user_name",),
-    ("enterprise", "RoleCertified"): ("card_no",), ("enterprise", "RoleCertificationLost"): ("card_no",),
-    ("card", "CardBound"): ("card_no",), ("card", "CardUnbound"): ("card_no",),
-}  # not personal: an enterprise's name, a system's
-ERASED = "[已删除]"
+# session), each sealed with its person's key of audit's own key store (crypto-shredding: a copy of the
+# log taken before an erasure reads nothing of them once the key is destroyed): contracts/personal.py.
+PERSONAL_FIELDS = {kind: tuple(fields) for kind, fields in PERSONAL.items()}
 USER_ERASED = "UserErased"  # identity's: its subject is the erased person
 # The account events an enterprise's trail shows for its members.
 MEMBER_ACCOUNT_SOURCE = "identity"
@@ -98,17 +95,31 @@ _PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 class PayloadCipher:
-    def __init__(self, key=None):
-        self._aes = AESCipher(Environment(env={"CIPHER_KEY": key or secret("EPORT_CIPHER_KEY")}))
+    """A payload at rest: its personal fields sealed each with its person's key (`FieldSeal`, bound
+    to the event's id), the whole encrypted with the store key. Rows from before the per-person
+    seal hold no sealed field, and read as they were."""
 
-    def seal(self, payload):
+    def __init__(self, key=None, persons=None):
+        from services.common.bootstrap import person_keys
+
+        self._aes = AESCipher(Environment(env={"CIPHER_KEY": key or secret("EPORT_CIPHER_KEY")}))
+        self._fields = FieldSeal(persons or person_keys("audit"))
+
+    def seal(self, payload, kind=None, event_id=""):
+        payload = self._fields.seal(payload, PERSONAL.get(kind, {}), _bound(event_id))
         raw = _PAYLOAD_JSON.encode(payload).encode("utf-8")
         return ENCRYPTED + base64.b64encode(self._aes.encrypt(raw)).decode("ascii")
 
-    def open(self, stored):
+    def open(self, stored, event_id=None):
+        """The payload; its sealed fields opened unless `event_id` is None (then left sealed)."""
         if not stored.startswith(ENCRYPTED):
             return json.loads(stored)
-        return json.loads(self._aes.decrypt(base64.b64decode(stored[len(ENCRYPTED):])))
+        payload = json.loads(self._aes.decrypt(base64.b64decode(stored[len(ENCRYPTED):])))
+        return payload if event_id is None else self._fields.open(payload, _bound(event_id))
+
+
+def _bound(event_id):
+    return f"audit|{event_id}".encode()
 
 
 def _erased(source, event_type, payload, user_id):
@@ -201,7 +212,7 @@ class AuditStore:
                 envelope["source"], envelope["occurred_at"], envelope["aggregate_id"],
                 envelope["aggregate_version"], envelope.get("actor_user_id"),
                 envelope.get("correlation_id"), payload.get("enterprise_id"), subject_of(envelope),
-                self._cipher.seal(payload), seq)
+                self._cipher.seal(payload, (envelope["source"], envelope["event_type"]), envelope["event_id"]), seq)
 
     def _as_erased(self, envelope):
         payload, kind = envelope["payload"], (envelope["source"], envelope["event_type"])
@@ -229,11 +240,11 @@ class AuditStore:
                 rows = self._run("SELECT event_id, source, event_type, payload FROM audit_events WHERE subject = ?",
                                  (user_id,)).fetchall()
                 for event_id, source, event_type, stored in rows:
-                    payload = self._cipher.open(stored)
+                    payload = self._cipher.open(stored)  # its sealed fields left sealed: ERASED now
                     erased = _erased(source, event_type, payload, user_id)
                     if erased != payload:
                         self._run("UPDATE audit_events SET payload = ? WHERE event_id = ?",
-                                  (self._cipher.seal(erased), event_id))
+                                  (self._cipher.seal(erased, (source, event_type), event_id), event_id))
                         changed += 1
                 self._run("COMMIT")
             except BaseException:
@@ -349,7 +360,7 @@ class AuditStore:
         with self._lock:
             rows = self._run(sql, [*sql_args, int(limit)]).fetchall()
         return [{"event_id": r[0], "event_type": r[1], "occurred_at": r[2], "actor_user_id": r[3],
-                 "subject": r[4], "payload": self._cipher.open(r[5]), "source": r[6], "correlation_id": r[7],
+                 "subject": r[4], "payload": self._cipher.open(r[5], r[0]), "source": r[6], "correlation_id": r[7],
                  "seq": r[8]} for r in rows]
 
     @staticmethod

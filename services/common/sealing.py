@@ -274,3 +274,47 @@ class PersonSeal:
                 return None
             data = self._aead(key).decrypt(data[:NONCE], data[NONCE:], bound + person.encode())
         return data
+
+
+class FieldSeal:
+    """The personal fields of a payload (contracts/personal.py: {field: the payload field holding its
+    person's user id}) sealed each with its person's key, in the Mapper's format; bound to `bound`
+    (where the payload is kept) and the field. The audit log's payloads (services/audit/store.py)."""
+
+    def __init__(self, keys):
+        self.keys = keys
+        self._aead = _Aeads()
+
+    def seal(self, payload, fields, bound):
+        """A copy of the payload with its personal fields sealed; an erased person's read ERASED."""
+        sealed_payload = dict(payload)
+        for field, whose in fields.items():
+            value, person = payload.get(field), payload.get(whose)
+            if value is None or value == ERASED or sealed(value) or not person:
+                continue
+            try:
+                key = self.keys.key_for(person)
+            except PersonErased:
+                sealed_payload[field] = ERASED
+                continue
+            nonce = secrets.token_bytes(NONCE)
+            data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            sealed_payload[field] = {BY: str(person), VALUE: base64.b64encode(
+                nonce + self._aead(key).encrypt(nonce, data, bound + b"|" + field.encode())).decode("ascii")}
+        return sealed_payload
+
+    def open(self, payload, bound):
+        """The payload with each sealed field opened; ERASED where its person's key was destroyed."""
+        if not any(sealed(v) for v in payload.values()):
+            return payload
+        return {field: self._opened(field, value, bound) if sealed(value) else value
+                for field, value in payload.items()}
+
+    def _opened(self, field, value, bound):
+        key = self.keys.find(value[BY])
+        if key is None:
+            if self.keys.erased(value[BY]):
+                return ERASED
+            raise KeyError(f"no key in the key store for the sealed field {field}: is EPORT_KEY_STORE the log's?")
+        blob = base64.b64decode(value[VALUE])
+        return json.loads(self._aead(key).decrypt(blob[:NONCE], blob[NONCE:], bound + b"|" + field.encode()))
