@@ -27,11 +27,9 @@ import logging
 import os
 import signal
 import time
-import uuid
 from dataclasses import dataclass
 
 import eventlet
-from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from contracts import errors as e
@@ -39,6 +37,7 @@ from contracts.errors import ServiceError
 
 from . import context
 from .outages import OUTAGES
+from .command_records import CommandRecord, person_of_saved
 from .settings import secret, setting, var_dir
 from .turns import Busy, Turns
 
@@ -48,7 +47,6 @@ RECORD_TTL = 24 * 3600  # seconds a remembered answer is answered again
 ANSWER_WAIT = 3.0  # seconds a repeat waits for the answer of its twin still running (in another process)
 TURN_WAIT = 30.0  # seconds a repeat waits for its twin running in this process (a few peer deadlines)
 TURNS = Turns()
-NAMESPACE = uuid.UUID("a3c5e1f2-5b0d-4d8e-9c61-2f7b8e4d1a93")
 UNDECLARED = object()
 TRANSIENT = {e.SERVICE_UNAVAILABLE, e.SMS_DELIVERY_FAILED}  # a retry may succeed: not remembered
 
@@ -109,34 +107,6 @@ def _run_for(app, declared):
     return run if run is not None else CommandRun(app, declared)
 
 
-class CommandRecord(Aggregate):
-    """What one command (id, RPC method) answered: `answer`, or `error` {code, message, details}."""
-
-    @event("Started")
-    def __init__(self, key: str, fingerprint: str, at: float, answered: bool = False, answer=None, error=None):
-        self._begin(fingerprint, at, answered, answer, error)
-
-    @event("Restarted")  # the same id again after RECORD_TTL: a new command
-    def restart(self, fingerprint: str, at: float, answered: bool = False, answer=None, error=None):
-        self._begin(fingerprint, at, answered, answer, error)
-
-    def _begin(self, fingerprint, at, answered, answer, error):
-        self.fingerprint, self.at, self.answered, self.answer, self.error = fingerprint, at, answered, answer, error
-        self.released = False
-
-    @event("Answered")
-    def record_answer(self, answer=None, error=None):
-        self.answered, self.answer, self.error = True, answer, error
-
-    @event("Released")  # it failed for a passing reason (a 503): the next try runs it again
-    def release(self):
-        self.released = True
-
-    @staticmethod
-    def create_id(key: str):
-        return uuid.uuid5(NAMESPACE, key)
-
-
 def _keyed(text):
     return hmac.new(secret("EPORT_INDEX_KEY").encode(), text.encode(), hashlib.sha256).hexdigest()
 
@@ -188,7 +158,7 @@ class CommandRun:
         if answer is UNDECLARED and not self.declared.answer_may_follow:
             raise UndeclaredAnswer(f"{self.method or 'a command'} saves without its answer: "
                                    "run.save(..., answer=what_it_returns)")
-        record = self._for_save(answer) if self.recording else None
+        record = self._for_save(answer, aggregates) if self.recording else None
         recordings = self.write(*aggregates, *([record] if record is not None else []))
         self._saved(record, answer)
         return recordings
@@ -207,7 +177,7 @@ class CommandRun:
         finally:
             self.saving = False
 
-    def _for_save(self, answer):
+    def _for_save(self, answer, aggregates=()):
         """The record to save with the command's next save: new with its first, answered with the
         one that declares the answer, else None (an intermediate save of a command saving twice)."""
         declared = answer is not UNDECLARED
@@ -215,9 +185,11 @@ class CommandRun:
             if not declared:
                 return None
             record = self.app.repository.get(self.record_id)
-            record.record_answer(**_outcome(answer))
+            person = person_of_saved(aggregates) or getattr(record, "person", None)
+            record.record_answer(**_outcome(answer), person=person)
             return record
         fields = dict(fingerprint=self.fingerprint, at=time.time(), answered=declared,
+                      person=person_of_saved(aggregates),
                       **(_outcome(answer) if declared else {}))
         if self.expired:
             record = self.app.repository.get(self.record_id)

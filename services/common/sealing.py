@@ -49,6 +49,7 @@ class PersonalData:
     personal_events = {}
     not_personal_events = {}
     personal_state = {}  # snapshot attributes that no event field names: {attribute: person}
+    personal_owner_optional = False  # True: a field whose person is None is stored as it is (CommandRecord)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)  # eventsourcing defines the event classes
@@ -61,6 +62,7 @@ class PersonalData:
         for value in vars(cls).values():
             if isinstance(value, type) and issubclass(value, HasOriginatorIDVersion):
                 value.personal_owner = cls.personal_owner
+                value.personal_owner_optional = cls.personal_owner_optional
         cls.personal_snapshot = snapshot
 
 
@@ -94,6 +96,20 @@ def _person(whose, owner, state, originator_id):
     if callable(whose):
         return whose(state, originator_id)
     return originator_id if whose == ORIGINATOR else state.get(whose)
+
+
+def person_of(aggregate):
+    """The person of the first personal field of `aggregate`'s pending events, or None: whose a
+    command's answer is, saved with it (services/common/commands.py)."""
+    for domain_event in getattr(aggregate, "_pending_events", ()):
+        cls, state = type(domain_event), vars(domain_event)
+        for field, whose in (getattr(cls, "personal", None) or {}).items():
+            if state.get(field) is None:
+                continue
+            person = _person(whose, getattr(cls, "personal_owner", "user_id"), state, aggregate.id)
+            if person is not None:
+                return str(person)
+    return None
 
 
 def sealed(value):
@@ -133,7 +149,8 @@ class SealingMapper(Mapper):
                 domain_event = self._sealed_snapshot(domain_event)
             elif getattr(cls, "personal", None):
                 state = self._sealed_fields(domain_event, dict(vars(domain_event)), cls.personal,
-                                            getattr(cls, "personal_owner", "user_id"), "")
+                                            getattr(cls, "personal_owner", "user_id"), "",
+                                            getattr(cls, "personal_owner_optional", False))
                 domain_event = _event_with(cls, state)
         return super().to_stored_event(domain_event)
 
@@ -144,16 +161,19 @@ class SealingMapper(Mapper):
         aggregate_class = resolve_topic(snapshot.topic)
         state = dict(vars(snapshot))
         state["state"] = self._sealed_fields(snapshot, dict(snapshot.state), fields,
-                                             aggregate_class.personal_owner, "state.")
+                                             aggregate_class.personal_owner, "state.",
+                                             aggregate_class.personal_owner_optional)
         return _event_with(type(snapshot), state)
 
-    def _sealed_fields(self, domain_event, state, fields, owner, prefix):
+    def _sealed_fields(self, domain_event, state, fields, owner, prefix, optional=False):
         topic, originator_id = get_topic(type(domain_event)), domain_event.originator_id
         for field, whose in fields.items():
             value = state.get(field)
             if value is None or sealed(value):
                 continue
             person = _person(whose, owner, state, originator_id)
+            if person is None and optional:
+                continue
             if person is None:
                 raise ValueError(f"{topic}: the personal field {field} names no person")
             try:
