@@ -13,7 +13,7 @@ bench/) open the same ones by the same calls:
 import base64
 
 from .secret_rules import StartRefused
-from .settings import secret, setting, var_dir
+from .settings import development, secret, setting, var_dir
 
 
 def event_store_env(service_name):
@@ -82,8 +82,10 @@ _person_keys = {}  # (service, folder, KEK): one store per process, so that its 
 
 def person_keys(service_name):
     """The per-person keys of one service (services/common/person_keys.py), one instance per process:
-    in EPORT_KEY_STORE (default EPORT_VAR/keys/<service>), wrapped by EPORT_PII_KEK; in memory with
-    EVENT_STORE=memory (unit tests)."""
+    in EPORT_KEY_STORE (default EPORT_VAR/keys/<service>, development's alone), wrapped by EPORT_PII_KEK;
+    in memory with EVENT_STORE=memory (unit tests). Outside development the folder must lie apart from
+    EPORT_VAR and be the service user's alone, or the service does not start (key_store_rules.py)."""
+    from .key_store_rules import check_key_store
     from .person_keys import PersonKeys
 
     kek = secret("EPORT_PII_KEK")
@@ -93,6 +95,8 @@ def person_keys(service_name):
         folder = setting("EPORT_KEY_STORE") or var_dir() / "keys"
     known = (service_name, str(folder), kek)
     if known not in _person_keys:
+        if folder is not None and not development():
+            check_key_store(folder, var_dir(), service_name, configured=bool(setting("EPORT_KEY_STORE")))
         keks = [base64.b64decode(k.strip()) for k in kek.split(",") if k.strip()]
         _person_keys[known] = PersonKeys(service_name, folder, keks)
     return _person_keys[known]

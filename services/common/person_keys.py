@@ -103,8 +103,9 @@ class PersonKeys:
         self._cache = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-        if self.folder is not None:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.folder is not None:  # the key folder and the service's, 0700: the user's alone (key_store_rules.py)
+            self.folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.folder.mkdir(exist_ok=True, mode=0o700)
 
     # -- the interface ------------------------------------------------------------------------------
     def key_for(self, person_id):

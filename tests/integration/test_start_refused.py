@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def serve(service, tmp_path, **extra):
+    # a proper KEK and key folder (apart from EPORT_VAR = tmp_path): not what is tested
     env = dict(os.environ, EPORT_ENV="production", EPORT_VAR=str(tmp_path), LOG_LEVEL="WARNING",
-               EPORT_PII_KEK=base64.b64encode(secrets.token_bytes(32)).decode())  # a proper one: not what is tested
+               EPORT_PII_KEK=base64.b64encode(secrets.token_bytes(32)).decode(),
+               EPORT_KEY_STORE=str(tmp_path.parent / f"{tmp_path.name}-keys"))
     for name in ("CARD_CA_CERT", "CARD_CRL"):
         env.pop(name, None)
     env.update(extra)
@@ -71,3 +73,28 @@ def test_notify_refuses_the_outbox_outside_development(tmp_path):
                          EPORT_INDEX_KEY=secrets.token_hex(32), SMS_PROVIDER="outbox", SMS_OUTBOX_ALLOWED="")
     assert code != 0
     assert "SMS_PROVIDER=outbox writes SMS codes to a file instead of sending them" in output, output[-2000:]
+
+
+def proper_secrets():
+    return {"EPORT_CIPHER_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "EPORT_INDEX_KEY": secrets.token_hex(32)}
+
+
+def test_a_service_refuses_a_key_store_inside_the_folder_of_its_stores(tmp_path):
+    code, output = serve("identity", tmp_path, **proper_secrets(), EPORT_KEY_STORE="")  # its default: var/keys
+    assert code != 0
+    assert f"EPORT_KEY_STORE (not set: its default {tmp_path / 'keys'}) refused: it is inside the folder of " \
+           "the event stores" in output, output[-2000:]
+    code, output = serve("identity", tmp_path, **proper_secrets(), EPORT_KEY_STORE=str(tmp_path / "apart"))
+    assert code != 0
+    assert f"EPORT_KEY_STORE={tmp_path / 'apart'} refused" in output, output[-2000:]
+    assert not (tmp_path / "apart").exists() and not (tmp_path / "keys").exists()
+
+
+def test_a_service_refuses_a_key_store_others_may_read(tmp_path):
+    keys = tmp_path.parent / f"{tmp_path.name}-keys"
+    (keys / "identity").mkdir(parents=True, mode=0o700)
+    keys.chmod(0o750)  # as a volume mounted with a group would be
+    code, output = serve("identity", tmp_path, **proper_secrets())
+    assert code != 0
+    assert f"EPORT_KEY_STORE refused: {keys} is readable by its group or others (mode 0750)" in output, output[-2000:]

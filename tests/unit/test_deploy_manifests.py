@@ -84,7 +84,27 @@ def test_kubernetes_has_a_deployment_per_service_with_the_shared_configuration()
     # inbox's rebuild hold advisory locks across instances; no var/ keeps more than a cache
     assert {name: d["spec"]["replicas"] for name, d in deployments.items()} == dict.fromkeys(SERVICES, 2)
     assert config["data"]["EVENT_STORE"] == "postgres"
-    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    # the one state kept on a volume: each service's per-person keys (losing them shreds everyone), apart from
+    # var/, shared by its two instances, in a folder below the volume's root (which fsGroup opens to the group)
+    claims = {d["metadata"]["name"]: d for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    stateful = set(SERVICES) - {"gateway"}
+    assert set(claims) == {f"eport-keys-{name}" for name in stateful}
+    assert all(c["spec"]["accessModes"] == ["ReadWriteMany"] for c in claims.values())
+    for name in stateful:
+        pod = deployments[name]["spec"]["template"]["spec"]
+        volume, = [v for v in pod["volumes"] if v["name"] == "keys"]
+        assert volume["persistentVolumeClaim"]["claimName"] == f"eport-keys-{name}"
+        mount, = [m["mountPath"] for m in pod["containers"][0]["volumeMounts"] if m["name"] == "keys"]
+        assert config["data"]["EPORT_KEY_STORE"].startswith(mount + "/"), name
+        assert pod["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+
+
+def test_compose_keeps_each_services_keys_on_a_volume_apart_from_its_var():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert "ENV PYTHONUNBUFFERED=1 EPORT_VAR=/app/var EPORT_KEY_STORE=/app/keys" in (DEPLOY / "Dockerfile").read_text()
+    for name in set(SERVICES) - {"gateway"}:
+        assert f"keys-{name}:/app/keys" in compose["services"][name]["volumes"], name
+        assert f"keys-{name}" in compose["volumes"]
 
 
 def test_both_manifests_give_the_card_service_a_revocation_list():

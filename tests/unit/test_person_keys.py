@@ -161,7 +161,7 @@ def test_the_kek_is_checked_like_every_secret():
 
 def test_outside_development_a_service_gets_no_key_store_without_a_proper_kek(monkeypatch, tmp_path):
     monkeypatch.setenv("EPORT_ENV", "production")
-    monkeypatch.setenv("EPORT_VAR", str(tmp_path))
+    monkeypatch.setenv("EPORT_VAR", str(tmp_path / "var"))
     monkeypatch.setenv("EVENT_STORE", "sqlite")
     monkeypatch.setenv("EPORT_CIPHER_KEY", b64())
     monkeypatch.setenv("EPORT_INDEX_KEY", secrets.token_hex(32))
@@ -172,7 +172,7 @@ def test_outside_development_a_service_gets_no_key_store_without_a_proper_kek(mo
     monkeypatch.setenv("EPORT_KEY_STORE", str(tmp_path / "elsewhere"))
     person_keys("identity").key_for(person())
     assert len(list((tmp_path / "elsewhere" / "identity").glob("*.key"))) == 1
-    assert not (tmp_path / "dev-secrets.json").exists()
+    assert not (tmp_path / "var" / "dev-secrets.json").exists()
 
 
 def test_development_generates_a_kek_once_even_for_a_var_made_before_it(monkeypatch, tmp_path):
