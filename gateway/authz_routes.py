@@ -27,7 +27,9 @@ class AuthzRoutes:
            description="Only the enterprise's administrator. Records only the differences "
                        "(PermissionGranted / PermissionRevoked events); visible to checks when it returns.")
     def set_permissions(self, request, actor, enterprise_id, user_id, body):
-        return call(self.authz.set_permissions, actor.user_id, enterprise_id, user_id, body["systems"])
+        answer = call(self.authz.set_permissions, actor.user_id, enterprise_id, user_id, body["systems"])
+        self.check_answers.fence()  # no instance repeats an answer from before it (gateway/check_answers.py)
+        return answer
 
     @route("GET", "/api/v1/authz/check", summary="May a user use a system of an enterprise?",
            query=CheckQuerySchema, response=CheckSchema,
@@ -35,5 +37,5 @@ class AuthzRoutes:
            description="Only for oneself, or as the enterprise's certified administrator (403 ROLE_NOT_CERTIFIED "
                        "while the role is uncertified).")
     def check(self, request, actor, query):
-        return {"allowed": call(self.authz.check_as, actor.user_id, query["user_id"],
-                                query["enterprise_id"], query["system"])}
+        question = (actor.user_id, query["user_id"], query["enterprise_id"], query["system"])
+        return {"allowed": self.check_answers.check(lambda: call(self.authz.check_as, *question), question)}

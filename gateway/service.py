@@ -12,6 +12,7 @@ from services.common.rpc import RpcProxy, UnconfirmedRpcProxy
 from .audit_routes import AuditRoutes
 from .authz_routes import AuthzRoutes
 from .card_routes import CardRoutes
+from .check_answers import CheckAnswers
 from .idempotency import CommandIds
 from .enterprise_routes import EnterpriseRoutes
 from .erasure_routes import ErasureRoutes
@@ -52,6 +53,7 @@ class GatewayService(IdentityRoutes, MeRoutes, ErasureRoutes, EnterpriseRoutes, 
 
     sessions = SessionCheck()
     commands = CommandIds()  # each state-changing request's command id, for its retries
+    check_answers = CheckAnswers()  # authz's answers to checks, repeated for a fraction of a second
 
     def authenticate(self, request):
         user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions, self._token_keys)
