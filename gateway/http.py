@@ -9,6 +9,7 @@ made here; every answer echoes it, and it is the worker's correlation id (servic
 which nameko sends on with every RPC the request makes: the events they cause carry it. Every answer
 under /api/ and /oauth2/, errors included, says `Cache-Control: no-store` and
 `X-Content-Type-Options: nosniff` (api_headers)."""
+import logging
 import re
 import socket
 import time
@@ -168,8 +169,13 @@ class JsonErrorsWebServer(WebServer):
     def get_wsgi_server(self, sock, wsgi_app, protocol=BoundedProtocol, debug=False):
         # nameko's, with a timeout on every socket operation (nameko sets none: a silent client
         # held its connection forever)
-        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
-                           log=getLogger("nameko.web.server"), socket_timeout=socket_timeout())
+        log = getLogger("nameko.web.server")
+        server = wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug, log=log,
+                             socket_timeout=socket_timeout())
+        # eventlet formats every request's access line (a date, a dict, a %) before the logger drops
+        # it: only when it would be written (its errors are logged either way)
+        server.log_output = log.isEnabledFor(logging.INFO)
+        return server
 
     def context_data_from_headers(self, request):
         return {CORRELATION_ID: request.environ[_ENVIRON_KEY]}
