@@ -49,6 +49,7 @@ from bench.stats import capacity_env, free_port, percentile  # noqa: E402
 from deploy.launch import MALLOC_ENV, Platform  # noqa: E402
 from eport_card.devca import create_ca, issue_card, save_ca  # noqa: E402
 from services.card.trust import DEV_CA_DIRNAME  # noqa: E402
+from services.notify.sms import read_outbox  # noqa: E402
 from tests.factories import new_id_number, new_mobile, new_uscc  # noqa: E402
 
 PASSWORD = "bench passphrase of some length"
@@ -119,14 +120,9 @@ class Stories:
     def code_for(self, mobile, timeout=20.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                with open(self.outbox, encoding="utf-8") as f:
-                    found = [line for line in f if mobile in line]
-            except FileNotFoundError:
-                found = []
+            found = read_outbox(self.outbox, mobile)
             if found:
-                import json
-                return json.loads(found[-1])["code"]
+                return found[-1]["code"]
             time.sleep(0.02)
         raise Failed("sms", "no SMS arrived", None)
 
@@ -289,6 +285,7 @@ def measure(args, malloc):
         env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "EPORT_VAR": var, "SMS_OUTBOX": outbox,
                "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING",
                "EPORT_ENV": "development", **capacity_env()}
+        os.environ.update(env)  # this process reads the SMS outbox with the platform's keys and secrets
         platform = Platform(env=env, log_dir=os.path.join(var, "logs"), quiet=True)
         for name in MALLOC_ENV:
             platform.env.pop(name, None)

@@ -13,7 +13,6 @@ and in two. Prints the figures and their ratios against the targets:
 Every loop is bounded (counts and a time cap); it stops by itself and only talks to 127.0.0.1.
 """
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -37,6 +36,7 @@ from bench.http_client import KeepAlive  # noqa: E402
 from bench.stats import capacity_env, free_port, percentile  # noqa: E402
 from deploy.launch import Platform  # noqa: E402
 from services.identity.passwords import ARGON2  # noqa: E402
+from services.notify.sms import read_outbox  # noqa: E402
 from tests.factories import new_id_number, new_mobile  # noqa: E402
 
 PASSWORD = "bench passphrase of some length"
@@ -86,11 +86,7 @@ class Client:
     def code_for(self, mobile, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                with open(self.outbox, encoding="utf-8") as f:
-                    found = [json.loads(line) for line in f if mobile in line]
-            except FileNotFoundError:
-                found = []
+            found = read_outbox(self.outbox, mobile)
             if found:
                 return found[-1]["code"]
             time.sleep(0.02)
@@ -192,6 +188,7 @@ def main(argv=None):
         port = free_port()
         env = {"GATEWAY_PORT": str(port), "GATEWAY_HOST": "127.0.0.1", "EPORT_VAR": var, "SMS_OUTBOX": outbox,
                "SMS_PROVIDER": "outbox", "AMQP_URI": amqp_uri, "LOG_LEVEL": "WARNING", **capacity_env()}
+        os.environ.update(env)  # this process reads the SMS outbox with the platform's keys and secrets
         only = None if args.services == "all" else args.services.split(",")
         platform = Platform(env=env, only=only, log_dir=os.path.join(var, "logs"), quiet=True)
         print(f"platform: {', '.join(platform.services)} on {platform.base_url}, var {var}, "

@@ -1,11 +1,11 @@
 """The terminal of `make run` is the phone: with the development SMS provider (outbox), the
 launcher prints each SMS as it lands in the outbox (masked mobile, purpose, code), marked as
 development only. Real providers send real texts; nothing is printed then."""
-import json
 import os
 from pathlib import Path
 
 from contracts.masking import mask_mobile
+from services.notify.sms import opened_lines
 
 PURPOSES = {"register": "注册账户", "login": "手机号登录", "reset_password": "忘记密码", "personal_data": "个人数据"}
 
@@ -41,10 +41,4 @@ class OutboxFollower:
             data = self.partial + f.read(size - self.offset)
         self.offset = size
         *lines, self.partial = data.split(b"\n")
-        out = []
-        for line in lines:
-            try:
-                out.append(describe(json.loads(line)))
-            except (ValueError, AttributeError):
-                continue
-        return out
+        return [describe(sms) for sms in opened_lines(lines)]

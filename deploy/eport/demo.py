@@ -6,7 +6,6 @@ through the real PC/SC chain: a legal-person card issued from the platform's dev
 plugged into pcscd's virtual reader by the card emulator, used by the card agent. Needs the
 platform of `make run` on this machine (its var/ and the development CA).
 """
-import json
 import random
 import shutil
 import tempfile
@@ -27,23 +26,16 @@ class StepFailed(CommandError):
     pass
 
 
-def _outbox():
-    from services.common.settings import setting, var_dir
-    return Path(setting("SMS_OUTBOX") or var_dir() / "sms-outbox.jsonl")
-
-
 def sms_code(mobile, purpose, timeout=10):
+    from services.notify.sms import outbox_path, read_outbox
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            lines = _outbox().read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            lines = []
-        found = [m for m in map(json.loads, filter(None, lines)) if m["mobile"] == mobile and m["purpose"] == purpose]
+        found = [m for m in read_outbox(outbox_path(), mobile) if m["purpose"] == purpose]
         if found:
             return found[-1]["code"]
         time.sleep(0.1)
-    raise StepFailed(f"no SMS code for the {purpose} of {mobile[:3]}****{mobile[-4:]} in {_outbox()}")
+    raise StepFailed(f"no SMS code for the {purpose} of {mobile[:3]}****{mobile[-4:]} in {outbox_path()}")
 
 
 def new_person():

@@ -80,23 +80,25 @@ def published_log(service_name, app, to_integration):
 _person_keys = {}  # (service, folder, KEK): one store per process, so that its cache is the one forgotten
 
 
-def person_keys(service_name):
+def person_keys(service_name, *, cached=True):
     """The per-person keys of one service (services/common/person_keys.py), one instance per process:
     in EPORT_KEY_STORE (default EPORT_VAR/keys/<service>, development's alone), wrapped by EPORT_PII_KEK;
     in memory with EVENT_STORE=memory (unit tests). Outside development the folder must lie apart from
-    EPORT_VAR and be the service user's alone, or the service does not start (key_store_rules.py)."""
+    EPORT_VAR and be the service user's alone, or the service does not start (key_store_rules.py).
+    `cached` False: every use reads the store (keys that another process may discard at any time, the
+    SMS outbox's)."""
     from .key_store_rules import check_key_store
-    from .person_keys import PersonKeys
+    from .person_keys import CACHE_SIZE, PersonKeys
 
     kek = secret("EPORT_PII_KEK")
     if setting("EVENT_STORE") == "memory":
         folder = None
     else:
         folder = setting("EPORT_KEY_STORE") or var_dir() / "keys"
-    known = (service_name, str(folder), kek)
+    known = (service_name, str(folder), kek, cached)
     if known not in _person_keys:
         if folder is not None and not development():
             check_key_store(folder, var_dir(), service_name, configured=bool(setting("EPORT_KEY_STORE")))
         keks = [base64.b64decode(k.strip()) for k in kek.split(",") if k.strip()]
-        _person_keys[known] = PersonKeys(service_name, folder, keks)
+        _person_keys[known] = PersonKeys(service_name, folder, keks, cache_size=CACHE_SIZE if cached else 0)
     return _person_keys[known]

@@ -20,8 +20,6 @@ not remembered, nor a passing one (503) after: the record is released. Without a
 records nothing. Inside a run the application saves only through it (SavedOutsideTheRun).
 """
 import functools
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -38,7 +36,8 @@ from contracts.errors import ServiceError
 from . import context
 from .outages import OUTAGES
 from .command_records import CommandRecord, person_of_saved
-from .settings import secret, setting, var_dir
+from .digests import index_digest
+from .settings import setting, var_dir
 from .turns import Busy, Turns
 
 log = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ def _run_for(app, declared):
 
 
 def _keyed(text):
-    return hmac.new(secret("EPORT_INDEX_KEY").encode(), text.encode(), hashlib.sha256).hexdigest()
+    return index_digest(text)
 
 
 def fingerprint(method, args, kwargs):

@@ -149,6 +149,19 @@ class PersonKeys:
                 fsync_path(self.folder)
             self._remember(person_id, _ERASED)
 
+    def discard(self, person_id):
+        """Destroys the key as `destroy` does but leaves no tombstone: the next `key_for` makes a new
+        key. For what may come back without being the same (a mobile, registered again by someone else
+        after an erasure: services/notify/outbox_seal.py); what the old key sealed stays unreadable."""
+        person_id = person_id_of(person_id)
+        with self._lock:
+            if self.folder is None:
+                self._memory.pop(person_id, None)
+            else:
+                _shred(self._path(person_id, ".key"))
+                fsync_path(self.folder)
+            self._cache.pop(person_id, None)
+
     def forget(self, person_id=None):
         """Drops this process's cached key of the person (None: of everyone); the next use reads the
         store again, so a key another instance destroyed is not used from memory."""

@@ -21,7 +21,7 @@ from services.common.settings import secret, token_signing_keys
 
 from .claims import IdentityClaims
 from .collaborators import PasswordLockout, SmsCodeChecks
-from .digests import Digests
+from services.common.digests import Digests
 from .erasures import Erasures
 from .domain import (ACCOUNT_BUSY, IdNumberIndex, IdNumberTaken, Limits, MobileIndex,
                      MobileTaken, SmsBox, User, UserNotFound)

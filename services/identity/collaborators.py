@@ -13,7 +13,7 @@ from contracts.errors import Forbidden, Unauthenticated
 from contracts.identity import PERSONAL_DATA
 from contracts.validators import check_field
 
-from .digests import Digests
+from services.common.digests import Digests
 from .domain import (CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, AccountLocked, InvalidCredentials, Limits,
                      SmsAttemptsExceeded, SmsBox, SmsCodeInvalid)
 

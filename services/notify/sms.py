@@ -1,9 +1,11 @@
 """SMS providers of the notify service.
 
 `SMS_PROVIDER` picks one (default `outbox`): `tencent` (sms_tencent.py, Tencent Cloud SMS) sends
-real texts. The outbox provider is what development and the tests use instead: one JSON line per
-SMS, {mobile, purpose, code, text, sent_at}, appended to $SMS_OUTBOX or var/sms-outbox.jsonl, and
-never kept longer than a code is valid (each send drops the lines older than SMS_CODE_TTL). Outside
+real texts. The outbox provider is what development and the tests use instead: one line per SMS
+appended to $SMS_OUTBOX or var/sms-outbox.jsonl, the SMS {mobile, purpose, code, text, sent_at}
+sealed with a key of its mobile (outbox_seal.py: nothing of the mobile in clear), `read_outbox` the
+one reader (the tests, `make run`'s display, `eport demo`); never kept longer than a code is valid
+(each send drops the lines older than SMS_CODE_TTL). Outside
 EPORT_ENV=development notify refuses to start with it unless SMS_OUTBOX_ALLOWED=true: a production
 platform that writes codes to a file instead of sending them is a mistake, not a choice.
 """
@@ -16,6 +18,8 @@ from pathlib import Path
 
 from contracts.identity import SMS_CODE_TTL
 from services.common.settings import StartRefused, development, setting, var_dir
+
+from . import outbox_seal
 
 
 class SmsFailed(Exception):
@@ -56,9 +60,7 @@ class OutboxProvider(SmsProvider):
 
     def send(self, mobile, purpose, code, text):
         now = datetime.now(UTC)
-        line = json.dumps({"mobile": mobile, "purpose": purpose, "code": code, "text": text,
-                           "sent_at": now.isoformat()}, ensure_ascii=False) + "\n"
-        data = line.encode("utf-8")
+        sms = {"mobile": mobile, "purpose": purpose, "code": code, "text": text, "sent_at": now.isoformat()}
         path = self.path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
@@ -67,7 +69,8 @@ class OutboxProvider(SmsProvider):
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
                 fd = _open_locked(path)  # the pruned file took the outbox's name
-            try:
+            try:  # sealed under the lock: forget_mobile's key discarding cannot fall between key and line
+                data = outbox_seal.seal(sms)
                 written = 0
                 while written < len(data):  # one write in practice; O_APPEND keeps lines whole
                     written += os.write(fd, data[written:])
@@ -120,9 +123,11 @@ def _replace(path, kept):
 
 
 def forget_mobile(mobile, path=None):
-    """Drop every line of the outbox sent to `mobile` (its holder was erased: services/common/erasure.py);
-    how many were dropped."""
+    """Its holder was erased (services/common/erasure.py): the key of `mobile` discarded, so that no line
+    sealed with it opens again, in the outbox or in a copy of it, and its lines dropped (a line of the
+    clear format of before too); how many were dropped."""
     path = Path(path) if path else outbox_path()
+    name = outbox_seal.forget(mobile)  # a line sealed since, with a new key, is dropped below or is a new SMS
     if not path.exists():
         return 0
     with OutboxProvider._lock:
@@ -131,13 +136,31 @@ def forget_mobile(mobile, path=None):
             with os.fdopen(os.dup(fd), "rb") as f:
                 f.seek(0)
                 lines = f.readlines()
-            kept = [line for line in lines if _field(line, "mobile") != mobile]
+            kept = [line for line in lines if _field(line, "to") != name and _field(line, "mobile") != mobile]
             if len(kept) != len(lines):
                 _replace(path, b"".join(kept))
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
     return len(lines) - len(kept)
+
+
+def read_outbox(path=None, mobile=None):
+    """The SMS of the outbox this process has the keys of, oldest first, each {mobile, purpose, code,
+    text, sent_at} (only `mobile`'s when given); a line half written, damaged, foreign or of a discarded
+    key is skipped. No lock: the outbox is replaced whole when pruned (_replace)."""
+    path = Path(path) if path else outbox_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    return opened_lines(raw.split(b"\n")[:-1], mobile)  # the last is not ended yet (or empty)
+
+
+def opened_lines(lines, mobile=None):
+    """The SMS of whole outbox `lines` (see read_outbox), for a reader that follows the file."""
+    opener = outbox_seal.Opener(mobile)
+    return [sms for sms in map(opener.open, lines) if sms is not None]
 
 
 def _sent_at(line):

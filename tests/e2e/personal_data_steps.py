@@ -87,9 +87,16 @@ def member_with_everything(api, neighbour, name=None):
     bound card, logins of every kind, inbox messages."""
     person = register(api, name=name)
     approve(api, neighbour.person, apply(api, person, neighbour.uscc))
-    r = api.put(f"/api/v1/enterprises/{neighbour.enterprise_id}/members/{person.user_id}/permissions",
-                token=neighbour.person.token, json={"systems": SYSTEMS})
-    assert r.status_code == 200, r.text
+
+    def granted():  # authz learns the approval from enterprise's events: 409 NOT_A_MEMBER until then
+        r = api.put(f"/api/v1/enterprises/{neighbour.enterprise_id}/members/{person.user_id}/permissions",
+                    token=neighbour.person.token, json={"systems": SYSTEMS})
+        if r.status_code == 409 and r.json()["error"]["code"] == "NOT_A_MEMBER":
+            return False
+        assert r.status_code == 200, r.text
+        return True
+
+    wait_for(granted, what="authz to learn the approval")
     card = bind_card(api, person, neighbour.enterprise_id, neighbour.uscc, platform_ca())
     person.token = log_in_every_way(api, person, card)
     wait_for(lambda: len(messages(api, person)["items"]) >= 2)  # approved, permissions granted

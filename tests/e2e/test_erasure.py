@@ -9,7 +9,6 @@ cannot log in, and their ID number and mobile register again. On SQLite and on P
 import os
 import shutil
 import tempfile
-import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -30,13 +29,7 @@ from tests.eport_cli import eport, json_lines
 from tests.sms import latest_code
 from tests.support import create_vhost, delete_vhost, drop_databases, free_port, vhost_uri, wait_for
 
-# Every personal field is sealed with its person's key (services/common/sealing.py, the audit log's FieldSeal,
-# command records), but the development SMS outbox still writes the mobile in clear: that leak (and only it)
-# is expected; the mark goes once none is left (strict: an XPASS fails; any other leak is a plain failure).
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(900)]
-UNSEALED = ("the development SMS outbox keeps the mobile in clear, so a copy of var/ taken before the "
-            "erasure holds it (issue 24): the one leak left, and the only one this mark lets through")
-KNOWN_LEAK = re.compile(r"var-before/sms-outbox\.jsonl: mobile ")
 SERVICES = ("identity", "enterprise", "card", "authz", "notify", "audit", "sso")
 
 
@@ -171,18 +164,13 @@ def the_proof(env, monkeypatch, tmp_path):
         unfinished = [f"tool: eport rebuild {m} did not finish in 120 s" for m in ("inbox", "authz", "audit-log")
                       if not rebuilt(m, operator)]
         assert api.get("/api/v1/me", token=neighbour.person.token).status_code == 200
-        unknown = [leak for leak in leaks + unfinished if not KNOWN_LEAK.search(leak)]
-        assert not unknown, Leaks(unknown)  # a leak not named by the xfail below fails the test
-        if leaks or unfinished:
-            raise Leaks(leaks + unfinished)
+        assert not leaks + unfinished, Leaks(leaks + unfinished)
 
 
-@pytest.mark.xfail(raises=Leaks, strict=True, reason=UNSEALED)
 def test_nothing_of_an_erased_person_is_found_on_sqlite(monkeypatch, tmp_path):
     the_proof({"EVENT_STORE": "sqlite"}, monkeypatch, tmp_path)
 
 
-@pytest.mark.xfail(raises=Leaks, strict=True, reason=UNSEALED)
 def test_nothing_of_an_erased_person_is_found_on_postgres(monkeypatch, tmp_path):
     prefix = f"eport_erasure_{uuid.uuid4().hex[:8]}"
     try:

@@ -13,6 +13,7 @@ from deploy.launch import Platform
 from tests.conftest import create_vhost, delete_vhost, vhost_uri
 from tests import rabbit_cluster as rabbit_cluster_module
 from tests import support
+from tests.sms import phone_of
 from tests.e2e.conftest import Api
 
 from .load import Load
@@ -77,19 +78,17 @@ def launched(only=None, env=None, amqp_uri=None, cluster=None, **options):
             "EPORT_VAR": var, "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "AMQP_URI": uri}
     platform = Platform(env=dict(base, **(env or {})), only=only, log_dir=os.path.join(var, "logs"), quiet=True,
                         broker_uris=broker_uris, **options)
-    old_outbox = os.environ.get("SMS_OUTBOX")
-    os.environ["SMS_OUTBOX"] = base["SMS_OUTBOX"]  # tests/sms.py reads this platform's SMS
     try:
-        platform.start(timeout=120)
-        supervised = Supervised(platform, var)
-        supervised.vhost = vhost
-        try:
-            yield supervised
-        finally:
-            supervised.close()
+        with phone_of(platform.env):  # tests/sms.py reads this platform's SMS
+            platform.start(timeout=120)
+            supervised = Supervised(platform, var)
+            supervised.vhost = vhost
+            try:
+                yield supervised
+            finally:
+                supervised.close()
     finally:
         platform.stop()
-        os.environ["SMS_OUTBOX"] = old_outbox or ""
         if not cluster:  # a cluster goes with its vhosts
             delete_vhost(vhost)
         keep = os.path.join(tempfile.gettempdir(), "eport-fault-logs")  # the last run's, to read after a failure

@@ -26,6 +26,7 @@ import requests
 
 from tests.e2e.conftest import Api
 from tests.e2e.identity_steps import login, register
+from tests.sms import phone_of
 from tests.support import rabbitmqctl, wait_for
 
 from .readme_platform import ROOT, ReadmePlatform
@@ -36,15 +37,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def platform():
     p = ReadmePlatform()
-    old_outbox = os.environ.get("SMS_OUTBOX")
-    os.environ["SMS_OUTBOX"] = p.env["SMS_OUTBOX"]  # tests/sms.py reads this platform's SMS
-    try:
-        p.launch()
-        p.healthy()
-        yield p
-    finally:
-        os.environ["SMS_OUTBOX"] = old_outbox or ""
-        p.stop()
+    with phone_of(p.env):  # tests/sms.py reads this platform's SMS
+        try:
+            p.launch()
+            p.healthy()
+            yield p
+        finally:
+            p.stop()
 
 
 @pytest.fixture(scope="module")

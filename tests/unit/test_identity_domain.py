@@ -3,7 +3,7 @@ import pytest
 
 from contracts import errors as e
 from contracts.errors import ServiceError
-from services.identity.digests import Digests
+from services.common.digests import Digests
 from services.identity.domain import (CODE_BURNT, CODE_EXPIRED, CODE_USED, CODE_VALID, CODE_WRONG, Limits, SmsBox,
                                      User)
 from services.identity.passwords import common_passwords, weaknesses

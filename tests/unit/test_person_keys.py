@@ -40,6 +40,19 @@ def test_a_key_is_made_on_first_use_and_found_afterwards(store):
     assert someone in keys.persons()
 
 
+def test_a_discarded_key_is_gone_for_good_and_a_new_one_is_made_next(store, tmp_path):
+    """A mobile's key (the SMS outbox's): no tombstone, the number comes back with a new key."""
+    keys, something, neighbour = store(), "a" * 64, person()
+    old, kept = keys.key_for(something), keys.key_for(neighbour)
+    keys.discard(something)
+    assert keys.find(something) is None and not keys.erased(something)
+    assert not list(tmp_path.rglob(f"{something}.*"))  # no wrapped key, no tombstone left on disk
+    new = keys.key_for(something)
+    assert new != old and keys.find(something) == new and keys.find(neighbour) == kept
+    keys.discard(something)
+    keys.discard(something)  # again: nothing more to do
+
+
 def test_keys_are_kept_on_disk_wrapped_and_read_by_a_new_process(tmp_path):
     wrapping, someone = kek(), person()
     key = PersonKeys("identity", tmp_path, [wrapping]).key_for(someone)

@@ -1,25 +1,27 @@
 """The launcher shows each development SMS as it lands in the outbox: masked mobile, purpose,
-code, marked development only; only the ones sent after it started, each once."""
-import json
+code, marked development only; only the ones sent after it started, each once; it opens the sealed
+lines with the platform's one reader (services/notify/sms.py), and a line it cannot open is skipped."""
+from datetime import UTC, datetime
 
 import pytest
 
 from deploy.sms_display import OutboxFollower
+from services.notify.outbox_seal import seal
 
 pytestmark = pytest.mark.unit
 
 
 def sms(mobile, purpose, code):
-    return json.dumps({"mobile": mobile, "purpose": purpose, "code": code, "text": "…",
-                       "sent_at": "2026-12-01T20:00:00+00:00"}, ensure_ascii=False) + "\n"
+    return seal({"mobile": mobile, "purpose": purpose, "code": code, "text": "…",
+                 "sent_at": datetime.now(UTC).isoformat()})
 
 
 def test_shows_new_sms_masked_with_purpose_and_code_marked_development_only(tmp_path):
     outbox = tmp_path / "sms-outbox.jsonl"
-    outbox.write_text(sms("13306506117", "register", "111111"), encoding="utf-8")
+    outbox.write_bytes(sms("13306506117", "register", "111111"))
     phone = OutboxFollower(outbox)
     assert phone.poll() == []  # what was there before the launcher started is not shown
-    with open(outbox, "a", encoding="utf-8") as f:
+    with open(outbox, "ab") as f:
         f.write(sms("13306506117", "register", "950339") + sms("18912345678", "reset_password", "123456"))
     lines = phone.poll()
     assert len(lines) == 2
@@ -34,10 +36,10 @@ def test_a_line_being_written_waits_for_its_end_and_a_new_outbox_starts_over(tmp
     phone = OutboxFollower(outbox)  # no outbox yet
     assert phone.poll() == []
     line = sms("13306506117", "login", "654321")
-    outbox.write_text(line[:20], encoding="utf-8")
+    outbox.write_bytes(line[:20])
     assert phone.poll() == []
-    with open(outbox, "a", encoding="utf-8") as f:
-        f.write(line[20:] + "not json\n")
+    with open(outbox, "ab") as f:
+        f.write(line[20:] + b"not json\n")
     assert [("手机号登录" in x and "654321" in x) for x in phone.poll()] == [True]
-    outbox.write_text(sms("13306506117", "login", "777777"), encoding="utf-8")  # replaced, shorter
+    outbox.write_bytes(sms("13306506117", "login", "777777"))  # replaced, shorter
     assert ["777777" in x for x in phone.poll()] == [True]

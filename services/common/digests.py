@@ -1,8 +1,19 @@
 """Keyed digests (HMAC-SHA256 with EPORT_INDEX_KEY) of values that must not be stored in clear or
-be guessable from what is stored: index keys of ID numbers and mobiles, SMS codes, setup tokens.
-A bare hash would not do: there are only 10^6 SMS codes and about 10^11 mobiles."""
+be guessable from what is stored: identity's index keys of ID numbers and mobiles, SMS codes, setup
+tokens; the fingerprints of command arguments (services/common/commands.py); the name of the SMS
+outbox's key of a mobile (services/notify/outbox_seal.py). A bare hash would not do: there are only
+10^6 SMS codes and about 10^11 mobiles."""
 import hashlib
 import hmac
+
+from .settings import secret
+
+
+def index_digest(text, key=None):
+    """HMAC-SHA256 of `text`, hex, keyed with `key` (default: EPORT_INDEX_KEY)."""
+    key = secret("EPORT_INDEX_KEY") if key is None else key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class Digests:
@@ -10,8 +21,7 @@ class Digests:
         self._key = key.encode() if isinstance(key, str) else key
 
     def of(self, kind, *parts):
-        message = "\x1f".join((kind, *parts)).encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return index_digest("\x1f".join((kind, *parts)), self._key)
 
     def id_number(self, value):
         return self.of("id_number", value)
