@@ -192,3 +192,12 @@ def provider_from_env():
                            "EPORT_ENV=development (set SMS_PROVIDER=tencent, or SMS_OUTBOX_ALLOWED=true for a "
                            "platform that must send no SMS)")
     return _providers()[name]()
+
+
+if __name__ == "__main__":  # README's code(): `python -m services.notify.sms MOBILE`, the newest code sent to it
+    import sys
+
+    found = read_outbox(mobile=sys.argv[1]) if len(sys.argv) == 2 else None
+    if not found:
+        sys.exit(f"usage: python -m services.notify.sms MOBILE (no SMS to it in {outbox_path()} that this var/ opens)")
+    print(found[-1]["code"])
