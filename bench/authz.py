@@ -9,13 +9,19 @@ AMQP_URI vhost), the platform's identity, notify, enterprise, authz and gateway 
 (deploy.launch.Platform, temporary EPORT_VAR, free port), and the echo service as one more
 `nameko run` process with the same config, so both sides of the ratio pay the same costs.
 
+Three gateway instances: `gateway` and `gateway#2` as deployed (each repeating authz's answers,
+gateway/check_answers.py), and `gateway#3` with GATEWAY_CHECK_ANSWER_SECONDS=0, which asks authz
+on every check: the baseline, measured in the same run. Grants and revokes are PUT through one of
+the first two and checked through the other, whose copy of the old answer was taken just before.
+
 Targets: RPC checks >= 80% of the echo's throughput; HTTP checks >= 1,000/s closed loop; HTTP p99
 <= 10 ms at 300 checks/s (open loop); a grant/revoke visible to the very next check after its PUT
 returned in every trial (50 of 50), and within 100 ms (p99). The echo, measured in the same run, is
 the yardstick for the machine's load: each figure is printed beside it.
 
---profile DIR samples the gateway and authz with py-spy during the HTTP closed loop (bench/profiling.py)
-and prints where their busy time went, per part; DIR keeps py-spy's collapsed stacks.
+--profile DIR samples the gateway (the first: answers kept) and authz with py-spy during its HTTP
+closed loop (bench/profiling.py) and prints where their busy time went, per part; DIR keeps
+py-spy's collapsed stacks.
 """
 if __name__ == "__main__":
     import eventlet
@@ -270,18 +276,25 @@ def breakdown(port, amqp_uri, eid, member, n=200):
         return [(name, sequential(fn, n)) for name, fn in rows]
 
 
-def grant_visible_latency(port, eid, admin, member, trials, system="bonded_logistics"):
+def grant_visible_latency(ports, eid, admin, member, trials, system="bonded_logistics"):
     """PUT grant (or revoke) returns -> poll the HTTP check until it shows the change.
 
+    The PUT goes through one gateway instance and the checks through the other (they swap every
+    trial), which is asked just before the PUT, so that it holds a copy of the old answer.
     Two figures per trial: `staleness`, from the PUT's return to the sending of the first check
     that showed the change (how long checks could still answer the old value), and `answered`,
     to that check's answer (staleness plus one HTTP check round trip)."""
-    client, poller = Client(port), Client(port)
+    clients = [Client(port) for port in ports]
+    pollers = [Client(port) for port in ports]
     path = f"/api/v1/enterprises/{eid}/members/{member['user_id']}/permissions"
     params = {"user_id": member["user_id"], "enterprise_id": eid, "system": system}
     staleness, answered, polls = [], [], []
     for t in range(trials):
         want = t % 2 == 0  # grant, revoke, grant, ...
+        client, poller = clients[t % 2], pollers[(t + 1) % 2]
+        status, body = poller.call("GET", "/api/v1/authz/check", member["token"], params=params)
+        if status != 200 or body["allowed"] is want:
+            raise SystemExit(f"before the PUT the check said {status} {body}")
         must(client.call("PUT", path, admin["token"], {"systems": ["manifest", system] if want else ["manifest"]}),
              200, "PUT permissions")
         returned = time.perf_counter()
@@ -319,12 +332,16 @@ def main(argv=None):
     var = tempfile.mkdtemp(prefix="eport-bench-authz-")
     broker = Vhost(os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/"))
     amqp_uri, vhost = broker.__enter__(), broker.name
-    port = free_port()
+    port, port_2, baseline_port = free_port(), free_port(), free_port()
     env = {"AMQP_URI": amqp_uri, "EPORT_VAR": var, "SMS_PROVIDER": "outbox",
            "SMS_OUTBOX": os.path.join(var, "sms-outbox.jsonl"), "GATEWAY_PORT": str(port),
            "GATEWAY_HOST": "127.0.0.1", "LOG_LEVEL": "WARNING", "EPORT_ENV": "development", **capacity_env()}
     os.environ.update(env)  # this process reads the SMS outbox and the same secrets
-    platform = Platform(env=env, only=SERVICES, log_dir=os.path.join(var, "logs"), quiet=True)
+    platform = Platform(env=env, only=SERVICES, log_dir=os.path.join(var, "logs"), quiet=True,
+                        instances={"gateway": 3},
+                        instance_env={"gateway#2": {"GATEWAY_PORT": str(port_2)},
+                                      "gateway#3": {"GATEWAY_PORT": str(baseline_port),
+                                                    "GATEWAY_CHECK_ANSWER_SECONDS": "0"}})
     missing = set(SERVICES) - set(platform.services)
     if missing:
         raise SystemExit(f"services not available yet: {sorted(missing)}")
@@ -341,7 +358,8 @@ def main(argv=None):
         eid, admin, members = build_enterprise(client, args.members)
         wait_echo(amqp_uri)
         procs = dict(platform.procs, bench_echo=echo)
-        return 0 if report(args, port, amqp_uri, eid, admin, members, procs) else 1
+        ports = {"gateway": port, "gateway#2": port_2, "gateway#3": baseline_port}
+        return 0 if report(args, ports, amqp_uri, eid, admin, members, procs) else 1
     finally:
         if echo is not None:
             echo.terminate()
@@ -395,17 +413,19 @@ PROFILE_PARTS = [
 ]
 
 
-def http_closed_measured(args, port, http_request, procs):
+def http_closed_measured(args, port, http_request, procs, label, profile=True):
     """The HTTP closed loop, with each process's CPU per check (and py-spy's profile with --profile)."""
     from contextlib import nullcontext
 
     from bench.profiling import Sampled
-    sampled = Sampled({n: procs[n].pid for n in ("gateway", "authz")}, args.profile) if args.profile else None
+    sampled = Sampled({n: procs[n].pid for n in ("gateway", "authz")}, args.profile) \
+        if args.profile and profile else None
     before = cpu_seconds(procs)
     with sampled or nullcontext():
         http_closed, errors_closed = http_closed_loop(port, http_request, args.http_concurrency, args.seconds)
     spent = {name: cpu_seconds(procs).get(name, 0) - t for name, t in before.items()}
-    print(fmt("HTTP check (closed loop)", http_closed), f"errors={len(errors_closed)}", flush=True)
+    http_closed["cpu"] = {name: 1000 * t / max(http_closed["n"], 1) for name, t in spent.items()}
+    print(fmt(f"HTTP check, {label}", http_closed), f"errors={len(errors_closed)}", flush=True)
     if spent:
         per_request = "  ".join(f"{name} {1000 * t / max(http_closed['n'], 1):.2f}"
                                 for name, t in spent.items() if t > 0)
@@ -416,7 +436,8 @@ def http_closed_measured(args, port, http_request, procs):
     return http_closed, errors_closed
 
 
-def report(args, port, amqp_uri, eid, admin, members, procs):
+def report(args, ports, amqp_uri, eid, admin, members, procs):
+    port, baseline_port = ports["gateway"], ports["gateway#3"]
     member = members[0]
     users = [admin] + members
     systems = ["manifest", "cargo_declaration", "bonded_logistics", "processing_trade"]
@@ -459,17 +480,23 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
           f"of the means {check_rate / echo_rate:.2f})", flush=True)
 
     print(f"\n[bench] HTTP GET /api/v1/authz/check, closed loop, {args.http_concurrency} connections, "
-          f"{args.seconds:g} s (gateway: identity.authenticate + authz.check_as)", flush=True)
-    http_closed, errors_closed = http_closed_measured(args, port, http_request, procs)
+          f"{args.seconds:g} s (the gateway verifies the token itself, then authz.check_as, or its copy)",
+          flush=True)
+    baseline, _ = http_closed_measured(args, baseline_port, http_request, procs, "asking authz every time",
+                                       profile=False)
+    http_closed, errors_closed = http_closed_measured(args, port, http_request, procs, "answers kept")
 
     print(f"\n[bench] HTTP check, open loop for {args.paced_seconds:g} s each "
           "(latency from each request's scheduled start)", flush=True)
+    baseline_paced, _ = http_open_loop(baseline_port, http_request, args.rate, args.paced_seconds)
+    print(fmt(f"asking authz every time @ {args.rate:g}/s", baseline_paced), flush=True)
     for rate in (args.rate / 3, args.rate):  # the lower rate shows the latency below saturation
         http_paced, errors_paced = http_open_loop(port, http_request, rate, args.paced_seconds)
-        print(fmt(f"HTTP check @ {rate:g}/s", http_paced), f"errors={len(errors_paced)}", flush=True)
+        print(fmt(f"answers kept @ {rate:g}/s", http_paced), f"errors={len(errors_paced)}", flush=True)
 
-    print(f"\n[bench] grant/revoke -> visible to the HTTP check, {args.trials} trials", flush=True)
-    visible, answered, polls = grant_visible_latency(port, eid, admin, member, args.trials)
+    print(f"\n[bench] grant/revoke through one gateway -> visible to the HTTP check through another, "
+          f"{args.trials} trials", flush=True)
+    visible, answered, polls = grant_visible_latency([port, ports["gateway#2"]], eid, admin, member, args.trials)
     print(f"  PUT returned -> first check sent that shows it   p50 {visible['p50']:6.2f} ms   "
           f"p99 {visible['p99']:6.2f} ms   max {visible['max']:6.2f} ms", flush=True)
     print(f"  PUT returned -> that check answered             p50 {answered['p50']:6.2f} ms   "
@@ -497,6 +524,12 @@ def report(args, port, amqp_uri, eid, admin, members, procs):
     print(f"  echo {echo_rate:.0f}/s   authz.check {check_rate:.0f}/s   HTTP check (closed, "
           f"{args.http_concurrency} conns) {http_closed['per_s']:.0f}/s = {http_closed['per_s'] / echo_rate:.2f}x "
           "the echo's RPC rate in this run")
+    for name, run in (("asking authz every time (baseline)", baseline), ("answers kept", http_closed)):
+        cpu = run["cpu"]
+        print(f"  HTTP check, {name:<34} {run['per_s']:6.0f}/s   p99 at {args.rate:g}/s "
+              f"{(baseline_paced if run is baseline else http_paced)['p99']:8.2f} ms   CPU ms per check: "
+              f"gateway {cpu.get('gateway#3' if run is baseline else 'gateway', 0):.2f}  "
+              f"authz {cpu.get('authz', 0):.2f}")
     for name, value, target, passed in results:
         print(f"  {name:<42} {value:>10}   target {target:<9} {'PASS' if passed else 'FAIL'}")
     return all(r[3] for r in results)
