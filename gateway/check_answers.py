@@ -17,6 +17,9 @@ every permissions PUT (an administrator's click), never on a check.
 Not fenced, as before: changes authz learns from enterprise's events (a member removed, a role
 certification lost) reach checks when authz has learnt them, now plus at most L; and a second
 authz instance on a shared store (AUTHZ_FOLLOW_SECONDS) sees another's saves late, copy or not.
+Every instance must have the same L: a PUT through one with a smaller L (or through a gateway of
+an earlier version, which has no fence: in a rolling upgrade, set 0 until every instance runs this
+one) waits less than the others' copies live.
 Only `True`/`False` answers are kept; a refusal (403, 400) is asked again each time. Logout and
 expiry are checked before the copy is looked at (gateway/sessions.py), on every request.
 """
