@@ -397,6 +397,12 @@ def cpu_seconds(procs):
     return out
 
 
+def own_cpu_seconds():
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # Where a check's time goes (--profile): the first part any of whose frames is on a sample's stack takes it.
 PROFILE_PARTS = [
     ("token verification (gateway/sessions.py)", ("gateway/sessions.py", "contracts/tokens.py")),
@@ -420,10 +426,11 @@ def http_closed_measured(args, port, http_request, procs, label, profile=True):
     from bench.profiling import Sampled
     sampled = Sampled({n: procs[n].pid for n in ("gateway", "authz")}, args.profile) \
         if args.profile and profile else None
-    before = cpu_seconds(procs)
+    before, own_before = cpu_seconds(procs), own_cpu_seconds()
     with sampled or nullcontext():
         http_closed, errors_closed = http_closed_loop(port, http_request, args.http_concurrency, args.seconds)
     spent = {name: cpu_seconds(procs).get(name, 0) - t for name, t in before.items()}
+    spent["bench client"] = own_cpu_seconds() - own_before  # the load itself: HTTP requests sent and read
     http_closed["cpu"] = {name: 1000 * t / max(http_closed["n"], 1) for name, t in spent.items()}
     print(fmt(f"HTTP check, {label}", http_closed), f"errors={len(errors_closed)}", flush=True)
     if spent:
@@ -529,7 +536,15 @@ def report(args, ports, amqp_uri, eid, admin, members, procs):
         print(f"  HTTP check, {name:<34} {run['per_s']:6.0f}/s   p99 at {args.rate:g}/s "
               f"{(baseline_paced if run is baseline else http_paced)['p99']:8.2f} ms   CPU ms per check: "
               f"gateway {cpu.get('gateway#3' if run is baseline else 'gateway', 0):.2f}  "
-              f"authz {cpu.get('authz', 0):.2f}")
+              f"authz {cpu.get('authz', 0):.2f}  bench client {cpu.get('bench client', 0):.2f}")
+    # What the CPU alone allows, whatever else runs on the machine: the gateway is one thread (an
+    # eventlet process), and every process of a check together shares the cores (RabbitMQ's not counted).
+    cpu = http_closed["cpu"]
+    together = sum(t for name, t in cpu.items() if name != "gateway#3")
+    print(f"  CPU-bound ceiling of the answers-keeping gateway (estimate, from its CPU per check): "
+          f"{1000 / max(cpu.get('gateway', 0), 1e-9):.0f}/s for its one thread, "
+          f"{1000 * (os.cpu_count() or 1) / max(together, 1e-9):.0f}/s for all its processes on "
+          f"{os.cpu_count()} idle cores")
     for name, value, target, passed in results:
         print(f"  {name:<42} {value:>10}   target {target:<9} {'PASS' if passed else 'FAIL'}")
     return all(r[3] for r in results)
