@@ -37,16 +37,32 @@ def service_command(name):
 # bench/load.py --compare-malloc measures the cost in one run). The manifests set the same.
 MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
 
+# eventlet's green DNS resolver (dnspython, imported twice, once patched): 7.5 MiB in each process. A
+# service whose only peers are the broker, its store and Redis resolves their names once a connection,
+# so it goes without (EVENTLET_NO_GREENDNS: the system's resolver, a lookup of a few ms holding up the
+# process). These call hosts by name over HTTP, where a slow DNS answer must hold up that request
+# alone: notify (the SMS provider), card (a CRL's URL), sso (business systems' logout endpoints).
+GREEN_DNS_SERVICES = ("notify", "card", "sso")
 
-def service_env(env):
-    """`env` with the defaults every service process runs with."""
+
+def service_env(env, service=None):
+    """`env` with the defaults every service process runs with (`service`'s own, when named)."""
     env = dict(env)
     for name, value in MALLOC_ENV.items():
         env.setdefault(name, value)
+    if service is not None:
+        env = own_env(env, service)
     env.setdefault("SMS_PROVIDER", "outbox")
     # eventlet announces its deprecation on every start; nameko 2.14 needs it all the same
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::Warning:nameko.cli.commands")
     return env
+
+
+def own_env(env, service):
+    """`env` with the defaults of `service`'s process alone."""
+    if service in GREEN_DNS_SERVICES:
+        return env
+    return {"EVENTLET_NO_GREENDNS": "yes", **env}
 
 
 def instance_names(name, count):
@@ -91,7 +107,7 @@ class Platform:
         if self.broker_file:
             self.broker_uris = json.loads(self.broker_file.read_text())
         env = dict(self.env, AMQP_URI=self.broker_uris[service]) if service in self.broker_uris else self.env
-        env = dict(env, **self.instance_env.get(name, {}))
+        env = own_env(dict(env, **self.instance_env.get(name, {})), service)
         self.procs[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out,
                                             stderr=subprocess.STDOUT if out else None)
         self.say(f"started {name} (pid {self.procs[name].pid})")

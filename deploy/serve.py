@@ -17,7 +17,7 @@ def main(argv=None):
         raise SystemExit(f"usage: python -m deploy.serve {{{','.join(SERVICES)}}}")
     os.chdir(ROOT)
     command = service_command(argv[0])
-    os.execve(command[0], command, service_env(os.environ))  # the service becomes this process
+    os.execve(command[0], command, service_env(os.environ, argv[0]))  # the service becomes this process
 
 
 if __name__ == "__main__":

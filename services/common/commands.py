@@ -34,7 +34,7 @@ from contracts import errors as e
 from contracts.errors import ServiceError
 
 from . import context
-from .outages import OUTAGES
+from .outages import outages
 from .command_records import CommandRecord, person_of_saved
 from .digests import index_digest
 from .settings import setting, var_dir
@@ -293,7 +293,7 @@ def _execute(app, command_id, key, fp, method, body):
         result = body()
     except ServiceError as exc:
         return _refused(run, exc)
-    except OUTAGES:  # the store or the broker away: a retry may succeed, so nothing is remembered
+    except outages():  # the store or the broker away: a retry may succeed, so nothing is remembered
         _released_in_outage(run)
         raise
     finally:
@@ -332,7 +332,7 @@ def _released_in_outage(run):
         return
     try:
         _release(run)
-    except OUTAGES:
+    except outages():
         log.warning("command record %s stays unanswered: the store is away", run.record_id)
 
 

@@ -18,8 +18,6 @@ import amqp
 import amqp.exceptions
 import eventsourcing.persistence as es
 import kombu.exceptions
-import psycopg2
-import sqlalchemy.exc
 
 from contracts import errors as e
 from contracts.errors import DomainError
@@ -47,9 +45,28 @@ if not getattr(amqp.Connection.connect, "refused_login_is_an_outage", False):
     amqp.Connection.connect = _refused_login_is_an_outage(amqp.Connection.connect)
 
 BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError, OSError)
-STORE_ERRORS = (es.OperationalError, es.InterfaceError, sqlalchemy.exc.OperationalError,
-                sqlalchemy.exc.InterfaceError, psycopg2.OperationalError, psycopg2.InterfaceError)
-OUTAGES = BROKER_ERRORS + STORE_ERRORS
+# the PostgreSQL drivers' own errors, (module, class names): only a process whose store is PostgreSQL
+# loads SQLAlchemy (services/common/bootstrap.py, postgres.py); on SQLite importing it for these names
+# alone cost every process 9 MiB (docs/PERFORMANCE.md, "Footprint")
+DRIVER_ERRORS = (("sqlalchemy.exc", ("OperationalError", "InterfaceError")),
+                 ("psycopg2", ("OperationalError", "InterfaceError")))
+
+
+def store_errors():
+    """The errors of an event store that is away: eventsourcing's, and those of each driver this
+    process loaded (one it did not load raises nothing). Called in an `except` clause, so that a
+    driver loaded after this module counts too."""
+    found = [es.OperationalError, es.InterfaceError]
+    for module, names in DRIVER_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found += [getattr(loaded, name) for name in names]
+    return tuple(found)
+
+
+def outages():
+    """BROKER_ERRORS and store_errors(): what `except outages():` treats as an outage."""
+    return BROKER_ERRORS + store_errors()
 
 
 class Unavailable(DomainError):

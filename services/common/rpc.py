@@ -42,7 +42,7 @@ from . import commands
 from .context import BROKER_USER
 from .exchange_binding import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
-from .outages import BROKER_ERRORS, OUTAGES, STORE_ERRORS, Unavailable, unavailable
+from .outages import BROKER_ERRORS, Unavailable, outages, store_errors, unavailable
 from .settings import consumer_queue_type
 
 log = logging.getLogger(__name__)
@@ -307,8 +307,8 @@ def rpc(fn):
                                     lambda: fn(service, *args, **kwargs))
         except ServiceError as exc:
             raise exc.plain() from None
-        except OUTAGES as exc:  # a call to another service could not be sent, or the store is away
-            what = "event store" if isinstance(exc, STORE_ERRORS) else "message broker"
+        except outages() as exc:  # a call to another service could not be sent, or the store is away
+            what = "event store" if isinstance(exc, store_errors()) else "message broker"
             log.warning("%s: the %s is away (%s)", fn.__name__, what, exc)
             raise unavailable(what) from None
 
