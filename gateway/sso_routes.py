@@ -107,6 +107,17 @@ def _forwarded(method, path, rpc_name, summary, description, status=None):
     return http(method, path)(handler)
 
 
+_LOGOUT = ("RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
+           "id_token_hint (an ID token of this provider; an expired one is accepted), client_id (optional; "
+           "the hint's audience), post_logout_redirect_uri (registered for the client, exactly), state "
+           "(passed back). Ends the provider session (the cookie is cleared), the identity session it rests "
+           "on and the tokens it gave; every client it gave tokens to and that registered a "
+           "backchannel_logout_uri is sent a logout token. 302 to post_logout_redirect_uri, else a page; "
+           "without a valid hint a page asks the person to confirm (a POST with confirm=yes from that page: "
+           "a browser's Origin other than the issuer's gets the page again); 400 page for "
+           "a hint, client_id or post_logout_redirect_uri that is not valid (nothing ends).")
+
+
 class SsoRoutes:
     @route("GET", "/.well-known/openid-configuration", summary="OpenID Connect discovery", auth=False,
            tags=("single sign-on",), description="The provider's metadata (OpenID Connect Discovery 1.0): "
@@ -116,26 +127,20 @@ class SsoRoutes:
         # public metadata: a relying party running in a browser reads it from its own origin
         return json_response(200, call(self.sso.discovery), {"Access-Control-Allow-Origin": "*"})
 
-    _documented("GET", "/oauth2/authorize", "Authorization endpoint (authorization code flow, PKCE S256)",
-                "OAuth 2 authorization request: response_type=code, client_id, redirect_uri (a registered one, "
-                "exactly), scope (openid, profile, eport:enterprise:{id}), state, nonce, code_challenge, "
-                "code_challenge_method=S256, prompt, max_age. Answers 302 to the client with code, state and iss, "
-                "or error, state and iss; to the console's login or chooser; 400 when the client or redirect URI "
-                "is not registered.")
+    oauth2_authorize = _forwarded(
+        "GET", "/oauth2/authorize", "authorize", "Authorization endpoint (authorization code flow, PKCE S256)",
+        "OAuth 2 authorization request: response_type=code, client_id, redirect_uri (a registered one, "
+        "exactly), scope (openid, profile, eport:enterprise:{id}), state, nonce, code_challenge, "
+        "code_challenge_method=S256, prompt, max_age. Answers 302 to the client with code, state and iss, "
+        "or error, state and iss; to the console's login or chooser; 400 when the client or redirect URI "
+        "is not registered.")
 
-    @http("GET", "/oauth2/authorize")
-    def oauth2_authorize(self, request):
-        return _forward(self.sso.authorize, request)
-
-    _documented("POST", "/oauth2/token", "Token endpoint",
-                "application/x-www-form-urlencoded: grant_type authorization_code (code, redirect_uri, "
-                "code_verifier) or refresh_token (refresh_token); a confidential client authenticates with "
-                "client_secret_basic, a public one (`eport clients add --public`) with none (client_id in the "
-                "form), each with its own method only. OAuth 2 JSON errors.")
-
-    @http("POST", "/oauth2/token")
-    def oauth2_token(self, request):
-        return _forward(self.sso.token, request)
+    oauth2_token = _forwarded(
+        "POST", "/oauth2/token", "token", "Token endpoint",
+        "application/x-www-form-urlencoded: grant_type authorization_code (code, redirect_uri, "
+        "code_verifier) or refresh_token (refresh_token); a confidential client authenticates with "
+        "client_secret_basic, a public one (`eport clients add --public`) with none (client_id in the "
+        "form), each with its own method only. OAuth 2 JSON errors.")
 
     oauth2_token_preflight = _forwarded(
         "OPTIONS", "/oauth2/token", "token_preflight", "CORS preflight of the token endpoint",
@@ -152,32 +157,13 @@ class SsoRoutes:
     def oauth2_choices(self, request, query):
         return _response(call(self.sso.choices, _as_data(request)))
 
-    _documented("GET", "/oauth2/userinfo", "UserInfo endpoint",
-                "The claims of the access token's person for its client (Authorization: Bearer); 401 "
-                "WWW-Authenticate: Bearer error=\"invalid_token\".")
+    oauth2_userinfo = _forwarded(
+        "GET", "/oauth2/userinfo", "userinfo", "UserInfo endpoint",
+        "The claims of the access token's person for its client (Authorization: Bearer); 401 "
+        "WWW-Authenticate: Bearer error=\"invalid_token\".")
 
-    @http("GET", "/oauth2/userinfo")
-    def oauth2_userinfo(self, request):
-        return _forward(self.sso.userinfo, request)
-
-    for _method in ("GET", "POST"):
-        _documented(_method, "/oauth2/logout", "RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)",
-                    "id_token_hint (an ID token of this provider; an expired one is accepted), client_id (optional; "
-                    "the hint's audience), post_logout_redirect_uri (registered for the client, exactly), state "
-                    "(passed back). Ends the provider session (the cookie is cleared), the identity session it rests "
-                    "on and the tokens it gave; every client it gave tokens to and that registered a "
-                    "backchannel_logout_uri is sent a logout token. 302 to post_logout_redirect_uri, else a page; "
-                    "without a valid hint a page asks the person to confirm (a POST with confirm=yes from that page: "
-                    "a browser's Origin other than the issuer's gets the page again); 400 page for "
-                    "a hint, client_id or post_logout_redirect_uri that is not valid (nothing ends).")
-
-    @http("GET", "/oauth2/logout")
-    def oauth2_logout(self, request):
-        return _forward(self.sso.logout, request)
-
-    @http("POST", "/oauth2/logout")
-    def oauth2_logout_confirmed(self, request):
-        return _forward(self.sso.logout, request)
+    oauth2_logout = _forwarded("GET", "/oauth2/logout", "logout", *_LOGOUT)
+    oauth2_logout_confirmed = _forwarded("POST", "/oauth2/logout", "logout", *_LOGOUT)
 
     @route("POST", "/oauth2/session", summary="Begin a single sign-on session (the console, after a login)",
            status=204, tags=("single sign-on",), description="Sets the provider session cookie "
