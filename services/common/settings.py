@@ -34,6 +34,22 @@ class Setting:
     about: str
 
 
+def _budget(name, what, per_client, per_subject, everyone, ceiling=None):
+    """The settings of one budget of gateway/budgets.py (its Budget names them): `what` it counts per client
+    address, per subject and client address (per_subject: the subject's name, its words, the limit), and all
+    clients together; with `ceiling` (the limit, why), per subject for every client together as well."""
+    stem = f"BUDGET_{name}"
+    subject, subject_words, subject_limit = per_subject
+    made = [Setting(f"{stem}_PER_CLIENT", per_client, f"{what} per client address"),
+            Setting(f"{stem}_PER_{subject}", subject_limit, f"{what} per {subject_words} and client address"),
+            Setting(f"{stem}_GLOBAL", everyone, f"{what}, all clients together")]
+    if ceiling:
+        limit, why = ceiling
+        made.append(Setting(f"{stem}_PER_{subject}_ALL_CLIENTS", limit,
+                            f"{what} per {subject_words}, every client together: {why}"))
+    return made
+
+
 SETTINGS = {s.name: s for s in (
     Setting("EPORT_VAR", None, "directory of event stores, relay positions, dev secrets (default: var/ of the "
                                "checkout)"),
@@ -68,37 +84,19 @@ SETTINGS = {s.name: s for s in (
     Setting("EPORT_TRUSTED_PROXIES", None, "proxies whose X-Forwarded-For names the client (addresses or CIDR "
                                            "blocks, comma-separated; none by default)"),
     # Budgets (gateway/budgets.py), in the notation of the `limits` package: "60/minute", "20/15 minutes"
-    Setting("BUDGET_LOGIN_PER_CLIENT", "60/minute", "logins by password or SMS code per client address"),
-    Setting("BUDGET_LOGIN_PER_ACCOUNT", "20/15 minutes", "logins by password or SMS code per account or mobile and "
-                                                         "client address"),
-    Setting("BUDGET_LOGIN_GLOBAL", "6000/minute", "logins by password or SMS code, all clients together"),
-    Setting("BUDGET_SMS_PER_CLIENT", "30/hour", "SMS codes asked for per client address"),
-    Setting("BUDGET_SMS_PER_MOBILE", "10/hour", "SMS codes asked for per mobile and client address"),
-    Setting("BUDGET_SMS_PER_MOBILE_ALL_CLIENTS", "60/hour", "SMS codes asked for per mobile, every client together: "
-                                                            "stops bombing one number from many addresses"),
-    Setting("BUDGET_SMS_GLOBAL", "20000/hour", "SMS codes asked for, all clients together"),
-    Setting("BUDGET_REGISTRATION_PER_CLIENT", "30/hour", "registrations and identity claims per client address"),
-    Setting("BUDGET_REGISTRATION_PER_MOBILE", "10/hour", "registrations and identity claims per mobile and client "
-                                                         "address"),
-    Setting("BUDGET_REGISTRATION_GLOBAL", "10000/hour", "registrations and identity claims, all clients together"),
-    Setting("BUDGET_CARD_CHALLENGE_PER_CLIENT", "60/minute", "card challenges per client address"),
-    Setting("BUDGET_CARD_CHALLENGE_PER_CARD", "30/minute", "card challenges per card number and client address"),
-    Setting("BUDGET_CARD_CHALLENGE_GLOBAL", "6000/minute", "card challenges, all clients together"),
-    Setting("BUDGET_PASSWORD_PER_CLIENT", "30/hour", "password settings and resets per client address"),
-    Setting("BUDGET_PASSWORD_PER_ACCOUNT", "10/hour", "password settings and resets per account or mobile and "
-                                                      "client address"),
-    Setting("BUDGET_PASSWORD_GLOBAL", "6000/hour", "password settings and resets, all clients together"),
-    Setting("BUDGET_ADMIN_CLAIM_PER_CLIENT", "20/hour", "administrator claims per client address"),
-    Setting("BUDGET_ADMIN_CLAIM_PER_ACCOUNT", "10/hour", "administrator claims per claiming account and client "
-                                                         "address"),
-    Setting("BUDGET_ADMIN_CLAIM_GLOBAL", "2000/hour", "administrator claims, all clients together"),
-    Setting("BUDGET_PERSONAL_DATA_PER_CLIENT", "20/hour", "exports of personal data per client address"),
-    Setting("BUDGET_PERSONAL_DATA_PER_ACCOUNT", "5/hour", "exports of personal data per account and client address"),
-    Setting("BUDGET_PERSONAL_DATA_GLOBAL", "1000/hour", "exports of personal data, all clients together"),
-    Setting("BUDGET_SSO_PER_CLIENT", "600/minute", "single sign-on requests (/oauth2/*) per client address"),
-    Setting("BUDGET_SSO_PER_RP", "600/minute", "single sign-on requests naming one business system (client_id) per "
-                                               "client address"),
-    Setting("BUDGET_SSO_GLOBAL", "60000/minute", "single sign-on requests (/oauth2/*), all clients together"),
+    *_budget("LOGIN", "logins by password or SMS code", "60/minute", ("ACCOUNT", "account or mobile", "20/15 minutes"),
+             "6000/minute"),
+    *_budget("SMS", "SMS codes asked for", "30/hour", ("MOBILE", "mobile", "10/hour"), "20000/hour",
+             ceiling=("60/hour", "stops bombing one number from many addresses")),
+    *_budget("REGISTRATION", "registrations and identity claims", "30/hour", ("MOBILE", "mobile", "10/hour"),
+             "10000/hour"),
+    *_budget("CARD_CHALLENGE", "card challenges", "60/minute", ("CARD", "card number", "30/minute"), "6000/minute"),
+    *_budget("PASSWORD", "password settings and resets", "30/hour", ("ACCOUNT", "account or mobile", "10/hour"),
+             "6000/hour"),
+    *_budget("ADMIN_CLAIM", "administrator claims", "20/hour", ("ACCOUNT", "claiming account", "10/hour"), "2000/hour"),
+    *_budget("PERSONAL_DATA", "exports of personal data", "20/hour", ("ACCOUNT", "account", "5/hour"), "1000/hour"),
+    *_budget("SSO", "single sign-on requests (/oauth2/*)", "600/minute",
+             ("RP", "business system named (client_id)", "600/minute"), "60000/minute"),
     Setting("GATEWAY_CLIENT_CONCURRENCY", "16", "requests of one client a gateway works on at once (more wait "
                                                 "their turn)"),
     Setting("GATEWAY_HASH_ROUTES", "6", "requests at once, per gateway, on routes that wait for a password hash "
