@@ -12,6 +12,7 @@ import json
 
 from .broker import call, rpc
 from .errors import OK
+from .rows import print_rows
 
 
 def _add(args, out):
@@ -34,17 +35,15 @@ def _add(args, out):
 def _list(args, out):
     with rpc() as proxy:
         clients = call(proxy, "sso", "list_clients")
-    for c in clients:
-        if args.json:
-            print(json.dumps(c, ensure_ascii=False), file=out)
-            continue
-        grant = "grant required" if c["require_grant"] else "no grant required"
-        print(f"{c['client_id']}  {c['name']}  system={c['system'] or '-'}  {grant}  "
-              f"auth={c.get('token_endpoint_auth_method', 'client_secret_basic')}  "
-              f"redirect={' '.join(c['redirect_uris'])}", file=out)
-    if not clients and not args.json:
-        print("(no clients)", file=out)
+    print_rows(clients, out, args.json, _client_line, "(no clients)")
     return OK
+
+
+def _client_line(c):
+    grant = "grant required" if c["require_grant"] else "no grant required"
+    return (f"{c['client_id']}  {c['name']}  system={c['system'] or '-'}  {grant}  "
+            f"auth={c.get('token_endpoint_auth_method', 'client_secret_basic')}  "
+            f"redirect={' '.join(c['redirect_uris'])}")
 
 
 def _remove(args, out):

@@ -9,6 +9,7 @@ from services.common import deadletters as dl
 from .broker import connection, queue_depth, record_operation, replay_producer
 from .errors import FAILED, OK, CommandError, usage
 from .progress import Progress
+from .rows import print_rows
 
 MAX_LIST = 1000
 
@@ -63,22 +64,18 @@ def list_all(out, as_json):
     return OK
 
 
+def _dead_letter_line(item):
+    line = (f"{item['parked_at'] or '-'}  {item['message_id'] or '(no id)'}  "
+            f"{item['source'] or '?'}.{item['event_type'] or '?'}  failures {item['failures']}  {item['reason']}")
+    return f"{line}\n    {item['traceback']}" if item["traceback"] else line
+
+
 def list_queue(queue, limit, out, as_json):
     with connection() as conn:
         _, dead, count = _open(conn, queue)
         with conn.channel() as channel:
             items = [_summary(m) for m in _fetched(channel, dead, min(count, limit))]
-    if not items and not as_json:
-        print(f"(no dead letters in {dead})", file=out)
-    for item in items:
-        if as_json:
-            print(json.dumps(item, ensure_ascii=False), file=out)
-        else:
-            print(f"{item['parked_at'] or '-'}  {item['message_id'] or '(no id)'}  "
-                  f"{item['source'] or '?'}.{item['event_type'] or '?'}  failures {item['failures']}  "
-                  f"{item['reason']}", file=out)
-            if item["traceback"]:
-                print(f"    {item['traceback']}", file=out)
+    print_rows(items, out, as_json, _dead_letter_line, f"(no dead letters in {dead})")
     return OK
 
 

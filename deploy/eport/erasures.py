@@ -8,26 +8,24 @@ an account's data for a legal reason, which refuses its erasure (409 LEGAL_HOLD)
 A hold placed or lifted is first recorded in the audit trail (OperatorActed, under the tool's broker
 user), like every changing command of the tool.
 """
-import json
 
 from .broker import call, record_operation, rpc
 from .errors import OK
+from .rows import print_rows
 
 
 def _list(args, out):
     with rpc() as proxy:
         rows = call(proxy, "identity", "ops_erasures")
-    for row in rows:
-        if args.json:
-            print(json.dumps(row, ensure_ascii=False), file=out)
-            continue
-        confirmed = ",".join(row["services_confirmed"]) or "-"
-        status = row["status"] + (f" ({row['refusal']})" if row.get("refusal") else "")
-        print(f"{row['erasure_id']}  user={row['user_id']}  {status}  requested={row['requested_at']}  "
-              f"completed={row['completed_at'] or '-'}  confirmed={confirmed}", file=out)
-    if not rows and not args.json:
-        print("(no erasure requests)", file=out)
+    print_rows(rows, out, args.json, _erasure_line, "(no erasure requests)")
     return OK
+
+
+def _erasure_line(row):
+    confirmed = ",".join(row["services_confirmed"]) or "-"
+    status = row["status"] + (f" ({row['refusal']})" if row.get("refusal") else "")
+    return (f"{row['erasure_id']}  user={row['user_id']}  {status}  requested={row['requested_at']}  "
+            f"completed={row['completed_at'] or '-'}  confirmed={confirmed}")
 
 
 def _hold(args, out):
