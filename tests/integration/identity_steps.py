@@ -15,7 +15,7 @@ from services.identity.service import IdentityService
 from services.notify.service import NotifyService
 from tests import sms
 from tests.factories import new_id_number, new_mobile
-from tests.support import Clock, own_vhost, raised
+from tests.support import Clock, raised
 
 PASSWORD = "a long enough passphrase"
 
@@ -51,15 +51,6 @@ def register(rpc, password=PASSWORD, mobile=None, id_number=None):
     if password:
         rpc.set_password(out["user_id"], password, password_setup_token=out["password_setup_token"])
     return out["user_id"], mobile, id_number
-
-
-@pytest.fixture(scope="module")
-def module_amqp_uri(amqp_uri):
-    """A vhost of this module alone: the RPC queue `rpc-identity` of the session's vhost may also be
-    consumed by identity processes started for other tests (the e2e platform lives for the whole
-    session), and a call answered there would hit another event store and SMS outbox."""
-    with own_vhost("eport-identity-it") as uri:
-        yield uri
 
 
 @pytest.fixture

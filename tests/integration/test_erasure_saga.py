@@ -29,7 +29,7 @@ from tests.integration.identity_steps import PASSWORD, app_of, new_code, registe
 from tests.enterprise_support import MANUAL
 from tests.eport_cli import eport, json_lines
 from tests.factories import new_uscc
-from tests.support import Clock, dead_letters_of, own_vhost, raised, replay_into, signed
+from tests.support import Clock, dead_letters_of, raised, replay_into, signed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLASSES = {"notify": NotifyService, "identity": IdentityService, "enterprise": EnterpriseService,
@@ -37,21 +37,11 @@ CLASSES = {"notify": NotifyService, "identity": IdentityService, "enterprise": E
 EVERY = sorted(BACKENDS)
 
 
-@pytest.fixture(scope="module")
-def module_amqp_uri():
-    with own_vhost("eport-erasure-it") as uri:
-        yield uri
-
-
 @pytest.fixture
-def config(config, module_amqp_uri, monkeypatch):
+def platform(container_factory, module_config, monkeypatch):
+    """Every service in this process, on the module's vhost (tests/integration/conftest.py)."""
     monkeypatch.setenv("EPORT_SERVICES", ",".join(EVERY))
-    return dict(config, AMQP_URI=module_amqp_uri)
-
-
-@pytest.fixture
-def platform(fresh_var, container_factory, config):
-    containers = {name: container_factory(cls, config) for name, cls in CLASSES.items()}
+    containers = {name: container_factory(cls, module_config) for name, cls in CLASSES.items()}
     for container in containers.values():
         container.start()
     app_of(containers["identity"]).clock = Clock()  # moved past the SMS codes' resend pause
@@ -59,8 +49,8 @@ def platform(fresh_var, container_factory, config):
 
 
 @pytest.fixture
-def rpc(platform, config):
-    with ClusterRpcProxy(config, timeout=20) as proxy:
+def rpc(platform, module_config):
+    with ClusterRpcProxy(module_config, timeout=20) as proxy:
         yield proxy
 
 
@@ -118,7 +108,7 @@ def test_every_service_confirms_and_the_person_is_gone(platform, rpc, fresh_var)
     assert again["user_id"] != user_id
 
 
-def test_a_service_down_midway_confirms_once_it_is_back(platform, rpc, container_factory, config):
+def test_a_service_down_midway_confirms_once_it_is_back(platform, rpc, container_factory, module_config):
     identity = rpc.identity
     user_id, mobile, _ = register(identity)
     platform["card"].kill()  # down before it could confirm: the event waits in its durable queue
@@ -129,7 +119,7 @@ def test_a_service_down_midway_confirms_once_it_is_back(platform, rpc, container
     eventlet.sleep(0.5)
     row = erasure_row(rpc, erasure_id)
     assert row["status"] == "pending" and "card" not in row["services_confirmed"]
-    container_factory(CardService, config).start()
+    container_factory(CardService, module_config).start()
     assert wait_done(rpc, erasure_id)["services_confirmed"] == EVERY
 
 
@@ -180,8 +170,8 @@ def cached(app, user_id):
     return True
 
 
-def test_every_instance_forgets_what_it_cached_of_the_person(platform, rpc, container_factory, config):
-    second = container_factory(IdentityService, config)  # a second instance of identity, beside the first
+def test_every_instance_forgets_what_it_cached_of_the_person(platform, rpc, container_factory, module_config):
+    second = container_factory(IdentityService, module_config)  # a second instance of identity, beside the first
     second.start()
     apps = [app_of(platform["identity"]), app_of(second)]
     apps[1].clock = apps[0].clock

@@ -15,7 +15,7 @@ from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, 
 from tests.identity_support import PausingPasswords
 
 # the fixtures: identity and notify as containers on a vhost of this module's own, identity's RPC proxy
-module_amqp_uri, config, services, rpc = steps.module_amqp_uri, steps.config, steps.services, steps.rpc  # fixtures
+config, services, rpc = steps.config, steps.services, steps.rpc  # fixtures (module_amqp_uri: conftest.py)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

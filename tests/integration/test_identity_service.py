@@ -21,7 +21,7 @@ from tests.integration.identity_steps import PASSWORD, app_of, fails, new_code, 
 from tests.integration import identity_steps as steps
 
 pytestmark = pytest.mark.integration
-module_amqp_uri, config, services, rpc = steps.module_amqp_uri, steps.config, steps.services, steps.rpc  # fixtures
+config, services, rpc = steps.config, steps.services, steps.rpc  # fixtures (module_amqp_uri: conftest.py)
 
 
 @pytest.fixture
