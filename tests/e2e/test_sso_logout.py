@@ -204,6 +204,25 @@ def test_the_sso_cookie_ends_with_the_identity_session_it_rests_on(api, client, 
     assert refresh(api, client, tokens).json()["error"] == "invalid_grant"
 
 
+@pytest.mark.parametrize("origin", ["https://crm.example", "null"])
+def test_a_logout_confirmation_posted_from_another_origin_ends_nothing(api, client, origin):
+    """Through the gateway (which must hand the Origin on) to sso: a foreign page posting confirm=yes with
+    the Lax cookie gets the confirmation page again and the session lives; the issuer's own page ends it."""
+    person = enterprise_with_grant(api)["granted"]
+    cookie, _ = logged_in(api, client, person)
+    issuer = urlsplit(api.get("/.well-known/openid-configuration").json()["issuer"])
+
+    def confirm(page_origin):
+        return api.post("/oauth2/logout", data={"confirm": "yes"}, allow_redirects=False,
+                        headers={"Cookie": f"{COOKIE}={cookie}", "Origin": page_origin})
+    page = confirm(origin)
+    assert page.status_code == 200 and 'method="post"' in page.text and "Set-Cookie" not in page.headers
+    assert cookie_logs_in(api, client, cookie)
+    ended = confirm(f"{issuer.scheme}://{issuer.netloc}")
+    assert ended.status_code == 200 and 'method="post"' not in ended.text and "Max-Age=0" in ended.headers["Set-Cookie"]
+    assert session_ended(api, client, cookie)
+
+
 def parked_logouts(platform):
     """{message_id: summary} of the logout tokens parked in the dead-letter queue of their consumer."""
     listed = eport("dead-letters", "list", "sso.sso-events", "--json", amqp_uri=operator_uri(platform), check=False)
