@@ -25,7 +25,11 @@ class AccountLocked(RetryLater):
 
 class Lockout:
     """The password lockout of an account: `failures` in a row and `locked_until`. A mixin of User
-    (domain.py) and of AccountLock, each with its own `_login_failed` and `_locked` events."""
+    (domain.py) and of AccountLock, each with its own `_login_failed` and `_locked` events. Both pairs
+    are live, neither is a copy to drop: a known account's are User's (integration.py publishes them as
+    LoginFailed and UserLocked), an unknown one's AccountLock's (published never), and each is stored
+    under its own class's topic (services.identity.domain:User.Locked, services.identity.lockout:
+    AccountLock.Locked, ...), which stored events must keep resolving: tests/unit/test_lockout.py."""
 
     def is_locked(self, now):
         return self.locked_until is not None and now < self.locked_until

@@ -85,6 +85,22 @@ def test_a_failed_login_writes_alike_for_known_and_unknown_accounts(app, clock):
     assert written["known"] == written["unknown"] == 5
 
 
+# A known account's lockout events are User's, an unknown one's AccountLock's (services/identity/lockout.py,
+# Lockout): two aggregates, each stored under its own class's topic, which every stored event must keep.
+STORED_LOCKOUT_TOPICS = {f"services.identity.{module}:{aggregate}.{name}" for module, aggregate in
+                         (("domain", "User"), ("lockout", "AccountLock")) for name in ("LoginFailed", "Locked")}
+
+
+def test_both_lockouts_events_are_stored_under_their_topics_and_load_again(app, clock):
+    _, mobile, _ = registered(app, clock)
+    accounts = (mobile, new_mobile())
+    for account in accounts:
+        answers(app, account, "wrong password", 5)
+    assert STORED_LOCKOUT_TOPICS <= {n.topic for n in app.recorder.select_notifications(start=1, limit=1000)}
+    again = IdentityApplication(clock=clock, passwords=CHEAP)  # another process on the same SQLite store
+    assert [error(again.login_password, a, PASSWORD).code for a in accounts] == [e.ACCOUNT_LOCKED] * 2
+
+
 def test_sms_codes_for_registered_and_unregistered_mobiles_write_and_hand_off_alike(app, clock):
     _, mobile, _ = registered(app, clock)
     stranger = new_mobile()
