@@ -5,6 +5,7 @@ against the running platform; this is the fast half."""
 import re
 
 import pytest
+from nameko.web.handlers import HttpRequestHandler
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,8 @@ from gateway.errors import status_of
 from gateway.identity_schemas import _sms_code
 from gateway.openapi import build_spec
 from gateway.routing import ROUTES, _load
+from gateway.http import http
+from gateway.service import GatewayService
 
 pytestmark = pytest.mark.unit
 
@@ -90,6 +93,36 @@ def _operations(doc):
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             yield method.upper(), path, op
+
+
+def served(service=GatewayService):
+    """(METHOD, path) of every HTTP entrypoint the gateway's class declares, its path in OpenAPI's notation."""
+    found = set()
+    for name in dir(service):
+        for entrypoint in getattr(getattr(service, name), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, HttpRequestHandler):
+                path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", entrypoint.url)
+                found |= {(method.strip().upper(), path) for method in entrypoint.method.split(",")}
+    return found
+
+
+def test_every_path_the_gateway_serves_is_in_the_document_and_no_other(doc):
+    """/oauth2/*, /.well-known/* (event-keys.json too), erasure and export included: nothing served unpublished."""
+    documented = {(method.upper(), path) for path, ops in doc["paths"].items() for method in ops
+                  if method in ("get", "put", "post", "delete", "patch", "options", "head")}
+    walked = served()
+    assert {("POST", "/oauth2/logout"), ("GET", "/.well-known/event-keys.json"), ("POST", "/api/v1/me/erasure"),
+            ("POST", "/api/v1/me/export"), ("OPTIONS", "/oauth2/token")} <= walked  # the walk sees them all
+    assert not walked - documented, f"served, not in /openapi.json: {sorted(walked - documented)}"
+    assert not documented - walked, f"in /openapi.json, not served: {sorted(documented - walked)}"
+
+
+def test_the_walk_finds_an_entrypoint_declared_without_the_document():
+    class Undocumented(GatewayService):
+        @http("GET", "/api/v1/undocumented/<thing_id>")
+        def undocumented(self, request, thing_id):
+            return 204, ""
+    assert served(Undocumented) - served() == {("GET", "/api/v1/undocumented/{thing_id}")}
 
 
 def test_request_bodies_say_that_unknown_properties_are_ignored(doc):
