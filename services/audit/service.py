@@ -3,7 +3,7 @@ from nameko.extensions import DependencyProvider
 
 from services.common import context as worker_context
 from services.common.context import BROKER_USER, RequestContext
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.rpc import RpcProxy, rpc
@@ -33,7 +33,7 @@ class AuditLog(Rebuilding, DependencyProvider):
         return AuditRebuild(self.store, fetch, page=page)
 
 
-class AuditService(Operated):
+class AuditService(ForgetsErased, Operated):
     name = "audit"
 
     log = AuditLog()
@@ -42,18 +42,10 @@ class AuditService(Operated):
     identity = RpcProxy("identity")
     erasure = ErasureFollower("audit")
 
-    @rpc
-    def ping(self):
-        return "pong"
-
     @on_event("audit", "identity")
     def on_identity_event(self, envelope):
         self.log.record(envelope)  # UserErased too: the audit trail's entry of the request
         self.erasure.erase(envelope, self.identity, purge=self.log.pseudonymize)
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
 
     @on_event("audit", "enterprise")
     def on_enterprise_event(self, envelope):

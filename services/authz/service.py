@@ -4,7 +4,7 @@ import logging
 import eventlet
 
 from services.common.dependency import EventSourced
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.outages import Retrying
@@ -62,15 +62,11 @@ class AuthzEventSourced(Rebuilding, EventSourced):
             eventlet.sleep(self._pause)
 
 
-class AuthzService(Operated):
+class AuthzService(ForgetsErased, Operated):
     name = "authz"
     app = AuthzEventSourced(AuthzApplication, to_integration)
     identity = RpcProxy("identity")
     erasure = ErasureFollower("authz")
-
-    @rpc
-    def ping(self):
-        return "pong"
 
     @rpc
     def list_systems(self):
@@ -104,10 +100,6 @@ class AuthzService(Operated):
     @on_event("authz", "identity")
     def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py)
         self.erasure.erase(envelope, self.identity)
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
 
     @on_event("authz", "enterprise")
     def on_enterprise_event(self, envelope):

@@ -8,7 +8,7 @@ it what that user may do. Card login (`login`) is anonymous: the card is the cre
 from nameko.timer import timer
 
 from services.common.dependency import EventSourced
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -18,7 +18,7 @@ from .integration import to_integration
 from .peers import Peers
 
 
-class CardService(Operated):
+class CardService(ForgetsErased, Operated):
     name = "card"
 
     app = EventSourced(CardApplication, to_integration)
@@ -28,10 +28,6 @@ class CardService(Operated):
 
     def _peers(self):
         return Peers(self.identity, self.enterprise)
-
-    @rpc
-    def ping(self):
-        return "pong"
 
     # -- called by the gateway -------------------------------------------------------------------
     @rpc
@@ -86,10 +82,6 @@ class CardService(Operated):
     @on_event("card", "identity")
     def on_identity_event(self, envelope):  # UserErased (services/common/erasure.py): its cards unbound first
         self.erasure.erase(envelope, self.identity, purge=lambda user_id: self.app.unbind_erased(envelope))
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
 
     @on_event("card", "enterprise")
     def on_enterprise_event(self, envelope):

@@ -220,3 +220,12 @@ class ErasureBroadcast(SignedBroadcast):
 
 
 erasure_broadcast = partial(ErasureBroadcast.decorator)
+
+
+class ForgetsErased:
+    """Mix-in of a service class whose `erasure` is its ErasureFollower: every instance of the service
+    forgets the person's keys and cached aggregates on identity's UserErased (a broadcast)."""
+
+    @erasure_broadcast()
+    def on_user_erased(self, envelope):
+        self.erasure.forget(envelope)

@@ -266,6 +266,10 @@ class Operated:
     operations = Operations()
 
     @rpc
+    def ping(self):
+        return "pong"
+
+    @rpc
     def ops_status(self):
         return self.operations.status()
 

@@ -5,7 +5,7 @@ it what that user may do.
 """
 
 from services.common.dependency import EventSourced
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -15,16 +15,12 @@ from .integration import to_integration
 from .peers import Peers
 
 
-class EnterpriseService(Operated):
+class EnterpriseService(ForgetsErased, Operated):
     name = "enterprise"
 
     app = EventSourced(EnterpriseApplication, to_integration)
     identity = RpcProxy("identity")
     erasure = ErasureFollower("enterprise")
-
-    @rpc
-    def ping(self):
-        return "pong"
 
     @rpc
     def lookup_registry(self, uscc):
@@ -77,10 +73,6 @@ class EnterpriseService(Operated):
     def on_identity_event(self, envelope):  # UserSuperseded; UserErased (services/common/erasure.py)
         if not self.erasure.erase(envelope, self.identity):
             self.app.learn_identity(envelope)
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
 
     @rpc
     def get_enterprise(self, enterprise_id, actor_user_id=None):

@@ -3,7 +3,7 @@ from contracts.errors import Forbidden, ValidationFailed
 from services.common import context as worker_context
 from services.common.context import BROKER_USER
 from services.common.dependency import EventSourced
-from services.common.erasure import ErasureFollower, erasure_broadcast, erasure_services
+from services.common.erasure import ErasureFollower, ForgetsErased, erasure_services
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -14,7 +14,7 @@ from .integration import to_integration
 from .peers import Peers
 
 
-class IdentityService(Operated):
+class IdentityService(ForgetsErased, Operated):
     name = "identity"
 
     app = EventSourced(IdentityApplication, to_integration)
@@ -24,10 +24,6 @@ class IdentityService(Operated):
 
     def _peers(self):
         return Peers(self.notify, self.enterprise)
-
-    @rpc
-    def ping(self):
-        return "pong"
 
     # -- called by the gateway -------------------------------------------------------------------
     @rpc
@@ -148,10 +144,6 @@ class IdentityService(Operated):
         mobile = self.app.mobile_of(user_id)
         if mobile is not None and "notify" in erasure_services():
             self._peers().forget_mobile(mobile)
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
 
     # -- operators (`eport erasures list`, `eport legal-hold add|remove`) --------------------------
     @rpc

@@ -1,6 +1,6 @@
 """The notify service: SMS delivery (RPC from identity only, sms_entrypoints.py) and the users'
 message inbox: enterprise (identity, authz) events in, the users' messages out."""
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated, Rebuilding
 from services.common.rpc import RpcProxy, rpc
@@ -21,7 +21,7 @@ class InboxStore(Rebuilding, SwappableEventSourced):
         return InboxRebuild(self, fetch, page, Peers(fetch.proxy.enterprise))
 
 
-class InboxEntrypoints:
+class InboxEntrypoints(ForgetsErased):
     inbox = InboxStore(InboxApplication, to_integration=None)
     enterprise = RpcProxy("enterprise")
     identity = RpcProxy("identity")
@@ -40,10 +40,6 @@ class InboxEntrypoints:
         if not self.erasure.erase(envelope, self.identity):
             self.inbox.deliver(envelope)
 
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
-
     @rpc
     def list_messages(self, user_id, unread_only=False, limit=None, cursor=None):
         return self.inbox.list_messages(user_id, bool(unread_only), limit, cursor)
@@ -60,7 +56,3 @@ class InboxEntrypoints:
 
 class NotifyService(SmsEntrypoints, InboxEntrypoints, Operated):
     name = "notify"
-
-    @rpc
-    def ping(self):
-        return "pong"

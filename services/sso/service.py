@@ -4,7 +4,7 @@ The gateway serves its endpoints (gateway/sso_routes.py) and hands each HTTP req
 the protocol's rules are all here, on Authlib (provider.py), the state event-sourced (application.py).
 """
 from services.common.dependency import EventSourced
-from services.common.erasure import ErasureFollower, erasure_broadcast
+from services.common.erasure import ErasureFollower, ForgetsErased
 from services.common.messaging import on_event
 from services.common.operations import Operated
 from services.common.rpc import RpcProxy, rpc
@@ -17,7 +17,7 @@ from .peers import Peers
 from .provider import Provider
 
 
-class SsoService(Operated):
+class SsoService(ForgetsErased, Operated):
     name = "sso"
 
     app = EventSourced(SsoApplication, to_integration)
@@ -51,14 +51,6 @@ class SsoService(Operated):
     @on_logout_due("sso", "sso")
     def on_logout_due(self, envelope):
         deliver(self.app, self._peers(), envelope)
-
-    @erasure_broadcast()
-    def on_user_erased(self, envelope):  # every instance forgets the person's keys and cached aggregates
-        self.erasure.forget(envelope)
-
-    @rpc
-    def ping(self):
-        return "pong"
 
     @rpc
     def discovery(self):
