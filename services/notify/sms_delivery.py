@@ -1,9 +1,11 @@
 """Delivery of one SMS through the provider: tries again with back-off when the provider says
 another try may work (SMS_ATTEMPTS, SMS_RETRY_DELAY doubling), and parks what still failed.
 
-A parked SMS is one line in EPORT_VAR/sms-parked.jsonl (mode 0600): when, the purpose, the masked
-mobile, the provider's error code and request id, the tries. Never the code: it is worth nothing
-once expired, and an operator has no business reading it. Notify counts sent, retried and parked
+A parked SMS is one line in EPORT_VAR/sms-parked.jsonl (mode 0600): when, the purpose, the keyed
+digest that names the mobile's lines in the outbox too (outbox_seal.name_of: nothing of the mobile,
+not even masked, in a copy of var/ taken before an erasure; issue 24), the provider's error code and
+request id, the tries. Never the code: it is worth nothing once expired, and an operator has no
+business reading it. Notify counts sent, retried and parked
 SMS and `eport status` shows them (the row `sms` of notify: stored = parked since start).
 """
 import json
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from contracts.masking import mask_mobile
 from services.common.settings import setting, var_dir
 
+from .outbox_seal import name_of
 from .sms import SmsFailed
 
 log = logging.getLogger(__name__)
@@ -59,7 +62,7 @@ class Delivery:
                   failure.request_id)
         self._count("parked")
         line = json.dumps({"parked_at": datetime.now(UTC).isoformat(), "purpose": purpose,
-                           "mobile": mask_mobile(mobile), "error": failure.code,
+                           "to": name_of(mobile), "error": failure.code,
                            "request_id": failure.request_id, "attempts": attempts}) + "\n"
         fd = os.open(parked_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -69,13 +72,15 @@ class Delivery:
 
     @staticmethod
     def forget_parked(mobile):
-        """Drop the parked lines of `mobile` (masked, as they are kept): its holder was erased; how many."""
+        """Drop the parked lines of `mobile` (by its digest; a line of before by its masked mobile): its
+        holder was erased; how many."""
         path = parked_path()
         if not path.exists():
             return 0
         lines = path.read_bytes().splitlines(keepends=True)
-        masked = json.dumps(mask_mobile(mobile))
-        kept = [line for line in lines if f'"mobile": {masked}'.encode() not in line]
+        name, masked = json.dumps(name_of(mobile)), json.dumps(mask_mobile(mobile))
+        kept = [line for line in lines if f'"to": {name}'.encode() not in line
+                and f'"mobile": {masked}'.encode() not in line]
         if len(kept) != len(lines):
             fresh = path.with_name(f"{path.name}.{os.getpid()}.forget")
             fresh.write_bytes(b"".join(kept))

@@ -10,6 +10,8 @@ import socket
 
 import pytest
 
+from contracts.masking import mask_mobile
+from services.notify.outbox_seal import name_of
 from services.notify.sms_delivery import Delivery, parked_path
 from services.notify.sms_tencent import TencentProvider
 from tests.factories import new_mobile
@@ -68,7 +70,7 @@ def test_the_providers_internal_errors_rate_limit_and_a_bad_gateway_are_tried_ag
 @pytest.mark.parametrize("failure", ["LimitExceeded.PhoneNumberDailyLimit",
                                      "FailedOperation.InsufficientBalanceInSmsPackage",
                                      "InvalidParameterValue.TemplateParameterFormatError"])
-def test_a_failure_for_good_is_parked_at_once_with_the_masked_mobile_and_never_the_code(tencent, failure):
+def test_a_failure_for_good_is_parked_at_once_named_by_a_digest_never_the_mobile_or_the_code(tencent, failure):
     mobile = new_mobile()
     tencent.script = [failure]
     sender, slept = delivery()
@@ -76,8 +78,9 @@ def test_a_failure_for_good_is_parked_at_once_with_the_masked_mobile_and_never_t
     assert slept == [] and len(tencent.requests) == 1
     (line,) = parked()
     assert line["error"] == failure and line["purpose"] == "reset_password" and line["attempts"] == 1
-    assert line["mobile"] == mobile[:3] + "****" + mobile[-4:] and line["request_id"]
-    assert CODE not in parked_path().read_text() and mobile not in parked_path().read_text()
+    assert line["to"] == name_of(mobile) and line["request_id"]
+    kept = parked_path().read_text()
+    assert CODE not in kept and mobile not in kept and mobile[-4:] not in kept and mask_mobile(mobile) not in kept
     assert sender.operations_status()["sms_parked"] == 1
 
 
@@ -124,3 +127,15 @@ def test_notify_refuses_the_examples_placeholders(tencent, monkeypatch):
     monkeypatch.setenv("SMS_TENCENT_SECRET_KEY", "REPLACE-ME")
     with pytest.raises(StartRefused, match="needs SMS_TENCENT_SECRET_KEY \\(a placeholder\\)"):
         TencentProvider()
+
+
+def test_an_erased_mobiles_parked_lines_go_and_only_its_own(tencent):
+    """forget_parked (an erasure) drops the lines of that mobile, not those of a number masked the same."""
+    erased, neighbour = new_mobile(), new_mobile()
+    neighbour = erased[:3] + neighbour[3:7] + erased[-4:]  # the same masked form, another number
+    assert neighbour != erased
+    tencent.script = ["LimitExceeded.PhoneNumberDailyLimit"] * 2
+    sender, _ = delivery()
+    assert sender.send(erased, "login", CODE, "t") is False and sender.send(neighbour, "login", CODE, "t") is False
+    assert Delivery.forget_parked(erased) == 1
+    assert [line["to"] for line in parked()] == [name_of(neighbour)]
