@@ -3,6 +3,9 @@
 fake), and the steps `bind`, `login`, `published`. A card test module takes the fixtures it uses by
 name: `ca, clock, peers = cards.ca, cards.clock, cards.peers` (`from tests import card_support as cards`)."""
 import base64
+import sqlite3
+import uuid
+from contextlib import contextmanager
 from datetime import datetime, UTC
 
 import pytest
@@ -11,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from services.card.application import CardApplication
+from services.card.domain import CardIndex
 from eport_card.devca import create_ca, issue_card, save_ca
 from services.card.integration import to_integration
 from tests.peers import HOLDER, USCC, FakeCardPeers
@@ -99,3 +103,22 @@ def serial_of(card):
 def ca_dir(ca, tmp_path):
     save_ca(ca, tmp_path / "ca")
     return tmp_path / "ca"
+
+
+@contextmanager
+def before_keyed_card_ids():
+    """The card service as it was before keyed card index ids (what wrote a store before the upgrade, or an
+    instance not upgraded yet): a card's index, and the subject its number is sealed for, under the uuid5 of
+    the plain card number, and no migration."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CardIndex, "create_id", staticmethod(CardIndex.legacy_id))
+        patch.setattr(CardApplication, "migrate_legacy_indexes", lambda self: 0)
+        yield
+
+
+def stored_ids(store_file):
+    """Every aggregate id in a SQLite event store file, events and snapshots: what anyone holding a copy
+    of it reads without any key."""
+    with sqlite3.connect(store_file) as db:
+        rows = db.execute("SELECT originator_id FROM stored_events UNION SELECT originator_id FROM stored_snapshots")
+        return {uuid.UUID(row[0]) for row in rows}

@@ -14,12 +14,17 @@ other services, asked under the same command id, answer what they answered.
 """
 import hashlib
 import hmac
+import logging
 import time
+
+from eventsourcing.utils import get_topic
 
 from contracts import enterprise as ent
 from contracts.identity import USER_ERASED
-from services.common.application import ServiceApplication
+
+from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
+from services.common.store_deletion import delete_aggregate
 
 from .admin_claims import AdminClaims
 from .bindings import Bindings
@@ -32,6 +37,7 @@ from .trust import TrustAnchor, challenge_ttl
 from .validity import Validity
 
 CONSUMER = "card"
+log = logging.getLogger(__name__)
 
 
 class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims, Validity, ServiceApplication):
@@ -44,6 +50,7 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
         self.trust = trust if trust is not None else TrustAnchor.from_env()
         self.ttl = ttl if ttl is not None else challenge_ttl()
         self._start_validity()
+        self.migrate_legacy_indexes()
         # Its own key, derived from the index key: no new secret to distribute.
         self._login_key = hmac.new(secret("EPORT_INDEX_KEY").encode(), b"card login challenges",
                                    hashlib.sha256).digest()
@@ -53,7 +60,71 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
         return self.find(CardBinding.create_id(user_id, enterprise_id), CardBinding)
 
     def _index(self, card_no):
-        return self.find(CardIndex.create_id(card_no), CardIndex)
+        """The card's index, or None; one still under its legacy id reads as moved (not saved here)."""
+        return self._index_moved(card_no)[0]
+
+    def _index_moved(self, card_no):
+        """(the card's index or None, the aggregates a save of it must save too). The index is looked
+        up under the keyed id, then under the legacy one (a store written before): found there, it
+        comes back moved to the keyed id, with the legacy index marked Moved to save with it; once
+        that save is recorded the legacy index is deleted (`_record`)."""
+        index = self.find(CardIndex.create_id(card_no), CardIndex)
+        if index is not None:
+            return index, []
+        legacy = self.find(CardIndex.legacy_id(card_no), CardIndex)
+        if legacy is None or getattr(legacy, "moved", False):
+            return None, []
+        return CardIndex.moved_from(legacy), [legacy]
+
+    def _record(self, processing_event):
+        recordings = super()._record(processing_event)
+        for aggregate in list(processing_event.aggregates.values()):
+            if isinstance(aggregate, CardIndex) and getattr(aggregate, "moved", False):
+                self._delete_legacy(aggregate.id)
+        return recordings
+
+    def _delete_legacy(self, legacy_id):
+        """The legacy index's events and snapshots deleted (its id is the uuid5 of the plain number) and
+        its subject's key destroyed (what it sealed moved under the keyed id's key)."""
+        delete_aggregate(self, legacy_id)
+        self.mapper.keys.destroy(legacy_id)
+
+    def migrate_legacy_indexes(self):
+        """Every card index still under its legacy id moved to its keyed id and deleted, at the start of
+        every card instance (an operator migrates a store by starting the upgraded service); the number
+        moved. Idempotent, and safe beside running instances (a move conflicts like any save of it)."""
+        moved = 0
+        for card_no, index_id in self._registered_indexes():
+            if index_id == CardIndex.legacy_id(card_no):  # else keyed already
+                moved += retry_on_conflict(lambda card_no=card_no, index_id=index_id: self._move(card_no, index_id))
+        return moved
+
+    def _move(self, card_no, legacy_id):
+        legacy = self.find(legacy_id, CardIndex)
+        if legacy is None:
+            return 0
+        if getattr(legacy, "moved", False):  # moved by a save that did not get to delete it
+            self._delete_legacy(legacy_id)
+            return 0
+        index, moved = self._index_moved(card_no)
+        if not moved:  # a keyed index too: old and upgraded instances wrote at once (stop the old first)
+            log.error("card index %s: a legacy index beside its keyed one, left for an operator", index.id)
+            return 0
+        self.save(index, *moved)  # and _record deletes the legacy one
+        return 1
+
+    def _registered_indexes(self):
+        """(card number, index id) of every CardIndex Registered event in the store."""
+        topic, start = get_topic(CardIndex.Registered), 1
+        while True:
+            found = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
+            for notification in found:
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event.card_no, str):  # else unreadable (its key destroyed): nothing to compare
+                    yield event.card_no, event.originator_id
+            if len(found) < 500:
+                return
+            start = found[-1].id + 1
 
     def _list(self, key):
         return self.find(BindingList.create_id(key), BindingList) or BindingList(key=key)

@@ -59,7 +59,8 @@ class Bindings:
         with the command's answer `answer(binding)`, which it returns."""
         def attempt():
             binding = self._binding(user_id, enterprise_id) or CardBinding(user_id=user_id, enterprise_id=enterprise_id)
-            index = self._index(card_no) or CardIndex(card_no=card_no)
+            index, moved = self._index_moved(card_no)
+            index = index or CardIndex(card_no=card_no)
             index.check_free_for(binding.id)
             binding.bind(card_no=card_no, card_type=info.card_type, association_id=association_id, role=role,
                          bound_at=iso_of_epoch(self.clock()), by_user_id=user_id, uscc=info.uscc,
@@ -71,7 +72,7 @@ class Bindings:
             by_enterprise = self._list(f"enterprise:{enterprise_id}")
             by_enterprise.add_once(user_id)
             answered = answer(binding)
-            run.save(binding, index, by_user, by_enterprise, answer=answered)
+            run.save(binding, index, *moved, by_user, by_enterprise, answer=answered)
             return answered
 
         return retry_on_conflict(attempt)
@@ -101,9 +102,9 @@ class Bindings:
         retry_on_conflict(attempt)
 
     def _unbind(self, binding, *, reason, by_user_id):
-        index = self._index(binding.card_no) if binding.bound else None
+        index, moved = self._index_moved(binding.card_no) if binding.bound else (None, [])
         binding.unbind(reason=reason, by_user_id=by_user_id)
         if index is None:
             return [binding]
         index.release_from(binding.id)
-        return [binding, index]
+        return [binding, index, *moved]

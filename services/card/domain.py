@@ -8,8 +8,11 @@ No I/O here: the application loads and saves.
   from the challenge id) marks one spent, once a card has signed it: only a card writes.
 - `CardBinding` (id from user and enterprise): the card bound to one association, if any. One
   aggregate per association, so "one card per association" is its own invariant.
-- `CardIndex` (id from the card number): which association the card is bound to. Saved in the
-  same transaction as the binding, so two binds of one card never both succeed.
+- `CardIndex` (id from the card number's keyed digest): which association the card is bound to. Saved
+  in the same transaction as the binding, so two binds of one card never both succeed. Stores written
+  before keyed ids hold indexes under the legacy id, uuid5 of the plain number (anyone could confirm a
+  number from it): the application moves each to its keyed id (`moved_from`) and deletes the old one
+  (application.py, docs/PERSONAL_DATA.md).
 - `BindingList` (id from "user:<id>" or "enterprise:<id>"): the associations that ever had a
   card, for the queries by user and by enterprise. Only grows; the bindings say what is bound.
 """
@@ -23,10 +26,13 @@ from contracts.card import CARD_TYPES
 from contracts.enterprise import ADMIN, APPROVED, USER  # noqa: F401 (roles and status of memberships)
 from contracts.errors import DomainError, Forbidden, InvalidCredentials, Unauthenticated  # noqa: F401 (shared)
 from services.common.aggregates import KeyedList
+from services.common.digests import Digests
 from services.common.sealing import ORIGINATOR, OWNER, PersonalData
+from services.common.settings import secret
 
 BINDING_NAMESPACE = uuid.UUID("5d0a4f7e-3c21-4b8e-9f6a-7e2b1c9d4a30")
-CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")
+CARD_INDEX_NAMESPACE = uuid.UUID("a7c3e9b1-58d2-4f06-b4e1-0c9f2d6a8e57")  # legacy ids: of the plain number
+KEYED_CARD_INDEX_NAMESPACE = uuid.UUID("c41e8f27-6b3a-4d95-a0f2-9e7d15b3c868")  # of its keyed digest
 LIST_NAMESPACE = uuid.UUID("2e8b6c14-9a7f-4d35-8c0e-f1a5b3d7c962")
 LOGIN_CHALLENGE_NAMESPACE = uuid.UUID("8f1d2b6e-4c7a-4e59-a3d0-6b9e1f7c2a84")
 
@@ -251,10 +257,18 @@ class CardBinding(PersonalData, Aggregate):
 
 class CardIndex(PersonalData, Aggregate):
     personal_owner = ORIGINATOR  # the card's subject (card_subject): the index outlives its bindings
-    personal_events = {"Registered": {"card_no": OWNER}, "Claimed": {"cert_sha256": OWNER}}
+    personal_events = {"Registered": {"card_no": OWNER}, "Claimed": {"cert_sha256": OWNER},
+                       "MovedIn": {"cert_sha256": OWNER}}
 
     @staticmethod
     def create_id(card_no):
+        """uuid5 of the card number's HMAC keyed with EPORT_INDEX_KEY: without that key the id tells
+        nothing of the number, however few card numbers there are."""
+        return uuid.uuid5(KEYED_CARD_INDEX_NAMESPACE, Digests(secret("EPORT_INDEX_KEY")).card_no(card_no))
+
+    @staticmethod
+    def legacy_id(card_no):
+        """The id of the card's index in a store written before keyed ids: read only, to move it."""
         return uuid.uuid5(CARD_INDEX_NAMESPACE, card_no)
 
     @event("Registered")
@@ -264,6 +278,30 @@ class CardIndex(PersonalData, Aggregate):
         self.user_id = None
         self.enterprise_id = None
         self.cert_sha256 = None
+        self.moved = False
+
+    @classmethod
+    def moved_from(cls, legacy):
+        """The index under the keyed id holding what the legacy index `legacy` holds (its claim, if
+        any; `MovedIn` records the move), and `legacy` marked `Moved`: both to be saved together, so
+        that a second mover, or a binder of the legacy index, conflicts."""
+        index = cls(card_no=legacy.card_no)
+        index._moved_in(binding_id=legacy.binding_id, user_id=legacy.user_id, enterprise_id=legacy.enterprise_id,
+                        cert_sha256=getattr(legacy, "cert_sha256", None))
+        legacy._moved()
+        return index
+
+    @event("MovedIn")
+    def _moved_in(self, *, binding_id, user_id, enterprise_id, cert_sha256):
+        self.binding_id = binding_id
+        self.user_id = user_id
+        self.enterprise_id = enterprise_id
+        self.cert_sha256 = cert_sha256
+
+    @event("Moved")
+    def _moved(self):
+        """A legacy index, once its claim is under the keyed id: read as absent, then deleted."""
+        self.moved = True
 
     def check_free_for(self, binding_id):
         if self.binding_id is not None:

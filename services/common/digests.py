@@ -29,6 +29,10 @@ class Digests:
     def mobile(self, value):
         return self.of("mobile", value)
 
+    def card_no(self, value):
+        """The card index ids (services/card/domain.py): card numbers are fewer still than mobiles."""
+        return self.of("card_no", value)
+
     def sms_code(self, mobile_digest, purpose, code):
         return self.of("sms_code", mobile_digest, purpose, code)
 

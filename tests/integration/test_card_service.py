@@ -82,8 +82,9 @@ def card_amqp_uri():
         yield uri
 
 
-@pytest.fixture
-def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
+def starter(container_factory, config, amqp_uri, fresh_var, monkeypatch):
+    """start(): the card service, the gateway and the stand-ins on `fresh_var`, an Http to the gateway with
+    `.app` (the service's application) and `.ca` (its development CA, made already: `start.ca`)."""
     monkeypatch.delenv("CARD_CA_CERT", raising=False)
     StubIdentity.locked.clear()
     StubIdentity.sessions.clear()
@@ -93,16 +94,27 @@ def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
         # One USCC for both: here a card may race into two associations (one card per association).
         StubEnterprise.members[(user_id, enterprise_id)] = {
             "association_id": f"assoc-{uuid.uuid4().hex[:8]}", "role": role, "status": "approved", "uscc": USCC}
-    cfg = dict(config, AMQP_URI=card_amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
-    card = container_factory(CardService, cfg)
-    for cls in (StubIdentity, StubEnterprise, GatewayService):
-        container_factory(cls, cfg).start()
-    card.start()
-    http = Http(f"http://{cfg['WEB_SERVER_ADDRESS']}")
-    http.amqp_uri = card_amqp_uri
-    http.app = next(d for d in card.dependencies if isinstance(d, EventSourced)).app
-    http.ca = load_ca(ensure_dev_ca(fresh_var / "card-ca"))  # the one the service created at start
-    return http
+    ca = load_ca(ensure_dev_ca(fresh_var / "card-ca"))  # the one the service finds at start
+
+    def start():
+        cfg = dict(config, AMQP_URI=amqp_uri, WEB_SERVER_ADDRESS=f"127.0.0.1:{free_port()}")
+        card = container_factory(CardService, cfg)
+        for cls in (StubIdentity, StubEnterprise, GatewayService):
+            container_factory(cls, cfg).start()
+        card.start()
+        http = Http(f"http://{cfg['WEB_SERVER_ADDRESS']}")
+        http.amqp_uri = amqp_uri
+        http.app = next(d for d in card.dependencies if isinstance(d, EventSourced)).app
+        http.ca = ca
+        return http
+
+    start.ca = ca
+    return start
+
+
+@pytest.fixture
+def platform(container_factory, config, card_amqp_uri, fresh_var, monkeypatch):
+    return starter(container_factory, config, card_amqp_uri, fresh_var, monkeypatch)()
 
 
 def new_card(ca, user_id="u-zhang", card_no="8800000012345", card_type="operator"):

@@ -1,0 +1,115 @@
+"""A card's index id is keyed (uuid5 of the card number's HMAC with EPORT_INDEX_KEY, services/common/digests.py),
+and indexes under the legacy id (uuid5 of the plain number) of a store written before are moved to it and
+deleted: a copy of the store then confirms no card number (services/card/application.py). On the real SQLite
+store, whose ids a reader sees without any key."""
+import uuid
+
+import pytest
+
+from services.card.application import CardApplication
+from services.card.domain import KEYED_CARD_INDEX_NAMESPACE, CardAlreadyBound, CardIndex
+from services.common.bootstrap import person_keys
+from services.common.digests import Digests
+from services.common.settings import secret
+from tests import card_support as cards
+from tests.card_support import Trust, before_keyed_card_ids, bind, login, new_card, stored_ids
+from tests.unit.test_card_erasure import user_erased
+
+pytestmark = pytest.mark.unit
+ca, clock, peers = cards.ca, cards.clock, cards.peers  # the fixtures
+CARD_NO = "8800000012345"
+
+
+@pytest.fixture
+def store(monkeypatch, fresh_var, ca, clock):
+    """make() a CardApplication on the SQLite store of a var/ of this test alone; `.file` that store."""
+    monkeypatch.setenv("EVENT_STORE", "sqlite")
+
+    def make():
+        return CardApplication(clock=clock, trust=Trust(ca), ttl=120)
+
+    make.file = fresh_var / "card.db"
+    return make
+
+
+def written_before(store, peers, card, user_id="u-old", enterprise_id="e-old"):
+    """The card bound to (user_id, enterprise_id) by the card service before keyed ids; its legacy index id."""
+    with before_keyed_card_ids():
+        peers.add(user_id, enterprise_id, role="user")
+        bind(store(), peers, user_id, enterprise_id, card)
+    legacy = CardIndex.legacy_id(card.card_no)
+    assert legacy in stored_ids(store.file)  # the premise: the old layout, the plain number's uuid5
+    return legacy
+
+
+def test_the_index_id_is_the_keyed_digest_of_the_card_number_never_its_uuid5(store, peers, ca, monkeypatch):
+    app, card = store(), new_card(ca)
+    peers.add("u1", "e1", role="user")
+    bind(app, peers, "u1", "e1", card)
+    ids = stored_ids(store.file)
+    keyed = uuid.uuid5(KEYED_CARD_INDEX_NAMESPACE, Digests(secret("EPORT_INDEX_KEY")).of("card_no", card.card_no))
+    assert keyed in ids and CardIndex.legacy_id(card.card_no) not in ids
+    # and the card's subject (whose key seals its number) is that id: no key file named by the plain number
+    assert str(keyed) in person_keys("card").persons()
+    assert str(CardIndex.legacy_id(card.card_no)) not in person_keys("card").persons()
+    monkeypatch.setenv("EPORT_INDEX_KEY", "ab" * 32)  # another key: another id, so the id needs the key
+    assert CardIndex.create_id(card.card_no) != keyed
+
+
+def test_a_card_bound_before_stays_taken_by_its_holder_after_the_upgrade(store, peers, ca):
+    card = new_card(ca)
+    written_before(store, peers, card)
+    upgraded = _without_startup_move(store)
+    peers.add("u-new", "e-new", role="user")
+    with pytest.raises(CardAlreadyBound):
+        bind(upgraded, peers, "u-new", "e-new", card)
+    assert login(upgraded, peers, card)["user_id"] == "u-old"  # its pinned certificate still logs in
+
+
+def _without_startup_move(store):
+    """The upgraded service's lookup alone: its start-up move kept from running (as when an instance not yet
+    upgraded writes a legacy index after the upgraded one started)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CardApplication, "migrate_legacy_indexes", lambda self: 0)
+        return store()
+
+
+def test_the_start_up_moves_a_legacy_index_to_its_keyed_id_and_deletes_it(store, peers, ca):
+    card = new_card(ca)
+    legacy = written_before(store, peers, card)
+    app = store()  # the upgraded service starts
+    ids = stored_ids(store.file)
+    assert legacy not in ids and CardIndex.create_id(card.card_no) in ids
+    assert person_keys("card").find(legacy) is None  # its key destroyed: what it sealed moved under the keyed id
+    index = app.find(CardIndex.create_id(card.card_no), CardIndex)
+    assert (index.user_id, index.enterprise_id, index.card_no) == ("u-old", "e-old", card.card_no)
+    assert [type(e).__name__ for e in app.repository.event_store.get(index.id)] == ["Registered", "MovedIn"]
+    peers.add("u-new", "e-new", role="user")
+    with pytest.raises(CardAlreadyBound):
+        bind(app, peers, "u-new", "e-new", card)
+    assert login(app, peers, card)["user_id"] == "u-old"
+    assert app.migrate_legacy_indexes() == 0  # once
+
+
+def test_the_first_change_moves_a_legacy_index_and_no_id_in_the_store_confirms_the_number(store, peers, ca):
+    card = new_card(ca)
+    legacy = written_before(store, peers, card)
+    app = _without_startup_move(store)
+    app.unbind("u-old", "e-old")  # its release is saved under the keyed id
+    assert legacy not in stored_ids(store.file)
+    peers.add("u-new", "e-new", role="user")
+    bind(app, peers, "u-new", "e-new", card)  # free again, for its holder's other account
+    # whoever holds the store file and hashes candidate card numbers finds none of them
+    candidates = [f"88000000{n:05d}" for n in range(12000, 12400)]
+    assert not {CardIndex.legacy_id(c) for c in candidates} & stored_ids(store.file)
+
+
+def test_the_erasure_of_a_legacy_cards_holder_frees_the_card_and_leaves_no_legacy_id(store, peers, ca):
+    card = new_card(ca)
+    legacy = written_before(store, peers, card)
+    app = _without_startup_move(store)
+    assert app.unbind_erased(user_erased("u-old")) is True
+    assert legacy not in stored_ids(store.file)
+    peers.add("u-next", "e-old", role="user")
+    bind(app, peers, "u-next", "e-old", card)  # the holder's next account
+    assert list(app.cards_of_user("u-next")) == ["e-old"]
