@@ -261,7 +261,7 @@ def _post(post, rebuild):
 
 
 class Operated:
-    """Mix-in of a service class: the operators' RPCs (`eport status|events|replay|rebuild`)."""
+    """Mix-in of every service class: `ping` and the operators' RPCs (`eport status|events|replay|rebuild`)."""
 
     operations = Operations()
 
