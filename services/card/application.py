@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 
 from contracts import enterprise as ent
 from contracts.identity import USER_ERASED
+from contracts.masking import ERASED
 
 from services.common.application import ServiceApplication, retry_on_conflict
 from services.common.settings import secret
@@ -147,9 +148,16 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
         return self.consume(CONSUMER, envelope, ent.MemberRemovedPayload, effect)
 
     def unbind_erased(self, envelope):
-        """identity's UserErased: every card of the person unbound (reason erased), so that the card is
-        free for its holder's next account (services/common/erasure.py runs this first, while the
-        person's key still opens the card numbers). False for a repeat or no change."""
+        """identity's UserErased: the key of every card the person ever bound destroyed (the card's number
+        sealed in its index and spent login challenges), then every card of theirs unbound (reason
+        erased), so that the card is free for its holder's next account, who claims it under a key of
+        their own (services/common/erasure.py runs this first, while the person's key still opens the card
+        numbers of their bindings). False for a repeat or no change."""
+        payload = envelope.get("payload") or {}
+        if payload.get("user_id"):
+            for card_no in self._cards_ever_bound(payload["user_id"]):
+                self.mapper.keys.destroy(CardIndex.create_id(card_no))
+
         def effect(p):
             changed = []
             for enterprise_id in self._list(f"user:{p['user_id']}").items:
@@ -159,6 +167,17 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
             return changed
 
         return self.consume(CONSUMER, envelope, USER_ERASED.payload, effect)
+
+    def _cards_ever_bound(self, user_id):
+        """The numbers of the cards `user_id` bound, from their bindings' events (their key opens them)."""
+        found = set()
+        for enterprise_id in self._list(f"user:{user_id}").items:
+            binding_id = CardBinding.create_id(user_id, enterprise_id)
+            for event in self.repository.event_store.get(binding_id):
+                if isinstance(event, CardBinding.Bound) and isinstance(event.card_no, str) \
+                        and event.card_no != ERASED:
+                    found.add(event.card_no)
+        return sorted(found)
 
     # -- queries ------------------------------------------------------------------------------
     def cards_of_user(self, user_id):

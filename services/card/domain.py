@@ -256,9 +256,13 @@ class CardBinding(PersonalData, Aggregate):
 
 
 class CardIndex(PersonalData, Aggregate):
-    personal_owner = ORIGINATOR  # the card's subject (card_subject): the index outlives its bindings
-    personal_events = {"Registered": {"card_no": OWNER}, "Claimed": {"cert_sha256": OWNER},
-                       "MovedIn": {"cert_sha256": OWNER}}
+    """The card's number is sealed with the card's own key (its subject: this id, `card_subject`; the index
+    outlives its bindings), each claim's pinned certificate digest with the claimant's key: an erasure of
+    the claimant destroys both, and the card's next holder claims it under a key of their own."""
+    personal_owner = ORIGINATOR
+    personal_events = {"Registered": {"card_no": OWNER}, "Claimed": {"cert_sha256": "user_id"},
+                       "MovedIn": {"cert_sha256": "user_id"}}
+    personal_state = {"cert_sha256": "user_id"}
 
     @staticmethod
     def create_id(card_no):

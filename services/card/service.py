@@ -24,7 +24,7 @@ class CardService(ForgetsErased, Operated):
     app = EventSourced(CardApplication, to_integration)
     identity = RpcProxy("identity")
     enterprise = RpcProxy("enterprise")
-    erasure = ErasureFollower("card")
+    erasure = ErasureFollower("card", forget_every_key=True)  # its cards' keys too (application.py unbind_erased)
 
     def _peers(self):
         return Peers(self.identity, self.enterprise)

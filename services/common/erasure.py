@@ -149,10 +149,13 @@ def _drop_cache(repository):
 
 
 class ErasureFollower(DependencyProvider):
-    """A service's part of the erasure saga (see the module's docstring)."""
+    """A service's part of the erasure saga (see the module's docstring). `forget_every_key`: each
+    instance empties its whole key cache on the broadcast, for a service whose erasure destroys keys
+    that the user id does not name (card: the keys of the person's cards)."""
 
-    def __init__(self, service):
+    def __init__(self, service, *, forget_every_key=False):
         self.service = service
+        self.forget_every_key = forget_every_key
 
     def get_dependency(self, worker_ctx):
         return _Follower(self)
@@ -171,7 +174,7 @@ class _Follower:
         erased = erased_user(envelope)
         if erased is None:
             return False
-        forget_keys(self.service, erased[0])
+        forget_keys(self.service, None if self.provider.forget_every_key else erased[0])
         for dependency in self.provider.event_sourced():
             if dependency.app is not None:
                 _drop_cache(dependency.app.repository)  # aggregates opened with keys that are gone

@@ -48,15 +48,16 @@ class PersonalData:
     personal_owner = "user_id"
     personal_events = {}
     not_personal_events = {}
-    personal_state = {}  # snapshot attributes that no event field names: {attribute: person}
+    personal_state = {}  # snapshot attributes: {attribute: person}, where no event field names it or not the owner
     personal_owner_optional = False  # True: a field whose person is None is stored as it is (CommandRecord)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)  # eventsourcing defines the event classes
-        snapshot = dict(cls.personal_state)
+        snapshot = {}
         for name, fields in cls.personal_events.items():
             getattr(cls, name).personal = dict(fields)
             snapshot.update((field, OWNER) for field in fields)
+        snapshot.update(cls.personal_state)  # said of the snapshot's attribute: it wins
         for name, fields in cls.not_personal_events.items():
             getattr(cls, name).not_personal = frozenset(fields)
         for value in vars(cls).values():

@@ -2,14 +2,19 @@
 and indexes under the legacy id (uuid5 of the plain number) of a store written before are moved to it and
 deleted: a copy of the store then confirms no card number (services/card/application.py). On the real SQLite
 store, whose ids a reader sees without any key."""
+import base64
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
+from contracts.masking import ERASED
 from services.card.application import CardApplication
 from services.card.domain import KEYED_CARD_INDEX_NAMESPACE, CardAlreadyBound, CardIndex
 from services.common.bootstrap import person_keys
 from services.common.digests import Digests
+from services.common.erasure import ErasureFollower
+from services.common.person_keys import PersonKeys
 from services.common.settings import secret
 from tests import card_support as cards
 from tests.card_support import Trust, before_keyed_card_ids, bind, login, new_card, stored_ids
@@ -113,3 +118,37 @@ def test_the_erasure_of_a_legacy_cards_holder_frees_the_card_and_leaves_no_legac
     peers.add("u-next", "e-old", role="user")
     bind(app, peers, "u-next", "e-old", card)  # the holder's next account
     assert list(app.cards_of_user("u-next")) == ["e-old"]
+
+
+def test_an_erasure_destroys_the_key_of_each_card_of_the_person_and_the_next_holder_claims_it_anew(store, peers, ca):
+    """What sealed the card's number goes with its holder; the pinned certificate of a claim is its
+    claimant's, so the card's next account logs in with it, from events and from a snapshot alike."""
+    app, card = store(), new_card(ca)
+    peers.add("u-gone", "e1", role="user")
+    bind(app, peers, "u-gone", "e1", card)
+    index_id = CardIndex.create_id(card.card_no)
+    assert app.unbind_erased(user_erased("u-gone")) is True
+    person_keys("card").destroy("u-gone")  # the saga's next step (services/common/erasure.py)
+    assert person_keys("card").erased(index_id)
+    assert store().find(index_id, CardIndex).card_no == ERASED  # a fresh instance reads the store
+    peers.add("u-next", "e1", role="user")
+    bind(app, peers, "u-next", "e1", card)
+    assert login(store(), peers, card)["user_id"] == "u-next"
+    app.take_snapshot(index_id)
+    assert login(store(), peers, card)["user_id"] == "u-next"  # from the snapshot: sealed for its claimant too
+
+
+def test_every_card_instance_forgets_every_cached_key_on_an_erasure(store, peers, ca):
+    """Another instance destroyed the card's key (its erasure); this one holds it in its cache, and the
+    broadcast names the person, not their cards: card's follower drops every key it caches."""
+    store()  # the key store of this var/
+    card_subject = CardIndex.create_id("8800000012345")
+    here = person_keys("card")
+    here.key_for(card_subject)
+    other_instance = PersonKeys("card", here.folder.parent, [base64.b64decode(secret("EPORT_PII_KEK"))])
+    other_instance.destroy(card_subject)
+    assert here.find(card_subject) is not None  # stale: cached
+    follower = ErasureFollower("card", forget_every_key=True)
+    follower.container = SimpleNamespace(dependencies=[])
+    assert follower.get_dependency(None).forget(user_erased("u-gone")) is True
+    assert here.find(card_subject) is None and here.erased(card_subject)
