@@ -229,8 +229,11 @@ class RabbitCluster:
         while True:
             if node.proc.poll() is not None:
                 raise AssertionError(f"{node.name} exited with {node.proc.returncode}:\n{node.log_tail()}")
-            if self.ctl(letter, "await_startup", "--timeout", "5", timeout=30, check=False).returncode == 0:
-                return
+            try:
+                if self.ctl(letter, "await_startup", "--timeout", "5", timeout=30, check=False).returncode == 0:
+                    return
+            except subprocess.TimeoutExpired:  # the CLI's own VM slow to start on a busy machine: ask again
+                pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"{node.name} not running after {self.boot_timeout}s:\n{node.log_tail()}")
             time.sleep(0.5)
