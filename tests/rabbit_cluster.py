@@ -232,8 +232,9 @@ class RabbitCluster:
             try:
                 if self.ctl(letter, "await_startup", "--timeout", "5", timeout=30, check=False).returncode == 0:
                     return
-            except subprocess.TimeoutExpired:  # the CLI's own VM slow to start on a busy machine: ask again
-                pass
+            except Exception as exc:  # the CLI's own VM slow to start on a busy machine: ask again
+                if type(exc).__name__ != "TimeoutExpired":  # the stdlib's class, not eventlet's green one
+                    raise
             if time.monotonic() > deadline:
                 raise AssertionError(f"{node.name} not running after {self.boot_timeout}s:\n{node.log_tail()}")
             time.sleep(0.5)

@@ -43,6 +43,7 @@ from .context import BROKER_USER
 from .exchange_binding import BindsWithoutDeclaring, bound_without_declaring
 from .consuming import QueueConsumer
 from .outages import BROKER_ERRORS, Unavailable, outages, store_errors, unavailable
+from .publishing_channels import renew_after_a_lost_answer
 from .settings import consumer_queue_type
 
 log = logging.getLogger(__name__)
@@ -323,7 +324,8 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
     try:
         with eventlet.Timeout(deadline):
             return method(*args, **kwargs)
-    except eventlet.Timeout:
+    except eventlet.Timeout:  # its request may have gone down a channel stuck on a dead node: new ones
+        renew_after_a_lost_answer()
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} did not answer in time.") from None
     except UnknownService:
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
