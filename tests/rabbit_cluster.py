@@ -91,7 +91,7 @@ class Node:
 class RabbitCluster:
     BOOTS = 2  # a node that dies while booting (seen once in ~20 boots, its log empty) costs one more try
 
-    def __init__(self, size=3, boot_timeout=120):
+    def __init__(self, size=3, boot_timeout=180):
         self.base = Path(tempfile.mkdtemp(prefix="eport-rabbit-cluster-"))
         self.size, self.boot_timeout = size, boot_timeout
         self._new_nodes()
@@ -230,7 +230,7 @@ class RabbitCluster:
             if node.proc.poll() is not None:
                 raise AssertionError(f"{node.name} exited with {node.proc.returncode}:\n{node.log_tail()}")
             try:
-                if self.ctl(letter, "await_startup", "--timeout", "5", timeout=30, check=False).returncode == 0:
+                if self.ctl(letter, "await_startup", "--timeout", "5", timeout=60, check=False).returncode == 0:
                     return
             except Exception as exc:  # the CLI's own VM slow to start on a busy machine: ask again
                 if type(exc).__name__ != "TimeoutExpired":  # the stdlib's class, not eventlet's green one
