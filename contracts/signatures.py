@@ -11,6 +11,12 @@ What is signed: the JSON canonical form (RFC 8785, JCS) of the envelope's ten me
 it is Python's `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)` in UTF-8.
 `signature` is {"kid": the key's id in the published key set, "sig": base64url of the 64 bytes}.
 
+A window of a source's history read whole (a page of `ops_events` a rebuild asks for) may be signed
+as one: the same key over WINDOW_DOMAIN, the request it answers and the exact bytes of the window
+(`Signer.sign_window`, `KeySet.verify_window`). One verification then covers a thousand envelopes,
+each of which still carries its own signature for whoever keeps or passes it on; the domain prefix
+keeps a window's signature from ever passing for an envelope's (whose signed bytes start with `{`).
+
 The published key set is a JWK set (RFC 8037 OKP keys, `crv` Ed25519, `alg` EdDSA), each key with
 `eport_source`: the one service whose events it verifies. Served by the gateway at
 /.well-known/event-keys.json.
@@ -30,6 +36,7 @@ SOURCE_MEMBER = "eport_source"
 SIGNED_MEMBERS = tuple(name for name in EnvelopeSchema._declared_fields if name != SIGNATURE)
 SEED_BYTES = 32
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+WINDOW_DOMAIN = b"eport-window\n"
 
 
 class OriginNotProven(ValueError):
@@ -80,6 +87,20 @@ class Signer:
         sig = self._key.sign(canonical(envelope))
         return {**envelope, SIGNATURE: {"kid": self.jwk["kid"], "sig": _b64url(sig)}}
 
+    def sign_window(self, request, window):
+        """The signature ({"kid", "sig"}) of `window` (bytes) answering `request` (bytes naming
+        what was asked, the source first: `window_request`)."""
+        return {"kid": self.jwk["kid"], "sig": _b64url(self._key.sign(_window_message(request, window)))}
+
+
+def window_request(source, *asked):
+    """The bytes naming a request for a window of `source`'s history: its source and arguments."""
+    return json.dumps([source, *asked], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _window_message(request, window):
+    return WINDOW_DOMAIN + len(request).to_bytes(4, "big") + request + window
+
 
 class KeySet:
     """The published public keys: kid -> (source, key). A key published for two sources, or two
@@ -115,3 +136,19 @@ class KeySet:
         except (InvalidSignature, ValueError):
             raise OriginNotProven("the signature does not match the envelope") from None
         return envelope
+
+    def verify_window(self, source, request, window, signature):
+        """Returns `window` (bytes) when a key published for `source` signed it as the answer to
+        `request` (`window_request(source, ...)`); raises OriginNotProven otherwise."""
+        if not isinstance(signature, dict) or not isinstance(signature.get("sig"), str):
+            raise OriginNotProven("unsigned window")
+        key_source, key = self.keys.get(signature.get("kid"), (None, None))
+        if key is None:
+            raise OriginNotProven("window signed with a key not published")
+        if key_source != source:
+            raise OriginNotProven(f"window signed with a key of {key_source}, not of {source!r}")
+        try:
+            key.verify(_unb64url(signature["sig"]), _window_message(request, window))
+        except (InvalidSignature, ValueError):
+            raise OriginNotProven("the signature does not match the window") from None
+        return window

@@ -12,7 +12,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.cryptography import AESCipher as LibraryAESCipher
 
-NONCE, TAG = 12, 16
+from .nonces import SIZE as NONCE
+from .nonces import nonce as random_nonce
+
+TAG = 16
 
 
 class AESCipher(LibraryAESCipher):
@@ -25,7 +28,7 @@ class AESCipher(LibraryAESCipher):
 
     def encrypt(self, plaintext: bytes, associated: bytes | None = None) -> bytes:
         """`associated`: what the ciphertext is bound to (not in it): decrypting needs the same."""
-        nonce = self.random_bytes(NONCE)
+        nonce = random_nonce()
         sealed = self._aesgcm.encrypt(nonce, plaintext, associated)
         return nonce + sealed[-TAG:] + sealed[:-TAG]
 

@@ -103,11 +103,32 @@ def as_published(envelope, domain_event):
     return signed(with_correlation(envelope, domain_event))
 
 
-def verified(envelope, source=None):
-    """The envelope, when its source's published key verifies it; OriginNotProven otherwise. In
-    development a source of the tests' own (not one of PUBLISHERS) has its derived key too."""
+def _keys_for(source):
+    """The published keys; in development, with a source of the tests' own (not one of PUBLISHERS)
+    and its derived key too."""
     keys = key_set()
-    if development() and envelope.get("source") not in PUBLISHERS and isinstance(envelope.get("source"), str):
-        keys = _cached(("dev-keys", envelope["source"]), lambda: KeySet({"keys": keys.document["keys"] + [
-            signer(envelope["source"]).jwk]}))
-    return keys.verify(envelope, source)
+    if development() and source not in PUBLISHERS and isinstance(source, str):
+        keys = _cached(("dev-keys", source), lambda: KeySet({"keys": keys.document["keys"] + [signer(source).jwk]}))
+    return keys
+
+
+def verified(envelope, source=None):
+    """The envelope, when its source's published key verifies it; OriginNotProven otherwise."""
+    return _keys_for(envelope.get("source")).verify(envelope, source)
+
+
+def kids_of(source):
+    """The ids of the keys published for `source`."""
+    return _cached(("kids", source), lambda: frozenset(
+        kid for kid, (of, _) in _keys_for(source).keys.items() if of == source))
+
+
+def window_signed(source, request, window):
+    """The signature of `source` over `window` (bytes) answering `request` (contracts/signatures.py)."""
+    return signer(source).sign_window(request, window)
+
+
+def window_verified(source, request, window, signature):
+    """`window`, when a key published for `source` signed it as the answer to `request`;
+    OriginNotProven otherwise."""
+    return _keys_for(source).verify_window(source, request, window, signature)

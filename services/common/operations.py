@@ -4,9 +4,13 @@ A service class adds `Operated` to its bases and gets `ops_status`, `ops_events`
 keeps a read model, `ops_rebuild`. Every dependency provider of the container that has an
 `operations_status()` method reports (the EventSourced stores with their relays, the audit log);
 the one that publishes (has a relay) answers `ops_events` with its integration events exactly as
-the relay publishes them, each with its position in the notification log.
+the relay publishes them, each with its position in the notification log. Asked with a `challenge`
+(a rebuild does), it answers the page as one window signed by the service's event key, bound to the
+request (`signed_window`): the rebuild checks one signature per window instead of one per event.
 """
+import json
 import logging
+import secrets
 from collections import deque
 
 import eventlet
@@ -15,18 +19,20 @@ from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
-from contracts.signatures import OriginNotProven
+from contracts.signatures import OriginNotProven, window_request
 
 from .bootstrap import event_store_env
-from .event_keys import as_published, verified
+from .event_keys import as_published, kids_of, window_signed, window_verified
 from .postgres import RebuildBoard
-from .published import mark_of
+from .published import mark_of, text_of
 from .rpc import ClusterRpcProxy, Encoded, rpc
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000  # per call
 MAX_SCAN = 5000  # notifications read per call when a type filter skips most of them
+MAX_CHALLENGE = 64  # characters
+_STRING = json.JSONEncoder(ensure_ascii=False)  # a window's text as a JSON string
 
 
 class Operations(DependencyProvider):
@@ -120,12 +126,57 @@ def events_page(app, to_integration, published, after=0, limit=100, event_type=N
     return Encoded(f'{{"items":[{",".join(texts)}],"next":{position},"end":{end}}}')
 
 
+def signed_window(source, answer, after, limit, event_type, until, challenge):
+    """`ops_events`' answer (a dict, or rpc.Encoded text) as one window signed by `source`:
+    {"window": its JSON text, "signature"}. The signature covers the request (what was asked, with
+    the caller's `challenge`) and the exact bytes of the window, its "next" and "end" included, so
+    an answer altered, cut, moved to another request or replayed from an earlier one is refused."""
+    if challenge is not None and (not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE):
+        raise ValidationFailed(details={"challenge": [f"A text of 1 to {MAX_CHALLENGE} characters."]})
+    text = answer.text if isinstance(answer, Encoded) else text_of(answer)
+    request = window_request(source, after, limit, event_type, until, challenge)
+    signature = window_signed(source, request, text.encode("utf-8"))
+    return Encoded(f'{{"window":{_STRING.encode(text)},"signature":{text_of(signature)}}}')
+
+
+def window_page(answer, source, request):
+    """The page (`ops_events`' answer) a signed window holds, when `source` signed it as the answer to
+    `request`; OriginNotProven otherwise (the rebuild then fails: something else answers for the
+    upstream). The window's signature covers every envelope's bytes; each envelope keeps its own
+    signature too, for whoever passes it on, and one that names another source, or carries no
+    signature by a key published for its source, is left out (logged without its payload): a service
+    speaks for its own events only, and what it never signed is not its history."""
+    window = answer.get("window") if isinstance(answer, dict) else None
+    if not isinstance(window, str):
+        raise OriginNotProven(f"{source}'s answer is not a signed window")
+    window_verified(source, request, window.encode("utf-8"), answer.get("signature"))
+    page = json.loads(window)
+    kids = kids_of(source)
+    kept = [item for item in page["items"] if item.get("source") == source and _kid(item) in kids]
+    if len(kept) < len(page["items"]):
+        for item in page["items"]:
+            if item.get("source") != source or _kid(item) not in kids:
+                log.error("left out %s %s at position %s of %s's history: origin not proven (an event of %r, key %r)",
+                          item.get("event_type"), item.get("event_id"), item.get("position"), source,
+                          item.get("source"), _kid(item))
+        page["items"] = kept
+    return page
+
+
+def _kid(envelope):
+    signature = envelope.get("signature")
+    return signature.get("kid") if isinstance(signature, dict) else None
+
+
 def upstream_fetcher(config, caller, timeout=60):
     """`fetch(source, after, limit, until=None)`: a page of `source`'s `ops_events`, asked from a
     green thread outside any worker (a rebuild); `fetch.ask(...)` the same without waiting (its
     `.result()` waits). Its reply queue is named after the calling service, as its broker user may
     consume (deploy/broker_policy.py), not after nameko's standalone proxy, and bound to
-    `nameko-rpc` without declaring it, which that user may not (rpc.py)."""
+    `nameko-rpc` without declaring it, which that user may not (rpc.py). Each page is asked with a
+    challenge of its own and believed only as a window `source` signed for it (`window_page`): a
+    rebuild believes its upstream's history no more than a consumer believes the bus (the name of
+    a reply queue is all it takes to publish into it)."""
 
     class Proxy(ClusterRpcProxy):
         class ServiceContainer(ClusterRpcProxy.ServiceContainer):
@@ -135,7 +186,9 @@ def upstream_fetcher(config, caller, timeout=60):
     proxy = cluster.start()
 
     def ask(source, after, limit, until=None):
-        return _Proven(getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until), source)
+        challenge = secrets.token_urlsafe(16)
+        reply = getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until, challenge=challenge)
+        return _Proven(reply, source, window_request(source, after, limit, None, until, challenge))
 
     def fetch(source, after, limit, until=None):
         return ask(source, after, limit, until).result()
@@ -145,13 +198,13 @@ def upstream_fetcher(config, caller, timeout=60):
 
 
 class _Proven:
-    """A page asked of `source`: its `result()` holds only what `source` signed (`proven`)."""
+    """A page asked of `source`: its `result()` holds only what `source` signed (`window_page`)."""
 
-    def __init__(self, reply, source):
-        self.reply, self.source = reply, source
+    def __init__(self, reply, source, request):
+        self.reply, self.source, self.request = reply, source, request
 
     def result(self):
-        return proven(self.reply.result(), self.source)
+        return window_page(self.reply.result(), self.source, self.request)
 
 
 READ_AHEAD = 3  # windows asked for ahead of the one being written
@@ -182,20 +235,6 @@ def pages_of(fetch, source, after, page, depth=READ_AHEAD):
             if result["next"] <= before:
                 raise RuntimeError(f"{source}'s events did not move past position {before}")
             yield result
-
-
-def proven(page, source):
-    """The page with only the envelopes `source` signed (contracts/signatures.py): a rebuild
-    believes its upstream's history no more than a consumer believes the bus (the name of a reply
-    queue is all it takes to publish into it). What it leaves out is logged, without the payload."""
-    kept = []
-    for item in page["items"]:
-        try:
-            kept.append(verified(item, source))
-        except OriginNotProven as exc:
-            log.error("left out %s %s at position %s of %s's history: origin not proven (%s)",
-                      item.get("event_type"), item.get("event_id"), item.get("position"), source, exc)
-    return page if len(kept) == len(page["items"]) else {**page, "items": kept}
 
 
 class Rebuilding:
@@ -274,9 +313,13 @@ class Operated:
         return self.operations.status()
 
     @rpc
-    def ops_events(self, after=0, limit=100, event_type=None, until=None):
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
+        """A page of the service's integration events; with `challenge`, signed as one window."""
         sourced = self.operations.publisher()
-        return events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
+        answer = events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
+        if challenge is None:
+            return answer
+        return signed_window(self.name, answer, after, limit, event_type, until, challenge)
 
     @rpc
     def ops_rebuild(self, projection, action="start", page=None):

@@ -21,7 +21,6 @@ open. Events stored before sealing read as they were: they hold no sealed value.
 """
 import base64
 import json
-import secrets
 import threading
 
 from cryptography.exceptions import InvalidTag
@@ -33,12 +32,14 @@ from eventsourcing.utils import get_topic, resolve_topic
 from contracts.masking import ERASED  # noqa: F401 (what a field of an erased person reads as)
 from contracts.personal import persons_of
 
+from .nonces import nonce as random_nonce
 from .person_keys import PersonErased
 
 OWNER = None
 ORIGINATOR = "originator_id"
 BY, VALUE = "$sealed", "$v"
 NONCE = 12
+_VALUE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # a field's value, sealed
 _saving = threading.local()  # green under eventlet: the aggregates the current save records
 
 
@@ -182,8 +183,8 @@ class SealingMapper(Mapper):
             except PersonErased:
                 state[field] = ERASED  # nothing of an erased person is stored again
                 continue
-            nonce = secrets.token_bytes(NONCE)
-            data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            nonce = random_nonce()
+            data = _VALUE_JSON.encode(value).encode()
             bound = _bound(topic, originator_id, domain_event.originator_version, prefix + field)
             state[field] = {BY: str(person), VALUE: base64.b64encode(
                 nonce + self._aead(key).encrypt(nonce, data, bound)).decode("ascii")}
@@ -282,7 +283,7 @@ class PersonSeal:
                 key = self.keys.key_for(person)
             except PersonErased:
                 continue
-            nonce = secrets.token_bytes(NONCE)
+            nonce = random_nonce()
             data = nonce + self._aead(key).encrypt(nonce, data, bound + person.encode())
             sealed_for.append(person)
         return tuple(sealed_for), data
@@ -318,8 +319,8 @@ class FieldSeal:
             except PersonErased:
                 sealed_payload[field] = ERASED
                 continue
-            nonce = secrets.token_bytes(NONCE)
-            data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+            nonce = random_nonce()
+            data = _VALUE_JSON.encode(value).encode()
             sealed_payload[field] = {BY: str(person), VALUE: base64.b64encode(
                 nonce + self._aead(key).encrypt(nonce, data, bound + b"|" + field.encode())).decode("ascii")}
         return sealed_payload

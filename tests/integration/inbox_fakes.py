@@ -6,7 +6,7 @@ from kombu import Connection, Producer
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.subscriptions import exchange, queue, subscription
-from services.common.operations import Operated
+from services.common.operations import Operated, signed_window
 from services.common.rpc import rpc
 from services.notify.service import InboxEntrypoints
 from tests.support import signed
@@ -29,13 +29,16 @@ class Upstream:
     history = []
 
     @rpc
-    def ops_events(self, after=0, limit=100, event_type=None, until=None):
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
         end = len(self.history)
         stop = end if until is None else min(until, end)
         items = [dict(envelope if "signature" in envelope else signed(envelope), position=n)
                  for n, envelope in enumerate(self.history, 1) if after < n <= stop]
         items = items[:limit]
-        return {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
+        answer = {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
+        if challenge is None:
+            return answer
+        return signed_window(self.name, answer, after, limit, event_type, until, challenge)  # as a service signs it
 
 
 class UpstreamEnterprise(Upstream):

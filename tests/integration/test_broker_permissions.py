@@ -23,7 +23,7 @@ from deploy.broker_policy import CALLS, EVENT_HANDLERS, GATEWAY, ROLES
 from contracts.errors import ServiceError
 from services.common.context import RequestContext
 from services.common.erasure import ErasureFollower, confirm_to
-from services.common.operations import upstream_fetcher
+from services.common.operations import signed_window, upstream_fetcher
 from services.common.rpc import ClusterRpcProxy, RpcProxy, rpc
 from services.identity.service import IdentityService
 from tests.support import create_vhost, delete_vhost, vhost_uri
@@ -69,8 +69,9 @@ class IdentityStandIn:
         return {"service": "identity"}
 
     @rpc
-    def ops_events(self, after=0, limit=100, until=None, event_type=None):  # what a rebuild asks
-        return {"items": [], "next": after, "end": after}
+    def ops_events(self, after=0, limit=100, until=None, event_type=None, challenge=None):  # what a rebuild asks
+        return signed_window("identity", {"items": [], "next": after, "end": after}, after, limit, event_type, until,
+                             challenge)
 
 
 class Caller:

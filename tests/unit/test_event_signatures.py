@@ -127,15 +127,77 @@ def test_outside_development_a_consumer_needs_the_published_keys(monkeypatch, tm
         event_keys.key_set()
 
 
-def test_a_rebuild_leaves_out_what_its_upstream_did_not_sign():
-    from services.common.operations import proven
+def _window(items, source="identity", after=0, limit=3, until=None, challenge="c-1", signer=None):
+    """`ops_events`' answer to a rebuild (services/common/operations.py), as it arrives: a window signed
+    by `signer` (the source by default) for the request (after, limit, until, challenge)."""
+    from services.common.operations import signed_window
+    page = {"items": items, "next": 3, "end": 3}
+    return json.loads(signed_window(signer or source, page, after, limit, None, until, challenge).text)
+
+
+def _genuine():
+    return [{**event_keys.signed(envelope(aggregate_version=v)), "position": v} for v in (1, 2, 3)]
+
+
+def _asked(source="identity", after=0, limit=3, until=None, challenge="c-1"):
+    from contracts.signatures import window_request
+    return window_request(source, after, limit, None, until, challenge)
+
+
+def test_a_rebuild_believes_the_window_its_upstream_signed_for_its_request():
+    from services.common.operations import window_page
+    genuine = _genuine()
+    assert window_page(_window(genuine), "identity", _asked()) == {"items": genuine, "next": 3, "end": 3}
+
+
+@pytest.mark.parametrize("change", [
+    lambda w: w.replace('"aggregate_version":2', '"aggregate_version":9', 1),  # one event altered
+    lambda w: w.replace('"items":[', '"items":[' + json.dumps(  # one event forged, signed by no one
+        {**envelope(aggregate_version=7), "signature": {"kid": "x", "sig": "AAAA"}, "position": 1}) + ",", 1),
+    lambda w: w.replace('"next":3', '"next":900', 1),  # told to skip ahead
+    lambda w: w.replace('"items":[', '"items":[' + w[w.index('"items":[') + 9:w.index('},{') + 1] + ",", 1),  # doubled
+])
+def test_a_window_with_one_event_altered_forged_or_added_or_its_end_moved_is_refused(change):
+    from services.common.operations import window_page
+    answer = _window(_genuine())
+    changed = {**answer, "window": change(answer["window"])}
+    assert changed["window"] != answer["window"] and json.loads(changed["window"])
+    with pytest.raises(OriginNotProven, match="does not match the window"):
+        window_page(changed, "identity", _asked())
+
+
+@pytest.mark.parametrize("asked", [_asked(after=3), _asked(until=2), _asked(limit=1000), _asked(challenge="c-2"),
+                                   _asked(source="card")])
+def test_a_window_signed_for_another_request_is_refused(asked):
+    """Moved to another window, or replayed from an earlier request: the challenge is the caller's own."""
+    from services.common.operations import window_page
+    with pytest.raises(OriginNotProven):
+        window_page(_window(_genuine()), json.loads(asked)[0], asked)
+
+
+def test_a_window_not_signed_by_its_source_or_not_a_window_is_refused():
+    from services.common.operations import window_page
+    genuine = _genuine()
+    by_card = _window(genuine, signer="card")
+    with pytest.raises(OriginNotProven, match="key of card"):
+        window_page(by_card, "identity", _asked())
+    answer = _window(genuine)
+    for refused in ({"items": genuine, "next": 3, "end": 3},  # each event signed, the page not: next and end not
+                    {"window": answer["window"]}, {**answer, "signature": {"kid": answer["signature"]["kid"]}},
+                    {**answer, "window": answer["window"].encode()}, None):
+        with pytest.raises(OriginNotProven):
+            window_page(refused, "identity", _asked())
+
+
+def test_in_a_signed_window_an_event_of_another_source_or_signed_by_no_key_of_its_own_is_left_out():
+    from services.common.operations import window_page
     genuine = {**event_keys.signed(envelope()), "position": 1}
-    forged = {**envelope(aggregate_version=9), "position": 2}
+    unsigned = {**envelope(aggregate_version=9), "position": 2}
     by_card = {**event_keys.signer("card").sign(dict(envelope(aggregate_version=3), source="card")),
                "source": "identity", "position": 3}
-    page = {"items": [genuine, forged, by_card], "next": 3, "end": 3}
-    assert proven(page, "identity") == {"items": [genuine], "next": 3, "end": 3}
-    assert proven({"items": [genuine], "next": 1, "end": 3}, "identity")["items"] == [genuine]
+    of_card = {**event_keys.signer("card").sign(dict(envelope(aggregate_version=4), source="card")), "position": 3}
+    page = window_page(_window([genuine, unsigned, by_card, of_card]), "identity", _asked())
+    assert page == {"items": [genuine], "next": 3, "end": 3}
 
 
 def test_the_generated_keys_are_what_a_production_service_signs_and_verifies_with(monkeypatch, tmp_path):
