@@ -215,6 +215,7 @@ def rebuild_in_child(service_name, amqp_uri, out_dir, instances, label="", profi
 
 # Where a rebuild's time goes (--profile): the first part any of whose frames is on a sample's stack takes it.
 PROFILE_PARTS = [
+    ("process start-up: imports (not timed)", ("_find_and_load", "monkey_patch")),
     ("signature check: Ed25519 verify (proven, contracts/signatures.py)", ("verify (cryptography",
                                                                           "verify (contracts/signatures.py")),
     ("audit row: per-person field seal (FieldSeal)", ("seal (services/common/sealing.py",)),

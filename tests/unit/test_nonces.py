@@ -33,3 +33,11 @@ def test_a_forked_process_never_hands_out_its_parents_next_nonces():
     assert len(child) == len(parent) == 4 * SIZE
     assert {child[i:i + SIZE] for i in range(0, len(child), SIZE)}.isdisjoint(
         {parent[i:i + SIZE] for i in range(0, len(parent), SIZE)})
+
+
+def test_threads_drawing_at_once_never_get_the_same_nonce():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        drawn = [n for batch in pool.map(lambda _: [nonce() for _ in range(2 * BATCH + 3)], range(8)) for n in batch]
+    assert len(set(drawn)) == len(drawn) == 8 * (2 * BATCH + 3)
