@@ -1,7 +1,7 @@
 """How fast `eport rebuild audit-log` rebuilds the audit log, beside the raw scan of the same
 notification log, in one run; and its peak memory, for two sizes of history.
 
-    .venv/bin/python bench/replay.py [--events 200000] [--small 50000] [--instances 2]
+    .venv/bin/python bench/replay.py [--events 200000] [--small 50000] [--instances 2] [--profile DIR]
 
 Two upstream services of their own (temporary SQLite stores under EPORT_VAR, a RabbitMQ vhost of
 their own) hold `--small` and `--events` events, which their relay publishes (keeping them in the
@@ -15,7 +15,9 @@ transaction per page into a new audit log) runs in a process of its own per run,
 is its own. The baselines: the raw scan of the notification log (select_notifications page by
 page, what any rebuild must read), and the scan with every notification decrypted and mapped to
 its integration event in one process (what the upstream does for an event its published log does
-not hold).
+not hold). Beside the wall clock, each process's CPU per event (the raw scan's too): on a busy
+machine it holds where the wall clock does not. `--profile DIR`: py-spy samples the rebuild and the
+upstream instances of the first two runs and says where their time went (bench/profiling.py).
 """
 import argparse
 import json
