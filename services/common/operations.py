@@ -131,12 +131,17 @@ def signed_window(source, answer, after, limit, event_type, until, challenge):
     {"window": its JSON text, "signature"}. The signature covers the request (what was asked, with
     the caller's `challenge`) and the exact bytes of the window, its "next" and "end" included, so
     an answer altered, cut, moved to another request or replayed from an earlier one is refused."""
-    if challenge is not None and (not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE):
-        raise ValidationFailed(details={"challenge": [f"A text of 1 to {MAX_CHALLENGE} characters."]})
+    _challenge(challenge)
     text = answer.text if isinstance(answer, Encoded) else text_of(answer)
     request = window_request(source, after, limit, event_type, until, challenge)
     signature = window_signed(source, request, text.encode("utf-8"))
     return Encoded(f'{{"window":{_STRING.encode(text)},"signature":{text_of(signature)}}}')
+
+
+def _challenge(challenge):
+    if challenge is not None and (not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE):
+        raise ValidationFailed(details={"challenge": [f"A text of 1 to {MAX_CHALLENGE} characters."]})
+    return challenge
 
 
 def window_page(answer, source, request):
@@ -315,7 +320,7 @@ class Operated:
     @rpc
     def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
         """A page of the service's integration events; with `challenge`, signed as one window."""
-        sourced = self.operations.publisher()
+        sourced, challenge = self.operations.publisher(), _challenge(challenge)  # checked before any read
         answer = events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
         if challenge is None:
             return answer

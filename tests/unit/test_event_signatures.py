@@ -226,3 +226,12 @@ def test_an_operator_record_names_the_broker_user_and_is_refused_without_one():
     assert refused.value.code == "FORBIDDEN"
     with pytest.raises(ValidationFailed):
         operation_record("eport-operator", "delete-everything", "q", {"x": "y" * 5000})
+
+
+@pytest.mark.parametrize("challenge", ["", "x" * 65, 7, ["c"], {"c": 1}])
+def test_a_challenge_that_is_no_short_text_is_refused_naming_it(challenge):
+    from contracts.errors import ValidationFailed
+    from services.common.operations import signed_window
+    with pytest.raises(ValidationFailed) as refused:
+        signed_window("identity", {"items": [], "next": 0, "end": 0}, 0, 1, None, None, challenge)
+    assert "challenge" in refused.value.details
