@@ -120,3 +120,14 @@ def test_a_question_in_flight_for_L_or_more_is_not_shared(answers, clock):
     assert answers.check(late, KEY) is False and late.asked == 1
     release.send()
     assert first.wait() is True
+
+
+def test_the_copies_are_bounded_whatever_the_questions(answers, clock):
+    from gateway.check_answers import MAX_ANSWERS
+    for n in range(MAX_ANSWERS * 2 + 10):  # made-up enterprises, each a question of its own
+        answers.check(Authz(False), ("actor", "actor", f"enterprise-{n}", "manifest"))
+        clock.now += L / 1000
+    assert len(answers._answers) <= MAX_ANSWERS
+    clock.now += L
+    answers.check(Authz(True), KEY)
+    assert answers.check(Authz(False), KEY) is True  # a new copy is kept all the same
