@@ -86,9 +86,10 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
 
     def _delete_legacy(self, legacy_id):
         """The legacy index's events and snapshots deleted (its id is the uuid5 of the plain number) and
-        its subject's key destroyed (what it sealed moved under the keyed id's key)."""
+        its subject's key retired (what it sealed moved under the keyed id's key; spent login challenges
+        sealed for it read `[已删除]`)."""
         delete_aggregate(self, legacy_id)
-        self.mapper.keys.destroy(legacy_id)
+        self.mapper.keys.retire(legacy_id)  # no tombstone named by the legacy id either
 
     def migrate_legacy_indexes(self):
         """Every card index still under its legacy id moved to its keyed id and deleted, at the start of

@@ -8,6 +8,7 @@ instance per process and service, the one its Mapper seals with: services/common
     key = keys.key_for(user_id)   # made on first use (None never: an erased person raises PersonErased)
     keys.find(user_id)            # the key, or None: never made, or destroyed
     keys.destroy(user_id)         # the wrapped key gone for good (fsync), a tombstone left in its place
+    keys.retire(legacy_id)        # as destroy, the tombstone named by the id's keyed digest (card's legacy ids)
     keys.forget(user_id)          # this process's cached copy dropped (erasure does it on every instance)
 
 On disk (`EPORT_KEY_STORE`, default EPORT_VAR/keys/), apart from the event stores and their backups:
@@ -30,7 +31,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from .digests import Digests
 from .durable import fsync_path
+from .settings import secret
 
 KEY_BYTES = 32
 NONCE = 12
@@ -149,6 +152,22 @@ class PersonKeys:
                 fsync_path(self.folder)
             self._remember(person_id, _ERASED)
 
+    def retire(self, person_id):
+        """Destroys the key as `destroy` does, for a person id that must not stay readable itself (a card
+        index's legacy id, the uuid5 of a plain card number, services/card/application.py): its tombstone
+        is named by the id's keyed digest (EPORT_INDEX_KEY), so the key folder names it to nobody without
+        that key, and what the key sealed still opens to the erased marker. Idempotent."""
+        person_id = person_id_of(person_id)
+        with self._lock:
+            if self.folder is None:
+                self._memory[person_id] = _ERASED
+            else:
+                _write_durably(self._retired_path(person_id), b"", exclusive=False)
+                _shred(self._path(person_id, ".key"))
+                self._path(person_id, ".erased").unlink(missing_ok=True)
+                fsync_path(self.folder)
+            self._remember(person_id, _ERASED)
+
     def discard(self, person_id):
         """Destroys the key as `destroy` does but leaves no tombstone: the next `key_for` makes a new
         key. For what may come back without being the same (a mobile, registered again by someone else
@@ -181,6 +200,9 @@ class PersonKeys:
     def _path(self, person_id, suffix):
         return self.folder / f"{person_id}{suffix}"
 
+    def _retired_path(self, person_id):
+        return self.folder / f"{Digests(secret('EPORT_INDEX_KEY')).of('retired key', self.service, person_id)}.retired"
+
     def _cached(self, person_id):
         with self._lock:
             key = self._cache.get(person_id)
@@ -203,8 +225,8 @@ class PersonKeys:
         else:
             try:
                 wrapped = self._path(person_id, ".key").read_bytes()
-            except FileNotFoundError:
-                wrapped = None
+            except FileNotFoundError:  # never made, or retired (only then is the digest computed)
+                wrapped = _ERASED if self._retired_path(person_id).exists() else None
         if wrapped is None:
             return None
         key = wrapped if wrapped is _ERASED else self._wrapping.unwrap(self.service, person_id, wrapped)

@@ -7,10 +7,11 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from eventsourcing.utils import get_topic
 
 from contracts.masking import ERASED
 from services.card.application import CardApplication
-from services.card.domain import KEYED_CARD_INDEX_NAMESPACE, CardAlreadyBound, CardIndex
+from services.card.domain import KEYED_CARD_INDEX_NAMESPACE, CardAlreadyBound, CardIndex, LoginChallengeSpent
 from services.common.bootstrap import person_keys
 from services.common.digests import Digests
 from services.common.erasure import ErasureFollower
@@ -41,7 +42,9 @@ def written_before(store, peers, card, user_id="u-old", enterprise_id="e-old"):
     """The card bound to (user_id, enterprise_id) by the card service before keyed ids; its legacy index id."""
     with before_keyed_card_ids():
         peers.add(user_id, enterprise_id, role="user")
-        bind(store(), peers, user_id, enterprise_id, card)
+        old = store()
+        bind(old, peers, user_id, enterprise_id, card)
+        login(old, peers, card)  # a spent login challenge, its card number sealed for the legacy subject
     legacy = CardIndex.legacy_id(card.card_no)
     assert legacy in stored_ids(store.file)  # the premise: the old layout, the plain number's uuid5
     return legacy
@@ -85,7 +88,12 @@ def test_the_start_up_moves_a_legacy_index_to_its_keyed_id_and_deletes_it(store,
     app = store()  # the upgraded service starts
     ids = stored_ids(store.file)
     assert legacy not in ids and CardIndex.create_id(card.card_no) in ids
-    assert person_keys("card").find(legacy) is None  # its key destroyed: what it sealed moved under the keyed id
+    assert person_keys("card").find(legacy) is None  # its key gone: what it sealed moved under the keyed id
+    # and no file of the key folder is named by it (its tombstone is named by a keyed digest)
+    assert not [p.name for p in person_keys("card").folder.iterdir() if str(legacy) in p.name or legacy.hex in p.name]
+    spent = app.recorder.select_notifications(start=1, limit=100, topics=[get_topic(LoginChallengeSpent.Spent)])
+    assert [app.mapper.to_domain_event(n).card_no for n in spent] == [ERASED]  # what it sealed reads as erased
+    assert app.personal_data("u-old")["card_bindings"]  # and the export, which reads them all, works
     index = app.find(CardIndex.create_id(card.card_no), CardIndex)
     assert (index.user_id, index.enterprise_id, index.card_no) == ("u-old", "e-old", card.card_no)
     assert [type(e).__name__ for e in app.repository.event_store.get(index.id)] == ["Registered", "MovedIn"]

@@ -87,6 +87,19 @@ def test_destroying_removes_the_wrapped_key_from_disk_and_leaves_a_tombstone(tmp
         again.key_for(someone)
 
 
+def test_a_retired_key_is_gone_for_good_and_no_file_is_named_by_its_id(tmp_path):
+    """A card index's legacy id (services/card/application.py): erased as by `destroy`, its tombstone named
+    by the id's keyed digest, so the folder's names do not tell the id."""
+    wrapping, legacy = kek(), person()
+    PersonKeys("card", tmp_path, [wrapping]).key_for(legacy)
+    PersonKeys("card", tmp_path, [wrapping]).retire(legacy)
+    assert not [p.name for p in (tmp_path / "card").iterdir() if legacy in p.name]
+    again = PersonKeys("card", tmp_path, [wrapping])  # a restarted process
+    assert again.find(legacy) is None and again.erased(legacy)
+    with pytest.raises(PersonErased):
+        again.key_for(legacy)
+
+
 def test_a_person_never_keyed_can_be_erased_too(store):
     keys, someone = store(), person()
     keys.destroy(someone)
