@@ -44,7 +44,10 @@ def _refused_login_is_an_outage(connect):
 if not getattr(amqp.Connection.connect, "refused_login_is_an_outage", False):
     amqp.Connection.connect = _refused_login_is_an_outage(amqp.Connection.connect)
 
-BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError, OSError)
+# MessageNacked: a confirmed publish the broker refused, e.g. on a channel stuck on a dead quorum queue
+# leader (services/common/publishing_channels.py): the message was not taken, so a retry may be
+BROKER_ERRORS = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, ConnectionError, OSError,
+                 amqp.exceptions.MessageNacked)
 # the PostgreSQL drivers' own errors, (module, class names): only a process whose store is PostgreSQL
 # loads SQLAlchemy (services/common/bootstrap.py, postgres.py); on SQLite importing it for these names
 # alone cost every process 9 MiB (docs/PERFORMANCE.md, "Footprint")

@@ -21,7 +21,7 @@ from copy import copy
 
 import eventlet
 import kombu.serialization
-from amqp.exceptions import NotFound
+from amqp.exceptions import MessageNacked, NotFound
 from nameko.amqp.publish import Publisher
 from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER,
                               LOGIN_METHOD_CONFIG_KEY, SERIALIZER_CONFIG_KEY)
@@ -329,7 +329,9 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} did not answer in time.") from None
     except UnknownService:
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
-    except BROKER_ERRORS:  # the request could not be sent: a broker outage costs a 503, not a 500
+    except BROKER_ERRORS as exc:  # the request could not be sent: a broker outage costs a 503, not a 500
+        if isinstance(exc, MessageNacked):  # a confirmed request refused: perhaps a channel stuck on a dead node
+            renew_after_a_lost_answer()
         raise unavailable() from None
     except NotFound:  # no nameko-rpc to publish to: a broker not set up yet (exchange_binding.py), no service reachable
         log.warning("%s: the broker has no exchange %s yet (`python -m deploy.broker setup` declares it)",
