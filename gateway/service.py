@@ -7,6 +7,7 @@ from datetime import datetime
 from nameko.events import BROADCAST
 from nameko.constants import NON_PERSISTENT
 
+from services.common.heap import FrozenHeap
 from services.common.rpc import RpcProxy, UnconfirmedRpcProxy
 
 from .audit_routes import AuditRoutes
@@ -54,6 +55,7 @@ class GatewayService(IdentityRoutes, MeRoutes, ErasureRoutes, EnterpriseRoutes, 
     sessions = SessionCheck()
     commands = CommandIds()  # each state-changing request's command id, for its retries
     check_answers = CheckAnswers()  # authz's answers to checks, repeated for a fraction of a second
+    heap = FrozenHeap()  # the start-up's objects out of full collections: the checks' p99 tail
 
     def authenticate(self, request):
         user_id, session_id = self.sessions.verify(bearer_token(request), self._ended_sessions, self._token_keys)

@@ -23,6 +23,7 @@ from contracts.signatures import OriginNotProven, window_request
 
 from .bootstrap import event_store_env
 from .event_keys import as_published, kids_of, window_signed, window_verified
+from .heap import FrozenHeap
 from .postgres import RebuildBoard
 from .published import mark_of, text_of
 from .rpc import ClusterRpcProxy, Encoded, rpc
@@ -308,6 +309,7 @@ class Operated:
     """Mix-in of every service class: `ping` and the operators' RPCs (`eport status|events|replay|rebuild`)."""
 
     operations = Operations()
+    heap = FrozenHeap()  # the start-up's objects out of full collections: the checks' p99 tail
 
     @rpc
     def ping(self):

@@ -114,6 +114,9 @@ SETTINGS = {s.name: s for s in (
     Setting("CARD_READER", None, "the reader the card agent uses (default: the first holding an e-port card)"),
     Setting("GATEWAY_CHECK_ANSWER_SECONDS", "0.2", "seconds a gateway repeats authz's answer to the same check "
                                                    "(a permissions PUT waits as long before answering; 0: off)"),
+    Setting("EPORT_GC_FREEZE_SECONDS", "20", "seconds after a process starts before its objects are frozen out "
+                                            "of full garbage collections (gc.freeze, services/common/heap.py; "
+                                            "negative: never)"),
     Setting("AUTHZ_FOLLOW_SECONDS", "0.05", "how stale authz checks may be about other instances' saves (0: off)"),
     Setting("SMS_PROVIDER", "outbox", "where SMS go: outbox (a file, for development) or tencent (Tencent Cloud SMS)"),
     Setting("SMS_OUTBOX", None, "the outbox file (default: EPORT_VAR/sms-outbox.jsonl)"),
