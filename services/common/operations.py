@@ -157,16 +157,22 @@ def window_page(answer, source, request):
         raise OriginNotProven(f"{source}'s answer is not a signed window")
     window_verified(source, request, window.encode("utf-8"), answer.get("signature"))
     page = json.loads(window)
-    kids = kids_of(source)
-    kept = [item for item in page["items"] if item.get("source") == source and _kid(item) in kids]
-    if len(kept) < len(page["items"]):
-        for item in page["items"]:
-            if item.get("source") != source or _kid(item) not in kids:
-                log.error("left out %s %s at position %s of %s's history: origin not proven (an event of %r, key %r)",
-                          item.get("event_type"), item.get("event_id"), item.get("position"), source,
-                          item.get("source"), _kid(item))
-        page["items"] = kept
+    kids, items = kids_of(source), page["items"]
+    for index, item in enumerate(items):  # one walk; a list of its own only when one is left out
+        if item.get("source") != source or _kid(item) not in kids:
+            page["items"] = items[:index] + [other for other in items[index:] if _proven(other, source, kids)]
+            break
     return page
+
+
+def _proven(item, source, kids):
+    """Whether an envelope of a signed window is `source`'s own, signed by a key of its; logged when not."""
+    if item.get("source") == source and _kid(item) in kids:
+        return True
+    log.error("left out %s %s at position %s of %s's history: origin not proven (an event of %r, key %r)",
+              item.get("event_type"), item.get("event_id"), item.get("position"), source, item.get("source"),
+              _kid(item))
+    return False
 
 
 def _kid(envelope):
