@@ -38,6 +38,8 @@ from .trust import TrustAnchor, challenge_ttl
 from .validity import Validity
 
 CONSUMER = "card"
+# (consumer, event id) of the processed mark saying the start-up move of legacy card indexes has run through
+LEGACY_INDEXES_MOVED = ("card start-up", "legacy card indexes moved to keyed ids")
 log = logging.getLogger(__name__)
 
 
@@ -92,13 +94,21 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
         self.mapper.keys.retire(legacy_id)  # no tombstone named by the legacy id either
 
     def migrate_legacy_indexes(self):
-        """Every card index still under its legacy id moved to its keyed id and deleted, at the start of
-        every card instance (an operator migrates a store by starting the upgraded service); the number
-        moved. Idempotent, and safe beside running instances (a move conflicts like any save of it)."""
+        """Every card index still under its legacy id moved to its keyed id and deleted, once per store: at
+        the first start of an upgraded card instance (an operator migrates a store by starting the upgraded
+        service); the number moved. The scan reads every CardIndex Registered event, so once it has run
+        through, a mark in the store (LEGACY_INDEXES_MOVED, the processed mark of `consume`) says so and
+        later starts read nothing. Idempotent, and safe beside running instances (a move conflicts like any
+        save of it): two instances starting at once both scan, and the mark of the second conflicts with the
+        first's (save_processed answers False), which is what it would have written. A legacy index written
+        after the mark (an instance not yet upgraded) moves at its next change (`_index_moved`)."""
+        if self.is_processed(*LEGACY_INDEXES_MOVED):
+            return 0
         moved = 0
         for card_no, index_id in self._registered_indexes():
             if index_id == CardIndex.legacy_id(card_no):  # else keyed already
                 moved += retry_on_conflict(lambda card_no=card_no, index_id=index_id: self._move(card_no, index_id))
+        self.save_processed(*LEGACY_INDEXES_MOVED)  # only once the scan went through: a death before scans again
         return moved
 
     def _move(self, card_no, legacy_id):

@@ -7,11 +7,13 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import get_topic
 
 from contracts.masking import ERASED
-from services.card.application import CardApplication
+from services.card.application import LEGACY_INDEXES_MOVED, CardApplication
 from services.card.domain import KEYED_CARD_INDEX_NAMESPACE, CardAlreadyBound, CardIndex, LoginChallengeSpent
+from services.common.application import ProcessedEvent
 from services.common.bootstrap import person_keys
 from services.common.digests import Digests
 from services.common.erasure import ErasureFollower
@@ -102,6 +104,67 @@ def test_the_start_up_moves_a_legacy_index_to_its_keyed_id_and_deletes_it(store,
         bind(app, peers, "u-new", "e-new", card)
     assert login(app, peers, card)["user_id"] == "u-old"
     assert app.migrate_legacy_indexes() == 0  # once
+
+
+def index_events_read(monkeypatch):
+    """The CardIndex Registered notifications read from the SQLite store from now on (the start-up move's
+    scan is their one reader), as a list that grows."""
+    read, select = [], SQLiteApplicationRecorder.select_notifications
+
+    def counted(recorder, *args, **kwargs):
+        found = select(recorder, *args, **kwargs)
+        if list(kwargs.get("topics") or ()) == [get_topic(CardIndex.Registered)]:
+            read.extend(found)
+        return found
+
+    monkeypatch.setattr(SQLiteApplicationRecorder, "select_notifications", counted)
+    return read
+
+
+def test_the_start_up_move_runs_once_per_store_and_a_later_start_reads_no_index_event(store, peers, ca, monkeypatch):
+    read = index_events_read(monkeypatch)
+    written_before(store, peers, new_card(ca, card_no="8800000020000"))
+    store()  # the first upgraded start scans the store and moves the legacy index
+    assert len(read) == 1
+    read.clear()
+    for n in range(30):  # cards bound since: every start used to read all their indexes again
+        peers.add(f"u{n}", "e1", role="user")
+        bind(store(), peers, f"u{n}", "e1", new_card(ca, card_no=f"88000000{20001 + n}"))
+    assert read == []
+    late = new_card(ca, card_no="8800000020100")  # written by an instance not yet upgraded, after the first start
+    legacy = written_before(store, peers, late, user_id="u-late", enterprise_id="e-late")
+    app = store()
+    assert read == []  # no start after the first reads the indexes
+    assert legacy in stored_ids(store.file)  # so this one waits for its next change (lookup: still its holder's)
+    peers.add("u-new", "e-new", role="user")
+    with pytest.raises(CardAlreadyBound):
+        bind(app, peers, "u-new", "e-new", late)
+    app.unbind("u-late", "e-late")
+    assert legacy not in stored_ids(store.file)
+
+
+def test_two_instances_starting_at_once_both_start_and_the_move_is_done_once(store, peers, ca, monkeypatch):
+    card = new_card(ca)
+    legacy = written_before(store, peers, card)
+    scan, other = CardApplication._registered_indexes, []
+
+    def scan_while_another_starts(self):
+        found = list(scan(self))  # this instance has read the indexes: another one starts, moves and marks
+        if not other:
+            other.append("starting")
+            other[0] = store()
+        return iter(found)
+
+    monkeypatch.setattr(CardApplication, "_registered_indexes", scan_while_another_starts)
+    first = store()  # its moves find the legacy index gone, its mark conflicts with the other's: it starts
+    assert isinstance(other[0], CardApplication)
+    assert legacy not in stored_ids(store.file)
+    mark = ProcessedEvent.create_id(*LEGACY_INDEXES_MOVED)
+    assert [type(e).__name__ for e in first.repository.event_store.get(mark)] == ["Processed"]
+    for app in (first, other[0]):
+        index = app.find(CardIndex.create_id(card.card_no), CardIndex)
+        assert (index.user_id, index.enterprise_id) == ("u-old", "e-old")
+    assert login(first, peers, card)["user_id"] == "u-old"
 
 
 def test_the_first_change_moves_a_legacy_index_and_no_id_in_the_store_confirms_the_number(store, peers, ca):
