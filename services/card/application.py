@@ -163,13 +163,17 @@ class CardApplication(Challenges, Bindings, AdminClaims, Logins, IdentityClaims,
         sealed in its index and spent login challenges), then every card of theirs unbound (reason
         erased), so that the card is free for its holder's next account, who claims it under a key of
         their own (services/common/erasure.py runs this first, while the person's key still opens the card
-        numbers of their bindings). False for a repeat or no change."""
-        payload = envelope.get("payload") or {}
-        if payload.get("user_id"):
-            for card_no in self._cards_ever_bound(payload["user_id"]):
-                self.mapper.keys.destroy(CardIndex.create_id(card_no))
+        numbers of their bindings). False for a repeat or no change.
+
+        The keys go inside the effect, as every effect of a consumer does: once the processed mark is recorded
+        they are gone (destroyed before the save), and a repeat (a redelivery: UserErased is acknowledged only
+        once identity has the confirmation) neither reads the person's bindings again nor rewrites the cards'
+        tombstones. A destruction is no store write: a save that conflicts, or a death before it, runs the
+        effect again, and destroying is idempotent."""
 
         def effect(p):
+            for card_no in self._cards_ever_bound(p["user_id"]):
+                self.mapper.keys.destroy(CardIndex.create_id(card_no))
             changed = []
             for enterprise_id in self._list(f"user:{p['user_id']}").items:
                 binding = self._binding(p["user_id"], enterprise_id)

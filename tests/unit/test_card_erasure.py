@@ -6,6 +6,7 @@ import pytest
 
 from contracts.envelope import make_envelope
 from contracts.identity import USER_ERASED
+from services.card.domain import CardIndex
 from tests import card_support as cards
 from tests.card_support import bind, new_card, published
 
@@ -33,3 +34,25 @@ def test_the_erased_persons_cards_are_unbound_and_free_again(app, peers, ca):
     peers.add(other, enterprise_id, role="user")  # the holder's next account binds the same card
     bind(app, peers, other, enterprise_id, card)
     assert list(app.cards_of_user(other)) == [enterprise_id]
+
+
+def test_the_cards_keys_are_destroyed_once_inside_the_consumer_a_repeat_destroys_nothing(app, peers, ca, monkeypatch):
+    user_id, enterprise_id = str(uuid.uuid4()), str(uuid.uuid4())
+    peers.add(user_id, enterprise_id, role="user")
+    card = new_card(ca)
+    bind(app, peers, user_id, enterprise_id, card)
+    destroyed, destroy = [], app.mapper.keys.destroy
+
+    def destroying(person_id):
+        destroyed.append(str(person_id))
+        return destroy(person_id)
+
+    monkeypatch.setattr(app.mapper.keys, "destroy", destroying)
+    erased = user_erased(user_id)
+    assert app.unbind_erased(erased) is True
+    assert destroyed == [str(CardIndex.create_id(card.card_no))]
+    assert app.mapper.keys.erased(CardIndex.create_id(card.card_no))
+    # redelivered before the person's own key went (a death between the purge and erasure.py's destroy_keys):
+    # the processed mark says it is done, so the bindings are not read again nor a key destroyed again
+    assert app.unbind_erased(erased) is False
+    assert destroyed == [str(CardIndex.create_id(card.card_no))]
