@@ -8,13 +8,19 @@ start (StartRefused, saying which setting and why) when EPORT_KEY_STORE
 - is EPORT_VAR, lies inside it or holds it: EPORT_VAR holds the SQLite event stores, the published
   logs, the audit log and the relay positions, and is what an operator copies to back them up
   (the default EPORT_VAR/keys is therefore development's alone);
-- or when the key folder, the service's subfolder or a key file in it may be read by anyone but
-  the service's user (group or other permission bits): person_keys.py makes folders 0700 and files
-  0600, so such bits were added from outside (a copy, a volume mounted with a group).
+- or when the key folder or the service's subfolder is not the service user's alone: owned by another
+  user, or open to the group or to others (any group or other permission bit; person_keys.py makes
+  both 0700, so such bits were added from outside: a copy, a volume mounted with a group).
+
+The folders are what is checked, not each key file: nobody but their owner passes through a 0700
+folder, whatever the modes of the files inside, and a check of every file would cost a stat per
+person at every start. person_keys.py creates every file it writes 0600 all the same (os.open with
+that mode, which a umask can only narrow; a new key is a hard link of such a file).
 
 What cannot be checked from here: where the operator's backups of the key folder go, and their
 retention (no longer than the erasure deadline); docs/PERSONAL_DATA.md says so.
 """
+import os
 import stat
 from pathlib import Path
 
@@ -38,21 +44,23 @@ def check_apart(key_store, var, *, configured=True):
 
 
 def check_private(folder, service):
-    """StartRefused when the key folder, the service's subfolder or one of its key files is open to
-    the group or to others (each path that exists is checked)."""
+    """StartRefused when the key folder or the service's subfolder (each one that exists) is another
+    user's, or open to the group or to others. Two stats, however many keys the folder holds."""
     folder = Path(folder)
-    paths = [folder, folder / service]
-    if paths[1].is_dir():
-        paths += sorted(p for p in paths[1].iterdir() if p.suffix in (".key", ".erased"))
-    for path in paths:
+    for path in (folder, folder / service):
         try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
+            status = path.stat()
+        except FileNotFoundError:  # person_keys.py makes it, 0700
             continue
-        if mode & PRIVATE:
+        if status.st_uid != os.geteuid():
+            raise StartRefused(
+                f"{KEY_STORE} refused: {path} belongs to user {status.st_uid}, not to the service's user "
+                f"({os.geteuid()}); the per-person keys are for the service's user alone. Give it to that user: "
+                f"chown -R {os.geteuid()} {folder}, chmod -R go-rwx {folder} (folders 0700, key files 0600).")
+        if status.st_mode & PRIVATE:
             raise StartRefused(
                 f"{KEY_STORE} refused: {path} is readable by its group or others (mode "
-                f"{stat.S_IMODE(mode):04o}); the per-person keys are for the service's user alone. "
+                f"{stat.S_IMODE(status.st_mode):04o}); the per-person keys are for the service's user alone. "
                 f"Make it the user's alone: chmod -R go-rwx {folder} (folders 0700, key files 0600).")
 
 
