@@ -7,10 +7,9 @@ the one that publishes (has a relay) answers `ops_events` with its integration e
 the relay publishes them, each with its position in the notification log. Asked with a `challenge`
 (a rebuild does), it answers the page as one window signed by the service's event key, bound to the
 request (`signed_window`): the rebuild checks one signature per window instead of one per event.
+How a window is signed, carried and checked, and how a rebuild asks for it: services/common/windows.py.
 """
-import json
 import logging
-import secrets
 from collections import deque
 
 import eventlet
@@ -19,21 +18,19 @@ from nameko.extensions import DependencyProvider
 
 from contracts import errors as e
 from contracts.errors import ServiceError, ValidationFailed
-from contracts.signatures import OriginNotProven, window_request
 
 from .bootstrap import event_store_env
-from .event_keys import as_published, kids_of, window_signed, window_verified
+from .event_keys import as_published
 from .heap import FrozenHeap
 from .postgres import RebuildBoard
-from .published import mark_of, text_of
-from .rpc import ClusterRpcProxy, Encoded, rpc
+from .published import mark_of
+from .rpc import Encoded, rpc
+from .windows import checked_challenge, checked_form, signed_window, upstream_fetcher
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 1000  # per call
 MAX_SCAN = 5000  # notifications read per call when a type filter skips most of them
-MAX_CHALLENGE = 64  # characters
-_STRING = json.JSONEncoder(ensure_ascii=False)  # a window's text as a JSON string
 
 
 class Operations(DependencyProvider):
@@ -124,99 +121,7 @@ def events_page(app, to_integration, published, after=0, limit=100, event_type=N
         page, last = _mapped(app, to_integration, position, limit - count, None, stop)
         texts = texts + published.put(position, page["next"], page["items"], None if last is None else mark_of(last))
         position = page["next"]
-    return Encoded(f'{{"items":[{",".join(texts)}],"next":{position},"end":{end}}}')
-
-
-def signed_window(source, answer, after, limit, event_type, until, challenge):
-    """`ops_events`' answer (a dict, or rpc.Encoded text) as one window signed by `source`:
-    {"window": its JSON text, "signature"}. The signature covers the request (what was asked, with
-    the caller's `challenge`) and the exact bytes of the window, its "next" and "end" included, so
-    an answer altered, cut, moved to another request or replayed from an earlier one is refused."""
-    _challenge(challenge)
-    text = answer.text if isinstance(answer, Encoded) else text_of(answer)
-    request = window_request(source, after, limit, event_type, until, challenge)
-    signature = window_signed(source, request, text.encode("utf-8"))
-    return Encoded(f'{{"window":{_STRING.encode(text)},"signature":{text_of(signature)}}}')
-
-
-def _challenge(challenge):
-    if challenge is not None and (not isinstance(challenge, str) or not 0 < len(challenge) <= MAX_CHALLENGE):
-        raise ValidationFailed(details={"challenge": [f"A text of 1 to {MAX_CHALLENGE} characters."]})
-    return challenge
-
-
-def window_page(answer, source, request):
-    """The page (`ops_events`' answer) a signed window holds, when `source` signed it as the answer to
-    `request`; OriginNotProven otherwise (the rebuild then fails: something else answers for the
-    upstream). The window's signature covers every envelope's bytes; each envelope keeps its own
-    signature too, for whoever passes it on, and one that names another source, or carries no
-    signature by a key published for its source, is left out (logged without its payload): a service
-    speaks for its own events only, and what it never signed is not its history."""
-    window = answer.get("window") if isinstance(answer, dict) else None
-    if not isinstance(window, str):
-        raise OriginNotProven(f"{source}'s answer is not a signed window")
-    window_verified(source, request, window.encode("utf-8"), answer.get("signature"))
-    page = json.loads(window)
-    kids, items = kids_of(source), page["items"]
-    for index, item in enumerate(items):  # one walk; a list of its own only when one is left out
-        if item.get("source") != source or _kid(item) not in kids:
-            page["items"] = items[:index] + [other for other in items[index:] if _proven(other, source, kids)]
-            break
-    return page
-
-
-def _proven(item, source, kids):
-    """Whether an envelope of a signed window is `source`'s own, signed by a key of its; logged when not."""
-    if item.get("source") == source and _kid(item) in kids:
-        return True
-    log.error("left out %s %s at position %s of %s's history: origin not proven (an event of %r, key %r)",
-              item.get("event_type"), item.get("event_id"), item.get("position"), source, item.get("source"),
-              _kid(item))
-    return False
-
-
-def _kid(envelope):
-    signature = envelope.get("signature")
-    return signature.get("kid") if isinstance(signature, dict) else None
-
-
-def upstream_fetcher(config, caller, timeout=60):
-    """`fetch(source, after, limit, until=None)`: a page of `source`'s `ops_events`, asked from a
-    green thread outside any worker (a rebuild); `fetch.ask(...)` the same without waiting (its
-    `.result()` waits). Its reply queue is named after the calling service, as its broker user may
-    consume (deploy/broker_policy.py), not after nameko's standalone proxy, and bound to
-    `nameko-rpc` without declaring it, which that user may not (rpc.py). Each page is asked with a
-    challenge of its own and believed only as a window `source` signed for it (`window_page`): a
-    rebuild believes its upstream's history no more than a consumer believes the bus (the name of
-    a reply queue is all it takes to publish into it)."""
-
-    class Proxy(ClusterRpcProxy):
-        class ServiceContainer(ClusterRpcProxy.ServiceContainer):
-            service_name = caller
-
-    cluster = Proxy(config, timeout=timeout)
-    proxy = cluster.start()
-
-    def ask(source, after, limit, until=None):
-        challenge = secrets.token_urlsafe(16)
-        reply = getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until, challenge=challenge)
-        return _Proven(reply, source, window_request(source, after, limit, None, until, challenge))
-
-    def fetch(source, after, limit, until=None):
-        return ask(source, after, limit, until).result()
-
-    fetch.ask, fetch.close, fetch.proxy = ask, cluster.stop, proxy  # proxy: other calls a rebuild makes
-    return fetch
-
-
-class _Proven:
-    """A page asked of `source`: its `result()` holds only what `source` signed (`window_page`)."""
-
-    def __init__(self, reply, source, request):
-        self.reply, self.source, self.request = reply, source, request
-
-    def result(self):
-        return window_page(self.reply.result(), self.source, self.request)
+    return Encoded(b'{"items":[%s],"next":%d,"end":%d}' % (b",".join(texts), position, end))
 
 
 READ_AHEAD = 3  # windows asked for ahead of the one being written
@@ -326,13 +231,14 @@ class Operated:
         return self.operations.status()
 
     @rpc
-    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
-        """A page of the service's integration events; with `challenge`, signed as one window."""
-        sourced, challenge = self.operations.publisher(), _challenge(challenge)  # checked before any read
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None, form=None):
+        """A page of the service's integration events; with `challenge`, signed as one window (carried
+        as it is with `form` "inline", else as a JSON string)."""
+        sourced, challenge, form = self.operations.publisher(), checked_challenge(challenge), checked_form(form)
         answer = events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
         if challenge is None:
             return answer
-        return signed_window(self.name, answer, after, limit, event_type, until, challenge)
+        return signed_window(self.name, answer, after, limit, event_type, until, challenge, form)
 
     @rpc
     def ops_rebuild(self, projection, action="start", page=None):

@@ -171,15 +171,15 @@ class PublishedLog:
     def put(self, after, upto, items, last):
         """The envelopes of (after, upto], in order, every one of those positions' (with
         "position"); `last`: (position, mark) of the last event stored in (after, upto], None
-        when there is none (then nothing is held: no mark to check it by). Returns their texts,
-        one per position, as `read` gives them back, kept or not."""
+        when there is none (then nothing is held: no mark to check it by). Returns their JSON texts
+        (UTF-8 bytes), one per position, as `read` gives them back, kept or not."""
         groups = []
         for item in items:
             if groups and groups[-1][0]["position"] == item["position"]:
                 groups[-1].append(item)
             else:
                 groups.append([item])
-        texts = [",".join(text_of(item) for item in group) for group in groups]
+        texts = [",".join(text_of(item) for item in group).encode("utf-8") for group in groups]
         if upto <= after or last is None:
             return texts
         positions = [group[0]["position"] for group in groups]
@@ -199,7 +199,7 @@ class PublishedLog:
 
     def _seal(self, place, group, text):
         """(persons, sealed) of one row: inside the store cipher, each person's key."""
-        persons, inner = self._persons.seal(group, text.encode("utf-8"), _place(*place))
+        persons, inner = self._persons.seal(group, text, _place(*place))
         return ",".join(persons), self._cipher.encrypt(inner, _place(*place))
 
     def _cover(self, after, upto, last):
@@ -214,10 +214,10 @@ class PublishedLog:
 
     def read(self, after, stop, limit):
         """None when position `after` is not held; else (texts, count, next): the `count` envelopes
-        held after `after` up to `stop` at most, as JSON texts of comma-separated envelopes, one per
-        position; at least `limit` of them unless the range held or `stop` ended first; `next` is
-        the last position they cover (to ask from next). A log it cannot read answers None too:
-        the caller maps the events instead."""
+        held after `after` up to `stop` at most, as JSON texts (UTF-8 bytes, as they are kept) of
+        comma-separated envelopes, one per position; at least `limit` of them unless the range held
+        or `stop` ended first; `next` is the last position they cover (to ask from next). A log it
+        cannot read answers None too: the caller maps the events instead."""
         try:
             return self._read(after, stop, limit)
         except sqlite3.OperationalError as exc:  # busy or locked: this once the events are mapped
@@ -253,7 +253,7 @@ class PublishedLog:
             text = self._persons.open(row[5], self._cipher.decrypt(row[4], _place(*row[:4])), _place(*row[:4]))
             if text is None:  # a person it names was erased: from here the events are mapped again
                 return (texts, count, before[0]) if texts else None
-            texts.append(text.decode("utf-8"))
+            texts.append(text)
             count, before = count + row[1], row
             if count >= limit:
                 return texts, count, row[0]

@@ -88,12 +88,32 @@ class UnconfirmedPublisher(Publisher):
         return super().publish(payload, **kwargs)
 
 
-class Encoded:
-    """A result that is JSON text already (a page of `ops_events` read from the published log, of
-    envelopes kept as the text they were published as): a JSON reply carries it as it is."""
+JSON = "application/json"
 
-    def __init__(self, text):
-        self.text = text
+
+class Encoded:
+    """A result that is JSON already (a page of `ops_events` read from the published log, of
+    envelopes kept as the text they were published as): a JSON reply carries its UTF-8 bytes as they
+    are. `content_type`: what the reply says it holds, a type of its own (`reply_type`) for a reply
+    its caller reads otherwise than as plain JSON (a signed window, services/common/operations.py)."""
+
+    def __init__(self, data, content_type=JSON):
+        self.data = data if isinstance(data, bytes) else data.encode("utf-8")
+        self.content_type = content_type
+
+    @property
+    def text(self):
+        return self.data.decode("utf-8")
+
+
+_REPLY_TYPES = {}  # kombu serializer name -> content type: what a standalone proxy accepts besides JSON
+
+
+def reply_type(name, content_type, decoder):
+    """Replies of `content_type` (an `Encoded` result of that type) are accepted by a standalone proxy
+    (ClusterRpcProxy) and read with `decoder` (the body's bytes -> {"result", "error"}) instead of JSON."""
+    kombu.serialization.register(name, None, decoder, content_type, "binary")
+    _REPLY_TYPES[name] = content_type
 
 
 class UnconfirmedResponder(Responder):
@@ -107,9 +127,11 @@ class UnconfirmedResponder(Responder):
         serializer = kombu.serialization.registry.type_to_name[self.message.properties["content_type"]]
         try:
             if isinstance(result, Encoded) and serializer != "json":
-                result = json.loads(result.text)
+                result = json.loads(result.data)
             if isinstance(result, Encoded):
-                content_type, encoding, body = "application/json", "utf-8", f'{{"result":{result.text},"error":null}}'
+                # a type of its own is read as bytes ("binary": the client library leaves them undecoded)
+                content_type, encoding = result.content_type, "utf-8" if result.content_type == JSON else "binary"
+                body = b'{"result":%s,"error":null}' % result.data
             else:
                 content_type, encoding, body = kombu.serialization.dumps({"result": result, "error": error},
                                                                          serializer)
@@ -224,6 +246,10 @@ class UnconfirmedRpcProxy(RpcProxy):
 
 
 class _PollingConsumer(PollingQueueConsumer):
+    def _setup_consumer(self):
+        self.accept = [*self.accept, *(name for name in _REPLY_TYPES if name not in self.accept)]
+        super()._setup_consumer()
+
     def register_provider(self, provider):
         provider.queue = bound_without_declaring(reply_queue(provider.queue))
         super().register_provider(provider)

@@ -6,7 +6,8 @@ from kombu import Connection, Producer
 from contracts import errors as e
 from contracts.errors import ServiceError
 from contracts.subscriptions import exchange, queue, subscription
-from services.common.operations import Operated, signed_window
+from services.common.operations import Operated
+from services.common.windows import signed_window
 from services.common.rpc import rpc
 from services.notify.service import InboxEntrypoints
 from tests.support import signed
@@ -29,7 +30,7 @@ class Upstream:
     history = []
 
     @rpc
-    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None, form=None):
         end = len(self.history)
         stop = end if until is None else min(until, end)
         items = [dict(envelope if "signature" in envelope else signed(envelope), position=n)
@@ -38,7 +39,7 @@ class Upstream:
         answer = {"items": items, "next": items[-1]["position"] if items else stop, "end": end}
         if challenge is None:
             return answer
-        return signed_window(self.name, answer, after, limit, event_type, until, challenge)  # as a service signs it
+        return signed_window(self.name, answer, after, limit, event_type, until, challenge, form)  # as a service does
 
 
 class UpstreamEnterprise(Upstream):

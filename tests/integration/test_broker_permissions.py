@@ -23,7 +23,7 @@ from deploy.broker_policy import CALLS, EVENT_HANDLERS, GATEWAY, ROLES
 from contracts.errors import ServiceError
 from services.common.context import RequestContext
 from services.common.erasure import ErasureFollower, confirm_to
-from services.common.operations import signed_window, upstream_fetcher
+from services.common.windows import signed_window, upstream_fetcher
 from services.common.rpc import ClusterRpcProxy, RpcProxy, rpc
 from services.identity.service import IdentityService
 from tests.support import create_vhost, delete_vhost, vhost_uri

@@ -10,7 +10,7 @@ from eventsourcing.utils import Environment
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from contracts.errors import ServiceError
-from services.common import operations
+from services.common import operations, windows
 from services.common.dependency import EventSourced
 from services.common.cipher import AESCipher
 from services.common.operations import Operated, events_page, read_events
@@ -101,12 +101,13 @@ def test_it_holds_the_ranges_it_was_given_and_merges_them(fresh_var):
     published.put(40, 50, [], None)  # no event stored there: nothing to check it by, not held
     assert published.read(10, 100, 100) is None and published.read(35, 100, 100) is None
     assert published.read(40, 100, 100) is None
-    assert published.read(0, 100, 100) == (['{"position":3,"event_id":"e3"}', '{"position":9,"event_id":"e9"}'], 2, 10)
+    three, nine = b'{"position":3,"event_id":"e3"}', b'{"position":9,"event_id":"e9"}'
+    assert published.read(0, 100, 100) == ([three, nine], 2, 10)
     published.put(10, 20, [item(15)], (15, MARK))  # joins the two
     texts, _, position = published.read(4, 100, 100)
     assert [json.loads(t)["position"] for t in texts] == [9, 15, 25] and position == 30
     assert published.read(0, 12, 100)[2] == 12  # no further than the stop asked
-    assert published.read(0, 100, 2) == (['{"position":3,"event_id":"e3"}', '{"position":9,"event_id":"e9"}'], 2, 9)
+    assert published.read(0, 100, 2) == ([three, nine], 2, 9)
 
 
 def test_other_code_finds_it_empty_and_two_codes_never_serve_each_other(fresh_var):
@@ -119,7 +120,7 @@ def test_other_code_finds_it_empty_and_two_codes_never_serve_each_other(fresh_va
     old.put(5, 10, [{"position": 7, "event_id": "old again"}], (7, MARK))  # the old instance still running
     assert new.read(5, 10, 10) is None and old.read(0, 10, 10) is None
     new.put(0, 10, [{"position": 7, "event_id": "new"}], (7, MARK))
-    assert new.read(0, 10, 10) == (['{"position":7,"event_id":"new"}'], 1, 10)
+    assert new.read(0, 10, 10) == ([b'{"position":7,"event_id":"new"}'], 1, 10)
     old.close()
     new.close()
 
@@ -174,13 +175,19 @@ class PublishedDemo(Operated):
         self.app.save(*(Tally(n, c) for n, c in enumerate(copies)))
 
 
-def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(container_factory, config, fresh_var):
-    container = container_factory(PublishedDemo, config)
+def published_by(service, container_factory, config):
+    """`service` started, 360 tallies written and published by its relay: its EventSourced dependency."""
+    container = container_factory(service, config)
     container.start()
-    sourced = next(d for d in container.dependencies if isinstance(d, EventSourced))
-    with ServiceRpcProxy("publisheddemo", config, timeout=10) as demo:
+    with ServiceRpcProxy(service.name, config, timeout=10) as demo:
         demo.write([1, 0, 3, 1, 2] * 60)
         wait_for(lambda: demo.ops_status()["stores"][0]["lag"] == 0, what="the relay to publish")
+    return next(d for d in container.dependencies if isinstance(d, EventSourced))
+
+
+def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(container_factory, config, fresh_var):
+    sourced = published_by(PublishedDemo, container_factory, config)
+    with ServiceRpcProxy("publisheddemo", config, timeout=10) as demo:
         end = sourced.app.recorder.max_notification_id()
         assert sourced.published.read(0, end, 1) is not None, "the relay kept what it published"
         assert demo.ops_status()["stores"][0]["kept"] == end
@@ -190,6 +197,43 @@ def test_ops_events_over_rpc_answers_what_was_published_as_mapping_would(contain
         with pytest.raises(ServiceError) as refused:
             demo.ops_events(after=-1)
         assert refused.value.code == "VALIDATION_ERROR" and "after" in refused.value.details
+
+
+class TallyDemo(PublishedDemo):
+    """The same service under the name its events give as their source: what a rebuild reads (it
+    believes a service's own events only)."""
+    name = "tallydemo"
+
+
+class OlderTallyDemo(TallyDemo):
+    """tallydemo as a release before form="inline" answers a rebuild: its ops_events knows no `form`,
+    and carries the signed window as a JSON string."""
+
+    @rpc
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None):
+        sourced = self.operations.publisher()
+        answer = events_page(sourced.app, sourced.to_integration, sourced.published, after, limit, event_type, until)
+        return windows.signed_window(self.name, answer, after, limit, event_type, until, challenge)
+
+
+@pytest.mark.parametrize("service", [TallyDemo, OlderTallyDemo])
+def test_a_rebuild_reads_signed_windows_inline_and_from_an_older_release_as_strings(service, container_factory,
+                                                                                    config, fresh_var, caplog):
+    sourced = published_by(service, container_factory, config)
+    fetch = windows.upstream_fetcher(config, "audit", timeout=10)
+    try:
+        end = sourced.app.recorder.max_notification_id()
+        for after, limit, until in ((0, 1000, None), (13, 50, 200), (end, 10, None)):
+            expected = plain(read_events(sourced.app, to_integration, after, limit, None, until))
+            assert fetch("tallydemo", after, limit, until) == expected and fetch.ask("tallydemo", after, limit, until)
+        carried = fetch.ask("tallydemo", 0, 5).reply.result()
+    finally:
+        fetch.close()
+    older = [r for r in caplog.records if "form of a release before" in r.getMessage()]
+    if service is TallyDemo:
+        assert isinstance(carried, windows.InlineWindow) and not older
+    else:  # asked inline once, refused, then asked the way before: said once
+        assert isinstance(carried, dict) and isinstance(carried["window"], str) and len(older) == 1
 
 
 def test_an_operator_can_turn_it_off_and_a_wrong_value_refuses_to_start(monkeypatch, fresh_var):

@@ -130,7 +130,7 @@ def test_outside_development_a_consumer_needs_the_published_keys(monkeypatch, tm
 def _window(items, source="identity", after=0, limit=3, until=None, challenge="c-1", signer=None):
     """`ops_events`' answer to a rebuild (services/common/operations.py), as it arrives: a window signed
     by `signer` (the source by default) for the request (after, limit, until, challenge)."""
-    from services.common.operations import signed_window
+    from services.common.windows import signed_window
     page = {"items": items, "next": 3, "end": 3}
     return json.loads(signed_window(signer or source, page, after, limit, None, until, challenge).text)
 
@@ -145,7 +145,7 @@ def _asked(source="identity", after=0, limit=3, until=None, challenge="c-1"):
 
 
 def test_a_rebuild_believes_the_window_its_upstream_signed_for_its_request():
-    from services.common.operations import window_page
+    from services.common.windows import window_page
     genuine = _genuine()
     assert window_page(_window(genuine), "identity", _asked()) == {"items": genuine, "next": 3, "end": 3}
 
@@ -158,7 +158,7 @@ def test_a_rebuild_believes_the_window_its_upstream_signed_for_its_request():
     lambda w: w.replace('"items":[', '"items":[' + w[w.index('"items":[') + 9:w.index('},{') + 1] + ",", 1),  # doubled
 ])
 def test_a_window_with_one_event_altered_forged_or_added_or_its_end_moved_is_refused(change):
-    from services.common.operations import window_page
+    from services.common.windows import window_page
     answer = _window(_genuine())
     changed = {**answer, "window": change(answer["window"])}
     assert changed["window"] != answer["window"] and json.loads(changed["window"])
@@ -170,13 +170,13 @@ def test_a_window_with_one_event_altered_forged_or_added_or_its_end_moved_is_ref
                                    _asked(source="card")])
 def test_a_window_signed_for_another_request_is_refused(asked):
     """Moved to another window, or replayed from an earlier request: the challenge is the caller's own."""
-    from services.common.operations import window_page
+    from services.common.windows import window_page
     with pytest.raises(OriginNotProven):
         window_page(_window(_genuine()), json.loads(asked)[0], asked)
 
 
 def test_a_window_not_signed_by_its_source_or_not_a_window_is_refused():
-    from services.common.operations import window_page
+    from services.common.windows import window_page
     genuine = _genuine()
     by_card = _window(genuine, signer="card")
     with pytest.raises(OriginNotProven, match="key of card"):
@@ -190,7 +190,7 @@ def test_a_window_not_signed_by_its_source_or_not_a_window_is_refused():
 
 
 def test_in_a_signed_window_an_event_of_another_source_or_signed_by_no_key_of_its_own_is_left_out():
-    from services.common.operations import window_page
+    from services.common.windows import window_page
     genuine = {**event_keys.signed(envelope()), "position": 1}
     unsigned = {**envelope(aggregate_version=9), "position": 2}
     by_card = {**event_keys.signer("card").sign(dict(envelope(aggregate_version=3), source="card")),
@@ -231,7 +231,71 @@ def test_an_operator_record_names_the_broker_user_and_is_refused_without_one():
 @pytest.mark.parametrize("challenge", ["", "x" * 65, 7, ["c"], {"c": 1}])
 def test_a_challenge_that_is_no_short_text_is_refused_naming_it(challenge):
     from contracts.errors import ValidationFailed
-    from services.common.operations import signed_window
+    from services.common.windows import signed_window
     with pytest.raises(ValidationFailed) as refused:
         signed_window("identity", {"items": [], "next": 0, "end": 0}, 0, 1, None, None, challenge)
     assert "challenge" in refused.value.details
+
+
+def _inline_reply(items, signer="identity", challenge="c-1"):
+    """The body of `ops_events`' reply asked with form="inline", as rpc.UnconfirmedResponder sends it."""
+    from services.common.windows import INLINE, WINDOW_TYPE, signed_window
+    answer = signed_window(signer, {"items": items, "next": 3, "end": 3}, 0, 3, None, None, challenge, INLINE)
+    assert answer.content_type == WINDOW_TYPE
+    return b'{"result":%s,"error":null}' % answer.data
+
+
+def _read_inline(body):
+    """What the rebuild's reply listener makes of a reply of WINDOW_TYPE (kombu calls the decoder registered)."""
+    import kombu.serialization
+
+    from services.common.windows import WINDOW_TYPE
+    reply = kombu.serialization.loads(body, WINDOW_TYPE, "binary", accept=[WINDOW_TYPE])
+    assert reply["error"] is None
+    return reply["result"]
+
+
+def test_a_window_carried_inline_is_one_json_document_parsed_once_from_the_bytes_signed():
+    from services.common.windows import window_page
+    genuine = _genuine()
+    body = _inline_reply(genuine)
+    assert json.loads(body)["result"]["window"] == {"items": genuine, "next": 3, "end": 3}  # JSON all through
+    assert b'\\"' not in body, "the window is not a JSON string inside the reply"
+    assert window_page(_read_inline(body), "identity", _asked()) == {"items": genuine, "next": 3, "end": 3}
+
+
+@pytest.mark.parametrize("change", [
+    lambda body: body.replace(b'"aggregate_version":2', b'"aggregate_version":7'),  # an event altered
+    lambda body: body.replace(b',"next":3', b',"next":2'),  # the window's end moved
+    lambda body: body.replace(b'},"error":null}', b',"items":[]},"error":null}'),  # a key added after it
+    lambda body: body.replace(b',"window":{', b',"window":{"x":1,', 1),  # a key added before its items
+])
+def test_a_window_carried_inline_altered_anywhere_is_refused(change):
+    from services.common.windows import window_page
+    body = _inline_reply(_genuine())
+    changed = change(body)
+    assert changed != body and json.loads(changed)
+    with pytest.raises(OriginNotProven, match="does not match the window"):
+        window_page(_read_inline(changed), "identity", _asked())
+
+
+def test_an_inline_reply_of_another_source_key_or_not_of_the_form_is_refused():
+    from services.common.windows import window_page
+    with pytest.raises(OriginNotProven, match="key of card"):
+        window_page(_read_inline(_inline_reply(_genuine(), signer="card")), "identity", _asked())
+    body = _inline_reply(_genuine())
+    signature, window = (json.dumps(json.loads(body)["result"][k]).encode() for k in ("signature", "window"))
+    for refused in (b'{"result":{"window":%s,"signature":%s},"error":null}' % (window, signature),  # turned round
+                    body[:-1], b'{"result":{"signature":null,"window":{}},"error":null}',
+                    b'{"result":{"signature":{"kid":,"window":{}},"error":null}'):
+        with pytest.raises(OriginNotProven):
+            window_page(_read_inline(refused), "identity", _asked())
+
+
+@pytest.mark.parametrize("form", ["", "string", 1, ["inline"]])
+def test_a_form_other_than_inline_is_refused_naming_it(form):
+    from contracts.errors import ValidationFailed
+    from services.common.windows import signed_window
+    with pytest.raises(ValidationFailed) as refused:
+        signed_window("identity", {"items": [], "next": 0, "end": 0}, 0, 1, None, None, "c-1", form)
+    assert "form" in refused.value.details

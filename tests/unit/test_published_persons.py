@@ -47,7 +47,7 @@ def test_a_row_naming_a_person_is_sealed_with_their_key_inside_the_store_cipher(
     published = log(tmp_path / "p.db", cipher, keys)
     published.put(0, 3, [registered(1, alice, "欧阳娜娜"), other(2)], (2, MARK))
     texts, count, position = published.read(0, 3, 10)
-    assert "欧阳娜娜" in texts[0] and (count, position) == (2, 3)
+    assert "欧阳娜娜".encode() in texts[0] and (count, position) == (2, 3)
     rows = sqlite3.connect(tmp_path / "p.db").execute("SELECT position, persons, sealed FROM kept").fetchall()
     persons = {r[0]: r[1] for r in rows}
     assert persons == {1: alice, 2: ""}
@@ -66,9 +66,9 @@ def test_an_erased_persons_rows_read_as_not_held_in_the_file_and_in_its_copies(t
     for path in ("p.db", "backup.db"):
         again = log(tmp_path / path, cipher, keys)
         texts, count, position = again.read(0, 4, 10)
-        assert (count, position) == (1, 1) and "甲" not in "".join(texts)  # mapped again from position 1
+        assert (count, position) == (1, 1) and "甲".encode() not in b"".join(texts)  # mapped again from position 1
         assert again.read(1, 4, 10) is None  # the erased row first: nothing held from there
-        assert "乙" in again.read(2, 4, 10)[0][0]  # the neighbour still reads
+        assert "乙".encode() in again.read(2, 4, 10)[0][0]  # the neighbour still reads
         again.close()
 
 
@@ -86,7 +86,7 @@ def test_envelopes_of_an_erased_person_are_kept_again_with_the_marker(tmp_path, 
     keys.destroy(alice)
     published = log(tmp_path / "p.db", cipher, keys)
     published.put(0, 1, [registered(1, alice, ERASED)], (1, MARK))  # mapped from events that open to it
-    assert ERASED in published.read(0, 1, 10)[0][0]
+    assert ERASED.encode() in published.read(0, 1, 10)[0][0]
 
 
 def test_persons_of_an_envelope_are_those_its_personal_fields_name():
