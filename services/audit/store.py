@@ -19,6 +19,7 @@ sequence and the membership intervals stay as one writer would leave them.
 import base64
 import json
 import sqlite3
+from json.encoder import c_make_encoder, encode_basestring
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,8 +91,17 @@ COLUMNS = "a.event_id, a.event_type, a.occurred_at, a.actor_user_id, a.subject, 
 ENCRYPTED = "aes:"  # the prefix of an encrypted payload; a clear one (older logs) is JSON
 
 
-# json.dumps(payload, ensure_ascii=False, sort_keys=True), without a new encoder for every payload
-_PAYLOAD_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+def _payload_json():
+    """json.dumps(payload, ensure_ascii=False, sort_keys=True) as a function, the same text: the C
+    encoder made once (JSONEncoder.encode makes one, and closures, for every call: 4.4 us a payload
+    against 1.9), with no check for circular references (a payload is read from JSON: it has none)."""
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+    encoder = c_make_encoder(None, json.JSONEncoder().default, encode_basestring, None, ": ", ", ", True, False, True)
+    return lambda payload: "".join(encoder(payload, 0))
+
+
+_PAYLOAD_JSON = _payload_json()
 
 
 class PayloadCipher:
@@ -107,7 +117,7 @@ class PayloadCipher:
 
     def seal(self, payload, kind=None, event_id=""):
         payload = self._fields.seal(payload, PERSONAL.get(kind, {}), _bound(event_id))
-        raw = _PAYLOAD_JSON.encode(payload).encode("utf-8")
+        raw = _PAYLOAD_JSON(payload).encode("utf-8")
         return ENCRYPTED + base64.b64encode(self._aes.encrypt(raw)).decode("ascii")
 
     def open(self, stored, event_id=None):

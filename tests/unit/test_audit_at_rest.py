@@ -90,3 +90,16 @@ def test_a_log_from_before_the_unique_index_keeps_its_primary_key_and_records_on
         live.adopt(fresh)
     assert live.record_many(events) == 0 and len(live.query(limit=10)) == 3
     assert "audit_event_ids" in {r[1] for r in live._run("PRAGMA index_list('audit_events')")}
+
+
+def test_a_payload_is_sealed_as_the_json_it_always_was():
+    """The encoder made once writes what json.dumps(ensure_ascii=False, sort_keys=True) wrote."""
+    import json
+
+    from services.audit.store import _PAYLOAD_JSON
+    for payload in ({"b": 1, "a": "张三 \"quoted\" \\ \n", "c": None, "d": [1.5, True, {"z": {}, "y": [None]}]},
+                    {"words": {"$sealed": str(uuid.uuid4()), "$v": "AAAA"}, "user_id": "x", "n": -0.0, "big": 10 ** 30},
+                    {}):
+        assert _PAYLOAD_JSON(payload) == json.dumps(payload, ensure_ascii=False, sort_keys=True)
+    with pytest.raises(TypeError):
+        _PAYLOAD_JSON({"a": object()})
