@@ -250,7 +250,8 @@ class PublishedLog:
         for row in rows:
             if not _chained(before, row):
                 raise BrokenChain(f"the row at position {row[0]} is not where it was put, or one next to it is gone")
-            text = self._persons.open(row[5], self._cipher.decrypt(row[4], _place(*row[:4])), _place(*row[:4]))
+            place = _place(*row[:4])
+            text = self._persons.open(row[5], self._cipher.decrypt(row[4], place), place)
             if text is None:  # a person it names was erased: from here the events are mapped again
                 return (texts, count, before[0]) if texts else None
             texts.append(text)
