@@ -342,6 +342,12 @@ def rpc(fn):
     return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)
 
 
+def nacked(exc):
+    """A confirmed publish the broker refused (basic.nack): py-amqp's MessageNacked, which reaches
+    the caller as kombu's OperationalError raised from it (kombu counts it a recoverable channel error)."""
+    return isinstance(exc, MessageNacked) or isinstance(exc.__cause__, MessageNacked)
+
+
 def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
     """`method(*args, **kwargs)` (an RPC proxy's method, or a function making such calls), or 503
     SERVICE_UNAVAILABLE when no answer came within `deadline` seconds or the service never started."""
@@ -356,7 +362,7 @@ def call_with_deadline(method, *args, deadline=RPC_DEADLINE, **kwargs):
     except UnknownService:
         raise ServiceError(e.SERVICE_UNAVAILABLE, f"{name} is not running.") from None
     except BROKER_ERRORS as exc:  # the request could not be sent: a broker outage costs a 503, not a 500
-        if isinstance(exc, MessageNacked):  # a confirmed request refused: perhaps a channel stuck on a dead node
+        if nacked(exc):  # a confirmed request refused: perhaps a channel stuck on a dead node
             renew_after_a_lost_answer()
         raise unavailable() from None
     except NotFound:  # no nameko-rpc to publish to: a broker not set up yet (exchange_binding.py), no service reachable
