@@ -47,11 +47,15 @@ def freeze_once():
 class FrozenHeap(DependencyProvider):
     """Of every service class (Operated) and the gateway: freezes the process once, a while after start."""
 
+    _timer = None
+
     def start(self):
         seconds = freeze_seconds()
-        if seconds >= 0 and not _frozen:
-            self.container.spawn_managed_thread(lambda: self._freeze_after(seconds))
+        if seconds >= 0 and not _frozen:  # a timer, not a managed thread: a stop before it is no "killing" warning
+            self._timer = eventlet.spawn_after(seconds, freeze_once)
 
-    def _freeze_after(self, seconds):
-        eventlet.sleep(seconds)
-        freeze_once()
+    def stop(self):
+        if self._timer is not None:
+            self._timer.cancel()
+
+    kill = stop

@@ -60,3 +60,11 @@ def test_every_service_of_the_platform_freezes(name):
     module, _, attribute = SERVICES[name].partition(":")
     service = getattr(importlib.import_module(module), attribute)
     assert any(isinstance(value, FrozenHeap) for base in service.__mro__ for value in vars(base).values())
+
+
+def test_a_service_stopped_before_the_freeze_never_freezes(unfrozen, monkeypatch, container_factory, config):
+    monkeypatch.setenv("EPORT_GC_FREEZE_SECONDS", "2")
+    container = container_factory(Probe, config)
+    container.start()
+    container.stop()
+    assert not _frozen_within(3)
