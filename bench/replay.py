@@ -131,11 +131,13 @@ def child(service_name, amqp_uri, out_dir, label):
     """One rebuild from one upstream, in this process; prints its figures as JSON."""
     from services.audit.rebuild import AuditRebuild
     from services.audit.store import AuditStore
+    from services.common.heap import freeze_once
     from services.common.operations import upstream_fetcher
 
     integration_for(service_name)  # its event type's personal field: sealed per person in the audit log too
     store = AuditStore(Path(out_dir) / f"audit-{label}.db")
     fetch = upstream_fetcher({"AMQP_URI": amqp_uri}, "audit")
+    freeze_once()  # as the audit service's process is by the time an operator asks (services/common/heap.py)
     started = cpu_seconds()
     result = AuditRebuild(store, fetch, sources=(service_name,)).run()
     spent = cpu_seconds() - started

@@ -20,7 +20,7 @@ with associated data = topic, originator id, originator version and field: moved
 open. Events stored before sealing read as they were: they hold no sealed value.
 """
 import base64
-import json
+from binascii import b2a_base64
 import threading
 
 from cryptography.exceptions import InvalidTag
@@ -32,6 +32,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from contracts.masking import ERASED  # noqa: F401 (what a field of an erased person reads as)
 from contracts.personal import persons_of
 
+from . import fastjson
 from .nonces import nonce as random_nonce
 from .person_keys import PersonErased
 
@@ -39,7 +40,6 @@ OWNER = None
 ORIGINATOR = "originator_id"
 BY, VALUE = "$sealed", "$v"
 NONCE = 12
-_VALUE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # a field's value, sealed
 _saving = threading.local()  # green under eventlet: the aggregates the current save records
 
 
@@ -184,7 +184,7 @@ class SealingMapper(Mapper):
                 state[field] = ERASED  # nothing of an erased person is stored again
                 continue
             nonce = random_nonce()
-            data = _VALUE_JSON.encode(value).encode()
+            data = fastjson.dumps(value)
             bound = _bound(topic, originator_id, domain_event.originator_version, prefix + field)
             state[field] = {BY: str(person), VALUE: base64.b64encode(
                 nonce + self._aead(key).encrypt(nonce, data, bound)).decode("ascii")}
@@ -236,7 +236,7 @@ class SealingMapper(Mapper):
         blob = base64.b64decode(value[VALUE])
         bound = _bound(stored_event.topic, stored_event.originator_id, stored_event.originator_version, field)
         try:
-            return json.loads(self._aead(key).decrypt(blob[:NONCE], blob[NONCE:], bound))
+            return fastjson.loads(self._aead(key).decrypt(blob[:NONCE], blob[NONCE:], bound))
         except InvalidTag:
             raise MapperDeserialisationError(
                 f"the sealed field {field} of {stored_event.topic} {stored_event.originator_id} "
@@ -320,9 +320,9 @@ class FieldSeal:
                 sealed_payload[field] = ERASED
                 continue
             nonce = random_nonce()
-            data = _VALUE_JSON.encode(value).encode()
-            sealed_payload[field] = {BY: str(person), VALUE: base64.b64encode(
-                nonce + self._aead(key).encrypt(nonce, data, bound + b"|" + field.encode())).decode("ascii")}
+            data = fastjson.dumps(value)
+            sealed_payload[field] = {BY: str(person), VALUE: b2a_base64(
+                nonce + self._aead(key).encrypt(nonce, data, bound + b"|" + field.encode()), newline=False).decode()}
         return sealed_payload
 
     def open(self, payload, bound):
@@ -339,4 +339,4 @@ class FieldSeal:
                 return ERASED
             raise KeyError(f"no key in the key store for the sealed field {field}: is EPORT_KEY_STORE the log's?")
         blob = base64.b64decode(value[VALUE])
-        return json.loads(self._aead(key).decrypt(blob[:NONCE], blob[NONCE:], bound + b"|" + field.encode()))
+        return fastjson.loads(self._aead(key).decrypt(blob[:NONCE], blob[NONCE:], bound + b"|" + field.encode()))

@@ -21,6 +21,7 @@ from nameko.exceptions import RemoteError
 from contracts.errors import ValidationFailed
 from contracts.signatures import OriginNotProven, window_request
 
+from . import fastjson
 from .event_keys import kids_of, window_signed, window_verified
 from .published import text_of
 from .rpc import ClusterRpcProxy, Encoded, reply_type
@@ -109,7 +110,7 @@ def window_page(answer, source, request):
     if window is None:
         raise OriginNotProven(f"{source}'s answer is not a signed window")
     window_verified(source, request, window, signature)
-    page = json.loads(window)  # the bytes the signature covers, parsed once
+    page = fastjson.loads(window)  # the bytes the signature covers, parsed once
     kids, items = kids_of(source), page["items"]
     for index, item in enumerate(items):  # one walk; a list of its own only when one is left out
         if item.get("source") != source or _kid(item) not in kids:

@@ -92,14 +92,21 @@ def test_a_log_from_before_the_unique_index_keeps_its_primary_key_and_records_on
     assert "audit_event_ids" in {r[1] for r in live._run("PRAGMA index_list('audit_events')")}
 
 
-def test_a_payload_is_sealed_as_the_json_it_always_was():
-    """The encoder made once writes what json.dumps(ensure_ascii=False, sort_keys=True) wrote."""
+def test_a_payload_reads_back_as_the_value_it_was_and_one_of_the_release_before_too(tmp_path):
+    """Sealed as JSON by msgspec (services/common/fastjson.py), a payload opens to the very value it was,
+    integers of any size included; one sealed by the release before (the standard library's JSON,
+    spaced) opens the same."""
+    import base64
     import json
 
-    from services.audit.store import _PAYLOAD_JSON
-    for payload in ({"b": 1, "a": "张三 \"quoted\" \\ \n", "c": None, "d": [1.5, True, {"z": {}, "y": [None]}]},
-                    {"words": {"$sealed": str(uuid.uuid4()), "$v": "AAAA"}, "user_id": "x", "n": -0.0, "big": 10 ** 30},
+    from services.audit.store import ENCRYPTED, PayloadCipher
+    from services.common.person_keys import PersonKeys
+
+    cipher = PayloadCipher(key=base64.b64encode(b"k" * 16).decode(), persons=PersonKeys("audit", None, [b"K" * 32]))
+    for payload in ({"b": 1, "a": "张三 \"quoted\" \\ \n\u2028", "c": None, "d": [1.5, True, {"z": {}, "y": [None]}]},
+                    {"user_id": "x", "n": -0.0, "big": 10 ** 30, "small": -(2 ** 70), "e": 1e300},
                     {}):
-        assert _PAYLOAD_JSON(payload) == json.dumps(payload, ensure_ascii=False, sort_keys=True)
-    with pytest.raises(TypeError):
-        _PAYLOAD_JSON({"a": object()})
+        assert cipher.open(cipher.seal(payload, None, "e1"), "e1") == payload
+        before = ENCRYPTED + base64.b64encode(cipher._aes.encrypt(
+            json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())).decode()
+        assert cipher.open(before, "e1") == payload
