@@ -110,3 +110,26 @@ def test_a_payload_reads_back_as_the_value_it_was_and_one_of_the_release_before_
         before = ENCRYPTED + base64.b64encode(cipher._aes.encrypt(
             json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())).decode()
         assert cipher.open(before, "e1") == payload
+
+
+def test_a_rebuilds_pages_are_appended_whole_and_in_their_order(tmp_path):
+    """Bulk rows go APPEND_ROWS a statement and the rest one by one: every row, each once, seq in the
+    order given, across pages of any length (here 2 whole statements and 23 over, then 27 alone)."""
+    from services.audit.store import APPEND_ROWS
+    from tests.unit.audit_envelopes import AT
+    from contracts.envelope import REGISTRY, make_envelope
+
+    def login(n):
+        return make_envelope(REGISTRY[("identity", "UserLoggedIn")], aggregate_id=str(uuid.uuid4()),
+                             aggregate_version=n, occurred_at=AT,
+                             payload={"user_id": str(uuid.uuid4()), "method": "password", "session_id": f"s{n}"})
+
+    events = [login(n) for n in range(2 * APPEND_ROWS + 23 + 27)]
+    fresh = AuditStore(tmp_path / "audit.db").sibling()
+    assert fresh.record_many(events[:2 * APPEND_ROWS + 23]) == 2 * APPEND_ROWS + 23
+    assert fresh.record_many(events[2 * APPEND_ROWS + 23:]) == 27
+    fresh.finish_bulk()
+    rows = fresh._run("SELECT event_id, seq FROM audit_events ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == [e["event_id"] for e in events]
+    assert [r[1] for r in rows] == list(range(1, len(events) + 1))
+    assert {i["payload"]["session_id"] for i in fresh.query(limit=1000)} == {f"s{n}" for n in range(len(events))}
