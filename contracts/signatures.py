@@ -16,6 +16,10 @@ as one: the same key over WINDOW_DOMAIN, the request it answers and the exact by
 (`Signer.sign_window`, `KeySet.verify_window`). One verification then covers a thousand envelopes,
 each of which still carries its own signature for whoever keeps or passes it on; the domain prefix
 keeps a window's signature from ever passing for an envelope's (whose signed bytes start with `{`).
+Or over the window's SHA-256 digest in its place (WINDOW_DIGEST_DOMAIN; the signature says so with
+`"digest": "sha-256"`): Ed25519 hashes what it signs twice with SHA-512, 1.1 ms for a window of
+600 KB, where one SHA-256 (in hardware) takes 0.3. Either is sound and neither passes for the other
+(their domains differ); the signature names the one it is, and an unknown one is refused.
 
 The published key set is a JWK set (RFC 8037 OKP keys, `crv` Ed25519, `alg` EdDSA), each key with
 `eport_source`: the one service whose events it verifies. Served by the gateway at
@@ -37,6 +41,7 @@ SIGNED_MEMBERS = tuple(name for name in EnvelopeSchema._declared_fields if name 
 SEED_BYTES = 32
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 WINDOW_DOMAIN = b"eport-window\n"
+WINDOW_DIGEST_DOMAIN, DIGEST = b"eport-window-sha256\n", "sha-256"
 
 
 class OriginNotProven(ValueError):
@@ -87,10 +92,11 @@ class Signer:
         sig = self._key.sign(canonical(envelope))
         return {**envelope, SIGNATURE: {"kid": self.jwk["kid"], "sig": _b64url(sig)}}
 
-    def sign_window(self, request, window):
+    def sign_window(self, request, window, digest=False):
         """The signature ({"kid", "sig"}) of `window` (bytes) answering `request` (bytes naming
-        what was asked, the source first: `window_request`)."""
-        return {"kid": self.jwk["kid"], "sig": _b64url(self._key.sign(_window_message(request, window)))}
+        what was asked, the source first: `window_request`); with `digest`, over its SHA-256."""
+        signed = {"kid": self.jwk["kid"], "sig": _b64url(self._key.sign(_window_message(request, window, digest)))}
+        return {**signed, "digest": DIGEST} if digest else signed
 
 
 def window_request(source, *asked):
@@ -98,7 +104,9 @@ def window_request(source, *asked):
     return json.dumps([source, *asked], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _window_message(request, window):
+def _window_message(request, window, digest=False):
+    if digest:
+        return WINDOW_DIGEST_DOMAIN + len(request).to_bytes(4, "big") + request + hashlib.sha256(window).digest()
     return WINDOW_DOMAIN + len(request).to_bytes(4, "big") + request + window
 
 
@@ -147,8 +155,10 @@ class KeySet:
             raise OriginNotProven("window signed with a key not published")
         if key_source != source:
             raise OriginNotProven(f"window signed with a key of {key_source}, not of {source!r}")
+        if signature.get("digest", DIGEST) != DIGEST:
+            raise OriginNotProven(f"window signed over an unknown digest {signature.get('digest')!r}")
         try:
-            key.verify(_unb64url(signature["sig"]), _window_message(request, window))
+            key.verify(_unb64url(signature["sig"]), _window_message(request, window, "digest" in signature))
         except (InvalidSignature, ValueError):
             raise OriginNotProven("the signature does not match the window") from None
         return window

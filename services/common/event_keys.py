@@ -123,9 +123,10 @@ def kids_of(source):
         kid for kid, (of, _) in _keys_for(source).keys.items() if of == source))
 
 
-def window_signed(source, request, window):
-    """The signature of `source` over `window` (bytes) answering `request` (contracts/signatures.py)."""
-    return signer(source).sign_window(request, window)
+def window_signed(source, request, window, digest=False):
+    """The signature of `source` over `window` (bytes), or its SHA-256 with `digest`, answering
+    `request` (contracts/signatures.py)."""
+    return signer(source).sign_window(request, window, digest)
 
 
 def window_verified(source, request, window, signature):

@@ -4,13 +4,15 @@
 The upstream signs the window's exact bytes, bound to the request (source, after, limit, type, until
 and the rebuild's challenge; contracts/signatures.py `sign_window`); the rebuild checks that one
 signature over the bytes it then parses (`window_page`): one verification per thousand envelopes.
-Asked with `form="inline"` (a rebuild of this release asks so), the window is carried as it is, the
-reply's own JSON (a reply of WINDOW_TYPE), and the rebuild's reply listener hands `window_page` its
-bytes unparsed (`_inline`): encoded once and parsed once. Asked without it (a rebuild of a release
-before), the window is a JSON string inside a JSON reply, encoded and parsed twice, as it was.
-Between releases: an older rebuild asks without `form`, and a newer upstream answers it the way it
-did; a newer rebuild asking an older upstream is refused once per source (its `ops_events` takes no
-`form`) and asks again the older way (`upstream_fetcher`): both work.
+Asked with `form="inline-sha256"` (a rebuild of this release asks so), the window is carried as it
+is, the reply's own JSON (a reply of WINDOW_TYPE), and the rebuild's reply listener hands
+`window_page` its bytes unparsed (`_inline`): encoded once and parsed once; the signature covers the
+window's SHA-256 (a third of the upstream's signing, contracts/signatures.py). `form="inline"` (a
+release before): carried the same, signed over the bytes themselves. Asked without `form` (a release
+before that), the window is a JSON string inside a JSON reply, encoded and parsed twice, as it was.
+Between releases: an older rebuild asks the way it did and a newer upstream answers it so; a newer
+rebuild asking an older upstream is refused once per source and form (an `ops_events` that takes no
+`form`, or not this one) and asks again in the form before (`upstream_fetcher`): all work.
 """
 import json
 import logging
@@ -18,7 +20,7 @@ import secrets
 
 from nameko.exceptions import RemoteError
 
-from contracts.errors import ValidationFailed
+from contracts.errors import VALIDATION_ERROR, ServiceError, ValidationFailed
 from contracts.signatures import OriginNotProven, window_request
 
 from . import fastjson
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_CHALLENGE = 64  # characters
 _STRING = json.JSONEncoder(ensure_ascii=False)  # a window's text as a JSON string (the form before INLINE)
 INLINE = "inline"  # ops_events(form=INLINE): the signed window carried as it is, in a reply of WINDOW_TYPE
+INLINE_DIGEST = "inline-sha256"  # the same, its signature over the window's SHA-256
+FORMS = (INLINE_DIGEST, INLINE, None)  # what a rebuild asks, newest first: each refusal, the next
 WINDOW_TYPE = "application/x-eport-window+json"
 
 
@@ -38,15 +42,16 @@ def signed_window(source, answer, after, limit, event_type, until, challenge, fo
     """`ops_events`' answer (a dict, or rpc.Encoded) as one window signed by `source`. The signature
     covers the request (what was asked, with the caller's `challenge`) and the exact bytes of the
     window, its "next" and "end" included, so an answer altered, cut, moved to another request or
-    replayed from an earlier one is refused. With `form` INLINE: {"signature", "window": the window
-    itself}, a reply of WINDOW_TYPE, whose reader finds the window's bytes in it (`_inline`); else
-    (a caller of a release before it) {"window": its JSON text as a string, "signature"}."""
+    replayed from an earlier one is refused. With `form` INLINE_DIGEST (the signature over the
+    window's SHA-256) or INLINE: {"signature", "window": the window itself}, a reply of WINDOW_TYPE,
+    whose reader finds the window's bytes in it (`_inline`); else (a caller of a release before them)
+    {"window": its JSON text as a string, "signature"}."""
     checked_challenge(challenge)
     checked_form(form)
     data = answer.data if isinstance(answer, Encoded) else text_of(answer).encode("utf-8")
     request = window_request(source, after, limit, event_type, until, challenge)
-    signature = text_of(window_signed(source, request, data)).encode("ascii")
-    if form == INLINE:
+    signature = text_of(window_signed(source, request, data, digest=form == INLINE_DIGEST)).encode("ascii")
+    if form in (INLINE, INLINE_DIGEST):
         return Encoded(b'{"signature":%s,"window":%s}' % (signature, data), WINDOW_TYPE)
     return Encoded(b'{"window":%s,"signature":%s}' % (_STRING.encode(data.decode("utf-8")).encode("utf-8"), signature))
 
@@ -83,8 +88,8 @@ reply_type("eport-window", WINDOW_TYPE, _inline)
 
 
 def checked_form(form):
-    if form not in (None, INLINE):
-        raise ValidationFailed(details={"form": [f"{INLINE!r}, or none."]})
+    if form not in FORMS:
+        raise ValidationFailed(details={"form": [f"{INLINE_DIGEST!r}, {INLINE!r}, or none."]})
     return form
 
 
@@ -142,10 +147,10 @@ def upstream_fetcher(config, caller, timeout=60):
     `nameko-rpc` without declaring it, which that user may not (rpc.py). Each page is asked with a
     challenge of its own and believed only as a window `source` signed for it (`window_page`): a
     rebuild believes its upstream's history no more than a consumer believes the bus (the name of
-    a reply queue is all it takes to publish into it). Windows are asked INLINE; a source whose
-    `ops_events` knows no `form` (a release before it, during an upgrade) refuses the call (an
-    unexpected keyword argument 'form'), and is asked again, and from then on, in the form before
-    (a JSON string): one refusal per source and rebuild, logged by the source as an error."""
+    a reply queue is all it takes to publish into it). Windows are asked in the newest of FORMS; a
+    source of a release before it (during an upgrade) refuses the call (its `ops_events` knows no
+    `form`, or not that one), and is asked again, and from then on, in the form before: one refusal
+    per source, form and rebuild, logged by the source as an error."""
 
     class Proxy(ClusterRpcProxy):
         class ServiceContainer(ClusterRpcProxy.ServiceContainer):
@@ -153,18 +158,18 @@ def upstream_fetcher(config, caller, timeout=60):
 
     cluster = Proxy(config, timeout=timeout)
     proxy = cluster.start()
-    older = set()  # the sources asked in the form before INLINE
+    refused = {}  # source -> the place in FORMS of the form it is asked in (0, the newest, unless refused)
 
     def ask(source, after, limit, until=None):
         challenge = secrets.token_urlsafe(16)
-        form = {} if source in older else {"form": INLINE}
+        form = FORMS[refused.get(source, 0)]
         reply = getattr(proxy, source).ops_events.call_async(after=after, limit=limit, until=until, challenge=challenge,
-                                                             **form)
+                                                             **({"form": form} if form else {}))
         return _Proven(reply, source, window_request(source, after, limit, None, until, challenge),
-                       (lambda: older_form(source, after, limit, until)) if form else None)
+                       (lambda level: older_form(source, form, level, after, limit, until)) if form else None, form)
 
-    def older_form(source, after, limit, until):
-        _older(source, older)
+    def older_form(source, form, level, after, limit, until):
+        _older(source, form, level, refused)
         return ask(source, after, limit, until)
 
     def fetch(source, after, limit, until=None):
@@ -174,27 +179,40 @@ def upstream_fetcher(config, caller, timeout=60):
     return fetch
 
 
-def _older(source, older):
-    if source not in older:
-        older.add(source)
-        log.warning("%s answers ops_events in the form of a release before this one: its windows are read as "
-                    "JSON strings (slower) until it is upgraded", source)
+def _older(source, form, level, refused):
+    """`source` refused `form`: from now on FORMS[level] (several pages asked at once may each have
+    been refused the same form: said once)."""
+    if refused.get(source, 0) < level:
+        refused[source] = level
+        log.warning("%s answers ops_events in the form of a release before this one (not %r): its windows are "
+                    "read as %s until it is upgraded", source, form,
+                    f"{FORMS[level]!r}" if FORMS[level] else "JSON strings (slower)")
+
+
+def _form_after(exc, form):
+    """Which of FORMS to ask next when `exc` is an older release's refusal of `form` (None: it is
+    not): an entrypoint that takes no `form` at all (nameko's check, or the call itself), the form
+    of the release before them all; one that takes another (its validation names `form`), the next."""
+    if isinstance(exc, ServiceError):
+        return FORMS.index(form) + 1 if exc.code == VALIDATION_ERROR and "form" in exc.details else None
+    if exc.exc_type in ("IncorrectSignature", "TypeError") and "'form'" in str(exc.value):
+        return FORMS.index(None)
+    return None
 
 
 class _Proven:
     """A page asked of `source`: its `result()` holds only what `source` signed (`window_page`).
-    `again`: the same page asked in the form before INLINE, if `source` refuses the form asked."""
+    `again`: the same page asked in the form before, if `source` refuses the form asked."""
 
-    def __init__(self, reply, source, request, again=None):
-        self.reply, self.source, self.request, self.again = reply, source, request, again
+    def __init__(self, reply, source, request, again=None, form=None):
+        self.reply, self.source, self.request, self.again, self.form = reply, source, request, again, form
 
     def result(self):
         try:
             answer = self.reply.result()
-        except RemoteError as exc:
-            # an older release's refusal: its entrypoint takes no `form` (nameko's check, or the call itself)
-            if self.again is None or exc.exc_type not in ("IncorrectSignature", "TypeError") \
-                    or "'form'" not in str(exc.value):
+        except (RemoteError, ServiceError) as exc:
+            level = None if self.again is None else _form_after(exc, self.form)
+            if level is None:
                 raise
-            return self.again().result()
+            return self.again(level).result()
         return window_page(answer, self.source, self.request)

@@ -9,7 +9,7 @@ from eventsourcing.cryptography import AESCipher as LibraryCipher
 from eventsourcing.utils import Environment
 from nameko.standalone.rpc import ServiceRpcProxy
 
-from contracts.errors import ServiceError
+from contracts.errors import ServiceError, ValidationFailed
 from services.common import operations, windows
 from services.common.dependency import EventSourced
 from services.common.cipher import AESCipher
@@ -216,7 +216,18 @@ class OlderTallyDemo(TallyDemo):
         return windows.signed_window(self.name, answer, after, limit, event_type, until, challenge)
 
 
-@pytest.mark.parametrize("service", [TallyDemo, OlderTallyDemo])
+class InlineTallyDemo(TallyDemo):
+    """tallydemo as the release before form="inline-sha256": it knows form="inline" only (signed over
+    the window's bytes) and refuses another naming `form`, as its validation did."""
+
+    @rpc
+    def ops_events(self, after=0, limit=100, event_type=None, until=None, challenge=None, form=None):
+        if form not in (None, windows.INLINE):
+            raise ValidationFailed(details={"form": ["'inline', or none."]})
+        return super().ops_events(after, limit, event_type, until, challenge, form)
+
+
+@pytest.mark.parametrize("service", [TallyDemo, InlineTallyDemo, OlderTallyDemo])
 def test_a_rebuild_reads_signed_windows_inline_and_from_an_older_release_as_strings(service, container_factory,
                                                                                     config, fresh_var, caplog):
     sourced = published_by(service, container_factory, config)
@@ -230,9 +241,11 @@ def test_a_rebuild_reads_signed_windows_inline_and_from_an_older_release_as_stri
     finally:
         fetch.close()
     older = [r for r in caplog.records if "form of a release before" in r.getMessage()]
-    if service is TallyDemo:
-        assert isinstance(carried, windows.InlineWindow) and not older
-    else:  # asked inline once, refused, then asked the way before: said once
+    if service is TallyDemo:  # inline, signed over the window's SHA-256
+        assert isinstance(carried, windows.InlineWindow) and carried.signature["digest"] == "sha-256" and not older
+    elif service is InlineTallyDemo:  # asked inline-sha256 once, refused, then inline (over the bytes): said once
+        assert isinstance(carried, windows.InlineWindow) and "digest" not in carried.signature and len(older) == 1
+    else:  # asked inline-sha256 once, refused (no `form` at all), then asked the way before: said once
         assert isinstance(carried, dict) and isinstance(carried["window"], str) and len(older) == 1
 
 

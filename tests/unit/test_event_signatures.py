@@ -237,10 +237,11 @@ def test_a_challenge_that_is_no_short_text_is_refused_naming_it(challenge):
     assert "challenge" in refused.value.details
 
 
-def _inline_reply(items, signer="identity", challenge="c-1"):
-    """The body of `ops_events`' reply asked with form="inline", as rpc.UnconfirmedResponder sends it."""
-    from services.common.windows import INLINE, WINDOW_TYPE, signed_window
-    answer = signed_window(signer, {"items": items, "next": 3, "end": 3}, 0, 3, None, None, challenge, INLINE)
+def _inline_reply(items, signer="identity", challenge="c-1", form="inline-sha256"):
+    """The body of `ops_events`' reply asked with form="inline-sha256" (or `form`), as rpc.UnconfirmedResponder
+    sends it."""
+    from services.common.windows import WINDOW_TYPE, signed_window
+    answer = signed_window(signer, {"items": items, "next": 3, "end": 3}, 0, 3, None, None, challenge, form)
     assert answer.content_type == WINDOW_TYPE
     return b'{"result":%s,"error":null}' % answer.data
 
@@ -255,10 +256,11 @@ def _read_inline(body):
     return reply["result"]
 
 
-def test_a_window_carried_inline_is_one_json_document_parsed_once_from_the_bytes_signed():
+@pytest.mark.parametrize("form", ["inline-sha256", "inline"])
+def test_a_window_carried_inline_is_one_json_document_parsed_once_from_the_bytes_signed(form):
     from services.common.windows import window_page
     genuine = _genuine()
-    body = _inline_reply(genuine)
+    body = _inline_reply(genuine, form=form)
     assert json.loads(body)["result"]["window"] == {"items": genuine, "next": 3, "end": 3}  # JSON all through
     assert b'\\"' not in body, "the window is not a JSON string inside the reply"
     assert window_page(_read_inline(body), "identity", _asked()) == {"items": genuine, "next": 3, "end": 3}
@@ -270,9 +272,10 @@ def test_a_window_carried_inline_is_one_json_document_parsed_once_from_the_bytes
     lambda body: body.replace(b'},"error":null}', b',"items":[]},"error":null}'),  # a key added after it
     lambda body: body.replace(b',"window":{', b',"window":{"x":1,', 1),  # a key added before its items
 ])
-def test_a_window_carried_inline_altered_anywhere_is_refused(change):
+@pytest.mark.parametrize("form", ["inline-sha256", "inline"])
+def test_a_window_carried_inline_altered_anywhere_is_refused(change, form):
     from services.common.windows import window_page
-    body = _inline_reply(_genuine())
+    body = _inline_reply(_genuine(), form=form)
     changed = change(body)
     assert changed != body and json.loads(changed)
     with pytest.raises(OriginNotProven, match="does not match the window"):
@@ -292,7 +295,29 @@ def test_an_inline_reply_of_another_source_key_or_not_of_the_form_is_refused():
             window_page(_read_inline(refused), "identity", _asked())
 
 
-@pytest.mark.parametrize("form", ["", "string", 1, ["inline"]])
+def test_inline_sha256_is_signed_over_the_windows_digest_and_says_so_and_neither_passes_for_the_other():
+    """The signature names its digest; one moved to the other form (the member added or taken away,
+    or another digest named) verifies nothing: their domains differ."""
+    from services.common.windows import window_page
+    bodies = {form: _inline_reply(_genuine(), form=form) for form in ("inline-sha256", "inline")}
+    digest, whole = (json.loads(body)["result"]["signature"] for body in bodies.values())
+    assert digest["digest"] == "sha-256" and "digest" not in whole
+
+    def signed_by(signature, form="inline-sha256"):  # the same window's bytes, another signature
+        body = bodies[form]
+        return b'{"result":{"signature":%s%s' % (json.dumps(signature).encode(), body[body.index(b',"window":'):])
+
+    for form, signature in (("inline-sha256", digest), ("inline", whole)):
+        assert window_page(_read_inline(signed_by(signature, form)), "identity", _asked())["items"] == _genuine()
+    for signature, match in (({k: v for k, v in digest.items() if k != "digest"}, "does not match"),
+                             ({**whole, "digest": "sha-256"}, "does not match"),
+                             ({**digest, "digest": "sha-1"}, "unknown digest"),
+                             ({**digest, "digest": None}, "unknown digest")):
+        with pytest.raises(OriginNotProven, match=match):
+            window_page(_read_inline(signed_by(signature)), "identity", _asked())
+
+
+@pytest.mark.parametrize("form", ["", "string", 1, ["inline"], "inline-sha1", "INLINE"])
 def test_a_form_other_than_inline_is_refused_naming_it(form):
     from contracts.errors import ValidationFailed
     from services.common.windows import signed_window
