@@ -2,6 +2,7 @@ import os
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 
 from deploy import broker
 from deploy.launch import Platform
@@ -53,10 +54,29 @@ def skip_unless_deployed(platform, needed):
         pytest.skip(f"services not deployed in this run: {sorted(missing)}")
 
 
+class FromSource(HTTPAdapter):
+    """Connections from one loopback source address: another device, for the gateway and identity
+    (their budgets and SMS cooldowns are per client address)."""
+
+    def __init__(self, address):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, source_address=(self.address, 0), **kwargs)
+
+
 class Api:
-    def __init__(self, base_url):
+    def __init__(self, base_url, source=None):
+        """`source`: a loopback address (127.x.y.z) to call from instead of 127.0.0.1."""
         self.base = base_url
         self.http = requests.Session()
+        if source:
+            self.http.mount("http://", FromSource(source))
+
+    def from_source(self, address):
+        """The same API called from `address`: another device of the same people."""
+        return Api(self.base, source=address)
 
     def call(self, method, path, token=None, **kwargs):
         headers = kwargs.pop("headers", {})
