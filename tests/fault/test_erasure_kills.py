@@ -5,7 +5,6 @@ Supervision starts them again: every service confirms once, the erasure is done 
 login is refused every way and the ID number and mobile register again."""
 import os
 import signal
-import time
 
 import pytest
 
@@ -64,14 +63,10 @@ def test_an_erasure_outlives_kill_9_of_services_midway():
         for account in (mobile, id_number):
             http_error(login(api, account), 401, "INVALID_CREDENTIALS")
         assert sms.messages(mobile) == []  # the SMS outbox forgot the mobile
-        deadline = time.monotonic() + 90
-        while True:  # the register code's resend pause may still run
-            r = api.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"})
-            if r.status_code == 202 or time.monotonic() > deadline:
-                break
-            time.sleep(2)
+        device = api.from_source("127.0.8.3")  # another: the register code's resend pause may still run here
+        r = device.post("/api/v1/sms-codes", json={"mobile": mobile, "purpose": "register"})
         assert r.status_code == 202, r.text
-        r = api.post("/api/v1/users", json={"name": "周吴郑", "id_number": id_number, "mobile": mobile,
-                                            "sms_code": sms.latest_code(mobile, "register")})
+        r = device.post("/api/v1/users", json={"name": "周吴郑", "id_number": id_number, "mobile": mobile,
+                                               "sms_code": sms.latest_code(mobile, "register")})
         assert r.status_code == 201, r.text
         assert r.json()["user_id"] != user_id
