@@ -24,6 +24,7 @@ import time
 import pytest
 import requests
 
+from services.common.rpc import RPC_DEADLINE
 from tests.e2e.conftest import Api
 from tests.e2e.identity_steps import login, register
 from tests.sms import phone_of
@@ -32,6 +33,9 @@ from tests.support import rabbitmqctl, wait_for
 from .readme_platform import ROOT, ReadmePlatform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+# seconds a role's login stays refused: past the gateway's RPC deadline (services/common/rpc.py), so a
+# call to a refused identity runs out within it; the consumers' reconnect pauses grow meanwhile (2 s, 4 s, ...)
+REFUSED_FOR = RPC_DEADLINE + 2
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +104,11 @@ def test_a_refused_broker_login_is_a_503_then_the_platform_recovers(platform, pe
     assert rabbitmqctl("change_password", user, f"not the {role}'s password")
     try:
         platform.close_connections(user)  # its next connections log in with the password it holds
-        refused = me_statuses(api, token, lambda status: False, 25)
+        refused = me_statuses(api, token, lambda status: False, REFUSED_FOR)
     finally:
         assert rabbitmqctl("change_password", user, password)
     recovered = me_statuses(api, token, lambda status: status == 200, 90)
-    print(f"{role}'s login refused for 25 s: GET /me answered {dict(refused)}; then {dict(recovered)}")
+    print(f"{role}'s login refused for {REFUSED_FOR} s: GET /me answered {dict(refused)}; then {dict(recovered)}")
     assert refused[503] >= 1 and set(refused) <= {503}, refused
     assert recovered[200] == 1 and recovered[500] == 0, recovered
     assert "exited with" not in platform.logs()  # no process ended meanwhile (the launcher says when one does)
