@@ -17,7 +17,7 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.support import generous_budgets  # noqa: E402
+from tests.support import generous_budgets, vhosts_deleted  # noqa: E402
 from tests.support import create_vhost, delete_vhost, vhost_uri  # noqa: E402,F401 (suites import them from here)
 
 
@@ -40,6 +40,7 @@ def pytest_unconfigure(config):
     if not info:
         return
     delete_vhost(info["vhost"])
+    vhosts_deleted()
     shutil.rmtree(info["var"], ignore_errors=True)
 
 
