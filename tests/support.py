@@ -1,6 +1,7 @@
 """What the test suites share: an injectable clock, a RabbitMQ vhost of a module's own, a free
 port, a bounded wait, and the HTTP client of the in-process gateway tests."""
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -119,7 +120,7 @@ def create_vhost(prefix="eport-test", amqp_uri=None, exchanges=True):
     from deploy.broker import declare_exchanges
     vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
     user = urlparse(amqp_uri or base_amqp_uri()).username or "guest"
-    if rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*"):
+    if _add_vhost(vhost, user):
         if exchanges:
             declare_exchanges(vhost_uri(vhost, amqp_uri))
         return vhost
@@ -129,6 +130,17 @@ def create_vhost(prefix="eport-test", amqp_uri=None, exchanges=True):
         except Exception:  # no broker (a unit-only run): the tests that need one say so
             pass
     return None
+
+
+def _add_vhost(vhost, user):
+    """`vhost` with every permission for `user`: in one rabbitmqctl call (each costs half a second or
+    more) through the broker's internal functions as RabbitMQ 3.10 names them; else in two."""
+    if re.fullmatch(r"[\w.-]+", user) and rabbitmqctl(
+            "eval", f'rabbit_vhost:add(<<"{vhost}">>, <<"eport-tests">>), '
+                    f'ok = rabbit_auth_backend_internal:set_permissions(<<"{user}">>, <<"{vhost}">>, '
+                    '<<".*">>, <<".*">>, <<".*">>, <<"eport-tests">>).'):
+        return True
+    return rabbitmqctl("add_vhost", vhost) and rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
 
 
 _deleting = []  # rabbitmqctl delete_vhost calls still running: vhosts_deleted() waits for them
