@@ -295,9 +295,6 @@ def report(decoded, runs, few, cold, instances):
     def ratio(run):
         return run["rate"] / run["raw"]
 
-    def median(values):
-        return statistics.median(values)
-
     for n, kind in runs.items():
         for i, run in enumerate(kind):
             print(f"  rebuild of the audit log, upstream x{n} #{i + 1}  {run['rate']:10.0f} events/s  "
@@ -311,9 +308,10 @@ def report(decoded, runs, few, cold, instances):
           f"({cold['applied']} events in {cold['seconds']:.1f}s, mapped and kept) = {100 * ratio(cold):.0f}%")
     print(f"  peak RSS of the rebuild: {few['peak_rss_mib']:.0f} MiB for {few['applied']} events, "
           f"{runs[instances][0]['peak_rss_mib']:.0f} MiB for {first['applied']} events")
-    by_kind = {n: median([ratio(run) for run in kind]) for n, kind in runs.items()}
+    by_kind = {n: statistics.median([ratio(run) for run in kind]) for n, kind in runs.items()}
     best = max(by_kind, key=by_kind.get)
-    cpu = median([run["raw_cpu"] / (run["cpu_seconds"] / run["applied"]) for kind in runs.values() for run in kind])
+    cpu = statistics.median([run["raw_cpu"] / (run["cpu_seconds"] / run["applied"])
+                             for kind in runs.values() for run in kind])
     print(f"  by CPU (robust where the wall clock is not): the rebuild's CPU an event against the raw scan's, "
           f"median {100 * cpu:.0f}% (its upstream's apart, on another core)")
     print("[bench] summary: rebuild at " + ", ".join(
