@@ -317,6 +317,17 @@ def test_inline_sha256_is_signed_over_the_windows_digest_and_says_so_and_neither
             window_page(_read_inline(signed_by(signature)), "identity", _asked())
 
 
+@pytest.mark.parametrize("asked", [_asked(after=3), _asked(until=2), _asked(limit=1000), _asked(challenge="c-2"),
+                                   _asked(source="card")])
+def test_a_window_signed_over_its_digest_for_another_request_is_refused(asked):
+    """The digest form binds the request as the other forms do: moved or replayed, it verifies nothing."""
+    from services.common.windows import window_page
+    body = _inline_reply(_genuine())
+    assert window_page(_read_inline(body), "identity", _asked())["items"] == _genuine()
+    with pytest.raises(OriginNotProven):
+        window_page(_read_inline(body), json.loads(asked)[0], asked)
+
+
 @pytest.mark.parametrize("form", ["", "string", 1, ["inline"], "inline-sha1", "INLINE"])
 def test_a_form_other_than_inline_is_refused_naming_it(form):
     from contracts.errors import ValidationFailed
