@@ -15,11 +15,16 @@ leader is recorded (within seconds), publishes normally.
 So a call that met its deadline closes this process's pooled connections (kombu's pools, where
 nameko's publishers take theirs), idle or in use: the next requests go on new channels. At most
 once per `RENEW_EVERY` seconds, so that a service that is simply down costs no reconnect storm.
+
+And each publisher's connections keep its confirm mode (`OwnTransportOptions`): a stuck channel
+nacks a confirmed publish, which the caller sees, but drops an unconfirmed one without a word.
 """
 import logging
 import time
 
 import kombu.pools
+from nameko.amqp.publish import Publisher
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +47,22 @@ def renew_after_a_lost_answer(clock=time.monotonic):
     log.warning("a call got no answer in time: %d pool(s) of publishing connections renewed (a channel "
                 "may be stuck on a dead quorum queue leader)", len(pools))
     return True
+
+
+class OwnTransportOptions:
+    """nameko's `Publisher.transport_options` is one dict of the class, shared by every publisher of
+    the process, and each publish sets its `confirm_publish` in that dict before it takes a pooled
+    connection. kombu's pooled connections keep the dict they were made with, that same one, and
+    read it whenever they connect again: a connection of a confirmed publisher that failed over to
+    another node (its first address dead, a yield to other green threads in between) came up in
+    whatever mode the process's last publish set, most often a reply's, unconfirmed. Its requests
+    then went down a channel stuck on a dead quorum queue leader without a nack: identity's SMS
+    hand-offs to notify, answered 202 and never sent (tests/fault/test_rabbit_cluster.py, 1 run in
+    4 on a busy machine; tests/integration/test_publisher_confirm_mode.py). Each publish now gets a
+    dict of its own, which only it sets, and the pool its connection comes from keeps it."""
+
+    def __get__(self, publisher, owner=None):
+        return dict(DEFAULT_TRANSPORT_OPTIONS)
+
+
+Publisher.transport_options = OwnTransportOptions()

@@ -337,6 +337,8 @@ def rpc(fn):
         except outages() as exc:  # a call to another service could not be sent, or the store is away
             what = "event store" if isinstance(exc, store_errors()) else "message broker"
             log.warning("%s: the %s is away (%s)", fn.__name__, what, exc)
+            if nacked(exc):  # a hand-off not waiting for its answer (call_async) refused: new channels
+                renew_after_a_lost_answer()
             raise unavailable(what) from None
 
     return Rpc.decorator(expected_exceptions=ServiceError)(wrapper)

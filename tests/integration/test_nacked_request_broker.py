@@ -51,3 +51,25 @@ def test_a_request_the_broker_nacks_is_a_503_and_renews_the_publishing_connectio
     with entrypoint_hook(container, "ask") as ask:
         assert ask() == e.SERVICE_UNAVAILABLE
     assert publishing_channels._renewed[0] > float("-inf")  # renewed: the next request goes on a new channel
+
+
+class HandingOver:
+    name = f"{NAME}_handing_over"
+    target = RpcProxy(NAME)
+
+    @rpc
+    def hand_over(self):
+        self.target.anything.call_async()  # not waiting for the answer, as identity hands an SMS code to notify
+
+
+def test_a_hand_off_the_broker_nacks_is_an_outage_and_renews_the_publishing_connections(
+        refusing_queue, container_factory, config, monkeypatch):
+    """A call not waiting for its answer has no deadline to meet: its nack alone says the channel may
+    be stuck, and the request's retries must go on a new one."""
+    monkeypatch.setattr(publishing_channels, "_renewed", [float("-inf")])
+    container = container_factory(HandingOver, config)
+    container.start()
+    with pytest.raises(ServiceError) as refused, entrypoint_hook(container, "hand_over") as hand_over:
+        hand_over()
+    assert refused.value.code == e.SERVICE_UNAVAILABLE
+    assert publishing_channels._renewed[0] > float("-inf")
