@@ -104,9 +104,23 @@ def _prune(fd, path, oldest):
         first = f.readline()
         if not first or _sent_at(first) >= oldest:
             return False
-        kept = b"".join(line for line in [first, *f] if _sent_at(line) >= oldest)
-    _replace(path, kept)
+        lines = [first, *f]
+    kept = [line for line in lines if _sent_at(line) >= oldest]
+    _replace(path, b"".join(kept))
+    _discard_keys_left_unused(lines, kept)
     return True
+
+
+def _discard_keys_left_unused(lines, kept):
+    """The keys of the mobiles none of whose lines is `kept`: the key store holds a mobile's digest
+    and key as long as its lines, not forever. A mobile sent an SMS again gets a new key (seal runs
+    under the same lock, after the prune)."""
+    left = {_field(line, "to") for line in kept}
+    unused = {_field(line, "to") for line in lines} - left - {None}
+    if unused:
+        store = outbox_seal.keys()
+        for name in unused:
+            store.discard(name)
 
 
 def _replace(path, kept):

@@ -59,6 +59,26 @@ def test_the_outbox_drops_codes_older_than_their_validity(tmp_path):
     assert [sms["code"] for sms in read_outbox(path)] == ["222222", "333333", "444444"]
 
 
+def test_a_mobile_whose_lines_were_all_dropped_keeps_no_key(tmp_path):
+    """The outbox's key store does not grow with every mobile ever sent a code: a key goes with the
+    last line it sealed (one still needed stays), and the mobile's next SMS gets a new one."""
+    path, gone, staying = tmp_path / "outbox.jsonl", new_mobile(), new_mobile()
+    for mobile, code in ((gone, "111111"), (staying, "222222"), (staying, "333333")):
+        OutboxProvider(path).send(mobile, "login", code, "text")
+    lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    stale = (datetime.now(UTC) - timedelta(seconds=SMS_CODE_TTL + 60)).isoformat()
+    # the first two lines sent long ago (their seal is bound to the time: they open no more, as expired)
+    path.write_bytes(b"".join((json.dumps(dict(line, sent_at=stale) if n < 2 else line) + "\n").encode()
+                              for n, line in enumerate(lines)))
+    store = outbox_seal.keys()
+    assert store.find(outbox_seal.name_of(gone)) is not None
+    OutboxProvider(path).send(new_mobile(), "login", "444444", "text")  # the send that prunes
+    assert store.find(outbox_seal.name_of(gone)) is None
+    assert [sms["code"] for sms in read_outbox(path, staying)] == ["333333"]  # its key stayed: a line needs it
+    OutboxProvider(path).send(gone, "login", "555555", "text")
+    assert [sms["code"] for sms in read_outbox(path, gone)] == ["555555"]
+
+
 def forms_of(mobile):
     """Every form of a mobile a search of the file would try: clear, JSON \\u escapes, masked."""
     escaped = "".join(f"\\u{ord(c):04x}" for c in mobile)
