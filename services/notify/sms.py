@@ -104,19 +104,19 @@ def _prune(fd, path, oldest):
         first = f.readline()
         if not first or _sent_at(first) >= oldest:
             return False
-        lines = [first, *f]
-    kept = [line for line in lines if _sent_at(line) >= oldest]
-    _replace(path, b"".join(kept))
+        lines = [(line, _fields(line)) for line in [first, *f]]  # each line parsed once
+    kept = [(line, held) for line, held in lines if (held.get("sent_at") or "") >= oldest]
+    _replace(path, b"".join(line for line, _ in kept))
     _discard_keys_left_unused(lines, kept)
     return True
 
 
 def _discard_keys_left_unused(lines, kept):
-    """The keys of the mobiles none of whose lines is `kept`: the key store holds a mobile's digest
-    and key as long as its lines, not forever. A mobile sent an SMS again gets a new key (seal runs
-    under the same lock, after the prune)."""
-    left = {_field(line, "to") for line in kept}
-    unused = {_field(line, "to") for line in lines} - left - {None}
+    """The keys of the mobiles none of whose lines is `kept` (both (line, fields) pairs): the key
+    store holds a mobile's digest and key as long as its lines, not forever. A mobile sent an SMS
+    again gets a new key (seal runs under the same lock, after the prune)."""
+    left = {held.get("to") for _, held in kept}
+    unused = {held.get("to") for _, held in lines} - left - {None}
     if unused:
         store = outbox_seal.keys()
         for name in unused:
@@ -182,10 +182,16 @@ def _sent_at(line):
 
 
 def _field(line, name):
+    return _fields(line).get(name)
+
+
+def _fields(line):
+    """A line's fields; {} for a damaged one (it holds nothing worth keeping)."""
     try:
-        return json.loads(line)[name]
-    except (ValueError, KeyError, TypeError):
-        return None
+        held = json.loads(line)
+    except ValueError:
+        return {}
+    return held if isinstance(held, dict) else {}
 
 
 def _providers():

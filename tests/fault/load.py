@@ -27,9 +27,9 @@ from tests.support import http_error
 
 PASSWORD = "a long enough passphrase"
 RETRYABLE = {502, 503, 504}
-# Seconds a virtual user waits for its SMS code. A broker node killed under load can hold notify's
-# requests while its quorum queue elects a leader and notify's consumer moves: as long as the load may
-# pause in test_rabbit_cluster (90 s). It waited 30 s and then its thread died, stopping the load.
+# Seconds a virtual user waits for its SMS code: as long as the load may pause in test_rabbit_cluster
+# (90 s). A code that does not come by then was lost ("no SMS": identity's hand-off went unconfirmed
+# down a stuck channel until services/common/publishing_channels.py OwnTransportOptions).
 SMS_WAIT = 90
 
 
