@@ -124,8 +124,14 @@ def _stored_uris(credentials_file):
 
 def passwords_for(kept, rotate=()):
     """Every role's password: the one kept, else (or when rotated) a new one."""
-    return {role: kept[role] if role in kept and role not in rotate else secrets.token_urlsafe(24)
-            for role in ROLES}
+    return {role: kept[role] if role in kept and role not in rotate else new_password() for role in ROLES}
+
+
+def new_password():
+    """A random password that does not begin with "-": rabbitmqctl reads such an argument as an option."""
+    while (password := secrets.token_urlsafe(24)).startswith("-"):
+        pass
+    return password
 
 
 def setup(amqp_uri=None, namespace=None, credentials_file=None, rotate=()):
